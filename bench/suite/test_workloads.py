@@ -1,0 +1,99 @@
+"""Batch throughput of every workload × engine × threads, and the online latency of loan.decide.
+
+Benchmark ids read ``<workload>[<engine>-<threads>t-<scale>]``. Each benchmark records its
+units, throughput (units/s) and output digest in ``extra_info``; the digest is checked
+against the reference's at the tiny test scale, so a fast wrong answer cannot pass."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from workloads import registry
+
+CASES = [(name, engine) for name in registry.names() for engine in registry.get(name).engines]
+
+
+def pytest_generate_tests(metafunc):
+    if "case" in metafunc.fixturenames:
+        metafunc.parametrize("case", CASES, ids=[f"{n}-{e}" for n, e in CASES])
+
+
+@pytest.mark.parametrize("threads_index", [0, 1], ids=["t0", "t1"])
+def test_batch(benchmark, settings, inputs_of, case, threads_index):
+    name, engine = case
+    threads_list = settings["threads"] if engine != "python" else [1]
+    if engine not in settings["engines"] or threads_index >= len(threads_list):
+        pytest.skip("not selected")
+    threads = threads_list[threads_index]
+    workload = registry.get(name)
+    inputs = inputs_of(name)
+    benchmark.name = f"{name}[{engine}-{threads}t-{settings['scale']}]"
+    benchmark.group = name
+    rounds = 1 if engine == "python" else settings["rounds"]
+    outputs = benchmark.pedantic(
+        workload.run,
+        args=(inputs, engine, threads),
+        rounds=rounds,
+        iterations=1,
+        warmup_rounds=0 if engine == "python" else 1,
+    )
+    workload.check(inputs, outputs)
+    units = workload.units(inputs)
+    benchmark.extra_info.update(
+        workload=name,
+        engine=engine,
+        threads=threads,
+        scale=settings["scale"],
+        seed=settings["seed"],
+        units=units,
+        unit=workload.unit,
+        digest=workload.digest(outputs),
+        mode="batch",
+    )
+    if benchmark.stats:  # absent with --benchmark-disable
+        benchmark.extra_info["units_per_s"] = units / benchmark.stats.stats.median
+
+
+@pytest.mark.parametrize("engine", ["c", "python"])
+def test_decide_online_latency(benchmark, settings, inputs_of, engine):
+    """One application per call; the per-call latency percentiles come from an instrumented
+    pass, the benchmark times whole passes."""
+    if engine not in settings["engines"]:
+        pytest.skip("not selected")
+    workload = registry.get("loan.decide")
+    inputs = inputs_of("loan.decide")
+    benchmark.name = f"loan.decide[{engine}-online-1t-{settings['scale']}]"
+    benchmark.group = "loan.decide online"
+
+    def one_pass():
+        session = workload.online(inputs, engine)
+        for row in range(session.size):
+            session.decide(row)
+        return session
+
+    session = workload.online(inputs, engine)
+    latencies = np.empty(session.size, dtype=np.int64)
+    clock = time.perf_counter_ns
+    for row in range(session.size):
+        start = clock()
+        session.decide(row)
+        latencies[row] = clock() - start
+    rounds = 1 if engine == "python" else settings["rounds"]
+    benchmark.pedantic(one_pass, rounds=rounds, iterations=1)
+    p50, p99, p999 = np.percentile(latencies, [50, 99, 99.9], method="higher")
+    benchmark.extra_info.update(
+        workload="loan.decide",
+        engine=engine,
+        threads=1,
+        mode="online",
+        units=session.size,
+        unit="applications",
+        scale=settings["scale"],
+        latency_ns_p50=int(p50),
+        latency_ns_p99=int(p99),
+        latency_ns_p999=int(p999),
+        digest=workload.digest(session.outputs()),
+    )

@@ -1,0 +1,99 @@
+"""cffi API-mode (out-of-line) builder for the bankbench C core.
+
+Run by the package build through ``cffi_modules`` (see setup.py). The compile flags are
+pinned here so that the core does not silently inherit the interpreter's CFLAGS (pyenv
+builds use -O3, Debian's aarch64 python3 uses -O2): our flags come last on the command line,
+so they win. ``BANKBENCH_EXTRA_CFLAGS`` appends flags for labelled special builds
+(sanitizers, tuned targets); every flag lands in the build record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import platform
+import shlex
+import sysconfig
+
+import cffi
+
+HERE = pathlib.Path(__file__).resolve().parent
+HEADER = HERE / "include" / "bankcore.h"
+SOURCES = sorted((HERE / "src").glob("*.c"))
+
+PORTABLE_CFLAGS = [
+    "-std=c11",
+    "-O2",
+    "-ffp-contract=off",  # no fused multiply-add: x86-64 and aarch64 must round alike
+    "-fno-strict-aliasing",
+    "-fno-wrapv",  # pyenv interpreters add -fwrapv; signed overflow must stay a bug we catch
+    "-Wall",
+    "-Wextra",
+    "-Wshadow",
+    "-Wstrict-prototypes",
+    "-Wno-unused-parameter",  # cffi's generated wrappers trip this, not our sources
+]
+
+
+def cdef_text() -> str:
+    """The declarations between the header's CDEF markers (plain C for pycparser)."""
+    text = HEADER.read_text()
+    start = text.index("/* BEGIN CDEF */") + len("/* BEGIN CDEF */")
+    return text[start : text.index("/* END CDEF */")]
+
+
+def source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in [HEADER, *sorted((HERE / "src").glob("*.[ch]"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def c_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+build_label = os.environ.get("BANKBENCH_BUILD_LABEL", "portable")
+extra_cflags = shlex.split(os.environ.get("BANKBENCH_EXTRA_CFLAGS", ""))
+compile_args = PORTABLE_CFLAGS + extra_cflags
+effective_line = " ".join(
+    [
+        sysconfig.get_config_var("CC") or "cc",
+        sysconfig.get_config_var("CFLAGS") or "",
+        *compile_args,
+    ]
+)
+
+ffibuilder = cffi.FFI()
+ffibuilder.cdef(
+    cdef_text()
+    + """
+    const char *bb_build_flags(void);
+    const char *bb_build_effective_line(void);
+    const char *bb_build_compiler(void);
+    const char *bb_build_source_sha256(void);
+    const char *bb_build_label(void);
+    """
+)
+ffibuilder.set_source(
+    "native._bankcore",
+    '#include "bankcore.h"\n'
+    f"const char *bb_build_flags(void) {{ return {c_string(' '.join(compile_args))}; }}\n"
+    f"const char *bb_build_effective_line(void) {{ return {c_string(effective_line)}; }}\n"
+    "const char *bb_build_compiler(void) { return __VERSION__; }\n"
+    f"const char *bb_build_source_sha256(void) {{ return {c_string(source_hash())}; }}\n"
+    f"const char *bb_build_label(void) {{ return {c_string(build_label)}; }}\n",
+    sources=[str(path.relative_to(HERE.parent)) for path in SOURCES],
+    include_dirs=[
+        str((HERE / "include").relative_to(HERE.parent)),
+        str((HERE / "src").relative_to(HERE.parent)),
+    ],
+    extra_compile_args=compile_args,
+    extra_link_args=[flag for flag in extra_cflags if flag.startswith("-fsanitize")],
+)
+
+if __name__ == "__main__":  # python native/build.py: build in place, for development
+    os.chdir(HERE.parent)
+    ffibuilder.compile(verbose=True)
+    print(platform.machine(), "built", effective_line)

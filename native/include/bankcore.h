@@ -1,0 +1,231 @@
+/* bankcore.h — the one public header of the bankbench C core.
+ *
+ * Everything between BEGIN CDEF and END CDEF is also the cffi declaration source
+ * (native/build.py reads it), so it stays plain C that pycparser understands: fixed-width
+ * types, no macros with arguments, no includes.
+ *
+ * Conventions: every function returns an int32_t status (BB_OK = 0); outputs go through
+ * pointers; columns are plain arrays owned by the caller (Arrow buffers, zero copy); row
+ * ranges are [begin, end) so that several threads can share one call's arrays.
+ * Per-row problems (bad input, overflow) are reported in per-row status columns, never by
+ * failing the whole call.
+ */
+#ifndef BANKCORE_H
+#define BANKCORE_H
+
+#include <stdint.h>
+
+/* BEGIN CDEF */
+
+/* Call status codes (function return values). Fixed numbers; names are sentences. */
+#define BB_OK 0
+#define BB_INVALID_ARGUMENT 1
+#define BB_OUT_OF_MEMORY 2
+#define BB_EVENTS_NOT_ORDERED 3
+#define BB_RANGE_OUT_OF_BOUNDS 4
+
+/* Per-row status bits shared by the loan workloads (0 = row is fine). */
+#define BB_ROW_INVALID_INPUT 1
+#define BB_ROW_OVERFLOW 2
+#define BB_ROW_UNSEEN_CATEGORY 4
+#define BB_ROW_OUT_OF_RANGE 8
+
+/* ---- deterministic random numbers: xoshiro256++ seeded by SplitMix64 ---- */
+typedef struct bb_rng { uint64_t s[4]; } bb_rng;
+void     bb_rng_seed(bb_rng *rng, uint64_t seed);
+uint64_t bb_rng_next(bb_rng *rng);
+/* uniform in [0, bound) by rejection; bound must be >= 1 */
+int32_t  bb_rng_fill_bounded(bb_rng *rng, uint64_t bound, uint64_t *out, int64_t n);
+/* integer histogram: bucket by weight, then uniform in [lo, hi] of that bucket */
+int32_t  bb_rng_fill_histogram(bb_rng *rng, const uint64_t *weights, const int64_t *lo,
+                               const int64_t *hi, int32_t n_buckets, int64_t *out, int64_t n);
+
+/* ---- loan.schedule: repayment schedules ---- */
+#define BB_METHOD_EQUAL_INSTALLMENT 1
+#define BB_METHOD_EQUAL_PRINCIPAL 2
+#define BB_PERIODS_MAX 360
+
+typedef struct bb_loans {
+    const uint64_t *loan_id;
+    const int64_t  *principal_fen;
+    const uint32_t *annual_rate_ppm;
+    const uint16_t *n_periods;
+    const uint8_t  *method;
+    const int32_t  *first_due_day;     /* days since 1970-01-01 */
+} bb_loans;
+
+typedef struct bb_installments {
+    uint64_t *loan_id;
+    uint16_t *period;
+    int32_t  *due_day;
+    int64_t  *payment_fen;
+    int64_t  *principal_fen;
+    int64_t  *interest_fen;
+    int64_t  *balance_after_fen;
+} bb_installments;
+
+typedef struct bb_loan_totals {
+    uint8_t *status;
+    int64_t *total_payment_fen;
+    int64_t *total_interest_fen;
+} bb_loan_totals;
+
+/* offsets[i] = first installment row of loan i; offsets[n] = total rows.
+ * A loan with n_periods outside [1, BB_PERIODS_MAX] gets no rows. */
+int32_t bb_schedule_offsets(const uint16_t *n_periods, int64_t n, int64_t *offsets);
+int32_t bb_schedule(const bb_loans *loans, const int64_t *offsets, int64_t begin, int64_t end,
+                    bb_installments *rows, bb_loan_totals *totals);
+/* The fixed-point equal-installment payment, shared with loan.limit and loan.decide. */
+int32_t bb_annuity_payment(int64_t principal_fen, uint32_t annual_rate_ppm, uint16_t n_periods,
+                           int64_t *payment_fen);
+
+/* ---- loan.score: scorecards ---- */
+#define BB_VAR_NUMERIC 1
+#define BB_VAR_CATEGORICAL 2
+#define BB_DECISION_DECLINE 0
+#define BB_DECISION_APPROVE 1
+#define BB_DECISION_REFER 2
+
+typedef struct bb_scorecard bb_scorecard;
+/* keys: numeric → strictly increasing left-closed bin edges (bins = keys + 1);
+ *       categorical → strictly increasing category codes, key_bins gives each one's bin.
+ * band_thresholds: strictly decreasing; band = number of thresholds above the score. */
+int32_t bb_scorecard_new(int32_t n_vars, const uint8_t *kinds, const int32_t *key_offsets,
+                         const int64_t *keys, const int32_t *key_bins, const int32_t *bin_offsets,
+                         const int32_t *points, const int32_t *unseen_points,
+                         const int64_t *min_value, const int64_t *max_value,
+                         int32_t base_points, int32_t cutoff, int32_t n_band_thresholds,
+                         const int32_t *band_thresholds, bb_scorecard **out);
+void    bb_scorecard_free(bb_scorecard *card);
+int32_t bb_score(const bb_scorecard *card, const int64_t *const *columns, int64_t begin,
+                 int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status);
+
+/* ---- loan.limit: credit limit from sub-models ---- */
+#define BB_LIMIT_BANDS_MAX 16
+#define BB_PRODUCTS 2
+#define BB_BINDING_REJECTED 0
+#define BB_BINDING_BAND 1
+#define BB_BINDING_AFFORDABILITY 2
+#define BB_BINDING_PRODUCT_CAP 3
+#define BB_BINDING_BUREAU 4
+
+typedef struct bb_limit_params {
+    int64_t  band_multiplier[16];       /* × monthly income, per band; 0 = reject */
+    int32_t  n_bands;
+    int32_t  dti_max_bp;                /* debt-to-income ceiling, basis points */
+    uint32_t rate_ppm[2];               /* per product: the typical loan's annual rate */
+    uint16_t n_periods[2];              /* per product: the typical loan's periods */
+    int64_t  cap_fen[2];                /* per product: hard cap */
+    int32_t  inquiries_halve_at;        /* inquiries_30d >= this → limit / 2 */
+    int32_t  inquiries_zero_at;         /* inquiries_30d >= this → limit 0 */
+    int64_t  round_down_to_fen;         /* final limit floored to a multiple of this */
+} bb_limit_params;
+
+typedef struct bb_limit_inputs {
+    const uint8_t *band;
+    const int64_t *monthly_income_fen;
+    const int64_t *monthly_debt_fen;
+    const int64_t *inquiries_30d;
+    const uint8_t *product;
+} bb_limit_inputs;
+
+int32_t bb_limit_check_params(const bb_limit_params *params);
+int32_t bb_limit(const bb_limit_params *params, const bb_limit_inputs *in, int64_t begin,
+                 int64_t end, int64_t *limit_fen, uint8_t *binding, uint8_t *status);
+
+/* ---- loan.fraud: streaming anti-fraud rules ---- */
+#define BB_FRAUD_RULES 10
+#define BB_EVENT_LOGIN 0
+#define BB_EVENT_DRAWDOWN 1
+#define BB_EVENT_TRANSFER 2
+#define BB_EVENT_REPAY 3
+#define BB_FRAUD_ALLOW 0
+#define BB_FRAUD_REVIEW 1
+#define BB_FRAUD_REJECT 2
+/* rule families: the unit of parallel work (each keeps its own state) */
+#define BB_FAMILY_USER 1
+#define BB_FAMILY_DEVICE 2
+#define BB_FAMILY_COUNTERPARTY 4
+#define BB_FAMILY_IP 8
+#define BB_FAMILY_ALL 15
+
+typedef struct bb_fraud_rules {
+    uint8_t  enabled[10];
+    uint8_t  action[10];                /* BB_FRAUD_REVIEW or BB_FRAUD_REJECT */
+    uint32_t window_s[10];
+    int64_t  limit[10];
+    int64_t  min_count[10];
+} bb_fraud_rules;
+
+typedef struct bb_fraud_lists {         /* each strictly increasing */
+    const uint64_t *blocked_users;   int64_t n_blocked_users;
+    const uint64_t *blocked_devices; int64_t n_blocked_devices;
+    const uint64_t *blocked_phones;  int64_t n_blocked_phones;
+    const uint64_t *allowed_users;   int64_t n_allowed_users;
+} bb_fraud_lists;
+
+typedef struct bb_events {
+    const uint64_t *event_id;
+    const uint32_t *ts;
+    const uint8_t  *type;
+    const uint32_t *user_id;
+    const uint32_t *device_id;
+    const uint32_t *ip24;
+    const uint64_t *phone_hash;
+    const uint32_t *counterparty_id;
+    const int64_t  *amount_fen;
+} bb_events;
+
+typedef struct bb_fraud bb_fraud;
+int32_t bb_fraud_check_rules(const bb_fraud_rules *rules);
+int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, uint32_t families,
+                     bb_fraud **out);
+void    bb_fraud_free(bb_fraud *state);
+/* Streams events [begin, end) through the state: events must follow (ts, event_id) order,
+ * also across calls. Writes the matched-rule bits of the state's families. */
+int32_t bb_fraud_evaluate(bb_fraud *state, const bb_events *events, int64_t begin, int64_t end,
+                          uint32_t *matched, uint8_t *status);
+int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
+                        const bb_events *events, const uint32_t *matched, const uint8_t *status,
+                        int64_t begin, int64_t end, uint8_t *decision);
+
+/* ---- loan.decide: fraud → score → limit → price → schedule offer ---- */
+typedef struct bb_decide_params {
+    uint32_t rate_ppm_by_band[16];
+    uint16_t default_n_periods;
+} bb_decide_params;
+
+typedef struct bb_applications {
+    bb_events event;                    /* the drawdown request as a fraud event */
+    const int64_t *const *features;     /* the scorecard's columns, in its order */
+    bb_limit_inputs limit;              /* band is ignored: it comes from the score */
+    const uint16_t *n_periods;
+} bb_applications;
+
+typedef struct bb_offers {
+    uint8_t  *decision;                 /* BB_DECISION_* */
+    uint32_t *fraud_rules;
+    int32_t  *score;
+    uint8_t  *band;
+    int64_t  *limit_fen;
+    int64_t  *approved_fen;
+    uint32_t *rate_ppm;
+    int64_t  *installment_fen;
+    int64_t  *total_interest_fen;
+    uint8_t  *status;
+} bb_offers;
+
+/* Batch, step 2 (after fraud): rows [begin, end) given their fraud decision. */
+int32_t bb_decide_rows(const bb_scorecard *card, const bb_limit_params *limit,
+                       const bb_decide_params *params, const bb_applications *apps,
+                       const uint8_t *fraud_decision, const uint8_t *fraud_status,
+                       int64_t begin, int64_t end, bb_offers *out);
+/* Online: one application per call; fraud state carries over between calls. */
+int32_t bb_decide_one(bb_fraud *fraud, const bb_fraud_rules *rules, const bb_fraud_lists *lists,
+                      const bb_scorecard *card, const bb_limit_params *limit,
+                      const bb_decide_params *params, const bb_applications *apps, int64_t row,
+                      bb_offers *out);
+
+/* END CDEF */
+
+#endif

@@ -1,0 +1,542 @@
+/* fraud.c — loan.fraud: streaming anti-fraud rules over events in (ts, event_id) order.
+ * Spec: workloads/loan/fraud.py (docstring). The state of each rule family is separate, so
+ * families can run on different threads and their matched bits be OR-ed together. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+enum { R_BLOCKED, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW, R_DRAWDOWN_VELOCITY,
+       R_AMOUNT_24H, R_AMOUNT_SPIKE, R_NEW_DEVICE_LARGE, R_NIGHT_LARGE, R_FAN_IN, R_IP_USERS };
+
+#define DISTINCT_MAX 64          /* largest threshold a distinct-count rule may have */
+#define LOCAL_OFFSET_S 28800     /* UTC+8, fixed */
+#define SECONDS_PER_DAY 86400
+
+/* ---- open-addressing hash map: uint64 key → uint32 value ----
+ * One 16-byte entry per slot, so a probe touches one cache line. */
+typedef struct {
+    uint64_t key;
+    uint32_t value;
+    uint32_t used;
+} entry_t;
+
+typedef struct {
+    entry_t *entries;
+    size_t capacity;    /* power of two */
+    size_t size;
+} map_t;
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void map_free(map_t *m)
+{
+    free(m->entries);
+    memset(m, 0, sizeof *m);
+}
+
+static int map_init(map_t *m, size_t capacity)
+{
+    m->capacity = capacity;
+    m->size = 0;
+    m->entries = calloc(capacity, sizeof *m->entries);
+    return m->entries != NULL;
+}
+
+static size_t map_slot(const map_t *m, uint64_t key)
+{
+    size_t mask = m->capacity - 1, i = (size_t)mix64(key) & mask;
+    while (m->entries[i].used && m->entries[i].key != key) i = (i + 1) & mask;
+    return i;
+}
+
+static int map_grow(map_t *m)
+{
+    map_t bigger;
+    if (!map_init(&bigger, m->capacity * 2)) return 0;
+    for (size_t i = 0; i < m->capacity; i++)
+        if (m->entries[i].used) bigger.entries[map_slot(&bigger, m->entries[i].key)] = m->entries[i];
+    bigger.size = m->size;
+    map_free(m);
+    *m = bigger;
+    return 1;
+}
+
+/* Finds key; if absent inserts it with value fresh. Returns NULL when out of memory. */
+static uint32_t *map_upsert(map_t *m, uint64_t key, uint32_t fresh, int *inserted)
+{
+    if (2 * (m->size + 1) > m->capacity && !map_grow(m)) return NULL;
+    entry_t *e = &m->entries[map_slot(m, key)];
+    *inserted = !e->used;
+    if (*inserted) {
+        e->used = 1;
+        e->key = key;
+        e->value = fresh;
+        m->size++;
+    }
+    return &e->value;
+}
+
+/* ---- block lists: a bit filter in front of the binary search ----
+ * Most events are on no list; one bit (64 per listed value, so ~1 % false positives) answers
+ * them without the search's unpredictable branches. */
+typedef struct {
+    const uint64_t *values;
+    int64_t n;
+    uint64_t *bits;
+    uint64_t mask;         /* bit count - 1, a power of two minus one */
+} blocklist_t;
+
+static int blocklist_init(blocklist_t *b, const uint64_t *values, int64_t n)
+{
+    uint64_t count = 1024;
+    while (count < 64 * (uint64_t)n) count *= 2;
+    b->values = values;
+    b->n = n;
+    b->mask = count - 1;
+    b->bits = calloc(count / 64, sizeof *b->bits);
+    if (!b->bits) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bit = mix64(values[i]) & b->mask;
+        b->bits[bit / 64] |= 1ULL << (bit % 64);
+    }
+    return 1;
+}
+
+static int blocklist_contains(const blocklist_t *b, uint64_t value)
+{
+    uint64_t bit = mix64(value) & b->mask;
+    if (!((b->bits[bit / 64] >> (bit % 64)) & 1)) return 0;
+    return bb_sorted_contains(b->values, b->n, value);
+}
+
+/* ---- per-user records, inline in their hash slots ----
+ * A user's newest outflow and first device live in the slot itself: one probe serves the
+ * user rules for the usual event; only a second device needs the (user, device) map. */
+typedef struct {
+    uint32_t user;
+    uint32_t newest;       /* 1 + log index of the newest outflow; 0 = none */
+    uint32_t device;       /* the first device seen for this user */
+    uint32_t first_seen;   /* when that device was first seen */
+} user_t;
+
+typedef struct {
+    user_t *slots;
+    uint64_t *used;        /* a bit per slot: small enough to stay cached */
+    size_t capacity, size;
+} users_t;
+
+static void users_free(users_t *u)
+{
+    free(u->slots);
+    free(u->used);
+    memset(u, 0, sizeof *u);
+}
+
+static int users_init(users_t *u, size_t capacity)
+{
+    u->capacity = capacity;
+    u->size = 0;
+    u->slots = malloc(capacity * sizeof *u->slots);
+    u->used = calloc(capacity / 64 + 1, sizeof *u->used);
+    if (!u->slots || !u->used) { users_free(u); return 0; }
+    return 1;
+}
+
+static int users_is_used(const users_t *u, size_t i) { return (int)((u->used[i / 64] >> (i % 64)) & 1); }
+
+static size_t users_slot(const users_t *u, uint32_t user)
+{
+    size_t mask = u->capacity - 1, i = (size_t)mix64(user) & mask;
+    while (users_is_used(u, i) && u->slots[i].user != user) i = (i + 1) & mask;
+    return i;
+}
+
+static int users_grow(users_t *u)
+{
+    users_t bigger;
+    if (!users_init(&bigger, u->capacity * 2)) return 0;
+    for (size_t i = 0; i < u->capacity; i++) {
+        if (!users_is_used(u, i)) continue;
+        size_t j = users_slot(&bigger, u->slots[i].user);
+        bigger.used[j / 64] |= 1ULL << (j % 64);
+        bigger.slots[j] = u->slots[i];
+    }
+    bigger.size = u->size;
+    users_free(u);
+    *u = bigger;
+    return 1;
+}
+
+/* The user's record; a new one starts with this device first seen now. NULL: no memory. */
+static user_t *users_upsert(users_t *u, uint32_t user, uint32_t device, uint32_t ts)
+{
+    if (2 * (u->size + 1) > u->capacity && !users_grow(u)) return NULL;
+    size_t i = users_slot(u, user);
+    if (!users_is_used(u, i)) {
+        u->used[i / 64] |= 1ULL << (i % 64);
+        u->slots[i] = (user_t){.user = user, .newest = 0, .device = device, .first_seen = ts};
+        u->size++;
+    }
+    return &u->slots[i];
+}
+
+/* ---- the most recent distinct members per key (exact up to DISTINCT_MAX) ----
+ * Keeping the `cap` most recently seen distinct members gives min(distinct in window, cap)
+ * exactly: a member not kept was seen no later than every kept one. A group is one header
+ * slot (member = entries used) and up to cap entries, newest first, so the current member is
+ * usually found at once and a window count stops at the first entry outside it. */
+typedef struct { uint32_t member, ts; } seen_t;
+
+typedef struct {
+    map_t index;          /* key → group number */
+    seen_t *seen;         /* groups of 1 + cap slots */
+    size_t groups, capacity;
+    int32_t cap;
+} recent_t;
+
+static int recent_init(recent_t *r, int32_t cap)
+{
+    memset(r, 0, sizeof *r);
+    r->cap = cap;
+    return map_init(&r->index, 1024);
+}
+
+static void recent_free(recent_t *r)
+{
+    map_free(&r->index);
+    free(r->seen);
+}
+
+/* Records member at ts under key; writes min(distinct members seen in (ts - window, ts],
+ * cap) per window; returns -1 when out of memory. */
+static int32_t recent_touch(recent_t *r, uint64_t key, uint32_t member, uint32_t ts,
+                            const uint32_t *windows, int n_windows, int32_t *counts)
+{
+    int inserted;
+    size_t stride = (size_t)r->cap + 1;
+    uint32_t *group = map_upsert(&r->index, key, (uint32_t)r->groups, &inserted);
+    if (!group) return -1;
+    if (inserted) {
+        if (r->groups == r->capacity) {
+            size_t capacity = r->capacity ? 2 * r->capacity : 1024;
+            seen_t *seen = realloc(r->seen, capacity * stride * sizeof *seen);
+            if (!seen) return -1;
+            r->seen = seen;
+            r->capacity = capacity;
+        }
+        r->seen[r->groups++ * stride].member = 0;
+    }
+    seen_t *header = r->seen + (size_t)*group * stride, *entries = header + 1;
+    int32_t used = (int32_t)header->member, at = 0;
+    while (at < used && entries[at].member != member) at++;
+    if (at == used) {                       /* a new member: the oldest falls off when full */
+        if (used < r->cap) header->member = (uint32_t)++used;
+        at = used - 1;
+    }
+    memmove(entries + 1, entries, (size_t)at * sizeof *entries);
+    entries[0] = (seen_t){.member = member, .ts = ts};
+    for (int w = 0; w < n_windows; w++) {
+        int64_t start = (int64_t)ts - (int64_t)windows[w];
+        int32_t count = 0;
+        while (count < used && (int64_t)entries[count].ts > start) count++;
+        counts[w] = count;
+    }
+    return 0;
+}
+
+/* ---- the state ---- */
+typedef struct {
+    int64_t amount;
+    uint32_t ts;
+    uint32_t prev;            /* 1 + log index of the user's previous outflow; 0 = none */
+    uint8_t type;
+} outflow_t;
+
+struct bb_fraud {
+    bb_fraud_rules rules;
+    bb_fraud_lists lists;
+    uint32_t families;
+    int started;
+    uint32_t last_ts;
+    uint64_t last_id;
+    /* user family: a log of each user's outflows, newest first through prev links */
+    blocklist_t blocked_users, blocked_devices, blocked_phones;
+    users_t users;            /* user → newest outflow, first device */
+    map_t device_first_seen;  /* (user, device) → first ts, for devices after the first */
+    outflow_t *log;           /* one record per step of a walk: one cache line, not four */
+    size_t log_size, log_capacity;
+    uint32_t user_window_s;   /* the longest window the user rules look back */
+    recent_t device_users, counterparty_senders, ip_users;
+};
+
+int32_t bb_fraud_check_rules(const bb_fraud_rules *rules)
+{
+    static const int distinct_rules[] = {R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW, R_FAN_IN,
+                                         R_IP_USERS};
+    for (int r = 0; r < BB_FRAUD_RULES; r++) {
+        if (!rules->enabled[r]) continue;
+        if (rules->action[r] != BB_FRAUD_REVIEW && rules->action[r] != BB_FRAUD_REJECT)
+            return BB_INVALID_ARGUMENT;
+        if (rules->limit[r] < 0 || rules->min_count[r] < 0) return BB_INVALID_ARGUMENT;
+        if (r != R_BLOCKED && rules->window_s[r] == 0) return BB_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < sizeof distinct_rules / sizeof *distinct_rules; i++) {
+        int r = distinct_rules[i];
+        if (rules->enabled[r] && (rules->limit[r] < 1 || rules->limit[r] > DISTINCT_MAX))
+            return BB_INVALID_ARGUMENT;
+    }
+    /* the spike rule multiplies a sum of amounts by its limit: keep that within 128 bits */
+    if (rules->enabled[R_AMOUNT_SPIKE] && rules->limit[R_AMOUNT_SPIKE] > INT32_MAX)
+        return BB_INVALID_ARGUMENT;
+    if (rules->enabled[R_NIGHT_LARGE] && rules->window_s[R_NIGHT_LARGE] > SECONDS_PER_DAY)
+        return BB_INVALID_ARGUMENT;
+    return BB_OK;
+}
+
+static int lists_are_sorted(const uint64_t *values, int64_t n)
+{
+    if (n < 0 || (n > 0 && !values)) return 0;
+    for (int64_t i = 1; i < n; i++)
+        if (values[i - 1] >= values[i]) return 0;
+    return 1;
+}
+
+static int32_t distinct_cap(const bb_fraud_rules *rules, int a, int b)
+{
+    int64_t cap = 1;
+    if (rules->enabled[a] && rules->limit[a] > cap) cap = rules->limit[a];
+    if (b >= 0 && rules->enabled[b] && rules->limit[b] > cap) cap = rules->limit[b];
+    return (int32_t)cap;
+}
+
+void bb_fraud_free(bb_fraud *s)
+{
+    if (!s) return;
+    users_free(&s->users);
+    free(s->blocked_users.bits);
+    free(s->blocked_devices.bits);
+    free(s->blocked_phones.bits);
+    map_free(&s->device_first_seen);
+    free(s->log);
+    recent_free(&s->device_users);
+    recent_free(&s->counterparty_senders);
+    recent_free(&s->ip_users);
+    free(s);
+}
+
+int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, uint32_t families,
+                     bb_fraud **out)
+{
+    *out = NULL;
+    if (bb_fraud_check_rules(rules) != BB_OK || families == 0 || (families & ~BB_FAMILY_ALL))
+        return BB_INVALID_ARGUMENT;
+    if (!lists_are_sorted(lists->blocked_users, lists->n_blocked_users)
+        || !lists_are_sorted(lists->blocked_devices, lists->n_blocked_devices)
+        || !lists_are_sorted(lists->blocked_phones, lists->n_blocked_phones)
+        || !lists_are_sorted(lists->allowed_users, lists->n_allowed_users))
+        return BB_INVALID_ARGUMENT;
+    bb_fraud *s = calloc(1, sizeof *s);
+    if (!s) return BB_OUT_OF_MEMORY;
+    s->rules = *rules;
+    s->lists = *lists;
+    s->families = families;
+    int ok = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users)
+          && blocklist_init(&s->blocked_devices, lists->blocked_devices, lists->n_blocked_devices)
+          && blocklist_init(&s->blocked_phones, lists->blocked_phones, lists->n_blocked_phones)
+          && users_init(&s->users, 1024) && map_init(&s->device_first_seen, 1024)
+          && recent_init(&s->device_users, distinct_cap(rules, R_DEVICE_USERS_REJECT,
+                                                         R_DEVICE_USERS_REVIEW))
+          && recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1))
+          && recent_init(&s->ip_users, distinct_cap(rules, R_IP_USERS, -1));
+    if (!ok) { bb_fraud_free(s); return BB_OUT_OF_MEMORY; }
+    static const int user_windowed[] = {R_DRAWDOWN_VELOCITY, R_AMOUNT_24H, R_AMOUNT_SPIKE};
+    for (size_t i = 0; i < 3; i++)
+        if (rules->enabled[user_windowed[i]] && rules->window_s[user_windowed[i]] > s->user_window_s)
+            s->user_window_s = rules->window_s[user_windowed[i]];
+    *out = s;
+    return BB_OK;
+}
+
+int bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (values[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo < n && values[lo] == key;
+}
+
+static int is_outflow(uint8_t type) { return type == BB_EVENT_DRAWDOWN || type == BB_EVENT_TRANSFER; }
+
+static int in_window(uint32_t then, uint32_t now, uint32_t window_s)
+{
+    return (int64_t)then > (int64_t)now - (int64_t)window_s;
+}
+
+static int log_append(bb_fraud *s, uint32_t ts, int64_t amount, uint8_t type, uint32_t prev)
+{
+    if (s->log_size == UINT32_MAX - 1) return 0;
+    if (s->log_size == s->log_capacity) {
+        size_t capacity = s->log_capacity ? 2 * s->log_capacity : 4096;
+        if (capacity >= UINT32_MAX) capacity = UINT32_MAX - 1;
+        outflow_t *log = realloc(s->log, capacity * sizeof *log);
+        if (!log) return 0;
+        s->log = log;
+        s->log_capacity = capacity;
+    }
+    s->log[s->log_size++] = (outflow_t){.amount = amount, .ts = ts, .prev = prev, .type = type};
+    return 1;
+}
+
+#define MATCH(rule, condition) \
+    do { if (s->rules.enabled[rule] && (condition)) bits |= 1u << (rule); } while (0)
+
+static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matched)
+{
+    const bb_fraud_rules *rules = &s->rules;
+    uint32_t bits = 0, ts = e->ts[i], user = e->user_id[i];
+    uint8_t type = e->type[i];
+    int64_t amount = e->amount_fen[i];
+    int outflow = is_outflow(type);
+
+    MATCH(R_BLOCKED, blocklist_contains(&s->blocked_users, user)
+                  || blocklist_contains(&s->blocked_devices, e->device_id[i])
+                  || blocklist_contains(&s->blocked_phones, e->phone_hash[i]));
+
+    user_t *record = users_upsert(&s->users, user, e->device_id[i], ts);
+    if (!record) return 0;
+    uint32_t first_seen = record->first_seen;
+    if (record->device != e->device_id[i]) {
+        int inserted;
+        uint32_t *seen = map_upsert(&s->device_first_seen,
+                                    ((uint64_t)user << 32) | e->device_id[i], ts, &inserted);
+        if (!seen) return 0;
+        first_seen = *seen;
+    }
+    if (outflow) {
+        uint32_t second_of_day = (uint32_t)(((uint64_t)ts + LOCAL_OFFSET_S) % SECONDS_PER_DAY);
+        MATCH(R_NEW_DEVICE_LARGE, in_window(first_seen, ts, rules->window_s[R_NEW_DEVICE_LARGE])
+                               && amount >= rules->limit[R_NEW_DEVICE_LARGE]);
+        MATCH(R_NIGHT_LARGE, second_of_day < rules->window_s[R_NIGHT_LARGE]
+                          && amount >= rules->limit[R_NIGHT_LARGE]);
+    }
+
+    if (outflow) {
+        int64_t drawdowns = (type == BB_EVENT_DRAWDOWN);
+        u128 sum_24h = (u128)amount, spike_sum = 0;
+        int64_t spike_count = 0;
+        for (uint32_t j = record->newest; j != 0; j = s->log[j - 1].prev) {
+            const outflow_t *earlier = &s->log[j - 1];
+            if (!in_window(earlier->ts, ts, s->user_window_s)) break;
+            if (in_window(earlier->ts, ts, rules->window_s[R_DRAWDOWN_VELOCITY]))
+                drawdowns += (earlier->type == BB_EVENT_DRAWDOWN);
+            if (in_window(earlier->ts, ts, rules->window_s[R_AMOUNT_24H]))
+                sum_24h += (u128)earlier->amount;
+            if (in_window(earlier->ts, ts, rules->window_s[R_AMOUNT_SPIKE])) {
+                spike_count++;
+                spike_sum += (u128)earlier->amount;
+            }
+        }
+        MATCH(R_DRAWDOWN_VELOCITY, type == BB_EVENT_DRAWDOWN
+                                && drawdowns >= rules->limit[R_DRAWDOWN_VELOCITY]);
+        MATCH(R_AMOUNT_24H, sum_24h > (u128)rules->limit[R_AMOUNT_24H]);
+        MATCH(R_AMOUNT_SPIKE, spike_count >= rules->min_count[R_AMOUNT_SPIKE] && spike_count > 0
+                           && (u128)amount * (u128)spike_count
+                                  > (u128)rules->limit[R_AMOUNT_SPIKE] * spike_sum);
+        if (!log_append(s, ts, amount, type, record->newest)) return 0;
+        record->newest = (uint32_t)s->log_size;
+    }
+    *matched |= bits;
+    return 1;
+}
+
+static int distinct_rule(bb_fraud *s, recent_t *recent, uint64_t key, uint32_t member,
+                         uint32_t ts, int rule_a, int rule_b, uint32_t *matched)
+{
+    uint32_t windows[2] = {s->rules.window_s[rule_a], rule_b >= 0 ? s->rules.window_s[rule_b] : 1};
+    int32_t counts[2];
+    uint32_t bits = 0;
+    if (recent_touch(recent, key, member, ts, windows, rule_b >= 0 ? 2 : 1, counts) < 0) return 0;
+    MATCH(rule_a, counts[0] >= s->rules.limit[rule_a]);
+    if (rule_b >= 0) MATCH(rule_b, counts[1] >= s->rules.limit[rule_b]);
+    *matched |= bits;
+    return 1;
+}
+
+int32_t bb_fraud_evaluate(bb_fraud *s, const bb_events *e, int64_t begin, int64_t end,
+                          uint32_t *matched, uint8_t *status)
+{
+    if (!s || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    for (int64_t i = begin; i < end; i++) {
+        uint32_t ts = e->ts[i];
+        uint64_t id = e->event_id[i];
+        if (s->started && (ts < s->last_ts || (ts == s->last_ts && id <= s->last_id)))
+            return BB_EVENTS_NOT_ORDERED;
+        s->started = 1;
+        s->last_ts = ts;
+        s->last_id = id;
+        matched[i] = 0;
+        if (e->type[i] > BB_EVENT_REPAY || e->amount_fen[i] < 0) {
+            status[i] = BB_ROW_INVALID_INPUT;
+            continue;
+        }
+        status[i] = 0;
+        uint32_t user = e->user_id[i];
+        int ok = 1;
+        if (s->families & BB_FAMILY_USER) ok = ok && user_rules(s, e, i, &matched[i]);
+        if (s->families & BB_FAMILY_DEVICE)
+            ok = ok && distinct_rule(s, &s->device_users, e->device_id[i], user, ts,
+                                     R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW, &matched[i]);
+        if ((s->families & BB_FAMILY_COUNTERPARTY) && e->type[i] == BB_EVENT_TRANSFER
+            && e->counterparty_id[i] != 0)
+            ok = ok && distinct_rule(s, &s->counterparty_senders, e->counterparty_id[i], user,
+                                     ts, R_FAN_IN, -1, &matched[i]);
+        if (s->families & BB_FAMILY_IP)
+            ok = ok && distinct_rule(s, &s->ip_users, e->ip24[i], user, ts, R_IP_USERS, -1,
+                                     &matched[i]);
+        if (!ok) return BB_OUT_OF_MEMORY;
+    }
+    return BB_OK;
+}
+
+static uint32_t reject_mask(const bb_fraud_rules *rules)
+{
+    uint32_t mask = 0;
+    for (int r = 0; r < BB_FRAUD_RULES; r++)
+        if (rules->action[r] == BB_FRAUD_REJECT) mask |= 1u << r;
+    return mask;
+}
+
+static uint8_t decide(uint32_t rejecting, const bb_fraud_lists *lists, uint64_t user_id,
+                      uint32_t matched, uint8_t status)
+{
+    if (status != 0) return BB_FRAUD_REJECT;
+    if (lists->n_allowed_users
+        && bb_sorted_contains(lists->allowed_users, lists->n_allowed_users, user_id))
+        return BB_FRAUD_ALLOW;
+    if (matched & rejecting) return BB_FRAUD_REJECT;   /* only enabled rules ever match */
+    return matched ? BB_FRAUD_REVIEW : BB_FRAUD_ALLOW;
+}
+
+uint8_t bb_fraud_decide_one(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
+                            uint64_t user_id, uint32_t matched, uint8_t status)
+{
+    return decide(reject_mask(rules), lists, user_id, matched, status);
+}
+
+int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
+                        const bb_events *events, const uint32_t *matched, const uint8_t *status,
+                        int64_t begin, int64_t end, uint8_t *decision)
+{
+    if (begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    uint32_t rejecting = reject_mask(rules);
+    for (int64_t i = begin; i < end; i++)
+        decision[i] = decide(rejecting, lists, events->user_id[i], matched[i], status[i]);
+    return BB_OK;
+}

@@ -1,0 +1,87 @@
+/* internal.h — helpers shared by the core's .c files (not part of the public API). */
+#ifndef BANKCORE_INTERNAL_H
+#define BANKCORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bankcore.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define U128_MAX (~(u128)0)
+
+/* Fixed-point scale of the annuity factor: S = 10^15 (workloads.md §4.2). */
+#define BB_FIXED_SCALE ((u128)1000000000000000ULL)
+/* Monthly interest divisor: annual ppm → per month is balance·ppm / (12·10^6). */
+#define BB_MONTHLY_DIVISOR ((u128)12000000ULL)
+
+/* Rounding helpers, named by mode. Non-negative operands only; d > 0. */
+static inline u128 bb_div_floor(u128 n, u128 d) { return n / d; }
+static inline u128 bb_div_round_half_up(u128 n, u128 d)
+{
+    u128 q = n / d, r = n % d;
+    return (r >= d - r) ? q + 1 : q;   /* r ≥ d/2 without computing 2r (no overflow) */
+}
+
+/* Checked arithmetic: return 1 on overflow, never wrap. */
+static inline int bb_mul_u128_overflows(u128 a, u128 b, u128 *out)
+{
+    if (a != 0 && b > U128_MAX / a) return 1;
+    *out = a * b;
+    return 0;
+}
+static inline int bb_add_i64_overflows(int64_t a, int64_t b, int64_t *out)
+{
+    return __builtin_add_overflow(a, b, out);
+}
+static inline int bb_u128_to_i64(u128 v, int64_t *out)
+{
+    if (v > (u128)INT64_MAX) return 1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* The annuity factor for (rate, n) in units of S; 0 when the rate is 0. Returns 1 on
+ * overflow of an intermediate. */
+int bb_annuity_factor(uint32_t annual_rate_ppm, uint16_t n_periods, u128 *factor);
+
+/* A per-call, direct-mapped cache of annuity factors: a book has few (rate, term) pairs and
+ * each factor costs n 128-bit divisions. Zero-initialise before use; one per thread. */
+#define BB_FACTOR_CACHE_SIZE 256
+typedef struct {
+    u128 factor[BB_FACTOR_CACHE_SIZE];
+    uint32_t rate_ppm[BB_FACTOR_CACHE_SIZE];
+    uint16_t n_periods[BB_FACTOR_CACHE_SIZE];
+    uint8_t state[BB_FACTOR_CACHE_SIZE];     /* 0 empty, 1 factor, 2 overflow */
+} bb_factor_cache;
+int bb_annuity_factor_cached(bb_factor_cache *cache, uint32_t annual_rate_ppm,
+                             uint16_t n_periods, u128 *factor);
+int32_t bb_annuity_payment_cached(bb_factor_cache *cache, int64_t principal_fen,
+                                  uint32_t annual_rate_ppm, uint16_t n_periods,
+                                  int64_t *payment_fen);
+
+/* One loan's schedule into caller-sized arrays (n_periods entries each, may be NULL
+ * for a column not wanted). Returns a BB_ROW_* status (0 = fine). */
+uint8_t bb_schedule_one(bb_factor_cache *cache, int64_t principal_fen, uint32_t annual_rate_ppm, uint16_t n_periods,
+                        uint8_t method, int32_t first_due_day, int32_t *due_day,
+                        int64_t *payment_fen, int64_t *principal_part_fen, int64_t *interest_fen,
+                        int64_t *balance_after_fen, int64_t *total_payment_fen,
+                        int64_t *total_interest_fen);
+
+/* One applicant's limit; returns a BB_ROW_* status. */
+uint8_t bb_limit_one(const bb_limit_params *p, bb_factor_cache *cache, uint8_t band, int64_t income_fen,
+                     int64_t debt_fen, int64_t inquiries, uint8_t product, int64_t *limit_fen,
+                     uint8_t *binding);
+
+/* One applicant's score over columns at row; returns a BB_ROW_* status. */
+uint8_t bb_score_one(const bb_scorecard *card, const int64_t *const *columns, int64_t row,
+                     int32_t *score, uint8_t *band, uint8_t *decision);
+
+/* Fraud decision for one event from its matched bits. */
+uint8_t bb_fraud_decide_one(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
+                            uint64_t user_id, uint32_t matched, uint8_t status);
+
+/* Sorted-array membership (lists are strictly increasing). */
+int bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key);
+
+#endif

@@ -1,0 +1,177 @@
+/* score.c — loan.score: scorecard points per bin → score, band, decision.
+ * Spec: workloads/loan/score.py (docstring). */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+struct bb_scorecard {
+    int32_t n_vars;
+    uint8_t *kinds;
+    int32_t *key_offsets;      /* n_vars + 1 */
+    int64_t *keys;
+    int32_t *key_bins;
+    int32_t *bin_offsets;      /* n_vars + 1 */
+    int32_t *points;
+    int32_t *unseen_points;
+    int64_t *min_value;
+    int64_t *max_value;
+    int32_t base_points;
+    int32_t cutoff;
+    int32_t n_band_thresholds;
+    int32_t *band_thresholds;
+};
+
+static void *copy_array(const void *src, size_t count, size_t size)
+{
+    void *dst = malloc(count ? count * size : 1);
+    if (dst && count) memcpy(dst, src, count * size);
+    return dst;
+}
+
+static int card_is_valid(int32_t n_vars, const uint8_t *kinds, const int32_t *key_offsets,
+                         const int64_t *keys, const int32_t *key_bins, const int32_t *bin_offsets,
+                         const int64_t *min_value, const int64_t *max_value,
+                         int32_t n_band_thresholds, const int32_t *band_thresholds)
+{
+    /* at most 4096 variables keeps the int64 sum of int32 points far from overflow */
+    if (n_vars < 0 || n_vars > 4096 || n_band_thresholds < 0 || n_band_thresholds > 254) return 0;
+    if (key_offsets[0] != 0 || bin_offsets[0] != 0) return 0;
+    for (int32_t v = 0; v < n_vars; v++) {
+        int32_t k0 = key_offsets[v], k1 = key_offsets[v + 1];
+        int32_t bins = bin_offsets[v + 1] - bin_offsets[v];
+        if (k1 < k0 || bins < 1 || min_value[v] > max_value[v]) return 0;
+        for (int32_t k = k0 + 1; k < k1; k++)
+            if (keys[k - 1] >= keys[k]) return 0;
+        if (kinds[v] == BB_VAR_NUMERIC) {
+            if (bins != k1 - k0 + 1) return 0;
+        } else if (kinds[v] == BB_VAR_CATEGORICAL) {
+            for (int32_t k = k0; k < k1; k++)
+                if (key_bins[k] < 0 || key_bins[k] >= bins) return 0;
+        } else {
+            return 0;
+        }
+    }
+    for (int32_t b = 1; b < n_band_thresholds; b++)
+        if (band_thresholds[b - 1] <= band_thresholds[b]) return 0;
+    return 1;
+}
+
+int32_t bb_scorecard_new(int32_t n_vars, const uint8_t *kinds, const int32_t *key_offsets,
+                         const int64_t *keys, const int32_t *key_bins, const int32_t *bin_offsets,
+                         const int32_t *points, const int32_t *unseen_points,
+                         const int64_t *min_value, const int64_t *max_value,
+                         int32_t base_points, int32_t cutoff, int32_t n_band_thresholds,
+                         const int32_t *band_thresholds, bb_scorecard **out)
+{
+    *out = NULL;
+    if (!card_is_valid(n_vars, kinds, key_offsets, keys, key_bins, bin_offsets, min_value,
+                       max_value, n_band_thresholds, band_thresholds))
+        return BB_INVALID_ARGUMENT;
+    bb_scorecard *card = calloc(1, sizeof *card);
+    if (!card) return BB_OUT_OF_MEMORY;
+    size_t vars = (size_t)n_vars;
+    size_t n_keys = (size_t)key_offsets[n_vars], n_bins = (size_t)bin_offsets[n_vars];
+    card->n_vars = n_vars;
+    card->base_points = base_points;
+    card->cutoff = cutoff;
+    card->n_band_thresholds = n_band_thresholds;
+    card->kinds = copy_array(kinds, vars, sizeof *kinds);
+    card->key_offsets = copy_array(key_offsets, vars + 1, sizeof *key_offsets);
+    card->keys = copy_array(keys, n_keys, sizeof *keys);
+    card->key_bins = copy_array(key_bins, n_keys, sizeof *key_bins);
+    card->bin_offsets = copy_array(bin_offsets, vars + 1, sizeof *bin_offsets);
+    card->points = copy_array(points, n_bins, sizeof *points);
+    card->unseen_points = copy_array(unseen_points, vars, sizeof *unseen_points);
+    card->min_value = copy_array(min_value, vars, sizeof *min_value);
+    card->max_value = copy_array(max_value, vars, sizeof *max_value);
+    card->band_thresholds = copy_array(band_thresholds, (size_t)n_band_thresholds,
+                                       sizeof *band_thresholds);
+    if (!card->kinds || !card->key_offsets || !card->keys || !card->key_bins
+        || !card->bin_offsets || !card->points || !card->unseen_points || !card->min_value
+        || !card->max_value || !card->band_thresholds) {
+        bb_scorecard_free(card);
+        return BB_OUT_OF_MEMORY;
+    }
+    *out = card;
+    return BB_OK;
+}
+
+void bb_scorecard_free(bb_scorecard *card)
+{
+    if (!card) return;
+    free(card->kinds);
+    free(card->key_offsets);
+    free(card->keys);
+    free(card->key_bins);
+    free(card->bin_offsets);
+    free(card->points);
+    free(card->unseen_points);
+    free(card->min_value);
+    free(card->max_value);
+    free(card->band_thresholds);
+    free(card);
+}
+
+/* Left-closed bins [e_j, e_j+1): the bin is the number of edges <= value. A branchless
+ * count is faster than a binary search for the few edges a scorecard has. */
+static int32_t numeric_bin(const int64_t *edges, int32_t n_edges, int64_t value)
+{
+    int32_t bin = 0;
+    for (int32_t j = 0; j < n_edges; j++) bin += (value >= edges[j]);
+    return bin;
+}
+
+static int32_t category_index(const int64_t *keys, int32_t n_keys, int64_t value)
+{
+    int32_t lo = 0, hi = n_keys;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] < value) lo = mid + 1; else hi = mid;
+    }
+    return (lo < n_keys && keys[lo] == value) ? lo : -1;
+}
+
+uint8_t bb_score_one(const bb_scorecard *card, const int64_t *const *columns, int64_t row,
+                     int32_t *score, uint8_t *band, uint8_t *decision)
+{
+    int64_t total = card->base_points;
+    uint8_t status = 0;
+    for (int32_t v = 0; v < card->n_vars; v++) {
+        int64_t value = columns[v][row];
+        const int64_t *keys = card->keys + card->key_offsets[v];
+        int32_t n_keys = card->key_offsets[v + 1] - card->key_offsets[v];
+        const int32_t *points = card->points + card->bin_offsets[v];
+        if (value < card->min_value[v] || value > card->max_value[v]) status |= BB_ROW_OUT_OF_RANGE;
+        if (card->kinds[v] == BB_VAR_NUMERIC) {
+            total += points[numeric_bin(keys, n_keys, value)];
+        } else {
+            int32_t k = category_index(keys, n_keys, value);
+            if (k < 0) {
+                status |= BB_ROW_UNSEEN_CATEGORY;
+                total += card->unseen_points[v];
+            } else {
+                total += points[card->key_bins[card->key_offsets[v] + k]];
+            }
+        }
+    }
+    if (total < INT32_MIN || total > INT32_MAX) {   /* cannot wrap: ≤ 4096 vars × 2^31 */
+        status |= BB_ROW_OVERFLOW;
+        total = 0;
+    }
+    int32_t s = (int32_t)total, b = 0;
+    while (b < card->n_band_thresholds && card->band_thresholds[b] > s) b++;
+    *score = s;
+    *band = (uint8_t)b;
+    if (status & (BB_ROW_OUT_OF_RANGE | BB_ROW_OVERFLOW)) *decision = BB_DECISION_REFER;
+    else *decision = s >= card->cutoff ? BB_DECISION_APPROVE : BB_DECISION_DECLINE;
+    return status;
+}
+
+int32_t bb_score(const bb_scorecard *card, const int64_t *const *columns, int64_t begin,
+                 int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status)
+{
+    if (!card || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    for (int64_t i = begin; i < end; i++)
+        status[i] = bb_score_one(card, columns, i, &score[i], &band[i], &decision[i]);
+    return BB_OK;
+}

@@ -1,0 +1,66 @@
+"""The bankbench command: list, verify, --version, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+from bench import cli
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_version_and_help():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("bankbench ")
+    assert "examples:" in run_cli("--help").stdout
+
+
+def test_list_shows_every_workload(capsys):
+    assert cli.main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {w["workload"] for w in listed} >= {
+        "loan.score",
+        "loan.fraud",
+        "loan.limit",
+        "loan.schedule",
+        "loan.decide",
+    }
+    assert cli.main(["list"]) == 0
+    assert "applications" in capsys.readouterr().out
+
+
+def test_verify_passes_and_reports_json(capsys):
+    assert cli.main(["verify", "-w", "loan.s*", "-t", "1,2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["workload"] for r in rows} == {"loan.score", "loan.schedule"}
+    assert all(r["verdict"] == "OK" for r in rows) and len(rows) == 2 * (1 + 2 + 2)
+
+
+def test_verify_fails_on_a_changed_golden(monkeypatch, capsys):
+    from workloads import golden
+
+    real = golden.load()
+    changed = {k: dict(v) for k, v in real.items()}
+    changed["loan.limit"]["digest"] = "0" * 64
+    monkeypatch.setattr(golden, "load", lambda *a: changed)
+    assert cli.main(["verify", "-w", "loan.limit", "-e", "c", "-t", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "NOT identical" in out
+
+
+def test_errors_are_one_line_with_the_valid_names():
+    result = run_cli("verify", "-w", "loan.nope")
+    assert result.returncode == 2
+    assert (
+        result.stderr.count("\n") == 1
+        and "loan.score" in result.stderr
+        and "Traceback" not in result.stderr
+    )
+    result = run_cli("verify", "-e", "fortran")
+    assert result.returncode == 2 and "valid: c, numpy, python" in result.stderr
+    result = run_cli("verify", "-t", "0")
+    assert result.returncode == 2 and "thread counts" in result.stderr

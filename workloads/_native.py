@@ -1,0 +1,86 @@
+"""The boundary to the C core: status codes → exceptions, Arrow/numpy buffers → C pointers,
+and splitting a row range over threads (cffi releases the GIL during C calls)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pyarrow as pa
+
+from native import ffi, lib
+from workloads.errors import NativeError
+
+assert sys.byteorder == "little", "canonical output bytes are little-endian"
+
+STATUS_NAMES = {
+    lib.BB_OK: "BB_OK",
+    lib.BB_INVALID_ARGUMENT: "BB_INVALID_ARGUMENT",
+    lib.BB_OUT_OF_MEMORY: "BB_OUT_OF_MEMORY",
+    lib.BB_EVENTS_NOT_ORDERED: "BB_EVENTS_NOT_ORDERED",
+    lib.BB_RANGE_OUT_OF_BOUNDS: "BB_RANGE_OUT_OF_BOUNDS",
+}
+
+_C_TYPES = {
+    np.dtype(np.uint8): "uint8_t[]",
+    np.dtype(np.uint16): "uint16_t[]",
+    np.dtype(np.uint32): "uint32_t[]",
+    np.dtype(np.uint64): "uint64_t[]",
+    np.dtype(np.int32): "int32_t[]",
+    np.dtype(np.int64): "int64_t[]",
+}
+
+
+def check_status(code: int, call: str) -> None:
+    """The one place a C status becomes an exception (PyNaCl's ensure())."""
+    if code != lib.BB_OK:
+        name = STATUS_NAMES.get(code, f"unknown status {code}")
+        raise NativeError(f"C core call {call} failed with {name}", code, name)
+
+
+def pointer(array: np.ndarray):
+    """A C pointer to a contiguous numpy array, without copying."""
+    assert array.flags.c_contiguous, "C receives contiguous columns only"
+    return ffi.from_buffer(_C_TYPES[array.dtype], array, require_writable=False)
+
+
+def out_pointer(array: np.ndarray):
+    assert array.flags.c_contiguous and array.flags.writeable
+    return ffi.from_buffer(_C_TYPES[array.dtype], array, require_writable=True)
+
+
+def column_view(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A zero-copy numpy view of a null-free primitive Arrow column (one chunk is combined
+    from several only when the table arrived chunked)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column.to_numpy(zero_copy_only=True)
+
+
+def split_ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """[0, n) in `parts` contiguous ranges of near-equal size (the first ones one longer)."""
+    parts = max(1, min(parts, n)) if n else 1
+    base, extra = divmod(n, parts)
+    ranges, begin = [], 0
+    for part in range(parts):
+        end = begin + base + (1 if part < extra else 0)
+        ranges.append((begin, end))
+        begin = end
+    return ranges
+
+
+def run_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run tasks on their own threads (one task runs inline); the first error is raised."""
+    if len(tasks) == 1:
+        tasks[0]()
+        return
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+
+
+def run_ranges(n: int, threads: int, kernel: Callable[[int, int], None]) -> None:
+    """Call kernel(begin, end) on `threads` contiguous slices of [0, n) in parallel."""
+    run_parallel([lambda b=b, e=e: kernel(b, e) for b, e in split_ranges(n, threads)])

