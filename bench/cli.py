@@ -115,6 +115,28 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_memory(args) -> int:
+    from bench import memory
+    from workloads import registry
+
+    print(
+        f"{'workload':<16} {'engine':<7} {'threads':>7} {'inputs':>10} {'outputs':>10} "
+        f"{'RSS growth':>11} {'ratio':>6}"
+    )
+    for workload in registry.select(args.workloads):
+        for engine in args.engines or ["c"]:
+            if engine not in workload.engines:
+                continue
+            r = memory.measure(workload.name, engine, args.threads[0], args.scale)
+            print(
+                f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {r['input_bytes'] / 2**20:>8.1f}MB "
+                f"{r['output_bytes'] / 2**20:>8.1f}MB {r['rss_growth_bytes'] / 2**20:>9.1f}MB "
+                f"{r['ratio']:>6.2f}",
+                flush=True,
+            )
+    return EXIT_OK
+
+
 def _scale(text: str) -> float:
     try:
         value = float(text)
@@ -189,6 +211,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", metavar="FILE", help="also write pytest-benchmark's JSON here")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("memory", help="peak memory of a run relative to its input and output size")
+    p.add_argument("-w", "--workloads", type=_list_arg, help="names or globs (default: all)")
+    p.add_argument("-e", "--engines", type=_list_arg, help="engines (default: c)")
+    p.add_argument("-t", "--threads", type=_threads, default=[1], help="thread count (default: 1)")
+    p.add_argument("-s", "--scale", type=_scale, default=1.0, help="workload scale (default 1)")
+    p.set_defaults(func=cmd_memory)
     return top
 
 

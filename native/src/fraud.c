@@ -250,11 +250,14 @@ static int32_t recent_touch(recent_t *r, uint64_t key, uint32_t member, uint32_t
 }
 
 /* ---- the state ---- */
-typedef struct {
+#define DRAWDOWN_BIT 0x80000000u   /* in `prev`: this outflow was a drawdown */
+#define LOG_MAX 0x7FFFFFFEu
+
+typedef struct {              /* 16 bytes: four to a cache line */
     int64_t amount;
     uint32_t ts;
-    uint32_t prev;            /* 1 + log index of the user's previous outflow; 0 = none */
-    uint8_t type;
+    uint32_t prev;            /* 1 + log index of the user's previous outflow (0 = none),
+                                 with DRAWDOWN_BIT */
 } outflow_t;
 
 struct bb_fraud {
@@ -379,19 +382,26 @@ static int in_window(uint32_t then, uint32_t now, uint32_t window_s)
     return (int64_t)then > (int64_t)now - (int64_t)window_s;
 }
 
-static int log_append(bb_fraud *s, uint32_t ts, int64_t amount, uint8_t type, uint32_t prev)
+/* Room for `more` outflows: one exact allocation for a batch call (its pages are touched
+ * only as used), doubling for one-event online calls. */
+static int log_reserve(bb_fraud *s, size_t more)
 {
-    if (s->log_size == UINT32_MAX - 1) return 0;
-    if (s->log_size == s->log_capacity) {
-        size_t capacity = s->log_capacity ? 2 * s->log_capacity : 4096;
-        if (capacity >= UINT32_MAX) capacity = UINT32_MAX - 1;
-        outflow_t *log = realloc(s->log, capacity * sizeof *log);
-        if (!log) return 0;
-        s->log = log;
-        s->log_capacity = capacity;
-    }
-    s->log[s->log_size++] = (outflow_t){.amount = amount, .ts = ts, .prev = prev, .type = type};
+    size_t needed = s->log_size + more;
+    if (needed <= s->log_capacity) return 1;
+    if (needed > LOG_MAX) return 0;
+    size_t capacity = 2 * s->log_capacity > needed ? 2 * s->log_capacity : needed;
+    if (capacity > LOG_MAX) capacity = LOG_MAX;
+    outflow_t *log = realloc(s->log, capacity * sizeof *log);
+    if (!log) return 0;
+    s->log = log;
+    s->log_capacity = capacity;
     return 1;
+}
+
+static void log_append(bb_fraud *s, uint32_t ts, int64_t amount, uint8_t type, uint32_t prev)
+{
+    uint32_t drawdown = type == BB_EVENT_DRAWDOWN ? DRAWDOWN_BIT : 0;
+    s->log[s->log_size++] = (outflow_t){.amount = amount, .ts = ts, .prev = prev | drawdown};
 }
 
 #define MATCH(rule, condition) \
@@ -431,11 +441,11 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
         int64_t drawdowns = (type == BB_EVENT_DRAWDOWN);
         u128 sum_24h = (u128)amount, spike_sum = 0;
         int64_t spike_count = 0;
-        for (uint32_t j = record->newest; j != 0; j = s->log[j - 1].prev) {
+        for (uint32_t j = record->newest; j != 0; j = s->log[j - 1].prev & ~DRAWDOWN_BIT) {
             const outflow_t *earlier = &s->log[j - 1];
             if (!in_window(earlier->ts, ts, s->user_window_s)) break;
             if (in_window(earlier->ts, ts, rules->window_s[R_DRAWDOWN_VELOCITY]))
-                drawdowns += (earlier->type == BB_EVENT_DRAWDOWN);
+                drawdowns += (earlier->prev & DRAWDOWN_BIT) != 0;
             if (in_window(earlier->ts, ts, rules->window_s[R_AMOUNT_24H]))
                 sum_24h += (u128)earlier->amount;
             if (in_window(earlier->ts, ts, rules->window_s[R_AMOUNT_SPIKE])) {
@@ -449,7 +459,7 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
         MATCH(R_AMOUNT_SPIKE, spike_count >= rules->min_count[R_AMOUNT_SPIKE] && spike_count > 0
                            && (u128)amount * (u128)spike_count
                                   > (u128)rules->limit[R_AMOUNT_SPIKE] * spike_sum);
-        if (!log_append(s, ts, amount, type, record->newest)) return 0;
+        log_append(s, ts, amount, type, record->newest);   /* room reserved by the caller */
         record->newest = (uint32_t)s->log_size;
     }
     *matched |= bits;
@@ -473,6 +483,8 @@ int32_t bb_fraud_evaluate(bb_fraud *s, const bb_events *e, int64_t begin, int64_
                           uint32_t *matched, uint8_t *status)
 {
     if (!s || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    if ((s->families & BB_FAMILY_USER) && !log_reserve(s, (size_t)(end - begin)))
+        return BB_OUT_OF_MEMORY;
     for (int64_t i = begin; i < end; i++) {
         uint32_t ts = e->ts[i];
         uint64_t id = e->event_id[i];
