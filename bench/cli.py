@@ -128,10 +128,10 @@ def cmd_memory(args) -> int:
             if engine not in workload.engines:
                 continue
             r = memory.measure(workload.name, engine, args.threads[0], args.scale)
+            mib = {k: r[k] / 2**20 for k in ("input_bytes", "output_bytes", "rss_growth_bytes")}
             print(
-                f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {r['input_bytes'] / 2**20:>8.1f}MB "
-                f"{r['output_bytes'] / 2**20:>8.1f}MB {r['rss_growth_bytes'] / 2**20:>9.1f}MB "
-                f"{r['ratio']:>6.2f}",
+                f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {mib['input_bytes']:>8.1f}MB "
+                f"{mib['output_bytes']:>8.1f}MB {mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>6.2f}",
                 flush=True,
             )
     return EXIT_OK
