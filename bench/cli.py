@@ -131,7 +131,8 @@ def cmd_memory(args) -> int:
             mib = {k: r[k] / 2**20 for k in ("input_bytes", "output_bytes", "rss_growth_bytes")}
             print(
                 f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {mib['input_bytes']:>8.1f}MB "
-                f"{mib['output_bytes']:>8.1f}MB {mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>6.2f}",
+                f"{mib['output_bytes']:>8.1f}MB {mib['rss_growth_bytes']:>9.1f}MB "
+                f"{r['ratio']:>6.2f}",
                 flush=True,
             )
     return EXIT_OK
