@@ -25,9 +25,10 @@ def pytest_args(
     import bench.suite
 
     names = [w.name for w in registry.select(workloads)]
-    selector = " or ".join(
-        [f"{n}-" for n in names] + (["online"] if "loan.decide" in names else [])
+    extra = (["online"] if "loan.decide" in names else []) + (
+        ["batching"] if "ledger.post" in names else []
     )
+    selector = " or ".join([f"{n}-" for n in names] + extra)
     # the suite's folder, not --pyargs: its conftest must load early to add the options
     suite = str(pathlib.Path(bench.suite.__file__).resolve().parent)
     return [

@@ -18,7 +18,8 @@ def register(workload: Workload) -> Workload:
 
 def _load() -> None:
     if not _WORKLOADS:
-        import workloads.loan  # noqa: F401  (registers its workloads)
+        import workloads.ledger  # noqa: F401  (each package registers its workloads)
+        import workloads.loan  # noqa: F401
 
 
 def names() -> list[str]:

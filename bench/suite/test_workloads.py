@@ -97,3 +97,32 @@ def test_decide_online_latency(benchmark, settings, inputs_of, engine):
         latency_ns_p999=int(p999),
         digest=workload.digest(session.outputs()),
     )
+
+
+@pytest.mark.parametrize("batch_size", [1, 128, 8189])
+def test_ledger_post_batching(benchmark, settings, inputs_of, batch_size):
+    """The batching curve through Python: one C request per batch of 1, 128 or 8189
+    transfers (TigerBeetle's maximum), the same transfers each time."""
+    if "c" not in settings["engines"]:
+        pytest.skip("not selected")
+    from workloads.ledger import post
+
+    workload = registry.get("ledger.post")
+    inputs = dict(inputs_of("ledger.post"))
+    inputs["transfers"] = post.rebatch(inputs["transfers"], batch_size)
+    benchmark.name = f"ledger.post[c-1t-{settings['scale']}-batch{batch_size}]"
+    benchmark.group = "ledger.post batching"
+    rounds = 1 if batch_size == 1 else settings["rounds"]
+    outputs = benchmark.pedantic(workload.run, args=(inputs, "c", 1), rounds=rounds, iterations=1)
+    workload.check(inputs, outputs)
+    benchmark.extra_info.update(
+        workload="ledger.post",
+        engine="c",
+        threads=1,
+        mode="batch",
+        batch_size=batch_size,
+        units=workload.units(inputs),
+        unit=workload.unit,
+        scale=settings["scale"],
+        digest=workload.digest(outputs),
+    )

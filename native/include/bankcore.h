@@ -226,6 +226,72 @@ int32_t bb_decide_one(bb_fraud *fraud, const bb_fraud_rules *rules, const bb_fra
                       const bb_decide_params *params, const bb_applications *apps, int64_t row,
                       bb_offers *out);
 
+/* ---- ledger.post: TigerBeetle-semantics double-entry posting ----
+ * Result codes are TigerBeetle's numbers (workloads/ledger/_tigerbeetle.py); created is
+ * 0xFFFFFFFF. Accounts live in a fixed number of cells (id % cells); within a batch the
+ * events local to a cell run first (cells in parallel: they share no state), then the
+ * cross-cell events (cell -1) in batch order, serially. */
+#define BB_TB_CREATED 0xFFFFFFFF
+#define BB_CELLS_MAX 1024
+
+typedef struct bb_ledger bb_ledger;
+
+typedef struct bb_ledger_accounts {
+    const uint64_t *id;
+    const uint32_t *ledger;
+    const uint16_t *code;
+    const uint16_t *flags;
+} bb_ledger_accounts;
+
+typedef struct bb_ledger_transfers {
+    const uint64_t *id;
+    const uint64_t *debit_account_id;
+    const uint64_t *credit_account_id;
+    const uint64_t *amount;
+    const uint64_t *pending_id;
+    const uint64_t *user_data_64;
+    const uint32_t *user_data_32;
+    const uint32_t *timeout;
+    const uint32_t *ledger;
+    const uint16_t *code;
+    const uint16_t *flags;
+    const uint64_t *timestamp;
+    const int32_t *cell;               /* the planner's cell per event; -1 = cross-cell */
+} bb_ledger_transfers;
+
+typedef struct bb_ledger_results {
+    uint64_t *timestamp;
+    uint32_t *status;
+} bb_ledger_results;
+
+typedef struct bb_ledger_balances {
+    uint64_t *debits_pending;
+    uint64_t *debits_posted;
+    uint64_t *credits_pending;
+    uint64_t *credits_posted;
+    uint16_t *flags;
+} bb_ledger_balances;
+
+/* Accounts must have unique ids other than 0 and 2^64-1 (the caller checks and names rows). */
+int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
+                      bb_ledger **out);
+void    bb_ledger_free(bb_ledger *ledger);
+/* Expire pending transfers with expires_at <= now: of the cells first, first+step, ...
+ * (first = -1: those whose accounts span cells). */
+int32_t bb_ledger_expire(bb_ledger *ledger, uint64_t now, int32_t cell_first, int32_t cell_step);
+/* Run the batch [begin, end)'s events of those cells (or of cell -1), in batch order. */
+int32_t bb_ledger_execute(bb_ledger *ledger, const bb_ledger_transfers *transfers, int64_t begin,
+                          int64_t end, uint64_t batch_timestamp, int32_t cell_first,
+                          int32_t cell_step, bb_ledger_results *results);
+/* The cell of each event of one batch [begin, end) (-1 = cross-cell), whole linked chains
+ * in one place: the twin of the reference's cell_of_event and chain grouping. */
+int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int64_t end,
+                       uint32_t cells, int32_t *cell);
+/* Room for about n_transfers more transfers, spread over the cells: saves the rehashing
+ * and copying of growing tables (a hint; tables still grow past it). */
+int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers);
+int32_t bb_ledger_read_balances(const bb_ledger *ledger, bb_ledger_balances *out);
+
 /* END CDEF */
 
 #endif

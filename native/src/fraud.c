@@ -12,75 +12,6 @@ enum { R_BLOCKED, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW, R_DRAWDOWN_VELOC
 #define LOCAL_OFFSET_S 28800     /* UTC+8, fixed */
 #define SECONDS_PER_DAY 86400
 
-/* ---- open-addressing hash map: uint64 key → uint32 value ----
- * One 16-byte entry per slot, so a probe touches one cache line. */
-typedef struct {
-    uint64_t key;
-    uint32_t value;
-    uint32_t used;
-} entry_t;
-
-typedef struct {
-    entry_t *entries;
-    size_t capacity;    /* power of two */
-    size_t size;
-} map_t;
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static void map_free(map_t *m)
-{
-    free(m->entries);
-    memset(m, 0, sizeof *m);
-}
-
-static int map_init(map_t *m, size_t capacity)
-{
-    m->capacity = capacity;
-    m->size = 0;
-    m->entries = calloc(capacity, sizeof *m->entries);
-    return m->entries != NULL;
-}
-
-static size_t map_slot(const map_t *m, uint64_t key)
-{
-    size_t mask = m->capacity - 1, i = (size_t)mix64(key) & mask;
-    while (m->entries[i].used && m->entries[i].key != key) i = (i + 1) & mask;
-    return i;
-}
-
-static int map_grow(map_t *m)
-{
-    map_t bigger;
-    if (!map_init(&bigger, m->capacity * 2)) return 0;
-    for (size_t i = 0; i < m->capacity; i++)
-        if (m->entries[i].used) bigger.entries[map_slot(&bigger, m->entries[i].key)] = m->entries[i];
-    bigger.size = m->size;
-    map_free(m);
-    *m = bigger;
-    return 1;
-}
-
-/* Finds key; if absent inserts it with value fresh. Returns NULL when out of memory. */
-static uint32_t *map_upsert(map_t *m, uint64_t key, uint32_t fresh, int *inserted)
-{
-    if (2 * (m->size + 1) > m->capacity && !map_grow(m)) return NULL;
-    entry_t *e = &m->entries[map_slot(m, key)];
-    *inserted = !e->used;
-    if (*inserted) {
-        e->used = 1;
-        e->key = key;
-        e->value = fresh;
-        m->size++;
-    }
-    return &e->value;
-}
-
 /* ---- block lists: a bit filter in front of the binary search ----
  * Most events are on no list; one bit (64 per listed value, so ~1 % false positives) answers
  * them without the search's unpredictable branches. */
@@ -101,7 +32,7 @@ static int blocklist_init(blocklist_t *b, const uint64_t *values, int64_t n)
     b->bits = calloc(count / 64, sizeof *b->bits);
     if (!b->bits) return 0;
     for (int64_t i = 0; i < n; i++) {
-        uint64_t bit = mix64(values[i]) & b->mask;
+        uint64_t bit = bb_mix64(values[i]) & b->mask;
         b->bits[bit / 64] |= 1ULL << (bit % 64);
     }
     return 1;
@@ -109,7 +40,7 @@ static int blocklist_init(blocklist_t *b, const uint64_t *values, int64_t n)
 
 static int blocklist_contains(const blocklist_t *b, uint64_t value)
 {
-    uint64_t bit = mix64(value) & b->mask;
+    uint64_t bit = bb_mix64(value) & b->mask;
     if (!((b->bits[bit / 64] >> (bit % 64)) & 1)) return 0;
     return bb_sorted_contains(b->values, b->n, value);
 }
@@ -151,7 +82,7 @@ static int users_is_used(const users_t *u, size_t i) { return (int)((u->used[i /
 
 static size_t users_slot(const users_t *u, uint32_t user)
 {
-    size_t mask = u->capacity - 1, i = (size_t)mix64(user) & mask;
+    size_t mask = u->capacity - 1, i = (size_t)bb_mix64(user) & mask;
     while (users_is_used(u, i) && u->slots[i].user != user) i = (i + 1) & mask;
     return i;
 }
@@ -193,7 +124,7 @@ static user_t *users_upsert(users_t *u, uint32_t user, uint32_t device, uint32_t
 typedef struct { uint32_t member, ts; } seen_t;
 
 typedef struct {
-    map_t index;          /* key → group number */
+    bb_map index;          /* key → group number */
     seen_t *seen;         /* groups of 1 + cap slots */
     size_t groups, capacity;
     int32_t cap;
@@ -203,12 +134,12 @@ static int recent_init(recent_t *r, int32_t cap)
 {
     memset(r, 0, sizeof *r);
     r->cap = cap;
-    return map_init(&r->index, 1024);
+    return bb_map_init(&r->index, 1024);
 }
 
 static void recent_free(recent_t *r)
 {
-    map_free(&r->index);
+    bb_map_free(&r->index);
     free(r->seen);
 }
 
@@ -219,7 +150,7 @@ static int32_t recent_touch(recent_t *r, uint64_t key, uint32_t member, uint32_t
 {
     int inserted;
     size_t stride = (size_t)r->cap + 1;
-    uint32_t *group = map_upsert(&r->index, key, (uint32_t)r->groups, &inserted);
+    uint32_t *group = bb_map_upsert(&r->index, key, (uint32_t)r->groups, &inserted);
     if (!group) return -1;
     if (inserted) {
         if (r->groups == r->capacity) {
@@ -270,7 +201,7 @@ struct bb_fraud {
     /* user family: a log of each user's outflows, newest first through prev links */
     blocklist_t blocked_users, blocked_devices, blocked_phones;
     users_t users;            /* user → newest outflow, first device */
-    map_t device_first_seen;  /* (user, device) → first ts, for devices after the first */
+    bb_map device_first_seen;  /* (user, device) → first ts, for devices after the first */
     outflow_t *log;           /* one record per step of a walk: one cache line, not four */
     size_t log_size, log_capacity;
     uint32_t user_window_s;   /* the longest window the user rules look back */
@@ -324,7 +255,7 @@ void bb_fraud_free(bb_fraud *s)
     free(s->blocked_users.bits);
     free(s->blocked_devices.bits);
     free(s->blocked_phones.bits);
-    map_free(&s->device_first_seen);
+    bb_map_free(&s->device_first_seen);
     free(s->log);
     recent_free(&s->device_users);
     recent_free(&s->counterparty_senders);
@@ -351,7 +282,7 @@ int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, u
     int ok = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users)
           && blocklist_init(&s->blocked_devices, lists->blocked_devices, lists->n_blocked_devices)
           && blocklist_init(&s->blocked_phones, lists->blocked_phones, lists->n_blocked_phones)
-          && users_init(&s->users, 1024) && map_init(&s->device_first_seen, 1024)
+          && users_init(&s->users, 1024) && bb_map_init(&s->device_first_seen, 1024)
           && recent_init(&s->device_users, distinct_cap(rules, R_DEVICE_USERS_REJECT,
                                                          R_DEVICE_USERS_REVIEW))
           && recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1))
@@ -424,7 +355,7 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
     uint32_t first_seen = record->first_seen;
     if (record->device != e->device_id[i]) {
         int inserted;
-        uint32_t *seen = map_upsert(&s->device_first_seen,
+        uint32_t *seen = bb_map_upsert(&s->device_first_seen,
                                     ((uint64_t)user << 32) | e->device_id[i], ts, &inserted);
         if (!seen) return 0;
         first_seen = *seen;

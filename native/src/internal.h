@@ -81,6 +81,63 @@ uint8_t bb_score_one(const bb_scorecard *card, const int64_t *const *columns, in
 uint8_t bb_fraud_decide_one(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
                             uint64_t user_id, uint32_t matched, uint8_t status);
 
+/* ---- hashmap.c: open addressing, uint64 key → uint32 value ---- */
+typedef struct {
+    uint64_t key;
+    uint32_t value;
+    uint32_t used;
+} bb_map_entry;
+
+typedef struct {
+    bb_map_entry *entries;
+    size_t capacity;    /* a power of two */
+    size_t size;
+} bb_map;
+
+/* Ask for transparent huge pages on a large block (a hint; Linux only): random access over
+ * tables of many megabytes otherwise spends much of its time on TLB misses. */
+void bb_advise_huge(void *block, size_t bytes);
+
+int bb_map_init(bb_map *m, size_t capacity);
+void bb_map_free(bb_map *m);
+int bb_map_grow(bb_map *m);
+
+/* The lookups are inline: they run several times per event on every hot path. */
+static inline uint64_t bb_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline size_t bb_map_slot(const bb_map *m, uint64_t key)
+{
+    size_t mask = m->capacity - 1, i = (size_t)bb_mix64(key) & mask;
+    while (m->entries[i].used && m->entries[i].key != key) i = (i + 1) & mask;
+    return i;
+}
+
+static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
+{
+    const bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
+    return e->used ? &e->value : NULL;
+}
+
+/* Finds key; if absent inserts it with value `fresh`. NULL when out of memory. */
+static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, int *inserted)
+{
+    if (2 * (m->size + 1) > m->capacity && !bb_map_grow(m)) return NULL;
+    bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
+    *inserted = !e->used;
+    if (*inserted) {
+        e->used = 1;
+        e->key = key;
+        e->value = fresh;
+        m->size++;
+    }
+    return &e->value;
+}
+
 /* Sorted-array membership (lists are strictly increasing). */
 int bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key);
 

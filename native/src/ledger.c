@@ -1,0 +1,710 @@
+/* ledger.c — ledger.post: TigerBeetle's create_transfers semantics (src/state_machine.zig),
+ * with 64-bit ids and amounts. Spec: workloads/ledger/post.py; the reference, line for line:
+ * workloads/ledger/_ledger.py. Every check returns a result code; nothing here can crash on
+ * input, and every sum is checked before it is made. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* result codes (TigerBeetle's numbers) */
+enum {
+    LINKED_EVENT_FAILED = 1, LINKED_EVENT_CHAIN_OPEN = 2, TIMESTAMP_MUST_BE_ZERO = 3,
+    RESERVED_FLAG = 4, ID_MUST_NOT_BE_ZERO = 5, ID_MUST_NOT_BE_INT_MAX = 6,
+    FLAGS_ARE_MUTUALLY_EXCLUSIVE = 7, DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO = 8,
+    DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX = 9, CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO = 10,
+    CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX = 11, ACCOUNTS_MUST_BE_DIFFERENT = 12,
+    PENDING_ID_MUST_BE_ZERO = 13, PENDING_ID_MUST_NOT_BE_ZERO = 14,
+    PENDING_ID_MUST_NOT_BE_INT_MAX = 15, PENDING_ID_MUST_BE_DIFFERENT = 16,
+    TIMEOUT_RESERVED_FOR_PENDING_TRANSFER = 17, LEDGER_MUST_NOT_BE_ZERO = 19,
+    CODE_MUST_NOT_BE_ZERO = 20, DEBIT_ACCOUNT_NOT_FOUND = 21, CREDIT_ACCOUNT_NOT_FOUND = 22,
+    ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER = 23, TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS = 24,
+    PENDING_TRANSFER_NOT_FOUND = 25, PENDING_TRANSFER_NOT_PENDING = 26,
+    PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID = 27,
+    PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID = 28,
+    PENDING_TRANSFER_HAS_DIFFERENT_LEDGER = 29, PENDING_TRANSFER_HAS_DIFFERENT_CODE = 30,
+    EXCEEDS_PENDING_TRANSFER_AMOUNT = 31, PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT = 32,
+    PENDING_TRANSFER_ALREADY_POSTED = 33, PENDING_TRANSFER_ALREADY_VOIDED = 34,
+    PENDING_TRANSFER_EXPIRED = 35, EXISTS_WITH_DIFFERENT_FLAGS = 36,
+    EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID = 37, EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID = 38,
+    EXISTS_WITH_DIFFERENT_AMOUNT = 39, EXISTS_WITH_DIFFERENT_PENDING_ID = 40,
+    EXISTS_WITH_DIFFERENT_USER_DATA_64 = 42, EXISTS_WITH_DIFFERENT_USER_DATA_32 = 43,
+    EXISTS_WITH_DIFFERENT_TIMEOUT = 44, EXISTS_WITH_DIFFERENT_CODE = 45, EXISTS = 46,
+    OVERFLOWS_DEBITS_PENDING = 47, OVERFLOWS_CREDITS_PENDING = 48, OVERFLOWS_DEBITS_POSTED = 49,
+    OVERFLOWS_CREDITS_POSTED = 50, OVERFLOWS_DEBITS = 51, OVERFLOWS_CREDITS = 52,
+    OVERFLOWS_TIMEOUT = 53, EXCEEDS_CREDITS = 54, EXCEEDS_DEBITS = 55,
+    IMPORTED_EVENT_NOT_EXPECTED = 57, CLOSING_TRANSFER_MUST_BE_PENDING = 64,
+    DEBIT_ACCOUNT_ALREADY_CLOSED = 65, CREDIT_ACCOUNT_ALREADY_CLOSED = 66,
+    EXISTS_WITH_DIFFERENT_LEDGER = 67, ID_ALREADY_FAILED = 68,
+};
+
+enum {  /* transfer flags */
+    F_LINKED = 1, F_PENDING = 2, F_POST = 4, F_VOID = 8, F_BALANCING_DEBIT = 16,
+    F_BALANCING_CREDIT = 32, F_CLOSING_DEBIT = 64, F_CLOSING_CREDIT = 128, F_IMPORTED = 256,
+    F_KNOWN = 511,
+};
+enum { A_DEBITS_MUST_NOT_EXCEED_CREDITS = 2, A_CREDITS_MUST_NOT_EXCEED_DEBITS = 4, A_CLOSED = 32 };
+enum { S_NONE = 0, S_PENDING = 1, S_POSTED = 2, S_VOIDED = 3, S_EXPIRED = 4 };
+enum { R_LIVE = 0, R_ORPHAN = 1, R_REMOVED = 2 };  /* record states */
+
+#define NS_PER_S 1000000000ULL
+#define U63_MAX 0x7FFFFFFFFFFFFFFFULL
+
+typedef struct {
+    uint64_t debits_pending, debits_posted, credits_pending, credits_posted;
+    uint64_t id;
+    uint32_t ledger;
+    uint16_t code, flags;
+} account_t;
+
+typedef struct {
+    uint64_t id, debit_account_id, credit_account_id, amount, pending_id, user_data_64, timestamp;
+    uint32_t user_data_32, timeout, ledger;
+    uint16_t code, flags;
+    uint8_t status;   /* of a pending transfer */
+    uint8_t state;    /* R_LIVE, R_ORPHAN (failed with a transient code), R_REMOVED (rolled back) */
+} record_t;
+
+typedef struct { uint64_t expires_at, timestamp; uint32_t cell, index; } expiry_t;
+
+typedef struct {
+    expiry_t *items;
+    size_t size, capacity;
+} heap_t;
+
+typedef struct {
+    bb_map ids;       /* transfer id → record index */
+    record_t *records;
+    size_t size, capacity;
+    heap_t expiring;  /* pending transfers whose accounts are in this cell */
+} cell_t;
+
+struct bb_ledger {
+    uint32_t n_cells;
+    int64_t n_accounts;
+    account_t *accounts;
+    bb_map account_index;   /* read-only after creation: safe to share between threads */
+    cell_t *cells;
+    heap_t crossing;        /* pending transfers whose accounts span cells */
+};
+
+/* ---- expiry heaps, ordered by (expires_at, timestamp) ---- */
+static int expiry_before(const expiry_t *a, const expiry_t *b)
+{
+    return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->timestamp < b->timestamp);
+}
+
+static int heap_push(heap_t *h, expiry_t item)
+{
+    if (h->size == h->capacity) {
+        size_t capacity = h->capacity ? 2 * h->capacity : 256;
+        expiry_t *items = realloc(h->items, capacity * sizeof *items);
+        if (!items) return 0;
+        h->items = items;
+        h->capacity = capacity;
+    }
+    size_t i = h->size++;
+    while (i > 0 && expiry_before(&item, &h->items[(i - 1) / 2])) {
+        h->items[i] = h->items[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->items[i] = item;
+    return 1;
+}
+
+static expiry_t heap_pop(heap_t *h)
+{
+    expiry_t top = h->items[0], last = h->items[--h->size];
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= h->size) break;
+        if (child + 1 < h->size && expiry_before(&h->items[child + 1], &h->items[child])) child++;
+        if (!expiry_before(&h->items[child], &last)) break;
+        h->items[i] = h->items[child];
+        i = child;
+    }
+    if (h->size) h->items[i] = last;
+    return top;
+}
+
+/* ---- the undo log of an open linked chain ---- */
+enum { U_ACCOUNT_FIELD, U_ACCOUNT_FLAGS, U_RECORD_STATUS, U_RECORD_INSERT };
+typedef struct { uint8_t kind, field; uint32_t cell; int64_t index; uint64_t old; } undo_t;
+
+typedef struct {
+    bb_ledger *ledger;
+    undo_t *entries;
+    size_t size, capacity;
+    int open;           /* inside a chain: record changes */
+    int out_of_memory;
+} run_t;
+
+static void undo_push(run_t *run, undo_t entry)
+{
+    if (!run->open) return;
+    if (run->size == run->capacity) {
+        size_t capacity = run->capacity ? 2 * run->capacity : 64;
+        undo_t *entries = realloc(run->entries, capacity * sizeof *entries);
+        if (!entries) { run->out_of_memory = 1; return; }
+        run->entries = entries;
+        run->capacity = capacity;
+    }
+    run->entries[run->size++] = entry;
+}
+
+static uint64_t *account_field(account_t *a, uint8_t field)
+{
+    switch (field) {
+    case 0: return &a->debits_pending;
+    case 1: return &a->debits_posted;
+    case 2: return &a->credits_pending;
+    default: return &a->credits_posted;
+    }
+}
+enum { DEBITS_PENDING, DEBITS_POSTED, CREDITS_PENDING, CREDITS_POSTED };
+
+static void set_balance(run_t *run, int64_t account, uint8_t field, uint64_t value)
+{
+    uint64_t *slot = account_field(&run->ledger->accounts[account], field);
+    undo_push(run, (undo_t){.kind = U_ACCOUNT_FIELD, .field = field, .index = account, .old = *slot});
+    *slot = value;
+}
+
+static void set_account_flags(run_t *run, int64_t account, uint16_t flags)
+{
+    account_t *a = &run->ledger->accounts[account];
+    undo_push(run, (undo_t){.kind = U_ACCOUNT_FLAGS, .index = account, .old = a->flags});
+    a->flags = flags;
+}
+
+static void set_record_status(run_t *run, uint32_t cell, int64_t index, uint8_t status)
+{
+    record_t *r = &run->ledger->cells[cell].records[index];
+    undo_push(run, (undo_t){.kind = U_RECORD_STATUS, .cell = cell, .index = index, .old = r->status});
+    r->status = status;
+}
+
+static void rollback(run_t *run)
+{
+    bb_ledger *l = run->ledger;
+    while (run->size) {
+        undo_t u = run->entries[--run->size];
+        switch (u.kind) {
+        case U_ACCOUNT_FIELD: *account_field(&l->accounts[u.index], u.field) = u.old; break;
+        case U_ACCOUNT_FLAGS: l->accounts[u.index].flags = (uint16_t)u.old; break;
+        case U_RECORD_STATUS: l->cells[u.cell].records[u.index].status = (uint8_t)u.old; break;
+        default: l->cells[u.cell].records[u.index].state = R_REMOVED; break;
+        }
+    }
+}
+
+/* ---- lookups ---- */
+static int64_t find_account(const bb_ledger *l, uint64_t id)
+{
+    const uint32_t *index = bb_map_get(&l->account_index, id);
+    return index ? (int64_t)*index : -1;
+}
+
+static uint32_t cell_of(const bb_ledger *l, uint64_t id) { return (uint32_t)(id % l->n_cells); }
+
+/* The live or orphaned record of a transfer id, or NULL. */
+static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
+{
+    cell_t *c = &l->cells[cell_of(l, id)];
+    const uint32_t *at = bb_map_get(&c->ids, id);
+    if (!at || c->records[*at].state == R_REMOVED) return NULL;
+    if (index) *index = *at;
+    return &c->records[*at];
+}
+
+/* Stores a record (a new transfer, or an orphaned id); returns its index or -1. */
+static int64_t store_record(run_t *run, const record_t *record, int undoable)
+{
+    bb_ledger *l = run->ledger;
+    uint32_t home = cell_of(l, record->id);
+    cell_t *c = &l->cells[home];
+    if (c->size == c->capacity) {
+        size_t capacity = c->capacity ? 2 * c->capacity : 1024;
+        record_t *records = realloc(c->records, capacity * sizeof *records);
+        if (!records) return -1;
+        c->records = records;
+        c->capacity = capacity;
+    }
+    int inserted;
+    uint32_t *slot = bb_map_upsert(&c->ids, record->id, (uint32_t)c->size, &inserted);
+    if (!slot) return -1;
+    *slot = (uint32_t)c->size;   /* a rolled-back id may come back: point at the new record */
+    int64_t index = (int64_t)c->size++;
+    c->records[index] = *record;
+    if (undoable) undo_push(run, (undo_t){.kind = U_RECORD_INSERT, .cell = home, .index = index});
+    return index;
+}
+
+/* ---- create_transfer (TigerBeetle's check order) ---- */
+typedef struct {
+    uint64_t id, debit_account_id, credit_account_id, amount, pending_id, user_data_64, timestamp;
+    uint32_t user_data_32, timeout, ledger;
+    uint16_t code, flags;
+} transfer_t;
+
+static uint32_t exists_plain(const transfer_t *t, const record_t *e)
+{
+    if (t->debit_account_id != e->debit_account_id) return EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
+    if (t->credit_account_id != e->credit_account_id) return EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
+    if (t->flags & (F_BALANCING_DEBIT | F_BALANCING_CREDIT)) {
+        if (t->amount < e->amount) return EXISTS_WITH_DIFFERENT_AMOUNT;  /* an upper limit */
+    } else if (t->amount != e->amount) {
+        return EXISTS_WITH_DIFFERENT_AMOUNT;
+    }
+    if (t->user_data_64 != e->user_data_64) return EXISTS_WITH_DIFFERENT_USER_DATA_64;
+    if (t->user_data_32 != e->user_data_32) return EXISTS_WITH_DIFFERENT_USER_DATA_32;
+    if (t->ledger != e->ledger) return EXISTS_WITH_DIFFERENT_LEDGER;
+    if (t->code != e->code) return EXISTS_WITH_DIFFERENT_CODE;
+    return EXISTS;
+}
+
+static uint32_t exists_post_or_void(const transfer_t *t, const record_t *e, const record_t *p)
+{
+    if (t->debit_account_id && t->debit_account_id != e->debit_account_id)
+        return EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
+    if (t->credit_account_id && t->credit_account_id != e->credit_account_id)
+        return EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
+    if (t->flags & F_VOID) {
+        if (t->amount == 0 ? e->amount != p->amount : t->amount != e->amount)
+            return EXISTS_WITH_DIFFERENT_AMOUNT;
+    }
+    if (t->flags & F_POST) {
+        if (t->amount == UINT64_MAX ? e->amount != p->amount : t->amount != e->amount)
+            return EXISTS_WITH_DIFFERENT_AMOUNT;
+    }
+    if (t->user_data_64 == 0 ? e->user_data_64 != p->user_data_64 : t->user_data_64 != e->user_data_64)
+        return EXISTS_WITH_DIFFERENT_USER_DATA_64;
+    if (t->user_data_32 == 0 ? e->user_data_32 != p->user_data_32 : t->user_data_32 != e->user_data_32)
+        return EXISTS_WITH_DIFFERENT_USER_DATA_32;
+    if (t->ledger && t->ledger != e->ledger) return EXISTS_WITH_DIFFERENT_LEDGER;
+    if (t->code && t->code != e->code) return EXISTS_WITH_DIFFERENT_CODE;
+    return EXISTS;
+}
+
+static uint32_t exists(bb_ledger *l, const transfer_t *t, const record_t *e)
+{
+    if (t->flags != e->flags) return EXISTS_WITH_DIFFERENT_FLAGS;
+    if (t->pending_id != e->pending_id) return EXISTS_WITH_DIFFERENT_PENDING_ID;
+    if (t->timeout != e->timeout) return EXISTS_WITH_DIFFERENT_TIMEOUT;
+    if (t->flags & (F_POST | F_VOID)) {
+        const record_t *p = find_record(l, t->pending_id, NULL);
+        return p ? exists_post_or_void(t, e, p) : EXISTS;   /* p exists whenever e does */
+    }
+    return exists_plain(t, e);
+}
+
+static int pending_is_local(const bb_ledger *l, const record_t *r)
+{
+    uint32_t home = cell_of(l, r->id);
+    return cell_of(l, r->debit_account_id) == home && cell_of(l, r->credit_account_id) == home;
+}
+
+static uint32_t post_or_void(run_t *run, const transfer_t *t)
+{
+    bb_ledger *l = run->ledger;
+    int post = (t->flags & F_POST) != 0, void_ = (t->flags & F_VOID) != 0;
+    if ((post && void_) || (t->flags & (F_PENDING | F_BALANCING_DEBIT | F_BALANCING_CREDIT
+                                        | F_CLOSING_DEBIT | F_CLOSING_CREDIT)))
+        return FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+    if (t->pending_id == 0) return PENDING_ID_MUST_NOT_BE_ZERO;
+    if (t->pending_id == UINT64_MAX) return PENDING_ID_MUST_NOT_BE_INT_MAX;
+    if (t->pending_id == t->id) return PENDING_ID_MUST_BE_DIFFERENT;
+    if (t->timeout != 0) return TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+    int64_t p_index;
+    record_t *p = find_record(l, t->pending_id, &p_index);
+    if (!p || p->state != R_LIVE) return PENDING_TRANSFER_NOT_FOUND;
+    if (!(p->flags & F_PENDING)) return PENDING_TRANSFER_NOT_PENDING;
+    int64_t dr = find_account(l, p->debit_account_id), cr = find_account(l, p->credit_account_id);
+    if (t->debit_account_id && t->debit_account_id != p->debit_account_id)
+        return PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
+    if (t->credit_account_id && t->credit_account_id != p->credit_account_id)
+        return PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
+    if (t->ledger && t->ledger != p->ledger) return PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
+    if (t->code && t->code != p->code) return PENDING_TRANSFER_HAS_DIFFERENT_CODE;
+    uint64_t amount = void_ ? (t->amount > 0 ? t->amount : p->amount)
+                            : (t->amount == UINT64_MAX ? p->amount : t->amount);
+    if (amount > p->amount) return EXCEEDS_PENDING_TRANSFER_AMOUNT;
+    if (void_ && amount < p->amount) return PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT;
+    if (p->status == S_POSTED) return PENDING_TRANSFER_ALREADY_POSTED;
+    if (p->status == S_VOIDED) return PENDING_TRANSFER_ALREADY_VOIDED;
+    /* p->timeout·10^9 + timestamp fits: it was checked against 2^63 when p was created */
+    if (p->status == S_EXPIRED || (p->timeout && p->timestamp + p->timeout * NS_PER_S <= t->timestamp))
+        return PENDING_TRANSFER_EXPIRED;
+    account_t *da = &l->accounts[dr], *ca = &l->accounts[cr];
+    if ((da->flags & A_CLOSED) && !void_) return DEBIT_ACCOUNT_ALREADY_CLOSED;
+    if ((ca->flags & A_CLOSED) && !void_) return CREDIT_ACCOUNT_ALREADY_CLOSED;
+
+    record_t record = {
+        .id = t->id, .debit_account_id = p->debit_account_id,
+        .credit_account_id = p->credit_account_id, .amount = amount, .pending_id = t->pending_id,
+        .user_data_64 = t->user_data_64 ? t->user_data_64 : p->user_data_64,
+        .user_data_32 = t->user_data_32 ? t->user_data_32 : p->user_data_32, .timeout = 0,
+        .ledger = p->ledger, .code = p->code, .flags = t->flags, .timestamp = t->timestamp,
+    };
+    uint32_t p_cell = cell_of(l, p->id);
+    uint64_t p_amount = p->amount;
+    uint16_t p_flags = p->flags;
+    if (store_record(run, &record, 1) < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
+    /* store_record may have moved the records: use indices from here on */
+    set_record_status(run, p_cell, p_index, post ? S_POSTED : S_VOIDED);
+    set_balance(run, dr, DEBITS_PENDING, da->debits_pending - p_amount);
+    set_balance(run, cr, CREDITS_PENDING, ca->credits_pending - p_amount);
+    if (post) {
+        set_balance(run, dr, DEBITS_POSTED, da->debits_posted + amount);    /* ≤ pending: fits */
+        set_balance(run, cr, CREDITS_POSTED, ca->credits_posted + amount);
+    } else {  /* voiding a closing transfer reopens the account */
+        if (p_flags & F_CLOSING_DEBIT) set_account_flags(run, dr, (uint16_t)(da->flags & ~A_CLOSED));
+        if (p_flags & F_CLOSING_CREDIT) set_account_flags(run, cr, (uint16_t)(ca->flags & ~A_CLOSED));
+    }
+    return BB_TB_CREATED;
+}
+
+static uint32_t create_transfer(run_t *run, const transfer_t *t)
+{
+    bb_ledger *l = run->ledger;
+    uint64_t sum;
+    if (t->flags & ~F_KNOWN) return RESERVED_FLAG;
+    if (t->id == 0) return ID_MUST_NOT_BE_ZERO;
+    if (t->id == UINT64_MAX) return ID_MUST_NOT_BE_INT_MAX;
+    const record_t *e = find_record(l, t->id, NULL);
+    if (e) return e->state == R_ORPHAN ? ID_ALREADY_FAILED : exists(l, t, e);
+    if (t->flags & (F_POST | F_VOID)) return post_or_void(run, t);
+    if (t->debit_account_id == 0) return DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+    if (t->debit_account_id == UINT64_MAX) return DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+    if (t->credit_account_id == 0) return CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+    if (t->credit_account_id == UINT64_MAX) return CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+    if (t->credit_account_id == t->debit_account_id) return ACCOUNTS_MUST_BE_DIFFERENT;
+    if (t->pending_id != 0) return PENDING_ID_MUST_BE_ZERO;
+    if (!(t->flags & F_PENDING)) {
+        if (t->timeout != 0) return TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+        if (t->flags & (F_CLOSING_DEBIT | F_CLOSING_CREDIT)) return CLOSING_TRANSFER_MUST_BE_PENDING;
+    }
+    if (t->ledger == 0) return LEDGER_MUST_NOT_BE_ZERO;
+    if (t->code == 0) return CODE_MUST_NOT_BE_ZERO;
+    int64_t dr = find_account(l, t->debit_account_id);
+    if (dr < 0) return DEBIT_ACCOUNT_NOT_FOUND;
+    int64_t cr = find_account(l, t->credit_account_id);
+    if (cr < 0) return CREDIT_ACCOUNT_NOT_FOUND;
+    account_t *da = &l->accounts[dr], *ca = &l->accounts[cr];
+    if (da->ledger != ca->ledger) return ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
+    if (t->ledger != da->ledger) return TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+    if (da->flags & A_CLOSED) return DEBIT_ACCOUNT_ALREADY_CLOSED;
+    if (ca->flags & A_CLOSED) return CREDIT_ACCOUNT_ALREADY_CLOSED;
+
+    uint64_t amount = t->amount;
+    if (t->flags & F_BALANCING_DEBIT) {   /* the sums below never overflow: an invariant */
+        uint64_t balance = da->debits_posted + da->debits_pending;
+        uint64_t room = da->credits_posted > balance ? da->credits_posted - balance : 0;
+        if (room < amount) amount = room;
+    }
+    if (t->flags & F_BALANCING_CREDIT) {
+        uint64_t balance = ca->credits_posted + ca->credits_pending;
+        uint64_t room = ca->debits_posted > balance ? ca->debits_posted - balance : 0;
+        if (room < amount) amount = room;
+    }
+    if (t->flags & F_PENDING) {
+        if (__builtin_add_overflow(amount, da->debits_pending, &sum)) return OVERFLOWS_DEBITS_PENDING;
+        if (__builtin_add_overflow(amount, ca->credits_pending, &sum)) return OVERFLOWS_CREDITS_PENDING;
+    }
+    if (__builtin_add_overflow(amount, da->debits_posted, &sum)) return OVERFLOWS_DEBITS_POSTED;
+    if (__builtin_add_overflow(amount, ca->credits_posted, &sum)) return OVERFLOWS_CREDITS_POSTED;
+    if (__builtin_add_overflow(amount, da->debits_pending + da->debits_posted, &sum))
+        return OVERFLOWS_DEBITS;
+    if (__builtin_add_overflow(amount, ca->credits_pending + ca->credits_posted, &sum))
+        return OVERFLOWS_CREDITS;
+    if (__builtin_add_overflow(t->timestamp, (uint64_t)t->timeout * NS_PER_S, &sum) || sum > U63_MAX)
+        return OVERFLOWS_TIMEOUT;
+    if ((da->flags & A_DEBITS_MUST_NOT_EXCEED_CREDITS)
+        && da->debits_pending + da->debits_posted + amount > da->credits_posted)
+        return EXCEEDS_CREDITS;
+    if ((ca->flags & A_CREDITS_MUST_NOT_EXCEED_DEBITS)
+        && ca->credits_pending + ca->credits_posted + amount > ca->debits_posted)
+        return EXCEEDS_DEBITS;
+
+    record_t record = {
+        .id = t->id, .debit_account_id = t->debit_account_id,
+        .credit_account_id = t->credit_account_id, .amount = amount, .pending_id = 0,
+        .user_data_64 = t->user_data_64, .user_data_32 = t->user_data_32, .timeout = t->timeout,
+        .ledger = t->ledger, .code = t->code, .flags = t->flags, .timestamp = t->timestamp,
+        .status = (t->flags & F_PENDING) ? S_PENDING : S_NONE,
+    };
+    int64_t index = store_record(run, &record, 1);
+    if (index < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
+    if (t->flags & F_PENDING) {
+        set_balance(run, dr, DEBITS_PENDING, da->debits_pending + amount);
+        set_balance(run, cr, CREDITS_PENDING, ca->credits_pending + amount);
+        if (t->timeout) {  /* a rolled-back entry is skipped when it is popped */
+            uint32_t home = cell_of(l, t->id);
+            heap_t *heap = pending_is_local(l, &record) ? &l->cells[home].expiring : &l->crossing;
+            expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, home, (uint32_t)index};
+            if (!heap_push(heap, item)) run->out_of_memory = 1;
+        }
+    } else {
+        set_balance(run, dr, DEBITS_POSTED, da->debits_posted + amount);
+        set_balance(run, cr, CREDITS_POSTED, ca->credits_posted + amount);
+    }
+    if (t->flags & F_CLOSING_DEBIT) set_account_flags(run, dr, (uint16_t)(da->flags | A_CLOSED));
+    if (t->flags & F_CLOSING_CREDIT) set_account_flags(run, cr, (uint16_t)(ca->flags | A_CLOSED));
+    return BB_TB_CREATED;
+}
+
+static int is_transient(uint32_t status)
+{
+    return status == DEBIT_ACCOUNT_NOT_FOUND || status == CREDIT_ACCOUNT_NOT_FOUND
+        || status == PENDING_TRANSFER_NOT_FOUND || status == EXCEEDS_CREDITS
+        || status == EXCEEDS_DEBITS || status == DEBIT_ACCOUNT_ALREADY_CLOSED
+        || status == CREDIT_ACCOUNT_ALREADY_CLOSED;
+}
+
+/* ---- the public API ---- */
+int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
+                      bb_ledger **out)
+{
+    *out = NULL;
+    if (n_accounts < 0 || n_accounts >= UINT32_MAX || cells < 1 || cells > BB_CELLS_MAX)
+        return BB_INVALID_ARGUMENT;
+    bb_ledger *l = calloc(1, sizeof *l);
+    if (!l) return BB_OUT_OF_MEMORY;
+    l->n_cells = cells;
+    l->n_accounts = n_accounts;
+    l->accounts = calloc((size_t)n_accounts + 1, sizeof *l->accounts);
+    if (l->accounts) bb_advise_huge(l->accounts, ((size_t)n_accounts + 1) * sizeof *l->accounts);
+    l->cells = calloc(cells, sizeof *l->cells);
+    size_t capacity = 1024;
+    while (capacity < 2 * (size_t)n_accounts + 2) capacity *= 2;
+    if (!l->accounts || !l->cells || !bb_map_init(&l->account_index, capacity)) {
+        bb_ledger_free(l);
+        return BB_OUT_OF_MEMORY;
+    }
+    for (uint32_t c = 0; c < cells; c++) {
+        if (!bb_map_init(&l->cells[c].ids, 1024)) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
+    }
+    for (int64_t i = 0; i < n_accounts; i++) {
+        int inserted;
+        uint64_t id = accounts->id[i];
+        if (id == 0 || id == UINT64_MAX) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }
+        uint32_t *slot = bb_map_upsert(&l->account_index, id, (uint32_t)i, &inserted);
+        if (!slot) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
+        if (!inserted) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }   /* duplicate id */
+        l->accounts[i] = (account_t){.id = id, .ledger = accounts->ledger[i],
+                                     .code = accounts->code[i], .flags = accounts->flags[i]};
+    }
+    *out = l;
+    return BB_OK;
+}
+
+void bb_ledger_free(bb_ledger *l)
+{
+    if (!l) return;
+    if (l->cells) {
+        for (uint32_t c = 0; c < l->n_cells; c++) {
+            bb_map_free(&l->cells[c].ids);
+            free(l->cells[c].records);
+            free(l->cells[c].expiring.items);
+        }
+    }
+    free(l->cells);
+    free(l->crossing.items);
+    bb_map_free(&l->account_index);
+    free(l->accounts);
+    free(l);
+}
+
+static void expire_heap(bb_ledger *l, heap_t *heap, uint64_t now)
+{
+    while (heap->size && heap->items[0].expires_at <= now) {
+        expiry_t item = heap_pop(heap);
+        record_t *p = &l->cells[item.cell].records[item.index];
+        if (p->state != R_LIVE || p->status != S_PENDING || p->timestamp != item.timestamp) continue;
+        account_t *da = &l->accounts[find_account(l, p->debit_account_id)];
+        account_t *ca = &l->accounts[find_account(l, p->credit_account_id)];
+        da->debits_pending -= p->amount;
+        ca->credits_pending -= p->amount;
+        if (p->flags & F_CLOSING_DEBIT) da->flags = (uint16_t)(da->flags & ~A_CLOSED);
+        if (p->flags & F_CLOSING_CREDIT) ca->flags = (uint16_t)(ca->flags & ~A_CLOSED);
+        p->status = S_EXPIRED;
+    }
+}
+
+int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell_first, int32_t cell_step)
+{
+    if (!l || cell_step < 1 || cell_first >= (int32_t)l->n_cells || cell_first < -1)
+        return BB_INVALID_ARGUMENT;
+    if (cell_first < 0) {
+        expire_heap(l, &l->crossing, now);
+        return BB_OK;
+    }
+    for (uint32_t c = (uint32_t)cell_first; c < l->n_cells; c += (uint32_t)cell_step)
+        expire_heap(l, &l->cells[c].expiring, now);
+    return BB_OK;
+}
+
+/* The tables are far larger than the caches and every event probes the account index twice
+ * and its cell's id map once: fetch an event's first slots a few events ahead. */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
+{
+    const bb_map *accounts = &l->account_index;
+    const bb_map *ids = &l->cells[cell_of(l, in->id[i])].ids;
+    __builtin_prefetch(&accounts->entries[bb_mix64(in->debit_account_id[i]) & (accounts->capacity - 1)]);
+    __builtin_prefetch(&accounts->entries[bb_mix64(in->credit_account_id[i]) & (accounts->capacity - 1)]);
+    __builtin_prefetch(&ids->entries[bb_mix64(in->id[i]) & (ids->capacity - 1)]);
+}
+
+/* Half as far ahead, the index slots are cached: fetch the accounts themselves. */
+static void prefetch_accounts(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
+{
+    const uint32_t *dr = bb_map_get(&l->account_index, in->debit_account_id[i]);
+    const uint32_t *cr = bb_map_get(&l->account_index, in->credit_account_id[i]);
+    if (dr) __builtin_prefetch(&l->accounts[*dr]);
+    if (cr) __builtin_prefetch(&l->accounts[*cr]);
+}
+
+static int in_group(int32_t cell, int32_t first, int32_t step)
+{
+    if (first < 0) return cell < 0;
+    return cell >= first && (cell - first) % step == 0;
+}
+
+int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t begin,
+                          int64_t end, uint64_t batch_timestamp, int32_t cell_first,
+                          int32_t cell_step, bb_ledger_results *out)
+{
+    if (!l || begin < 0 || end < begin || cell_step < 1 || cell_first < -1
+        || cell_first >= (int32_t)l->n_cells || batch_timestamp < (uint64_t)(end - begin))
+        return BB_INVALID_ARGUMENT;
+    run_t run = {.ledger = l};
+    int64_t n = end - begin, chain_start = -1;
+    int chain_broken = 0;
+    for (int64_t i = begin; i < end; i++) {
+        if (i + PREFETCH_AHEAD < end && in_group(in->cell[i + PREFETCH_AHEAD], cell_first, cell_step))
+            prefetch_event(l, in, i + PREFETCH_AHEAD);
+        if (i + PREFETCH_AHEAD / 2 < end && in_group(in->cell[i + PREFETCH_AHEAD / 2], cell_first, cell_step))
+            prefetch_accounts(l, in, i + PREFETCH_AHEAD / 2);
+        if (!in_group(in->cell[i], cell_first, cell_step)) continue;
+        uint64_t timestamp = batch_timestamp - (uint64_t)n + (uint64_t)(i - begin) + 1;
+        int linked = (in->flags[i] & F_LINKED) != 0;
+        uint32_t status;
+        if (linked && chain_start < 0) {
+            chain_start = i;
+            run.open = 1;
+            run.size = 0;
+        }
+        if (linked && i == end - 1) {
+            status = LINKED_EVENT_CHAIN_OPEN;
+        } else if (chain_broken) {
+            status = LINKED_EVENT_FAILED;
+        } else if (in->flags[i] & F_IMPORTED) {
+            status = IMPORTED_EVENT_NOT_EXPECTED;   /* imported batches are outside the subset */
+        } else if (in->timestamp[i] != 0) {
+            status = TIMESTAMP_MUST_BE_ZERO;
+        } else {
+            transfer_t t = {
+                .id = in->id[i], .debit_account_id = in->debit_account_id[i],
+                .credit_account_id = in->credit_account_id[i], .amount = in->amount[i],
+                .pending_id = in->pending_id[i], .user_data_64 = in->user_data_64[i],
+                .timestamp = timestamp, .user_data_32 = in->user_data_32[i],
+                .timeout = in->timeout[i], .ledger = in->ledger[i], .code = in->code[i],
+                .flags = in->flags[i],
+            };
+            status = create_transfer(&run, &t);
+        }
+        if (run.out_of_memory) { free(run.entries); return BB_OUT_OF_MEMORY; }
+        if (status != BB_TB_CREATED) {
+            const record_t *e = status == EXISTS ? find_record(l, in->id[i], NULL) : NULL;
+            out->timestamp[i] = e ? e->timestamp : 0;   /* read before a rollback */
+            if (chain_start >= 0 && !chain_broken) {
+                chain_broken = 1;
+                rollback(&run);
+                for (int64_t j = chain_start; j < i; j++) {
+                    if (!in_group(in->cell[j], cell_first, cell_step)) continue;
+                    out->status[j] = LINKED_EVENT_FAILED;
+                    out->timestamp[j] = 0;
+                }
+            }
+            if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
+                record_t orphan = {.id = in->id[i], .state = R_ORPHAN};
+                if (store_record(&run, &orphan, 0) < 0) { free(run.entries); return BB_OUT_OF_MEMORY; }
+            }
+            out->status[i] = status;
+        } else {
+            out->status[i] = status;
+            out->timestamp[i] = timestamp;
+        }
+        if (chain_start >= 0 && (!linked || status == LINKED_EVENT_CHAIN_OPEN)) {
+            chain_start = -1;
+            chain_broken = 0;
+            run.open = 0;
+            run.size = 0;
+        }
+    }
+    free(run.entries);
+    return BB_OK;
+}
+
+static int32_t event_cell(const bb_ledger_transfers *in, int64_t i, uint32_t cells)
+{
+    if (cells == 1) return 0;
+    uint64_t dr = in->debit_account_id[i], cr = in->credit_account_id[i], p = in->pending_id[i];
+    uint64_t home = in->id[i] % cells;
+    if (dr == 0 || cr == 0 || dr % cells != home || cr % cells != home || (p && p % cells != home))
+        return -1;
+    return (int32_t)home;
+}
+
+int32_t bb_ledger_plan(const bb_ledger_transfers *in, int64_t begin, int64_t end, uint32_t cells,
+                       int32_t *cell)
+{
+    if (begin < 0 || end < begin || cells < 1 || cells > BB_CELLS_MAX) return BB_INVALID_ARGUMENT;
+    int64_t unit_start = begin;
+    for (int64_t i = begin; i < end; i++) {
+        cell[i] = event_cell(in, i, cells);
+        int unit_ends = !(in->flags[i] & F_LINKED) || i == end - 1;
+        if (!unit_ends) continue;
+        int32_t shared = cell[unit_start];   /* a chain runs where all its events can */
+        for (int64_t j = unit_start + 1; j <= i; j++)
+            if (cell[j] != shared) { shared = -1; break; }
+        for (int64_t j = unit_start; j <= i; j++) cell[j] = shared;
+        unit_start = i + 1;
+    }
+    return BB_OK;
+}
+
+int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
+{
+    if (!l || n_transfers < 0) return BB_INVALID_ARGUMENT;
+    size_t per_cell = (size_t)n_transfers / l->n_cells + (size_t)n_transfers / l->n_cells / 8 + 64;
+    for (uint32_t c = 0; c < l->n_cells; c++) {
+        cell_t *cell = &l->cells[c];
+        size_t records = cell->size + per_cell;
+        if (records > cell->capacity) {
+            record_t *grown = realloc(cell->records, records * sizeof *grown);
+            if (!grown) return BB_OUT_OF_MEMORY;
+            cell->records = grown;
+            cell->capacity = records;
+            bb_advise_huge(grown, records * sizeof *grown);
+        }
+        while (cell->ids.capacity < 2 * (cell->ids.size + per_cell))
+            if (!bb_map_grow(&cell->ids)) return BB_OUT_OF_MEMORY;
+    }
+    return BB_OK;
+}
+
+int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
+{
+    if (!l) return BB_INVALID_ARGUMENT;
+    for (int64_t i = 0; i < l->n_accounts; i++) {
+        out->debits_pending[i] = l->accounts[i].debits_pending;
+        out->debits_posted[i] = l->accounts[i].debits_posted;
+        out->credits_pending[i] = l->accounts[i].credits_pending;
+        out->credits_posted[i] = l->accounts[i].credits_posted;
+        out->flags[i] = l->accounts[i].flags;
+    }
+    return BB_OK;
+}

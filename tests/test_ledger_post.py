@@ -1,0 +1,250 @@
+"""ledger.post: a hand-derived script through 59 result codes, random scripts in both
+engines at several thread and cell counts, conservation, replays, bad input."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workloads import _tables, registry
+from workloads.errors import InputError
+from workloads.ledger import _tigerbeetle as tb
+from workloads.ledger import post
+
+W = registry.get("ledger.post")
+M = tb.U64_MAX
+
+
+def inputs_of(accounts, batches, cells=1):
+    rows = [
+        (b, *(e[f] for f in post.TRANSFER_FIELDS)) for b, batch in enumerate(batches) for e in batch
+    ]
+    return {
+        "accounts": _tables.from_rows(
+            [tuple(a[f] for f in post.ACCOUNTS) for a in accounts], post.ACCOUNTS
+        ),
+        "transfers": _tables.from_rows(rows, post.TRANSFERS),
+        "config": post.config_table(cells),
+    }
+
+
+@pytest.fixture(scope="module")
+def script(data_dir=None):
+    from tests.conftest import DATA
+
+    return json.loads((DATA / "ledger_script.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "engine, threads, cells",
+    [("python", 1, 1), ("c", 1, 1), ("c", 2, 1), ("python", 1, 4), ("c", 3, 4)],
+)
+def test_script_gives_the_hand_derived_codes_and_balances(script, engine, threads, cells):
+    inputs = inputs_of(script["accounts"], script["batches"], cells)
+    out = W.run(inputs, engine=engine, threads=threads)
+    W.check(inputs, out)
+    expected = [e["expect"] for batch in script["batches"] for e in batch]
+    got = [tb.NAMES[s] for s in out["results"].column("status").to_pylist()]
+    for e, g, event in zip(expected, got, [e for b in script["batches"] for e in b], strict=True):
+        assert g == e, f"id {event['id']}: {event.get('why', '')}"
+    balances = {
+        r["id"]: [
+            r["debits_pending"],
+            r["debits_posted"],
+            r["credits_pending"],
+            r["credits_posted"],
+            r["flags"],
+        ]
+        for r in out["accounts"].to_pylist()
+    }
+    for account, values in script["expected_accounts"].items():
+        assert balances[int(account)] == values, f"account {account}"
+    codes = {s for s in out["results"].column("status").to_pylist() if s != tb.CREATED}
+    assert len(codes) >= 30, "the script drives at least 30 distinct result codes"
+
+
+def test_exists_reports_the_original_timestamp(script):
+    out = W.run(inputs_of(script["accounts"], script["batches"]), engine="c")["results"].to_pylist()
+    first = out[0]
+    retry = next(r for r in out[1:] if r["id"] == first["id"] and r["status"] == tb.EXISTS)
+    assert retry["timestamp"] == first["timestamp"] > 0
+
+
+ACCOUNTS = [
+    {
+        "id": i,
+        "ledger": 840 if i == 11 else 156,
+        "code": 1,
+        "flags": [0, tb.DEBITS_MUST_NOT_EXCEED_CREDITS, tb.CREDITS_MUST_NOT_EXCEED_DEBITS][i % 3]
+        | (tb.CLOSED if i == 12 else 0),
+    }
+    for i in range(1, 13)
+]
+FLAG_CHOICES = [
+    0,
+    tb.LINKED,
+    tb.PENDING,
+    tb.POST_PENDING,
+    tb.VOID_PENDING,
+    tb.BALANCING_DEBIT,
+    tb.BALANCING_CREDIT,
+    tb.PENDING | tb.CLOSING_DEBIT,
+    tb.PENDING | tb.CLOSING_CREDIT,
+    tb.LINKED | tb.PENDING,
+    tb.LINKED | tb.POST_PENDING,
+    tb.POST_PENDING | tb.VOID_PENDING,
+    tb.IMPORTED,
+    1024,
+]
+event = st.fixed_dictionaries(
+    {
+        "id": st.integers(0, 30) | st.just(M),
+        "debit_account_id": st.integers(0, 13) | st.just(M),
+        "credit_account_id": st.integers(0, 13) | st.just(M),
+        "amount": st.sampled_from([0, 1, 7, 100, 5_000, M - 3, M]),
+        "pending_id": st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5, 6, M]),
+        "user_data_64": st.sampled_from([0, 1]),
+        "user_data_32": st.sampled_from([0, 2]),
+        "timeout": st.sampled_from([0, 0, 1, 2]),
+        "ledger": st.sampled_from([156, 156, 156, 0, 840]),
+        "code": st.sampled_from([1, 1, 2, 0]),
+        "flags": st.sampled_from(FLAG_CHOICES),
+        "timestamp": st.sampled_from([0] * 9 + [5]),
+    }
+)
+funding = [
+    dict(
+        id=100 + i,
+        debit_account_id=3,
+        credit_account_id=i,
+        amount=10_000,
+        pending_id=0,
+        user_data_64=0,
+        user_data_32=0,
+        timeout=0,
+        ledger=156,
+        code=1,
+        flags=0,
+        timestamp=0,
+    )
+    for i in (1, 4, 7, 10)
+]
+script_strategy = st.tuples(
+    st.lists(st.lists(event, min_size=1, max_size=12), min_size=1, max_size=4),
+    st.sampled_from([1, 2, 3]),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script_strategy)
+def test_random_scripts_agree_in_both_engines_for_every_thread_count(case):
+    batches, cells = case
+    inputs = inputs_of(ACCOUNTS, [funding, *batches], cells)
+    expected = W.run(inputs, engine="python")
+    W.check(inputs, expected)
+    for threads in (1, 2, 3):
+        got = W.run(inputs, engine="c", threads=threads)
+        assert got["results"].equals(expected["results"]), threads
+        assert got["accounts"].equals(expected["accounts"]), threads
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script_strategy)
+def test_money_is_conserved_after_every_batch(case):
+    batches, cells = case
+    all_batches = [funding, *batches]
+    for k in range(1, len(all_batches) + 1):
+        out = W.run(inputs_of(ACCOUNTS, all_batches[:k], cells), engine="c", threads=2)
+        post.check_balances(out["accounts"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script_strategy)
+def test_replaying_a_batch_creates_nothing_it_created_before(case):
+    batches, cells = case
+    once = W.run(inputs_of(ACCOUNTS, [funding, *batches], cells), engine="c")
+    twice = W.run(inputs_of(ACCOUNTS, [funding, *batches, batches[0]], cells), engine="c")
+    n = sum(len(b) for b in [funding, *batches])
+    before = (
+        once["results"]
+        .column("status")
+        .to_pylist()[n - sum(len(b) for b in batches) :][: len(batches[0])]
+    )
+    after = twice["results"].column("status").to_pylist()[n:]
+    for was, now in zip(before, after, strict=True):
+        if was == tb.CREATED or was in tb.TRANSIENT:
+            assert now != tb.CREATED, "a created or failed-for-good id never posts again"
+    if tb.CREATED not in after:
+        assert twice["accounts"].equals(once["accounts"]), (
+            "a replay that creates nothing moves no money"
+        )
+
+
+def test_generated_stream_keeps_every_invariant():
+    inputs = W.generate(scale=0.004, seed=5)
+    out = W.run(inputs, engine="c", threads=2)
+    W.check(inputs, out)
+    statuses = set(out["results"].column("status").to_pylist())
+    for name in (
+        "created",
+        "exists",
+        "exceeds_credits",
+        "linked_event_failed",
+        "pending_transfer_already_posted",
+    ):
+        assert tb.CODES.get(name, tb.CREATED if name == "created" else None) in statuses, name
+
+
+def test_rebatch_never_splits_a_chain():
+    transfers = W.generate(scale=0.002, seed=3)["transfers"]
+    for size in (1, 2, 128):
+        rebatched = post.rebatch(transfers, size)
+        flags = rebatched.column("flags").to_numpy()
+        batch = rebatched.column("batch").to_numpy()
+        linked = (flags & tb.LINKED) != 0
+        assert (batch[1:][linked[:-1]] == batch[:-1][linked[:-1]]).all()
+        sizes = np.bincount(batch)
+        assert sizes.max() <= max(size, 2)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda a: a.set_column(0, "id", pa.array([5, 5], pa.uint64())),
+            "row 1 repeats account id 5",
+        ),
+        (lambda a: a.set_column(0, "id", pa.array([0, 5], pa.uint64())), "row 0 has id 0"),
+        (lambda a: a.set_column(3, "flags", pa.array([6, 0], pa.uint16())), "mutually exclusive"),
+        (
+            lambda a: a.set_column(1, "ledger", pa.array([156, 0], pa.uint32())),
+            "row 1 has ledger 0",
+        ),
+    ],
+)
+def test_malformed_accounts_are_refused_naming_the_row(change, message):
+    accounts = _tables.from_rows([(5, 156, 1, 0), (6, 156, 1, 0)], post.ACCOUNTS)
+    inputs = inputs_of([], [[]])
+    inputs["accounts"] = change(accounts)
+    with pytest.raises(InputError, match=message):
+        W.run(inputs, engine="c")
+
+
+def test_malformed_transfers_are_refused_naming_the_column():
+    inputs = inputs_of(ACCOUNTS, [funding])
+    transfers = inputs["transfers"]
+    with pytest.raises(InputError, match="'transfers.amount' is missing"):
+        W.run({**inputs, "transfers": transfers.drop_columns(["amount"])})
+    wrong = transfers.set_column(
+        transfers.column_names.index("amount"),
+        "amount",
+        transfers.column("amount").cast(pa.int64()),
+    )
+    with pytest.raises(InputError, match="'transfers.amount' has type int64"):
+        W.run({**inputs, "transfers": wrong})
+    big = _tables.from_rows([(0, *[1] * 12)] * (post.BATCH_SIZE_MAX + 1), post.TRANSFERS)
+    with pytest.raises(InputError, match="at most 8189"):
+        W.run({**inputs, "transfers": big})
