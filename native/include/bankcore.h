@@ -23,6 +23,7 @@
 #define BB_OUT_OF_MEMORY 2
 #define BB_EVENTS_NOT_ORDERED 3
 #define BB_RANGE_OUT_OF_BOUNDS 4
+#define BB_RECONCILIATION_FAILED 5
 
 /* Per-row status bits shared by the loan workloads (0 = row is fine). */
 #define BB_ROW_INVALID_INPUT 1
@@ -291,6 +292,89 @@ int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int6
  * and copying of growing tables (a hint; tables still grow past it). */
 int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers);
 int32_t bb_ledger_read_balances(const bb_ledger *ledger, bb_ledger_balances *out);
+
+/* ---- ledger.smallbank: the six SmallBank transactions, money-conserving ---- */
+#define BB_SB_AMALGAMATE 0
+#define BB_SB_BALANCE 1
+#define BB_SB_DEPOSIT_CHECKING 2
+#define BB_SB_SEND_PAYMENT 3
+#define BB_SB_TRANSACT_SAVINGS 4
+#define BB_SB_WRITE_CHECK 5
+#define BB_SB_COMMIT 0
+#define BB_SB_ABORT 1
+#define BB_SB_OVERFLOW 2
+#define BB_SB_INVALID 3
+
+typedef struct bb_smallbank bb_smallbank;
+
+typedef struct bb_smallbank_txns {
+    const uint8_t  *type;
+    const uint32_t *customer_a;
+    const uint32_t *customer_b;
+    const int64_t  *amount_fen;
+    const int32_t  *cell;              /* from bb_smallbank_plan; -1 = cross-cell */
+} bb_smallbank_txns;
+
+int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
+                         int64_t n_customers, uint32_t cells, bb_smallbank **out);
+void    bb_smallbank_free(bb_smallbank *bank);
+int32_t bb_smallbank_plan(const bb_smallbank *bank, const bb_smallbank_txns *txns, int64_t begin,
+                          int64_t end, int32_t *cell);
+int32_t bb_smallbank_execute(bb_smallbank *bank, const bb_smallbank_txns *txns, int64_t begin,
+                             int64_t end, int32_t cell_first, int32_t cell_step,
+                             uint8_t *status, int64_t *balance_fen);
+int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen);
+
+/* ---- ledger.eod: end-of-day loan servicing over the ledger ---- */
+typedef struct bb_eod bb_eod;
+
+typedef struct bb_eod_loans {
+    const uint64_t *loan_id;
+    const int64_t  *principal_fen;
+    const uint32_t *annual_rate_ppm;
+    const uint16_t *n_periods;
+    const int32_t  *first_due_day;
+    const uint64_t *loan_account_id;       /* the loan receivable in the ledger */
+    const uint64_t *deposit_account_id;    /* the borrower's deposit in the ledger */
+    const int64_t  *monthly_income_fen;
+    const uint8_t  *salary_day;            /* day of month, 1..28 */
+    const uint8_t  *tops_up;               /* 0: this borrower stopped paying in */
+} bb_eod_loans;
+
+typedef struct bb_eod_gl {                 /* per cell, indexed by cell */
+    const uint64_t *settlement;
+    const uint64_t *interest_receivable;
+    const uint64_t *interest_income;
+    const uint64_t *penalty_receivable;
+    const uint64_t *penalty_income;
+} bb_eod_gl;
+
+typedef struct bb_eod_report {             /* per (day, cell): row day * cells + cell */
+    uint32_t *active;
+    uint32_t *bucket_count;                /* 5 per row: M0, M1, M2, M3, M4+ */
+    int64_t  *overdue_principal_fen;
+    int64_t  *collected_fen;
+    int64_t  *penalty_fen;
+    int64_t  *accrued_fen;
+} bb_eod_report;
+
+typedef struct bb_eod_loan_state {
+    int64_t *principal_outstanding_fen;
+    int64_t *interest_unpaid_fen;
+    int64_t *penalty_unpaid_fen;
+    int32_t *days_past_due;
+    uint8_t *bucket;
+} bb_eod_loan_state;
+
+/* Loans must have valid schedules (checked: BB_INVALID_ARGUMENT otherwise); their loan
+ * accounts must be funded with the principal and every account must be in the loan's cell. */
+int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *loans, int64_t n_loans,
+                   const bb_eod_gl *gl, uint32_t cells, int32_t start_day, bb_eod **out);
+void    bb_eod_free(bb_eod *eod);
+/* Runs days [0, days) for the cells first, first+step, ... (each cell is independent). */
+int32_t bb_eod_run(bb_eod *eod, int32_t days, int32_t cell_first, int32_t cell_step,
+                   bb_eod_report *report);
+int32_t bb_eod_read_loans(const bb_eod *eod, bb_eod_loan_state *out);
 
 /* END CDEF */
 

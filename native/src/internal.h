@@ -138,6 +138,10 @@ static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, i
     return &e->value;
 }
 
+/* A ledger account's balances by id (0 when not found). */
+int bb_ledger_account(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,
+                      uint64_t *debits_posted, uint64_t *credits_pending, uint64_t *credits_posted);
+
 /* Sorted-array membership (lists are strictly increasing). */
 int bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key);
 

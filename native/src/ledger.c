@@ -696,6 +696,19 @@ int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
     return BB_OK;
 }
 
+int bb_ledger_account(const bb_ledger *l, uint64_t id, uint64_t *debits_pending,
+                      uint64_t *debits_posted, uint64_t *credits_pending, uint64_t *credits_posted)
+{
+    int64_t index = find_account(l, id);
+    if (index < 0) return 0;
+    const account_t *a = &l->accounts[index];
+    *debits_pending = a->debits_pending;
+    *debits_posted = a->debits_posted;
+    *credits_pending = a->credits_pending;
+    *credits_posted = a->credits_posted;
+    return 1;
+}
+
 int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
 {
     if (!l) return BB_INVALID_ARGUMENT;

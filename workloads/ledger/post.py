@@ -186,62 +186,11 @@ class Post(Workload):
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
         cells = inputs["config"].column("cells")[0].as_py()
         accounts = _tables.columns(inputs["accounts"], ACCOUNTS)
-        cols = _tables.columns(inputs["transfers"], TRANSFERS)
-        bounds = batch_bounds(cols["batch"])
-        n = len(cols["id"])
-        cols["cell"] = np.empty(n, dtype=np.int32)
         ledger_c = CLedger(accounts, cells)
-        _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
-        transfers_c = ffi.new(
-            "bb_ledger_transfers *",
-            {k: _native.pointer(cols[k]) for k in (*TRANSFER_FIELDS, "cell")},
+        results = post_batches(
+            ledger_c, _tables.columns(inputs["transfers"], TRANSFERS), cells, threads
         )
-        out = {
-            "id": cols["id"],
-            "timestamp": np.zeros(n, np.uint64),
-            "status": np.zeros(n, np.uint32),
-        }
-        results_c = ffi.new(
-            "bb_ledger_results *",
-            {
-                "timestamp": _native.out_pointer(out["timestamp"]),
-                "status": _native.out_pointer(out["status"]),
-            },
-        )
-        groups = min(threads, cells)
-        cell_c = _native.out_pointer(cols["cell"])
-        with ThreadPoolExecutor(max_workers=groups) if groups > 1 else _Inline() as pool:
-            for k, (begin, end) in enumerate(bounds):
-                stamp = (k + 1) * NS_PER_S
-                expire_at = stamp - (end - begin)
-                rc = lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c)
-                _native.check_status(rc, "bb_ledger_plan")
-
-                def local(
-                    first: int, begin=begin, end=end, stamp=stamp, expire_at=expire_at
-                ) -> None:
-                    _native.check_status(
-                        lib.bb_ledger_expire(ledger_c.c, expire_at, first, groups),
-                        "bb_ledger_expire",
-                    )
-                    rc = lib.bb_ledger_execute(
-                        ledger_c.c, transfers_c, begin, end, stamp, first, groups, results_c
-                    )
-                    _native.check_status(rc, "bb_ledger_execute")
-
-                for future in [pool.submit(local, g) for g in range(groups)]:
-                    future.result()
-                _native.check_status(
-                    lib.bb_ledger_expire(ledger_c.c, expire_at, -1, 1), "bb_ledger_expire"
-                )
-                rc = lib.bb_ledger_execute(
-                    ledger_c.c, transfers_c, begin, end, stamp, -1, 1, results_c
-                )
-                _native.check_status(rc, "bb_ledger_execute")
-        return {
-            "results": _tables.table(out, RESULTS),
-            "accounts": ledger_c.balances(accounts["id"]),
-        }
+        return {"results": results, "accounts": ledger_c.balances(accounts["id"])}
 
     def _check(self, inputs, outputs) -> None:
         check_balances(outputs["accounts"])
@@ -311,6 +260,50 @@ class _Inline:
 
     def result(self):
         return None
+
+
+def post_batches(
+    ledger_c: CLedger, cols: dict[str, np.ndarray], cells: int, threads: int
+) -> pa.Table:
+    """Posts the batches of a transfers table through a C ledger: per batch the plan, then
+    expiry and the cell-local events (cell groups in parallel), then the cross-cell ones."""
+    n = len(cols["id"])
+    _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
+    cols = dict(cols, cell=np.empty(n, dtype=np.int32))
+    transfers_c = ffi.new(
+        "bb_ledger_transfers *", {k: _native.pointer(cols[k]) for k in (*TRANSFER_FIELDS, "cell")}
+    )
+    out = {"id": cols["id"], "timestamp": np.zeros(n, np.uint64), "status": np.zeros(n, np.uint32)}
+    results_c = ffi.new(
+        "bb_ledger_results *",
+        {
+            "timestamp": _native.out_pointer(out["timestamp"]),
+            "status": _native.out_pointer(out["status"]),
+        },
+    )
+    cell_c = _native.out_pointer(cols["cell"])
+    groups = min(threads, cells)
+
+    def local(first: int, begin: int, end: int, stamp: int) -> None:
+        _native.check_status(
+            lib.bb_ledger_expire(ledger_c.c, stamp - (end - begin), first, groups),
+            "bb_ledger_expire",
+        )
+        rc = lib.bb_ledger_execute(
+            ledger_c.c, transfers_c, begin, end, stamp, first, groups, results_c
+        )
+        _native.check_status(rc, "bb_ledger_execute")
+
+    with ThreadPoolExecutor(max_workers=groups) if groups > 1 else _Inline() as pool:
+        for k, (begin, end) in enumerate(batch_bounds(cols["batch"])):
+            stamp = (k + 1) * NS_PER_S
+            _native.check_status(
+                lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c), "bb_ledger_plan"
+            )
+            for future in [pool.submit(local, g, begin, end, stamp) for g in range(groups)]:
+                future.result()
+            local(-1, begin, end, stamp)
+    return _tables.table(out, RESULTS)
 
 
 class CLedger:

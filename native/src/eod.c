@@ -1,0 +1,371 @@
+/* eod.c — ledger.eod: end-of-day loan servicing. Spec: workloads/ledger/eod.py; the reference,
+ * step for step: workloads/ledger/_eod_reference.py. Schedules come from the loan.schedule kernel
+ * (bb_schedule_one) and every posting goes through the ledger (bb_ledger_execute): no second copy
+ * of either. Each cell is an independent branch, so cells run on different threads. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define BUCKETS 5
+#define TB_LINKED 1
+#define NS_PER_DAY 86400000000000ULL
+#define LEDGER_CNY 156
+#define ID_SEQUENCE_START 1000000000ULL   /* transfer ids of the days: seq * cells + cell */
+enum { CODE_INCOME = 11, CODE_ACCRUAL = 12, CODE_PENALTY = 13, CODE_REPAYMENT = 14 };
+
+typedef struct {
+    int64_t principal_not_due, accrued_not_due, penalty_due;
+    int64_t principal_due_unpaid, interest_due_unpaid;
+    int64_t first_row;            /* this loan's installment 0 in the row arrays */
+    int32_t period_start;         /* the day the current interest period began */
+    int32_t dpd;
+    uint32_t rate_ppm;
+    uint16_t n, next_due, first_unpaid;
+    uint8_t bucket;
+} loan_t;
+
+typedef struct {                  /* one cell's postings of one step, as ledger columns */
+    uint64_t *id, *debit, *credit, *amount, *zero64;
+    uint32_t *zero32, *ledger;
+    uint16_t *code, *flags;
+    int32_t *cell;
+    uint64_t *result_timestamp;
+    uint32_t *result_status;
+    int64_t size, capacity;
+} postings_t;
+
+struct bb_eod {
+    bb_ledger *ledger;
+    const bb_eod_loans *in;       /* the caller's columns (kept alive by the caller) */
+    bb_eod_gl gl;
+    uint32_t cells;
+    int32_t start_day;
+    int64_t n_loans;
+    loan_t *loans;
+    int32_t *due_day;             /* per installment row */
+    int64_t *principal, *interest, *principal_unpaid, *interest_unpaid;
+    int64_t **cell_loans;         /* the loans of each cell, in loan order */
+    int64_t *cell_count;
+    uint64_t *sequence;           /* the next transfer sequence number of each cell */
+};
+
+static void postings_free(postings_t *p)
+{
+    free(p->id); free(p->debit); free(p->credit); free(p->amount); free(p->zero64);
+    free(p->zero32); free(p->ledger); free(p->code); free(p->flags); free(p->cell);
+    free(p->result_timestamp); free(p->result_status);
+}
+
+static int postings_init(postings_t *p, int64_t capacity)
+{
+    size_t n = (size_t)capacity + 1;
+    memset(p, 0, sizeof *p);
+    p->capacity = capacity;
+    p->id = calloc(n, 8); p->debit = calloc(n, 8); p->credit = calloc(n, 8);
+    p->amount = calloc(n, 8); p->zero64 = calloc(n, 8); p->zero32 = calloc(n, 4);
+    p->ledger = calloc(n, 4); p->code = calloc(n, 2); p->flags = calloc(n, 2);
+    p->cell = calloc(n, 4); p->result_timestamp = calloc(n, 8); p->result_status = calloc(n, 4);
+    if (!p->id || !p->debit || !p->credit || !p->amount || !p->zero64 || !p->zero32 || !p->ledger
+        || !p->code || !p->flags || !p->cell || !p->result_timestamp || !p->result_status) {
+        postings_free(p);
+        return 0;
+    }
+    return 1;
+}
+
+static void add(bb_eod *e, postings_t *p, uint32_t cell, uint64_t debit, uint64_t credit,
+                int64_t amount, uint16_t code, uint16_t flags)
+{
+    int64_t i = p->size++;
+    p->id[i] = e->sequence[cell]++ * e->cells + cell;
+    p->debit[i] = debit;
+    p->credit[i] = credit;
+    p->amount[i] = (uint64_t)amount;
+    p->ledger[i] = LEDGER_CNY;
+    p->code[i] = code;
+    p->flags[i] = flags;
+    p->cell[i] = (int32_t)cell;
+}
+
+/* Posts a cell's step through the ledger; every posting must be created. */
+static int32_t post_all(bb_eod *e, postings_t *p, uint32_t cell, uint64_t timestamp)
+{
+    if (p->size == 0) return BB_OK;
+    bb_ledger_transfers t = {
+        .id = p->id, .debit_account_id = p->debit, .credit_account_id = p->credit,
+        .amount = p->amount, .pending_id = p->zero64, .user_data_64 = p->zero64,
+        .user_data_32 = p->zero32, .timeout = p->zero32, .ledger = p->ledger, .code = p->code,
+        .flags = p->flags, .timestamp = p->zero64, .cell = p->cell,
+    };
+    bb_ledger_results r = {.timestamp = p->result_timestamp, .status = p->result_status};
+    int32_t rc = bb_ledger_execute(e->ledger, &t, 0, p->size, timestamp, (int32_t)cell,
+                                   (int32_t)e->cells, &r);
+    if (rc != BB_OK) return rc;
+    for (int64_t i = 0; i < p->size; i++)
+        if (p->result_status[i] != BB_TB_CREATED) return BB_RECONCILIATION_FAILED;
+    p->size = 0;
+    return BB_OK;
+}
+
+static int64_t balance_of(const bb_eod *e, uint64_t id, int debit_normal)
+{
+    uint64_t dp, dpo, cp, cpo;
+    if (!bb_ledger_account(e->ledger, id, &dp, &dpo, &cp, &cpo)) return INT64_MIN;
+    return debit_normal ? (int64_t)(dpo - cpo) : (int64_t)(cpo - dpo - dp);
+}
+
+static int32_t day_of_month(int32_t day)   /* days since 1970-01-01 → 1..31 */
+{
+    int64_t z = (int64_t)day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    return (int32_t)(doy - (153 * mp + 2) / 5 + 1);
+}
+
+static uint8_t bucket_of(int32_t dpd)
+{
+    if (dpd == 0) return 0;
+    if (dpd <= 30) return 1;
+    if (dpd <= 60) return 2;
+    if (dpd <= 90) return 3;
+    return 4;
+}
+
+/* Interest accrued by day d of a period [start, due] (integer allocation: exact on the due day). */
+static int64_t accrued_by(int64_t interest, int32_t start, int32_t due, int32_t d)
+{
+    if (d <= start) return 0;
+    if (d >= due) return interest;
+    return (int64_t)(((u128)interest * (u128)(d - start)) / (u128)(due - start));
+}
+
+static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, postings_t *p,
+                            bb_eod_report *report)
+{
+    const bb_eod_loans *in = e->in;
+    int32_t day = e->start_day + day_index;
+    int64_t row = (int64_t)day_index * e->cells + cell;
+    int64_t accrued = 0, penalty = 0, collected = 0, overdue = 0;
+    uint32_t active = 0, counts[BUCKETS] = {0};
+    uint64_t stamp = (uint64_t)(day_index + 1) * NS_PER_DAY;
+    int32_t rc;
+
+    /* 1. salaries come in */
+    int32_t dom = day_of_month(day);
+    for (int64_t j = 0; j < e->cell_count[cell]; j++) {
+        int64_t i = e->cell_loans[cell][j];
+        if (in->tops_up[i] && in->salary_day[i] == dom && in->monthly_income_fen[i] > 0)
+            add(e, p, cell, e->gl.settlement[cell], in->deposit_account_id[i],
+                in->monthly_income_fen[i], CODE_INCOME, 0);
+    }
+    if ((rc = post_all(e, p, cell, stamp)) != BB_OK) return rc;
+
+    /* 2. per loan: accrue, fall due, penalty, auto-debit, overdue transition */
+    int64_t accrual_at = p->size;
+    add(e, p, cell, e->gl.interest_receivable[cell], e->gl.interest_income[cell], 0, CODE_ACCRUAL, 0);
+    add(e, p, cell, e->gl.penalty_receivable[cell], e->gl.penalty_income[cell], 0, CODE_PENALTY, 0);
+    for (int64_t j = 0; j < e->cell_count[cell]; j++) {
+        int64_t i = e->cell_loans[cell][j];
+        loan_t *l = &e->loans[i];
+        if (l->next_due == l->n && l->first_unpaid == l->n && l->penalty_due == 0) continue;
+        active++;
+        if (l->next_due < l->n) {                       /* accrue today's share */
+            int64_t r = l->first_row + l->next_due;
+            int64_t today = accrued_by(e->interest[r], l->period_start, e->due_day[r], day)
+                          - accrued_by(e->interest[r], l->period_start, e->due_day[r], day - 1);
+            l->accrued_not_due += today;
+            accrued += today;
+        }
+        while (l->next_due < l->n && e->due_day[l->first_row + l->next_due] == day) {  /* fall due */
+            int64_t r = l->first_row + l->next_due;
+            e->principal_unpaid[r] = e->principal[r];
+            e->interest_unpaid[r] = e->interest[r];
+            l->principal_not_due -= e->principal[r];
+            l->accrued_not_due -= e->interest[r];
+            l->principal_due_unpaid += e->principal[r];
+            l->interest_due_unpaid += e->interest[r];
+            l->period_start = day;
+            l->next_due++;
+        }
+        int64_t overdue_principal = 0;                  /* due before today and still unpaid */
+        for (uint16_t k = l->first_unpaid; k < l->next_due; k++)
+            if (e->due_day[l->first_row + k] < day) overdue_principal += e->principal_unpaid[l->first_row + k];
+        int64_t fine = (int64_t)bb_div_round_half_up((u128)overdue_principal * l->rate_ppm * 3,
+                                                     (u128)720000000);   /* ×1.5, ACT/360 */
+        l->penalty_due += fine;
+        penalty += fine;
+        overdue += overdue_principal;
+        int64_t owed = l->penalty_due + l->interest_due_unpaid + l->principal_due_unpaid;
+        if (owed > 0) {                                 /* auto-debit what the deposit holds */
+            int64_t available = balance_of(e, in->deposit_account_id[i], 0);
+            int64_t pay = available < owed ? (available > 0 ? available : 0) : owed;
+            int64_t to_penalty = pay < l->penalty_due ? pay : l->penalty_due;
+            int64_t left = pay - to_penalty, to_interest = 0, to_principal = 0;
+            l->penalty_due -= to_penalty;
+            for (uint16_t k = l->first_unpaid; k < l->next_due && left > 0; k++) {  /* oldest first */
+                int64_t r = l->first_row + k;
+                int64_t x = left < e->interest_unpaid[r] ? left : e->interest_unpaid[r];
+                e->interest_unpaid[r] -= x;
+                left -= x;
+                to_interest += x;
+                int64_t y = left < e->principal_unpaid[r] ? left : e->principal_unpaid[r];
+                e->principal_unpaid[r] -= y;
+                left -= y;
+                to_principal += y;
+            }
+            l->interest_due_unpaid -= to_interest;
+            l->principal_due_unpaid -= to_principal;
+            while (l->first_unpaid < l->next_due && e->interest_unpaid[l->first_row + l->first_unpaid] == 0
+                   && e->principal_unpaid[l->first_row + l->first_unpaid] == 0)
+                l->first_unpaid++;
+            uint64_t deposit = in->deposit_account_id[i];
+            int parts = (to_penalty > 0) + (to_interest > 0) + (to_principal > 0);
+            if (to_penalty > 0)
+                add(e, p, cell, deposit, e->gl.penalty_receivable[cell], to_penalty, CODE_REPAYMENT,
+                    --parts ? TB_LINKED : 0);
+            if (to_interest > 0)
+                add(e, p, cell, deposit, e->gl.interest_receivable[cell], to_interest, CODE_REPAYMENT,
+                    --parts ? TB_LINKED : 0);
+            if (to_principal > 0)
+                add(e, p, cell, deposit, in->loan_account_id[i], to_principal, CODE_REPAYMENT, 0);
+            collected += pay;
+        }
+        l->dpd = l->first_unpaid < l->next_due ? day - e->due_day[l->first_row + l->first_unpaid] + 1 : 0;
+        l->bucket = bucket_of(l->dpd);
+        counts[l->bucket]++;
+    }
+    p->amount[accrual_at] = (uint64_t)accrued;
+    p->amount[accrual_at + 1] = (uint64_t)penalty;
+    if ((rc = post_all(e, p, cell, stamp + NS_PER_DAY / 2)) != BB_OK) return rc;
+
+    /* 3. reconcile: the sub-ledger must equal the GL, or the run fails */
+    int64_t interest_book = 0, penalty_book = 0;
+    for (int64_t j = 0; j < e->cell_count[cell]; j++) {
+        const loan_t *l = &e->loans[e->cell_loans[cell][j]];
+        interest_book += l->accrued_not_due + l->interest_due_unpaid;
+        penalty_book += l->penalty_due;
+        if (balance_of(e, in->loan_account_id[e->cell_loans[cell][j]], 1)
+            != l->principal_not_due + l->principal_due_unpaid)
+            return BB_RECONCILIATION_FAILED;
+    }
+    if (balance_of(e, e->gl.interest_receivable[cell], 1) != interest_book
+        || balance_of(e, e->gl.penalty_receivable[cell], 1) != penalty_book)
+        return BB_RECONCILIATION_FAILED;
+
+    report->active[row] = active;
+    memcpy(&report->bucket_count[row * BUCKETS], counts, sizeof counts);
+    report->overdue_principal_fen[row] = overdue;
+    report->collected_fen[row] = collected;
+    report->penalty_fen[row] = penalty;
+    report->accrued_fen[row] = accrued;
+    return BB_OK;
+}
+
+int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, const bb_eod_gl *gl,
+                   uint32_t cells, int32_t start_day, bb_eod **out)
+{
+    *out = NULL;
+    if (!ledger || n_loans < 0 || cells < 1 || cells > BB_CELLS_MAX) return BB_INVALID_ARGUMENT;
+    bb_eod *e = calloc(1, sizeof *e);
+    if (!e) return BB_OUT_OF_MEMORY;
+    e->ledger = ledger;
+    e->in = in;
+    e->gl = *gl;
+    e->cells = cells;
+    e->start_day = start_day;
+    e->n_loans = n_loans;
+    int64_t rows = 0;
+    for (int64_t i = 0; i < n_loans; i++) {
+        if (in->n_periods[i] < 1 || in->n_periods[i] > BB_PERIODS_MAX) { bb_eod_free(e); return BB_INVALID_ARGUMENT; }
+        rows += in->n_periods[i];
+    }
+    e->loans = calloc((size_t)n_loans + 1, sizeof *e->loans);
+    e->due_day = calloc((size_t)rows + 1, sizeof *e->due_day);
+    e->principal = calloc((size_t)rows + 1, 8);
+    e->interest = calloc((size_t)rows + 1, 8);
+    e->principal_unpaid = calloc((size_t)rows + 1, 8);
+    e->interest_unpaid = calloc((size_t)rows + 1, 8);
+    e->cell_loans = calloc(cells, sizeof *e->cell_loans);
+    e->cell_count = calloc(cells, sizeof *e->cell_count);
+    e->sequence = calloc(cells, sizeof *e->sequence);
+    if (!e->loans || !e->due_day || !e->principal || !e->interest || !e->principal_unpaid
+        || !e->interest_unpaid || !e->cell_loans || !e->cell_count || !e->sequence) {
+        bb_eod_free(e);
+        return BB_OUT_OF_MEMORY;
+    }
+    static const bb_factor_cache empty;
+    bb_factor_cache cache = empty;
+    int64_t at = 0, payments[BB_PERIODS_MAX];
+    for (int64_t i = 0; i < n_loans; i++) {
+        loan_t *l = &e->loans[i];
+        int64_t total_payment, total_interest;
+        uint8_t status = bb_schedule_one(&cache, in->principal_fen[i], in->annual_rate_ppm[i],
+                                         in->n_periods[i], BB_METHOD_EQUAL_INSTALLMENT,
+                                         in->first_due_day[i], e->due_day + at, payments,
+                                         e->principal + at, e->interest + at, NULL,
+                                         &total_payment, &total_interest);
+        uint32_t cell = (uint32_t)(in->loan_account_id[i] % cells);
+        if (status != 0 || in->first_due_day[i] <= start_day
+            || in->deposit_account_id[i] % cells != cell) {
+            bb_eod_free(e);
+            return BB_INVALID_ARGUMENT;
+        }
+        *l = (loan_t){.principal_not_due = in->principal_fen[i], .first_row = at,
+                      .period_start = start_day, .rate_ppm = in->annual_rate_ppm[i],
+                      .n = in->n_periods[i]};
+        at += in->n_periods[i];
+        e->cell_count[cell]++;
+    }
+    for (uint32_t c = 0; c < cells; c++) {
+        e->cell_loans[c] = malloc(((size_t)e->cell_count[c] + 1) * sizeof **e->cell_loans);
+        if (!e->cell_loans[c]) { bb_eod_free(e); return BB_OUT_OF_MEMORY; }
+        e->cell_count[c] = 0;
+        e->sequence[c] = ID_SEQUENCE_START;
+    }
+    for (int64_t i = 0; i < n_loans; i++) {
+        uint32_t cell = (uint32_t)(in->loan_account_id[i] % cells);
+        e->cell_loans[cell][e->cell_count[cell]++] = i;
+    }
+    *out = e;
+    return BB_OK;
+}
+
+void bb_eod_free(bb_eod *e)
+{
+    if (!e) return;
+    if (e->cell_loans)
+        for (uint32_t c = 0; c < e->cells; c++) free(e->cell_loans[c]);
+    free(e->cell_loans); free(e->cell_count); free(e->sequence); free(e->loans); free(e->due_day);
+    free(e->principal); free(e->interest); free(e->principal_unpaid); free(e->interest_unpaid);
+    free(e);
+}
+
+int32_t bb_eod_run(bb_eod *e, int32_t days, int32_t cell_first, int32_t cell_step,
+                   bb_eod_report *report)
+{
+    if (!e || days < 0 || cell_first < 0 || cell_step < 1) return BB_INVALID_ARGUMENT;
+    for (uint32_t c = (uint32_t)cell_first; c < e->cells; c += (uint32_t)cell_step) {
+        postings_t p;
+        if (!postings_init(&p, 3 * e->cell_count[c] + 2)) return BB_OUT_OF_MEMORY;
+        for (int32_t d = 0; d < days; d++) {
+            int32_t rc = run_cell_day(e, c, d, &p, report);
+            if (rc != BB_OK) { postings_free(&p); return rc; }
+        }
+        postings_free(&p);
+    }
+    return BB_OK;
+}
+
+int32_t bb_eod_read_loans(const bb_eod *e, bb_eod_loan_state *out)
+{
+    if (!e) return BB_INVALID_ARGUMENT;
+    for (int64_t i = 0; i < e->n_loans; i++) {
+        const loan_t *l = &e->loans[i];
+        out->principal_outstanding_fen[i] = l->principal_not_due + l->principal_due_unpaid;
+        out->interest_unpaid_fen[i] = l->accrued_not_due + l->interest_due_unpaid;
+        out->penalty_unpaid_fen[i] = l->penalty_due;
+        out->days_past_due[i] = l->dpd;
+        out->bucket[i] = l->bucket;
+    }
+    return BB_OK;
+}
