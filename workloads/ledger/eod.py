@@ -222,7 +222,9 @@ class Eod(Workload):
         n = loans.column("n_periods").to_numpy()
         bad = (n < 1) | (n > schedule.PERIODS_MAX)
         if bad.any():
-            raise InputError(f"ledger.eod loans row {int(np.argmax(bad))}: n_periods must be 1..360")
+            raise InputError(
+                f"ledger.eod loans row {int(np.argmax(bad))}: n_periods must be 1..360"
+            )
         start = config.column("start_day")[0].as_py()
         if (loans.column("first_due_day").to_numpy() <= start).any():
             raise InputError("ledger.eod loans: every first_due_day must come after start_day")
