@@ -8,14 +8,19 @@ import json
 import sys
 
 from bench import __version__
+from bench.run import PROFILES
 from workloads.errors import BankbenchError, InputError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
 
 EPILOG = """examples:
   bankbench list                          the workloads, their engines and units
-  bankbench run                           quick benchmarks of every workload and engine
-  bankbench run -w loan.score -s 1 -e c,numpy -t 1,2 --json out.json
+  bankbench env                           this host: CPU (MIDR on Arm), cores, NUMA, pages, build
+  bankbench run --profile smoke           every workload and engine in seconds, into ./results
+  bankbench run -p standard --label kunpeng-a --store s3://bucket/bankbench
+  bankbench run -w 'ledger.*' -e c -t max -s 1
+  bankbench runs                          the runs in the store; `bankbench show RUN` again
+  bankbench import other-project.json     pytest-benchmark JSON files into the store
   bankbench verify                        every workload, engine and 1/2 threads vs golden digests
   bankbench verify -w 'loan.*' -e c -t 1,2,4
   bankbench verify --json > verify.json   machine-readable, for CI
@@ -99,19 +104,116 @@ def cmd_verify(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from bench import run, summary
+    from bench.store import Store
+
+    run_id = run.run(
+        store_location=args.store,
+        profile=args.profile,
+        scale=args.scale,
+        engines=args.engines,
+        threads=args.threads,
+        rounds=args.rounds,
+        workloads=args.workloads,
+        processes=args.processes,
+        pin=args.pin,
+        label=args.label,
+    )
+    store = Store(args.store)
+    print(f"\nrun {run_id} in {args.store}")
+    summary.print_table(summary.summarize(store.samples([run_id])))
+    return EXIT_OK
+
+
+def _store_and_run(args):
+    from bench.store import Store
+
+    store = Store(args.store)
+    return store, store.find_run(args.run)
+
+
+def cmd_runs(args) -> int:
+    from bench.store import Store
+
+    store = Store(args.store)
+    runs = sorted(store.runs().to_pylist(), key=lambda r: r["run_id"])
+    for path in store.skipped:
+        print(f"bankbench: skipped unreadable file {path}", file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        k: (str(v) if k.endswith("_at") else v)
+                        for k, v in r.items()
+                        if not k.endswith("_json")
+                    }
+                    for r in runs
+                ],
+                indent=1,
+            )
+        )
+        return EXIT_OK
+    if not runs:
+        print(f"no runs in {args.store} yet: `bankbench run` writes one")
+        return EXIT_OK
+    print(f"{'run':<25} {'label':<24} {'status':<10} {'profile':<9} {'arch':<8} cpu")
+    for r in runs:
+        arch = json.loads(r["fingerprint_json"] or "{}").get("arch") or "?"
+        emulated = " (emulated)" if r["emulated"] else ""
+        print(
+            f"{r['run_id']:<25} {(r['label'] or '')[:24]:<24} {r['status']:<10} "
+            f"{r['profile'] or '':<9} "
+            f"{arch:<8} {r['cpu_model'] or 'unknown'}{emulated}"
+        )
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from bench import summary
+
+    store, run = _store_and_run(args)
+    print(
+        f"run {run['run_id']} ({run['label']}), {run['status']}, profile {run['profile']}, "
+        f"{run['cpu_model'] or 'unknown cpu'}, started {run['started_at']}"
+    )
+    summary.print_table(summary.summarize(store.samples([run["run_id"]])))
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    import pyarrow.csv as pacsv
+
+    store, run = _store_and_run(args)
+    samples = store.samples([run["run_id"]])
+    if args.format == "csv":
+        pacsv.write_csv(samples, sys.stdout.buffer)
+    else:
+        print(
+            json.dumps(
+                {
+                    "run": {k: (str(v) if k.endswith("_at") else v) for k, v in run.items()},
+                    "samples": samples.to_pylist(),
+                },
+                indent=1,
+                default=str,
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
     import pathlib
 
-    from bench import run
+    from bench import importer
+    from bench.store import Store
 
-    rows = run.run(
-        args.scale,
-        args.engines or ["c", "numpy", "python"],
-        args.threads,
-        args.rounds,
-        args.workloads,
-        pathlib.Path(args.json) if args.json else None,
-    )
-    run.print_summary(rows)
+    store = Store(args.store)
+    for name in args.files:  # check every file before writing anything
+        importer.load(pathlib.Path(name))
+    for name in args.files:
+        run_id, count = importer.import_file(store, pathlib.Path(name), args.label)
+        print(f"{name}: {count} benchmark(s) imported as run {run_id}")
     return EXIT_OK
 
 
@@ -136,6 +238,60 @@ def cmd_memory(args) -> int:
                 flush=True,
             )
     return EXIT_OK
+
+
+def cmd_env(args) -> int:
+    from bench import fingerprint
+
+    facts = fingerprint.collect()
+    if args.json:
+        print(json.dumps(facts, indent=1))
+        return EXIT_OK
+    if facts["emulated"]:
+        print(
+            f"WARNING: emulated ({facts['emulation_reason']}): timings from this host are invalid"
+        )
+    build = facts.pop("build")
+    if not facts["emulated"]:
+        facts.pop("emulation_reason")
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        if key == "numa_nodes" and value:
+            value = "; ".join(f"{node} cpus {v['cpus']}" for node, v in value.items())
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif key == "isa_features" and value:
+            value = value if len(value) <= 80 else value[:77] + "..."
+        print(f"{key:<{width}}  {'unknown' if value is None else value}")
+    for key, value in build.items():
+        print(f"{'build.' + key:<{width}}  {value}")
+    return EXIT_OK
+
+
+def _thread_list(text: str) -> list[int]:
+    import os
+
+    if text == "max":
+        return sorted({1, *range(2, (os.cpu_count() or 1) + 1)})
+    return _threads(text)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _store_option(p) -> None:
+    p.add_argument(
+        "--store",
+        default="results",
+        help="results store: a folder or a pyarrow filesystem URI (default: ./results)",
+    )
 
 
 def _scale(text: str) -> float:
@@ -192,26 +348,64 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("run", help="run the benchmarks (pytest-benchmark) and print a summary")
+    p = sub.add_parser(
+        "run",
+        help="run the benchmarks into the results store and summarise them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="profiles: " + "; ".join(f"{k} ({v.purpose})" for k, v in PROFILES.items()),
+    )
+    p.add_argument(
+        "-p", "--profile", choices=list(PROFILES), default="quick", help="default: quick"
+    )
     p.add_argument(
         "-w", "--workloads", type=_list_arg, help="names or globs, comma-separated (default: all)"
     )
     p.add_argument("-e", "--engines", type=_list_arg, help="engines (default: c,numpy,python)")
     p.add_argument(
-        "-t", "--threads", type=_threads, default=[1, 2], help="thread counts (default: 1,2)"
+        "-t",
+        "--threads",
+        type=_thread_list,
+        help="thread counts, or 'max' (default: the profile's)",
+    )
+    p.add_argument("-s", "--scale", type=_scale, help="workload scale (default: the profile's)")
+    p.add_argument(
+        "-r", "--rounds", type=_positive, help="rounds per benchmark (default: the profile's)"
     )
     p.add_argument(
-        "-s",
-        "--scale",
-        type=_scale,
-        default=0.01,
-        help="workload scale (default 0.01; 1 ≈ full size)",
+        "--processes", type=_positive, default=1, help="worker processes, samples pooled"
     )
-    p.add_argument(
-        "-r", "--rounds", type=int, default=5, help="rounds per benchmark (python engine: 1)"
-    )
-    p.add_argument("--json", metavar="FILE", help="also write pytest-benchmark's JSON here")
+    p.add_argument("--pin", action="store_true", help="pin workers to CPUs (where the OS allows)")
+    p.add_argument("--label", help="a name for this run (default: host-profile)")
+    _store_option(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="list the runs in the store")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _store_option(p)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("show", help="a run's summary table again")
+    p.add_argument("run", help="run id, id prefix or label")
+    _store_option(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("export", help="a run's samples as CSV or JSON on stdout")
+    p.add_argument("run", help="run id, id prefix or label")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    _store_option(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="pytest-benchmark JSON files (any project) into the store")
+    p.add_argument("files", nargs="+", help="files written by pytest --benchmark-json")
+    p.add_argument("--label", help="a label for the imported runs (default: the file name)")
+    _store_option(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "env", help="this host's fingerprint: CPU (MIDR on Arm), topology, OS, build"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_env)
 
     p = sub.add_parser("memory", help="peak memory of a run relative to its input and output size")
     p.add_argument("-w", "--workloads", type=_list_arg, help="names or globs (default: all)")
@@ -248,8 +442,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bankbench: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("bankbench: interrupted", file=sys.stderr)
+        print(
+            "\nbankbench: interrupted; completed work is kept (a run is marked incomplete)",
+            file=sys.stderr,
+        )
         return 130
+    except BrokenPipeError:  # the reader went away (| head): not an error
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

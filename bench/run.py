@@ -1,26 +1,52 @@
-"""``bankbench run``: drive the pytest-benchmark modules of bench.suite and summarise them.
+"""``bankbench run``: drive the pytest-benchmark modules of bench.suite into the results store.
 
-First slice: scale, engines, threads, rounds, a workload filter and the pytest-benchmark JSON
-file; the results store, profiles, worker processes and pinning come with the harness issue.
+The parent records the host fingerprint and a run row first (so an unwritable store fails at
+once), then runs the suite in --processes worker processes (pyperf style: their samples are
+pooled), each writing every finished benchmark to the store. Ctrl-C or SIGTERM stops the run;
+what finished is kept and the run is marked incomplete.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import pathlib
-import tempfile
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
 
 from workloads import registry
-from workloads.errors import BankbenchError, InputError
+from workloads.errors import BankbenchError
 
 
-def pytest_args(
+@dataclass(frozen=True)
+class Profile:
+    scale: float
+    rounds: int
+    threads: tuple[int, ...]
+    purpose: str
+
+
+PROFILES = {
+    "smoke": Profile(0.002, 3, (1, 2), "seconds: CI and first contact"),
+    "quick": Profile(0.05, 5, (1, 2), "about 2 minutes"),
+    "standard": Profile(0.2, 9, (1, 2), "about 10 minutes: the default for comparisons"),
+    "full": Profile(1.0, 9, (), "thread sweep 1…all cores at full scale"),
+}
+
+
+def suite_arguments(
     scale: float,
     engines: list[str],
     threads: list[int],
     rounds: int,
     workloads: list[str] | None,
-    json_path: pathlib.Path,
+    store: str,
+    run_id: str,
+    process: int,
 ) -> list[str]:
     import bench.suite
 
@@ -37,65 +63,145 @@ def pytest_args(
         "-p",
         "no:cacheprovider",
         "--benchmark-only",
+        "--benchmark-disable-gc",
         f"--bankbench-scale={scale}",
         f"--bankbench-engines={','.join(engines)}",
         f"--bankbench-threads={','.join(map(str, threads))}",
         f"--bankbench-rounds={rounds}",
-        f"--benchmark-json={json_path}",
-        "--benchmark-disable-gc",
+        f"--bankbench-store={store}",
+        f"--bankbench-run-id={run_id}",
+        f"--bankbench-process={process}",
         "-k",
         selector,
         "--benchmark-columns=median,iqr,rounds",
     ]
 
 
-def run(
-    scale: float,
-    engines: list[str],
-    threads: list[int],
-    rounds: int,
-    workloads: list[str] | None,
-    json_out: pathlib.Path | None,
-) -> list[dict]:
-    import pytest
-
-    with tempfile.TemporaryDirectory() as tmp:
-        json_path = json_out or pathlib.Path(tmp) / "benchmark.json"
-        code = pytest.main(pytest_args(scale, engines, threads, rounds, workloads, json_path))
-        if code not in (0, 5):
-            raise BankbenchError(
-                f"benchmarks failed (pytest exit {code}); rerun with "
-                "`pytest --pyargs bench.suite` to see why"
-            )
-        if not json_path.exists():
-            raise InputError("no benchmark ran: check --workloads and --engines")
-        report = json.loads(json_path.read_text())
-    return [summary_row(b) for b in report["benchmarks"]]
-
-
-def summary_row(benchmark: dict) -> dict:
-    info = benchmark["extra_info"]
-    median_s = benchmark["stats"]["median"]
-    row = {
-        "benchmark": benchmark["name"],
-        "median_s": median_s,
-        "cv": benchmark["stats"]["stddev"] / benchmark["stats"]["mean"]
-        if benchmark["stats"]["rounds"] > 1
-        else 0.0,
-        "units_per_s": info["units"] / median_s,
-        "unit": info["unit"],
-        "digest": info["digest"][:16],
-    }
-    if info.get("mode") == "online":
-        row["latency_us_p99"] = info["latency_ns_p99"] / 1000
-    return row
-
-
-def print_summary(rows: list[dict]) -> None:
-    print(f"\n{'benchmark':<38} {'median':>11} {'CV':>6} {'throughput':>16}  {'digest':<16}")
-    for r in rows:
-        extra = f"  p99 {r['latency_us_p99']:.1f} µs/app" if "latency_us_p99" in r else ""
-        print(
-            f"{r['benchmark']:<38} {r['median_s'] * 1e3:>9.2f}ms {r['cv'] * 100:>5.1f}% "
-            f"{r['units_per_s']:>10,.0f} {r['unit'][:5]}/s  {r['digest']}{extra}"
+def _git_commit() -> str | None:
+    try:
+        here = pathlib.Path(__file__).resolve().parent.parent
+        result = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
+        return result.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def run(
+    *,
+    store_location: str,
+    profile: str,
+    scale: float | None,
+    engines: list[str] | None,
+    threads: list[int] | None,
+    rounds: int | None,
+    workloads: list[str] | None,
+    processes: int,
+    pin: bool,
+    label: str | None,
+    probes: dict | None = None,
+) -> str:
+    from bench import __version__, fingerprint
+    from bench.store import Store, new_run_id
+
+    registry.select(workloads)  # unknown names fail here, before the store is touched
+    chosen = PROFILES[profile]
+    scale = scale or chosen.scale
+    rounds = rounds or chosen.rounds
+    cpus = os.cpu_count() or 1
+    threads = threads or list(chosen.threads) or sorted({1, 2, *range(4, cpus + 1, 4), cpus})
+    threads = [t for t in threads if t <= max(cpus, 1)] or [1]
+    engines = engines or ["c", "numpy", "python"]
+    store = Store(store_location)
+    facts = fingerprint.collect()
+    build = facts.pop("build")
+    if facts["emulated"]:
+        print(
+            f"WARNING: {facts['emulation_reason']}: "
+            "this run checks correctness; its timings are invalid",
+            file=sys.stderr,
+        )
+    now = datetime.datetime.now(datetime.timezone.utc)
+    record = {
+        "run_id": new_run_id(),
+        "label": label or f"{facts.get('hostname')}-{profile}",
+        "status": "running",
+        "started_at": now,
+        "finished_at": None,
+        "profile": profile,
+        "command_line": shlex.join(["bankbench", *sys.argv[1:]]),
+        "bankbench_version": __version__,
+        "git_commit": _git_commit(),
+        "emulated": facts["emulated"],
+        "cpu_model": facts.get("cpu_model"),
+        "fingerprint_json": json.dumps(facts),
+        "build_json": json.dumps(build),
+        "probes_json": json.dumps(probes) if probes else None,
+    }
+    store.write_run(record)
+    print(
+        f"run {record['run_id']} ({record['label']}): profile {profile}, scale {scale}, "
+        f"threads {threads}, engines {','.join(engines)}, {processes} process(es) "
+        f"→ {store_location}",
+        file=sys.stderr,
+    )
+    status = "complete"
+    interrupted = {"flag": False}
+
+    def on_term(signum, frame):  # SIGTERM: stop like Ctrl-C, keep what finished
+        interrupted["flag"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        for process in range(processes):
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                *suite_arguments(
+                    scale,
+                    engines,
+                    threads,
+                    rounds,
+                    workloads,
+                    store_location,
+                    record["run_id"],
+                    process,
+                ),
+            ]
+            preexec = None
+            if pin and hasattr(os, "sched_setaffinity"):
+                cores = sorted(os.sched_getaffinity(0))[: max(threads)]
+                preexec = lambda cores=cores: os.sched_setaffinity(0, cores)  # noqa: E731
+            result = subprocess.run(
+                command, preexec_fn=preexec, stdout=subprocess.DEVNULL, check=False
+            )
+            if result.returncode not in (0, 5):
+                status = "incomplete"
+                if result.returncode == 2:  # interrupted inside the worker
+                    raise KeyboardInterrupt
+                raise BankbenchError(
+                    f"benchmarks failed in worker process {process} (pytest exit "
+                    f"{result.returncode}); rerun `pytest {bench_folder()} -x` to see why"
+                )
+    except KeyboardInterrupt:
+        status = "incomplete"
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        record["status"] = status
+        record["finished_at"] = datetime.datetime.now(datetime.timezone.utc)
+        store.write_run(record)
+    return record["run_id"]
+
+
+def bench_folder() -> str:
+    import bench.suite
+
+    return str(pathlib.Path(bench.suite.__file__).resolve().parent)

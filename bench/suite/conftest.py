@@ -1,10 +1,15 @@
-"""Options and shared inputs for the benchmark modules.
+"""Options, shared inputs and result recording for the benchmark modules.
 
-pytest bench/suite --benchmark-disable                    # quick test at tiny scale
-pytest bench/suite --bankbench-scale 1 --benchmark-only   # measure at scale 1
+    pytest bench/suite --benchmark-disable                    # quick test at tiny scale
+    pytest bench/suite --bankbench-scale 1 --benchmark-only   # measure at scale 1
+``bankbench run`` adds --bankbench-store and --bankbench-run-id: then every benchmark's samples
+are written to the store the moment it finishes, with a progress line on stderr.
 """
 
 from __future__ import annotations
+
+import sys
+import time
 
 import pytest
 
@@ -22,6 +27,9 @@ def pytest_addoption(parser):
     group.addoption(
         "--bankbench-rounds", type=int, default=5, help="rounds per benchmark (python: 1)"
     )
+    group.addoption("--bankbench-store", default=None, help="results store to write samples to")
+    group.addoption("--bankbench-run-id", default=None, help="the run these samples belong to")
+    group.addoption("--bankbench-process", type=int, default=0, help="worker process number")
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +60,64 @@ def inputs_of(settings):
         return cache[name]
 
     return get
+
+
+class Recorder:
+    """Writes each finished benchmark's samples to the store and reports progress."""
+
+    def __init__(self, config):
+        from bench.store import Store
+
+        option = config.getoption
+        self.store = Store(option("--bankbench-store"))
+        self.run = self.store.find_run(option("--bankbench-run-id"))
+        self.process = option("--bankbench-process")
+        self.started = time.monotonic()
+        self.done = 0
+        self.total = 0
+
+    def record(self, benchmark) -> None:
+        from bench.samples import rows_of
+
+        rows = rows_of(
+            self.run["run_id"],
+            benchmark.name,
+            benchmark.stats.stats.data,
+            benchmark.extra_info,
+            self.process,
+        )
+        self.store.write_samples(self.run, benchmark.name, rows)
+
+    def progress(self, name: str) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        left = (self.total - self.done) * elapsed / self.done if self.done else 0
+        print(
+            f"\r[{self.done}/{self.total}] {name:<44} {elapsed:6.0f}s elapsed, ~{left:4.0f}s left",
+            file=sys.stderr,
+            end="\n" if self.done == self.total else "",
+            flush=True,
+        )
+
+
+def pytest_configure(config):
+    if config.getoption("--bankbench-store") and config.getoption("--bankbench-run-id"):
+        config._bankbench_recorder = Recorder(config)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    recorder = getattr(config, "_bankbench_recorder", None)
+    if recorder:
+        recorder.total = len(items)
+
+
+@pytest.fixture(autouse=True)
+def _record(request):
+    yield
+    recorder = getattr(request.config, "_bankbench_recorder", None)
+    if recorder is None:
+        return
+    benchmark = request.node.funcargs.get("benchmark")
+    if benchmark is not None and benchmark.stats:
+        recorder.record(benchmark)
+    recorder.progress(request.node.name)

@@ -49,7 +49,7 @@ PENALTY_FEN = 100
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 MIX = [15, 15, 15, 25, 15, 15]  # per deck of 100, in type order
 AMOUNT_FEN = {DEPOSIT_CHECKING: 130, SEND_PAYMENT: 500, TRANSACT_SAVINGS: 2020, WRITE_CHECK: 500}
-BATCH_SIZE = 8192
+BATCH_SIZE = 65_536  # transactions per batch: the cells synchronise once per batch
 CELLS = 8
 CROSS_CELL_PERCENT = 5
 

@@ -1,0 +1,61 @@
+"""Per-benchmark summary rows of a run, read back from the store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+def summarize(samples: pa.Table) -> list[dict]:
+    """Median time, coefficient of variation, throughput, and whether every engine and thread
+    count of a workload (at one batch size) produced the same digest."""
+    rows = samples.to_pylist()
+    by_benchmark: dict[str, list[dict]] = {}
+    for row in rows:
+        by_benchmark.setdefault(row["benchmark"], []).append(row)
+    digests: dict[tuple, set] = {}
+    for row in rows:
+        if row["digest"]:
+            digests.setdefault(
+                (row["workload"], row["batch_size"], row["scale"], row["seed"]), set()
+            ).add(row["digest"])
+    summary = []
+    for name, group in by_benchmark.items():
+        seconds = np.array([r["seconds"] for r in group], dtype=float)
+        median = float(np.median(seconds))
+        first = group[0]
+        key = (first["workload"], first["batch_size"], first["scale"], first["seed"])
+        agree = None if not first["digest"] else len(digests.get(key, ())) == 1
+        summary.append(
+            {
+                "benchmark": name,
+                "workload": first["workload"],
+                "engine": first["engine"],
+                "threads": first["threads"],
+                "mode": first["mode"],
+                "samples": len(group),
+                "median_s": median,
+                "cv": float(seconds.std(ddof=1) / seconds.mean())
+                if len(seconds) > 1 and seconds.mean()
+                else 0.0,
+                "units_per_s": first["units"] / median if first["units"] and median else None,
+                "latency_us_p99": first["latency_ns_p99"] / 1000
+                if first["latency_ns_p99"]
+                else None,
+                "digest": (first["digest"] or "")[:16],
+                "digest_ok": agree,
+            }
+        )
+    return sorted(summary, key=lambda r: r["benchmark"])
+
+
+def print_table(summary: list[dict]) -> None:
+    print(f"{'benchmark':<40} {'median':>11} {'CV':>6} {'throughput':>18}  {'digest':<16} ok")
+    for r in summary:
+        throughput = f"{r['units_per_s']:>12,.0f} /s" if r["units_per_s"] else f"{'':>14}"
+        latency = f"  p99 {r['latency_us_p99']:.1f} µs" if r["latency_us_p99"] else ""
+        ok = {True: "yes", False: "DIFFER", None: "-"}[r["digest_ok"]]
+        print(
+            f"{r['benchmark']:<40} {r['median_s'] * 1e3:>9.2f}ms {r['cv'] * 100:>5.1f}% "
+            f"{throughput:>18}  {r['digest']:<16} {ok}{latency}"
+        )

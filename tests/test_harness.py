@@ -1,0 +1,138 @@
+"""The harness: runs into the store, listing, export, import, fingerprint, bad input."""
+
+import json
+import subprocess
+import sys
+
+import pyarrow.dataset as ds
+import pytest
+
+from bench import cli, fingerprint
+from bench.store import Store
+
+
+def bankbench(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("store")
+    for label in ("first", "second"):
+        result = bankbench(
+            "run",
+            "-p",
+            "smoke",
+            "-w",
+            "loan.limit,ledger.smallbank",
+            "-e",
+            "c,python",
+            "-t",
+            "1,2",
+            "--label",
+            label,
+            "--store",
+            str(folder),
+        )
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_two_runs_are_kept_and_readable_by_pyarrow(store):
+    runs = Store(str(store)).runs().to_pylist()
+    assert sorted(r["label"] for r in runs) == ["first", "second"]
+    assert all(r["status"] == "complete" for r in runs)
+    samples = ds.dataset(f"{store}/samples", format="parquet", partitioning="hive").to_table()
+    assert set(samples.column("run_id").to_pylist()) == {r["run_id"] for r in runs}
+    assert set(samples.column("workload").to_pylist()) == {"loan.limit", "ledger.smallbank"}
+    assert min(samples.column("seconds").to_pylist()) > 0
+
+
+def test_show_and_export(store, capsys):
+    assert cli.main(["show", "first", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "loan.limit[c-2t-0.002]" in out and "yes" in out
+    assert cli.main(["export", "second", "--format", "json", "--store", str(store)]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["run"]["label"] == "second" and exported["samples"]
+
+
+def test_import_of_another_projects_pytest_benchmark_json(tmp_path, capsys):
+    other = tmp_path / "test_other.py"
+    other.write_text("def test_sum(benchmark):\n    benchmark(sum, range(100))\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            str(other),
+            f"--benchmark-json={tmp_path / 'o.json'}",
+            "-p",
+            "no:cacheprovider",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    store = tmp_path / "store"
+    assert cli.main(["import", str(tmp_path / "o.json"), "--store", str(store)]) == 0
+    assert cli.main(["runs", "--store", str(store)]) == 0
+    assert "imported" in capsys.readouterr().out
+    assert Store(str(store)).samples().column("benchmark").to_pylist()[0].endswith("test_sum")
+
+
+def test_bad_input_is_one_line_and_changes_nothing(store, tmp_path):
+    before = sorted(p.name for p in store.rglob("*.parquet"))
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"benchmarks": 3}')
+    for args, words in (
+        (("import", str(foreign)), "not a pytest-benchmark JSON"),
+        (("show", "missing-run"), "available: "),
+        (("run", "-p", "smoke", "-w", "loan.nope"), "valid: "),
+        (("run", "-p", "smoke", "-e", "cobol"), "valid: c, numpy, python"),
+    ):
+        result = bankbench(*args, "--store", str(store))
+        assert (
+            result.returncode == 2 and words in result.stderr and result.stderr.count("\n") == 1
+        ), result.stderr
+    (store / "runs" / "broken.parquet").write_text("not parquet")
+    result = bankbench("runs", "--store", str(store))
+    assert (
+        result.returncode == 0
+        and "skipped unreadable file" in result.stderr
+        and "first" in result.stdout
+    )
+    (store / "runs" / "broken.parquet").unlink()
+    assert sorted(p.name for p in store.rglob("*.parquet")) == before
+    result = bankbench("run", "-p", "smoke", "-w", "loan.limit", "--store", "/etc/passwd/results")
+    assert result.returncode == 2 and "cannot write to the results store" in result.stderr
+
+
+def test_fingerprint_knows_the_machine():
+    facts = fingerprint.collect()
+    assert facts["arch"] in ("x86_64", "aarch64")
+    assert facts["logical_cpus"] and facts["page_size_bytes"] in (4096, 16384, 65536)
+    assert "flags" in facts["build"]
+
+
+def test_arm_identity_and_emulation_from_cpuinfo():
+    kunpeng = [
+        {
+            "processor": "0",
+            "Features": "fp asimd atomics",
+            "CPU implementer": "0x48",
+            "CPU architecture": "8",
+            "CPU variant": "0x1",
+            "CPU part": "0xd01",
+            "CPU revision": "0",
+        }
+    ]
+    identity = fingerprint.cpu_identity("aarch64", kunpeng)
+    assert "Kunpeng 920" in identity["cpu_model"] and identity["midr_part"] == "0xd01"
+    assert fingerprint.emulation("aarch64", kunpeng) is None
+    x86 = [{"processor": "0", "vendor_id": "GenuineIntel", "model name": "Intel Xeon"}]
+    assert "qemu" in fingerprint.emulation("aarch64", x86)
+    assert fingerprint.emulation("x86_64", x86) is None
