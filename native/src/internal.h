@@ -138,6 +138,16 @@ static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, i
     return &e->value;
 }
 
+/* Which cells a call works on: first, first + step, ... (first = -1: the cross-cell events),
+ * as a table so the per-event test is one load, not a division. */
+typedef struct {
+    uint8_t *mine;   /* indexed by cell + 1 (cell -1 = cross-cell at index 0) */
+} bb_cell_group;
+
+int bb_cell_group_init(bb_cell_group *g, uint32_t cells, int32_t first, int32_t step);
+void bb_cell_group_free(bb_cell_group *g);
+static inline int bb_in_group(const bb_cell_group *g, int32_t cell) { return g->mine[cell + 1]; }
+
 /* A ledger account's balances by id (0 when not found). */
 int bb_ledger_account(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,
                       uint64_t *debits_posted, uint64_t *credits_pending, uint64_t *credits_posted);

@@ -49,11 +49,13 @@ enum { R_LIVE = 0, R_ORPHAN = 1, R_REMOVED = 2 };  /* record states */
 #define NS_PER_S 1000000000ULL
 #define U63_MAX 0x7FFFFFFFFFFFFFFFULL
 
-typedef struct {
-    uint64_t debits_pending, debits_posted, credits_pending, credits_posted;
+typedef struct {          /* a slot of the account table: one cache line per account */
+    _Alignas(64) uint64_t debits_pending;
+    uint64_t debits_posted, credits_pending, credits_posted;
     uint64_t id;
     uint32_t ledger;
     uint16_t code, flags;
+    uint32_t used;
 } account_t;
 
 typedef struct {
@@ -81,8 +83,12 @@ typedef struct {
 struct bb_ledger {
     uint32_t n_cells;
     int64_t n_accounts;
+    /* Accounts live in their hash slots (open addressing by id): a lookup is one cache line,
+     * not an index probe and then a record. The slots never move after creation, so threads
+     * share the table; each cell's events write only that cell's accounts. */
     account_t *accounts;
-    bb_map account_index;   /* read-only after creation: safe to share between threads */
+    size_t account_mask;      /* slots - 1, a power of two */
+    int64_t *slot_of_input;   /* the slot of each input account, for reading balances back */
     cell_t *cells;
     heap_t crossing;        /* pending transfers whose accounts span cells */
 };
@@ -199,10 +205,17 @@ static void rollback(run_t *run)
 }
 
 /* ---- lookups ---- */
+static size_t account_slot(const bb_ledger *l, uint64_t id)
+{
+    size_t i = (size_t)bb_mix64(id) & l->account_mask;
+    while (l->accounts[i].used && l->accounts[i].id != id) i = (i + 1) & l->account_mask;
+    return i;
+}
+
 static int64_t find_account(const bb_ledger *l, uint64_t id)
 {
-    const uint32_t *index = bb_map_get(&l->account_index, id);
-    return index ? (int64_t)*index : -1;
+    size_t i = account_slot(l, id);
+    return l->accounts[i].used ? (int64_t)i : -1;
 }
 
 static uint32_t cell_of(const bb_ledger *l, uint64_t id) { return (uint32_t)(id % l->n_cells); }
@@ -472,12 +485,17 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
     if (!l) return BB_OUT_OF_MEMORY;
     l->n_cells = cells;
     l->n_accounts = n_accounts;
-    l->accounts = calloc((size_t)n_accounts + 1, sizeof *l->accounts);
-    if (l->accounts) bb_advise_huge(l->accounts, ((size_t)n_accounts + 1) * sizeof *l->accounts);
-    l->cells = calloc(cells, sizeof *l->cells);
     size_t capacity = 1024;
     while (capacity < 2 * (size_t)n_accounts + 2) capacity *= 2;
-    if (!l->accounts || !l->cells || !bb_map_init(&l->account_index, capacity)) {
+    l->accounts = aligned_alloc(64, capacity * sizeof *l->accounts);
+    if (l->accounts) {
+        memset(l->accounts, 0, capacity * sizeof *l->accounts);
+        bb_advise_huge(l->accounts, capacity * sizeof *l->accounts);
+    }
+    l->account_mask = capacity - 1;
+    l->slot_of_input = calloc((size_t)n_accounts + 1, sizeof *l->slot_of_input);
+    l->cells = calloc(cells, sizeof *l->cells);
+    if (!l->accounts || !l->cells || !l->slot_of_input) {
         bb_ledger_free(l);
         return BB_OUT_OF_MEMORY;
     }
@@ -485,14 +503,14 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
         if (!bb_map_init(&l->cells[c].ids, 1024)) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
     }
     for (int64_t i = 0; i < n_accounts; i++) {
-        int inserted;
         uint64_t id = accounts->id[i];
         if (id == 0 || id == UINT64_MAX) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }
-        uint32_t *slot = bb_map_upsert(&l->account_index, id, (uint32_t)i, &inserted);
-        if (!slot) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
-        if (!inserted) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }   /* duplicate id */
-        l->accounts[i] = (account_t){.id = id, .ledger = accounts->ledger[i],
-                                     .code = accounts->code[i], .flags = accounts->flags[i]};
+        size_t slot = account_slot(l, id);
+        if (l->accounts[slot].used) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }  /* duplicate */
+        l->accounts[slot] = (account_t){.id = id, .ledger = accounts->ledger[i],
+                                        .code = accounts->code[i], .flags = accounts->flags[i],
+                                        .used = 1};
+        l->slot_of_input[i] = (int64_t)slot;
     }
     *out = l;
     return BB_OK;
@@ -510,7 +528,7 @@ void bb_ledger_free(bb_ledger *l)
     }
     free(l->cells);
     free(l->crossing.items);
-    bb_map_free(&l->account_index);
+    free(l->slot_of_input);
     free(l->accounts);
     free(l);
 }
@@ -544,32 +562,16 @@ int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell_first, int32_t
     return BB_OK;
 }
 
-/* The tables are far larger than the caches and every event probes the account index twice
- * and its cell's id map once: fetch an event's first slots a few events ahead. */
+/* The tables are far larger than the caches and every event touches two account slots and
+ * its cell's id map: fetch an event's lines a few events ahead. */
 #define PREFETCH_AHEAD 8
 
 static void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
 {
-    const bb_map *accounts = &l->account_index;
     const bb_map *ids = &l->cells[cell_of(l, in->id[i])].ids;
-    __builtin_prefetch(&accounts->entries[bb_mix64(in->debit_account_id[i]) & (accounts->capacity - 1)]);
-    __builtin_prefetch(&accounts->entries[bb_mix64(in->credit_account_id[i]) & (accounts->capacity - 1)]);
+    __builtin_prefetch(&l->accounts[bb_mix64(in->debit_account_id[i]) & l->account_mask]);
+    __builtin_prefetch(&l->accounts[bb_mix64(in->credit_account_id[i]) & l->account_mask]);
     __builtin_prefetch(&ids->entries[bb_mix64(in->id[i]) & (ids->capacity - 1)]);
-}
-
-/* Half as far ahead, the index slots are cached: fetch the accounts themselves. */
-static void prefetch_accounts(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
-{
-    const uint32_t *dr = bb_map_get(&l->account_index, in->debit_account_id[i]);
-    const uint32_t *cr = bb_map_get(&l->account_index, in->credit_account_id[i]);
-    if (dr) __builtin_prefetch(&l->accounts[*dr]);
-    if (cr) __builtin_prefetch(&l->accounts[*cr]);
-}
-
-static int in_group(int32_t cell, int32_t first, int32_t step)
-{
-    if (first < 0) return cell < 0;
-    return cell >= first && (cell - first) % step == 0;
 }
 
 int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t begin,
@@ -579,15 +581,15 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
     if (!l || begin < 0 || end < begin || cell_step < 1 || cell_first < -1
         || cell_first >= (int32_t)l->n_cells || batch_timestamp < (uint64_t)(end - begin))
         return BB_INVALID_ARGUMENT;
+    bb_cell_group group;
+    if (!bb_cell_group_init(&group, l->n_cells, cell_first, cell_step)) return BB_OUT_OF_MEMORY;
     run_t run = {.ledger = l};
     int64_t n = end - begin, chain_start = -1;
     int chain_broken = 0;
     for (int64_t i = begin; i < end; i++) {
-        if (i + PREFETCH_AHEAD < end && in_group(in->cell[i + PREFETCH_AHEAD], cell_first, cell_step))
+        if (i + PREFETCH_AHEAD < end && bb_in_group(&group, in->cell[i + PREFETCH_AHEAD]))
             prefetch_event(l, in, i + PREFETCH_AHEAD);
-        if (i + PREFETCH_AHEAD / 2 < end && in_group(in->cell[i + PREFETCH_AHEAD / 2], cell_first, cell_step))
-            prefetch_accounts(l, in, i + PREFETCH_AHEAD / 2);
-        if (!in_group(in->cell[i], cell_first, cell_step)) continue;
+        if (!bb_in_group(&group, in->cell[i])) continue;
         uint64_t timestamp = batch_timestamp - (uint64_t)n + (uint64_t)(i - begin) + 1;
         int linked = (in->flags[i] & F_LINKED) != 0;
         uint32_t status;
@@ -615,7 +617,11 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             };
             status = create_transfer(&run, &t);
         }
-        if (run.out_of_memory) { free(run.entries); return BB_OUT_OF_MEMORY; }
+        if (run.out_of_memory) {
+            free(run.entries);
+            bb_cell_group_free(&group);
+            return BB_OUT_OF_MEMORY;
+        }
         if (status != BB_TB_CREATED) {
             const record_t *e = status == EXISTS ? find_record(l, in->id[i], NULL) : NULL;
             out->timestamp[i] = e ? e->timestamp : 0;   /* read before a rollback */
@@ -623,14 +629,18 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                 chain_broken = 1;
                 rollback(&run);
                 for (int64_t j = chain_start; j < i; j++) {
-                    if (!in_group(in->cell[j], cell_first, cell_step)) continue;
+                    if (!bb_in_group(&group, in->cell[j])) continue;
                     out->status[j] = LINKED_EVENT_FAILED;
                     out->timestamp[j] = 0;
                 }
             }
             if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
                 record_t orphan = {.id = in->id[i], .state = R_ORPHAN};
-                if (store_record(&run, &orphan, 0) < 0) { free(run.entries); return BB_OUT_OF_MEMORY; }
+                if (store_record(&run, &orphan, 0) < 0) {
+                    free(run.entries);
+                    bb_cell_group_free(&group);
+                    return BB_OUT_OF_MEMORY;
+                }
             }
             out->status[i] = status;
         } else {
@@ -645,6 +655,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
         }
     }
     free(run.entries);
+    bb_cell_group_free(&group);
     return BB_OK;
 }
 
@@ -713,11 +724,12 @@ int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
 {
     if (!l) return BB_INVALID_ARGUMENT;
     for (int64_t i = 0; i < l->n_accounts; i++) {
-        out->debits_pending[i] = l->accounts[i].debits_pending;
-        out->debits_posted[i] = l->accounts[i].debits_posted;
-        out->credits_pending[i] = l->accounts[i].credits_pending;
-        out->credits_posted[i] = l->accounts[i].credits_posted;
-        out->flags[i] = l->accounts[i].flags;
+        const account_t *a = &l->accounts[l->slot_of_input[i]];
+        out->debits_pending[i] = a->debits_pending;
+        out->debits_posted[i] = a->debits_posted;
+        out->credits_pending[i] = a->credits_pending;
+        out->credits_posted[i] = a->credits_posted;
+        out->flags[i] = a->flags;
     }
     return BB_OK;
 }

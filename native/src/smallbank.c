@@ -9,11 +9,18 @@
 
 typedef struct { int64_t checking, savings; } customer_t;  /* one cache line fetch for both */
 
+/* Customers are stored cell by cell (customer k at slot (k % cells) * per_cell + k / cells),
+ * so threads working on different cells never write to the same cache line. */
 struct bb_smallbank {
     customer_t *customers;
-    int64_t n;
+    int64_t n, per_cell;
     uint32_t cells;
 };
+
+static inline customer_t *customer(const bb_smallbank *bank, uint32_t k)
+{
+    return &bank->customers[(int64_t)(k % bank->cells) * bank->per_cell + k / bank->cells];
+}
 
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
                          int64_t n_customers, uint32_t cells, bb_smallbank **out)
@@ -23,13 +30,15 @@ int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen
         return BB_INVALID_ARGUMENT;
     bb_smallbank *bank = calloc(1, sizeof *bank);
     if (!bank) return BB_OUT_OF_MEMORY;
-    bank->customers = malloc(((size_t)n_customers + 1) * sizeof *bank->customers);
-    if (!bank->customers) { free(bank); return BB_OUT_OF_MEMORY; }
-    bb_advise_huge(bank->customers, ((size_t)n_customers + 1) * sizeof *bank->customers);
-    for (int64_t i = 0; i < n_customers; i++)
-        bank->customers[i] = (customer_t){checking_fen[i], savings_fen[i]};
     bank->n = n_customers;
     bank->cells = cells;
+    bank->per_cell = n_customers / cells + 1;
+    size_t slots = (size_t)bank->per_cell * cells;
+    bank->customers = calloc(slots, sizeof *bank->customers);
+    if (!bank->customers) { free(bank); return BB_OUT_OF_MEMORY; }
+    bb_advise_huge(bank->customers, slots * sizeof *bank->customers);
+    for (int64_t i = 0; i < n_customers; i++)
+        *customer(bank, (uint32_t)i) = (customer_t){checking_fen[i], savings_fen[i]};
     *out = bank;
     return BB_OK;
 }
@@ -63,7 +72,7 @@ static uint8_t run_one(bb_smallbank *bank, uint8_t type, uint32_t a, uint32_t b,
     *balance = 0;
     if (type > BB_SB_WRITE_CHECK || a >= bank->n || v < 0) return BB_SB_INVALID;
     if (two_customers(type) && (b >= bank->n || b == a)) return BB_SB_INVALID;
-    customer_t *x = &bank->customers[a], *y = two_customers(type) ? &bank->customers[b] : NULL;
+    customer_t *x = customer(bank, a), *y = two_customers(type) ? customer(bank, b) : NULL;
     int64_t sum, next;
     switch (type) {
     case BB_SB_BALANCE:
@@ -109,19 +118,28 @@ int32_t bb_smallbank_execute(bb_smallbank *bank, const bb_smallbank_txns *t, int
                              int64_t end, int32_t cell_first, int32_t cell_step,
                              uint8_t *status, int64_t *balance_fen)
 {
-    if (!bank || begin < 0 || end < begin || cell_step < 1 || cell_first < -1) return BB_INVALID_ARGUMENT;
+    bb_cell_group group;
+    if (!bank || begin < 0 || end < begin || cell_step < 1 || cell_first < -1
+        || cell_first >= (int32_t)bank->cells)
+        return BB_INVALID_ARGUMENT;
+    if (!bb_cell_group_init(&group, bank->cells, cell_first, cell_step)) return BB_OUT_OF_MEMORY;
+    /* The customers are known: keep PREFETCH_AHEAD of this thread's own transactions in flight
+     * (only its own: a prefetch for writing takes the line from whichever core holds it). */
+    int64_t next = begin;
+    int32_t in_flight = 0;
     for (int64_t i = begin; i < end; i++) {
-        int64_t ahead = i + PREFETCH_AHEAD;   /* the customers are known: hide the memory latency */
-        if (ahead < end && t->customer_a[ahead] < bank->n) {
-            __builtin_prefetch(&bank->customers[t->customer_a[ahead]], 1);
-            if (t->customer_b[ahead] < bank->n) __builtin_prefetch(&bank->customers[t->customer_b[ahead]], 1);
+        if (!bb_in_group(&group, t->cell[i])) continue;
+        if (i < next) in_flight--; else { next = i + 1; in_flight = 0; }
+        for (; in_flight < PREFETCH_AHEAD && next < end; next++) {
+            if (!bb_in_group(&group, t->cell[next]) || t->customer_a[next] >= bank->n) continue;
+            __builtin_prefetch(customer(bank, t->customer_a[next]), 1);
+            if (t->customer_b[next] < bank->n) __builtin_prefetch(customer(bank, t->customer_b[next]), 1);
+            in_flight++;
         }
-        int32_t cell = t->cell[i];
-        if (cell_first < 0 ? cell >= 0 : (cell < cell_first || (cell - cell_first) % cell_step != 0))
-            continue;
         status[i] = run_one(bank, t->type[i], t->customer_a[i], t->customer_b[i], t->amount_fen[i],
                             &balance_fen[i]);
     }
+    bb_cell_group_free(&group);
     return BB_OK;
 }
 
@@ -129,8 +147,9 @@ int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64
 {
     if (!bank) return BB_INVALID_ARGUMENT;
     for (int64_t i = 0; i < bank->n; i++) {
-        checking_fen[i] = bank->customers[i].checking;
-        savings_fen[i] = bank->customers[i].savings;
+        const customer_t *c = customer(bank, (uint32_t)i);
+        checking_fen[i] = c->checking;
+        savings_fen[i] = c->savings;
     }
     return BB_OK;
 }
