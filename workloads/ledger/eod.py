@@ -213,9 +213,7 @@ class Eod(Workload):
 
     def _validate_more(self, inputs) -> None:
         config = inputs["config"]
-        cells = config.column("cells")[0].as_py() if config.num_rows == 1 else 0
-        if config.num_rows != 1 or not 1 <= cells <= 1024:
-            raise InputError("ledger.eod config: one row with cells in 1..1024")
+        cells = post.cells_of(config, self.name)
         if sorted(inputs["gl"].column("cell").to_pylist()) != list(range(cells)):
             raise InputError(f"ledger.eod gl: one row per cell 0..{cells - 1}")
         loans = inputs["loans"]

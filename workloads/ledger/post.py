@@ -84,6 +84,24 @@ def config_table(cells: int) -> pa.Table:
     return pa.table({"cells": pa.array([cells], pa.uint32())})
 
 
+def cells_of(config: pa.Table, workload: str) -> int:
+    """The cell count of a one-row config table, checked."""
+    cells = config.column("cells")[0].as_py() if config.num_rows == 1 else 0
+    if not 1 <= cells <= 1024:
+        raise InputError(f"{workload} config: one row with cells in 1..1024")
+    return cells
+
+
+def check_batches(batch: np.ndarray, workload: str, table: str) -> None:
+    """Batch numbers must not decrease (a batch is a run of equal numbers)."""
+    steps = np.diff(batch.astype(np.int64))
+    if (steps < 0).any():
+        raise InputError(
+            f"{workload} {table} row {int(np.argmax(steps < 0)) + 1}: "
+            "batch numbers must not decrease"
+        )
+
+
 def batch_bounds(batch: np.ndarray) -> list[tuple[int, int]]:
     """[begin, end) of each batch: runs of equal batch numbers."""
     if len(batch) == 0:
@@ -123,9 +141,7 @@ class Post(Workload):
         return generate(scale, seed)
 
     def _validate_more(self, inputs) -> None:
-        config = inputs["config"]
-        if config.num_rows != 1 or not 1 <= config.column("cells")[0].as_py() <= 1024:
-            raise InputError("ledger.post config: one row with cells in 1..1024")
+        cells_of(inputs["config"], self.name)
         accounts = inputs["accounts"]
         ids = accounts.column("id").to_numpy()
         for bad, why in ((ids == 0, "id 0"), (ids == tb.U64_MAX, "id 2^64-1")):
@@ -151,9 +167,7 @@ class Post(Workload):
             if bad.any():
                 raise InputError(f"ledger.post accounts row {int(np.argmax(bad))} has {why}")
         batch = inputs["transfers"].column("batch").to_numpy()
-        if (np.diff(batch.astype(np.int64)) < 0).any():
-            at = int(np.argmax(np.diff(batch.astype(np.int64)) < 0)) + 1
-            raise InputError(f"ledger.post transfers row {at}: batch numbers must not decrease")
+        check_batches(batch, self.name, "transfers")
         for begin, end in batch_bounds(batch):
             if end - begin > BATCH_SIZE_MAX:
                 raise InputError(
@@ -165,7 +179,7 @@ class Post(Workload):
         return inputs["transfers"].num_rows
 
     def _run_python(self, inputs, threads: int) -> _tables.Tables:
-        ledger = Ledger(inputs["accounts"].to_pylist(), inputs["config"].column("cells")[0].as_py())
+        ledger = Ledger(inputs["accounts"].to_pylist(), cells_of(inputs["config"], self.name))
         transfers = inputs["transfers"]
         rows = transfers.select(list(TRANSFER_FIELDS)).to_pylist()
         results = []
@@ -184,7 +198,7 @@ class Post(Workload):
         }
 
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
-        cells = inputs["config"].column("cells")[0].as_py()
+        cells = cells_of(inputs["config"], self.name)
         accounts = _tables.columns(inputs["accounts"], ACCOUNTS)
         ledger_c = CLedger(accounts, cells)
         results = post_batches(

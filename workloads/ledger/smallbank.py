@@ -41,7 +41,7 @@ from workloads import _native, _tables
 from workloads._base import Workload, scaled
 from workloads._rng import Stream
 from workloads.errors import InputError
-from workloads.ledger.post import batch_bounds, config_table
+from workloads.ledger.post import batch_bounds, cells_of, check_batches, config_table
 
 AMALGAMATE, BALANCE, DEPOSIT_CHECKING, SEND_PAYMENT, TRANSACT_SAVINGS, WRITE_CHECK = range(6)
 COMMIT, ABORT, OVERFLOW, INVALID = range(4)
@@ -176,23 +176,16 @@ class SmallBank(Workload):
         return generate(scale, seed)
 
     def _validate_more(self, inputs) -> None:
-        config = inputs["config"]
-        if config.num_rows != 1 or not 1 <= config.column("cells")[0].as_py() <= 1024:
-            raise InputError("ledger.smallbank config: one row with cells in 1..1024")
+        cells_of(inputs["config"], self.name)
         if inputs["customers"].num_rows >= 2**32 - 1:
             raise InputError("ledger.smallbank: at most 2^32-2 customers")
-        batch = inputs["transactions"].column("batch").to_numpy().astype(np.int64)
-        if (np.diff(batch) < 0).any():
-            raise InputError(
-                f"ledger.smallbank transactions row {int(np.argmax(np.diff(batch) < 0)) + 1}: "
-                "batch numbers must not decrease"
-            )
+        check_batches(inputs["transactions"].column("batch").to_numpy(), self.name, "transactions")
 
     def _units(self, inputs) -> int:
         return inputs["transactions"].num_rows
 
     def _run_python(self, inputs, threads: int) -> _tables.Tables:
-        cells = inputs["config"].column("cells")[0].as_py()
+        cells = cells_of(inputs["config"], self.name)
         checking = inputs["customers"].column("checking_fen").to_pylist()
         savings = inputs["customers"].column("savings_fen").to_pylist()
         t = inputs["transactions"]
@@ -212,7 +205,7 @@ class SmallBank(Workload):
         }
 
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
-        cells = inputs["config"].column("cells")[0].as_py()
+        cells = cells_of(inputs["config"], self.name)
         customers = _tables.columns(inputs["customers"], CUSTOMERS)
         cols = _tables.columns(inputs["transactions"], TRANSACTIONS)
         n = len(cols["type"])
