@@ -294,6 +294,24 @@ def _store_option(p) -> None:
     )
 
 
+def cmd_probe(args) -> int:
+    from bench import probes
+
+    results = probes.run(args.size)
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return EXIT_OK
+    for key, value in results.items():
+        if "bandwidth" in key:
+            value = f"{value / 1e9:.2f} GB/s"
+        elif "per_s" in key:
+            value = f"{value / 1e6:.1f} M/s"
+        elif key.endswith("_ns"):
+            value = f"{value:.0f} ns"
+        print(f"{key:<36} {value}")
+    return EXIT_OK
+
+
 def _scale(text: str) -> float:
     try:
         value = float(text)
@@ -406,6 +424,15 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser(
+        "probe", help="this machine's limits: memory bandwidth, random updates, call cost"
+    )
+    p.add_argument(
+        "--size", choices=["small", "full"], default="full", help="full: 1 GiB tables (default)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("memory", help="peak memory of a run relative to its input and output size")
     p.add_argument("-w", "--workloads", type=_list_arg, help="names or globs (default: all)")

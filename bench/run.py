@@ -141,8 +141,14 @@ def run(
         "cpu_model": facts.get("cpu_model"),
         "fingerprint_json": json.dumps(facts),
         "build_json": json.dumps(build),
-        "probes_json": json.dumps(probes) if probes else None,
+        "probes_json": None,
     }
+    if probes is None:
+        from bench import probes as measure
+
+        print("probing memory bandwidth, random updates and call cost...", file=sys.stderr)
+        probes = measure.run("full" if profile in ("standard", "full") else "small")
+    record["probes_json"] = json.dumps(probes)
     store.write_run(record)
     print(
         f"run {record['run_id']} ({record['label']}): profile {profile}, scale {scale}, "

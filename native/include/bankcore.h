@@ -376,6 +376,15 @@ int32_t bb_eod_run(bb_eod *eod, int32_t days, int32_t cell_first, int32_t cell_s
                    bb_eod_report *report);
 int32_t bb_eod_read_loans(const bb_eod *eod, bb_eod_loan_state *out);
 
+/* ---- probes: the machine's physical limits, for context ---- */
+/* STREAM-triad-like a[i] = b[i] + k * c[i] over [begin, end), integers (no float anywhere). */
+int32_t bb_probe_triad(uint64_t *a, const uint64_t *b, const uint64_t *c, uint64_t k,
+                       int64_t begin, int64_t end);
+/* Random read-modify-write updates of a table of 2^log2_size words (GUPS-like). */
+int32_t bb_probe_random_update(uint64_t *table, int32_t log2_size, int64_t updates, uint64_t seed);
+/* Does nothing: the cost of one call through cffi. */
+int32_t bb_probe_noop(void);
+
 /* END CDEF */
 
 #endif
