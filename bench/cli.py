@@ -12,6 +12,7 @@ from bench.run import PROFILES
 from workloads.errors import BankbenchError, InputError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
+EXIT_REGRESSION, EXIT_NOT_COMPARABLE, EXIT_OUTPUTS_DIFFER = 3, 4, 5
 
 EPILOG = """examples:
   bankbench list                          the workloads, their engines and units
@@ -21,6 +22,7 @@ EPILOG = """examples:
   bankbench run -w 'ledger.*' -e c -t max -s 1
   bankbench runs                          the runs in the store; `bankbench show RUN` again
   bankbench import other-project.json     pytest-benchmark JSON files into the store
+  bankbench compare x86-a kunpeng-a --format markdown --fail-on-regression 5
   bankbench verify                        every workload, engine and 1/2 threads vs golden digests
   bankbench verify -w 'loan.*' -e c -t 1,2,4
   bankbench verify --json > verify.json   machine-readable, for CI
@@ -294,6 +296,30 @@ def _store_option(p) -> None:
     )
 
 
+def cmd_compare(args) -> int:
+    from bench import compare, compare_format
+    from bench.store import Store
+
+    base_store = Store(args.store)
+    cand_store = Store(args.candidate_store or args.store)
+    baseline, candidate = base_store.find_run(args.baseline), cand_store.find_run(args.candidate)
+    result = compare.compare(
+        baseline,
+        candidate,
+        base_store.samples([baseline["run_id"]]).to_pylist(),
+        cand_store.samples([candidate["run_id"]]).to_pylist(),
+        set(args.allow or []),
+    )
+    print(compare_format.render(result, args.format))
+    if result.outputs_differ:
+        return EXIT_OUTPUTS_DIFFER
+    if not result.comparable:
+        return EXIT_NOT_COMPARABLE
+    if args.fail_on_regression is not None and compare.regressions(result, args.fail_on_regression):
+        return EXIT_REGRESSION
+    return EXIT_OK
+
+
 def cmd_probe(args) -> int:
     from bench import probes
 
@@ -433,6 +459,29 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser(
+        "compare",
+        help="candidate vs baseline: ratios with CIs, verdicts, CI gate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 fine, 3 a regression beyond --fail-on-regression, "
+        "4 not comparable, 5 outputs differ, 2 error",
+    )
+    p.add_argument("baseline", help="run id, id prefix or label")
+    p.add_argument("candidate", help="run id, id prefix or label")
+    p.add_argument("--candidate-store", help="the candidate's store, when it is another one")
+    p.add_argument(
+        "--allow", type=_list_arg, help="software differences to accept, e.g. compiler,flags"
+    )
+    p.add_argument("--format", choices=["table", "markdown", "json", "csv"], default="table")
+    p.add_argument(
+        "--fail-on-regression",
+        type=float,
+        metavar="PCT",
+        help="exit 3 when a benchmark is significantly slower by more than PCT percent",
+    )
+    _store_option(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("memory", help="peak memory of a run relative to its input and output size")
     p.add_argument("-w", "--workloads", type=_list_arg, help="names or globs (default: all)")

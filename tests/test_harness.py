@@ -136,3 +136,25 @@ def test_arm_identity_and_emulation_from_cpuinfo():
     x86 = [{"processor": "0", "vendor_id": "GenuineIntel", "model name": "Intel Xeon"}]
     assert "qemu" in fingerprint.emulation("aarch64", x86)
     assert fingerprint.emulation("x86_64", x86) is None
+
+
+def test_compare_two_runs_and_markdown(store, capsys):
+    assert (
+        cli.main(
+            [
+                "compare",
+                "first",
+                "second",
+                "--store",
+                str(store),
+                "--format",
+                "markdown",
+                "--fail-on-regression",
+                "5",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("## bankbench compare") and "| benchmark | ratio |" in out
+    assert cli.main(["compare", "first", "missing", "--store", str(store)]) == 2
