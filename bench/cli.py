@@ -23,6 +23,7 @@ EPILOG = """examples:
   bankbench runs                          the runs in the store; `bankbench show RUN` again
   bankbench import other-project.json     pytest-benchmark JSON files into the store
   bankbench compare x86-a kunpeng-a --format markdown --fail-on-regression 5
+  bankbench calibrate -p standard -e c    this host's noise floor (A/A)
   bankbench verify                        every workload, engine and 1/2 threads vs golden digests
   bankbench verify -w 'loan.*' -e c -t 1,2,4
   bankbench verify --json > verify.json   machine-readable, for CI
@@ -288,12 +289,62 @@ def _positive(text: str) -> int:
     return value
 
 
+def _run_options(p) -> None:
+    """The options of every command that runs benchmarks."""
+    p.add_argument(
+        "-p", "--profile", choices=list(PROFILES), default="quick", help="default: quick"
+    )
+    p.add_argument(
+        "-w", "--workloads", type=_list_arg, help="names or globs, comma-separated (default: all)"
+    )
+    p.add_argument("-e", "--engines", type=_list_arg, help="engines (default: c,numpy,python)")
+    p.add_argument(
+        "-t",
+        "--threads",
+        type=_thread_list,
+        help="thread counts, or 'max' (default: the profile's)",
+    )
+    p.add_argument("-s", "--scale", type=_scale, help="workload scale (default: the profile's)")
+    p.add_argument(
+        "-r", "--rounds", type=_positive, help="rounds per benchmark (default: the profile's)"
+    )
+    p.add_argument(
+        "--processes", type=_positive, default=1, help="worker processes, samples pooled"
+    )
+    p.add_argument("--pin", action="store_true", help="pin workers to CPUs (where the OS allows)")
+    _store_option(p)
+
+
 def _store_option(p) -> None:
     p.add_argument(
         "--store",
         default="results",
         help="results store: a folder or a pyarrow filesystem URI (default: ./results)",
     )
+
+
+def cmd_calibrate(args) -> int:
+    from bench import calibrate
+
+    rows = calibrate.calibrate(
+        args.store,
+        args.label,
+        profile=args.profile,
+        scale=args.scale,
+        engines=args.engines,
+        threads=args.threads,
+        rounds=args.rounds,
+        workloads=args.workloads,
+        processes=args.processes,
+        pin=args.pin,
+    )
+    print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
+    for r in rows:
+        print(
+            f"{r['benchmark']:<40} {r['samples']:>7} {r['cv'] * 100:>6.2f}% {r['aa_ratio']:>9.3f}× "
+            f"{r['detectable_change'] * 100:>10.1f}%"
+        )
+    return EXIT_OK
 
 
 def cmd_compare(args) -> int:
@@ -392,36 +443,29 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser(
-        "run",
-        help="run the benchmarks into the results store and summarise them",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="profiles: " + "; ".join(f"{k} ({v.purpose})" for k, v in PROFILES.items()),
-    )
-    p.add_argument(
-        "-p", "--profile", choices=list(PROFILES), default="quick", help="default: quick"
-    )
-    p.add_argument(
-        "-w", "--workloads", type=_list_arg, help="names or globs, comma-separated (default: all)"
-    )
-    p.add_argument("-e", "--engines", type=_list_arg, help="engines (default: c,numpy,python)")
-    p.add_argument(
-        "-t",
-        "--threads",
-        type=_thread_list,
-        help="thread counts, or 'max' (default: the profile's)",
-    )
-    p.add_argument("-s", "--scale", type=_scale, help="workload scale (default: the profile's)")
-    p.add_argument(
-        "-r", "--rounds", type=_positive, help="rounds per benchmark (default: the profile's)"
-    )
-    p.add_argument(
-        "--processes", type=_positive, default=1, help="worker processes, samples pooled"
-    )
-    p.add_argument("--pin", action="store_true", help="pin workers to CPUs (where the OS allows)")
-    p.add_argument("--label", help="a name for this run (default: host-profile)")
-    _store_option(p)
-    p.set_defaults(func=cmd_run)
+    for name, helptext, func, label_help in (
+        (
+            "run",
+            "run the benchmarks into the results store and summarise them",
+            cmd_run,
+            "a name for this run (default: host-profile)",
+        ),
+        (
+            "calibrate",
+            "this host's noise floor: the selection twice (A/A), CV and detectable change",
+            cmd_calibrate,
+            "a name for the two runs (default: calibration)",
+        ),
+    ):
+        p = sub.add_parser(
+            name,
+            help=helptext,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog="profiles: " + "; ".join(f"{k} ({v.purpose})" for k, v in PROFILES.items()),
+        )
+        _run_options(p)
+        p.add_argument("--label", help=label_help)
+        p.set_defaults(func=func)
 
     p = sub.add_parser("runs", help="list the runs in the store")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -158,3 +158,32 @@ def test_compare_two_runs_and_markdown(store, capsys):
     out = capsys.readouterr().out
     assert out.startswith("## bankbench compare") and "| benchmark | ratio |" in out
     assert cli.main(["compare", "first", "missing", "--store", str(store)]) == 2
+
+
+def test_calibrate_stores_the_noise_floor(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert (
+        cli.main(
+            [
+                "calibrate",
+                "-p",
+                "smoke",
+                "-w",
+                "loan.limit",
+                "-e",
+                "c",
+                "-t",
+                "1",
+                "--store",
+                str(store),
+            ]
+        )
+        == 0
+    )
+    assert "detectable" in capsys.readouterr().out
+    runs = Store(str(store)).runs().to_pylist()
+    assert sorted(r["label"] for r in runs) == ["calibration-A", "calibration-B"]
+    calibration = ds.dataset(
+        f"{store}/calibration", format="parquet", partitioning="hive"
+    ).to_table()
+    assert calibration.num_rows == 1 and calibration.column("cv")[0].as_py() >= 0
