@@ -110,18 +110,7 @@ def cmd_run(args) -> int:
     from bench import run, summary
     from bench.store import Store
 
-    run_id = run.run(
-        store_location=args.store,
-        profile=args.profile,
-        scale=args.scale,
-        engines=args.engines,
-        threads=args.threads,
-        rounds=args.rounds,
-        workloads=args.workloads,
-        processes=args.processes,
-        pin=args.pin,
-        label=args.label,
-    )
+    run_id = run.run(store_location=args.store, label=args.label, **_run_kwargs(args))
     store = Store(args.store)
     print(f"\nrun {run_id} in {args.store}")
     summary.print_table(summary.summarize(store.samples([run_id])))
@@ -315,6 +304,12 @@ def _run_options(p) -> None:
     _store_option(p)
 
 
+def _run_kwargs(args) -> dict:
+    """The benchmark-running options of _run_options, as bench.run.run's keywords."""
+    names = ("profile", "scale", "engines", "threads", "rounds", "workloads", "processes", "pin")
+    return {name: getattr(args, name) for name in names}
+
+
 def _store_option(p) -> None:
     p.add_argument(
         "--store",
@@ -326,18 +321,7 @@ def _store_option(p) -> None:
 def cmd_calibrate(args) -> int:
     from bench import calibrate
 
-    rows = calibrate.calibrate(
-        args.store,
-        args.label,
-        profile=args.profile,
-        scale=args.scale,
-        engines=args.engines,
-        threads=args.threads,
-        rounds=args.rounds,
-        workloads=args.workloads,
-        processes=args.processes,
-        pin=args.pin,
-    )
+    rows = calibrate.calibrate(args.store, args.label, **_run_kwargs(args))
     print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
     for r in rows:
         print(
