@@ -31,11 +31,9 @@ def inputs_of(accounts, batches, cells=1):
     }
 
 
-@pytest.fixture(scope="module")
-def script(data_dir=None):
-    from tests.conftest import DATA
-
-    return json.loads((DATA / "ledger_script.json").read_text())
+@pytest.fixture
+def script(data_dir):
+    return json.loads((data_dir / "ledger_script.json").read_text())
 
 
 @pytest.mark.parametrize(
