@@ -33,8 +33,6 @@ installments, 7.2–18 %), 90 days, 7 % of borrowers stop topping up.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pyarrow as pa
 
@@ -320,9 +318,7 @@ class Eod(Workload):
                     ) from None
                 raise
 
-        with ThreadPoolExecutor(max_workers=groups) as pool:
-            for future in [pool.submit(run, g) for g in range(groups)]:
-                future.result()
+        _native.run_parallel([lambda g=g: run(g) for g in range(groups)])
         buckets = report.pop("bucket_count").reshape(rows, 5)
         table = {
             "day": np.repeat(np.arange(start, start + days, dtype=np.int32), cells),

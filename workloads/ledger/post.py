@@ -37,8 +37,6 @@ debits_posted, credits_pending, credits_posted u64, flags u16). Unit: transfers.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pyarrow as pa
 
@@ -259,23 +257,6 @@ def check_balances(accounts: pa.Table) -> None:
     )
 
 
-class _Inline:
-    """A stand-in for a thread pool when one thread does all the work."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def submit(self, fn, *args):
-        fn(*args)
-        return self
-
-    def result(self):
-        return None
-
-
 def post_batches(
     ledger_c: CLedger, cols: dict[str, np.ndarray], cells: int, threads: int
 ) -> pa.Table:
@@ -308,13 +289,13 @@ def post_batches(
         )
         _native.check_status(rc, "bb_ledger_execute")
 
-    with ThreadPoolExecutor(max_workers=groups) if groups > 1 else _Inline() as pool:
+    with _native.pool(groups) as workers:
         for k, (begin, end) in enumerate(batch_bounds(cols["batch"])):
             stamp = (k + 1) * NS_PER_S
             _native.check_status(
                 lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c), "bb_ledger_plan"
             )
-            for future in [pool.submit(local, g, begin, end, stamp) for g in range(groups)]:
+            for future in [workers.submit(local, g, begin, end, stamp) for g in range(groups)]:
                 future.result()
             local(-1, begin, end, stamp)
     return _tables.table(out, RESULTS)

@@ -31,8 +31,6 @@ amounts (5.00, 1.30, 20.20, 5.00 RMB), customers uniform (or a 25 % hot spot of 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pyarrow as pa
 
@@ -238,19 +236,14 @@ class SmallBank(Workload):
             rc = lib.bb_smallbank_execute(bank_c, txns, begin, end, first, step, status_c, value_c)
             _native.check_status(rc, "bb_smallbank_execute")
 
-        with ThreadPoolExecutor(max_workers=groups) as pool:
+        with _native.pool(groups) as workers:
             for begin, end in batch_bounds(cols["batch"]):
-                _native.check_status(
-                    lib.bb_smallbank_plan(
-                        bank_c, txns, begin, end, _native.out_pointer(cols["cell"])
-                    ),
-                    "bb_smallbank_plan",
+                rc = lib.bb_smallbank_plan(
+                    bank_c, txns, begin, end, _native.out_pointer(cols["cell"])
                 )
-                if groups == 1:
-                    run(begin, end, 0, 1)
-                else:
-                    for future in [pool.submit(run, begin, end, g, groups) for g in range(groups)]:
-                        future.result()
+                _native.check_status(rc, "bb_smallbank_plan")
+                for future in [workers.submit(run, begin, end, g, groups) for g in range(groups)]:
+                    future.result()
                 run(begin, end, -1, 1)
         final = {k: np.empty(len(customers["checking_fen"]), np.int64) for k in CUSTOMERS}
         rc = lib.bb_smallbank_read(
