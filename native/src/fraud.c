@@ -164,8 +164,14 @@ static int32_t recent_touch(recent_t *r, uint64_t key, uint32_t member, uint32_t
     }
     seen_t *header = r->seen + (size_t)*group * stride, *entries = header + 1;
     int32_t used = (int32_t)header->member, at = 0;
-    while (at < used && entries[at].member != member) at++;
-    if (at == used) {                       /* a new member: the oldest falls off when full */
+    /* Search only the entries inside the longest window: an older entry can never count again,
+     * so a member found only there is new; its stale entry, older than every live one, is
+     * evicted before any of them. The live entries stay distinct, so counts stay exact. */
+    uint32_t longest = 0;
+    for (int w = 0; w < n_windows; w++) if (windows[w] > longest) longest = windows[w];
+    int64_t live_after = (int64_t)ts - (int64_t)longest;
+    while (at < used && (int64_t)entries[at].ts > live_after && entries[at].member != member) at++;
+    if (at == used || (int64_t)entries[at].ts <= live_after) {  /* new: the oldest falls off */
         if (used < r->cap) header->member = (uint32_t)++used;
         at = used - 1;
     }
