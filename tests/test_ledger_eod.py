@@ -39,7 +39,81 @@ def test_bad_payers_fall_behind_and_good_ones_do_not(small):
     assert int(days.column("collected_fen").to_numpy().sum()) > 0
 
 
-def test_waterfall_pays_penalty_then_interest_then_principal():
+def one_loan(days: int):
+    """A 10,000 RMB loan at 18 %, 5 installments, first due the day after the start; the deposit
+    holds 200 RMB, and a salary of 1 RMB arrives on the fourth day (2026-01-04)."""
+    import pyarrow as pa
+
+    from workloads import _tables
+    from workloads.ledger import post
+    from workloads.loan import schedule
+
+    start = schedule.FIRST_DUE_BASE_DAY  # 2026-01-01
+    gl = {
+        "settlement": 1,
+        "interest_income": 2,
+        "funding": 4,
+        "interest_receivable": 5,
+        "penalty_receivable": 6,
+        "penalty_income": 7,
+    }
+    accounts = [(10, 156, 2001, 2), (11, 156, 1301, 4)] + [(i, 156, 9, 0) for i in gl.values()]
+    setup = [
+        (0, 100, 1, 10, 20_000, 0, 0, 0, 0, 156, 10, 0, 0),
+        (0, 101, 11, 4, 1_000_000, 0, 0, 0, 0, 156, 10, 0, 0),
+    ]
+    loan = [(1, 1_000_000, 180_000, 5, start + 1, 11, 10, 100, 4, 1)]
+    gl_row = [
+        (
+            0,
+            *(
+                gl[k]
+                for k in (
+                    "settlement",
+                    "interest_receivable",
+                    "interest_income",
+                    "penalty_receivable",
+                    "penalty_income",
+                )
+            ),
+        )
+    ]
+    return {
+        "accounts": _tables.from_rows(accounts, post.ACCOUNTS),
+        "setup": _tables.from_rows(setup, post.TRANSFERS),
+        "loans": _tables.from_rows(loan, eod.LOANS),
+        "gl": _tables.from_rows(gl_row, eod.GL),
+        "config": pa.table(
+            {
+                "cells": pa.array([1], pa.uint32()),
+                "start_day": pa.array([start], pa.int32()),
+                "days": pa.array([days], pa.uint32()),
+            }
+        ),
+    }
+
+
+@pytest.mark.parametrize("engine", W.engines)
+def test_waterfall_pays_penalty_then_interest_then_principal(engine):
+    # day 2 (due): owed 150.00 interest + 1,940.89 principal; 200.00 pays the interest first
+    out = W.run(one_loan(2), engine=engine)
+    loan = out["loans"].to_pylist()[0]
+    assert out["days"].column("collected_fen").to_pylist() == [0, 20_000]
+    assert loan["principal_outstanding_fen"] == 1_000_000 - 5_000
+    assert loan["days_past_due"] == 1 and loan["bucket"] == 1
+    # day 3: 1,890.89 overdue → penalty round_half_up(189089 · 180000 · 3 / 720e6) = 142 fen
+    # day 4: another 142, and the 1 RMB salary pays penalty before any interest or principal
+    out = W.run(one_loan(4), engine=engine)
+    W.check(one_loan(4), out)
+    loan = out["loans"].to_pylist()[0]
+    assert out["days"].column("penalty_fen").to_pylist() == [0, 0, 142, 142]
+    assert out["days"].column("collected_fen").to_pylist() == [0, 20_000, 0, 100]
+    assert loan["penalty_unpaid_fen"] == 142 + 142 - 100
+    assert loan["principal_outstanding_fen"] == 995_000
+    assert loan["days_past_due"] == 3
+
+
+def test_accrual_and_buckets():
     from workloads.ledger._eod_reference import accrued_by, bucket_of
 
     assert [accrued_by(100, 0, 3, d) for d in range(5)] == [0, 33, 66, 100, 100]
