@@ -74,3 +74,26 @@ def calibrate(store_location: str, label: str | None, **options) -> list[dict]:
             f"{calibration_id}.parquet",
         )
     return rows
+
+
+def noise_floor(store: Store, host_of: dict) -> dict[str, float]:
+    """Per benchmark, this host's noise from its latest calibration in the store: the larger
+    of the A/A drift |ratio − 1| and the A/A interval's half-width. Empty without one."""
+    data = store._dataset("calibration", CALIBRATION)
+    if data is None:
+        return {}
+    hostname = json.loads(host_of["fingerprint_json"] or "{}").get("hostname")
+    same_host = {
+        r["run_id"]
+        for r in store.runs().to_pylist()
+        if json.loads(r["fingerprint_json"] or "{}").get("hostname") == hostname
+    }
+    rows = [r for r in data.to_table().to_pylist() if r["run_a"] in same_host]
+    if not rows:
+        return {}
+    latest = max(r["calibration_id"] for r in rows)
+    return {
+        r["benchmark"]: max(abs(r["aa_ratio"] - 1), r["detectable_change"])
+        for r in rows
+        if r["calibration_id"] == latest
+    }

@@ -310,11 +310,14 @@ def _run_kwargs(args) -> dict:
     return {name: getattr(args, name) for name in names}
 
 
+DEFAULT_STORE = "results"
+
+
 def _store_option(p) -> None:
     p.add_argument(
         "--store",
-        default="results",
-        help="results store: a folder or a pyarrow filesystem URI (default: ./results)",
+        default=DEFAULT_STORE,
+        help=f"results store: a folder or a pyarrow filesystem URI (default: ./{DEFAULT_STORE})",
     )
 
 
@@ -338,12 +341,21 @@ def cmd_compare(args) -> int:
     base_store = Store(args.store)
     cand_store = Store(args.candidate_store or args.store)
     baseline, candidate = base_store.find_run(args.baseline), cand_store.find_run(args.candidate)
+    if args.noise_floor == "auto":
+        from bench import calibrate
+
+        floor: dict[str, float] | float = calibrate.noise_floor(base_store, baseline)
+        if floor and args.format == "table":
+            print(f"noise floor: the latest calibration of this host ({len(floor)} benchmarks)")
+    else:
+        floor = args.noise_floor / 100
     result = compare.compare(
         baseline,
         candidate,
         base_store.samples([baseline["run_id"]]).to_pylist(),
         cand_store.samples([candidate["run_id"]]).to_pylist(),
         set(args.allow or []),
+        noise_floor=floor,
     )
     print(compare_format.render(result, args.format))
     if result.outputs_differ:
@@ -352,6 +364,21 @@ def cmd_compare(args) -> int:
         return EXIT_NOT_COMPARABLE
     if args.fail_on_regression is not None and compare.regressions(result, args.fail_on_regression):
         return EXIT_REGRESSION
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from reports import write
+
+    written = write.report(
+        args.runs,
+        args.store or [DEFAULT_STORE],
+        args.cost or [],
+        set(args.allow or []),
+        args.output,
+    )
+    for fmt, path in written.items():
+        print(f"{fmt:>4}: {path}")
     return EXIT_OK
 
 
@@ -371,6 +398,18 @@ def cmd_probe(args) -> int:
             value = f"{value:.0f} ns"
         print(f"{key:<36} {value}")
     return EXIT_OK
+
+
+def _noise_floor(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a percentage or 'auto'") from None
+    if not 0 <= value < 100:
+        raise argparse.ArgumentTypeError("the noise floor must be in [0, 100) percent")
+    return value
 
 
 def _scale(text: str) -> float:
@@ -508,8 +547,41 @@ def parser() -> argparse.ArgumentParser:
         metavar="PCT",
         help="exit 3 when a benchmark is significantly slower by more than PCT percent",
     )
+    p.add_argument(
+        "--noise-floor",
+        type=_noise_floor,
+        default="auto",
+        metavar="PCT|auto",
+        help="changes smaller than PCT percent are noise; auto (default): the baseline host's "
+        "latest `bankbench calibrate`, else none",
+    )
     _store_option(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "report",
+        help="the migration report (HTML, PDF, Markdown) from two or more runs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  bankbench report x86-standard kunpeng-standard --cost cost.toml -o report/\n"
+        "  bankbench report BASE CAND --store results --store arm-results/ -o out/\n"
+        "the first run is the baseline; the cost file format is in reports/cost.py and "
+        "reports/example-cost.toml",
+    )
+    p.add_argument(
+        "runs", nargs="+", help="run ids, id prefixes or labels; the first is the baseline"
+    )
+    p.add_argument(
+        "--store",
+        action="append",
+        help=f"results store(s) to look the runs up in, in order (default: {DEFAULT_STORE})",
+    )
+    p.add_argument("--cost", action="append", help="cost model TOML file(s), merged")
+    p.add_argument(
+        "--allow", type=_list_arg, help="software differences to accept, e.g. compiler,flags"
+    )
+    p.add_argument("-o", "--output", required=True, help="folder for report.html/.pdf/.md")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("memory", help="peak memory of a run relative to its input and output size")
     p.add_argument("-w", "--workloads", type=_list_arg, help="names or globs (default: all)")

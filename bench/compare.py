@@ -60,6 +60,7 @@ class Row:
     high: float
     p_value: float
     p_adjusted: float = 1.0
+    noise_floor: float = 0.0  # changes smaller than this fraction are this host's noise
     verdict: str = "no significant difference"
 
 
@@ -77,6 +78,23 @@ class Comparison:
     @property
     def comparable(self) -> bool:
         return not self.refusals and not self.not_allowed
+
+    @property
+    def suite_verdict(self) -> str | None:
+        """'faster', 'slower' or 'no significant difference' for the whole suite. The geometric
+        mean's interval must exclude 1 *and* significant benchmarks must point the same way:
+        a shift of every benchmark with none significant on its own is what host-wide drift
+        between two runs looks like (one process per run cannot tell them apart)."""
+        if not self.geomean:
+            return None
+        _, low, high = self.geomean
+        better = sum(r.verdict == "better" for r in self.rows)
+        worse = sum(r.verdict == "worse" for r in self.rows)
+        if low > 1 and better > worse:
+            return "faster"
+        if high < 1 and worse > better:
+            return "slower"
+        return "no significant difference"
 
 
 def _facts(run: dict) -> dict:
@@ -132,7 +150,10 @@ def compare(
     cand_samples: list[dict],
     allow: set[str],
     seed: int = 20261128,
+    noise_floor: dict[str, float] | float = 0.0,
 ) -> Comparison:
+    """``noise_floor``: per benchmark (or one for all) the fractional change below which a
+    difference is this host's noise, e.g. from ``bankbench calibrate``."""
     result = contract(baseline, candidate, allow)
     a, b = _groups(base_samples), _groups(cand_samples)
     shared = sorted(set(a) & set(b), key=lambda k: a[k]["name"])
@@ -177,9 +198,16 @@ def compare(
         adjusted = stats.false_discovery_control([r.p_value for r in result.rows], method="bh")
         for row, p in zip(result.rows, adjusted, strict=True):
             row.p_adjusted = float(p)
-            if p < ALPHA and row.low > 1:
+            floor = (
+                noise_floor.get(row.benchmark, 0.0)
+                if isinstance(noise_floor, dict)
+                else noise_floor
+            )
+            row.noise_floor = floor
+            beyond_noise = abs(row.ratio - 1) > floor
+            if p < ALPHA and row.low > 1 and beyond_noise:
                 row.verdict = "better"
-            elif p < ALPHA and row.high < 1:
+            elif p < ALPHA and row.high < 1 and beyond_noise:
                 row.verdict = "worse"
         result.geomean = _geomean_interval(resampled, rng)
     return result

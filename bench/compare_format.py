@@ -28,6 +28,7 @@ def render(result: Comparison, fmt: str) -> str:
                     {k: v for k, v in row.__dict__.items() if k != "key"} for row in result.rows
                 ],
                 "geomean": result.geomean,
+                "suite_verdict": result.suite_verdict,
             },
             indent=1,
             default=str,
@@ -95,6 +96,13 @@ def render(result: Comparison, fmt: str) -> str:
         g, low, high = result.geomean
         lines.append(
             f"{'' if not md else chr(10)}suite geometric mean: {g:.3f}× [{low:.3f}–{high:.3f}] "
-            "(candidate/baseline throughput; > 1 means the candidate is faster)"
+            f"(candidate/baseline throughput; > 1 means the candidate is faster): "
+            f"{result.suite_verdict}"
         )
+        if result.suite_verdict == "no significant difference" and not low <= 1 <= high:
+            lines.append(
+                "note: every benchmark moved together but none significantly on its own — what "
+                "host-wide drift between two runs looks like; run `bankbench calibrate` or use "
+                "--processes to measure it"
+            )
     return "\n".join(lines)

@@ -51,7 +51,7 @@ def suite_arguments(
     import bench.suite
 
     names = [w.name for w in registry.select(workloads)]
-    extra = (["online"] if "loan.decide" in names else []) + (
+    extra = (["online", "capacity"] if "loan.decide" in names else []) + (
         ["batching"] if "ledger.post" in names else []
     )
     selector = " or ".join([f"{n}-" for n in names] + extra)

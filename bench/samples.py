@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
+# the latency distribution kept per online/capacity benchmark: percentiles 0…100 and the tail
+LATENCY_QUANTILES = (*range(0, 100), 99.5, 99.9, 99.99, 100)
+
+
+def latency_info(latencies_ns: np.ndarray) -> dict:
+    """extra_info fields describing a latency distribution."""
+    q = np.percentile(latencies_ns, LATENCY_QUANTILES, method="higher").astype(int).tolist()
+    p50, p99, p999 = np.percentile(latencies_ns, [50, 99, 99.9], method="higher").astype(int)
+    return {
+        "latency_ns_p50": int(p50),
+        "latency_ns_p99": int(p99),
+        "latency_ns_p999": int(p999),
+        "latency_ns_quantiles": q,
+    }
+
 
 def _peak_rss_bytes() -> int | None:
     try:
@@ -45,6 +62,8 @@ def rows_of(
             "digest": info.get("digest"),
             "peak_rss_bytes": peak,
             "source": source,
+            "io_bytes": info.get("io_bytes"),
+            "latency_ns_quantiles": info.get("latency_ns_quantiles"),
         }
         for i, seconds in enumerate(timings)
     ]

@@ -72,6 +72,8 @@ SAMPLES = pa.schema(
         ("digest", pa.string()),
         ("peak_rss_bytes", pa.int64()),
         ("source", pa.string()),
+        ("io_bytes", pa.int64()),  # input + output Arrow bytes of one round (batch mode)
+        ("latency_ns_quantiles", pa.list_(pa.int64())),  # at samples.LATENCY_QUANTILES
     ]
 )
 

@@ -33,6 +33,7 @@ def summarize(samples: pa.Table) -> list[dict]:
                 "engine": first["engine"],
                 "threads": first["threads"],
                 "mode": first["mode"],
+                "batch_size": first["batch_size"],
                 "samples": len(group),
                 "median_s": median,
                 "cv": float(seconds.std(ddof=1) / seconds.mean())

@@ -187,3 +187,17 @@ def test_calibrate_stores_the_noise_floor(tmp_path, capsys):
         f"{store}/calibration", format="parquet", partitioning="hive"
     ).to_table()
     assert calibration.num_rows == 1 and calibration.column("cv")[0].as_py() >= 0
+    from bench import calibrate
+
+    floor = calibrate.noise_floor(Store(str(store)), runs[0])
+    assert list(floor) == ["loan.limit[c-1t-0.002]"] and 0 <= floor["loan.limit[c-1t-0.002]"] < 1
+    assert cli.main(["compare", "calibration-A", "calibration-B", "--store", str(store)]) == 0
+    assert "noise floor: the latest calibration of this host" in capsys.readouterr().out
+
+
+def test_report_from_real_runs(store, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["report", "first", "second", "--store", str(store), "-o", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "loan.limit[c-2t-0.002]" in html and "No cost file was given" in html
+    assert (out / "report.pdf").stat().st_size > 10_000

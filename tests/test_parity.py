@@ -5,6 +5,7 @@ import pytest
 
 from tests.conftest import SEEDS, THREADS
 from workloads import registry
+from workloads.errors import InputError
 
 NAMES = registry.names()
 
@@ -48,6 +49,26 @@ def test_online_decisions_match_batch(seed, reference):
         for row in range(session.size):
             session.decide(row)
         assert w.digest(session.outputs()) == expected, engine
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_online_micro_batches_match_batch(seed, batch_size, reference):
+    """The capacity path: rows in micro-batches of batch_size, one C request each."""
+    w = registry.get("loan.decide")
+    inputs, expected = reference("loan.decide", seed)
+    session = w.online(inputs, "c")
+    for first in range(0, session.size, batch_size):
+        session.decide_many(first, min(first + batch_size, session.size))
+    assert w.digest(session.outputs()) == expected
+
+
+def test_micro_batch_outside_the_table_is_refused(reference):
+    w = registry.get("loan.decide")
+    inputs, _ = reference("loan.decide", SEEDS[0])
+    session = w.online(inputs, "c")
+    with pytest.raises(InputError, match="outside"):
+        session.decide_many(0, session.size + 1)
 
 
 def test_generation_is_deterministic_and_seeded():

@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from workloads import registry
+from bench import samples
+from workloads import _native, registry
 
 CASES = [(name, engine) for name in registry.names() for engine in registry.get(name).engines]
 
@@ -52,6 +53,7 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
         unit=workload.unit,
         digest=workload.digest(outputs),
         mode="batch",
+        io_bytes=sum(t.nbytes for t in (*inputs.values(), *outputs.values())),
     )
     if benchmark.stats:  # absent with --benchmark-disable
         benchmark.extra_info["units_per_s"] = units / benchmark.stats.stats.median
@@ -83,7 +85,6 @@ def test_decide_online_latency(benchmark, settings, inputs_of, engine):
         latencies[row] = clock() - start
     rounds = 1 if engine == "python" else settings["rounds"]
     benchmark.pedantic(one_pass, rounds=rounds, iterations=1)
-    p50, p99, p999 = np.percentile(latencies, [50, 99, 99.9], method="higher")
     benchmark.extra_info.update(
         workload="loan.decide",
         engine=engine,
@@ -92,9 +93,8 @@ def test_decide_online_latency(benchmark, settings, inputs_of, engine):
         units=session.size,
         unit="applications",
         scale=settings["scale"],
-        latency_ns_p50=int(p50),
-        latency_ns_p99=int(p99),
-        latency_ns_p999=int(p999),
+        seed=settings["seed"],
+        **samples.latency_info(latencies),
         digest=workload.digest(session.outputs()),
     )
 
@@ -125,4 +125,67 @@ def test_ledger_post_batching(benchmark, settings, inputs_of, batch_size):
         unit=workload.unit,
         scale=settings["scale"],
         digest=workload.digest(outputs),
+    )
+
+
+CAPACITY_BATCH_SIZES = (1, 16, 256)
+
+
+@pytest.mark.parametrize("threads_index", [0, 1], ids=["t0", "t1"])
+@pytest.mark.parametrize("batch_size", CAPACITY_BATCH_SIZES)
+def test_decide_capacity(benchmark, settings, inputs_of, batch_size, threads_index):
+    """Capacity at a latency target: loan.decide as a service taking micro-batches of
+    ``batch_size`` applications per C request, on ``threads`` independent shards (each with its
+    own fraud state, as a service sharded by customer). A decision's latency is the service
+    time of its micro-batch (closed loop: queueing for arrivals is not modelled). The report
+    picks the highest throughput whose p99 stays under the SLO."""
+    if "c" not in settings["engines"] or threads_index >= len(settings["threads"]):
+        pytest.skip("not selected")
+    threads = settings["threads"][threads_index]
+    workload = registry.get("loan.decide")
+    inputs = inputs_of("loan.decide")
+    size = inputs["applications"].num_rows
+    bounds = np.linspace(0, size, threads + 1).astype(int)
+    benchmark.name = f"loan.decide[c-capacity-{threads}t-{settings['scale']}-batch{batch_size}]"
+    benchmark.group = "loan.decide capacity"
+    latencies: list[np.ndarray] = []
+
+    def fresh_sessions():
+        return ([workload.online(inputs, "c") for _ in range(threads)],), {}
+
+    def serve(sessions):
+        def shard(session, begin, end):
+            clock = time.perf_counter_ns
+            starts = range(begin, end, batch_size)
+            took = np.empty(len(starts), dtype=np.int64)
+            for i, first in enumerate(starts):
+                start = clock()
+                session.decide_many(first, min(first + batch_size, end))
+                took[i] = clock() - start
+            latencies.append(took)
+
+        _native.run_parallel(
+            [
+                lambda s=s, b=int(b), e=int(e): shard(s, b, e)
+                for s, b, e in zip(sessions, bounds[:-1], bounds[1:], strict=True)
+            ]
+        )
+        return sessions
+
+    sessions = benchmark.pedantic(
+        serve, setup=fresh_sessions, rounds=settings["rounds"], iterations=1
+    )
+    benchmark.extra_info.update(
+        workload="loan.decide",
+        engine="c",
+        threads=threads,
+        mode="capacity",
+        batch_size=batch_size,
+        units=size,
+        unit="applications",
+        scale=settings["scale"],
+        seed=settings["seed"],
+        **samples.latency_info(np.concatenate(latencies)),
+        # one shard carries the whole stream's fraud state: the same answer as the batch path
+        digest=workload.digest(sessions[0].outputs()) if threads == 1 else None,
     )

@@ -226,6 +226,11 @@ int32_t bb_decide_one(bb_fraud *fraud, const bb_fraud_rules *rules, const bb_fra
                       const bb_scorecard *card, const bb_limit_params *limit,
                       const bb_decide_params *params, const bb_applications *apps, int64_t row,
                       bb_offers *out);
+/* Online micro-batch: rows [begin, end) in order, one request; the state carries over. */
+int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
+                       const bb_fraud_lists *lists, const bb_scorecard *card,
+                       const bb_limit_params *limit, const bb_decide_params *params,
+                       const bb_applications *apps, int64_t begin, int64_t end, bb_offers *out);
 
 /* ---- ledger.post: TigerBeetle-semantics double-entry posting ----
  * Result codes are TigerBeetle's numbers (workloads/ledger/_tigerbeetle.py); created is

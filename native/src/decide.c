@@ -66,21 +66,32 @@ int32_t bb_decide_rows(const bb_scorecard *card, const bb_limit_params *limit,
     return BB_OK;
 }
 
+int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
+                       const bb_fraud_lists *lists, const bb_scorecard *card,
+                       const bb_limit_params *limit, const bb_decide_params *params,
+                       const bb_applications *apps, int64_t begin, int64_t end, bb_offers *out)
+{
+    if (!card || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    static const bb_factor_cache empty;   /* a fresh cache per request, as a service would */
+    bb_factor_cache cache = empty;
+    for (int64_t row = begin; row < end; row++) {
+        /* the fraud step writes its row status into out->status, which decide_row then ORs */
+        int32_t rc = bb_fraud_evaluate(fraud, &apps->event, row, row + 1, out->fraud_rules,
+                                       out->status);
+        if (rc != BB_OK) return rc;
+        uint8_t fraud_status = out->status[row];
+        uint8_t fraud_decision = bb_fraud_decide_one(rules, lists, apps->event.user_id[row],
+                                                     out->fraud_rules[row], fraud_status);
+        decide_row(&cache, card, limit, params, apps, fraud_decision, fraud_status, row, out);
+    }
+    return BB_OK;
+}
+
 int32_t bb_decide_one(bb_fraud *fraud, const bb_fraud_rules *rules, const bb_fraud_lists *lists,
                       const bb_scorecard *card, const bb_limit_params *limit,
                       const bb_decide_params *params, const bb_applications *apps, int64_t row,
                       bb_offers *out)
 {
-    if (!card || row < 0) return BB_INVALID_ARGUMENT;
-    /* the fraud step writes its row status into out->status, which decide_row then ORs */
-    int32_t rc = bb_fraud_evaluate(fraud, &apps->event, row, row + 1, out->fraud_rules,
-                                   out->status);
-    if (rc != BB_OK) return rc;
-    uint8_t fraud_status = out->status[row];
-    uint8_t fraud_decision = bb_fraud_decide_one(rules, lists, apps->event.user_id[row],
-                                                 out->fraud_rules[row], fraud_status);
-    static const bb_factor_cache empty;   /* online: one application, a fresh cache */
-    bb_factor_cache cache = empty;
-    decide_row(&cache, card, limit, params, apps, fraud_decision, fraud_status, row, out);
-    return BB_OK;
+    if (row < 0) return BB_INVALID_ARGUMENT;
+    return bb_decide_many(fraud, rules, lists, card, limit, params, apps, row, row + 1, out);
 }

@@ -213,6 +213,25 @@ class OnlineC:
         )
         _native.check_status(rc, "bb_decide_one")
 
+    def decide_many(self, begin: int, end: int) -> None:
+        """Rows [begin, end) as one request (a micro-batch), in order, the state carried over."""
+        if not 0 <= begin <= end <= self.size:
+            raise InputError(f"loan.decide: rows [{begin}, {end}) outside [0, {self.size})")
+        s = self.session
+        rc = lib.bb_decide_many(
+            self.state.c,
+            self.rules,
+            self.lists,
+            s.card.c,
+            s.limit,
+            s.params,
+            s.apps,
+            begin,
+            end,
+            s.offers,
+        )
+        _native.check_status(rc, "bb_decide_many")
+
     def outputs(self) -> _tables.Tables:
         return {"offers": self.session.table()}
 

@@ -1,0 +1,276 @@
+"""Everything a report says, computed from stored runs: parity, comparisons, throughput per
+core and socket, thread scaling, latency, capacity at the SLO, probe fractions and cost.
+
+The first run is the baseline; every other run is a candidate compared against it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench import compare, summary
+from bench.store import Store
+from reports import cost
+from workloads.errors import InputError
+
+DECISIONS = "loan.decide"
+POSTINGS = "ledger.post"
+
+
+@dataclass
+class Machine:
+    """One run and what was measured in it."""
+
+    run: dict
+    store: str
+    fingerprint: dict
+    build: dict
+    probes: dict
+    samples: list[dict]
+    summary: list[dict]
+
+    @property
+    def name(self) -> str:
+        return self.run["label"] or self.run["run_id"]
+
+    @property
+    def cores(self) -> int:
+        return self.fingerprint.get("physical_cores") or self.fingerprint.get("logical_cpus") or 1
+
+    @property
+    def sockets(self) -> int:
+        return self.fingerprint.get("sockets") or 1
+
+    def batch_rows(self, workload: str, engine: str = "c") -> list[dict]:
+        """Summary rows of a workload's plain batch benchmarks, by thread count."""
+        rows = [
+            r
+            for r in self.summary
+            if r["workload"] == workload
+            and r["engine"] == engine
+            and r["mode"] == "batch"
+            and r["batch_size"] is None
+            and r["units_per_s"]
+        ]
+        return sorted(rows, key=lambda r: r["threads"])
+
+    def bandwidth_bytes_per_s(self, threads: int) -> float | None:
+        """The triad probe at the closest measured thread count not above ``threads``."""
+        measured = {
+            int(k.rsplit("_", 1)[1][:-1]): v
+            for k, v in self.probes.items()
+            if k.startswith("memory_bandwidth_bytes_per_s_")
+        }
+        usable = [t for t in measured if t <= threads] or list(measured)
+        return measured[max(usable)] if usable else None
+
+
+def load(keys: list[str], stores: list[str]) -> list[Machine]:
+    """The runs named by ``keys`` (ids, id prefixes or labels), each from the first store
+    that has it."""
+    opened = [Store(s) for s in stores]
+    machines = []
+    for key in keys:
+        errors = []
+        for store in opened:
+            try:
+                run = store.find_run(key)
+            except InputError as error:
+                errors.append(str(error))
+                continue
+            samples = store.samples([run["run_id"]])
+            machines.append(
+                Machine(
+                    run=run,
+                    store=store.location,
+                    fingerprint=json.loads(run["fingerprint_json"] or "{}"),
+                    build=json.loads(run["build_json"] or "{}"),
+                    probes=json.loads(run["probes_json"] or "{}"),
+                    samples=samples.to_pylist(),
+                    summary=summary.summarize(samples),
+                )
+            )
+            break
+        else:
+            raise InputError("; ".join(errors))
+    if len(machines) < 2:
+        raise InputError("a report needs at least two runs: a baseline and a candidate")
+    return machines
+
+
+# ---- correctness ----
+def parity(machines: list[Machine]) -> tuple[list[str], dict[str, list[str]]]:
+    """Per workload (at each scale, seed and batch size), each machine's output digest status:
+    'same' as the baseline's, 'DIFFERS', 'inconsistent' (the machine's own engines disagree)
+    or '' (not run). Returns (workloads, {workload: [status per machine]})."""
+    keyed: list[dict[tuple, set]] = []
+    for m in machines:
+        digests: dict[tuple, set] = {}
+        for s in m.samples:
+            if s["digest"]:
+                key = (s["workload"], s["scale"], s["seed"], s["batch_size"])
+                digests.setdefault(key, set()).add(s["digest"])
+        keyed.append(digests)
+    workloads = sorted({k[0] for d in keyed for k in d})
+    matrix = {}
+    for w in workloads:
+        cells = []
+        base = {k: v for k, v in keyed[0].items() if k[0] == w}
+        for digests in keyed:
+            mine = {k: v for k, v in digests.items() if k[0] == w}
+            if not mine:
+                cells.append("")
+            elif any(len(v) > 1 for v in mine.values()):
+                cells.append("inconsistent")
+            elif any(k in base and base[k] != v for k, v in mine.items()):
+                cells.append("DIFFERS")
+            elif not set(mine) & set(base):
+                cells.append("not comparable (other scale)")
+            else:
+                cells.append("same")
+        matrix[w] = cells
+    return workloads, matrix
+
+
+# ---- speed ----
+def comparisons(machines: list[Machine], allow: set[str]) -> list[compare.Comparison]:
+    base = machines[0]
+    return [compare.compare(base.run, m.run, base.samples, m.samples, allow) for m in machines[1:]]
+
+
+def throughput(machine: Machine, workload: str) -> dict | None:
+    """C-engine batch throughput at the most threads measured, per core and per socket (the
+    per-thread rate times the socket's cores: an extrapolation when fewer threads ran)."""
+    rows = machine.batch_rows(workload)
+    if not rows:
+        return None
+    top = rows[-1]
+    per_core = top["units_per_s"] / top["threads"]
+    cores_per_socket = machine.cores / machine.sockets
+    return {
+        "threads": top["threads"],
+        "units_per_s": top["units_per_s"],
+        "per_core": per_core,
+        "per_socket": per_core * cores_per_socket,
+        "extrapolated": top["threads"] < cores_per_socket,
+        "single_thread": rows[0]["units_per_s"] if rows[0]["threads"] == 1 else None,
+    }
+
+
+def scaling(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
+    """(threads, units/s, parallel efficiency) of the C engine, efficiency = rate(t) /
+    (t × rate(1))."""
+    rows = machine.batch_rows(workload)
+    one = next((r["units_per_s"] for r in rows if r["threads"] == 1), None)
+    return [
+        (
+            r["threads"],
+            r["units_per_s"],
+            r["units_per_s"] / (r["threads"] * one) if one else math.nan,
+        )
+        for r in rows
+    ]
+
+
+def probe_fraction(machine: Machine, workload: str) -> float | None:
+    """The bytes each round must read and write (input + output Arrow bytes) at the measured
+    rate, as a fraction of the triad bandwidth at that thread count: how close the workload
+    runs to this machine's memory limit."""
+    rows = machine.batch_rows(workload)
+    if not rows:
+        return None
+    top = rows[-1]
+    sample = next(
+        (
+            s
+            for s in machine.samples
+            if s["benchmark"] == top["benchmark"] and s["io_bytes"] and s["units"]
+        ),
+        None,
+    )
+    bandwidth = machine.bandwidth_bytes_per_s(top["threads"])
+    if not sample or not bandwidth:
+        return None
+    return sample["io_bytes"] / top["median_s"] / bandwidth
+
+
+def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
+    """Online loan.decide latency distributions (ns at samples.LATENCY_QUANTILES) by engine."""
+    found = {}
+    for s in machine.samples:
+        if s["mode"] == "online" and s["latency_ns_quantiles"]:
+            found.setdefault(s["engine"], s["latency_ns_quantiles"])
+    return found
+
+
+def capacity(machine: Machine, slo_ms: float) -> dict | None:
+    """The highest loan.decide throughput over micro-batch sizes and thread counts whose p99
+    latency stays within the SLO."""
+    best = None
+    for r in machine.summary:
+        if r["mode"] != "capacity" or not r["units_per_s"] or r["latency_us_p99"] is None:
+            continue
+        if r["latency_us_p99"] <= slo_ms * 1000 and (
+            best is None or r["units_per_s"] > best["units_per_s"]
+        ):
+            best = r
+    if best is None:
+        return None
+    return {
+        "units_per_s": best["units_per_s"],
+        "threads": best["threads"],
+        "batch_size": best["batch_size"],
+        "p99_us": best["latency_us_p99"],
+    }
+
+
+# ---- cost ----
+def server(machine: Machine, model: cost.CostModel) -> cost.Server:
+    """The machine class bought: its cores (from the cost file, else the host) running at the
+    measured per-thread rates."""
+    mclass = model.machine_for(machine.run, machine.fingerprint)
+    cores = mclass.cores or machine.cores
+    sockets = mclass.sockets or machine.sockets
+
+    def per_server(rate: float | None, threads: int) -> float | None:
+        return rate / threads * cores if rate else None
+
+    decide, post = throughput(machine, DECISIONS), throughput(machine, POSTINGS)
+    cap = capacity(machine, model.target.p99_ms)
+    return cost.Server(
+        machine=mclass,
+        cores=cores,
+        sockets=sockets,
+        decisions_per_s=per_server(decide and decide["units_per_s"], decide and decide["threads"]),
+        postings_per_s=per_server(post and post["units_per_s"], post and post["threads"]),
+        capacity_per_s=per_server(cap and cap["units_per_s"], cap and cap["threads"]),
+    )
+
+
+@dataclass
+class Report:
+    machines: list[Machine]
+    workloads: list[str]
+    parity: dict[str, list[str]]
+    comparisons: list[compare.Comparison]
+    allow: set[str]
+    model: cost.CostModel | None = None
+    servers: list[cost.Server] = field(default_factory=list)
+    sensitivity: list[dict] = field(default_factory=list)
+
+
+def analyse(machines: list[Machine], allow: set[str], model: cost.CostModel | None) -> Report:
+    workloads, matrix = parity(machines)
+    report = Report(machines, workloads, matrix, comparisons(machines, allow), allow, model)
+    if model is not None:
+        report.servers = [server(m, model) for m in machines]
+        report.sensitivity = cost.sensitivity(model, report.servers, years=cost.TCO_YEARS[-1])
+    return report
+
+
+def geomean(values: list[float]) -> float:
+    return float(np.exp(np.mean(np.log(values)))) if values else math.nan

@@ -1,0 +1,58 @@
+"""A report as a list of plain blocks, rendered alike to HTML, PDF and Markdown.
+
+All text in blocks is plain text (from results files too): each renderer escapes it for its
+format, so nothing in a hostname or label can become markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    emphasis: bool = False  # the verdict: shown prominently
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # file stem for formats that keep images apart (Markdown)
+    png: bytes
+    caption: str
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str  # commands to rerun: monospace, kept verbatim (but escaped)
+
+
+Block = Heading | Paragraph | Bullets | Table | Figure | Code
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, *blocks: Block) -> None:
+        self.blocks.extend(blocks)

@@ -1,0 +1,192 @@
+"""A Document to HTML (one self-contained file), Markdown (charts as PNG files beside it) and
+PDF (fpdf2, pure Python, with matplotlib's DejaVu fonts for the non-Latin-1 text).
+
+Every string is escaped for its format here, and only here."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import pathlib
+import re
+
+from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+h1 { margin-bottom: 0; } .subtitle { color: #57606a; margin-top: .2em; }
+h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; margin-top: 1.8em; }
+table { border-collapse: collapse; margin: .6em 0; font-size: 12.5px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } tr:nth-child(even) td { background: #fbfcfd; }
+.verdict { font-size: 15px; background: #f6f8fa; border-left: 4px solid #0969da;
+           padding: .6em .9em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; }
+figcaption { color: #57606a; font-size: 12.5px; }
+pre { background: #f6f8fa; padding: .7em; overflow-x: auto; white-space: pre-wrap; }
+@media print { body { max-width: none; } h2 { break-after: avoid; }
+               figure { break-inside: avoid; } }
+"""
+
+
+# ---- HTML ----
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def to_html(document: Document) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # no scripts, no network: images are data URIs, styles inline
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src data:; style-src 'unsafe-inline'\">",
+        f"<title>{_e(document.title)}</title><style>{CSS}</style></head><body>",
+        f'<h1>{_e(document.title)}</h1><p class="subtitle">{_e(document.subtitle)}</p>',
+    ]
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            parts.append(f"<h{block.level}>{_e(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            attribute = ' class="verdict"' if block.emphasis else ""
+            parts.append(f"<p{attribute}>{_e(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            parts.append("<ul>" + "".join(f"<li>{_e(i)}</li>" for i in block.items) + "</ul>")
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{_e(h)}</th>" for h in block.header)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in block.rows
+            )
+            caption = f"<caption>{_e(block.caption)}</caption>" if block.caption else ""
+            parts.append(
+                f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
+        elif isinstance(block, Figure):
+            data = base64.b64encode(block.png).decode("ascii")
+            parts.append(
+                f'<figure><img alt="{_e(block.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{_e(block.caption)}</figcaption></figure>"
+            )
+        elif isinstance(block, Code):
+            parts.append(f"<pre>{_e(block.text)}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ---- Markdown ----
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def _m(text: str) -> str:
+    """Plain text for Markdown that GitHub renders: HTML escaped, Markdown punctuation
+    backslash-escaped, no line breaks inside a table cell."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+
+
+def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict[str, bytes]]:
+    """The Markdown text and the images it links to ({file name: PNG}). With image_folder
+    None, charts are left out (a CI step summary cannot hold images)."""
+    lines = [f"# {_m(document.title)}", "", f"_{_m(document.subtitle)}_", ""]
+    images: dict[str, bytes] = {}
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            lines += ["#" * block.level + " " + _m(block.text), ""]
+        elif isinstance(block, Paragraph):
+            lines += [f"**{_m(block.text)}**" if block.emphasis else _m(block.text), ""]
+        elif isinstance(block, Bullets):
+            lines += [f"- {_m(i)}" for i in block.items] + [""]
+        elif isinstance(block, Table):
+            lines.append("| " + " | ".join(_m(h) or " " for h in block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += ["| " + " | ".join(_m(c) for c in row) + " |" for row in block.rows]
+            lines.append("")
+        elif isinstance(block, Figure) and image_folder is not None:
+            name = f"{block.name}.png"
+            images[name] = block.png
+            lines += [f"![{_m(block.caption)}]({image_folder}/{name})", ""]
+        elif isinstance(block, Code):
+            fence = "~~~~"
+            lines += [fence, block.text.replace(fence, "~ ~ ~ ~"), fence, ""]
+    return "\n".join(lines), images
+
+
+# ---- PDF ----
+def _fonts() -> tuple[str, str, str]:
+    import matplotlib
+
+    folder = pathlib.Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    return (
+        str(folder / "DejaVuSans.ttf"),
+        str(folder / "DejaVuSans-Bold.ttf"),
+        str(folder / "DejaVuSansMono.ttf"),
+    )
+
+
+def to_pdf(document: Document) -> bytes:
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    regular, bold, mono = _fonts()
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font("DejaVu", "", regular)
+    pdf.add_font("DejaVu", "B", bold)
+    pdf.add_font("DejaVuMono", "", mono)
+    pdf.set_title(document.title)
+    pdf.set_creator("bankbench")
+    pdf.add_page()
+    width = pdf.epw
+
+    def text(size: float, style: str, value: str, height: float) -> None:
+        pdf.set_font("DejaVu", style, size)
+        pdf.multi_cell(width, height, value, new_x="LMARGIN", new_y="NEXT")
+
+    text(18, "B", document.title, 9)
+    text(10, "", document.subtitle, 5)
+    pdf.ln(3)
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            if block.level == 2 and pdf.get_y() > pdf.h * 0.65:
+                pdf.add_page()
+            pdf.ln(3)
+            text(14 if block.level == 2 else 11.5, "B", block.text, 7)
+            pdf.ln(1)
+        elif isinstance(block, Paragraph):
+            text(10.5 if block.emphasis else 9, "B" if block.emphasis else "", block.text, 5)
+            pdf.ln(2)
+        elif isinstance(block, Bullets):
+            for item in block.items:
+                text(9, "", "• " + item, 4.6)
+            pdf.ln(2)
+        elif isinstance(block, Table):
+            size = 7.5 if len(block.header) <= 4 else 6.5
+            pdf.set_font("DejaVu", "", size)
+            # columns as wide as their longest text, within reason
+            longest = [
+                min(max(len(str(row[i])) for row in [block.header, *block.rows]), 60) + 4
+                for i in range(len(block.header))
+            ]
+            with pdf.table(
+                col_widths=longest,
+                headings_style=FontFace(emphasis="BOLD", fill_color=(246, 248, 250)),
+                line_height=size * 0.5,
+                text_align="LEFT",
+                first_row_as_headings=True,
+            ) as table:
+                for row in [block.header, *block.rows]:
+                    cells = table.row()
+                    for value in row:
+                        cells.cell(str(value))
+            pdf.ln(3)
+        elif isinstance(block, Figure):
+            pdf.image(io.BytesIO(block.png), w=width)
+            text(8, "", block.caption, 4)
+            pdf.ln(3)
+        elif isinstance(block, Code):
+            pdf.set_font("DejaVuMono", "", 7.5)
+            pdf.multi_cell(width, 4, block.text, new_x="LMARGIN", new_y="NEXT", fill=False)
+            pdf.ln(2)
+    return bytes(pdf.output())

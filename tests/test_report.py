@@ -1,0 +1,413 @@
+"""bankbench report: the cost model, the three formats, escaping, refusals, bad input."""
+
+import datetime
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from bench import cli
+from bench.store import Store
+from reports import analysis, content, cost, render, write
+from workloads.errors import InputError
+
+HOSTILE = "<script>alert(1)</script>"
+COST = """
+[site]
+currency = "CNY"
+electricity_per_kwh = 1.0
+pue = 1.5
+
+[target]
+decisions_per_s = 1000000
+p99_ms = 1.0
+
+[machine.x86]
+match = "x86*"
+price = 100000
+power_w = 500
+rack_units = 2
+amortization_years = 5
+maintenance_pct_per_year = 10
+licence_per_core_per_year = 100
+cores = 32
+sockets = 1
+
+[machine.arm]
+match = "arm*"
+price = 80000
+power_w = 400
+rack_units = 2
+amortization_years = 5
+maintenance_pct_per_year = 10
+licence_per_core_per_year = 100
+cores = 64
+sockets = 1
+"""
+
+
+def _run_record(run_id, label, hostname, emulated=False):
+    fingerprint = {
+        "arch": "x86_64",
+        "hostname": hostname,
+        "cpu_model": "test cpu",
+        "physical_cores": 2,
+        "logical_cpus": 2,
+        "sockets": 1,
+        "python": "3.11",
+        "emulated": emulated,
+        "emulation_reason": "qemu-user" if emulated else None,
+    }
+    build = {"compiler": "12", "flags": "-O2", "label": "portable", "source_sha256": "s"}
+    now = datetime.datetime(2026, 11, 28, tzinfo=datetime.timezone.utc)
+    return {
+        "run_id": run_id,
+        "label": label,
+        "status": "complete",
+        "started_at": now,
+        "finished_at": now,
+        "profile": "smoke",
+        "command_line": f"bankbench run --label {label}",
+        "bankbench_version": "0.1.0",
+        "git_commit": None,
+        "emulated": emulated,
+        "cpu_model": "test cpu",
+        "fingerprint_json": json.dumps(fingerprint),
+        "build_json": json.dumps(build),
+        "probes_json": json.dumps(
+            {"memory_bandwidth_bytes_per_s_1t": 1e10, "memory_bandwidth_bytes_per_s_2t": 1.5e10}
+        ),
+    }
+
+
+def _benchmarks(speed, digests):
+    """(name, fields, median seconds) of a small synthetic run."""
+    quantiles = [1000 + 10 * i for i in range(104)]
+    out = []
+    for workload in ("loan.decide", "ledger.post"):
+        for threads in (1, 2):
+            out.append(
+                (
+                    f"{workload}[c-{threads}t-1.0]",
+                    {
+                        "workload": workload,
+                        "engine": "c",
+                        "threads": threads,
+                        "mode": "batch",
+                        "units": 100_000,
+                        "io_bytes": 10_000_000,
+                        "digest": digests.get(workload, "d-" + workload),
+                    },
+                    0.1 / threads / speed,
+                )
+            )
+    out.append(
+        (
+            "loan.decide[c-online-1t-1.0]",
+            {
+                "workload": "loan.decide",
+                "engine": "c",
+                "threads": 1,
+                "mode": "online",
+                "units": 1000,
+                "latency_ns_p99": 2000,
+                "latency_ns_quantiles": quantiles,
+                "digest": digests.get("loan.decide", "d-loan.decide"),
+            },
+            0.01 / speed,
+        )
+    )
+    for batch, p99_ns in ((1, 5_000), (256, 800_000), (4096, 5_000_000)):
+        out.append(
+            (
+                f"loan.decide[c-capacity-1t-1.0-batch{batch}]",
+                {
+                    "workload": "loan.decide",
+                    "engine": "c",
+                    "threads": 1,
+                    "mode": "capacity",
+                    "batch_size": batch,
+                    "units": 100_000,
+                    "latency_ns_p99": p99_ns,
+                },
+                1.0 / batch**0.5 / speed,
+            )
+        )
+    return out
+
+
+def make_run(store, run_id, label, hostname="host", speed=1.0, digests=None, emulated=False):
+    run = _run_record(run_id, label, hostname, emulated)
+    store.write_run(run)
+    rng = np.random.default_rng(int(run_id[-8:], 16))
+    for name, fields, median in _benchmarks(speed, digests or {}):
+        rows = [
+            {
+                "run_id": run_id,
+                "benchmark": name,
+                "scale": 1.0,
+                "seed": 42,
+                "round": i,
+                "seconds": median * (1 + 0.01 * rng.standard_normal()),
+                **fields,
+            }
+            for i in range(9)
+        ]
+        store.write_samples(run, name, rows)
+    return run
+
+
+@pytest.fixture
+def cost_file(tmp_path):
+    path = tmp_path / "cost.toml"
+    path.write_text(COST)
+    return str(path)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(str(tmp_path / "store"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base", hostname=HOSTILE)
+    make_run(s, "20261128T000001-bbbbbbbb", "arm-$cand$ | *x*", speed=1.5)
+    return s
+
+
+def _document(store, cost_file=None, keys=("x86-base", "arm-$cand$ | *x*")):
+    model = cost.load([cost_file]) if cost_file else None
+    machines = analysis.load(list(keys), [store.location])
+    return content.build(analysis.analyse(machines, set(), model))
+
+
+# ---- cost model ----
+def test_cost_arithmetic_by_hand(cost_file):
+    model = cost.load([cost_file])
+    server = cost.Server(model.machines["x86"], 32, 1, 2e6, 1e6, 250_000.0)
+    annual = cost.annual_cost(server, model.site)
+    assert annual["energy"] == pytest.approx(0.5 * 8766 * 1.0 * 1.5)  # kW × h × price × PUE
+    assert annual["capex"] == 20_000 and annual["maintenance"] == 10_000
+    assert annual["licences"] == 3200
+    running = annual["energy"] + 10_000 + 3200
+    assert cost.tco(server, model.site, 3) == pytest.approx(100_000 + 3 * running)
+    assert cost.tco(server, model.site, 6) == pytest.approx(200_000 + 6 * running)  # 2 purchases
+    assert cost.servers_needed(server, model.target) == 4  # 1e6 / 250k
+    yearly = sum(annual.values())
+    assert cost.cost_per_million(server, model.site, 2e6) == pytest.approx(
+        yearly / (2e6 * cost.SECONDS_PER_YEAR) * 1e6
+    )
+
+
+def test_sensitivity_names_the_inputs_that_flip_the_choice(cost_file):
+    model = cost.load([cost_file])
+    x86 = cost.Server(model.machines["x86"], 32, 1, None, None, 100_000.0)
+    arm = cost.Server(model.machines["arm"], 64, 1, None, None, 104_000.0)
+    saving = cost.fleet_saving(model, [x86, arm], 5)
+    assert saving is not None and saving > 0  # 10 arm servers against 10 x86 ones, cheaper
+    rows = cost.sensitivity(model, [x86, arm], 5)
+    swings = [abs(r["high"] - r["low"]) for r in rows]
+    assert swings == sorted(swings, reverse=True)
+    capacity = next(r for r in rows if r["input"] == "measured capacity (arm)")
+    assert capacity["low"] < 0 < capacity["high"]  # −20 %: arm needs 13 servers and loses
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("price = 100000\n", ""), "[machine.x86]: missing field 'price'"),
+        (("power_w = 500", "power_w = -5"), "[machine.x86]: field 'power_w' must be positive"),
+        (("pue = 1.5", "pue = 0.9"), "[site]: field 'pue' must be at least 1"),
+        (
+            ("maintenance_pct_per_year = 10\nlicence", "maintenance_pct_per_year = -1\nlicence"),
+            "field 'maintenance_pct_per_year' must be at least 0",
+        ),
+        (('currency = "CNY"', ""), "[site]: missing field 'currency'"),
+        (("rack_units = 2", 'rack_units = "two"'), "field 'rack_units' must be a number"),
+        (("cores = 32", "cores = 32.5"), "field 'cores' must be a whole number"),
+        (("[target]", "[targets]"), "missing table [target]"),
+        (("pue = 1.5", "pue = 1.5\npeu = 2"), "[site]: unknown field 'peu'"),
+        (("pue = 1.5", "pue = "), "not valid TOML"),
+    ],
+)
+def test_bad_cost_file_names_the_field(tmp_path, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(COST.replace(*edit, 1))
+    with pytest.raises(InputError) as error:
+        cost.load([str(path)])
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_cost_files_merge_and_refuse_duplicates(tmp_path):
+    site, machines = COST.split("[machine.x86]")
+    (tmp_path / "site.toml").write_text(site)
+    (tmp_path / "machines.toml").write_text("[machine.x86]" + machines)
+    model = cost.load([str(tmp_path / "site.toml"), str(tmp_path / "machines.toml")])
+    assert set(model.machines) == {"x86", "arm"}
+    with pytest.raises(InputError, match=r"\[machine.arm\] is defined twice"):
+        cost.load([str(tmp_path / "machines.toml")] * 2 + [str(tmp_path / "site.toml")])
+
+
+def test_a_run_matching_no_machine_class_is_named(store, cost_file, tmp_path):
+    path = tmp_path / "one.toml"
+    path.write_text(COST.replace('match = "arm*"', 'match = "nothing"'))
+    with pytest.raises(InputError, match="matches no \\[machine"):
+        _document(store, str(path))
+
+
+# ---- analysis ----
+def test_capacity_is_the_best_rate_within_the_slo(store):
+    base = analysis.load(["x86-base", "arm-$cand$ | *x*"], [store.location])[0]
+    cap = analysis.capacity(base, slo_ms=1.0)
+    assert cap["batch_size"] == 256 and cap["p99_us"] == 800  # 4096 breaks the SLO
+    assert analysis.capacity(base, slo_ms=0.001) is None
+    scaling = analysis.scaling(base, "loan.decide")
+    assert [t for t, _, _ in scaling] == [1, 2] and scaling[1][2] == pytest.approx(1.0, rel=0.05)
+    assert analysis.probe_fraction(base, "ledger.post") == pytest.approx(
+        10_000_000 / 0.05 / 1.5e10, rel=0.05
+    )
+
+
+def test_verdict_speed_parity_and_cost(store, cost_file):
+    document = _document(store, cost_file)
+    verdicts = [b.text for b in document.blocks if getattr(b, "emphasis", False)]
+    assert (
+        re.search(r"FASTER: 1\.(49|50|51)×", verdicts[0])
+        and "bit-identical on 2 of 2 workloads" in verdicts[0]
+    )
+    assert verdicts[1].startswith("Cost: for 1,000,000 decisions/s at p99 ≤ 1 ms")
+
+
+def test_different_outputs_are_a_correctness_finding(tmp_path):
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base")
+    make_run(s, "20261128T000001-bbbbbbbb", "arm-cand", digests={"ledger.post": "other"})
+    document = _document(s, keys=("x86-base", "arm-cand"))
+    verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
+    assert "NOT SAFE TO MIGRATE" in verdict and "ledger.post" in verdict
+    assert "loan.decide" not in verdict.split("outputs for")[1]
+
+
+def test_an_emulated_run_gets_no_speed_verdict(tmp_path):
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base")
+    make_run(s, "20261128T000001-bbbbbbbb", "arm-qemu", emulated=True)
+    document = _document(s, keys=("x86-base", "arm-qemu"))
+    verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
+    assert "NO SPEED VERDICT" in verdict and "emulated" in verdict
+
+
+# ---- the three formats ----
+def test_report_writes_html_pdf_markdown_with_hostile_text_escaped(store, cost_file, tmp_path):
+    out = tmp_path / "report"
+    written = write.report(
+        ["x86-base", "arm-$cand$ | *x*"], [store.location], [cost_file], set(), str(out)
+    )
+    html = (out / "report.html").read_text()
+    markdown = (out / "report.md").read_text()
+    assert set(written) == {"html", "md", "pdf"}
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html.lower()
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in markdown and "<script" not in markdown
+    assert "arm\\-$cand$ \\| \\*x\\*" in markdown  # Markdown punctuation is text too
+    assert html.count("data:image/png;base64,") >= 4 and "http" not in html.split("<body>")[1]
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
+    charts = sorted(p.name for p in (out / "charts").iterdir())
+    assert "forest-1.png" in charts and "tornado.png" in charts
+    order = [
+        h
+        for h in (
+            "Verdict",
+            "The machines",
+            "Output parity",
+            "Speed",
+            "Latency",
+            "Thread scaling",
+            "Against each machine",
+            "Cost",
+            "Methodology",
+            "Reproducibility",
+        )
+    ]
+    positions = [html.index(f"<h2>{h}") for h in order]
+    assert positions == sorted(positions)
+
+
+def _tool(name: str) -> str:
+    """The path of an external tool; the test skips without it, or fails in CI (where
+    .ci/run installs it and sets BANKBENCH_REQUIRE_REPORT_TOOLS)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("BANKBENCH_REQUIRE_REPORT_TOOLS"):
+            pytest.fail(f"{name} is required here but not installed")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def test_pdf_renders_to_pages(store, cost_file, tmp_path):
+    pdf = render.to_pdf(_document(store, cost_file))
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    subprocess.run(
+        [_tool("pdftoppm"), "-r", "20", "-png", str(tmp_path / "r.pdf"), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+    )
+    assert len(list(tmp_path.glob("page-*.png"))) >= 3
+
+
+def test_html_opens_in_headless_chromium_without_console_errors(store, cost_file, tmp_path):
+    (tmp_path / "r.html").write_text(render.to_html(_document(store, cost_file)))
+    result = subprocess.run(
+        [
+            _tool("chromium"),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            (tmp_path / "r.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert "bankbench migration report" in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # shown as text ...
+    assert "<script" not in dom.lower()  # ... never an element
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console
+
+
+# ---- the command ----
+def test_report_command_and_its_errors(store, cost_file, tmp_path, capsys):
+    out = tmp_path / "r"
+    args = ["report", "x86-base", "arm-$cand$ | *x*", "--store", store.location, "-o", str(out)]
+    assert cli.main([*args, "--cost", cost_file]) == 0
+    assert "report.pdf" in capsys.readouterr().out
+    assert cli.main(["report", "x86-base", "nope", "--store", store.location, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "run 'nope' is not in the store" in err and "x86-base" in err
+    assert err.count("\n") == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text(COST.replace("price = 80000", "price = -1"))
+    before = (out / "report.html").read_bytes()
+    assert cli.main([*args, "--cost", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "[machine.arm]: field 'price' must be positive, got -1" in err
+    assert (out / "report.html").read_bytes() == before  # a failed report changes nothing
+    assert cli.main(["report", "x86-base", "--store", store.location, "-o", str(out)]) == 2
+    assert "at least two runs" in capsys.readouterr().err
+
+
+def test_numbers_format_for_people():
+    assert content.rate(1_234_567) == "1.23 M" and content.rate(None) == "–"
+    assert content.rate(math.nan) == "–" and content.money(1234.5, "CNY") == "1,234 CNY"
