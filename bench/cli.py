@@ -367,6 +367,46 @@ def cmd_compare(args) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args) -> int:
+    from bench import audit
+
+    targets, source_problems = audit.run(args.cross or [])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "targets": [t.__dict__ for t in targets],
+                    "sources": source_problems,
+                    "ok": not source_problems and not any(t.errors for t in targets),
+                },
+                indent=1,
+            )
+        )
+    else:
+        for t in targets:
+            print(f"{t.name} ({t.arch}, {t.label}): {'FAILED' if t.errors else 'OK'}")
+            print(f"  flags: {' '.join(t.flags)}")
+            print("  " + " · ".join(f"{k} {v}" for k, v in t.counts.items()))
+            if t.facts:
+                print("  platform: " + " · ".join(f"{k} {v}" for k, v in t.facts.items()))
+            for line in t.notes:
+                print(f"  {line}")
+            for line in t.errors:
+                print(f"  ERROR: {line}")
+        print(
+            "sources: "
+            + (
+                "OK (no long double, x86 intrinsics or plain-char values)"
+                if not source_problems
+                else "FAILED"
+            )
+        )
+        for line in source_problems:
+            print(f"  ERROR: {line}")
+    failed = source_problems or any(t.errors for t in targets)
+    return EXIT_MISMATCH if failed else EXIT_OK
+
+
 def cmd_report(args) -> int:
     from reports import write
 
@@ -557,6 +597,22 @@ def parser() -> argparse.ArgumentParser:
     )
     _store_option(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "audit",
+        help="check the compiled core: flags, no FMA/float/SVE, atomics, sources, platform",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  bankbench audit\n  bankbench audit --cross aarch64   "
+        "# also the sources compiled with aarch64-linux-gnu-gcc\n"
+        "exit status: 0 clean, 1 a finding, 2 a tool is missing",
+    )
+    p.add_argument(
+        "--cross",
+        type=_list_arg,
+        help="also cross-compile the sources for these architectures (e.g. aarch64)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser(
         "report",

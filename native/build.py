@@ -3,8 +3,9 @@
 Run by the package build through ``cffi_modules`` (see setup.py). The compile flags are
 pinned here so that the core does not silently inherit the interpreter's CFLAGS (pyenv
 builds use -O3, Debian's aarch64 python3 uses -O2): our flags come last on the command line,
-so they win. ``BANKBENCH_EXTRA_CFLAGS`` appends flags for labelled special builds
-(sanitizers, tuned targets); every flag lands in the build record.
+so they win. ``BANKBENCH_TUNE`` makes a labelled tuned build (``native``, ``tsv110``,
+``neoverse-n1``, ``x86-64-v3``…); ``BANKBENCH_EXTRA_CFLAGS`` appends flags for other special
+builds (sanitizers). Every flag lands in the build record.
 """
 
 from __future__ import annotations
@@ -54,9 +55,23 @@ def c_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-build_label = os.environ.get("BANKBENCH_BUILD_LABEL", "portable")
+def tune_flags(target: str, machine: str) -> list[str]:
+    """The flags of a tuned build: ``native`` (this CPU) or a named target — a CPU such as
+    tsv110 (Kunpeng 920) or neoverse-n1 on Arm, an ISA level such as x86-64-v3 or
+    armv8.2-a. Contraction stays off: a tuned build must still compute the same answers."""
+    if not target:
+        return []
+    if machine in ("aarch64", "arm64"):
+        if target.startswith("armv"):
+            return [f"-march={target}"]
+        return [f"-mcpu={target}"]
+    return [f"-march={target}"]
+
+
+tune = os.environ.get("BANKBENCH_TUNE", "").strip()
+build_label = os.environ.get("BANKBENCH_BUILD_LABEL") or (f"tuned-{tune}" if tune else "portable")
 extra_cflags = shlex.split(os.environ.get("BANKBENCH_EXTRA_CFLAGS", ""))
-compile_args = PORTABLE_CFLAGS + extra_cflags
+compile_args = PORTABLE_CFLAGS + tune_flags(tune, platform.machine()) + extra_cflags
 effective_line = " ".join(
     [
         sysconfig.get_config_var("CC") or "cc",

@@ -345,6 +345,12 @@ def _tool(name: str) -> str:
     return path
 
 
+def _tool_env() -> dict:
+    """The environment for an external tool: without the sanitizer runtime preloaded for our
+    own core (tox -e sanitize), which Chromium does not survive."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def test_pdf_renders_to_pages(store, cost_file, tmp_path):
     pdf = render.to_pdf(_document(store, cost_file))
     (tmp_path / "r.pdf").write_bytes(pdf)
@@ -352,6 +358,7 @@ def test_pdf_renders_to_pages(store, cost_file, tmp_path):
         [_tool("pdftoppm"), "-r", "20", "-png", str(tmp_path / "r.pdf"), str(tmp_path / "page")],
         check=True,
         capture_output=True,
+        env=_tool_env(),
     )
     assert len(list(tmp_path.glob("page-*.png"))) >= 3
 
@@ -377,6 +384,7 @@ def test_html_opens_in_headless_chromium_without_console_errors(store, cost_file
         capture_output=True,
         text=True,
         timeout=120,
+        env=_tool_env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
