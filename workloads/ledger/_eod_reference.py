@@ -7,7 +7,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from workloads import _money
-from workloads.errors import BankbenchError
+from workloads.errors import BankbenchError, InputError
 from workloads.ledger import _tigerbeetle as tb
 from workloads.ledger._ledger import Ledger
 from workloads.loan import schedule
@@ -72,7 +72,10 @@ class Eod:
                 schedule.EQUAL_INSTALLMENT,
                 row["first_due_day"],
             )
-            assert status == 0 and row["first_due_day"] > start_day, "valid schedules only"
+            if status != 0 or row["first_due_day"] <= start_day:
+                raise InputError(
+                    f"ledger.eod loan {row['loan_id']}: no valid schedule (status {status})"
+                )
             n = len(rows)
             self.loans.append(
                 Loan(

@@ -43,11 +43,14 @@ from workloads._rng import Stream
 from workloads.errors import InputError, NativeError
 from workloads.ledger import _eod_reference as reference
 from workloads.ledger import _post_data, post
+from workloads.ledger import _tigerbeetle as tb
 from workloads.ledger._eod_reference import ReconciliationError
 from workloads.ledger._ledger import Ledger
 from workloads.loan import schedule
 
 CELLS = 8
+DAYS_MAX = 36_600  # a century of end-of-day runs
+SETUP_REFUSED = "ledger.eod: the setup postings were refused by the ledger"
 DAYS = 90
 GL_SLOTS = {
     "settlement": 1,
@@ -212,6 +215,7 @@ class Eod(Workload):
     def _validate_more(self, inputs) -> None:
         config = inputs["config"]
         cells = post.cells_of(config, self.name)
+        post.validate_accounts(inputs["accounts"], self.name)
         if sorted(inputs["gl"].column("cell").to_pylist()) != list(range(cells)):
             raise InputError(f"ledger.eod gl: one row per cell 0..{cells - 1}")
         loans = inputs["loans"]
@@ -222,6 +226,24 @@ class Eod(Workload):
                 f"ledger.eod loans row {int(np.argmax(bad))}: n_periods must be 1..360"
             )
         start = config.column("start_day")[0].as_py()
+        days = config.column("days")[0].as_py()
+        if not 0 <= days <= DAYS_MAX:
+            raise InputError(f"ledger.eod config: days must be 0..{DAYS_MAX}, got {days}")
+        if not schedule.DAY_MIN <= start <= schedule.DAY_MAX - days:
+            raise InputError(f"ledger.eod config: start_day {start} is outside the calendar")
+        known = inputs["accounts"].column("id").to_numpy()
+        gl = inputs["gl"]
+        for table, columns in (
+            (loans, ("loan_account_id", "deposit_account_id")),
+            (gl, tuple(k for k in GL if k != "cell")),
+        ):
+            for column in columns:
+                missing = ~np.isin(table.column(column).to_numpy(), known)
+                if missing.any():
+                    raise InputError(
+                        f"ledger.eod {'loans' if table is loans else 'gl'}.{column} row "
+                        f"{int(np.argmax(missing))}: no such account"
+                    )
         if (loans.column("first_due_day").to_numpy() <= start).any():
             raise InputError("ledger.eod loans: every first_due_day must come after start_day")
         for column in ("deposit_account_id", "loan_account_id"):
@@ -245,7 +267,9 @@ class Eod(Workload):
         setup = inputs["setup"]
         rows = setup.select(list(post.TRANSFER_FIELDS)).to_pylist()
         for k, (begin, end) in enumerate(post.batch_bounds(setup.column("batch").to_numpy())):
-            ledger.run_batch(rows[begin:end], (k + 1) * post.NS_PER_S)
+            results = ledger.run_batch(rows[begin:end], (k + 1) * post.NS_PER_S)
+            if any(status != tb.CREATED for _, status in results):
+                raise ReconciliationError(SETUP_REFUSED)
         gl = {row["cell"]: row for row in inputs["gl"].to_pylist()}
         eod = reference.Eod(ledger, inputs["loans"].to_pylist(), gl, cells, start)
         report = [(start + d, c, *eod.run_day(c, d)) for d in range(days) for c in range(cells)]
@@ -278,7 +302,7 @@ class Eod(Workload):
             ledger, _tables.columns(inputs["setup"], post.TRANSFERS), cells, threads
         )
         if (setup.column("status").to_numpy() != 0xFFFF_FFFF).any():
-            raise ReconciliationError("ledger.eod: the setup postings were refused by the ledger")
+            raise ReconciliationError(SETUP_REFUSED)
         loans = _tables.columns(inputs["loans"], LOANS)
         gl = {
             k: np.ascontiguousarray(v[np.argsort(inputs["gl"].column("cell").to_numpy())])

@@ -90,6 +90,34 @@ def cells_of(config: pa.Table, workload: str) -> int:
     return cells
 
 
+def validate_accounts(accounts: pa.Table, workload: str) -> None:
+    """What the ledger refuses to open: ids 0 and 2^64-1, repeated ids, both balance-limit
+    flags, unknown flag bits, ledger 0, code 0."""
+    ids = accounts.column("id").to_numpy()
+    for bad, why in ((ids == 0, "id 0"), (ids == tb.U64_MAX, "id 2^64-1")):
+        if bad.any():
+            raise InputError(
+                f"{workload} accounts row {int(np.argmax(bad))} has {why}; "
+                "account ids must be 1..2^64-2"
+            )
+    order = np.argsort(ids, kind="stable")
+    dup = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if dup.size:
+        raise InputError(
+            f"{workload} accounts row {int(order[dup[0] + 1])} repeats "
+            f"account id {int(ids[order][dup[0]])}"
+        )
+    flags = accounts.column("flags").to_numpy()
+    for bad, why in (
+        ((flags & 6) == 6, "both balance-limit flags (they are mutually exclusive)"),
+        ((flags & ~np.uint16(tb.ACCOUNT_FLAGS_KNOWN)) != 0, "an unknown flag bit"),
+        (accounts.column("ledger").to_numpy() == 0, "ledger 0"),
+        (accounts.column("code").to_numpy() == 0, "code 0"),
+    ):
+        if bad.any():
+            raise InputError(f"{workload} accounts row {int(np.argmax(bad))} has {why}")
+
+
 def check_batches(batch: np.ndarray, workload: str, table: str) -> None:
     """Batch numbers must not decrease (a batch is a run of equal numbers)."""
     steps = np.diff(batch.astype(np.int64))
@@ -140,30 +168,7 @@ class Post(Workload):
 
     def _validate_more(self, inputs) -> None:
         cells_of(inputs["config"], self.name)
-        accounts = inputs["accounts"]
-        ids = accounts.column("id").to_numpy()
-        for bad, why in ((ids == 0, "id 0"), (ids == tb.U64_MAX, "id 2^64-1")):
-            if bad.any():
-                raise InputError(
-                    f"ledger.post accounts row {int(np.argmax(bad))} has {why}; "
-                    "account ids must be 1..2^64-2"
-                )
-        order = np.argsort(ids, kind="stable")
-        dup = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-        if dup.size:
-            raise InputError(
-                f"ledger.post accounts row {int(order[dup[0] + 1])} repeats "
-                f"account id {int(ids[order][dup[0]])}"
-            )
-        flags = accounts.column("flags").to_numpy()
-        for bad, why in (
-            ((flags & 6) == 6, "both balance-limit flags (they are mutually exclusive)"),
-            ((flags & ~np.uint16(tb.ACCOUNT_FLAGS_KNOWN)) != 0, "an unknown flag bit"),
-            (accounts.column("ledger").to_numpy() == 0, "ledger 0"),
-            (accounts.column("code").to_numpy() == 0, "code 0"),
-        ):
-            if bad.any():
-                raise InputError(f"ledger.post accounts row {int(np.argmax(bad))} has {why}")
+        validate_accounts(inputs["accounts"], self.name)
         batch = inputs["transfers"].column("batch").to_numpy()
         check_batches(batch, self.name, "transfers")
         for begin, end in batch_bounds(batch):

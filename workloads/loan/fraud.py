@@ -448,13 +448,22 @@ class Fraud(Workload):
     def _validate_more(self, inputs) -> None:
         parse_rules(inputs["rules"])
         parse_lists(inputs["lists"])
-        check_order(inputs["events"])
+        events = inputs["events"]
+        check_order(events)
+        if "label" in events.column_names:  # optional: scored against when present
+            _tables.validate({"events": events}, {"events": {"label": pa.uint8()}}, self.name)
+            labels = events.column("label").to_numpy()
+            if (labels >= len(LABELS)).any():
+                raise InputError(
+                    f"{self.name}: events.label row {int(np.argmax(labels >= len(LABELS)))} "
+                    f"is not a known label 0..{len(LABELS) - 1}"
+                )
 
     def _units(self, inputs) -> int:
         return inputs["events"].num_rows
 
     def _labels(self, events: pa.Table) -> np.ndarray:
-        if "label" in events.column_names and events.schema.field("label").type == pa.uint8():
+        if "label" in events.column_names:  # validated: uint8, no nulls, a known label
             return _native.column_view(events.column("label"))
         return np.zeros(events.num_rows, dtype=np.uint8)
 
