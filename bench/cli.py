@@ -344,9 +344,12 @@ def cmd_compare(args) -> int:
     if args.noise_floor == "auto":
         from bench import calibrate
 
-        floor: dict[str, float] | float = calibrate.noise_floor(base_store, baseline)
-        if floor and args.format == "table":
-            print(f"noise floor: the latest calibration of this host ({len(floor)} benchmarks)")
+        calibrated = calibrate.noise_floor(base_store, baseline)
+        if calibrated and args.format == "table":
+            print(
+                f"noise floor: the latest calibration of this host ({len(calibrated)} benchmarks)"
+            )
+        floor: dict[str, float] | float = calibrated
     else:
         floor = args.noise_floor / 100
     result = compare.compare(

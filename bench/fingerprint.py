@@ -87,6 +87,10 @@ def machine() -> str:
 
 def cpu_identity(arch: str, cpuinfo: list[dict[str, str]]) -> dict:
     first = cpuinfo[0] if cpuinfo else {}
+    implementer: int | None
+    part: int | None
+    variant: int | None
+    revision: int | None
     if arch == "aarch64":
         midr = _int(_read("/sys/devices/system/cpu/cpu0/regs/identification/midr_el1"), 16)
         if midr is not None:
@@ -97,7 +101,11 @@ def cpu_identity(arch: str, cpuinfo: list[dict[str, str]]) -> dict:
             part = _int(first.get("CPU part"), 16)
             variant = _int(first.get("CPU variant"), 16)
             revision = _int(first.get("CPU revision"))
-        known = ARM_PARTS.get((implementer, part)) if implementer is not None else None
+        known = (
+            ARM_PARTS.get((implementer, part))
+            if implementer is not None and part is not None
+            else None
+        )
         vendor = IMPLEMENTERS.get(implementer) if implementer is not None else None
         return {
             "cpu_model": known
@@ -183,8 +191,8 @@ def memory_and_os() -> dict:
     return {
         "memory_bytes": memory,
         "page_size_bytes": os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else None,
-        "transparent_hugepages": re.search(r"\[(\w+)\]", thp).group(1)
-        if thp and "[" in thp
+        "transparent_hugepages": match.group(1)
+        if thp and (match := re.search(r"\[(\w+)\]", thp))
         else None,
         "cpufreq_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "cpufreq_min_khz": _int(_read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_min_freq")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import pathlib
+from typing import Any
 
 from bench.samples import rows_of
 from bench.store import Store, new_run_id
@@ -39,7 +40,7 @@ def import_file(store: Store, path: pathlib.Path, label: str | None) -> tuple[st
     data = load(path)
     machine = data.get("machine_info") or {}
     cpu = machine.get("cpu") or {}
-    fingerprint = {
+    fingerprint: dict[str, Any] = {
         "arch": machine.get("machine"),
         "hostname": machine.get("node"),
         "cpu_model": cpu.get("brand_raw"),

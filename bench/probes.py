@@ -9,6 +9,7 @@ what fraction of them a workload reaches (DESIGN.md "Probes").
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -58,7 +59,8 @@ def random_updates(log2_words: int, updates: int, threads: int = 1, repeats: int
         _native.check_status(rc, "bb_probe_random_update")
 
     seconds = _best(
-        lambda: _native.run_parallel([lambda p=p: update(p) for p in range(threads)]), repeats
+        lambda: _native.run_parallel([functools.partial(update, p) for p in range(threads)]),
+        repeats,
     )
     return updates // threads * threads / seconds
 

@@ -200,7 +200,7 @@ def probe_fraction(machine: Machine, workload: str) -> float | None:
 
 def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
     """Online loan.decide latency distributions (ns at samples.LATENCY_QUANTILES) by engine."""
-    found = {}
+    found: dict[str, list[int]] = {}
     for s in machine.samples:
         if s["mode"] == "online" and s["latency_ns_quantiles"]:
             found.setdefault(s["engine"], s["latency_ns_quantiles"])
@@ -236,18 +236,16 @@ def server(machine: Machine, model: cost.CostModel) -> cost.Server:
     cores = mclass.cores or machine.cores
     sockets = mclass.sockets or machine.sockets
 
-    def per_server(rate: float | None, threads: int) -> float | None:
-        return rate / threads * cores if rate else None
+    def per_server(measured: dict | None) -> float | None:
+        return measured["units_per_s"] / measured["threads"] * cores if measured else None
 
-    decide, post = throughput(machine, DECISIONS), throughput(machine, POSTINGS)
-    cap = capacity(machine, model.target.p99_ms)
     return cost.Server(
         machine=mclass,
         cores=cores,
         sockets=sockets,
-        decisions_per_s=per_server(decide and decide["units_per_s"], decide and decide["threads"]),
-        postings_per_s=per_server(post and post["units_per_s"], post and post["threads"]),
-        capacity_per_s=per_server(cap and cap["units_per_s"], cap and cap["threads"]),
+        decisions_per_s=per_server(throughput(machine, DECISIONS)),
+        postings_per_s=per_server(throughput(machine, POSTINGS)),
+        capacity_per_s=per_server(capacity(machine, model.target.p99_ms)),
     )
 
 

@@ -286,8 +286,8 @@ def _scaled(model: CostModel, servers: list[Server], which: int, where: str, key
     elif where == "machine":
         m = servers[which].machine
         servers[which] = replace(servers[which], machine=replace(m, **{key: getattr(m, key) * k}))
-    elif servers[which].capacity_per_s:
-        servers[which] = replace(servers[which], capacity_per_s=servers[which].capacity_per_s * k)
+    elif (capacity := servers[which].capacity_per_s) is not None:
+        servers[which] = replace(servers[which], capacity_per_s=capacity * k)
     return replace(model, site=site, target=target), servers
 
 

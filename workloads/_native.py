@@ -3,6 +3,7 @@ and splitting a row range over threads (cffi releases the GIL during C calls).""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,4 +107,4 @@ def pool(workers: int):
 
 def run_ranges(n: int, threads: int, kernel: Callable[[int, int], None]) -> None:
     """Call kernel(begin, end) on `threads` contiguous slices of [0, n) in parallel."""
-    run_parallel([lambda b=b, e=e: kernel(b, e) for b, e in split_ranges(n, threads)])
+    run_parallel([functools.partial(kernel, b, e) for b, e in split_ranges(n, threads)])

@@ -54,7 +54,7 @@ def table(arrays: Mapping[str, np.ndarray], schema: Schema) -> pa.Table:
 def from_rows(rows: list[tuple], schema: Schema) -> pa.Table:
     """An Arrow table from Python row tuples (the reference engines build rows)."""
     names = list(schema)
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    cols: list = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
     return pa.table(
         {n: pa.array(list(c), type=schema[n]) for n, c in zip(names, cols, strict=True)}
     )

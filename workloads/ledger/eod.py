@@ -33,6 +33,8 @@ installments, 7.2–18 %), 90 days, 7 % of borrowers stop topping up.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 
@@ -317,7 +319,7 @@ class Eod(Workload):
         )
         eod = ffi.gc(out[0], lib.bb_eod_free)
         rows = days * cells
-        report = {
+        report: dict[str, np.ndarray] = {
             "active": np.zeros(rows, np.uint32),
             "bucket_count": np.zeros(rows * 5, np.uint32),
             **{
@@ -342,7 +344,7 @@ class Eod(Workload):
                     ) from None
                 raise
 
-        _native.run_parallel([lambda g=g: run(g) for g in range(groups)])
+        _native.run_parallel([functools.partial(run, g) for g in range(groups)])
         buckets = report.pop("bucket_count").reshape(rows, 5)
         table = {
             "day": np.repeat(np.arange(start, start + days, dtype=np.int32), cells),

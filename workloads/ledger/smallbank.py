@@ -149,7 +149,7 @@ def generate(scale: float, seed: int, hotspot: bool = False) -> dict:
     amount = np.zeros(count, dtype=np.int64)
     for k, value in AMOUNT_FEN.items():
         amount[kind == k] = value
-    transactions = {
+    transactions: dict[str, np.ndarray] = {
         "batch": (np.arange(count) // BATCH_SIZE).astype(np.uint32),
         "type": kind,
         "customer_a": a.astype(np.uint32),
@@ -225,7 +225,10 @@ class SmallBank(Workload):
                 for k in ("type", "customer_a", "customer_b", "amount_fen", "cell")
             },
         )
-        out = {"status": np.zeros(n, np.uint8), "value_fen": np.zeros(n, np.int64)}
+        out: dict[str, np.ndarray] = {
+            "status": np.zeros(n, np.uint8),
+            "value_fen": np.zeros(n, np.int64),
+        }
         status_c, value_c = (
             _native.out_pointer(out["status"]),
             _native.out_pointer(out["value_fen"]),

@@ -300,7 +300,7 @@ class Decide(Workload):
         product = _applicants.products(n, seed, "decide")
         micro_n = Stream(seed, "decide.micro_n").choice(n, [5, 10, 20], [30, 50, 20])
         sme_n = Stream(seed, "decide.sme_n").choice(n, [12, 24], [50, 50])
-        columns = {
+        columns: dict[str, np.ndarray] = {
             "event_id": np.arange(1, n + 1, dtype=np.uint64),
             "ts": ts.astype(np.uint32),
             "type": np.full(n, fraud.DRAWDOWN, dtype=np.uint8),

@@ -41,6 +41,7 @@ the thread count.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict, deque
 
 import numpy as np
@@ -281,7 +282,7 @@ class Reference:
             )
             while history and history[0][0] <= now - longest:
                 history.popleft()
-        for rules, history, key, applies in (
+        for rules, seen_by, key, applies in (
             ((DEVICE_USERS_REJECT, DEVICE_USERS_REVIEW), self.device_users, e["device_id"], True),
             (
                 (FAN_IN,),
@@ -293,7 +294,7 @@ class Reference:
         ):
             if not applies:
                 continue
-            seen = history[key]
+            seen = seen_by[key]
             for rule in rules:
                 if self.on(rule) and self.distinct(
                     seen, now, user, self.window(rule)
@@ -394,7 +395,7 @@ def evaluate_c(
         )
         _native.check_status(rc, "bb_fraud_evaluate")
 
-    _native.run_parallel([lambda g=g: evaluate(g) for g in range(len(groups))])
+    _native.run_parallel([functools.partial(evaluate, g) for g in range(len(groups))])
     all_matched = matched[0]
     for more in matched[1:]:
         all_matched |= more

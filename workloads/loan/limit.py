@@ -182,7 +182,7 @@ class Limit(Workload):
     def _generate(self, scale: float, seed: int) -> _tables.Tables:
         n = scaled(1_000_000, scale)
         f = _applicants.features(n, seed, "limit")
-        columns = {
+        columns: dict[str, np.ndarray] = {
             "applicant_id": np.arange(1, n + 1, dtype=np.uint64),
             "band": Stream(seed, "limit.band")
             .choice(n, [0, 1, 2, 3, 4], [15, 30, 25, 15, 15])
@@ -293,7 +293,9 @@ class Limit(Workload):
                 if factors[k] == 0:
                     by_afford[mine] = room[mine] * terms["n_periods"]
                 elif mine.any():
-                    by_afford[mine] = _floor_mul_scale_div(room[mine], factors[k])
+                    factor = factors[k]
+                    assert factor is not None, "vector rows only hold products with a factor"
+                    by_afford[mine] = _floor_mul_scale_div(room[mine], factor)
             candidates = np.stack([by_band, by_afford, caps])
             pick = np.argmin(candidates, axis=0)  # first minimum: band, then afford, then cap
             lim = candidates[pick, np.arange(len(rows))]

@@ -113,9 +113,10 @@ def schedule_loan(principal: int, rate_ppm: int, n: int, method: int, first_due_
         return STATUS_INVALID, [], 0, 0
     installment = 0
     if method == EQUAL_INSTALLMENT:
-        installment = _money.annuity_payment(principal, rate_ppm, n)
-        if installment is None:
+        payment = _money.annuity_payment(principal, rate_ppm, n)
+        if payment is None:
             return STATUS_OVERFLOW, [], 0, 0
+        installment = payment
     rows, balance, total_payment, total_interest = [], principal, 0, 0
     for k in range(n):
         interest = _money.monthly_interest(balance, rate_ppm)

@@ -77,7 +77,11 @@ class CompiledCard:
     """A scorecard in the C core's layout (freed with the object)."""
 
     def __init__(self, card: cards.Scorecard):
-        kinds, key_offsets, keys, key_bins, bin_offsets, points = [], [0], [], [], [0], []
+        kinds: list[int] = []
+        keys: list[int] = []
+        key_bins: list[int] = []
+        points: list[int] = []
+        key_offsets, bin_offsets = [0], [0]
         for v in card.variables:
             if v.kind == "numeric":
                 kinds.append(lib.BB_VAR_NUMERIC)
@@ -91,7 +95,7 @@ class CompiledCard:
             key_offsets.append(len(keys))
             points += v.points
             bin_offsets.append(len(points))
-        self._keep = arrays = {
+        arrays: dict[str, np.ndarray] = {
             "kinds": np.array(kinds, dtype=np.uint8),
             "key_offsets": np.array(key_offsets, dtype=np.int32),
             "keys": np.array(keys or [0], dtype=np.int64),
@@ -103,6 +107,7 @@ class CompiledCard:
             "max": np.array([v.max_value for v in card.variables], dtype=np.int64),
             "bands": np.array(list(card.band_thresholds) or [0], dtype=np.int32),
         }
+        self._keep = arrays
         out = ffi.new("bb_scorecard **")
         rc = lib.bb_scorecard_new(
             len(card.variables),

