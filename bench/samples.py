@@ -64,6 +64,7 @@ def rows_of(
             "source": source,
             "io_bytes": info.get("io_bytes"),
             "latency_ns_quantiles": info.get("latency_ns_quantiles"),
+            "inner_seconds": (info.get("inner_seconds") or [None] * len(timings))[i],
         }
         for i, seconds in enumerate(timings)
     ]

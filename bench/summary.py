@@ -23,6 +23,7 @@ def summarize(samples: pa.Table) -> list[dict]:
     for name, group in by_benchmark.items():
         seconds = np.array([r["seconds"] for r in group], dtype=float)
         median = float(np.median(seconds))
+        inner = [r.get("inner_seconds") for r in group if r.get("inner_seconds")]
         first = group[0]
         key = (first["workload"], first["batch_size"], first["scale"], first["seed"])
         agree = None if not first["digest"] else len(digests.get(key, ())) == 1
@@ -43,6 +44,8 @@ def summarize(samples: pa.Table) -> list[dict]:
                 "latency_us_p99": first["latency_ns_p99"] / 1000
                 if first["latency_ns_p99"]
                 else None,
+                # what the harness adds over the core's own clock around the timed call
+                "harness_overhead": median / float(np.median(inner)) - 1 if inner else None,
                 "digest": (first["digest"] or "")[:16],
                 "digest_ok": agree,
             }
@@ -59,4 +62,11 @@ def print_table(summary: list[dict]) -> None:
         print(
             f"{r['benchmark']:<40} {r['median_s'] * 1e3:>9.2f}ms {r['cv'] * 100:>5.1f}% "
             f"{throughput:>18}  {r['digest']:<16} {ok}{latency}"
+        )
+    overheads = [r["harness_overhead"] for r in summary if r["harness_overhead"] is not None]
+    if overheads:
+        print(
+            f"harness overhead (pytest-benchmark's time over the core's clock around the call), "
+            f"{len(overheads)} batch benchmarks: median {np.median(overheads) * 100:.2f} %, "
+            f"max {max(overheads) * 100:.2f} %"
         )

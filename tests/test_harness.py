@@ -50,6 +50,23 @@ def test_two_runs_are_kept_and_readable_by_pyarrow(store):
     assert min(samples.column("seconds").to_pylist()) > 0
 
 
+def test_the_core_clock_nests_inside_the_benchmark_time(store):
+    """inner_seconds (the core's CLOCK_MONOTONIC around workload.run) lies inside the round
+    pytest-benchmark timed, so it can show what the harness adds."""
+    samples = Store(str(store)).samples().to_pylist()
+    batch = [s for s in samples if s["mode"] == "batch" and s["batch_size"] is None]
+    assert batch and all(0 < s["inner_seconds"] <= s["seconds"] for s in batch)
+
+
+def test_duckdb_reads_the_store(store):
+    duckdb = pytest.importorskip("duckdb")
+    rows = duckdb.connect().execute(
+        f"select count(distinct run_id) from read_parquet('{store}/samples/**/*.parquet', "
+        "hive_partitioning = true)"
+    ).fetchall()
+    assert rows == [(2,)]
+
+
 def test_show_and_export(store, capsys):
     assert cli.main(["show", "first", "--store", str(store)]) == 0
     out = capsys.readouterr().out

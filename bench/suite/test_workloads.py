@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench import samples
+from native import lib
 from workloads import _native, registry
 
 CASES = [(name, engine) for name in registry.names() for engine in registry.get(name).engines]
@@ -34,8 +35,18 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
     benchmark.name = f"{name}[{engine}-{threads}t-{settings['scale']}]"
     benchmark.group = name
     rounds = 1 if engine == "python" else settings["rounds"]
+    inner_ns: list[int] = []
+
+    def timed_run(*args):
+        """workload.run, timed also by the core's own clock: what the harness adds is the
+        difference between pytest-benchmark's time and this one."""
+        start = lib.bb_now_ns()
+        outputs = workload.run(*args)
+        inner_ns.append(lib.bb_now_ns() - start)
+        return outputs
+
     outputs = benchmark.pedantic(
-        workload.run,
+        timed_run,
         args=(inputs, engine, threads),
         rounds=rounds,
         iterations=1,
@@ -54,6 +65,7 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
         digest=workload.digest(outputs),
         mode="batch",
         io_bytes=sum(t.nbytes for t in (*inputs.values(), *outputs.values())),
+        inner_seconds=[ns / 1e9 for ns in inner_ns[-rounds:]],  # the timed rounds, not warmup
     )
     if benchmark.stats:  # absent with --benchmark-disable
         benchmark.extra_info["units_per_s"] = units / benchmark.stats.stats.median

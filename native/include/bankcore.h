@@ -389,6 +389,9 @@ int32_t bb_probe_triad(uint64_t *a, const uint64_t *b, const uint64_t *c, uint64
 int32_t bb_probe_random_update(uint64_t *table, int32_t log2_size, int64_t updates, uint64_t seed);
 /* Does nothing: the cost of one call through cffi. */
 int32_t bb_probe_noop(void);
+/* CLOCK_MONOTONIC in nanoseconds (-1 on failure): the core's own clock, to check how much
+ * the harness adds to the time it measures. */
+int64_t bb_now_ns(void);
 
 /* END CDEF */
 

@@ -1,5 +1,7 @@
 /* probe.c — the machine's physical limits: memory bandwidth, random update rate, call cost.
  * Reports set each workload's throughput against these (bench/probes.py). */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
+#include <time.h>
 #include "internal.h"
 
 int32_t bb_probe_triad(uint64_t *a, const uint64_t *b, const uint64_t *c, uint64_t k,
@@ -24,3 +26,10 @@ int32_t bb_probe_random_update(uint64_t *table, int32_t log2_size, int64_t updat
 }
 
 int32_t bb_probe_noop(void) { return BB_OK; }
+
+int64_t bb_now_ns(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return -1;
+    return (int64_t)t.tv_sec * 1000000000 + (int64_t)t.tv_nsec;
+}
