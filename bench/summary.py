@@ -23,7 +23,7 @@ def summarize(samples: pa.Table) -> list[dict]:
     for name, group in by_benchmark.items():
         seconds = np.array([r["seconds"] for r in group], dtype=float)
         median = float(np.median(seconds))
-        inner = [r.get("inner_seconds") for r in group if r.get("inner_seconds")]
+        inner: list[float] = [r["inner_seconds"] for r in group if r.get("inner_seconds")]
         first = group[0]
         key = (first["workload"], first["batch_size"], first["scale"], first["seed"])
         agree = None if not first["digest"] else len(digests.get(key, ())) == 1
