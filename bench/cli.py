@@ -313,6 +313,15 @@ def _run_kwargs(args) -> dict:
 DEFAULT_STORE = "results"
 
 
+def _allow_option(p) -> None:
+    p.add_argument(
+        "--allow",
+        type=_list_arg,
+        help="software differences to accept by name, e.g. compiler,flags "
+        "(also build_label, python, kernel, os, libc, cffi)",
+    )
+
+
 def _store_option(p) -> None:
     p.add_argument(
         "--store",
@@ -580,9 +589,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("baseline", help="run id, id prefix or label")
     p.add_argument("candidate", help="run id, id prefix or label")
     p.add_argument("--candidate-store", help="the candidate's store, when it is another one")
-    p.add_argument(
-        "--allow", type=_list_arg, help="software differences to accept, e.g. compiler,flags"
-    )
+    _allow_option(p)
     p.add_argument("--format", choices=["table", "markdown", "json", "csv"], default="table")
     p.add_argument(
         "--fail-on-regression",
@@ -636,9 +643,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"results store(s) to look the runs up in, in order (default: {DEFAULT_STORE})",
     )
     p.add_argument("--cost", action="append", help="cost model TOML file(s), merged")
-    p.add_argument(
-        "--allow", type=_list_arg, help="software differences to accept, e.g. compiler,flags"
-    )
+    _allow_option(p)
     p.add_argument("-o", "--output", required=True, help="folder for report.html/.pdf/.md")
     p.set_defaults(func=cmd_report)
 
