@@ -74,6 +74,8 @@ class Comparison:
     outputs_differ: list[str] = field(default_factory=list)  # benchmarks with other digests
     rows: list[Row] = field(default_factory=list)
     geomean: tuple[float, float, float] | None = None
+    per_core: float | None = None  # geometric mean of the single-thread ratios
+    per_socket: float | None = None  # ... of the most-threads ratios, scaled to one socket
 
     @property
     def comparable(self) -> bool:
@@ -210,7 +212,34 @@ def compare(
             elif p < ALPHA and row.high < 1 and beyond_noise:
                 row.verdict = "worse"
         result.geomean = _geomean_interval(resampled, rng)
+        result.per_core, result.per_socket = _per_core_and_socket(result)
     return result
+
+
+def _cores_per_socket(run: dict) -> float | None:
+    facts = _facts(run)["fingerprint"]
+    cores, sockets = facts.get("physical_cores"), facts.get("sockets") or 1
+    return cores / sockets if cores else None
+
+
+def _per_core_and_socket(result: Comparison) -> tuple[float | None, float | None]:
+    """Views from the fingerprints. Per core: the single-thread rows (per-core architecture
+    quality). Per socket: each benchmark family at its most threads, the per-thread rate
+    scaled to a socket's cores on each side (an estimate when fewer threads ran)."""
+    single = [r.ratio for r in result.rows if r.key[KEY.index("threads")] == 1]
+    per_core = float(np.exp(np.mean(np.log(single)))) if single else None
+    base, cand = _cores_per_socket(result.baseline), _cores_per_socket(result.candidate)
+    if not base or not cand:
+        return per_core, None
+    widest: dict[tuple, Row] = {}
+    threads_at = KEY.index("threads")
+    for row in result.rows:
+        family = tuple(v for i, v in enumerate(row.key) if i != threads_at)
+        if family not in widest or row.key[threads_at] > widest[family].key[threads_at]:
+            widest[family] = row
+    # the same thread count on both sides: the per-thread rates scale by cores per socket
+    scaled = [r.ratio * cand / base for r in widest.values()]
+    return per_core, float(np.exp(np.mean(np.log(scaled)))) if scaled else None
 
 
 def _geomean_interval(resampled: dict, rng: np.random.Generator) -> tuple[float, float, float]:

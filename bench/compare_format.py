@@ -29,6 +29,8 @@ def render(result: Comparison, fmt: str) -> str:
                 ],
                 "geomean": result.geomean,
                 "suite_verdict": result.suite_verdict,
+                "per_core": result.per_core,
+                "per_socket": result.per_socket,
             },
             indent=1,
             default=str,
@@ -99,6 +101,16 @@ def render(result: Comparison, fmt: str) -> str:
             f"(candidate/baseline throughput; > 1 means the candidate is faster): "
             f"{result.suite_verdict}"
         )
+        if result.per_core is not None:
+            lines.append(
+                f"per core (single-thread benchmarks): {result.per_core:.3f}×"
+                + (
+                    f"; per socket (most threads, scaled to each socket's cores): "
+                    f"{result.per_socket:.3f}×"
+                    if result.per_socket is not None
+                    else ""
+                )
+            )
         if result.suite_verdict == "no significant difference" and not low <= 1 <= high:
             lines.append(
                 "note: every benchmark moved together but none significantly on its own — what "

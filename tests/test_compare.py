@@ -122,3 +122,21 @@ def test_emulated_runs_and_other_software_are_not_compared():
         run("a"), run("b", source_sha256="def"), samples("a", data), samples("b", data), {"flags"}
     )
     assert not other_source.comparable
+
+
+def test_per_core_and_per_socket_views_use_the_fingerprints():
+    """Equal per-thread speed; the candidate has twice the cores per socket."""
+    base_facts = {**FINGERPRINT, "physical_cores": 32, "sockets": 2}
+    cand_facts = {**FINGERPRINT, "physical_cores": 64, "sockets": 2}
+    base, cand = run("a"), run("b")
+    base["fingerprint_json"], cand["fingerprint_json"] = (
+        json.dumps(base_facts),
+        json.dumps(cand_facts),
+    )
+    data = {f"w{k}": noisy(1.0, 9, k) for k in range(3)}
+    result = compare.compare(base, cand, samples("a", data), samples("b", data), set())
+    assert result.per_core == pytest.approx(1.0)
+    assert result.per_socket == pytest.approx(2.0)
+    assert "per socket (most threads, scaled to each socket's cores): 2.000×" in (
+        compare_format.render(result, "table")
+    )

@@ -60,10 +60,14 @@ def test_the_core_clock_nests_inside_the_benchmark_time(store):
 
 def test_duckdb_reads_the_store(store):
     duckdb = pytest.importorskip("duckdb")
-    rows = duckdb.connect().execute(
-        f"select count(distinct run_id) from read_parquet('{store}/samples/**/*.parquet', "
-        "hive_partitioning = true)"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"select count(distinct run_id) from read_parquet('{store}/samples/**/*.parquet', "
+            "hive_partitioning = true)"
+        )
+        .fetchall()
+    )
     assert rows == [(2,)]
 
 
