@@ -113,7 +113,7 @@ def cmd_run(args) -> int:
     run_id = run.run(store_location=args.store, label=args.label, **_run_kwargs(args))
     store = Store(args.store)
     print(f"\nrun {run_id} in {args.store}")
-    summary.print_table(summary.summarize(store.samples([run_id])))
+    summary.print_table(summary.summarize(store.samples([run_id])), args.slo)
     return EXIT_OK
 
 
@@ -169,7 +169,7 @@ def cmd_show(args) -> int:
         f"run {run['run_id']} ({run['label']}), {run['status']}, profile {run['profile']}, "
         f"{run['cpu_model'] or 'unknown cpu'}, started {run['started_at']}"
     )
-    summary.print_table(summary.summarize(store.samples([run["run_id"]])))
+    summary.print_table(summary.summarize(store.samples([run["run_id"]])), args.slo)
     return EXIT_OK
 
 
@@ -311,6 +311,26 @@ def _run_kwargs(args) -> dict:
 
 
 DEFAULT_STORE = "results"
+
+
+def _slo_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of milliseconds") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError("the SLO must be a positive number of milliseconds")
+    return value
+
+
+def _slo_option(p) -> None:
+    p.add_argument(
+        "--slo",
+        type=_slo_ms,
+        default=1.0,
+        metavar="MS",
+        help="p99 latency target for the capacity line, in milliseconds (default 1)",
+    )
 
 
 def _allow_option(p) -> None:
@@ -540,6 +560,7 @@ def parser() -> argparse.ArgumentParser:
         )
         _run_options(p)
         p.add_argument("--label", help=label_help)
+        _slo_option(p)
         p.set_defaults(func=func)
 
     p = sub.add_parser("runs", help="list the runs in the store")
@@ -549,6 +570,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="a run's summary table again")
     p.add_argument("run", help="run id, id prefix or label")
+    _slo_option(p)
     _store_option(p)
     p.set_defaults(func=cmd_show)
 

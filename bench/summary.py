@@ -53,7 +53,29 @@ def summarize(samples: pa.Table) -> list[dict]:
     return sorted(summary, key=lambda r: r["benchmark"])
 
 
-def print_table(summary: list[dict]) -> None:
+def capacity(summary: list[dict], slo_ms: float) -> dict | None:
+    """Capacity at a latency target: the highest loan.decide throughput over micro-batch sizes
+    and thread counts whose p99 latency stays within the SLO."""
+    within = [
+        r
+        for r in summary
+        if r["mode"] == "capacity"
+        and r["units_per_s"]
+        and r["latency_us_p99"] is not None
+        and r["latency_us_p99"] <= slo_ms * 1000
+    ]
+    if not within:
+        return None
+    best = max(within, key=lambda r: r["units_per_s"])
+    return {
+        "units_per_s": best["units_per_s"],
+        "threads": best["threads"],
+        "batch_size": best["batch_size"],
+        "p99_us": best["latency_us_p99"],
+    }
+
+
+def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
     print(f"{'benchmark':<40} {'median':>11} {'CV':>6} {'throughput':>18}  {'digest':<16} ok")
     for r in summary:
         throughput = f"{r['units_per_s']:>12,.0f} /s" if r["units_per_s"] else f"{'':>14}"
@@ -62,6 +84,17 @@ def print_table(summary: list[dict]) -> None:
         print(
             f"{r['benchmark']:<40} {r['median_s'] * 1e3:>9.2f}ms {r['cv'] * 100:>5.1f}% "
             f"{throughput:>18}  {r['digest']:<16} {ok}{latency}"
+        )
+    if any(r["mode"] == "capacity" for r in summary):
+        best = capacity(summary, slo_ms)
+        print(
+            f"capacity at p99 ≤ {slo_ms:g} ms: "
+            + (
+                f"{best['units_per_s']:,.0f} decisions/s ({best['threads']} threads, "
+                f"micro-batches of {best['batch_size']}, p99 {best['p99_us']:.0f} µs)"
+                if best
+                else "no configuration met the SLO"
+            )
         )
     overheads = [r["harness_overhead"] for r in summary if r["harness_overhead"] is not None]
     if overheads:

@@ -208,24 +208,7 @@ def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
 
 
 def capacity(machine: Machine, slo_ms: float) -> dict | None:
-    """The highest loan.decide throughput over micro-batch sizes and thread counts whose p99
-    latency stays within the SLO."""
-    best = None
-    for r in machine.summary:
-        if r["mode"] != "capacity" or not r["units_per_s"] or r["latency_us_p99"] is None:
-            continue
-        if r["latency_us_p99"] <= slo_ms * 1000 and (
-            best is None or r["units_per_s"] > best["units_per_s"]
-        ):
-            best = r
-    if best is None:
-        return None
-    return {
-        "units_per_s": best["units_per_s"],
-        "threads": best["threads"],
-        "batch_size": best["batch_size"],
-        "p99_us": best["latency_us_p99"],
-    }
+    return summary.capacity(machine.summary, slo_ms)
 
 
 # ---- cost ----

@@ -419,3 +419,11 @@ def test_report_command_and_its_errors(store, cost_file, tmp_path, capsys):
 def test_numbers_format_for_people():
     assert content.rate(1_234_567) == "1.23 M" and content.rate(None) == "–"
     assert content.rate(math.nan) == "–" and content.money(1234.5, "CNY") == "1,234 CNY"
+
+
+def test_show_prints_the_capacity_at_the_slo(store, capsys):
+    assert cli.main(["show", "x86-base", "--store", store.location, "--slo", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "capacity at p99 ≤ 1 ms: 1,6" in out and "micro-batches of 256" in out
+    assert cli.main(["show", "x86-base", "--store", store.location, "--slo", "0.001"]) == 0
+    assert "no configuration met the SLO" in capsys.readouterr().out
