@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench import compare, summary
+from bench import calibrate, compare, summary
 from bench.store import Store
 from reports import cost
 from workloads.errors import InputError
@@ -32,6 +32,7 @@ class Machine:
     probes: dict
     samples: list[dict]
     summary: list[dict]
+    noise_floor: dict[str, float]  # per benchmark, from this host's latest calibration
 
     @property
     def name(self) -> str:
@@ -92,6 +93,7 @@ def load(keys: list[str], stores: list[str]) -> list[Machine]:
                     probes=json.loads(run["probes_json"] or "{}"),
                     samples=samples.to_pylist(),
                     summary=summary.summarize(samples),
+                    noise_floor=calibrate.noise_floor(store, run),
                 )
             )
             break
@@ -139,7 +141,12 @@ def parity(machines: list[Machine]) -> tuple[list[str], dict[str, list[str]]]:
 # ---- speed ----
 def comparisons(machines: list[Machine], allow: set[str]) -> list[compare.Comparison]:
     base = machines[0]
-    return [compare.compare(base.run, m.run, base.samples, m.samples, allow) for m in machines[1:]]
+    return [
+        compare.compare(
+            base.run, m.run, base.samples, m.samples, allow, noise_floor=base.noise_floor
+        )
+        for m in machines[1:]
+    ]
 
 
 def throughput(machine: Machine, workload: str) -> dict | None:

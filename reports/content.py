@@ -525,6 +525,23 @@ def methodology(report: analysis.Report) -> list:
                 f"{m.name}: cpufreq governor '{m.fingerprint.get('cpufreq_governor')}', not "
                 "'performance'."
             )
+    for m in report.machines:
+        overheads = [r["harness_overhead"] for r in m.summary if r["harness_overhead"] is not None]
+        if overheads and max(overheads) > 0.01:
+            caveats.append(
+                f"{m.name}: the harness added up to {max(overheads) * 100:.1f} % to a measured "
+                "time (pytest-benchmark's time over the core's own clock)."
+            )
+    if report.machines[0].noise_floor:
+        caveats.append(
+            f"Differences within {report.machines[0].name}'s calibrated noise floor "
+            "(bankbench calibrate) are reported as no significant difference."
+        )
+    else:
+        caveats.append(
+            f"No calibration of {report.machines[0].name} in its store: between-run drift is "
+            "not measured (run bankbench calibrate on the baseline host)."
+        )
     for result in report.comparisons:
         allowed = [k for k in result.differences if k in report.allow]
         if allowed:
