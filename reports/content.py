@@ -122,10 +122,11 @@ def _cost_verdict(report: analysis.Report) -> str:
     need = [cost.servers_needed(s, model.target) for s in (base, cand)]
     target = f"{model.target.decisions_per_s:,.0f} decisions/s at p99 ≤ {model.target.p99_ms:g} ms"
     if None in need:
-        missing = [s.machine.name for s, n in zip((base, cand), need, strict=True) if n is None]
+        missing = [m.name for m, n in zip(report.machines, need, strict=False) if n is None]
         return (
-            f"Cost: no fleet verdict for {target}: no measured configuration of "
-            f"{', '.join(missing)} met the SLO (run the capacity benchmarks, loan.decide)."
+            f"Cost: no fleet verdict for {target}: no measured loan.decide capacity "
+            f"configuration of {', '.join(missing)} met the SLO (include loan.decide in the "
+            "runs: its capacity benchmarks size the fleet)."
         )
     saving = cost.fleet_saving(model, report.servers, years)
     assert saving is not None
