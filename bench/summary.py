@@ -53,6 +53,25 @@ def summarize(samples: pa.Table) -> list[dict]:
     return sorted(summary, key=lambda r: r["benchmark"])
 
 
+def efficiency(summary: list[dict]) -> list[tuple[str, int, float]]:
+    """(workload[engine], threads, rate(t) / (t × rate(1))) of every batch benchmark run at
+    more than one thread."""
+    single = {
+        (r["workload"], r["engine"]): r["units_per_s"]
+        for r in summary
+        if r["mode"] == "batch" and r["batch_size"] is None and r["threads"] == 1
+    }
+    return [
+        (f"{r['workload']}[{r['engine']}]", r["threads"], r["units_per_s"] / (r["threads"] * one))
+        for r in summary
+        if r["mode"] == "batch"
+        and r["batch_size"] is None
+        and r["threads"] > 1
+        and r["units_per_s"]
+        and (one := single.get((r["workload"], r["engine"])))
+    ]
+
+
 def capacity(summary: list[dict], slo_ms: float) -> dict | None:
     """Capacity at a latency target: the highest loan.decide throughput over micro-batch sizes
     and thread counts whose p99 latency stays within the SLO."""
@@ -84,6 +103,12 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
         print(
             f"{r['benchmark']:<40} {r['median_s'] * 1e3:>9.2f}ms {r['cv'] * 100:>5.1f}% "
             f"{throughput:>18}  {r['digest']:<16} {ok}{latency}"
+        )
+    scaling = efficiency(summary)
+    if scaling:
+        print(
+            "parallel efficiency, rate(t) / (t × rate(1)): "
+            + "; ".join(f"{name} {t}t {e * 100:.0f} %" for name, t, e in scaling)
         )
     if any(r["mode"] == "capacity" for r in summary):
         best = capacity(summary, slo_ms)

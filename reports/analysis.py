@@ -172,15 +172,10 @@ def scaling(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
     """(threads, units/s, parallel efficiency) of the C engine, efficiency = rate(t) /
     (t × rate(1))."""
     rows = machine.batch_rows(workload)
-    one = next((r["units_per_s"] for r in rows if r["threads"] == 1), None)
-    return [
-        (
-            r["threads"],
-            r["units_per_s"],
-            r["units_per_s"] / (r["threads"] * one) if one else math.nan,
-        )
-        for r in rows
-    ]
+    measured = {t: e for _, t, e in summary.efficiency(rows)}
+    if any(r["threads"] == 1 for r in rows):
+        measured[1] = 1.0
+    return [(r["threads"], r["units_per_s"], measured.get(r["threads"], math.nan)) for r in rows]
 
 
 def probe_fraction(machine: Machine, workload: str) -> float | None:
