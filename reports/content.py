@@ -282,10 +282,11 @@ def latency(report: analysis.Report) -> list:
     rows = []
     for m in report.machines:
         cap = analysis.capacity(m, slo)
+        measured = any(r["mode"] == "capacity" for r in m.summary)
         rows.append(
             [
                 m.name,
-                "no configuration met the SLO"
+                ("no configuration met the SLO" if measured else "not measured in this run")
                 if cap is None
                 else f"{rate(cap['units_per_s'])} decisions/s",
                 "–"
