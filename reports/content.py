@@ -73,9 +73,9 @@ def _speed_verdict(
     report: analysis.Report,
 ) -> str:
     who = f"{machine.name} (candidate) against {base.name} (baseline)"
-    differing = [
-        w for w, cells in report.parity.items() if "DIFFERS" in cells or "inconsistent" in cells
-    ]
+    column = report.machines.index(machine)
+    bad = ("DIFFERS", "inconsistent")
+    differing = [w for w, cells in report.parity.items() if cells[column] in bad or cells[0] in bad]
     if result.outputs_differ or differing:
         names = ", ".join(sorted(set(result.outputs_differ) | set(differing)))
         return (
@@ -104,7 +104,7 @@ def _speed_verdict(
         if result.suite_verdict == "no significant difference" and not low <= 1 <= high
         else ""
     )
-    same = sum(cells[report.machines.index(machine)] == "same" for cells in report.parity.values())
+    same = sum(cells[column] == "same" for cells in report.parity.values())
     return (
         f"{who}: {headline}, geometric mean over {len(result.rows)} benchmarks, 95 % confidence "
         f"interval {low:.2f}–{high:.2f}. {better} benchmarks significantly faster, {worse} "
