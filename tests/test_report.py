@@ -334,14 +334,14 @@ def test_report_writes_html_pdf_markdown_with_hostile_text_escaped(store, cost_f
     assert positions == sorted(positions)
 
 
-def _tool(name: str) -> str:
-    """The path of an external tool; the test skips without it, or fails in CI (where
-    .ci/run installs it and sets BANKBENCH_REQUIRE_REPORT_TOOLS)."""
-    path = shutil.which(name)
+def _tool(*names: str) -> str:
+    """The path of an external tool (the first of ``names`` found); the test skips without
+    it, or fails in CI (where .ci/run installs it and sets BANKBENCH_REQUIRE_REPORT_TOOLS)."""
+    path = next((p for p in map(shutil.which, names) if p), None)
     if path is None:
         if os.environ.get("BANKBENCH_REQUIRE_REPORT_TOOLS"):
-            pytest.fail(f"{name} is required here but not installed")
-        pytest.skip(f"{name} not installed")
+            pytest.fail(f"{names[0]} is required here but not installed")
+        pytest.skip(f"{names[0]} not installed")
     return path
 
 
@@ -367,7 +367,7 @@ def test_html_opens_in_headless_chromium_without_console_errors(store, cost_file
     (tmp_path / "r.html").write_text(render.to_html(_document(store, cost_file)))
     result = subprocess.run(
         [
-            _tool("chromium"),
+            _tool("chromium", "chromium-browser", "google-chrome"),  # GitHub images: Chrome
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
