@@ -1,10 +1,11 @@
 """ledger.eod: both engines, every thread count, the waterfall by hand, loud reconciliation."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from workloads import registry
-from workloads.errors import BankbenchError
+from workloads.errors import BankbenchError, InputError
 from workloads.ledger import eod
 
 W = registry.get("ledger.eod")
@@ -154,3 +155,20 @@ def test_config_errors_name_the_problem(small):
     with pytest.raises(BankbenchError, match="first_due_day"):
         W.run({**small, "loans": early})
     assert eod.DAYS == 90
+
+
+def test_general_ledger_accounts_must_sit_in_their_cell():
+    """Found by the fuzzer: cell 0's interest receivable pointing at an account of cell 1 ran
+    in C but failed the reference's reconciliation; now both refuse it up front."""
+    inputs = dict(W.generate(scale=0.0005, seed=3))
+    gl = inputs["gl"]
+    moved = gl.column("interest_receivable").to_pylist()
+    moved[0] = gl.column("interest_income").to_pylist()[1]  # an account of cell 1
+    inputs["gl"] = gl.set_column(
+        gl.column_names.index("interest_receivable"),
+        "interest_receivable",
+        pa.array(moved, pa.uint64()),
+    )
+    for engine in W.engines:
+        with pytest.raises(InputError, match="must be in the row's cell"):
+            W.run(inputs, engine=engine)

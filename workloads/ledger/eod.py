@@ -246,6 +246,17 @@ class Eod(Workload):
                         f"ledger.eod {'loans' if table is loans else 'gl'}.{column} row "
                         f"{int(np.argmax(missing))}: no such account"
                     )
+        gl_columns = [k for k in GL if k != "cell"]
+        gl_ids = np.stack([gl.column(k).to_numpy() for k in gl_columns], axis=1)
+        home = gl.column("cell").to_numpy().astype(np.uint64)[:, None]
+        if (gl_ids % np.uint64(cells) != home).any():
+            row, slot = np.argwhere(gl_ids % np.uint64(cells) != home)[0]
+            raise InputError(
+                f"ledger.eod gl.{gl_columns[slot]} row {int(row)}: the account must be in the "
+                "row's cell (id % cells == cell)"
+            )
+        if len(np.unique(gl_ids)) != gl_ids.size:
+            raise InputError("ledger.eod gl: each general-ledger account may serve one role only")
         if (loans.column("first_due_day").to_numpy() <= start).any():
             raise InputError("ledger.eod loans: every first_due_day must come after start_day")
         for column in ("deposit_account_id", "loan_account_id"):
