@@ -12,6 +12,7 @@ Short mode (the test suite): a few dozen cases per entry point. Long mode:
 
 from __future__ import annotations
 
+import collections
 import os
 
 import numpy as np
@@ -33,6 +34,7 @@ FUZZ = settings(
     derandomize=CASES <= 1000,  # the short mode is the same every run; the long one explores
     suppress_health_check=list(HealthCheck),
 )
+RAN: collections.Counter[str] = collections.Counter()  # cases run per test, reported at the end
 BASE_SEEDS = (3, 11)
 BASE_SCALE = 0.0005
 MAX_ROWS = 16
@@ -107,7 +109,19 @@ def outcome(name: str, inputs: dict[str, pa.Table], engine: str, threads: int):
         return ("refused",)
 
 
+@pytest.fixture(autouse=True)
+def count_cases(request):
+    """Every fuzz test runs all CASES cases (Hypothesis stops early only on a failure or an
+    exhausted search space); the count is printed, so a long run shows what it covered."""
+    before = sum(RAN.values())
+    yield
+    ran = sum(RAN.values()) - before
+    print(f"\nfuzz: {request.node.name}: {ran} cases")
+    assert ran >= CASES, f"only {ran} of {CASES} cases ran"
+
+
 def check_parity(name: str, inputs: dict[str, pa.Table], threads: int) -> None:
+    RAN["workload"] += 1
     c = outcome(name, inputs, "c", threads)
     reference = outcome(name, inputs, "python", 1)
     assert c == reference, (name, threads, c, reference)
@@ -144,6 +158,7 @@ def test_fuzz_decide_online_entry_points():
     @FUZZ
     @given(inputs=mutated("loan.decide"), data=st.data())
     def case(inputs, data):
+        RAN["online"] += 1
         expected = outcome("loan.decide", inputs, "python", 1)
         try:
             session = w.online(inputs, "c")
@@ -183,6 +198,7 @@ def test_fuzz_rng_entry_points():
         ),
     )
     def case(seed, bound, n, buckets):
+        RAN["rng"] += 1
         rng = ffi.new("bb_rng *")
         lib.bb_rng_seed(rng, seed)
         reference = Xoshiro256pp(seed)
@@ -229,6 +245,7 @@ def test_fuzz_probe_entry_points():
         seed=st.integers(0, 2**64 - 1),
     )
     def case(words, begin, end, log2, updates, seed):
+        RAN["probe"] += 1
         a, b, c = (np.arange(words, dtype=np.uint64) for _ in range(3))
         pa_, pb, pc = (ffi.from_buffer("uint64_t[]", x) for x in (a, b, c))
         rc = lib.bb_probe_triad(pa_, pb, pc, 3, begin, min(end, words))
