@@ -6,6 +6,21 @@ import numpy as np
 import pyarrow as pa
 
 
+def output_key(row: dict) -> tuple:
+    """What must give one digest: a workload's output at one scale, seed and batch size,
+    whatever the engine and thread count."""
+    return (row["workload"], row["scale"], row["seed"], row["batch_size"])
+
+
+def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:
+    """The digests seen per output_key."""
+    digests: dict[tuple, set[str]] = {}
+    for row in rows:
+        if row["digest"]:
+            digests.setdefault(output_key(row), set()).add(row["digest"])
+    return digests
+
+
 def summarize(samples: pa.Table) -> list[dict]:
     """Median time, coefficient of variation, throughput, and whether every engine and thread
     count of a workload (at one batch size) produced the same digest."""
@@ -13,20 +28,14 @@ def summarize(samples: pa.Table) -> list[dict]:
     by_benchmark: dict[str, list[dict]] = {}
     for row in rows:
         by_benchmark.setdefault(row["benchmark"], []).append(row)
-    digests: dict[tuple, set] = {}
-    for row in rows:
-        if row["digest"]:
-            digests.setdefault(
-                (row["workload"], row["batch_size"], row["scale"], row["seed"]), set()
-            ).add(row["digest"])
+    digests = digest_sets(rows)
     summary = []
     for name, group in by_benchmark.items():
         seconds = np.array([r["seconds"] for r in group], dtype=float)
         median = float(np.median(seconds))
         inner: list[float] = [r["inner_seconds"] for r in group if r.get("inner_seconds")]
         first = group[0]
-        key = (first["workload"], first["batch_size"], first["scale"], first["seed"])
-        agree = None if not first["digest"] else len(digests.get(key, ())) == 1
+        agree = None if not first["digest"] else len(digests.get(output_key(first), ())) == 1
         summary.append(
             {
                 "benchmark": name,

@@ -10,8 +10,6 @@ import json
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from bench import calibrate, compare, summary
 from bench.store import Store
 from reports import cost
@@ -26,13 +24,12 @@ class Machine:
     """One run and what was measured in it."""
 
     run: dict
-    store: str
+    store: Store
     fingerprint: dict
     build: dict
     probes: dict
     samples: list[dict]
     summary: list[dict]
-    noise_floor: dict[str, float]  # per benchmark, from this host's latest calibration
 
     @property
     def name(self) -> str:
@@ -87,13 +84,12 @@ def load(keys: list[str], stores: list[str]) -> list[Machine]:
             machines.append(
                 Machine(
                     run=run,
-                    store=store.location,
+                    store=store,
                     fingerprint=json.loads(run["fingerprint_json"] or "{}"),
                     build=json.loads(run["build_json"] or "{}"),
                     probes=json.loads(run["probes_json"] or "{}"),
                     samples=samples.to_pylist(),
                     summary=summary.summarize(samples),
-                    noise_floor=calibrate.noise_floor(store, run),
                 )
             )
             break
@@ -109,14 +105,7 @@ def parity(machines: list[Machine]) -> tuple[list[str], dict[str, list[str]]]:
     """Per workload (at each scale, seed and batch size), each machine's output digest status:
     'same' as the baseline's, 'DIFFERS', 'inconsistent' (the machine's own engines disagree)
     or '' (not run). Returns (workloads, {workload: [status per machine]})."""
-    keyed: list[dict[tuple, set]] = []
-    for m in machines:
-        digests: dict[tuple, set] = {}
-        for s in m.samples:
-            if s["digest"]:
-                key = (s["workload"], s["scale"], s["seed"], s["batch_size"])
-                digests.setdefault(key, set()).add(s["digest"])
-        keyed.append(digests)
+    keyed = [summary.digest_sets(m.samples) for m in machines]
     workloads = sorted({k[0] for d in keyed for k in d})
     matrix = {}
     for w in workloads:
@@ -139,12 +128,12 @@ def parity(machines: list[Machine]) -> tuple[list[str], dict[str, list[str]]]:
 
 
 # ---- speed ----
-def comparisons(machines: list[Machine], allow: set[str]) -> list[compare.Comparison]:
+def comparisons(
+    machines: list[Machine], allow: set[str], noise_floor: dict[str, float]
+) -> list[compare.Comparison]:
     base = machines[0]
     return [
-        compare.compare(
-            base.run, m.run, base.samples, m.samples, allow, noise_floor=base.noise_floor
-        )
+        compare.compare(base.run, m.run, base.samples, m.samples, allow, noise_floor=noise_floor)
         for m in machines[1:]
     ]
 
@@ -164,7 +153,6 @@ def throughput(machine: Machine, workload: str) -> dict | None:
         "per_core": per_core,
         "per_socket": per_core * cores_per_socket,
         "extrapolated": top["threads"] < cores_per_socket,
-        "single_thread": rows[0]["units_per_s"] if rows[0]["threads"] == 1 else None,
     }
 
 
@@ -209,10 +197,6 @@ def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
     return found
 
 
-def capacity(machine: Machine, slo_ms: float) -> dict | None:
-    return summary.capacity(machine.summary, slo_ms)
-
-
 # ---- cost ----
 def server(machine: Machine, model: cost.CostModel) -> cost.Server:
     """The machine class bought: its cores (from the cost file, else the host) running at the
@@ -230,7 +214,7 @@ def server(machine: Machine, model: cost.CostModel) -> cost.Server:
         sockets=sockets,
         decisions_per_s=per_server(throughput(machine, DECISIONS)),
         postings_per_s=per_server(throughput(machine, POSTINGS)),
-        capacity_per_s=per_server(capacity(machine, model.target.p99_ms)),
+        capacity_per_s=per_server(summary.capacity(machine.summary, model.target.p99_ms)),
     )
 
 
@@ -241,6 +225,7 @@ class Report:
     parity: dict[str, list[str]]
     comparisons: list[compare.Comparison]
     allow: set[str]
+    noise_floor: dict[str, float]  # the baseline host's, from its latest calibration
     model: cost.CostModel | None = None
     servers: list[cost.Server] = field(default_factory=list)
     sensitivity: list[dict] = field(default_factory=list)
@@ -248,12 +233,12 @@ class Report:
 
 def analyse(machines: list[Machine], allow: set[str], model: cost.CostModel | None) -> Report:
     workloads, matrix = parity(machines)
-    report = Report(machines, workloads, matrix, comparisons(machines, allow), allow, model)
+    base = machines[0]
+    floor = calibrate.noise_floor(base.store, base.run)
+    report = Report(
+        machines, workloads, matrix, comparisons(machines, allow, floor), allow, floor, model
+    )
     if model is not None:
         report.servers = [server(m, model) for m in machines]
         report.sensitivity = cost.sensitivity(model, report.servers, years=cost.TCO_YEARS[-1])
     return report
-
-
-def geomean(values: list[float]) -> float:
-    return float(np.exp(np.mean(np.log(values)))) if values else math.nan

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from bench import compare
+from bench import compare, summary
 from reports import analysis, charts, cost
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
 
@@ -281,7 +281,7 @@ def latency(report: analysis.Report) -> list:
     slo = report.model.target.p99_ms if report.model else 1.0
     rows = []
     for m in report.machines:
-        cap = analysis.capacity(m, slo)
+        cap = summary.capacity(m.summary, slo)
         measured = any(r["mode"] == "capacity" for r in m.summary)
         rows.append(
             [
@@ -335,11 +335,10 @@ def scaling(report: analysis.Report) -> list:
 
 
 def probe_limits(report: analysis.Report) -> list:
-    groups = [
-        w
-        for w in report.workloads
-        if any(analysis.probe_fraction(m, w) is not None for m in report.machines)
-    ]
+    fractions = {
+        w: [analysis.probe_fraction(m, w) for m in report.machines] for w in report.workloads
+    }
+    shown = {w: f for w, f in fractions.items() if any(v is not None for v in f)}
     blocks: list = [
         Heading("Against each machine's limits"),
         Paragraph(
@@ -362,17 +361,15 @@ def probe_limits(report: analysis.Report) -> list:
         ],
     ]
     blocks.append(Table(rows[0], rows[1:]))
-    if groups:
-        series = [
-            (m.name, [analysis.probe_fraction(m, w) or math.nan for w in groups])
-            for m in report.machines
-        ]
+    if shown:
+        percent = {w: [math.nan if v is None else v * 100 for v in f] for w, f in shown.items()}
+        series = [(m.name, [percent[w][i] for w in shown]) for i, m in enumerate(report.machines)]
         blocks.append(
             Figure(
                 "probe-fraction",
                 charts.grouped_bars(
-                    groups,
-                    [(n, [v * 100 for v in vs]) for n, vs in series],
+                    list(shown),
+                    series,
                     "% of triad bandwidth",
                     "memory traffic as a share of the machine's bandwidth",
                 ),
@@ -384,10 +381,8 @@ def probe_limits(report: analysis.Report) -> list:
             Table(
                 ["workload", *[m.name for m in report.machines]],
                 [
-                    [w, *[f"{v * 100:.1f} %" if not math.isnan(v) else "–" for v in col]]
-                    for w, col in zip(
-                        groups, zip(*[vs for _, vs in series], strict=True), strict=True
-                    )
+                    [w, *["–" if math.isnan(v) else f"{v:.1f} %" for v in values]]
+                    for w, values in percent.items()
                 ],
             )
         )
@@ -534,7 +529,7 @@ def methodology(report: analysis.Report) -> list:
                 f"{m.name}: the harness added up to {max(overheads) * 100:.1f} % to a measured "
                 "time (pytest-benchmark's time over the core's own clock)."
             )
-    if report.machines[0].noise_floor:
+    if report.noise_floor:
         caveats.append(
             f"Differences within {report.machines[0].name}'s calibrated noise floor "
             "(bankbench calibrate) are reported as no significant difference."
@@ -579,7 +574,7 @@ def manifest(report: analysis.Report) -> list:
             str(m.run["git_commit"] or "–"),
             str(m.build.get("source_sha256") or "–")[:16],
             str(m.build.get("cffi_version")),
-            m.store,
+            m.store.location,
         ]
         for m in report.machines
     ]
@@ -598,7 +593,7 @@ def manifest(report: analysis.Report) -> list:
             f"bankbench report {keys}"
             + "".join(
                 f" --store {shlex.quote(s)}"
-                for s in dict.fromkeys(m.store for m in report.machines)
+                for s in dict.fromkeys(m.store.location for m in report.machines)
             )
             + "".join(
                 f" --cost {shlex.quote(p)}" for p in (report.model.paths if report.model else ())

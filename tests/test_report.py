@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from bench import cli
+from bench import cli, summary
 from bench.store import Store
 from reports import analysis, content, cost, render, write
 from workloads.errors import InputError
@@ -260,9 +260,9 @@ def test_a_run_matching_no_machine_class_is_named(store, cost_file, tmp_path):
 # ---- analysis ----
 def test_capacity_is_the_best_rate_within_the_slo(store):
     base = analysis.load(["x86-base", "arm-$cand$ | *x*"], [store.location])[0]
-    cap = analysis.capacity(base, slo_ms=1.0)
+    cap = summary.capacity(base.summary, slo_ms=1.0)
     assert cap["batch_size"] == 256 and cap["p99_us"] == 800  # 4096 breaks the SLO
-    assert analysis.capacity(base, slo_ms=0.001) is None
+    assert summary.capacity(base.summary, slo_ms=0.001) is None
     scaling = analysis.scaling(base, "loan.decide")
     assert [t for t, _, _ in scaling] == [1, 2] and scaling[1][2] == pytest.approx(1.0, rel=0.05)
     assert analysis.probe_fraction(base, "ledger.post") == pytest.approx(
