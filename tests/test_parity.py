@@ -88,3 +88,15 @@ def test_golden_digest_on_the_c_engine(name):
     inputs = w.generate(scale=entry["scale"], seed=entry["seed"])
     assert w.units(inputs) == entry["units"]
     assert w.digest(w.run(inputs, engine="c", threads=2)) == entry["digest"]
+
+
+def test_golden_digest_on_the_micro_batch_path():
+    """bb_decide_many (the capacity path) at the golden point gives the golden digest."""
+    from workloads import golden
+
+    entry = golden.load()["loan.decide"]
+    w = registry.get("loan.decide")
+    session = w.online(w.generate(scale=entry["scale"], seed=entry["seed"]), "c")
+    for first in range(0, session.size, 16):
+        session.decide_many(first, min(first + 16, session.size))
+    assert w.digest(session.outputs()) == entry["digest"]

@@ -165,7 +165,10 @@ class CSession:
         n = apps.num_rows
         self.cols = _tables.columns(apps, APPLICATIONS)
         self.card = score.CompiledCard(parsed.card)
-        self.features = score.column_pointers(cards.encoded_columns(parsed.card, apps))
+        # the arrays behind the pointers live as long as the session (and with them the
+        # Arrow buffers they view): the caller's inputs may be gone before the first decide
+        self.feature_columns = cards.encoded_columns(parsed.card, apps)
+        self.features = score.column_pointers(self.feature_columns)
         self.limit = limit.c_params(parsed.limit)
         self.params = ffi.new("bb_decide_params *")
         for band, rate in enumerate(parsed.pricing["rate_ppm_by_band"]):

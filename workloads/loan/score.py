@@ -136,7 +136,8 @@ class CompiledCard:
 
 
 def column_pointers(columns: list[np.ndarray]):
-    """The int64_t*[] of feature columns that bb_score reads (zero copy)."""
+    """The int64_t*[] of feature columns that bb_score reads (zero copy). The pointers do not
+    keep the arrays alive: the caller holds ``columns`` while C may read them."""
     return ffi.new("int64_t *[]", [_native.pointer(c) for c in columns])
 
 
