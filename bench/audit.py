@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import platform
 import re
 import shlex
 import shutil
@@ -23,6 +22,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
+from bench import fingerprint
 from workloads.errors import BankbenchError
 
 NATIVE = pathlib.Path(__file__).resolve().parents[1] / "native"
@@ -198,7 +198,7 @@ def installed() -> Target:
     import native
 
     info = native.build_info()
-    arch = "aarch64" if info["machine"] in ("aarch64", "arm64") else info["machine"]
+    arch = fingerprint.machine()  # the core was built for the host it runs on
     if arch not in FMA:
         raise AuditError(f"no instruction tables for {arch}; audit supports x86_64 and aarch64")
     target = Target("installed core", arch, info["label"], shlex.split(info["flags"]))
@@ -241,8 +241,3 @@ def cross(arch: str = "aarch64", flags: list[str] | None = None, label: str = "p
 def run(cross_arches: list[str]) -> tuple[list[Target], list[str]]:
     targets = [installed(), *[cross(a) for a in cross_arches]]
     return targets, audit_sources()
-
-
-def host_arch() -> str:
-    machine = platform.machine()
-    return "aarch64" if machine == "arm64" else machine

@@ -268,6 +268,38 @@ def _thread_list(text: str) -> list[int]:
     return _threads(text)
 
 
+def _number_in(valid, not_a_number: str, out_of_range: str):
+    """An argparse type: a float that ``valid`` accepts, with the two messages of refusal."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {not_a_number}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(out_of_range)
+        return value
+
+    return parse
+
+
+_scale = _number_in(
+    lambda v: 0 < v <= 1000, "a number, e.g. 0.01 or 1", "scale must be in (0, 1000]"
+)
+_slo_ms = _number_in(
+    lambda v: 0 < v < 1e6,
+    "a number of milliseconds",
+    "the SLO must be a positive number of milliseconds",
+)
+_percent = _number_in(
+    lambda v: 0 <= v < 100, "a percentage or 'auto'", "the noise floor must be in [0, 100) percent"
+)
+
+
+def _noise_floor(text: str) -> float | str:
+    return text if text == "auto" else _percent(text)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -311,16 +343,6 @@ def _run_kwargs(args) -> dict:
 
 
 DEFAULT_STORE = "results"
-
-
-def _slo_ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of milliseconds") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError("the SLO must be a positive number of milliseconds")
-    return value
 
 
 def _slo_option(p) -> None:
@@ -470,28 +492,6 @@ def cmd_probe(args) -> int:
             value = f"{value:.0f} ns"
         print(f"{key:<36} {value}")
     return EXIT_OK
-
-
-def _noise_floor(text: str) -> float | str:
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a percentage or 'auto'") from None
-    if not 0 <= value < 100:
-        raise argparse.ArgumentTypeError("the noise floor must be in [0, 100) percent")
-    return value
-
-
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number, e.g. 0.01 or 1") from None
-    if not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError("scale must be in (0, 1000]")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:

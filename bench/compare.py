@@ -227,7 +227,7 @@ def _per_core_and_socket(result: Comparison) -> tuple[float | None, float | None
     quality). Per socket: each benchmark family at its most threads, the per-thread rate
     scaled to a socket's cores on each side (an estimate when fewer threads ran)."""
     single = [r.ratio for r in result.rows if r.key[KEY.index("threads")] == 1]
-    per_core = float(np.exp(np.mean(np.log(single)))) if single else None
+    per_core = float(stats.gmean(single)) if single else None
     base, cand = _cores_per_socket(result.baseline), _cores_per_socket(result.candidate)
     if not base or not cand:
         return per_core, None
@@ -239,7 +239,7 @@ def _per_core_and_socket(result: Comparison) -> tuple[float | None, float | None
             widest[family] = row
     # the same thread count on both sides: the per-thread rates scale by cores per socket
     scaled = [r.ratio * cand / base for r in widest.values()]
-    return per_core, float(np.exp(np.mean(np.log(scaled)))) if scaled else None
+    return per_core, float(stats.gmean(scaled)) if scaled else None
 
 
 def _geomean_interval(resampled: dict, rng: np.random.Generator) -> tuple[float, float, float]:

@@ -82,8 +82,12 @@ class CostModel:
     site: Site
     target: Target
     machines: dict[str, MachineClass]
-    source: str
-    paths: tuple[str, ...] = ()
+    paths: tuple[str, ...]
+
+    @property
+    def source(self) -> str:
+        """The cost files, for messages."""
+        return " + ".join(self.paths)
 
     def machine_for(self, run: dict, fingerprint: dict) -> MachineClass:
         names = [run.get("label") or "", fingerprint.get("hostname") or "", run.get("cpu_model")]
@@ -129,8 +133,8 @@ _POSITIVE = {
 }
 
 
-def _unknown_keys(table: dict, cls, where: str, extra: tuple[str, ...] = ()) -> None:
-    known = {f.name for f in fields(cls)} | set(extra)
+def _unknown_keys(table: dict, cls, where: str) -> None:
+    known = {f.name for f in fields(cls)}
     for key in table:
         if key not in known:
             raise InputError(
@@ -138,18 +142,19 @@ def _unknown_keys(table: dict, cls, where: str, extra: tuple[str, ...] = ()) -> 
             )
 
 
-def parse(document: dict, source: str) -> CostModel:
+def parse(document: dict, paths: tuple[str, ...]) -> CostModel:
+    source = " + ".join(paths)
     for section in ("site", "target", "machine"):
         if not isinstance(document.get(section), dict):
             raise InputError(
                 f"{source}: missing table [{section}{'.NAME' * (section == 'machine')}]"
             )
     raw = document["site"]
-    _unknown_keys(raw, Site, f"{source} [site]")
+    where = f"{source} [site]"
+    _unknown_keys(raw, Site, where)
     currency = raw.get("currency")
     if not isinstance(currency, str) or not currency.strip():
-        raise InputError(f"{source} [site]: missing field 'currency' (e.g. currency = \"CNY\")")
-    where = f"{source} [site]"
+        raise InputError(f"{where}: missing field 'currency' (e.g. currency = \"CNY\")")
     site = Site(
         currency=currency,
         electricity_per_kwh=_number(raw, "electricity_per_kwh", where),
@@ -182,7 +187,7 @@ def parse(document: dict, source: str) -> CostModel:
         machines[name] = MachineClass(name=name, match=match, **values)
     if not machines:
         raise InputError(f"{source}: no [machine.NAME] table")
-    return CostModel(site, target, machines, source)
+    return CostModel(site, target, machines, paths)
 
 
 def load(paths: list[str]) -> CostModel:
@@ -206,7 +211,7 @@ def load(paths: list[str]) -> CostModel:
                 raise InputError(f"{path}: [{key}] is defined in more than one cost file")
             else:
                 merged[key] = value
-    return replace(parse(merged, " + ".join(paths)), paths=tuple(paths))
+    return parse(merged, tuple(paths))
 
 
 # ---- the arithmetic ----

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from bench import audit
+from bench import audit, fingerprint
 from native.build import PORTABLE_CFLAGS
 
-HOST = audit.host_arch()
+HOST = fingerprint.machine()
 CROSS = shutil.which("aarch64-linux-gnu-gcc") and shutil.which("aarch64-linux-gnu-objdump")
 needs_objdump = pytest.mark.skipif(
     shutil.which("objdump") is None or HOST not in audit.FMA, reason="needs objdump"
