@@ -183,7 +183,8 @@ int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, u
                      bb_fraud **out);
 void    bb_fraud_free(bb_fraud *state);
 /* Streams events [begin, end) through the state: events must follow (ts, event_id) order,
- * also across calls. Writes the matched-rule bits of the state's families. */
+ * also across calls. ORs the matched-rule bits of the state's families into matched (so
+ * states of different families can fill one array: start it at zero) and writes status. */
 int32_t bb_fraud_evaluate(bb_fraud *state, const bb_events *events, int64_t begin, int64_t end,
                           uint32_t *matched, uint8_t *status);
 int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists,

@@ -76,6 +76,7 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
     bb_factor_cache cache = empty;
     for (int64_t row = begin; row < end; row++) {
         /* the fraud step writes its row status into out->status, which decide_row then ORs */
+        out->fraud_rules[row] = 0;
         int32_t rc = bb_fraud_evaluate(fraud, &apps->event, row, row + 1, out->fraud_rules,
                                        out->status);
         if (rc != BB_OK) return rc;

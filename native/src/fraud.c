@@ -45,7 +45,85 @@ static int blocklist_contains(const blocklist_t *b, uint64_t value)
     return bb_sorted_contains(b->values, b->n, value);
 }
 
-/* ---- per-user records, inline in their hash slots ----
+/* ---- a hash table of 16-byte slots on uint32 keys ----
+ * The per-key records of every family (users, devices, counterparties, IP blocks) are
+ * 16 bytes that begin with their uint32 key: four to a cache line, and a bit per slot marks
+ * it used, so no key value has to mean "empty". Kept at most half full. */
+typedef struct {
+    unsigned char *slots;  /* capacity × SLOT_BYTES, each beginning with its uint32 key */
+    uint64_t *used;        /* a bit per slot: small enough to stay cached */
+    size_t capacity, size;
+} keyed_t;
+
+#define SLOT_BYTES 16
+
+static void keyed_free(keyed_t *t)
+{
+    free(t->slots);
+    free(t->used);
+    memset(t, 0, sizeof *t);
+}
+
+static int keyed_init(keyed_t *t, size_t capacity)
+{
+    t->capacity = capacity;
+    t->size = 0;
+    t->slots = malloc(capacity * SLOT_BYTES);
+    t->used = calloc(capacity / 64 + 1, sizeof *t->used);
+    if (!t->slots || !t->used) { keyed_free(t); return 0; }
+    bb_advise_huge(t->slots, capacity * SLOT_BYTES);
+    return 1;
+}
+
+static int keyed_is_used(const keyed_t *t, size_t i) { return (int)((t->used[i / 64] >> (i % 64)) & 1); }
+
+static uint32_t keyed_key(const keyed_t *t, size_t i)
+{
+    uint32_t key;
+    memcpy(&key, t->slots + i * SLOT_BYTES, sizeof key);
+    return key;
+}
+
+static size_t keyed_slot(const keyed_t *t, uint32_t key)
+{
+    size_t mask = t->capacity - 1, i = (size_t)bb_mix64(key) & mask;
+    while (keyed_is_used(t, i) && keyed_key(t, i) != key) i = (i + 1) & mask;
+    return i;
+}
+
+static int keyed_grow(keyed_t *t)
+{
+    keyed_t bigger;
+    if (!keyed_init(&bigger, t->capacity * 2)) return 0;
+    for (size_t i = 0; i < t->capacity; i++) {
+        if (!keyed_is_used(t, i)) continue;
+        size_t j = keyed_slot(&bigger, keyed_key(t, i));
+        bigger.used[j / 64] |= 1ULL << (j % 64);
+        memcpy(bigger.slots + j * SLOT_BYTES, t->slots + i * SLOT_BYTES, SLOT_BYTES);
+    }
+    bigger.size = t->size;
+    keyed_free(t);
+    *t = bigger;
+    return 1;
+}
+
+/* The slot of key; a new one has only its key set (*inserted = 1). NULL: no memory. */
+static void *keyed_upsert(keyed_t *t, uint32_t key, int *inserted)
+{
+    if (2 * (t->size + 1) > t->capacity && !keyed_grow(t)) return NULL;
+    size_t i = keyed_slot(t, key);
+    unsigned char *slot = t->slots + i * SLOT_BYTES;
+    *inserted = !keyed_is_used(t, i);
+    if (*inserted) {
+        t->used[i / 64] |= 1ULL << (i % 64);
+        memset(slot, 0, SLOT_BYTES);
+        memcpy(slot, &key, sizeof key);
+        t->size++;
+    }
+    return slot;
+}
+
+/* ---- per-user records ----
  * A user's newest outflow and first device live in the slot itself: one probe serves the
  * user rules for the usual event; only a second device needs the (user, device) map. */
 typedef struct {
@@ -55,128 +133,117 @@ typedef struct {
     uint32_t first_seen;   /* when that device was first seen */
 } user_t;
 
-typedef struct {
-    user_t *slots;
-    uint64_t *used;        /* a bit per slot: small enough to stay cached */
-    size_t capacity, size;
-} users_t;
-
-static void users_free(users_t *u)
-{
-    free(u->slots);
-    free(u->used);
-    memset(u, 0, sizeof *u);
-}
-
-static int users_init(users_t *u, size_t capacity)
-{
-    u->capacity = capacity;
-    u->size = 0;
-    u->slots = malloc(capacity * sizeof *u->slots);
-    u->used = calloc(capacity / 64 + 1, sizeof *u->used);
-    if (!u->slots || !u->used) { users_free(u); return 0; }
-    return 1;
-}
-
-static int users_is_used(const users_t *u, size_t i) { return (int)((u->used[i / 64] >> (i % 64)) & 1); }
-
-static size_t users_slot(const users_t *u, uint32_t user)
-{
-    size_t mask = u->capacity - 1, i = (size_t)bb_mix64(user) & mask;
-    while (users_is_used(u, i) && u->slots[i].user != user) i = (i + 1) & mask;
-    return i;
-}
-
-static int users_grow(users_t *u)
-{
-    users_t bigger;
-    if (!users_init(&bigger, u->capacity * 2)) return 0;
-    for (size_t i = 0; i < u->capacity; i++) {
-        if (!users_is_used(u, i)) continue;
-        size_t j = users_slot(&bigger, u->slots[i].user);
-        bigger.used[j / 64] |= 1ULL << (j % 64);
-        bigger.slots[j] = u->slots[i];
-    }
-    bigger.size = u->size;
-    users_free(u);
-    *u = bigger;
-    return 1;
-}
-
-/* The user's record; a new one starts with this device first seen now. NULL: no memory. */
-static user_t *users_upsert(users_t *u, uint32_t user, uint32_t device, uint32_t ts)
-{
-    if (2 * (u->size + 1) > u->capacity && !users_grow(u)) return NULL;
-    size_t i = users_slot(u, user);
-    if (!users_is_used(u, i)) {
-        u->used[i / 64] |= 1ULL << (i % 64);
-        u->slots[i] = (user_t){.user = user, .newest = 0, .device = device, .first_seen = ts};
-        u->size++;
-    }
-    return &u->slots[i];
-}
+_Static_assert(sizeof(user_t) == SLOT_BYTES, "a user record fills one slot");
 
 /* ---- the most recent distinct members per key (exact up to DISTINCT_MAX) ----
  * Keeping the `cap` most recently seen distinct members gives min(distinct in window, cap)
- * exactly: a member not kept was seen no later than every kept one. A group is one header
- * slot (member = entries used) and up to cap entries, newest first, so the current member is
- * usually found at once and a window count stops at the first entry outside it. */
+ * exactly: a member not kept was seen no later than every kept one. Entries are newest
+ * first, so the current member is usually found at once and a window count stops at the
+ * first entry outside it. An entry older than the longest window can never count again, so
+ * it is dropped when met. Most keys (a device, a counterparty, an IP block) have one member
+ * inside that window at a time: that one entry lives inline in the key's slot, and only a
+ * key with more live members borrows an overflow group of cap entries, returned when its
+ * entries have all expired. */
 typedef struct { uint32_t member, ts; } seen_t;
 
 typedef struct {
-    bb_map index;          /* key → group number */
-    seen_t *seen;         /* groups of 1 + cap slots */
-    size_t groups, capacity;
+    uint32_t key;
+    uint32_t group;        /* 0: the entry is inline; else 1 + the overflow group */
+    seen_t inline_entry;
+} recent_slot;
+
+_Static_assert(sizeof(recent_slot) == SLOT_BYTES, "a key's record fills one slot");
+
+typedef struct {
+    keyed_t keys;
+    seen_t *groups;        /* overflow groups of 1 + cap: a header (member = entries used,
+                              ts = next free group + 1 while free), then the entries */
+    size_t n_groups, groups_capacity;
+    uint32_t free_group;   /* 1 + the first free group; 0 = none */
     int32_t cap;
+    uint32_t longest;      /* the longest window counted */
 } recent_t;
 
-static int recent_init(recent_t *r, int32_t cap)
+static int recent_init(recent_t *r, int32_t cap, uint32_t longest)
 {
     memset(r, 0, sizeof *r);
     r->cap = cap;
-    return bb_map_init(&r->index, 1024);
+    r->longest = longest;
+    return keyed_init(&r->keys, 1024);
 }
 
 static void recent_free(recent_t *r)
 {
-    bb_map_free(&r->index);
-    free(r->seen);
+    keyed_free(&r->keys);
+    free(r->groups);
+}
+
+static seen_t *recent_group(recent_t *r, uint32_t group)
+{
+    return r->groups + (size_t)(group - 1) * ((size_t)r->cap + 1);
+}
+
+/* 1 + a fresh overflow group; 0 when out of memory (or past 2^32 groups). */
+static uint32_t recent_take_group(recent_t *r)
+{
+    if (r->free_group) {
+        uint32_t group = r->free_group;
+        r->free_group = recent_group(r, group)->ts;
+        return group;
+    }
+    if (r->n_groups == r->groups_capacity) {
+        size_t capacity = r->groups_capacity ? 2 * r->groups_capacity : 64;
+        if (capacity > UINT32_MAX - 1) return 0;
+        seen_t *groups = realloc(r->groups, capacity * ((size_t)r->cap + 1) * sizeof *groups);
+        if (!groups) return 0;
+        r->groups = groups;
+        r->groups_capacity = capacity;
+    }
+    return (uint32_t)++r->n_groups;
+}
+
+static void recent_release_group(recent_t *r, recent_slot *slot)
+{
+    recent_group(r, slot->group)->ts = r->free_group;
+    r->free_group = slot->group;
+    slot->group = 0;
 }
 
 /* Records member at ts under key; writes min(distinct members seen in (ts - window, ts],
  * cap) per window; returns -1 when out of memory. */
-static int32_t recent_touch(recent_t *r, uint64_t key, uint32_t member, uint32_t ts,
+static int32_t recent_touch(recent_t *r, uint32_t key, uint32_t member, uint32_t ts,
                             const uint32_t *windows, int n_windows, int32_t *counts)
 {
     int inserted;
-    size_t stride = (size_t)r->cap + 1;
-    uint32_t *group = bb_map_upsert(&r->index, key, (uint32_t)r->groups, &inserted);
-    if (!group) return -1;
-    if (inserted) {
-        if (r->groups == r->capacity) {
-            size_t capacity = r->capacity ? 2 * r->capacity : 1024;
-            seen_t *seen = realloc(r->seen, capacity * stride * sizeof *seen);
-            if (!seen) return -1;
-            r->seen = seen;
-            r->capacity = capacity;
-        }
-        r->seen[r->groups++ * stride].member = 0;
-    }
-    seen_t *header = r->seen + (size_t)*group * stride, *entries = header + 1;
-    int32_t used = (int32_t)header->member, at = 0;
-    /* Search only the entries inside the longest window: an older entry can never count again,
-     * so a member found only there is new; its stale entry, older than every live one, is
-     * evicted before any of them. The live entries stay distinct, so counts stay exact. */
-    uint32_t longest = 0;
-    for (int w = 0; w < n_windows; w++) if (windows[w] > longest) longest = windows[w];
-    int64_t live_after = (int64_t)ts - (int64_t)longest;
+    recent_slot *slot = keyed_upsert(&r->keys, key, &inserted);
+    if (!slot) return -1;
+    int64_t live_after = (int64_t)ts - (int64_t)r->longest;
+    seen_t *entries = slot->group ? recent_group(r, slot->group) + 1 : &slot->inline_entry;
+    int32_t used = slot->group ? (int32_t)entries[-1].member : !inserted;
+    int32_t room = slot->group ? r->cap : 1, at = 0;
     while (at < used && (int64_t)entries[at].ts > live_after && entries[at].member != member) at++;
-    if (at == used || (int64_t)entries[at].ts <= live_after) {  /* new: the oldest falls off */
-        if (used < r->cap) header->member = (uint32_t)++used;
-        at = used - 1;
+    if (at == used || (int64_t)entries[at].ts <= live_after) {   /* a new member */
+        used = at;                            /* entries from here on have expired */
+        if (used == 0 && slot->group) {       /* all expired: back inline */
+            recent_release_group(r, slot);
+            entries = &slot->inline_entry;
+            room = 1;
+        }
+        if (used == room && room < r->cap) {  /* a second live member: overflow */
+            uint32_t group = recent_take_group(r);
+            if (!group) return -1;
+            seen_t *moved = recent_group(r, group) + 1;
+            moved[0] = slot->inline_entry;
+            slot->group = group;
+            entries = moved;
+            room = r->cap;
+        }
+        if (used == room) used--;             /* full: the oldest falls off */
+        at = used++;
     }
     memmove(entries + 1, entries, (size_t)at * sizeof *entries);
     entries[0] = (seen_t){.member = member, .ts = ts};
+    if (slot->group) entries[-1].member = (uint32_t)used;
     for (int w = 0; w < n_windows; w++) {
         int64_t start = (int64_t)ts - (int64_t)windows[w];
         int32_t count = 0;
@@ -206,7 +273,7 @@ struct bb_fraud {
     uint64_t last_id;
     /* user family: a log of each user's outflows, newest first through prev links */
     blocklist_t blocked_users, blocked_devices, blocked_phones;
-    users_t users;            /* user → newest outflow, first device */
+    keyed_t users;            /* user → newest outflow, first device (user_t slots) */
     bb_map device_first_seen;  /* (user, device) → first ts, for devices after the first */
     outflow_t *log;           /* one record per step of a walk: one cache line, not four */
     size_t log_size, log_capacity;
@@ -254,10 +321,17 @@ static int32_t distinct_cap(const bb_fraud_rules *rules, int a, int b)
     return (int32_t)cap;
 }
 
+static uint32_t longest_window(const bb_fraud_rules *rules, int a, int b)
+{
+    uint32_t longest = rules->window_s[a];
+    if (b >= 0 && rules->window_s[b] > longest) longest = rules->window_s[b];
+    return longest;
+}
+
 void bb_fraud_free(bb_fraud *s)
 {
     if (!s) return;
-    users_free(&s->users);
+    keyed_free(&s->users);
     free(s->blocked_users.bits);
     free(s->blocked_devices.bits);
     free(s->blocked_phones.bits);
@@ -288,11 +362,14 @@ int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, u
     int ok = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users)
           && blocklist_init(&s->blocked_devices, lists->blocked_devices, lists->n_blocked_devices)
           && blocklist_init(&s->blocked_phones, lists->blocked_phones, lists->n_blocked_phones)
-          && users_init(&s->users, 1024) && bb_map_init(&s->device_first_seen, 1024)
-          && recent_init(&s->device_users, distinct_cap(rules, R_DEVICE_USERS_REJECT,
-                                                         R_DEVICE_USERS_REVIEW))
-          && recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1))
-          && recent_init(&s->ip_users, distinct_cap(rules, R_IP_USERS, -1));
+          && keyed_init(&s->users, 1024) && bb_map_init(&s->device_first_seen, 1024)
+          && recent_init(&s->device_users,
+                         distinct_cap(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW),
+                         longest_window(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW))
+          && recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1),
+                         longest_window(rules, R_FAN_IN, -1))
+          && recent_init(&s->ip_users, distinct_cap(rules, R_IP_USERS, -1),
+                         longest_window(rules, R_IP_USERS, -1));
     if (!ok) { bb_fraud_free(s); return BB_OUT_OF_MEMORY; }
     static const int user_windowed[] = {R_DRAWDOWN_VELOCITY, R_AMOUNT_24H, R_AMOUNT_SPIKE};
     for (size_t i = 0; i < 3; i++)
@@ -356,8 +433,13 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
                   || blocklist_contains(&s->blocked_devices, e->device_id[i])
                   || blocklist_contains(&s->blocked_phones, e->phone_hash[i]));
 
-    user_t *record = users_upsert(&s->users, user, e->device_id[i], ts);
+    int new_user;
+    user_t *record = keyed_upsert(&s->users, user, &new_user);
     if (!record) return 0;
+    if (new_user) {   /* newest = 0: no outflow yet */
+        record->device = e->device_id[i];
+        record->first_seen = ts;
+    }
     uint32_t first_seen = record->first_seen;
     if (record->device != e->device_id[i]) {
         int inserted;
@@ -403,7 +485,7 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
     return 1;
 }
 
-static int distinct_rule(bb_fraud *s, recent_t *recent, uint64_t key, uint32_t member,
+static int distinct_rule(bb_fraud *s, recent_t *recent, uint32_t key, uint32_t member,
                          uint32_t ts, int rule_a, int rule_b, uint32_t *matched)
 {
     uint32_t windows[2] = {s->rules.window_s[rule_a], rule_b >= 0 ? s->rules.window_s[rule_b] : 1};
@@ -430,7 +512,6 @@ int32_t bb_fraud_evaluate(bb_fraud *s, const bb_events *e, int64_t begin, int64_
         s->started = 1;
         s->last_ts = ts;
         s->last_id = id;
-        matched[i] = 0;
         if (e->type[i] > BB_EVENT_REPAY || e->amount_fen[i] < 0) {
             status[i] = BB_ROW_INVALID_INPUT;
             continue;

@@ -358,8 +358,11 @@ class FraudState:
         self.c = ffi.gc(out[0], lib.bb_fraud_free)
 
 
-def family_groups(threads: int) -> list[int]:
-    """Rule families per thread: the user family is the heaviest, so it goes alone."""
+def family_groups(threads: int) -> list[list[int]]:
+    """The rule families each thread runs, one after another. A family's state is built,
+    streamed over every event and freed before the next: one family's tables at a time stay
+    in cache (faster than interleaving all four per event) and in memory. The user family
+    is the heaviest, so it goes alone."""
     user, device, counterparty, ip = (
         lib.BB_FAMILY_USER,
         lib.BB_FAMILY_DEVICE,
@@ -367,12 +370,12 @@ def family_groups(threads: int) -> list[int]:
         lib.BB_FAMILY_IP,
     )
     if threads == 1:
-        return [lib.BB_FAMILY_ALL]
+        return [[user, device, counterparty, ip]]
     if threads == 2:
-        return [user, device | counterparty | ip]
+        return [[user], [device, counterparty, ip]]
     if threads == 3:
-        return [user, device, counterparty | ip]
-    return [user, device, counterparty, ip]
+        return [[user], [device], [counterparty, ip]]
+    return [[user], [device], [counterparty], [ip]]
 
 
 def evaluate_c(
@@ -385,27 +388,28 @@ def evaluate_c(
     events = c_events(cols)
     n = len(cols["event_id"])
     groups = family_groups(threads)
-    matched = [np.empty(n, dtype=np.uint32) for _ in groups]
+    matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
     status = [np.empty(n, dtype=np.uint8) for _ in groups]
+    status_c = [_native.out_pointer(s) for s in status]
 
     def evaluate(g: int) -> None:
-        state = FraudState(rules_c, lists_c, groups[g])
-        rc = lib.bb_fraud_evaluate(
-            state.c, events, 0, n, _native.out_pointer(matched[g]), _native.out_pointer(status[g])
-        )
-        _native.check_status(rc, "bb_fraud_evaluate")
+        for family in groups[g]:
+            with FraudState(rules_c, lists_c, family).c as state:  # freed before the next
+                rc = lib.bb_fraud_evaluate(
+                    state, events, 0, n, _native.out_pointer(matched[g]), status_c[g]
+                )
+            _native.check_status(rc, "bb_fraud_evaluate")
 
     _native.run_parallel([functools.partial(evaluate, g) for g in range(len(groups))])
     all_matched = matched[0]
     for more in matched[1:]:
         all_matched |= more
     decision = np.empty(n, dtype=np.uint8)
-    matched_c, status_c = _native.pointer(all_matched), _native.pointer(status[0])
-    decision_c = _native.out_pointer(decision)
+    matched_c, decision_c = _native.pointer(all_matched), _native.out_pointer(decision)
 
     def decide(begin: int, end: int) -> None:
         rc = lib.bb_fraud_decide(
-            rules_c, lists_c, events, matched_c, status_c, begin, end, decision_c
+            rules_c, lists_c, events, matched_c, status_c[0], begin, end, decision_c
         )
         _native.check_status(rc, "bb_fraud_decide")
 
