@@ -304,9 +304,9 @@ int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, c
                                          in->first_due_day[i], e->due_day + at, payments,
                                          e->principal + at, e->interest + at, NULL,
                                          &total_payment, &total_interest);
-        uint32_t cell = (uint32_t)(in->loan_account_id[i] % cells);
+        uint32_t cell = bb_cell_of(in->loan_account_id[i], cells);
         if (status != 0 || in->first_due_day[i] <= start_day
-            || in->deposit_account_id[i] % cells != cell) {
+            || bb_cell_of(in->deposit_account_id[i], cells) != cell) {
             bb_eod_free(e);
             return BB_INVALID_ARGUMENT;
         }
@@ -323,7 +323,7 @@ int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, c
         e->sequence[c] = ID_SEQUENCE_START;
     }
     for (int64_t i = 0; i < n_loans; i++) {
-        uint32_t cell = (uint32_t)(in->loan_account_id[i] % cells);
+        uint32_t cell = bb_cell_of(in->loan_account_id[i], cells);
         e->cell_loans[cell][e->cell_count[cell]++] = i;
     }
     *out = e;

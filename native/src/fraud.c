@@ -109,7 +109,7 @@ static int keyed_grow(keyed_t *t)
 
 /* A hint that key will be probed soon: a batch knows its keys ahead, and the tables are
  * bigger than L2, so the home slot can be on its way while earlier events run. */
-static void keyed_prefetch(const keyed_t *t, uint32_t key)
+BB_PREFETCHES void keyed_prefetch(const keyed_t *t, uint32_t key)
 {
     __builtin_prefetch(t->slots + ((size_t)bb_mix64(key) & (t->capacity - 1)) * SLOT_BYTES);
 }
@@ -508,7 +508,7 @@ static int distinct_rule(bb_fraud *s, recent_t *recent, uint32_t key, uint32_t m
 #define PREFETCH_AHEAD 8   /* events: about one memory latency of work */
 
 /* The user's newest outflow, when the home slot (prefetched earlier) holds the user. */
-static void prefetch_newest(const bb_fraud *s, uint32_t user)
+BB_PREFETCHES void prefetch_newest(const bb_fraud *s, uint32_t user)
 {
     size_t i = (size_t)bb_mix64(user) & (s->users.capacity - 1);
     const user_t *record = (const user_t *)(s->users.slots + i * SLOT_BYTES);
@@ -516,7 +516,7 @@ static void prefetch_newest(const bb_fraud *s, uint32_t user)
         __builtin_prefetch(&s->log[record->newest - 1]);
 }
 
-static void prefetch_keys(const bb_fraud *s, const bb_events *e, int64_t i)
+BB_PREFETCHES void prefetch_keys(const bb_fraud *s, const bb_events *e, int64_t i)
 {
     if (s->families & BB_FAMILY_USER) keyed_prefetch(&s->users, e->user_id[i]);
     if (s->families & BB_FAMILY_DEVICE) keyed_prefetch(&s->device_users.keys, e->device_id[i]);

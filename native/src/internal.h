@@ -102,6 +102,11 @@ int bb_map_init(bb_map *m, size_t capacity);
 void bb_map_free(bb_map *m);
 int bb_map_grow(bb_map *m);
 
+/* For a helper that only prefetches: GCC counts a prefetch as no side effect, so it finds
+ * such a function pure and deletes every call to it (GCC 12 does); inlined first, the
+ * prefetches stay. */
+#define BB_PREFETCHES static inline __attribute__((always_inline))
+
 /* The lookups are inline: they run several times per event on every hot path. */
 static inline uint64_t bb_mix64(uint64_t z)
 {
@@ -126,7 +131,7 @@ static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
 /* Finds key; if absent inserts it with value `fresh`. NULL when out of memory. */
 static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, int *inserted)
 {
-    if (2 * (m->size + 1) > m->capacity && !bb_map_grow(m)) return NULL;
+    if (4 * (m->size + 1) > 3 * m->capacity && !bb_map_grow(m)) return NULL;
     bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
     *inserted = !e->used;
     if (*inserted) {
@@ -136,6 +141,13 @@ static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, i
         m->size++;
     }
     return &e->value;
+}
+
+/* The cell of an id: id % cells, without a division when cells is a power of two (the usual
+ * configuration; a 64-bit division costs tens of cycles, several times per event). */
+static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
+{
+    return (cells & (cells - 1)) == 0 ? (uint32_t)(id & (cells - 1)) : (uint32_t)(id % cells);
 }
 
 /* Which cells a call works on: first, first + step, ... (first = -1: the cross-cell events),

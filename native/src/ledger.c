@@ -218,7 +218,7 @@ static int64_t find_account(const bb_ledger *l, uint64_t id)
     return l->accounts[i].used ? (int64_t)i : -1;
 }
 
-static uint32_t cell_of(const bb_ledger *l, uint64_t id) { return (uint32_t)(id % l->n_cells); }
+static uint32_t cell_of(const bb_ledger *l, uint64_t id) { return bb_cell_of(id, l->n_cells); }
 
 /* The live or orphaned record of a transfer id, or NULL. */
 static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
@@ -229,6 +229,8 @@ static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
     if (index) *index = *at;
     return &c->records[*at];
 }
+
+#define RECORDS_AHEAD 4
 
 /* Stores a record (a new transfer, or an orphaned id); returns its index or -1. */
 static int64_t store_record(run_t *run, const record_t *record, int undoable)
@@ -249,6 +251,8 @@ static int64_t store_record(run_t *run, const record_t *record, int undoable)
     *slot = (uint32_t)c->size;   /* a rolled-back id may come back: point at the new record */
     int64_t index = (int64_t)c->size++;
     c->records[index] = *record;
+    /* the cell's next records go to fresh memory: ask for their lines now */
+    if (c->size + RECORDS_AHEAD < c->capacity) __builtin_prefetch(&c->records[c->size + RECORDS_AHEAD], 1);
     if (undoable) undo_push(run, (undo_t){.kind = U_RECORD_INSERT, .cell = home, .index = index});
     return index;
 }
@@ -566,7 +570,7 @@ int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell_first, int32_t
  * its cell's id map: fetch an event's lines a few events ahead. */
 #define PREFETCH_AHEAD 8
 
-static void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
+BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
 {
     const bb_map *ids = &l->cells[cell_of(l, in->id[i])].ids;
     __builtin_prefetch(&l->accounts[bb_mix64(in->debit_account_id[i]) & l->account_mask]);
@@ -663,8 +667,9 @@ static int32_t event_cell(const bb_ledger_transfers *in, int64_t i, uint32_t cel
 {
     if (cells == 1) return 0;
     uint64_t dr = in->debit_account_id[i], cr = in->credit_account_id[i], p = in->pending_id[i];
-    uint64_t home = in->id[i] % cells;
-    if (dr == 0 || cr == 0 || dr % cells != home || cr % cells != home || (p && p % cells != home))
+    uint32_t home = bb_cell_of(in->id[i], cells);
+    if (dr == 0 || cr == 0 || bb_cell_of(dr, cells) != home || bb_cell_of(cr, cells) != home
+        || (p && bb_cell_of(p, cells) != home))
         return -1;
     return (int32_t)home;
 }
@@ -701,7 +706,7 @@ int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
             cell->capacity = records;
             bb_advise_huge(grown, records * sizeof *grown);
         }
-        while (cell->ids.capacity < 2 * (cell->ids.size + per_cell))
+        while (3 * cell->ids.capacity < 4 * (cell->ids.size + per_cell))
             if (!bb_map_grow(&cell->ids)) return BB_OUT_OF_MEMORY;
     }
     return BB_OK;
