@@ -73,8 +73,9 @@ typedef struct {
     size_t size, capacity;
 } heap_t;
 
-typedef struct {
-    bb_map ids;       /* transfer id → record index */
+typedef struct {     /* written by its own thread only: two lines of its own, so threads
+                        running neighbouring cells do not pull each other's lines away */
+    _Alignas(128) bb_map ids;   /* transfer id → record index */
     record_t *records;
     size_t size, capacity;
     heap_t expiring;  /* pending transfers whose accounts are in this cell */
@@ -498,7 +499,8 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
     }
     l->account_mask = capacity - 1;
     l->slot_of_input = calloc((size_t)n_accounts + 1, sizeof *l->slot_of_input);
-    l->cells = calloc(cells, sizeof *l->cells);
+    l->cells = aligned_alloc(_Alignof(cell_t), cells * sizeof *l->cells);
+    if (l->cells) memset(l->cells, 0, cells * sizeof *l->cells);
     if (!l->accounts || !l->cells || !l->slot_of_input) {
         bb_ledger_free(l);
         return BB_OUT_OF_MEMORY;

@@ -265,8 +265,9 @@ def check_balances(accounts: pa.Table) -> None:
 def post_batches(
     ledger_c: CLedger, cols: dict[str, np.ndarray], cells: int, threads: int
 ) -> pa.Table:
-    """Posts the batches of a transfers table through a C ledger: per batch the plan, then
-    expiry and the cell-local events (cell groups in parallel), then the cross-cell ones."""
+    """Posts the batches of a transfers table through a C ledger: the plan of every batch
+    (in parallel), then per batch expiry and the cell-local events (cell groups in parallel),
+    then the cross-cell ones."""
     n = len(cols["id"])
     _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
     cols = dict(cols, cell=np.empty(n, dtype=np.int32))
@@ -294,12 +295,17 @@ def post_batches(
         )
         _native.check_status(rc, "bb_ledger_execute")
 
+    bounds = batch_bounds(cols["batch"])
+
+    def plan(first: int, last: int) -> None:  # a plan depends on the input only
+        for begin, end in bounds[first:last]:
+            rc = lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c)
+            _native.check_status(rc, "bb_ledger_plan")
+
+    _native.run_ranges(len(bounds), threads, plan)
     with _native.pool(groups) as workers:
-        for k, (begin, end) in enumerate(batch_bounds(cols["batch"])):
+        for k, (begin, end) in enumerate(bounds):
             stamp = (k + 1) * NS_PER_S
-            _native.check_status(
-                lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c), "bb_ledger_plan"
-            )
             for future in [workers.submit(local, g, begin, end, stamp) for g in range(groups)]:
                 future.result()
             local(-1, begin, end, stamp)
