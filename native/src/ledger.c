@@ -58,13 +58,18 @@ typedef struct {          /* a slot of the account table: one cache line per acc
     uint32_t used;
 } account_t;
 
+/* A stored transfer: one cache line. Its id is the key that found it (the cell's id map),
+ * and its ledger is its accounts' (creation checked they agree), so neither is kept. */
 typedef struct {
-    uint64_t id, debit_account_id, credit_account_id, amount, pending_id, user_data_64, timestamp;
-    uint32_t user_data_32, timeout, ledger;
+    _Alignas(64) uint64_t debit_account_id;
+    uint64_t credit_account_id, amount, pending_id, user_data_64, timestamp;
+    uint32_t user_data_32, timeout;
     uint16_t code, flags;
     uint8_t status;   /* of a pending transfer */
     uint8_t state;    /* R_LIVE, R_ORPHAN (failed with a transient code), R_REMOVED (rolled back) */
 } record_t;
+
+_Static_assert(sizeof(record_t) == 64, "a record fills one cache line");
 
 typedef struct { uint64_t expires_at, timestamp; uint32_t cell, index; } expiry_t;
 
@@ -233,21 +238,29 @@ static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
 
 #define RECORDS_AHEAD 4
 
-/* Stores a record (a new transfer, or an orphaned id); returns its index or -1. */
-static int64_t store_record(run_t *run, const record_t *record, int undoable)
+/* Room for `capacity` records, on cache-line boundaries (realloc would not keep them). */
+static int grow_records(cell_t *c, size_t capacity)
+{
+    record_t *records = aligned_alloc(_Alignof(record_t), capacity * sizeof *records);
+    if (!records) return 0;
+    bb_advise_huge(records, capacity * sizeof *records);
+    if (c->size) memcpy(records, c->records, c->size * sizeof *records);
+    free(c->records);
+    c->records = records;
+    c->capacity = capacity;
+    return 1;
+}
+
+/* Stores the record of transfer id (a new transfer, or an orphaned id); its index or -1. */
+static int64_t store_record(run_t *run, uint64_t id, const record_t *record, int undoable)
 {
     bb_ledger *l = run->ledger;
-    uint32_t home = cell_of(l, record->id);
+    uint32_t home = cell_of(l, id);
     cell_t *c = &l->cells[home];
-    if (c->size == c->capacity) {
-        size_t capacity = c->capacity ? 2 * c->capacity : 1024;
-        record_t *records = realloc(c->records, capacity * sizeof *records);
-        if (!records) return -1;
-        c->records = records;
-        c->capacity = capacity;
-    }
+    if (c->size == c->capacity && !grow_records(c, c->capacity ? 2 * c->capacity : 1024))
+        return -1;
     int inserted;
-    uint32_t *slot = bb_map_upsert(&c->ids, record->id, (uint32_t)c->size, &inserted);
+    uint32_t *slot = bb_map_upsert(&c->ids, id, (uint32_t)c->size, &inserted);
     if (!slot) return -1;
     *slot = (uint32_t)c->size;   /* a rolled-back id may come back: point at the new record */
     int64_t index = (int64_t)c->size++;
@@ -265,7 +278,14 @@ typedef struct {
     uint16_t code, flags;
 } transfer_t;
 
-static uint32_t exists_plain(const transfer_t *t, const record_t *e)
+/* The ledger of a created transfer: its accounts' (they exist for as long as it does). */
+static uint32_t record_ledger(const bb_ledger *l, const record_t *r)
+{
+    int64_t account = find_account(l, r->debit_account_id);
+    return account < 0 ? 0 : l->accounts[account].ledger;
+}
+
+static uint32_t exists_plain(const bb_ledger *l, const transfer_t *t, const record_t *e)
 {
     if (t->debit_account_id != e->debit_account_id) return EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
     if (t->credit_account_id != e->credit_account_id) return EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
@@ -276,12 +296,13 @@ static uint32_t exists_plain(const transfer_t *t, const record_t *e)
     }
     if (t->user_data_64 != e->user_data_64) return EXISTS_WITH_DIFFERENT_USER_DATA_64;
     if (t->user_data_32 != e->user_data_32) return EXISTS_WITH_DIFFERENT_USER_DATA_32;
-    if (t->ledger != e->ledger) return EXISTS_WITH_DIFFERENT_LEDGER;
+    if (t->ledger != record_ledger(l, e)) return EXISTS_WITH_DIFFERENT_LEDGER;
     if (t->code != e->code) return EXISTS_WITH_DIFFERENT_CODE;
     return EXISTS;
 }
 
-static uint32_t exists_post_or_void(const transfer_t *t, const record_t *e, const record_t *p)
+static uint32_t exists_post_or_void(const bb_ledger *l, const transfer_t *t, const record_t *e,
+                                    const record_t *p)
 {
     if (t->debit_account_id && t->debit_account_id != e->debit_account_id)
         return EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
@@ -299,7 +320,7 @@ static uint32_t exists_post_or_void(const transfer_t *t, const record_t *e, cons
         return EXISTS_WITH_DIFFERENT_USER_DATA_64;
     if (t->user_data_32 == 0 ? e->user_data_32 != p->user_data_32 : t->user_data_32 != e->user_data_32)
         return EXISTS_WITH_DIFFERENT_USER_DATA_32;
-    if (t->ledger && t->ledger != e->ledger) return EXISTS_WITH_DIFFERENT_LEDGER;
+    if (t->ledger && t->ledger != record_ledger(l, e)) return EXISTS_WITH_DIFFERENT_LEDGER;
     if (t->code && t->code != e->code) return EXISTS_WITH_DIFFERENT_CODE;
     return EXISTS;
 }
@@ -311,14 +332,14 @@ static uint32_t exists(bb_ledger *l, const transfer_t *t, const record_t *e)
     if (t->timeout != e->timeout) return EXISTS_WITH_DIFFERENT_TIMEOUT;
     if (t->flags & (F_POST | F_VOID)) {
         const record_t *p = find_record(l, t->pending_id, NULL);
-        return p ? exists_post_or_void(t, e, p) : EXISTS;   /* p exists whenever e does */
+        return p ? exists_post_or_void(l, t, e, p) : EXISTS;   /* p exists whenever e does */
     }
-    return exists_plain(t, e);
+    return exists_plain(l, t, e);
 }
 
-static int pending_is_local(const bb_ledger *l, const record_t *r)
+static int pending_is_local(const bb_ledger *l, uint64_t id, const record_t *r)
 {
-    uint32_t home = cell_of(l, r->id);
+    uint32_t home = cell_of(l, id);
     return cell_of(l, r->debit_account_id) == home && cell_of(l, r->credit_account_id) == home;
 }
 
@@ -342,7 +363,7 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
         return PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
     if (t->credit_account_id && t->credit_account_id != p->credit_account_id)
         return PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
-    if (t->ledger && t->ledger != p->ledger) return PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
+    if (t->ledger && t->ledger != l->accounts[dr].ledger) return PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
     if (t->code && t->code != p->code) return PENDING_TRANSFER_HAS_DIFFERENT_CODE;
     uint64_t amount = void_ ? (t->amount > 0 ? t->amount : p->amount)
                             : (t->amount == UINT64_MAX ? p->amount : t->amount);
@@ -358,16 +379,16 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     if ((ca->flags & A_CLOSED) && !void_) return CREDIT_ACCOUNT_ALREADY_CLOSED;
 
     record_t record = {
-        .id = t->id, .debit_account_id = p->debit_account_id,
+        .debit_account_id = p->debit_account_id,
         .credit_account_id = p->credit_account_id, .amount = amount, .pending_id = t->pending_id,
         .user_data_64 = t->user_data_64 ? t->user_data_64 : p->user_data_64,
         .user_data_32 = t->user_data_32 ? t->user_data_32 : p->user_data_32, .timeout = 0,
-        .ledger = p->ledger, .code = p->code, .flags = t->flags, .timestamp = t->timestamp,
+        .code = p->code, .flags = t->flags, .timestamp = t->timestamp,
     };
-    uint32_t p_cell = cell_of(l, p->id);
+    uint32_t p_cell = cell_of(l, t->pending_id);
     uint64_t p_amount = p->amount;
     uint16_t p_flags = p->flags;
-    if (store_record(run, &record, 1) < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
+    if (store_record(run, t->id, &record, 1) < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
     /* store_record may have moved the records: use indices from here on */
     set_record_status(run, p_cell, p_index, post ? S_POSTED : S_VOIDED);
     set_balance(run, dr, DEBITS_PENDING, da->debits_pending - p_amount);
@@ -445,20 +466,20 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
         return EXCEEDS_DEBITS;
 
     record_t record = {
-        .id = t->id, .debit_account_id = t->debit_account_id,
+        .debit_account_id = t->debit_account_id,
         .credit_account_id = t->credit_account_id, .amount = amount, .pending_id = 0,
         .user_data_64 = t->user_data_64, .user_data_32 = t->user_data_32, .timeout = t->timeout,
-        .ledger = t->ledger, .code = t->code, .flags = t->flags, .timestamp = t->timestamp,
+        .code = t->code, .flags = t->flags, .timestamp = t->timestamp,
         .status = (t->flags & F_PENDING) ? S_PENDING : S_NONE,
     };
-    int64_t index = store_record(run, &record, 1);
+    int64_t index = store_record(run, t->id, &record, 1);
     if (index < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
     if (t->flags & F_PENDING) {
         set_balance(run, dr, DEBITS_PENDING, da->debits_pending + amount);
         set_balance(run, cr, CREDITS_PENDING, ca->credits_pending + amount);
         if (t->timeout) {  /* a rolled-back entry is skipped when it is popped */
             uint32_t home = cell_of(l, t->id);
-            heap_t *heap = pending_is_local(l, &record) ? &l->cells[home].expiring : &l->crossing;
+            heap_t *heap = pending_is_local(l, t->id, &record) ? &l->cells[home].expiring : &l->crossing;
             expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, home, (uint32_t)index};
             if (!heap_push(heap, item)) run->out_of_memory = 1;
         }
@@ -641,8 +662,8 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                 }
             }
             if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
-                record_t orphan = {.id = in->id[i], .state = R_ORPHAN};
-                if (store_record(&run, &orphan, 0) < 0) {
+                record_t orphan = {.state = R_ORPHAN};
+                if (store_record(&run, in->id[i], &orphan, 0) < 0) {
                     free(run.entries);
                     bb_cell_group_free(&group);
                     return BB_OUT_OF_MEMORY;
@@ -701,13 +722,7 @@ int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
     for (uint32_t c = 0; c < l->n_cells; c++) {
         cell_t *cell = &l->cells[c];
         size_t records = cell->size + per_cell;
-        if (records > cell->capacity) {
-            record_t *grown = realloc(cell->records, records * sizeof *grown);
-            if (!grown) return BB_OUT_OF_MEMORY;
-            cell->records = grown;
-            cell->capacity = records;
-            bb_advise_huge(grown, records * sizeof *grown);
-        }
+        if (records > cell->capacity && !grow_records(cell, records)) return BB_OUT_OF_MEMORY;
         while (3 * cell->ids.capacity < 4 * (cell->ids.size + per_cell))
             if (!bb_map_grow(&cell->ids)) return BB_OUT_OF_MEMORY;
     }
