@@ -24,6 +24,7 @@
 #define BB_EVENTS_NOT_ORDERED 3
 #define BB_RANGE_OUT_OF_BOUNDS 4
 #define BB_RECONCILIATION_FAILED 5
+#define BB_ABORTED 6                /* another thread of the same run failed first */
 
 /* Per-row status bits shared by the loan workloads (0 = row is fine). */
 #define BB_ROW_INVALID_INPUT 1
@@ -294,6 +295,19 @@ int32_t bb_ledger_execute(bb_ledger *ledger, const bb_ledger_transfers *transfer
  * in one place: the twin of the reference's cell_of_event and chain grouping. */
 int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int64_t end,
                        uint32_t cells, int32_t *cell);
+/* A barrier for the threads of one run (parties threads meet; see barrier.c). */
+typedef struct bb_barrier bb_barrier;
+int32_t bb_barrier_new(uint32_t parties, bb_barrier **out);
+void    bb_barrier_free(bb_barrier *barrier);
+/* Posts batches [batch_begin[k], batch_end[k]) at batch_timestamp[k], in order, planned
+ * (cell filled by bb_ledger_plan). Called by `groups` threads at once, group 0..groups-1,
+ * sharing the barrier (groups parties): per batch each thread expires and runs the events of
+ * its cells group, group, group + groups, ...; then group 0 runs the cross-cell ones while
+ * the others wait. A thread that fails returns its status and the others BB_ABORTED. */
+int32_t bb_ledger_run(bb_ledger *ledger, const bb_ledger_transfers *transfers,
+                      const int64_t *batch_begin, const int64_t *batch_end,
+                      const uint64_t *batch_timestamp, int64_t batches, int32_t group,
+                      int32_t groups, bb_barrier *barrier, bb_ledger_results *results);
 /* Room for about n_transfers more transfers, spread over the cells: saves the rehashing
  * and copying of growing tables (a hint; tables still grow past it). */
 int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers);

@@ -150,6 +150,10 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
     return (cells & (cells - 1)) == 0 ? (uint32_t)(id & (cells - 1)) : (uint32_t)(id % cells);
 }
 
+/* barrier.c: 1 when all parties arrived, 0 when the barrier was aborted. */
+int bb_barrier_wait(bb_barrier *barrier);
+void bb_barrier_abort(bb_barrier *barrier);
+
 /* Which cells a call works on: first, first + step, ... (first = -1: the cross-cell events),
  * as a table so the per-event test is one load, not a division. */
 typedef struct {

@@ -37,6 +37,8 @@ debits_posted, credits_pending, credits_posted u64, flags u16). Unit: transfers.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 
@@ -266,8 +268,8 @@ def post_batches(
     ledger_c: CLedger, cols: dict[str, np.ndarray], cells: int, threads: int
 ) -> pa.Table:
     """Posts the batches of a transfers table through a C ledger: the plan of every batch
-    (in parallel), then per batch expiry and the cell-local events (cell groups in parallel),
-    then the cross-cell ones."""
+    (in parallel), then one C loop per cell group over all batches — per batch expiry and
+    the group's cell-local events, a barrier, the cross-cell events on group 0, a barrier."""
     n = len(cols["id"])
     _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
     cols = dict(cols, cell=np.empty(n, dtype=np.int32))
@@ -283,18 +285,6 @@ def post_batches(
         },
     )
     cell_c = _native.out_pointer(cols["cell"])
-    groups = min(threads, cells)
-
-    def local(first: int, begin: int, end: int, stamp: int) -> None:
-        _native.check_status(
-            lib.bb_ledger_expire(ledger_c.c, stamp - (end - begin), first, groups),
-            "bb_ledger_expire",
-        )
-        rc = lib.bb_ledger_execute(
-            ledger_c.c, transfers_c, begin, end, stamp, first, groups, results_c
-        )
-        _native.check_status(rc, "bb_ledger_execute")
-
     bounds = batch_bounds(cols["batch"])
 
     def plan(first: int, last: int) -> None:  # a plan depends on the input only
@@ -303,13 +293,40 @@ def post_batches(
             _native.check_status(rc, "bb_ledger_plan")
 
     _native.run_ranges(len(bounds), threads, plan)
-    with _native.pool(groups) as workers:
-        for k, (begin, end) in enumerate(bounds):
-            stamp = (k + 1) * NS_PER_S
-            for future in [workers.submit(local, g, begin, end, stamp) for g in range(groups)]:
-                future.result()
-            local(-1, begin, end, stamp)
+    begins = np.array([b for b, _ in bounds], dtype=np.int64)
+    ends = np.array([e for _, e in bounds], dtype=np.int64)
+    stamps = np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S)
+    groups = min(threads, cells)
+    barrier = Barrier(groups)
+    codes = [lib.BB_OK] * groups
+
+    def run(group: int) -> None:
+        codes[group] = lib.bb_ledger_run(
+            ledger_c.c,
+            transfers_c,
+            _native.pointer(begins),
+            _native.pointer(ends),
+            _native.pointer(stamps),
+            len(bounds),
+            group,
+            groups,
+            barrier.c,
+            results_c,
+        )
+
+    _native.run_parallel([functools.partial(run, g) for g in range(groups)])
+    failed = [c for c in codes if c not in (lib.BB_OK, lib.BB_ABORTED)]
+    _native.check_status(failed[0] if failed else max(codes), "bb_ledger_run")
     return _tables.table(out, RESULTS)
+
+
+class Barrier:
+    """A C barrier for `parties` threads of one run (freed with the object)."""
+
+    def __init__(self, parties: int):
+        out = ffi.new("bb_barrier **")
+        _native.check_status(lib.bb_barrier_new(parties, out), "bb_barrier_new")
+        self.c = ffi.gc(out[0], lib.bb_barrier_free)
 
 
 class CLedger:
