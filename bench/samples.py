@@ -65,6 +65,7 @@ def rows_of(
             "io_bytes": info.get("io_bytes"),
             "latency_ns_quantiles": info.get("latency_ns_quantiles"),
             "inner_seconds": (info.get("inner_seconds") or [None] * len(timings))[i],
+            "iterations": info.get("iterations"),
         }
         for i, seconds in enumerate(timings)
     ]

@@ -75,6 +75,7 @@ SAMPLES = pa.schema(
         ("io_bytes", pa.int64()),  # input + output Arrow bytes of one round (batch mode)
         ("latency_ns_quantiles", pa.list_(pa.int64())),  # at samples.LATENCY_QUANTILES
         ("inner_seconds", pa.float64()),  # the core's own clock around the timed call
+        ("iterations", pa.int32()),  # calls per round: seconds is the mean per call
     ]
 )
 

@@ -27,6 +27,13 @@ def pytest_addoption(parser):
     group.addoption(
         "--bankbench-rounds", type=int, default=5, help="rounds per benchmark (python: 1)"
     )
+    group.addoption(
+        "--bankbench-min-round-s",
+        type=float,
+        default=0.0,
+        help="repeat a fast engine's call within a round until the round lasts this long "
+        "(default 0: one call per round)",
+    )
     group.addoption("--bankbench-store", default=None, help="results store to write samples to")
     group.addoption("--bankbench-run-id", default=None, help="the run these samples belong to")
     group.addoption("--bankbench-process", type=int, default=0, help="worker process number")
@@ -41,6 +48,7 @@ def settings(request):
         "engines": option("--bankbench-engines").split(","),
         "threads": [int(t) for t in option("--bankbench-threads").split(",")],
         "rounds": option("--bankbench-rounds"),
+        "min_round_s": option("--bankbench-min-round-s"),
     }
 
 

@@ -6,6 +6,7 @@ against the reference's at the tiny test scale, so a fast wrong answer cannot pa
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ from bench import samples
 from native import lib
 from workloads import _native, registry
 
+ITERATIONS_MAX = 1000
 CASES = [(name, engine) for name in registry.names() for engine in registry.get(name).engines]
 
 
@@ -45,13 +47,25 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
         inner_ns.append(lib.bb_now_ns() - start)
         return outputs
 
+    iterations = 1
+    if engine != "python" and settings["min_round_s"] > 0:
+        # a sample of a few milliseconds is at the mercy of one scheduler tick or one page
+        # fault storm: as pyperf and timeit do, repeat the call so a round lasts long
+        # enough, and keep the mean per call (this first call also warms up)
+        timed_run(inputs, engine, threads)
+        once_s = max(inner_ns[-1] / 1e9, 1e-6)
+        iterations = min(ITERATIONS_MAX, math.ceil(settings["min_round_s"] / once_s))
     outputs = benchmark.pedantic(
         timed_run,
         args=(inputs, engine, threads),
         rounds=rounds,
-        iterations=1,
+        iterations=iterations,
         warmup_rounds=0 if engine == "python" else 1,
     )
+    # the timed rounds' calls: after the warmup, and before the extra call with which
+    # pytest-benchmark gets the result when it loops
+    last = len(inner_ns) - (1 if iterations > 1 else 0)
+    timed_ns = inner_ns[last - rounds * iterations : last]
     workload.check(inputs, outputs)
     units = workload.units(inputs)
     benchmark.extra_info.update(
@@ -65,7 +79,11 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
         digest=workload.digest(outputs),
         mode="batch",
         io_bytes=sum(t.nbytes for t in (*inputs.values(), *outputs.values())),
-        inner_seconds=[ns / 1e9 for ns in inner_ns[-rounds:]],  # the timed rounds, not warmup
+        iterations=iterations,
+        inner_seconds=[  # per call, as pytest-benchmark's own round times are
+            sum(timed_ns[r * iterations : (r + 1) * iterations]) / iterations / 1e9
+            for r in range(rounds)
+        ],
     )
     if benchmark.stats:  # absent with --benchmark-disable
         benchmark.extra_info["units_per_s"] = units / benchmark.stats.stats.median
