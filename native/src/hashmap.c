@@ -39,16 +39,25 @@ int bb_map_init(bb_map *m, size_t capacity)
     return m->entries != NULL;
 }
 
-int bb_map_grow(bb_map *m)
+static int rehash(bb_map *m, size_t capacity)
 {
     bb_map bigger;
-    if (!bb_map_init(&bigger, m->capacity * 2)) return 0;
+    if (!bb_map_init(&bigger, capacity)) return 0;
     for (size_t i = 0; i < m->capacity; i++)
         if (m->entries[i].used) bigger.entries[bb_map_slot(&bigger, m->entries[i].key)] = m->entries[i];
     bigger.size = m->size;
     bb_map_free(m);
     *m = bigger;
     return 1;
+}
+
+int bb_map_grow(bb_map *m) { return rehash(m, m->capacity * 2); }
+
+int bb_map_reserve(bb_map *m, size_t more)
+{
+    size_t capacity = m->capacity;
+    while (BB_MAP_FULL(m->size + more, capacity)) capacity *= 2;
+    return capacity == m->capacity || rehash(m, capacity);
 }
 
 int bb_cell_group_init(bb_cell_group *g, uint32_t cells, int32_t first, int32_t step)

@@ -101,6 +101,11 @@ void bb_advise_huge(void *block, size_t bytes);
 int bb_map_init(bb_map *m, size_t capacity);
 void bb_map_free(bb_map *m);
 int bb_map_grow(bb_map *m);
+/* Room for `more` keys at once: one rehash, not a doubling per step. */
+int bb_map_reserve(bb_map *m, size_t more);
+/* A map grows past three quarters full: linear probing stays short, and the tables stay
+ * small enough for the caches. */
+#define BB_MAP_FULL(size, capacity) (4 * (size) > 3 * (capacity))
 
 /* For a helper that only prefetches: GCC counts a prefetch as no side effect, so it finds
  * such a function pure and deletes every call to it (GCC 12 does); inlined first, the
@@ -131,7 +136,7 @@ static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
 /* Finds key; if absent inserts it with value `fresh`. NULL when out of memory. */
 static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, int *inserted)
 {
-    if (4 * (m->size + 1) > 3 * m->capacity && !bb_map_grow(m)) return NULL;
+    if (BB_MAP_FULL(m->size + 1, m->capacity) && !bb_map_grow(m)) return NULL;
     bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
     *inserted = !e->used;
     if (*inserted) {

@@ -723,8 +723,7 @@ int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
         cell_t *cell = &l->cells[c];
         size_t records = cell->size + per_cell;
         if (records > cell->capacity && !grow_records(cell, records)) return BB_OUT_OF_MEMORY;
-        while (3 * cell->ids.capacity < 4 * (cell->ids.size + per_cell))
-            if (!bb_map_grow(&cell->ids)) return BB_OUT_OF_MEMORY;
+        if (!bb_map_reserve(&cell->ids, per_cell)) return BB_OUT_OF_MEMORY;
     }
     return BB_OK;
 }
