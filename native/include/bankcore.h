@@ -234,6 +234,22 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
                        const bb_limit_params *limit, const bb_decide_params *params,
                        const bb_applications *apps, int64_t begin, int64_t end, bb_offers *out);
 
+/* ---- sharded runs of many batches (ledger.post, ledger.smallbank) ----
+ * A *_run call is made by `groups` threads at once, group 0..groups-1, sharing one barrier
+ * of `groups` parties. Per batch k ([begin[k], end[k]), at timestamp[k] where the workload
+ * has one): each thread runs the events of its cells group, group + groups, ...; a barrier;
+ * group 0 runs the cross-cell events while the others wait; a barrier. A thread that fails
+ * returns its status, and the others BB_ABORTED. */
+typedef struct bb_barrier bb_barrier;
+int32_t bb_barrier_new(uint32_t parties, bb_barrier **out);
+void    bb_barrier_free(bb_barrier *barrier);
+typedef struct bb_batches {
+    const int64_t *begin;
+    const int64_t *end;
+    const uint64_t *timestamp;      /* NULL where the workload has no clock */
+    int64_t n;
+} bb_batches;
+
 /* ---- ledger.post: TigerBeetle-semantics double-entry posting ----
  * Result codes are TigerBeetle's numbers (workloads/ledger/_tigerbeetle.py); created is
  * 0xFFFFFFFF. Accounts live in a fixed number of cells (id % cells); within a batch the
@@ -295,19 +311,10 @@ int32_t bb_ledger_execute(bb_ledger *ledger, const bb_ledger_transfers *transfer
  * in one place: the twin of the reference's cell_of_event and chain grouping. */
 int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int64_t end,
                        uint32_t cells, int32_t *cell);
-/* A barrier for the threads of one run (parties threads meet; see barrier.c). */
-typedef struct bb_barrier bb_barrier;
-int32_t bb_barrier_new(uint32_t parties, bb_barrier **out);
-void    bb_barrier_free(bb_barrier *barrier);
-/* Posts batches [batch_begin[k], batch_end[k]) at batch_timestamp[k], in order, planned
- * (cell filled by bb_ledger_plan). Called by `groups` threads at once, group 0..groups-1,
- * sharing the barrier (groups parties): per batch each thread expires and runs the events of
- * its cells group, group, group + groups, ...; then group 0 runs the cross-cell ones while
- * the others wait. A thread that fails returns its status and the others BB_ABORTED. */
+/* Posts the planned batches in order (cell filled by bb_ledger_plan); see bb_batches. */
 int32_t bb_ledger_run(bb_ledger *ledger, const bb_ledger_transfers *transfers,
-                      const int64_t *batch_begin, const int64_t *batch_end,
-                      const uint64_t *batch_timestamp, int64_t batches, int32_t group,
-                      int32_t groups, bb_barrier *barrier, bb_ledger_results *results);
+                      const bb_batches *batches, int32_t group, int32_t groups,
+                      bb_barrier *barrier, bb_ledger_results *results);
 /* Room for about n_transfers more transfers, spread over the cells: saves the rehashing
  * and copying of growing tables (a hint; tables still grow past it). */
 int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers);
@@ -344,6 +351,10 @@ int32_t bb_smallbank_execute(bb_smallbank *bank, const bb_smallbank_txns *txns, 
                              int64_t end, int32_t cell_first, int32_t cell_step,
                              uint8_t *status, int64_t *balance_fen);
 int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen);
+/* Runs the planned batches in order (cell filled by bb_smallbank_plan); see bb_batches. */
+int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
+                         const bb_batches *batches, int32_t group, int32_t groups,
+                         bb_barrier *barrier, uint8_t *status, int64_t *balance_fen);
 
 /* ---- ledger.eod: end-of-day loan servicing over the ledger ---- */
 typedef struct bb_eod bb_eod;

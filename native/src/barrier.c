@@ -1,6 +1,6 @@
-/* barrier.c — a barrier for the threads of one sharded run. A run of many small batches
- * meets twice per batch (after the cells' events, after the cross-cell ones); a Python
- * thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the
+/* barrier.c — the threads of one sharded run of many batches: the loop each runs, and the
+ * barrier where they meet twice per batch (after the cells' events, after the cross-cell
+ * ones); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the
  * CPU (a machine may have fewer free cores than threads). A thread that fails aborts the
  * barrier, so the others return instead of waiting for it forever. */
 #define _POSIX_C_SOURCE 200809L   /* sched_yield */
@@ -53,4 +53,24 @@ int bb_barrier_wait(bb_barrier *b)
         if (spins >= SPINS_BEFORE_YIELD) sched_yield();
     }
     return 1;
+}
+
+int32_t bb_run_batches(bb_batch_step step, void *context, const bb_batches *batches,
+                       int32_t group, int32_t groups, bb_barrier *barrier)
+{
+    if (!barrier) return BB_INVALID_ARGUMENT;
+    int32_t rc = BB_OK;
+    if (!batches || batches->n < 0 || groups < 1 || group < 0 || group >= groups
+        || (batches->n > 0 && (!batches->begin || !batches->end)))
+        rc = BB_INVALID_ARGUMENT;
+    for (int64_t k = 0; rc == BB_OK && k < batches->n; k++) {
+        int64_t begin = batches->begin[k], end = batches->end[k];
+        uint64_t stamp = batches->timestamp ? batches->timestamp[k] : 0;
+        rc = step(context, begin, end, stamp, group, groups);
+        if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
+        if (rc == BB_OK && group == 0) rc = step(context, begin, end, stamp, -1, 1);
+        if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
+    }
+    if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
+    return rc;
 }

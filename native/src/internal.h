@@ -158,6 +158,12 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
 /* barrier.c: 1 when all parties arrived, 0 when the barrier was aborted. */
 int bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
+/* One batch's events of cells first, first + step, ... (first = -1: the cross-cell ones). */
+typedef int32_t (*bb_batch_step)(void *context, int64_t begin, int64_t end, uint64_t timestamp,
+                                 int32_t cell_first, int32_t cell_step);
+/* One thread's share of a sharded run (the loop of bb_ledger_run and bb_smallbank_run). */
+int32_t bb_run_batches(bb_batch_step step, void *context, const bb_batches *batches,
+                       int32_t group, int32_t groups, bb_barrier *barrier);
 
 /* Which cells a call works on: first, first + step, ... (first = -1: the cross-cell events),
  * as a table so the per-event test is one load, not a division. */

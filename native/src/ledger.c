@@ -755,29 +755,31 @@ int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
     return BB_OK;
 }
 
-int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const int64_t *batch_begin,
-                      const int64_t *batch_end, const uint64_t *batch_timestamp, int64_t batches,
+typedef struct {
+    bb_ledger *ledger;
+    const bb_ledger_transfers *transfers;
+    bb_ledger_results *results;
+} post_run_t;
+
+/* A batch's expiry (before its first timestamp) and events, for bb_run_batches. */
+static int32_t post_step(void *context, int64_t begin, int64_t end, uint64_t stamp,
+                         int32_t cell_first, int32_t cell_step)
+{
+    post_run_t *run = context;
+    if (end < begin || stamp < (uint64_t)(end - begin)) return BB_INVALID_ARGUMENT;
+    int32_t rc = bb_ledger_expire(run->ledger, stamp - (uint64_t)(end - begin), cell_first, cell_step);
+    if (rc != BB_OK) return rc;
+    return bb_ledger_execute(run->ledger, run->transfers, begin, end, stamp, cell_first, cell_step,
+                             run->results);
+}
+
+int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batches *batches,
                       int32_t group, int32_t groups, bb_barrier *barrier, bb_ledger_results *out)
 {
-    if (!barrier) return BB_INVALID_ARGUMENT;
-    int32_t rc = BB_OK;
-    if (!l || batches < 0 || groups < 1 || group < 0 || group >= groups
-        || (batches > 0 && (!batch_begin || !batch_end || !batch_timestamp)))
-        rc = BB_INVALID_ARGUMENT;
-    for (int64_t k = 0; k < batches && rc == BB_OK; k++) {
-        int64_t begin = batch_begin[k], end = batch_end[k];
-        uint64_t stamp = batch_timestamp[k];
-        if (end < begin || stamp < (uint64_t)(end - begin)) { rc = BB_INVALID_ARGUMENT; break; }
-        uint64_t before_first = stamp - (uint64_t)(end - begin);   /* the first timestamp − 1 */
-        rc = bb_ledger_expire(l, before_first, group, groups);
-        if (rc == BB_OK) rc = bb_ledger_execute(l, in, begin, end, stamp, group, groups, out);
-        if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
-        if (rc == BB_OK && group == 0) {
-            rc = bb_ledger_expire(l, before_first, -1, 1);
-            if (rc == BB_OK) rc = bb_ledger_execute(l, in, begin, end, stamp, -1, 1, out);
-        }
-        if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
+    post_run_t run = {.ledger = l, .transfers = in, .results = out};
+    if (barrier && batches && batches->n > 0 && !batches->timestamp) {  /* posting needs a clock */
+        bb_barrier_abort(barrier);
+        return BB_INVALID_ARGUMENT;
     }
-    if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
-    return rc;
+    return bb_run_batches(post_step, &run, batches, group, groups, barrier);
 }

@@ -153,3 +153,27 @@ int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64
     }
     return BB_OK;
 }
+
+typedef struct {
+    bb_smallbank *bank;
+    const bb_smallbank_txns *txns;
+    uint8_t *status;
+    int64_t *balance_fen;
+} smallbank_run_t;
+
+static int32_t smallbank_step(void *context, int64_t begin, int64_t end, uint64_t timestamp,
+                              int32_t cell_first, int32_t cell_step)
+{
+    (void)timestamp;   /* SmallBank has no clock */
+    smallbank_run_t *run = context;
+    return bb_smallbank_execute(run->bank, run->txns, begin, end, cell_first, cell_step,
+                                run->status, run->balance_fen);
+}
+
+int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
+                         const bb_batches *batches, int32_t group, int32_t groups,
+                         bb_barrier *barrier, uint8_t *status, int64_t *balance_fen)
+{
+    smallbank_run_t run = {.bank = bank, .txns = txns, .status = status, .balance_fen = balance_fen};
+    return bb_run_batches(smallbank_step, &run, batches, group, groups, barrier);
+}

@@ -37,8 +37,6 @@ debits_posted, credits_pending, credits_posted u64, flags u16). Unit: transfers.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pyarrow as pa
 
@@ -46,6 +44,7 @@ from native import ffi, lib
 from workloads import _native, _tables
 from workloads._base import Workload
 from workloads.errors import InputError
+from workloads.ledger import _sharded
 from workloads.ledger import _tigerbeetle as tb
 from workloads.ledger._ledger import Ledger
 
@@ -286,47 +285,18 @@ def post_batches(
     )
     cell_c = _native.out_pointer(cols["cell"])
     bounds = batch_bounds(cols["batch"])
-
-    def plan(first: int, last: int) -> None:  # a plan depends on the input only
-        for begin, end in bounds[first:last]:
-            rc = lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c)
-            _native.check_status(rc, "bb_ledger_plan")
-
-    _native.run_ranges(len(bounds), threads, plan)
-    begins = np.array([b for b, _ in bounds], dtype=np.int64)
-    ends = np.array([e for _, e in bounds], dtype=np.int64)
-    stamps = np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S)
-    groups = min(threads, cells)
-    barrier = Barrier(groups)
-    codes = [lib.BB_OK] * groups
-
-    def run(group: int) -> None:
-        codes[group] = lib.bb_ledger_run(
-            ledger_c.c,
-            transfers_c,
-            _native.pointer(begins),
-            _native.pointer(ends),
-            _native.pointer(stamps),
-            len(bounds),
-            group,
-            groups,
-            barrier.c,
-            results_c,
-        )
-
-    _native.run_parallel([functools.partial(run, g) for g in range(groups)])
-    failed = [c for c in codes if c not in (lib.BB_OK, lib.BB_ABORTED)]
-    _native.check_status(failed[0] if failed else max(codes), "bb_ledger_run")
+    _sharded.run(
+        bounds,
+        threads,
+        cells,
+        lambda begin, end: lib.bb_ledger_plan(transfers_c, begin, end, cells, cell_c),
+        lambda batches, group, groups, barrier: lib.bb_ledger_run(
+            ledger_c.c, transfers_c, batches, group, groups, barrier, results_c
+        ),
+        "bb_ledger_run",
+        timestamps=np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S),
+    )
     return _tables.table(out, RESULTS)
-
-
-class Barrier:
-    """A C barrier for `parties` threads of one run (freed with the object)."""
-
-    def __init__(self, parties: int):
-        out = ffi.new("bb_barrier **")
-        _native.check_status(lib.bb_barrier_new(parties, out), "bb_barrier_new")
-        self.c = ffi.gc(out[0], lib.bb_barrier_free)
 
 
 class CLedger:

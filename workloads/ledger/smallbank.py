@@ -39,6 +39,7 @@ from workloads import _native, _tables
 from workloads._base import Workload, scaled
 from workloads._rng import Stream
 from workloads.errors import InputError
+from workloads.ledger import _sharded
 from workloads.ledger.post import batch_bounds, cells_of, check_batches, config_table
 
 AMALGAMATE, BALANCE, DEPOSIT_CHECKING, SEND_PAYMENT, TRANSACT_SAVINGS, WRITE_CHECK = range(6)
@@ -233,21 +234,17 @@ class SmallBank(Workload):
             _native.out_pointer(out["status"]),
             _native.out_pointer(out["value_fen"]),
         )
-        groups = min(threads, cells)
-
-        def run(begin: int, end: int, first: int, step: int) -> None:
-            rc = lib.bb_smallbank_execute(bank_c, txns, begin, end, first, step, status_c, value_c)
-            _native.check_status(rc, "bb_smallbank_execute")
-
-        with _native.pool(groups) as workers:
-            for begin, end in batch_bounds(cols["batch"]):
-                rc = lib.bb_smallbank_plan(
-                    bank_c, txns, begin, end, _native.out_pointer(cols["cell"])
-                )
-                _native.check_status(rc, "bb_smallbank_plan")
-                for future in [workers.submit(run, begin, end, g, groups) for g in range(groups)]:
-                    future.result()
-                run(begin, end, -1, 1)
+        cell_c = _native.out_pointer(cols["cell"])
+        _sharded.run(
+            batch_bounds(cols["batch"]),
+            threads,
+            cells,
+            lambda begin, end: lib.bb_smallbank_plan(bank_c, txns, begin, end, cell_c),
+            lambda batches, group, groups, barrier: lib.bb_smallbank_run(
+                bank_c, txns, batches, group, groups, barrier, status_c, value_c
+            ),
+            "bb_smallbank_run",
+        )
         final = {k: np.empty(len(customers["checking_fen"]), np.int64) for k in CUSTOMERS}
         rc = lib.bb_smallbank_read(
             bank_c,
