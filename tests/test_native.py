@@ -61,3 +61,70 @@ def test_split_ranges_cover_everything_once():
         for parts in (1, 2, 3, 7):
             ranges = _native.split_ranges(n, parts)
             assert [i for b, e in ranges for i in range(b, e)] == list(range(n))
+
+
+def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
+    """Two groups of one sharded run: group 1 is given a bad batch table, so it fails at
+    once; group 0, waiting for it at the barrier, must return BB_ABORTED, not wait forever."""
+    import threading
+
+    import numpy as np
+
+    from workloads.ledger import _sharded, post
+
+    accounts = {
+        "id": np.array([1, 2, 3, 4], np.uint64),
+        "ledger": np.ones(4, np.uint32),
+        "code": np.ones(4, np.uint16),
+        "flags": np.zeros(4, np.uint16),
+    }
+    ledger = post.CLedger(accounts, 2)
+    n = 2
+    cols = {k: np.zeros(n, t.to_pandas_dtype()) for k, t in post.TRANSFERS.items()}
+    cols.update(cell=np.zeros(n, np.int32), id=np.array([2, 4], np.uint64))
+    transfers = ffi.new(
+        "bb_ledger_transfers *", {k: _native.pointer(v) for k, v in cols.items() if k != "batch"}
+    )
+    results = {"timestamp": np.zeros(n, np.uint64), "status": np.zeros(n, np.uint32)}
+    results_c = ffi.new(
+        "bb_ledger_results *", {k: _native.out_pointer(v) for k, v in results.items()}
+    )
+    begin, end, stamp = (
+        np.array([x], dtype) for x, dtype in ((0, np.int64), (n, np.int64), (10**9, np.uint64))
+    )
+    good = ffi.new(
+        "bb_batches *",
+        {
+            "begin": _native.pointer(begin),
+            "end": _native.pointer(end),
+            "timestamp": _native.pointer(stamp),
+            "n": 1,
+        },
+    )
+    bad = ffi.new(
+        "bb_batches *",
+        {
+            "begin": _native.pointer(end),
+            "end": _native.pointer(begin),
+            "timestamp": _native.pointer(stamp),
+            "n": 1,
+        },
+    )
+    barrier = _sharded.Barrier(2)
+    codes = {}
+
+    def run(group, batches):
+        codes[group] = lib.bb_ledger_run(
+            ledger.c, transfers, batches, group, 2, barrier.c, results_c
+        )
+
+    threads = [
+        threading.Thread(target=run, args=(0, good)),
+        threading.Thread(target=run, args=(1, bad)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a thread hangs at the barrier"
+    assert codes == {0: lib.BB_ABORTED, 1: lib.BB_INVALID_ARGUMENT}
