@@ -175,6 +175,30 @@ int bb_cell_group_init(bb_cell_group *g, uint32_t cells, int32_t first, int32_t 
 void bb_cell_group_free(bb_cell_group *g);
 static inline int bb_in_group(const bb_cell_group *g, int32_t cell) { return g->mine[cell + 1]; }
 
+/* Keeps `depth` of a thread's own events (those of its cell group) prefetched ahead of the
+ * one it runs. Counting own events, not rows, matters: the cross-cell pass owns one row in
+ * thirty, so a fixed row distance would prefetch almost none of its events.
+ *     bb_lookahead ahead = {begin, 0};
+ *     for each own event i: bb_lookahead_pass(&ahead, i);
+ *         while ((j = bb_lookahead_next(&ahead, group, cell, end, depth)) >= 0) prefetch(j); */
+typedef struct { int64_t next; int32_t in_flight; } bb_lookahead;
+
+static inline void bb_lookahead_pass(bb_lookahead *a, int64_t i)
+{
+    if (i < a->next) a->in_flight--;   /* prefetched earlier: one fewer in flight */
+    else { a->next = i + 1; a->in_flight = 0; }
+}
+
+static inline int64_t bb_lookahead_next(bb_lookahead *a, const bb_cell_group *g,
+                                        const int32_t *cell, int64_t end, int32_t depth)
+{
+    while (a->in_flight < depth && a->next < end) {
+        int64_t j = a->next++;
+        if (bb_in_group(g, cell[j])) { a->in_flight++; return j; }
+    }
+    return -1;
+}
+
 /* A ledger account's balances by id (0 when not found). */
 int bb_ledger_account(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,
                       uint64_t *debits_posted, uint64_t *credits_pending, uint64_t *credits_posted);

@@ -590,7 +590,7 @@ int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell_first, int32_t
 }
 
 /* The tables are far larger than the caches and every event touches two account slots and
- * its cell's id map: fetch an event's lines a few events ahead. */
+ * its cell's id map: fetch an event's lines a few of this thread's events ahead. */
 #define PREFETCH_AHEAD 8
 
 BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
@@ -613,10 +613,12 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
     run_t run = {.ledger = l};
     int64_t n = end - begin, chain_start = -1;
     int chain_broken = 0;
+    bb_lookahead ahead = {begin, 0};
     for (int64_t i = begin; i < end; i++) {
-        if (i + PREFETCH_AHEAD < end && bb_in_group(&group, in->cell[i + PREFETCH_AHEAD]))
-            prefetch_event(l, in, i + PREFETCH_AHEAD);
         if (!bb_in_group(&group, in->cell[i])) continue;
+        bb_lookahead_pass(&ahead, i);
+        for (int64_t j; (j = bb_lookahead_next(&ahead, &group, in->cell, end, PREFETCH_AHEAD)) >= 0;)
+            prefetch_event(l, in, j);
         uint64_t timestamp = batch_timestamp - (uint64_t)n + (uint64_t)(i - begin) + 1;
         int linked = (in->flags[i] & F_LINKED) != 0;
         uint32_t status;

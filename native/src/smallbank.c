@@ -125,16 +125,13 @@ int32_t bb_smallbank_execute(bb_smallbank *bank, const bb_smallbank_txns *t, int
     if (!bb_cell_group_init(&group, bank->cells, cell_first, cell_step)) return BB_OUT_OF_MEMORY;
     /* The customers are known: keep PREFETCH_AHEAD of this thread's own transactions in flight
      * (only its own: a prefetch for writing takes the line from whichever core holds it). */
-    int64_t next = begin;
-    int32_t in_flight = 0;
+    bb_lookahead ahead = {begin, 0};
     for (int64_t i = begin; i < end; i++) {
         if (!bb_in_group(&group, t->cell[i])) continue;
-        if (i < next) in_flight--; else { next = i + 1; in_flight = 0; }
-        for (; in_flight < PREFETCH_AHEAD && next < end; next++) {
-            if (!bb_in_group(&group, t->cell[next]) || t->customer_a[next] >= bank->n) continue;
-            __builtin_prefetch(customer(bank, t->customer_a[next]), 1);
-            if (t->customer_b[next] < bank->n) __builtin_prefetch(customer(bank, t->customer_b[next]), 1);
-            in_flight++;
+        bb_lookahead_pass(&ahead, i);
+        for (int64_t j; (j = bb_lookahead_next(&ahead, &group, t->cell, end, PREFETCH_AHEAD)) >= 0;) {
+            if (t->customer_a[j] < bank->n) __builtin_prefetch(customer(bank, t->customer_a[j]), 1);
+            if (t->customer_b[j] < bank->n) __builtin_prefetch(customer(bank, t->customer_b[j]), 1);
         }
         status[i] = run_one(bank, t->type[i], t->customer_a[i], t->customer_b[i], t->amount_fen[i],
                             &balance_fen[i]);
