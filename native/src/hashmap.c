@@ -1,32 +1,14 @@
 /* hashmap.c — the open-addressing hash map (uint64 key → uint32 value) shared by the
  * fraud state and the ledger; its lookups are inline in internal.h. One 16-byte entry per
  * slot, so a probe touches one cache line. */
-#define _DEFAULT_SOURCE   /* madvise */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include "internal.h"
-
-#define HUGE_PAGE ((uintptr_t)2 << 20)
-
-void bb_advise_huge(void *block, size_t bytes)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    uintptr_t start = ((uintptr_t)block + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    uintptr_t end = ((uintptr_t)block + bytes) & ~(HUGE_PAGE - 1);
-    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-    (void)block;
-    (void)bytes;
-#endif
-}
 
 void bb_map_free(bb_map *m)
 {
-    free(m->entries);
+    bb_table_free(m->entries, m->capacity * sizeof *m->entries);
     memset(m, 0, sizeof *m);
 }
 
@@ -34,8 +16,7 @@ int bb_map_init(bb_map *m, size_t capacity)
 {
     m->capacity = capacity;
     m->size = 0;
-    m->entries = calloc(capacity, sizeof *m->entries);
-    if (m->entries) bb_advise_huge(m->entries, capacity * sizeof *m->entries);
+    m->entries = bb_table_alloc(capacity * sizeof *m->entries);
     return m->entries != NULL;
 }
 

@@ -241,11 +241,10 @@ static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
 /* Room for `capacity` records, on cache-line boundaries (realloc would not keep them). */
 static int grow_records(cell_t *c, size_t capacity)
 {
-    record_t *records = aligned_alloc(_Alignof(record_t), capacity * sizeof *records);
+    record_t *records = bb_table_alloc(capacity * sizeof *records);
     if (!records) return 0;
-    bb_advise_huge(records, capacity * sizeof *records);
     if (c->size) memcpy(records, c->records, c->size * sizeof *records);
-    free(c->records);
+    bb_table_free(c->records, c->capacity * sizeof *records);
     c->records = records;
     c->capacity = capacity;
     return 1;
@@ -513,11 +512,7 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
     l->n_accounts = n_accounts;
     size_t capacity = 1024;
     while (capacity < 2 * (size_t)n_accounts + 2) capacity *= 2;
-    l->accounts = aligned_alloc(64, capacity * sizeof *l->accounts);
-    if (l->accounts) {
-        memset(l->accounts, 0, capacity * sizeof *l->accounts);
-        bb_advise_huge(l->accounts, capacity * sizeof *l->accounts);
-    }
+    l->accounts = bb_table_alloc(capacity * sizeof *l->accounts);
     l->account_mask = capacity - 1;
     l->slot_of_input = calloc((size_t)n_accounts + 1, sizeof *l->slot_of_input);
     l->cells = aligned_alloc(_Alignof(cell_t), cells * sizeof *l->cells);
@@ -549,14 +544,14 @@ void bb_ledger_free(bb_ledger *l)
     if (l->cells) {
         for (uint32_t c = 0; c < l->n_cells; c++) {
             bb_map_free(&l->cells[c].ids);
-            free(l->cells[c].records);
+            bb_table_free(l->cells[c].records, l->cells[c].capacity * sizeof(record_t));
             free(l->cells[c].expiring.items);
         }
     }
     free(l->cells);
     free(l->crossing.items);
     free(l->slot_of_input);
-    free(l->accounts);
+    bb_table_free(l->accounts, (l->account_mask + 1) * sizeof *l->accounts);
     free(l);
 }
 
