@@ -84,28 +84,6 @@ def run_parallel(tasks: list[Callable[[], None]]) -> None:
             future.result()
 
 
-class _Inline:
-    """A stand-in for a thread pool when one thread does all the work."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def submit(self, fn, *args):
-        fn(*args)
-        return self
-
-    def result(self):
-        return None
-
-
-def pool(workers: int):
-    """A thread pool to reuse over many steps (a run's batches), or inline work for one."""
-    return ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline()
-
-
 def run_ranges(n: int, threads: int, kernel: Callable[[int, int], None]) -> None:
     """Call kernel(begin, end) on `threads` contiguous slices of [0, n) in parallel."""
     run_parallel([functools.partial(kernel, b, e) for b, e in split_ranges(n, threads)])
