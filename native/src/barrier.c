@@ -1,8 +1,8 @@
 /* barrier.c — the threads of one sharded run of many batches: the loop each runs, and the
  * barrier where they meet twice per batch (after the cells' events, after the cross-cell
- * ones); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the
- * CPU (a machine may have fewer free cores than threads). A thread that fails aborts the
- * barrier, so the others return instead of waiting for it forever. */
+ * ones); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly,
+ * then yield the CPU (a machine may have fewer free cores than threads). A thread that fails
+ * aborts the barrier, so the others return instead of waiting for it forever. */
 #define _POSIX_C_SOURCE 200809L   /* sched_yield */
 #include <sched.h>
 #include <stdatomic.h>

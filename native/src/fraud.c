@@ -59,7 +59,7 @@ typedef struct {
 
 static void keyed_free(keyed_t *t)
 {
-    free(t->slots);
+    bb_table_free(t->slots, t->capacity * SLOT_BYTES);
     free(t->used);
     memset(t, 0, sizeof *t);
 }
@@ -68,10 +68,9 @@ static int keyed_init(keyed_t *t, size_t capacity)
 {
     t->capacity = capacity;
     t->size = 0;
-    t->slots = malloc(capacity * SLOT_BYTES);
+    t->slots = bb_table_alloc(capacity * SLOT_BYTES);
     t->used = calloc(capacity / 64 + 1, sizeof *t->used);
     if (!t->slots || !t->used) { keyed_free(t); return 0; }
-    bb_advise_huge(t->slots, capacity * SLOT_BYTES);
     return 1;
 }
 

@@ -94,11 +94,8 @@ typedef struct {
     size_t size;
 } bb_map;
 
-/* Ask for transparent huge pages on a large block (a hint; Linux only): random access over
- * tables of many megabytes otherwise spends much of its time on TLB misses. */
-void bb_advise_huge(void *block, size_t bytes);
-/* tables.c: zeroed, 64-byte aligned memory for a big table (NULL when out of memory);
- * freed with the same byte count. */
+/* tables.c: zeroed, 64-byte aligned memory for a big table (NULL when out of memory; on
+ * transparent huge pages where Linux has them), freed with the same byte count. */
 void *bb_table_alloc(size_t bytes);
 void bb_table_free(void *block, size_t bytes);
 

@@ -238,7 +238,7 @@ static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
 
 #define RECORDS_AHEAD 4
 
-/* Room for `capacity` records, on cache-line boundaries (realloc would not keep them). */
+/* Room for `capacity` records, on cache-line boundaries, in a big table (tables.c). */
 static int grow_records(cell_t *c, size_t capacity)
 {
     record_t *records = bb_table_alloc(capacity * sizeof *records);

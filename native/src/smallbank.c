@@ -22,6 +22,11 @@ static inline customer_t *customer(const bb_smallbank *bank, uint32_t k)
     return &bank->customers[(int64_t)(k % bank->cells) * bank->per_cell + k / bank->cells];
 }
 
+static size_t customers_bytes(const bb_smallbank *bank)
+{
+    return (size_t)bank->per_cell * bank->cells * sizeof *bank->customers;
+}
+
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
                          int64_t n_customers, uint32_t cells, bb_smallbank **out)
 {
@@ -33,10 +38,8 @@ int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen
     bank->n = n_customers;
     bank->cells = cells;
     bank->per_cell = n_customers / cells + 1;
-    size_t slots = (size_t)bank->per_cell * cells;
-    bank->customers = calloc(slots, sizeof *bank->customers);
+    bank->customers = bb_table_alloc(customers_bytes(bank));
     if (!bank->customers) { free(bank); return BB_OUT_OF_MEMORY; }
-    bb_advise_huge(bank->customers, slots * sizeof *bank->customers);
     for (int64_t i = 0; i < n_customers; i++)
         *customer(bank, (uint32_t)i) = (customer_t){checking_fen[i], savings_fen[i]};
     *out = bank;
@@ -46,7 +49,7 @@ int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen
 void bb_smallbank_free(bb_smallbank *bank)
 {
     if (!bank) return;
-    free(bank->customers);
+    bb_table_free(bank->customers, customers_bytes(bank));
     free(bank);
 }
 

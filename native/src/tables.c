@@ -27,7 +27,10 @@
 #define MAPPED_FROM ((size_t)1 << 20)   /* smaller tables come from calloc */
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
-void bb_advise_huge(void *block, size_t bytes)
+#if defined(MAPPED)
+/* Ask for transparent huge pages (a hint; Linux only): random access over tables of many
+ * megabytes otherwise spends much of its time on TLB misses. */
+static void advise_huge(void *block, size_t bytes)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     uintptr_t start = ((uintptr_t)block + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
@@ -38,6 +41,7 @@ void bb_advise_huge(void *block, size_t bytes)
     (void)bytes;
 #endif
 }
+#endif
 
 void *bb_table_alloc(size_t bytes)
 {
@@ -46,7 +50,7 @@ void *bb_table_alloc(size_t bytes)
     if (bytes >= MAPPED_FROM) {
         block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (block == MAP_FAILED) return NULL;
-        bb_advise_huge(block, bytes);
+        advise_huge(block, bytes);
         return block;
     }
 #endif

@@ -29,16 +29,17 @@ def run(
     cells: int,
     plan: Callable[[int, int], int],
     run_group: Callable[..., int],
-    call: str,
+    core: str,
     timestamps: np.ndarray | None = None,
 ) -> None:
     """plan(begin, end) each batch, then run_group(batches, group, groups, barrier) on
-    min(threads, cells) threads; both return C statuses. The failing thread's status is
-    raised (the others only report that they were aborted)."""
+    min(threads, cells) threads; both return C statuses, of the core's {core}_plan and
+    {core}_run. The failing thread's status is raised (the others only report that they
+    were aborted)."""
 
     def plan_some(first: int, last: int) -> None:
         for begin, end in bounds[first:last]:
-            _native.check_status(plan(begin, end), call.replace("_run", "_plan"))
+            _native.check_status(plan(begin, end), f"{core}_plan")
 
     _native.run_ranges(len(bounds), threads, plan_some)
     begins = np.array([b for b, _ in bounds], dtype=np.int64)
@@ -61,4 +62,4 @@ def run(
 
     _native.run_parallel([functools.partial(one, g) for g in range(groups)])
     failed = [c for c in codes if c not in (lib.BB_OK, lib.BB_ABORTED)]
-    _native.check_status(failed[0] if failed else max(codes), call)
+    _native.check_status(failed[0] if failed else max(codes), f"{core}_run")

@@ -293,7 +293,7 @@ def post_batches(
         lambda batches, group, groups, barrier: lib.bb_ledger_run(
             ledger_c.c, transfers_c, batches, group, groups, barrier, results_c
         ),
-        "bb_ledger_run",
+        "bb_ledger",
         timestamps=np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S),
     )
     return _tables.table(out, RESULTS)

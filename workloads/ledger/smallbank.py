@@ -243,7 +243,7 @@ class SmallBank(Workload):
             lambda batches, group, groups, barrier: lib.bb_smallbank_run(
                 bank_c, txns, batches, group, groups, barrier, status_c, value_c
             ),
-            "bb_smallbank_run",
+            "bb_smallbank",
         )
         final = {k: np.empty(len(customers["checking_fen"]), np.int64) for k in CUSTOMERS}
         rc = lib.bb_smallbank_read(
