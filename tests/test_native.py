@@ -81,7 +81,7 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
     ledger = post.CLedger(accounts, 2)
     n = 2
     cols = {k: np.zeros(n, t.to_pandas_dtype()) for k, t in post.TRANSFERS.items()}
-    cols.update(cell=np.zeros(n, np.int32), id=np.array([2, 4], np.uint64))
+    cols.update(id=np.array([2, 4], np.uint64))
     transfers = ffi.new(
         "bb_ledger_transfers *", {k: _native.pointer(v) for k, v in cols.items() if k != "batch"}
     )
@@ -89,33 +89,15 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
     results_c = ffi.new(
         "bb_ledger_results *", {k: _native.out_pointer(v) for k, v in results.items()}
     )
-    begin, end, stamp = (
-        np.array([x], dtype) for x, dtype in ((0, np.int64), (n, np.int64), (10**9, np.uint64))
-    )
-    good = ffi.new(
-        "bb_batches *",
-        {
-            "begin": _native.pointer(begin),
-            "end": _native.pointer(end),
-            "timestamp": _native.pointer(stamp),
-            "n": 1,
-        },
-    )
-    bad = ffi.new(
-        "bb_batches *",
-        {
-            "begin": _native.pointer(end),
-            "end": _native.pointer(begin),
-            "timestamp": _native.pointer(stamp),
-            "n": 1,
-        },
-    )
-    barrier = _sharded.Barrier(2)
+    stamp = np.array([10**9], np.uint64)
+    good = _sharded.Batches([(0, n)], 2, stamp)
+    bad = _sharded.Batches([(n, 0)], 2, stamp)  # a batch that ends before it begins
+    barrier = _sharded.Barrier(2, 2)
     codes = {}
 
     def run(group, batches):
         codes[group] = lib.bb_ledger_run(
-            ledger.c, transfers, batches, group, 2, barrier.c, results_c
+            ledger.c, transfers, batches.c, group, 2, barrier.c, results_c
         )
 
     threads = [

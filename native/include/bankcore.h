@@ -236,18 +236,29 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
 
 /* ---- sharded runs of many batches (ledger.post, ledger.smallbank) ----
  * A *_run call is made by `groups` threads at once, group 0..groups-1, sharing one barrier
- * of `groups` parties. Per batch k ([begin[k], end[k]), at timestamp[k] where the workload
- * has one): each thread runs the events of its cells group, group + groups, ...; a barrier;
- * group 0 runs the cross-cell events while the others wait; a barrier. A thread that fails
- * returns its status, and the others BB_ABORTED. */
+ * (bb_barrier_new(groups, cells)). First each thread plans every groups-th batch: the cell
+ * of each row (-1 = cross-cell) and the batch's rows grouped by cell; a barrier. Then per
+ * batch k ([begin[k], end[k]), at timestamp[k] where the workload has one): the threads
+ * claim the cells one at a time (first their own, cell % groups == group, then any left)
+ * and run each claimed cell's events; a barrier; group 0 runs the cross-cell events while
+ * the others wait; a barrier. Cells share no state, so which thread runs a cell does not
+ * change a result; claiming balances the threads when one of them is slowed. A thread that
+ * fails returns its status, and the others BB_ABORTED. */
 typedef struct bb_barrier bb_barrier;
-int32_t bb_barrier_new(uint32_t parties, bb_barrier **out);
+int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out);
 void    bb_barrier_free(bb_barrier *barrier);
 typedef struct bb_batches {
     const int64_t *begin;
     const int64_t *end;
     const uint64_t *timestamp;      /* NULL where the workload has no clock */
     int64_t n;
+    uint32_t cells;
+    /* written by the run's planning, n_rows = end[n - 1] of each: */
+    int32_t *cell;                  /* per row: its cell, -1 = cross-cell */
+    int64_t *order;                 /* per row: each batch's rows, cross-cell first, then by
+                                       cell, each in batch order */
+    int64_t *start;                 /* n x (cells + 2): where the cross-cell rows and then each
+                                       cell's rows of batch k start in order; the last is end */
 } bb_batches;
 
 /* ---- ledger.post: TigerBeetle-semantics double-entry posting ----
@@ -280,7 +291,6 @@ typedef struct bb_ledger_transfers {
     const uint16_t *code;
     const uint16_t *flags;
     const uint64_t *timestamp;
-    const int32_t *cell;               /* the planner's cell per event; -1 = cross-cell */
 } bb_ledger_transfers;
 
 typedef struct bb_ledger_results {
@@ -300,18 +310,19 @@ typedef struct bb_ledger_balances {
 int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
                       bb_ledger **out);
 void    bb_ledger_free(bb_ledger *ledger);
-/* Expire pending transfers with expires_at <= now: of the cells first, first+step, ...
- * (first = -1: those whose accounts span cells). */
-int32_t bb_ledger_expire(bb_ledger *ledger, uint64_t now, int32_t cell_first, int32_t cell_step);
-/* Run the batch [begin, end)'s events of those cells (or of cell -1), in batch order. */
+/* Expire pending transfers with expires_at <= now: of one cell (-1: those whose accounts
+ * span cells). */
+int32_t bb_ledger_expire(bb_ledger *ledger, uint64_t now, int32_t cell);
+/* Run events `rows` (n_rows of them, ascending, inside the batch [begin, end): one cell's,
+ * or the cross-cell ones) in that order. */
 int32_t bb_ledger_execute(bb_ledger *ledger, const bb_ledger_transfers *transfers, int64_t begin,
-                          int64_t end, uint64_t batch_timestamp, int32_t cell_first,
-                          int32_t cell_step, bb_ledger_results *results);
+                          int64_t end, uint64_t batch_timestamp, const int64_t *rows,
+                          int64_t n_rows, bb_ledger_results *results);
 /* The cell of each event of one batch [begin, end) (-1 = cross-cell), whole linked chains
  * in one place: the twin of the reference's cell_of_event and chain grouping. */
 int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int64_t end,
                        uint32_t cells, int32_t *cell);
-/* Posts the planned batches in order (cell filled by bb_ledger_plan); see bb_batches. */
+/* Plans and posts the batches in order (plans with bb_ledger_plan); see bb_batches. */
 int32_t bb_ledger_run(bb_ledger *ledger, const bb_ledger_transfers *transfers,
                       const bb_batches *batches, int32_t group, int32_t groups,
                       bb_barrier *barrier, bb_ledger_results *results);
@@ -339,7 +350,6 @@ typedef struct bb_smallbank_txns {
     const uint32_t *customer_a;
     const uint32_t *customer_b;
     const int64_t  *amount_fen;
-    const int32_t  *cell;              /* from bb_smallbank_plan; -1 = cross-cell */
 } bb_smallbank_txns;
 
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
@@ -347,11 +357,8 @@ int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen
 void    bb_smallbank_free(bb_smallbank *bank);
 int32_t bb_smallbank_plan(const bb_smallbank *bank, const bb_smallbank_txns *txns, int64_t begin,
                           int64_t end, int32_t *cell);
-int32_t bb_smallbank_execute(bb_smallbank *bank, const bb_smallbank_txns *txns, int64_t begin,
-                             int64_t end, int32_t cell_first, int32_t cell_step,
-                             uint8_t *status, int64_t *balance_fen);
 int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen);
-/* Runs the planned batches in order (cell filled by bb_smallbank_plan); see bb_batches. */
+/* Plans and runs the batches in order (plans with bb_smallbank_plan); see bb_batches. */
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
                          bb_barrier *barrier, uint8_t *status, int64_t *balance_fen);

@@ -1,8 +1,9 @@
-/* barrier.c — the threads of one sharded run of many batches: the loop each runs, and the
- * barrier where they meet twice per batch (after the cells' events, after the cross-cell
- * ones); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly,
- * then yield the CPU (a machine may have fewer free cores than threads). A thread that fails
- * aborts the barrier, so the others return instead of waiting for it forever. */
+/* barrier.c — the threads of one sharded run of many batches: the loop each runs (plan its
+ * share of the batches, then per batch claim and run cells, then the cross-cell events on
+ * group 0), and the barrier where they meet (after planning, then twice per batch); a Python
+ * thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the
+ * CPU (a machine may have fewer free cores than threads). A thread that fails aborts the
+ * barrier, so the others return instead of waiting for it forever. */
 #define _POSIX_C_SOURCE 200809L   /* sched_yield */
 #include <sched.h>
 #include <stdatomic.h>
@@ -16,23 +17,38 @@ struct bb_barrier {
     _Atomic uint32_t generation;
     _Atomic int aborted;
     uint32_t parties;
+    uint32_t cells;
+    _Atomic int64_t *claimed;   /* per cell: how many batches' events of it are claimed */
 };
 
-int32_t bb_barrier_new(uint32_t parties, bb_barrier **out)
+int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
 {
     *out = NULL;
-    if (parties < 1) return BB_INVALID_ARGUMENT;
+    if (parties < 1 || cells < 1 || cells > BB_CELLS_MAX) return BB_INVALID_ARGUMENT;
     bb_barrier *b = malloc(sizeof *b);
-    if (!b) return BB_OUT_OF_MEMORY;
+    _Atomic int64_t *claimed = malloc(cells * sizeof *claimed);
+    if (!b || !claimed) {
+        free(b);
+        free(claimed);
+        return BB_OUT_OF_MEMORY;
+    }
     atomic_init(&b->arrived, 0);
     atomic_init(&b->generation, 0);
     atomic_init(&b->aborted, 0);
     b->parties = parties;
+    b->cells = cells;
+    for (uint32_t c = 0; c < cells; c++) atomic_init(&claimed[c], 0);
+    b->claimed = claimed;
     *out = b;
     return BB_OK;
 }
 
-void bb_barrier_free(bb_barrier *b) { free(b); }
+void bb_barrier_free(bb_barrier *b)
+{
+    if (!b) return;
+    free(b->claimed);
+    free(b);
+}
 
 void bb_barrier_abort(bb_barrier *b) { atomic_store(&b->aborted, 1); }
 
@@ -55,20 +71,81 @@ int bb_barrier_wait(bb_barrier *b)
     return 1;
 }
 
-int32_t bb_run_batches(bb_batch_step step, void *context, const bb_batches *batches,
-                       int32_t group, int32_t groups, bb_barrier *barrier)
+/* Whether this thread runs batch k's events of cell: the first to ask does. */
+static int claim(bb_barrier *b, uint32_t cell, int64_t k)
+{
+    int64_t unclaimed = k;
+    return atomic_compare_exchange_strong(&b->claimed[cell], &unclaimed, k + 1);
+}
+
+static int valid_batches(const bb_batches *b, int32_t group, int32_t groups, const bb_barrier *barrier)
+{
+    if (!b || b->n < 0 || groups < 1 || group < 0 || group >= groups || b->cells != barrier->cells)
+        return 0;
+    if (b->n == 0) return 1;
+    if (!b->begin || !b->end || !b->cell || !b->order || !b->start) return 0;
+    for (int64_t k = 0; k < b->n; k++)
+        if (b->begin[k] < (k ? b->end[k - 1] : 0) || b->end[k] < b->begin[k]) return 0;
+    return 1;
+}
+
+/* Batch k's rows grouped in order: the cross-cell ones first, then cell by cell, each in
+ * batch order (a counting sort on cell + 1); `next` has room for cells + 1 cursors. */
+static int32_t order_batch(const bb_batches *b, int64_t k, int64_t *next)
+{
+    int64_t begin = b->begin[k], end = b->end[k];
+    int64_t *start = b->start + k * ((int64_t)b->cells + 2);
+    for (uint32_t q = 0; q < b->cells + 2; q++) start[q] = 0;
+    for (int64_t i = begin; i < end; i++) {
+        if (b->cell[i] < -1 || b->cell[i] >= (int32_t)b->cells) return BB_INVALID_ARGUMENT;
+        start[b->cell[i] + 2]++;
+    }
+    start[0] = begin;
+    for (uint32_t q = 1; q < b->cells + 2; q++) start[q] += start[q - 1];
+    for (uint32_t q = 0; q < b->cells + 1; q++) next[q] = start[q];
+    for (int64_t i = begin; i < end; i++) b->order[next[b->cell[i] + 1]++] = i;
+    return BB_OK;
+}
+
+/* Batch k's events of one cell (-1: the cross-cell ones). */
+static int32_t step_cell(bb_batch_step step, void *context, const bb_batches *b, int64_t k,
+                         int32_t cell)
+{
+    const int64_t *start = b->start + k * ((int64_t)b->cells + 2) + (cell + 1);
+    return step(context, b, k, cell, b->order + start[0], start[1] - start[0]);
+}
+
+/* Claims and runs batch k's cells: this group's own first (cell % groups == group), then
+ * any another group has not reached yet, taken from the back of its list. */
+static int32_t run_cells(bb_batch_step step, void *context, const bb_batches *b, int64_t k,
+                         int32_t group, int32_t groups, bb_barrier *barrier)
+{
+    int32_t rc = BB_OK;
+    for (uint32_t c = (uint32_t)group; rc == BB_OK && c < b->cells; c += (uint32_t)groups)
+        if (claim(barrier, c, k)) rc = step_cell(step, context, b, k, (int32_t)c);
+    for (uint32_t c = b->cells; rc == BB_OK && c-- > 0;)
+        if (c % (uint32_t)groups != (uint32_t)group && claim(barrier, c, k))
+            rc = step_cell(step, context, b, k, (int32_t)c);
+    return rc;
+}
+
+int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, void *context,
+                       const bb_batches *b, int32_t group, int32_t groups, bb_barrier *barrier)
 {
     if (!barrier) return BB_INVALID_ARGUMENT;
-    int32_t rc = BB_OK;
-    if (!batches || batches->n < 0 || groups < 1 || group < 0 || group >= groups
-        || (batches->n > 0 && (!batches->begin || !batches->end)))
-        rc = BB_INVALID_ARGUMENT;
-    for (int64_t k = 0; rc == BB_OK && k < batches->n; k++) {
-        int64_t begin = batches->begin[k], end = batches->end[k];
-        uint64_t stamp = batches->timestamp ? batches->timestamp[k] : 0;
-        rc = step(context, begin, end, stamp, group, groups);
+    int32_t rc = valid_batches(b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
+    int64_t *next = rc == BB_OK ? malloc(((size_t)b->cells + 1) * sizeof *next) : NULL;
+    if (rc == BB_OK && !next) rc = BB_OUT_OF_MEMORY;
+    for (int64_t k = group; rc == BB_OK && k < b->n; k += groups) {
+        rc = plan(context, b->begin[k], b->end[k], b->cell);
+        if (rc == BB_OK) rc = order_batch(b, k, next);
+    }
+    free(next);
+    if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
+    for (int64_t k = 0; rc == BB_OK && k < b->n; k++) {
+        rc = run_cells(step, context, b, k, group, groups, barrier);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
-        if (rc == BB_OK && group == 0) rc = step(context, begin, end, stamp, -1, 1);
+        if (rc == BB_OK && group == 0) rc = step_cell(step, context, b, k, -1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);

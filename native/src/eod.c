@@ -28,7 +28,7 @@ typedef struct {                  /* one cell's postings of one step, as ledger 
     uint64_t *id, *debit, *credit, *amount, *zero64;
     uint32_t *zero32, *ledger;
     uint16_t *code, *flags;
-    int32_t *cell;
+    int64_t *rows;                /* 0, 1, 2, ...: every posting is the cell's own */
     uint64_t *result_timestamp;
     uint32_t *result_status;
     int64_t size, capacity;
@@ -52,7 +52,7 @@ struct bb_eod {
 static void postings_free(postings_t *p)
 {
     free(p->id); free(p->debit); free(p->credit); free(p->amount); free(p->zero64);
-    free(p->zero32); free(p->ledger); free(p->code); free(p->flags); free(p->cell);
+    free(p->zero32); free(p->ledger); free(p->code); free(p->flags); free(p->rows);
     free(p->result_timestamp); free(p->result_status);
 }
 
@@ -64,12 +64,13 @@ static int postings_init(postings_t *p, int64_t capacity)
     p->id = calloc(n, 8); p->debit = calloc(n, 8); p->credit = calloc(n, 8);
     p->amount = calloc(n, 8); p->zero64 = calloc(n, 8); p->zero32 = calloc(n, 4);
     p->ledger = calloc(n, 4); p->code = calloc(n, 2); p->flags = calloc(n, 2);
-    p->cell = calloc(n, 4); p->result_timestamp = calloc(n, 8); p->result_status = calloc(n, 4);
+    p->rows = calloc(n, 8); p->result_timestamp = calloc(n, 8); p->result_status = calloc(n, 4);
     if (!p->id || !p->debit || !p->credit || !p->amount || !p->zero64 || !p->zero32 || !p->ledger
-        || !p->code || !p->flags || !p->cell || !p->result_timestamp || !p->result_status) {
+        || !p->code || !p->flags || !p->rows || !p->result_timestamp || !p->result_status) {
         postings_free(p);
         return 0;
     }
+    for (size_t i = 0; i < n; i++) p->rows[i] = (int64_t)i;
     return 1;
 }
 
@@ -84,22 +85,20 @@ static void add(bb_eod *e, postings_t *p, uint32_t cell, uint64_t debit, uint64_
     p->ledger[i] = LEDGER_CNY;
     p->code[i] = code;
     p->flags[i] = flags;
-    p->cell[i] = (int32_t)cell;
 }
 
 /* Posts a cell's step through the ledger; every posting must be created. */
-static int32_t post_all(bb_eod *e, postings_t *p, uint32_t cell, uint64_t timestamp)
+static int32_t post_all(bb_eod *e, postings_t *p, uint64_t timestamp)
 {
     if (p->size == 0) return BB_OK;
     bb_ledger_transfers t = {
         .id = p->id, .debit_account_id = p->debit, .credit_account_id = p->credit,
         .amount = p->amount, .pending_id = p->zero64, .user_data_64 = p->zero64,
         .user_data_32 = p->zero32, .timeout = p->zero32, .ledger = p->ledger, .code = p->code,
-        .flags = p->flags, .timestamp = p->zero64, .cell = p->cell,
+        .flags = p->flags, .timestamp = p->zero64,
     };
     bb_ledger_results r = {.timestamp = p->result_timestamp, .status = p->result_status};
-    int32_t rc = bb_ledger_execute(e->ledger, &t, 0, p->size, timestamp, (int32_t)cell,
-                                   (int32_t)e->cells, &r);
+    int32_t rc = bb_ledger_execute(e->ledger, &t, 0, p->size, timestamp, p->rows, p->size, &r);
     if (rc != BB_OK) return rc;
     for (int64_t i = 0; i < p->size; i++)
         if (p->result_status[i] != BB_TB_CREATED) return BB_RECONCILIATION_FAILED;
@@ -158,7 +157,7 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
             add(e, p, cell, e->gl.settlement[cell], in->deposit_account_id[i],
                 in->monthly_income_fen[i], CODE_INCOME, 0);
     }
-    if ((rc = post_all(e, p, cell, stamp)) != BB_OK) return rc;
+    if ((rc = post_all(e, p, stamp)) != BB_OK) return rc;
 
     /* 2. per loan: accrue, fall due, penalty, auto-debit, overdue transition */
     int64_t accrual_at = p->size;
@@ -236,7 +235,7 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
     }
     p->amount[accrual_at] = (uint64_t)accrued;
     p->amount[accrual_at + 1] = (uint64_t)penalty;
-    if ((rc = post_all(e, p, cell, stamp + NS_PER_DAY / 2)) != BB_OK) return rc;
+    if ((rc = post_all(e, p, stamp + NS_PER_DAY / 2)) != BB_OK) return rc;
 
     /* 3. reconcile: the sub-ledger must equal the GL, or the run fails */
     int64_t interest_book = 0, penalty_book = 0;

@@ -40,15 +40,3 @@ int bb_map_reserve(bb_map *m, size_t more)
     while (BB_MAP_FULL(m->size + more, capacity)) capacity *= 2;
     return capacity == m->capacity || rehash(m, capacity);
 }
-
-int bb_cell_group_init(bb_cell_group *g, uint32_t cells, int32_t first, int32_t step)
-{
-    g->mine = calloc((size_t)cells + 1, 1);
-    if (!g->mine) return 0;
-    if (first < 0) g->mine[0] = 1;
-    else
-        for (uint32_t c = (uint32_t)first; c < cells; c += (uint32_t)step) g->mine[c + 1] = 1;
-    return 1;
-}
-
-void bb_cell_group_free(bb_cell_group *g) { free(g->mine); }

@@ -159,46 +159,15 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
 /* barrier.c: 1 when all parties arrived, 0 when the barrier was aborted. */
 int bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
-/* One batch's events of cells first, first + step, ... (first = -1: the cross-cell ones). */
-typedef int32_t (*bb_batch_step)(void *context, int64_t begin, int64_t end, uint64_t timestamp,
-                                 int32_t cell_first, int32_t cell_step);
+/* The cell of each row of one batch [begin, end) (-1 = cross-cell), into cell[begin..end). */
+typedef int32_t (*bb_batch_plan)(void *context, int64_t begin, int64_t end, int32_t *cell);
+/* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows, in batch order. */
+typedef int32_t (*bb_batch_step)(void *context, const bb_batches *batches, int64_t k,
+                                 int32_t cell, const int64_t *rows, int64_t n_rows);
 /* One thread's share of a sharded run (the loop of bb_ledger_run and bb_smallbank_run). */
-int32_t bb_run_batches(bb_batch_step step, void *context, const bb_batches *batches,
-                       int32_t group, int32_t groups, bb_barrier *barrier);
-
-/* Which cells a call works on: first, first + step, ... (first = -1: the cross-cell events),
- * as a table so the per-event test is one load, not a division. */
-typedef struct {
-    uint8_t *mine;   /* indexed by cell + 1 (cell -1 = cross-cell at index 0) */
-} bb_cell_group;
-
-int bb_cell_group_init(bb_cell_group *g, uint32_t cells, int32_t first, int32_t step);
-void bb_cell_group_free(bb_cell_group *g);
-static inline int bb_in_group(const bb_cell_group *g, int32_t cell) { return g->mine[cell + 1]; }
-
-/* Keeps `depth` of a thread's own events (those of its cell group) prefetched ahead of the
- * one it runs. Counting own events, not rows, matters: the cross-cell pass owns one row in
- * thirty, so a fixed row distance would prefetch almost none of its events.
- *     bb_lookahead ahead = {begin, 0};
- *     for each own event i: bb_lookahead_pass(&ahead, i);
- *         while ((j = bb_lookahead_next(&ahead, group, cell, end, depth)) >= 0) prefetch(j); */
-typedef struct { int64_t next; int32_t in_flight; } bb_lookahead;
-
-static inline void bb_lookahead_pass(bb_lookahead *a, int64_t i)
-{
-    if (i < a->next) a->in_flight--;   /* prefetched earlier: one fewer in flight */
-    else { a->next = i + 1; a->in_flight = 0; }
-}
-
-static inline int64_t bb_lookahead_next(bb_lookahead *a, const bb_cell_group *g,
-                                        const int32_t *cell, int64_t end, int32_t depth)
-{
-    while (a->in_flight < depth && a->next < end) {
-        int64_t j = a->next++;
-        if (bb_in_group(g, cell[j])) { a->in_flight++; return j; }
-    }
-    return -1;
-}
+int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, void *context,
+                       const bb_batches *batches, int32_t group, int32_t groups,
+                       bb_barrier *barrier);
 
 /* A ledger account's balances by id (0 when not found). */
 int bb_ledger_account(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,

@@ -571,21 +571,15 @@ static void expire_heap(bb_ledger *l, heap_t *heap, uint64_t now)
     }
 }
 
-int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell_first, int32_t cell_step)
+int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell)
 {
-    if (!l || cell_step < 1 || cell_first >= (int32_t)l->n_cells || cell_first < -1)
-        return BB_INVALID_ARGUMENT;
-    if (cell_first < 0) {
-        expire_heap(l, &l->crossing, now);
-        return BB_OK;
-    }
-    for (uint32_t c = (uint32_t)cell_first; c < l->n_cells; c += (uint32_t)cell_step)
-        expire_heap(l, &l->cells[c].expiring, now);
+    if (!l || cell < -1 || cell >= (int32_t)l->n_cells) return BB_INVALID_ARGUMENT;
+    expire_heap(l, cell < 0 ? &l->crossing : &l->cells[cell].expiring, now);
     return BB_OK;
 }
 
 /* The tables are far larger than the caches and every event touches two account slots and
- * its cell's id map: fetch an event's lines a few of this thread's events ahead. */
+ * its cell's id map: fetch an event's lines a few events ahead. */
 #define PREFETCH_AHEAD 8
 
 BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
@@ -596,29 +590,33 @@ BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers 
     __builtin_prefetch(&ids->entries[bb_mix64(in->id[i]) & (ids->capacity - 1)]);
 }
 
-int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t begin,
-                          int64_t end, uint64_t batch_timestamp, int32_t cell_first,
-                          int32_t cell_step, bb_ledger_results *out)
+static int valid_rows(const int64_t *rows, int64_t n_rows, int64_t begin, int64_t end)
 {
-    if (!l || begin < 0 || end < begin || cell_step < 1 || cell_first < -1
-        || cell_first >= (int32_t)l->n_cells || batch_timestamp < (uint64_t)(end - begin))
+    if (n_rows < 0 || (n_rows > 0 && !rows)) return 0;
+    for (int64_t p = 0; p < n_rows; p++)
+        if (rows[p] < (p ? rows[p - 1] + 1 : begin) || rows[p] >= end) return 0;
+    return 1;
+}
+
+int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t begin,
+                          int64_t end, uint64_t batch_timestamp, const int64_t *rows,
+                          int64_t n_rows, bb_ledger_results *out)
+{
+    if (!l || begin < 0 || end < begin || batch_timestamp < (uint64_t)(end - begin)
+        || !valid_rows(rows, n_rows, begin, end))
         return BB_INVALID_ARGUMENT;
-    bb_cell_group group;
-    if (!bb_cell_group_init(&group, l->n_cells, cell_first, cell_step)) return BB_OUT_OF_MEMORY;
     run_t run = {.ledger = l};
-    int64_t n = end - begin, chain_start = -1;
+    int64_t n = end - begin, chain_start = -1;   /* chain_start: a position in rows */
     int chain_broken = 0;
-    bb_lookahead ahead = {begin, 0};
-    for (int64_t i = begin; i < end; i++) {
-        if (!bb_in_group(&group, in->cell[i])) continue;
-        bb_lookahead_pass(&ahead, i);
-        for (int64_t j; (j = bb_lookahead_next(&ahead, &group, in->cell, end, PREFETCH_AHEAD)) >= 0;)
-            prefetch_event(l, in, j);
+    for (int64_t p = 0; p < n_rows && p < PREFETCH_AHEAD; p++) prefetch_event(l, in, rows[p]);
+    for (int64_t p = 0; p < n_rows; p++) {
+        if (p + PREFETCH_AHEAD < n_rows) prefetch_event(l, in, rows[p + PREFETCH_AHEAD]);
+        int64_t i = rows[p];
         uint64_t timestamp = batch_timestamp - (uint64_t)n + (uint64_t)(i - begin) + 1;
         int linked = (in->flags[i] & F_LINKED) != 0;
         uint32_t status;
         if (linked && chain_start < 0) {
-            chain_start = i;
+            chain_start = p;
             run.open = 1;
             run.size = 0;
         }
@@ -643,7 +641,6 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
         }
         if (run.out_of_memory) {
             free(run.entries);
-            bb_cell_group_free(&group);
             return BB_OUT_OF_MEMORY;
         }
         if (status != BB_TB_CREATED) {
@@ -652,17 +649,15 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             if (chain_start >= 0 && !chain_broken) {
                 chain_broken = 1;
                 rollback(&run);
-                for (int64_t j = chain_start; j < i; j++) {
-                    if (!bb_in_group(&group, in->cell[j])) continue;
-                    out->status[j] = LINKED_EVENT_FAILED;
-                    out->timestamp[j] = 0;
+                for (int64_t q = chain_start; q < p; q++) {
+                    out->status[rows[q]] = LINKED_EVENT_FAILED;
+                    out->timestamp[rows[q]] = 0;
                 }
             }
             if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
                 record_t orphan = {.state = R_ORPHAN};
                 if (store_record(&run, in->id[i], &orphan, 0) < 0) {
                     free(run.entries);
-                    bb_cell_group_free(&group);
                     return BB_OUT_OF_MEMORY;
                 }
             }
@@ -679,7 +674,6 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
         }
     }
     free(run.entries);
-    bb_cell_group_free(&group);
     return BB_OK;
 }
 
@@ -758,15 +752,23 @@ typedef struct {
     bb_ledger_results *results;
 } post_run_t;
 
-/* A batch's expiry (before its first timestamp) and events, for bb_run_batches. */
-static int32_t post_step(void *context, int64_t begin, int64_t end, uint64_t stamp,
-                         int32_t cell_first, int32_t cell_step)
+static int32_t post_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
 {
     post_run_t *run = context;
-    if (end < begin || stamp < (uint64_t)(end - begin)) return BB_INVALID_ARGUMENT;
-    int32_t rc = bb_ledger_expire(run->ledger, stamp - (uint64_t)(end - begin), cell_first, cell_step);
+    return bb_ledger_plan(run->transfers, begin, end, run->ledger->n_cells, cell);
+}
+
+/* Batch k's expiry (before its first timestamp) and events of one cell, for bb_run_batches. */
+static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t cell,
+                         const int64_t *rows, int64_t n_rows)
+{
+    post_run_t *run = context;
+    int64_t begin = b->begin[k], end = b->end[k];
+    uint64_t stamp = b->timestamp[k];
+    if (stamp < (uint64_t)(end - begin)) return BB_INVALID_ARGUMENT;
+    int32_t rc = bb_ledger_expire(run->ledger, stamp - (uint64_t)(end - begin), cell);
     if (rc != BB_OK) return rc;
-    return bb_ledger_execute(run->ledger, run->transfers, begin, end, stamp, cell_first, cell_step,
+    return bb_ledger_execute(run->ledger, run->transfers, begin, end, stamp, rows, n_rows,
                              run->results);
 }
 
@@ -774,9 +776,10 @@ int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batc
                       int32_t group, int32_t groups, bb_barrier *barrier, bb_ledger_results *out)
 {
     post_run_t run = {.ledger = l, .transfers = in, .results = out};
-    if (barrier && batches && batches->n > 0 && !batches->timestamp) {  /* posting needs a clock */
+    if (barrier && batches && batches->n > 0
+        && (!l || !batches->timestamp || batches->cells != l->n_cells)) {  /* a clock, the same cells */
         bb_barrier_abort(barrier);
         return BB_INVALID_ARGUMENT;
     }
-    return bb_run_batches(post_step, &run, batches, group, groups, barrier);
+    return bb_run_batches(post_plan, post_step, &run, batches, group, groups, barrier);
 }

@@ -117,30 +117,25 @@ static uint8_t run_one(bb_smallbank *bank, uint8_t type, uint32_t a, uint32_t b,
 
 #define PREFETCH_AHEAD 12
 
-int32_t bb_smallbank_execute(bb_smallbank *bank, const bb_smallbank_txns *t, int64_t begin,
-                             int64_t end, int32_t cell_first, int32_t cell_step,
-                             uint8_t *status, int64_t *balance_fen)
+/* The customers are known: keep PREFETCH_AHEAD transactions' lines in flight (only this
+ * run's own: a prefetch for writing takes the line from whichever core holds it). */
+BB_PREFETCHES void prefetch_txn(const bb_smallbank *bank, const bb_smallbank_txns *t, int64_t i)
 {
-    bb_cell_group group;
-    if (!bank || begin < 0 || end < begin || cell_step < 1 || cell_first < -1
-        || cell_first >= (int32_t)bank->cells)
-        return BB_INVALID_ARGUMENT;
-    if (!bb_cell_group_init(&group, bank->cells, cell_first, cell_step)) return BB_OUT_OF_MEMORY;
-    /* The customers are known: keep PREFETCH_AHEAD of this thread's own transactions in flight
-     * (only its own: a prefetch for writing takes the line from whichever core holds it). */
-    bb_lookahead ahead = {begin, 0};
-    for (int64_t i = begin; i < end; i++) {
-        if (!bb_in_group(&group, t->cell[i])) continue;
-        bb_lookahead_pass(&ahead, i);
-        for (int64_t j; (j = bb_lookahead_next(&ahead, &group, t->cell, end, PREFETCH_AHEAD)) >= 0;) {
-            if (t->customer_a[j] < bank->n) __builtin_prefetch(customer(bank, t->customer_a[j]), 1);
-            if (t->customer_b[j] < bank->n) __builtin_prefetch(customer(bank, t->customer_b[j]), 1);
-        }
+    if (t->customer_a[i] < bank->n) __builtin_prefetch(customer(bank, t->customer_a[i]), 1);
+    if (t->customer_b[i] < bank->n) __builtin_prefetch(customer(bank, t->customer_b[i]), 1);
+}
+
+/* Runs transactions `rows` in that order. */
+static void execute(bb_smallbank *bank, const bb_smallbank_txns *t, const int64_t *rows,
+                    int64_t n_rows, uint8_t *status, int64_t *balance_fen)
+{
+    for (int64_t p = 0; p < n_rows && p < PREFETCH_AHEAD; p++) prefetch_txn(bank, t, rows[p]);
+    for (int64_t p = 0; p < n_rows; p++) {
+        if (p + PREFETCH_AHEAD < n_rows) prefetch_txn(bank, t, rows[p + PREFETCH_AHEAD]);
+        int64_t i = rows[p];
         status[i] = run_one(bank, t->type[i], t->customer_a[i], t->customer_b[i], t->amount_fen[i],
                             &balance_fen[i]);
     }
-    bb_cell_group_free(&group);
-    return BB_OK;
 }
 
 int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen)
@@ -161,13 +156,18 @@ typedef struct {
     int64_t *balance_fen;
 } smallbank_run_t;
 
-static int32_t smallbank_step(void *context, int64_t begin, int64_t end, uint64_t timestamp,
-                              int32_t cell_first, int32_t cell_step)
+static int32_t smallbank_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
 {
-    (void)timestamp;   /* SmallBank has no clock */
     smallbank_run_t *run = context;
-    return bb_smallbank_execute(run->bank, run->txns, begin, end, cell_first, cell_step,
-                                run->status, run->balance_fen);
+    return bb_smallbank_plan(run->bank, run->txns, begin, end, cell);
+}
+
+static int32_t smallbank_step(void *context, const bb_batches *batches, int64_t k, int32_t cell,
+                              const int64_t *rows, int64_t n_rows)
+{
+    smallbank_run_t *run = context;   /* rows come from bb_run_batches' plan: in range */
+    execute(run->bank, run->txns, rows, n_rows, run->status, run->balance_fen);
+    return BB_OK;
 }
 
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
@@ -175,5 +175,9 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          bb_barrier *barrier, uint8_t *status, int64_t *balance_fen)
 {
     smallbank_run_t run = {.bank = bank, .txns = txns, .status = status, .balance_fen = balance_fen};
-    return bb_run_batches(smallbank_step, &run, batches, group, groups, barrier);
+    if (barrier && batches && batches->n > 0 && (!bank || batches->cells != bank->cells)) {
+        bb_barrier_abort(barrier);
+        return BB_INVALID_ARGUMENT;
+    }
+    return bb_run_batches(smallbank_plan, smallbank_step, &run, batches, group, groups, barrier);
 }

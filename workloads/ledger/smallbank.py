@@ -208,7 +208,6 @@ class SmallBank(Workload):
         customers = _tables.columns(inputs["customers"], CUSTOMERS)
         cols = _tables.columns(inputs["transactions"], TRANSACTIONS)
         n = len(cols["type"])
-        cols["cell"] = np.empty(n, dtype=np.int32)
         bank = ffi.new("bb_smallbank **")
         rc = lib.bb_smallbank_new(
             _native.pointer(customers["checking_fen"]),
@@ -223,7 +222,7 @@ class SmallBank(Workload):
             "bb_smallbank_txns *",
             {
                 k: _native.pointer(cols[k])
-                for k in ("type", "customer_a", "customer_b", "amount_fen", "cell")
+                for k in ("type", "customer_a", "customer_b", "amount_fen")
             },
         )
         out: dict[str, np.ndarray] = {
@@ -234,12 +233,10 @@ class SmallBank(Workload):
             _native.out_pointer(out["status"]),
             _native.out_pointer(out["value_fen"]),
         )
-        cell_c = _native.out_pointer(cols["cell"])
         _sharded.run(
             batch_bounds(cols["batch"]),
             threads,
             cells,
-            lambda begin, end: lib.bb_smallbank_plan(bank_c, txns, begin, end, cell_c),
             lambda batches, group, groups, barrier: lib.bb_smallbank_run(
                 bank_c, txns, batches, group, groups, barrier, status_c, value_c
             ),
