@@ -89,6 +89,10 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
     results_c = ffi.new(
         "bb_ledger_results *", {k: _native.out_pointer(v) for k, v in results.items()}
     )
+    scratch = {k: np.zeros_like(v) for k, v in results.items()}
+    scratch_c = ffi.new(
+        "bb_ledger_results *", {k: _native.out_pointer(v) for k, v in scratch.items()}
+    )
     stamp = np.array([10**9], np.uint64)
     good = _sharded.Batches([(0, n)], 2, stamp)
     bad = _sharded.Batches([(n, 0)], 2, stamp)  # a batch that ends before it begins
@@ -97,7 +101,7 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
 
     def run(group, batches):
         codes[group] = lib.bb_ledger_run(
-            ledger.c, transfers, batches.c, group, 2, barrier.c, results_c
+            ledger.c, transfers, batches.c, group, 2, barrier.c, scratch_c, results_c
         )
 
     threads = [

@@ -242,8 +242,12 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
  * claim the cells one at a time (first their own, cell % groups == group, then any left)
  * and run each claimed cell's events; a barrier; group 0 runs the cross-cell events while
  * the others wait; a barrier. Cells share no state, so which thread runs a cell does not
- * change a result; claiming balances the threads when one of them is slowed. A thread that
- * fails returns its status, and the others BB_ABORTED. */
+ * change a result; claiming balances the threads when one of them is slowed. Results go to
+ * a scratch table in `order`'s positions, where a cell's rows are contiguous (in row order
+ * the cells' rows interleave, and two threads writing neighbouring rows would pass cache
+ * lines back and forth at every event); at the end each thread copies every groups-th
+ * batch's results to row order. A thread that fails returns its status, and the others
+ * BB_ABORTED. */
 typedef struct bb_barrier bb_barrier;
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out);
 void    bb_barrier_free(bb_barrier *barrier);
@@ -314,7 +318,7 @@ void    bb_ledger_free(bb_ledger *ledger);
  * span cells). */
 int32_t bb_ledger_expire(bb_ledger *ledger, uint64_t now, int32_t cell);
 /* Run events `rows` (n_rows of them, ascending, inside the batch [begin, end): one cell's,
- * or the cross-cell ones) in that order. */
+ * or the cross-cell ones) in that order; results[p] is the result of rows[p]. */
 int32_t bb_ledger_execute(bb_ledger *ledger, const bb_ledger_transfers *transfers, int64_t begin,
                           int64_t end, uint64_t batch_timestamp, const int64_t *rows,
                           int64_t n_rows, bb_ledger_results *results);
@@ -325,7 +329,8 @@ int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int6
 /* Plans and posts the batches in order (plans with bb_ledger_plan); see bb_batches. */
 int32_t bb_ledger_run(bb_ledger *ledger, const bb_ledger_transfers *transfers,
                       const bb_batches *batches, int32_t group, int32_t groups,
-                      bb_barrier *barrier, bb_ledger_results *results);
+                      bb_barrier *barrier, bb_ledger_results *scratch,
+                      bb_ledger_results *results);
 /* Room for about n_transfers more transfers, spread over the cells: saves the rehashing
  * and copying of growing tables (a hint; tables still grow past it). */
 int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers);
@@ -352,6 +357,11 @@ typedef struct bb_smallbank_txns {
     const int64_t  *amount_fen;
 } bb_smallbank_txns;
 
+typedef struct bb_smallbank_results {
+    uint8_t *status;
+    int64_t *balance_fen;               /* the balance read, or the amount a check charged */
+} bb_smallbank_results;
+
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
                          int64_t n_customers, uint32_t cells, bb_smallbank **out);
 void    bb_smallbank_free(bb_smallbank *bank);
@@ -361,7 +371,8 @@ int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64
 /* Plans and runs the batches in order (plans with bb_smallbank_plan); see bb_batches. */
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
-                         bb_barrier *barrier, uint8_t *status, int64_t *balance_fen);
+                         bb_barrier *barrier, bb_smallbank_results *scratch,
+                         bb_smallbank_results *results);
 
 /* ---- ledger.eod: end-of-day loan servicing over the ledger ---- */
 typedef struct bb_eod bb_eod;

@@ -1,6 +1,7 @@
 /* barrier.c — the threads of one sharded run of many batches: the loop each runs (plan its
- * share of the batches, then per batch claim and run cells, then the cross-cell events on
- * group 0), and the barrier where they meet (after planning, then twice per batch); a Python
+ * share of the batches; per batch claim and run cells, then the cross-cell events on group
+ * 0; copy its share of the results to row order), and the barrier where they meet (after
+ * planning, then twice per batch); a Python
  * thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the
  * CPU (a machine may have fewer free cores than threads). A thread that fails aborts the
  * barrier, so the others return instead of waiting for it forever. */
@@ -112,7 +113,7 @@ static int32_t step_cell(bb_batch_step step, void *context, const bb_batches *b,
                          int32_t cell)
 {
     const int64_t *start = b->start + k * ((int64_t)b->cells + 2) + (cell + 1);
-    return step(context, b, k, cell, b->order + start[0], start[1] - start[0]);
+    return step(context, b, k, cell, start[0], start[1] - start[0]);
 }
 
 /* Claims and runs batch k's cells: this group's own first (cell % groups == group), then
@@ -129,8 +130,9 @@ static int32_t run_cells(bb_batch_step step, void *context, const bb_batches *b,
     return rc;
 }
 
-int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, void *context,
-                       const bb_batches *b, int32_t group, int32_t groups, bb_barrier *barrier)
+int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish finish,
+                       void *context, const bb_batches *b, int32_t group, int32_t groups,
+                       bb_barrier *barrier)
 {
     if (!barrier) return BB_INVALID_ARGUMENT;
     int32_t rc = valid_batches(b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
@@ -148,6 +150,7 @@ int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, void *context,
         if (rc == BB_OK && group == 0) rc = step_cell(step, context, b, k, -1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }
+    for (int64_t k = group; rc == BB_OK && k < b->n; k += groups) finish(context, b, k);
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
     return rc;
 }

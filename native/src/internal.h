@@ -161,13 +161,16 @@ int bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
 /* The cell of each row of one batch [begin, end) (-1 = cross-cell), into cell[begin..end). */
 typedef int32_t (*bb_batch_plan)(void *context, int64_t begin, int64_t end, int32_t *cell);
-/* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows, in batch order. */
+/* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows from position first
+ * of batches->order, in batch order; their results go to the scratch at the same positions. */
 typedef int32_t (*bb_batch_step)(void *context, const bb_batches *batches, int64_t k,
-                                 int32_t cell, const int64_t *rows, int64_t n_rows);
+                                 int32_t cell, int64_t first, int64_t n_rows);
+/* Batch k's results from the scratch to row order. */
+typedef void (*bb_batch_finish)(void *context, const bb_batches *batches, int64_t k);
 /* One thread's share of a sharded run (the loop of bb_ledger_run and bb_smallbank_run). */
-int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, void *context,
-                       const bb_batches *batches, int32_t group, int32_t groups,
-                       bb_barrier *barrier);
+int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish finish,
+                       void *context, const bb_batches *batches, int32_t group,
+                       int32_t groups, bb_barrier *barrier);
 
 /* A ledger account's balances by id (0 when not found). */
 int bb_ledger_account(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,

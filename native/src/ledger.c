@@ -218,6 +218,15 @@ static size_t account_slot(const bb_ledger *l, uint64_t id)
     return i;
 }
 
+/* The tables are far larger than the caches: fetch the lines of an account, an event or a
+ * balance this many iterations before they are needed. */
+#define PREFETCH_AHEAD 8
+
+BB_PREFETCHES void prefetch_account(const bb_ledger *l, uint64_t id)
+{
+    __builtin_prefetch(&l->accounts[bb_mix64(id) & l->account_mask]);
+}
+
 static int64_t find_account(const bb_ledger *l, uint64_t id)
 {
     size_t i = account_slot(l, id);
@@ -525,6 +534,7 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
         if (!bb_map_init(&l->cells[c].ids, 1024)) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
     }
     for (int64_t i = 0; i < n_accounts; i++) {
+        if (i + PREFETCH_AHEAD < n_accounts) prefetch_account(l, accounts->id[i + PREFETCH_AHEAD]);
         uint64_t id = accounts->id[i];
         if (id == 0 || id == UINT64_MAX) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }
         size_t slot = account_slot(l, id);
@@ -578,15 +588,12 @@ int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell)
     return BB_OK;
 }
 
-/* The tables are far larger than the caches and every event touches two account slots and
- * its cell's id map: fetch an event's lines a few events ahead. */
-#define PREFETCH_AHEAD 8
-
+/* Every event touches two account slots and its cell's id map. */
 BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
 {
     const bb_map *ids = &l->cells[cell_of(l, in->id[i])].ids;
-    __builtin_prefetch(&l->accounts[bb_mix64(in->debit_account_id[i]) & l->account_mask]);
-    __builtin_prefetch(&l->accounts[bb_mix64(in->credit_account_id[i]) & l->account_mask]);
+    prefetch_account(l, in->debit_account_id[i]);
+    prefetch_account(l, in->credit_account_id[i]);
     __builtin_prefetch(&ids->entries[bb_mix64(in->id[i]) & (ids->capacity - 1)]);
 }
 
@@ -645,13 +652,13 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
         }
         if (status != BB_TB_CREATED) {
             const record_t *e = status == EXISTS ? find_record(l, in->id[i], NULL) : NULL;
-            out->timestamp[i] = e ? e->timestamp : 0;   /* read before a rollback */
+            out->timestamp[p] = e ? e->timestamp : 0;   /* read before a rollback */
             if (chain_start >= 0 && !chain_broken) {
                 chain_broken = 1;
                 rollback(&run);
                 for (int64_t q = chain_start; q < p; q++) {
-                    out->status[rows[q]] = LINKED_EVENT_FAILED;
-                    out->timestamp[rows[q]] = 0;
+                    out->status[q] = LINKED_EVENT_FAILED;
+                    out->timestamp[q] = 0;
                 }
             }
             if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
@@ -661,10 +668,10 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                     return BB_OUT_OF_MEMORY;
                 }
             }
-            out->status[i] = status;
+            out->status[p] = status;
         } else {
-            out->status[i] = status;
-            out->timestamp[i] = timestamp;
+            out->status[p] = status;
+            out->timestamp[p] = timestamp;
         }
         if (chain_start >= 0 && (!linked || status == LINKED_EVENT_CHAIN_OPEN)) {
             chain_start = -1;
@@ -736,6 +743,8 @@ int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
 {
     if (!l) return BB_INVALID_ARGUMENT;
     for (int64_t i = 0; i < l->n_accounts; i++) {
+        if (i + PREFETCH_AHEAD < l->n_accounts)
+            __builtin_prefetch(&l->accounts[l->slot_of_input[i + PREFETCH_AHEAD]]);
         const account_t *a = &l->accounts[l->slot_of_input[i]];
         out->debits_pending[i] = a->debits_pending;
         out->debits_posted[i] = a->debits_posted;
@@ -749,7 +758,7 @@ int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
 typedef struct {
     bb_ledger *ledger;
     const bb_ledger_transfers *transfers;
-    bb_ledger_results *results;
+    bb_ledger_results *scratch, *results;
 } post_run_t;
 
 static int32_t post_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
@@ -760,7 +769,7 @@ static int32_t post_plan(void *context, int64_t begin, int64_t end, int32_t *cel
 
 /* Batch k's expiry (before its first timestamp) and events of one cell, for bb_run_batches. */
 static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t cell,
-                         const int64_t *rows, int64_t n_rows)
+                         int64_t first, int64_t n_rows)
 {
     post_run_t *run = context;
     int64_t begin = b->begin[k], end = b->end[k];
@@ -768,18 +777,30 @@ static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t 
     if (stamp < (uint64_t)(end - begin)) return BB_INVALID_ARGUMENT;
     int32_t rc = bb_ledger_expire(run->ledger, stamp - (uint64_t)(end - begin), cell);
     if (rc != BB_OK) return rc;
-    return bb_ledger_execute(run->ledger, run->transfers, begin, end, stamp, rows, n_rows,
-                             run->results);
+    bb_ledger_results at = {run->scratch->timestamp + first, run->scratch->status + first};
+    return bb_ledger_execute(run->ledger, run->transfers, begin, end, stamp, b->order + first,
+                             n_rows, &at);
+}
+
+static void post_finish(void *context, const bb_batches *b, int64_t k)
+{
+    post_run_t *run = context;
+    for (int64_t p = b->begin[k]; p < b->end[k]; p++) {
+        run->results->timestamp[b->order[p]] = run->scratch->timestamp[p];
+        run->results->status[b->order[p]] = run->scratch->status[p];
+    }
 }
 
 int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batches *batches,
-                      int32_t group, int32_t groups, bb_barrier *barrier, bb_ledger_results *out)
+                      int32_t group, int32_t groups, bb_barrier *barrier,
+                      bb_ledger_results *scratch, bb_ledger_results *out)
 {
-    post_run_t run = {.ledger = l, .transfers = in, .results = out};
+    post_run_t run = {.ledger = l, .transfers = in, .scratch = scratch, .results = out};
     if (barrier && batches && batches->n > 0
         && (!l || !batches->timestamp || batches->cells != l->n_cells)) {  /* a clock, the same cells */
         bb_barrier_abort(barrier);
         return BB_INVALID_ARGUMENT;
     }
-    return bb_run_batches(post_plan, post_step, &run, batches, group, groups, barrier);
+    return bb_run_batches(post_plan, post_step, post_finish, &run, batches, group, groups,
+                          barrier);
 }

@@ -269,19 +269,20 @@ def post_batches(
     """Posts the batches of a transfers table through a C ledger: one C loop per cell group
     over all batches — the plan of a share of the batches, then per batch expiry and the
     cell-local events of the cells it claims, a barrier, the cross-cell events on group 0,
-    a barrier."""
+    a barrier; last its share of the results from the scratch to row order."""
     n = len(cols["id"])
     _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
     transfers_c = ffi.new(
         "bb_ledger_transfers *", {k: _native.pointer(cols[k]) for k in TRANSFER_FIELDS}
     )
-    out = {"id": cols["id"], "timestamp": np.zeros(n, np.uint64), "status": np.zeros(n, np.uint32)}
-    results_c = ffi.new(
-        "bb_ledger_results *",
-        {
-            "timestamp": _native.out_pointer(out["timestamp"]),
-            "status": _native.out_pointer(out["status"]),
-        },
+    out: dict[str, np.ndarray] = {
+        "timestamp": np.empty(n, np.uint64),
+        "status": np.empty(n, np.uint32),
+    }
+    scratch = {k: np.empty_like(v) for k, v in out.items()}
+    results_c, scratch_c = (
+        ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in arrays.items()})
+        for arrays in (out, scratch)
     )
     bounds = batch_bounds(cols["batch"])
     _sharded.run(
@@ -289,12 +290,12 @@ def post_batches(
         threads,
         cells,
         lambda batches, group, groups, barrier: lib.bb_ledger_run(
-            ledger_c.c, transfers_c, batches, group, groups, barrier, results_c
+            ledger_c.c, transfers_c, batches, group, groups, barrier, scratch_c, results_c
         ),
         "bb_ledger",
         timestamps=np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S),
     )
-    return _tables.table(out, RESULTS)
+    return _tables.table({"id": cols["id"], **out}, RESULTS)
 
 
 class CLedger:

@@ -226,19 +226,26 @@ class SmallBank(Workload):
             },
         )
         out: dict[str, np.ndarray] = {
-            "status": np.zeros(n, np.uint8),
-            "value_fen": np.zeros(n, np.int64),
+            "status": np.empty(n, np.uint8),
+            "value_fen": np.empty(n, np.int64),
         }
-        status_c, value_c = (
-            _native.out_pointer(out["status"]),
-            _native.out_pointer(out["value_fen"]),
+        scratch = {k: np.empty_like(v) for k, v in out.items()}
+        results_c, scratch_c = (
+            ffi.new(
+                "bb_smallbank_results *",
+                {
+                    "status": _native.out_pointer(arrays["status"]),
+                    "balance_fen": _native.out_pointer(arrays["value_fen"]),
+                },
+            )
+            for arrays in (out, scratch)
         )
         _sharded.run(
             batch_bounds(cols["batch"]),
             threads,
             cells,
             lambda batches, group, groups, barrier: lib.bb_smallbank_run(
-                bank_c, txns, batches, group, groups, barrier, status_c, value_c
+                bank_c, txns, batches, group, groups, barrier, scratch_c, results_c
             ),
             "bb_smallbank",
         )
