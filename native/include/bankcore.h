@@ -242,12 +242,12 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
  * claim the cells one at a time (first their own, cell % groups == group, then any left)
  * and run each claimed cell's events; a barrier; group 0 runs the cross-cell events while
  * the others wait; a barrier. Cells share no state, so which thread runs a cell does not
- * change a result; claiming balances the threads when one of them is slowed. Results go to
- * a scratch table in `order`'s positions, where a cell's rows are contiguous (in row order
- * the cells' rows interleave, and two threads writing neighbouring rows would pass cache
- * lines back and forth at every event); at the end each thread copies every groups-th
- * batch's results to row order. A thread that fails returns its status, and the others
- * BB_ABORTED. */
+ * change a result; claiming balances the threads when one of them is slowed. ledger.post's
+ * results go to a scratch table in `order`'s positions, where a cell's rows are contiguous
+ * (in row order the cells' rows interleave, and two threads writing neighbouring rows pass
+ * cache lines back and forth at every event); at the end each thread copies every
+ * groups-th batch's results to row order. A thread that fails returns its status, and the
+ * others BB_ABORTED. */
 typedef struct bb_barrier bb_barrier;
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out);
 void    bb_barrier_free(bb_barrier *barrier);
@@ -371,8 +371,7 @@ int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64
 /* Plans and runs the batches in order (plans with bb_smallbank_plan); see bb_batches. */
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
-                         bb_barrier *barrier, bb_smallbank_results *scratch,
-                         bb_smallbank_results *results);
+                         bb_barrier *barrier, bb_smallbank_results *results);
 
 /* ---- ledger.eod: end-of-day loan servicing over the ledger ---- */
 typedef struct bb_eod bb_eod;

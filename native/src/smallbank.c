@@ -125,7 +125,7 @@ BB_PREFETCHES void prefetch_txn(const bb_smallbank *bank, const bb_smallbank_txn
     if (t->customer_b[i] < bank->n) __builtin_prefetch(customer(bank, t->customer_b[i]), 1);
 }
 
-/* Runs transactions `rows` in that order; results[p] is the result of rows[p]. */
+/* Runs transactions `rows` in that order. */
 static void execute(bb_smallbank *bank, const bb_smallbank_txns *t, const int64_t *rows,
                     int64_t n_rows, uint8_t *status, int64_t *balance_fen)
 {
@@ -133,8 +133,8 @@ static void execute(bb_smallbank *bank, const bb_smallbank_txns *t, const int64_
     for (int64_t p = 0; p < n_rows; p++) {
         if (p + PREFETCH_AHEAD < n_rows) prefetch_txn(bank, t, rows[p + PREFETCH_AHEAD]);
         int64_t i = rows[p];
-        status[p] = run_one(bank, t->type[i], t->customer_a[i], t->customer_b[i], t->amount_fen[i],
-                            &balance_fen[p]);
+        status[i] = run_one(bank, t->type[i], t->customer_a[i], t->customer_b[i], t->amount_fen[i],
+                            &balance_fen[i]);
     }
 }
 
@@ -152,7 +152,7 @@ int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64
 typedef struct {
     bb_smallbank *bank;
     const bb_smallbank_txns *txns;
-    bb_smallbank_results *scratch, *results;
+    bb_smallbank_results *results;
 } smallbank_run_t;
 
 static int32_t smallbank_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
@@ -165,30 +165,22 @@ static int32_t smallbank_step(void *context, const bb_batches *b, int64_t k, int
                               int64_t first, int64_t n_rows)
 {
     smallbank_run_t *run = context;   /* rows come from bb_run_batches' plan: in range */
-    execute(run->bank, run->txns, b->order + first, n_rows, run->scratch->status + first,
-            run->scratch->balance_fen + first);
+    execute(run->bank, run->txns, b->order + first, n_rows, run->results->status,
+            run->results->balance_fen);
     return BB_OK;
-}
-
-static void smallbank_finish(void *context, const bb_batches *b, int64_t k)
-{
-    smallbank_run_t *run = context;
-    for (int64_t p = b->begin[k]; p < b->end[k]; p++) {
-        run->results->status[b->order[p]] = run->scratch->status[p];
-        run->results->balance_fen[b->order[p]] = run->scratch->balance_fen[p];
-    }
 }
 
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
-                         bb_barrier *barrier, bb_smallbank_results *scratch,
-                         bb_smallbank_results *results)
+                         bb_barrier *barrier, bb_smallbank_results *results)
 {
-    smallbank_run_t run = {.bank = bank, .txns = txns, .scratch = scratch, .results = results};
+    smallbank_run_t run = {.bank = bank, .txns = txns, .results = results};
     if (barrier && batches && batches->n > 0 && (!bank || batches->cells != bank->cells)) {
         bb_barrier_abort(barrier);
         return BB_INVALID_ARGUMENT;
     }
-    return bb_run_batches(smallbank_plan, smallbank_step, smallbank_finish, &run, batches, group,
-                          groups, barrier);
+    /* results straight to row order: a transaction is a few loads and stores, and a copy
+     * from a scratch table would cost more than the lines its threads share */
+    return bb_run_batches(smallbank_plan, smallbank_step, NULL, &run, batches, group, groups,
+                          barrier);
 }

@@ -229,23 +229,19 @@ class SmallBank(Workload):
             "status": np.empty(n, np.uint8),
             "value_fen": np.empty(n, np.int64),
         }
-        scratch = {k: np.empty_like(v) for k, v in out.items()}
-        results_c, scratch_c = (
-            ffi.new(
-                "bb_smallbank_results *",
-                {
-                    "status": _native.out_pointer(arrays["status"]),
-                    "balance_fen": _native.out_pointer(arrays["value_fen"]),
-                },
-            )
-            for arrays in (out, scratch)
+        results_c = ffi.new(
+            "bb_smallbank_results *",
+            {
+                "status": _native.out_pointer(out["status"]),
+                "balance_fen": _native.out_pointer(out["value_fen"]),
+            },
         )
         _sharded.run(
             batch_bounds(cols["batch"]),
             threads,
             cells,
             lambda batches, group, groups, barrier: lib.bb_smallbank_run(
-                bank_c, txns, batches, group, groups, barrier, scratch_c, results_c
+                bank_c, txns, batches, group, groups, barrier, results_c
             ),
             "bb_smallbank",
         )
