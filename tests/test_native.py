@@ -63,14 +63,12 @@ def test_split_ranges_cover_everything_once():
             assert [i for b, e in ranges for i in range(b, e)] == list(range(n))
 
 
-def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
-    """Two groups of one sharded run: group 1 is given a bad batch table, so it fails at
-    once; group 0, waiting for it at the barrier, must return BB_ABORTED, not wait forever."""
-    import threading
-
+def tiny_ledger_run():
+    """A C ledger of 4 accounts in 2 cells, 2 transfers (ids 2 and 4: cell 0) and their
+    result tables: (ledger, transfers, scratch, results), kept alive by the caller."""
     import numpy as np
 
-    from workloads.ledger import _sharded, post
+    from workloads.ledger import post
 
     accounts = {
         "id": np.array([1, 2, 3, 4], np.uint64),
@@ -79,23 +77,55 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
         "flags": np.zeros(4, np.uint16),
     }
     ledger = post.CLedger(accounts, 2)
-    n = 2
-    cols = {k: np.zeros(n, t.to_pandas_dtype()) for k, t in post.TRANSFERS.items()}
+    cols = {k: np.zeros(2, t.to_pandas_dtype()) for k, t in post.TRANSFERS.items()}
     cols.update(id=np.array([2, 4], np.uint64))
     transfers = ffi.new(
         "bb_ledger_transfers *", {k: _native.pointer(v) for k, v in cols.items() if k != "batch"}
     )
-    results = {"timestamp": np.zeros(n, np.uint64), "status": np.zeros(n, np.uint32)}
-    results_c = ffi.new(
-        "bb_ledger_results *", {k: _native.out_pointer(v) for k, v in results.items()}
+    tables = [
+        {"timestamp": np.zeros(2, np.uint64), "status": np.zeros(2, np.uint32)} for _ in range(2)
+    ]
+    scratch, results = (
+        ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in t.items()})
+        for t in tables
     )
-    scratch = {k: np.zeros_like(v) for k, v in results.items()}
-    scratch_c = ffi.new(
-        "bb_ledger_results *", {k: _native.out_pointer(v) for k, v in scratch.items()}
-    )
+    return ledger, transfers, scratch, results, (cols, tables)
+
+
+def test_the_ledger_refuses_rows_out_of_order_or_outside_their_batch():
+    ledger, transfers, _, results, keep = tiny_ledger_run()
+    for rows, expected in (([1, 0], "bad"), ([0, 0], "bad"), ([0, 2], "bad"), ([0, 1], "ok")):
+        rc = lib.bb_ledger_execute(
+            ledger.c, transfers, 0, 2, 10**9, ffi.new("int64_t[]", rows), 2, results
+        )
+        assert rc == (lib.BB_OK if expected == "ok" else lib.BB_INVALID_ARGUMENT), rows
+
+
+def test_a_run_refuses_overlapping_batches():
+    import numpy as np
+
+    from workloads.ledger import _sharded
+
+    ledger, transfers, scratch, results, keep = tiny_ledger_run()
+    overlapping = _sharded.Batches([(0, 2), (1, 2)], 2, np.array([10**9, 2 * 10**9], np.uint64))
+    barrier = _sharded.Barrier(1, 2)
+    rc = lib.bb_ledger_run(ledger.c, transfers, overlapping.c, 0, 1, barrier.c, scratch, results)
+    assert rc == lib.BB_INVALID_ARGUMENT
+
+
+def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
+    """Two groups of one sharded run: group 1 is given a bad batch table, so it fails at
+    once; group 0, waiting for it at the barrier, must return BB_ABORTED, not wait forever."""
+    import threading
+
+    import numpy as np
+
+    from workloads.ledger import _sharded
+
+    ledger, transfers, scratch_c, results_c, keep = tiny_ledger_run()
     stamp = np.array([10**9], np.uint64)
-    good = _sharded.Batches([(0, n)], 2, stamp)
-    bad = _sharded.Batches([(n, 0)], 2, stamp)  # a batch that ends before it begins
+    good = _sharded.Batches([(0, 2)], 2, stamp)
+    bad = _sharded.Batches([(2, 0)], 2, stamp)  # a batch that ends before it begins
     barrier = _sharded.Barrier(2, 2)
     codes = {}
 

@@ -565,19 +565,45 @@ void bb_ledger_free(bb_ledger *l)
     free(l);
 }
 
+static void expire_one(bb_ledger *l, expiry_t item)
+{
+    record_t *p = &l->cells[item.cell].records[item.index];
+    if (p->state != R_LIVE || p->status != S_PENDING || p->timestamp != item.timestamp) return;
+    account_t *da = &l->accounts[find_account(l, p->debit_account_id)];
+    account_t *ca = &l->accounts[find_account(l, p->credit_account_id)];
+    da->debits_pending -= p->amount;
+    ca->credits_pending -= p->amount;
+    if (p->flags & F_CLOSING_DEBIT) da->flags = (uint16_t)(da->flags & ~A_CLOSED);
+    if (p->flags & F_CLOSING_CREDIT) ca->flags = (uint16_t)(ca->flags & ~A_CLOSED);
+    p->status = S_EXPIRED;
+}
+
+BB_PREFETCHES void prefetch_expiring(const bb_ledger *l, expiry_t item)
+{
+    const record_t *p = &l->cells[item.cell].records[item.index];
+    prefetch_account(l, p->debit_account_id);
+    prefetch_account(l, p->credit_account_id);
+}
+
+/* The due pending transfers, in heap order, a chunk at a time: popping a chunk first lets
+ * their records, then their accounts, be fetched ahead of the expiry that needs them. */
+#define EXPIRE_CHUNK 64
+
 static void expire_heap(bb_ledger *l, heap_t *heap, uint64_t now)
 {
-    while (heap->size && heap->items[0].expires_at <= now) {
-        expiry_t item = heap_pop(heap);
-        record_t *p = &l->cells[item.cell].records[item.index];
-        if (p->state != R_LIVE || p->status != S_PENDING || p->timestamp != item.timestamp) continue;
-        account_t *da = &l->accounts[find_account(l, p->debit_account_id)];
-        account_t *ca = &l->accounts[find_account(l, p->credit_account_id)];
-        da->debits_pending -= p->amount;
-        ca->credits_pending -= p->amount;
-        if (p->flags & F_CLOSING_DEBIT) da->flags = (uint16_t)(da->flags & ~A_CLOSED);
-        if (p->flags & F_CLOSING_CREDIT) ca->flags = (uint16_t)(ca->flags & ~A_CLOSED);
-        p->status = S_EXPIRED;
+    expiry_t due[EXPIRE_CHUNK];
+    for (;;) {
+        int n = 0;
+        for (; n < EXPIRE_CHUNK && heap->size && heap->items[0].expires_at <= now; n++) {
+            due[n] = heap_pop(heap);
+            __builtin_prefetch(&l->cells[due[n].cell].records[due[n].index]);
+        }
+        if (n == 0) return;
+        for (int j = 0; j < n && j < PREFETCH_AHEAD; j++) prefetch_expiring(l, due[j]);
+        for (int j = 0; j < n; j++) {
+            if (j + PREFETCH_AHEAD < n) prefetch_expiring(l, due[j + PREFETCH_AHEAD]);
+            expire_one(l, due[j]);
+        }
     }
 }
 
