@@ -113,6 +113,23 @@ def test_a_run_refuses_overlapping_batches():
     assert rc == lib.BB_INVALID_ARGUMENT
 
 
+def test_a_barrier_serves_one_run():
+    """Its cell claims count batches from the first: a second run on it is refused, not run
+    with every cell already claimed."""
+    import numpy as np
+
+    from workloads.ledger import _sharded
+
+    ledger, transfers, scratch, results, keep = tiny_ledger_run()
+    batches = _sharded.Batches([(0, 2)], 2, np.array([10**9], np.uint64))
+    barrier = _sharded.Barrier(1, 2)
+    codes = [
+        lib.bb_ledger_run(ledger.c, transfers, batches.c, 0, 1, barrier.c, scratch, results)
+        for _ in range(2)
+    ]
+    assert codes == [lib.BB_OK, lib.BB_INVALID_ARGUMENT]
+
+
 def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
     """Two groups of one sharded run: group 1 is given a bad batch table, so it fails at
     once; group 0, waiting for it at the barrier, must return BB_ABORTED, not wait forever."""

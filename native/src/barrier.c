@@ -79,10 +79,15 @@ static int claim(bb_barrier *b, uint32_t cell, int64_t k)
     return atomic_compare_exchange_strong(&b->claimed[cell], &unclaimed, k + 1);
 }
 
-static int valid_batches(const bb_batches *b, int32_t group, int32_t groups, const bb_barrier *barrier)
+/* The batches in order, without overlap, over the barrier's cells; the barrier unused (its
+ * claims count batches from 0: one barrier serves one run). Checked by every thread before
+ * the first meeting, so before any claim. */
+static int valid_run(const bb_batches *b, int32_t group, int32_t groups, bb_barrier *barrier)
 {
     if (!b || b->n < 0 || groups < 1 || group < 0 || group >= groups || b->cells != barrier->cells)
         return 0;
+    for (uint32_t c = 0; c < barrier->cells; c++)
+        if (atomic_load(&barrier->claimed[c]) != 0) return 0;
     if (b->n == 0) return 1;
     if (!b->begin || !b->end || !b->cell || !b->order || !b->start) return 0;
     for (int64_t k = 0; k < b->n; k++)
@@ -135,7 +140,7 @@ int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish f
                        bb_barrier *barrier)
 {
     if (!barrier) return BB_INVALID_ARGUMENT;
-    int32_t rc = valid_batches(b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
+    int32_t rc = valid_run(b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
     int64_t *next = rc == BB_OK ? malloc(((size_t)b->cells + 1) * sizeof *next) : NULL;
     if (rc == BB_OK && !next) rc = BB_OUT_OF_MEMORY;
     for (int64_t k = group; rc == BB_OK && k < b->n; k += groups) {
@@ -150,7 +155,8 @@ int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish f
         if (rc == BB_OK && group == 0) rc = step_cell(step, context, b, k, -1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }
-    for (int64_t k = group; finish && rc == BB_OK && k < b->n; k += groups) finish(context, b, k);
+    for (int64_t k = group; finish && rc == BB_OK && k < b->n; k += groups)
+        finish(context, b, k);
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
     return rc;
 }
