@@ -1,8 +1,9 @@
 """The results store: Parquet files in a folder or any pyarrow filesystem URI (s3://…).
 
 Layout (hive-partitioned, so many hosts and CI runners can write into one store):
-    runs/arch=<arch>/host=<host>/<run_id>.parquet                  one row per run
-    samples/arch=<arch>/host=<host>/run=<run_id>/<n>-<id>.parquet  one row per timed sample
+    runs/arch=<arch>/host=<host>/<run_id>.parquet            one row per run
+    samples/arch=<arch>/host=<host>/run=<run_id>/<process>-<n>-<id>.parquet
+                                                             one row per timed sample
 A run's row is written when it starts (status "running") and rewritten when it ends
 ("complete" or "incomplete"); each benchmark's samples are written as soon as that benchmark
 finishes, so an interrupted run keeps every completed benchmark. Files are written to a
@@ -135,7 +136,9 @@ class Store:
             f"{self.root}/runs/{self._partition(fingerprint)}/{run['run_id']}.parquet",
         )
 
-    def write_samples(self, run: dict, name: str, rows: list[dict]) -> None:
+    def write_samples(self, run: dict, name: str, rows: list[dict], process: int = 0) -> None:
+        """One benchmark's samples from one worker process (each worker numbers its own
+        files, so the process is part of the name: the workers of one run share a folder)."""
         fingerprint = json.loads(run["fingerprint_json"])
         table = pa.Table.from_pylist(
             [{k: r.get(k) for k in SAMPLES.names} for r in rows], schema=SAMPLES
@@ -144,7 +147,7 @@ class Store:
         run["_written"] = index + 1
         path = (
             f"{self.root}/samples/{self._partition(fingerprint)}/run={run['run_id']}/"
-            f"{index:04d}-{_safe(name)}.parquet"
+            f"{process:02d}-{index:04d}-{_safe(name)}.parquet"
         )
         self._write(table, path)
 

@@ -50,6 +50,18 @@ def test_two_runs_are_kept_and_readable_by_pyarrow(store):
     assert min(samples.column("seconds").to_pylist()) > 0
 
 
+def test_every_worker_process_keeps_its_samples(tmp_path):
+    """--processes N pools the samples of N workers: none may overwrite another's."""
+    result = bankbench(
+        "run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1", "-r", "2",
+        "--processes", "2", "--store", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    samples = Store(str(tmp_path)).samples().to_pylist()
+    batch = [s for s in samples if s["batch_size"] is None]
+    assert sorted((s["process"], s["round"]) for s in batch) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
 def test_the_core_clock_nests_inside_the_benchmark_time(store):
     """inner_seconds (the core's CLOCK_MONOTONIC around workload.run) lies inside the round
     pytest-benchmark timed, so it can show what the harness adds."""

@@ -94,7 +94,7 @@ class Recorder:
             benchmark.extra_info,
             self.process,
         )
-        self.store.write_samples(self.run, benchmark.name, rows)
+        self.store.write_samples(self.run, benchmark.name, rows, self.process)
 
     def progress(self, name: str) -> None:
         self.done += 1
