@@ -246,8 +246,9 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
  * threads when one of them is slowed. ledger.post's results go to a scratch table in
  * `order`'s positions, where a cell's rows are contiguous (in row order the cells' rows
  * interleave, and two threads writing neighbouring rows pass cache lines back and forth at
- * every event); at the end each thread copies every groups-th batch's results to row
- * order. A thread that fails returns its status, and the others BB_ABORTED. */
+ * every event); the last group copies each batch's results to row order while group 0
+ * runs the next batch's cross-cell events. A thread that fails returns its status, and the
+ * others BB_ABORTED. */
 typedef struct bb_barrier bb_barrier;
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out);
 void    bb_barrier_free(bb_barrier *barrier);

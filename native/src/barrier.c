@@ -1,8 +1,8 @@
 /* barrier.c — the threads of one sharded run of many batches: the loop each runs (plan its
  * share of the batches; per batch claim and run cells, then the cross-cell events on group
- * 0; copy its share of the results to row order where they went to a scratch table), and
- * the barrier where they meet (after planning, then twice per batch); a Python thread pool
- * costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the CPU (a
+ * 0 while the last group copies the batch before's results to row order, where they went
+ * to a scratch table), and the barrier where they meet (after planning, then twice per
+ * batch); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the CPU (a
  * machine may have fewer free cores than threads). A thread that fails aborts the barrier,
  * so the others return instead of waiting for it forever. */
 #define _POSIX_C_SOURCE 200809L   /* sched_yield */
@@ -149,14 +149,15 @@ int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish f
     }
     free(next);
     if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
+    int finisher = group == groups - 1;   /* idle while group 0 runs the cross-cell events */
     for (int64_t k = 0; rc == BB_OK && k < b->n; k++) {
         rc = run_cells(step, context, b, k, group, groups, barrier);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
         if (rc == BB_OK && group == 0) rc = step_cell(step, context, b, k, -1);
+        if (rc == BB_OK && finish && finisher && k > 0) finish(context, b, k - 1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }
-    for (int64_t k = group; finish && rc == BB_OK && k < b->n; k += groups)
-        finish(context, b, k);
+    if (rc == BB_OK && finish && finisher && b->n > 0) finish(context, b, b->n - 1);
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
     return rc;
 }

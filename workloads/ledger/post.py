@@ -102,11 +102,12 @@ def validate_accounts(accounts: pa.Table, workload: str) -> None:
                 "account ids must be 1..2^64-2"
             )
     order = np.argsort(ids, kind="stable")
-    dup = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    in_order = ids[order]
+    dup = np.flatnonzero(in_order[1:] == in_order[:-1])
     if dup.size:
         raise InputError(
             f"{workload} accounts row {int(order[dup[0] + 1])} repeats "
-            f"account id {int(ids[order][dup[0]])}"
+            f"account id {int(in_order[dup[0]])}"
         )
     flags = accounts.column("flags").to_numpy()
     for bad, why in (
@@ -269,7 +270,7 @@ def post_batches(
     """Posts the batches of a transfers table through a C ledger: one C loop per cell group
     over all batches — the plan of a share of the batches, then per batch expiry and the
     cell-local events of the cells it claims, a barrier, the cross-cell events on group 0,
-    a barrier; last its share of the results from the scratch to row order."""
+    a barrier; the results go from a scratch table to row order on the last group."""
     n = len(cols["id"])
     _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
     transfers_c = ffi.new(
