@@ -236,19 +236,19 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
 
 /* ---- sharded runs of many batches (ledger.post, ledger.smallbank) ----
  * A *_run call is made by `groups` threads at once, group 0..groups-1, sharing one new
- * barrier (bb_barrier_new(groups, cells); one barrier serves one run). First each thread
- * plans every groups-th batch: the cell of each row (-1 = cross-cell) and the batch's rows
- * grouped by cell; a barrier. Then per batch k ([begin[k], end[k]), at timestamp[k] where
- * the workload has one): the threads claim the cells one at a time (first their own,
- * cell % groups == group, then any left) and run each claimed cell's events; a barrier;
- * group 0 runs the cross-cell events while the others wait; a barrier. Cells share no
- * state, so which thread runs a cell does not change a result; claiming balances the
- * threads when one of them is slowed. ledger.post's results go to a scratch table in
- * `order`'s positions, where a cell's rows are contiguous (in row order the cells' rows
- * interleave, and two threads writing neighbouring rows pass cache lines back and forth at
- * every event); the last group copies each batch's results to row order while group 0
- * runs the next batch's cross-cell events. A thread that fails returns its status, and the
- * others BB_ABORTED. */
+ * barrier (bb_barrier_new(groups, cells); one barrier serves one run). Group 0 plans the
+ * first batch (the cell of each row, -1 = cross-cell, and the batch's rows grouped by
+ * cell); a barrier. Then per batch k ([begin[k], end[k]), at timestamp[k] where the
+ * workload has one): the threads claim the cells one at a time (first their own,
+ * cell % groups == group, then any left) and run each claimed cell's events, and the first
+ * thread out of cells plans batch k + 1; a barrier; group 0 runs the cross-cell events
+ * while the others wait; a barrier. Cells share no state, so which thread runs a cell does
+ * not change a result; claiming balances the threads when one of them is slowed.
+ * ledger.post's results go to a scratch table in `order`'s positions, where a cell's rows
+ * are contiguous (in row order the cells' rows interleave, and two threads writing
+ * neighbouring rows pass cache lines back and forth at every event); the last group copies
+ * each batch's results to row order while group 0 runs the next batch's cross-cell events.
+ * A thread that fails returns its status, and the others BB_ABORTED. */
 typedef struct bb_barrier bb_barrier;
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out);
 void    bb_barrier_free(bb_barrier *barrier);

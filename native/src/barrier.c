@@ -1,10 +1,10 @@
-/* barrier.c — the threads of one sharded run of many batches: the loop each runs (plan its
- * share of the batches; per batch claim and run cells, then the cross-cell events on group
- * 0 while the last group copies the batch before's results to row order, where they went
- * to a scratch table), and the barrier where they meet (after planning, then twice per
- * batch); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin briefly, then yield the CPU (a
- * machine may have fewer free cores than threads). A thread that fails aborts the barrier,
- * so the others return instead of waiting for it forever. */
+/* barrier.c — the threads of one sharded run of many batches: the loop each runs (per
+ * batch claim and run cells, the first out of cells planning the next batch, then the
+ * cross-cell events on group 0 while the last group copies the batch before's results to
+ * row order, where they went to a scratch table), and the barrier where they meet (twice
+ * per batch); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin
+ * briefly, then yield the CPU (a machine may have fewer free cores than threads). A thread
+ * that fails aborts the barrier, so the others return instead of waiting for it forever. */
 #define _POSIX_C_SOURCE 200809L   /* sched_yield */
 #include <sched.h>
 #include <stdatomic.h>
@@ -19,7 +19,7 @@ struct bb_barrier {
     _Atomic int aborted;
     uint32_t parties;
     uint32_t cells;
-    _Atomic int64_t *claimed;   /* per cell: how many batches' events of it are claimed */
+    _Atomic int64_t *claimed;   /* per cell, then for planning: how many batches claimed */
 };
 
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
@@ -27,7 +27,7 @@ int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
     *out = NULL;
     if (parties < 1 || cells < 1 || cells > BB_CELLS_MAX) return BB_INVALID_ARGUMENT;
     bb_barrier *b = malloc(sizeof *b);
-    _Atomic int64_t *claimed = malloc(cells * sizeof *claimed);
+    _Atomic int64_t *claimed = malloc(((size_t)cells + 1) * sizeof *claimed);
     if (!b || !claimed) {
         free(b);
         free(claimed);
@@ -38,7 +38,7 @@ int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
     atomic_init(&b->aborted, 0);
     b->parties = parties;
     b->cells = cells;
-    for (uint32_t c = 0; c < cells; c++) atomic_init(&claimed[c], 0);
+    for (uint32_t c = 0; c <= cells; c++) atomic_init(&claimed[c], 0);
     b->claimed = claimed;
     *out = b;
     return BB_OK;
@@ -72,7 +72,8 @@ int bb_barrier_wait(bb_barrier *b)
     return 1;
 }
 
-/* Whether this thread runs batch k's events of cell: the first to ask does. */
+/* Whether this thread does a task of batch k (runs its events of a cell, or, as cell ==
+ * cells, plans batch k + 1): the first to ask does. */
 static int claim(bb_barrier *b, uint32_t cell, int64_t k)
 {
     int64_t unclaimed = k;
@@ -86,7 +87,7 @@ static int valid_run(const bb_batches *b, int32_t group, int32_t groups, bb_barr
 {
     if (!b || b->n < 0 || groups < 1 || group < 0 || group >= groups || b->cells != barrier->cells)
         return 0;
-    for (uint32_t c = 0; c < barrier->cells; c++)
+    for (uint32_t c = 0; c <= barrier->cells; c++)
         if (atomic_load(&barrier->claimed[c]) != 0) return 0;
     if (b->n == 0) return 1;
     if (!b->begin || !b->end || !b->cell || !b->order || !b->start) return 0;
@@ -113,6 +114,13 @@ static int32_t order_batch(const bb_batches *b, int64_t k, int64_t *next)
     return BB_OK;
 }
 
+static int32_t plan_batch(bb_batch_plan plan, void *context, const bb_batches *b, int64_t k,
+                          int64_t *next)
+{
+    int32_t rc = plan(context, b->begin[k], b->end[k], b->cell);
+    return rc == BB_OK ? order_batch(b, k, next) : rc;
+}
+
 /* Batch k's events of one cell (-1: the cross-cell ones). */
 static int32_t step_cell(bb_batch_step step, void *context, const bb_batches *b, int64_t k,
                          int32_t cell)
@@ -122,9 +130,11 @@ static int32_t step_cell(bb_batch_step step, void *context, const bb_batches *b,
 }
 
 /* Claims and runs batch k's cells: this group's own first (cell % groups == group), then
- * any another group has not reached yet, taken from the back of its list. */
-static int32_t run_cells(bb_batch_step step, void *context, const bb_batches *b, int64_t k,
-                         int32_t group, int32_t groups, bb_barrier *barrier)
+ * any another group has not reached yet, taken from the back of its list; then, the first
+ * thread out of cells plans batch k + 1 while the others finish theirs. */
+static int32_t run_cells(bb_batch_plan plan, bb_batch_step step, void *context,
+                         const bb_batches *b, int64_t k, int32_t group, int32_t groups,
+                         bb_barrier *barrier, int64_t *next)
 {
     int32_t rc = BB_OK;
     for (uint32_t c = (uint32_t)group; rc == BB_OK && c < b->cells; c += (uint32_t)groups)
@@ -132,6 +142,8 @@ static int32_t run_cells(bb_batch_step step, void *context, const bb_batches *b,
     for (uint32_t c = b->cells; rc == BB_OK && c-- > 0;)
         if (c % (uint32_t)groups != (uint32_t)group && claim(barrier, c, k))
             rc = step_cell(step, context, b, k, (int32_t)c);
+    if (rc == BB_OK && k + 1 < b->n && claim(barrier, b->cells, k))
+        rc = plan_batch(plan, context, b, k + 1, next);
     return rc;
 }
 
@@ -143,21 +155,18 @@ int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish f
     int32_t rc = valid_run(b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
     int64_t *next = rc == BB_OK ? malloc(((size_t)b->cells + 1) * sizeof *next) : NULL;
     if (rc == BB_OK && !next) rc = BB_OUT_OF_MEMORY;
-    for (int64_t k = group; rc == BB_OK && k < b->n; k += groups) {
-        rc = plan(context, b->begin[k], b->end[k], b->cell);
-        if (rc == BB_OK) rc = order_batch(b, k, next);
-    }
-    free(next);
+    if (rc == BB_OK && group == 0 && b->n > 0) rc = plan_batch(plan, context, b, 0, next);
     if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     int finisher = group == groups - 1;   /* idle while group 0 runs the cross-cell events */
     for (int64_t k = 0; rc == BB_OK && k < b->n; k++) {
-        rc = run_cells(step, context, b, k, group, groups, barrier);
+        rc = run_cells(plan, step, context, b, k, group, groups, barrier, next);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
         if (rc == BB_OK && group == 0) rc = step_cell(step, context, b, k, -1);
         if (rc == BB_OK && finish && finisher && k > 0) finish(context, b, k - 1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }
     if (rc == BB_OK && finish && finisher && b->n > 0) finish(context, b, b->n - 1);
+    free(next);
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
     return rc;
 }

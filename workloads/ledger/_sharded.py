@@ -1,6 +1,6 @@
 """Sharded runs of many batches through the C core (ledger.post, ledger.smallbank): one C
-loop per cell group over all batches; the groups plan the batches between them, then claim
-each batch's cells and meet at a C barrier twice a batch (see bb_batches in
+loop per cell group over all batches; the groups claim each batch's cells (the first out of
+cells plans the next batch) and meet at a C barrier twice a batch (see bb_batches in
 native/include/bankcore.h)."""
 
 from __future__ import annotations

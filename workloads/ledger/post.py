@@ -268,9 +268,9 @@ def post_batches(
     ledger_c: CLedger, cols: dict[str, np.ndarray], cells: int, threads: int
 ) -> pa.Table:
     """Posts the batches of a transfers table through a C ledger: one C loop per cell group
-    over all batches — the plan of a share of the batches, then per batch expiry and the
-    cell-local events of the cells it claims, a barrier, the cross-cell events on group 0,
-    a barrier; the results go from a scratch table to row order on the last group."""
+    over all batches — per batch expiry and the cell-local events of the cells it claims
+    (the first out of cells plans the next batch), a barrier, the cross-cell events on group
+    0, a barrier; the results go from a scratch table to row order on the last group."""
     n = len(cols["id"])
     _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
     transfers_c = ffi.new(
