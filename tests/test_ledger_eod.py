@@ -172,3 +172,24 @@ def test_general_ledger_accounts_must_sit_in_their_cell():
     for engine in W.engines:
         with pytest.raises(InputError, match="must be in the row's cell"):
             W.run(inputs, engine=engine)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_missing_account_check_agrees_with_isin(seed):
+    """eod's binary-search membership test, against numpy's."""
+    rng = np.random.default_rng(seed)
+    known = rng.integers(0, 50, rng.integers(0, 30)).astype(np.uint64)
+    values = rng.integers(0, 60, 40).astype(np.uint64)
+    assert (eod._missing(values, np.sort(known)) == ~np.isin(values, known)).all()
+
+
+def test_a_loan_naming_a_missing_account_is_refused_with_its_row():
+    w = registry.get("ledger.eod")
+    inputs = w.generate(scale=0.002, seed=42)
+    loans = inputs["loans"]
+    ids = loans.column("deposit_account_id").to_numpy().copy()
+    ids[3] = np.uint64(2**63 + 12345)  # no such account
+    column = loans.column_names.index("deposit_account_id")
+    inputs["loans"] = loans.set_column(column, "deposit_account_id", pa.array(ids, pa.uint64()))
+    with pytest.raises(InputError, match=r"loans\.deposit_account_id row 3: no such account"):
+        w.run(inputs, "c", 1)

@@ -198,6 +198,13 @@ def _report_table(rows: list[tuple]) -> pa.Table:
     return _tables.from_rows(rows, DAYS_REPORT)
 
 
+def _missing(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Which values are not in the sorted array `known` (np.isin hashes both sides: ~70 ms
+    for 100,000 loans against 200,000 accounts where a binary search takes a few)."""
+    at = np.minimum(np.searchsorted(known, values), max(len(known) - 1, 0))
+    return known[at] != values if len(known) else np.ones(len(values), dtype=bool)
+
+
 class Eod(Workload):
     name = "ledger.eod"
     unit = "loan-days"
@@ -233,14 +240,14 @@ class Eod(Workload):
             raise InputError(f"ledger.eod config: days must be 0..{DAYS_MAX}, got {days}")
         if not schedule.DAY_MIN <= start <= schedule.DAY_MAX - days:
             raise InputError(f"ledger.eod config: start_day {start} is outside the calendar")
-        known = inputs["accounts"].column("id").to_numpy()
+        known = np.sort(inputs["accounts"].column("id").to_numpy())
         gl = inputs["gl"]
         for table, columns in (
             (loans, ("loan_account_id", "deposit_account_id")),
             (gl, tuple(k for k in GL if k != "cell")),
         ):
             for column in columns:
-                missing = ~np.isin(table.column(column).to_numpy(), known)
+                missing = _missing(table.column(column).to_numpy(), known)
                 if missing.any():
                     raise InputError(
                         f"ledger.eod {'loans' if table is loans else 'gl'}.{column} row "
