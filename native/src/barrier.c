@@ -80,16 +80,19 @@ static int claim(bb_barrier *b, uint32_t cell, int64_t k)
     return atomic_compare_exchange_strong(&b->claimed[cell], &unclaimed, k + 1);
 }
 
-/* The batches in order, without overlap, over the barrier's cells; the barrier unused (its
- * claims count batches from 0: one barrier serves one run). Checked by every thread before
- * the first meeting, so before any claim. */
-static int valid_run(const bb_batches *b, int32_t group, int32_t groups, bb_barrier *barrier)
+/* The batches in order, without overlap, over the barrier's and the workload's cells, with
+ * a clock where the workload needs one; the barrier unused (its claims count batches from
+ * 0: one barrier serves one run). Checked by every thread before the first meeting, so
+ * before any claim. */
+static int valid_run(const bb_batch_work *w, const bb_batches *b, int32_t group, int32_t groups,
+                     bb_barrier *barrier)
 {
     if (!b || b->n < 0 || groups < 1 || group < 0 || group >= groups || b->cells != barrier->cells)
         return 0;
     for (uint32_t c = 0; c <= barrier->cells; c++)
         if (atomic_load(&barrier->claimed[c]) != 0) return 0;
     if (b->n == 0) return 1;
+    if (b->cells != w->cells || (w->clocked && !b->timestamp)) return 0;
     if (!b->begin || !b->end || !b->cell || !b->order || !b->start) return 0;
     for (int64_t k = 0; k < b->n; k++)
         if (b->begin[k] < (k ? b->end[k - 1] : 0) || b->end[k] < b->begin[k]) return 0;
@@ -114,58 +117,54 @@ static int32_t order_batch(const bb_batches *b, int64_t k, int64_t *next)
     return BB_OK;
 }
 
-static int32_t plan_batch(bb_batch_plan plan, void *context, const bb_batches *b, int64_t k,
-                          int64_t *next)
+static int32_t plan_batch(const bb_batch_work *w, const bb_batches *b, int64_t k, int64_t *next)
 {
-    int32_t rc = plan(context, b->begin[k], b->end[k], b->cell);
+    int32_t rc = w->plan(w->context, b->begin[k], b->end[k], b->cell);
     return rc == BB_OK ? order_batch(b, k, next) : rc;
 }
 
 /* Batch k's events of one cell (-1: the cross-cell ones). */
-static int32_t step_cell(bb_batch_step step, void *context, const bb_batches *b, int64_t k,
-                         int32_t cell)
+static int32_t step_cell(const bb_batch_work *w, const bb_batches *b, int64_t k, int32_t cell)
 {
     const int64_t *start = b->start + k * ((int64_t)b->cells + 2) + (cell + 1);
-    return step(context, b, k, cell, start[0], start[1] - start[0]);
+    return w->step(w->context, b, k, cell, start[0], start[1] - start[0]);
 }
 
 /* Claims and runs batch k's cells: this group's own first (cell % groups == group), then
  * any another group has not reached yet, taken from the back of its list; then, the first
  * thread out of cells plans batch k + 1 while the others finish theirs. */
-static int32_t run_cells(bb_batch_plan plan, bb_batch_step step, void *context,
-                         const bb_batches *b, int64_t k, int32_t group, int32_t groups,
-                         bb_barrier *barrier, int64_t *next)
+static int32_t run_cells(const bb_batch_work *w, const bb_batches *b, int64_t k, int32_t group,
+                         int32_t groups, bb_barrier *barrier, int64_t *next)
 {
     int32_t rc = BB_OK;
     for (uint32_t c = (uint32_t)group; rc == BB_OK && c < b->cells; c += (uint32_t)groups)
-        if (claim(barrier, c, k)) rc = step_cell(step, context, b, k, (int32_t)c);
+        if (claim(barrier, c, k)) rc = step_cell(w, b, k, (int32_t)c);
     for (uint32_t c = b->cells; rc == BB_OK && c-- > 0;)
         if (c % (uint32_t)groups != (uint32_t)group && claim(barrier, c, k))
-            rc = step_cell(step, context, b, k, (int32_t)c);
+            rc = step_cell(w, b, k, (int32_t)c);
     if (rc == BB_OK && k + 1 < b->n && claim(barrier, b->cells, k))
-        rc = plan_batch(plan, context, b, k + 1, next);
+        rc = plan_batch(w, b, k + 1, next);
     return rc;
 }
 
-int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish finish,
-                       void *context, const bb_batches *b, int32_t group, int32_t groups,
-                       bb_barrier *barrier)
+int32_t bb_run_batches(const bb_batch_work *w, const bb_batches *b, int32_t group,
+                       int32_t groups, bb_barrier *barrier)
 {
     if (!barrier) return BB_INVALID_ARGUMENT;
-    int32_t rc = valid_run(b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
+    int32_t rc = valid_run(w, b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
     int64_t *next = rc == BB_OK ? malloc(((size_t)b->cells + 1) * sizeof *next) : NULL;
     if (rc == BB_OK && !next) rc = BB_OUT_OF_MEMORY;
-    if (rc == BB_OK && group == 0 && b->n > 0) rc = plan_batch(plan, context, b, 0, next);
+    if (rc == BB_OK && group == 0 && b->n > 0) rc = plan_batch(w, b, 0, next);
     if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     int finisher = group == groups - 1;   /* idle while group 0 runs the cross-cell events */
     for (int64_t k = 0; rc == BB_OK && k < b->n; k++) {
-        rc = run_cells(plan, step, context, b, k, group, groups, barrier, next);
+        rc = run_cells(w, b, k, group, groups, barrier, next);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
-        if (rc == BB_OK && group == 0) rc = step_cell(step, context, b, k, -1);
-        if (rc == BB_OK && finish && finisher && k > 0) finish(context, b, k - 1);
+        if (rc == BB_OK && group == 0) rc = step_cell(w, b, k, -1);
+        if (rc == BB_OK && w->finish && finisher && k > 0) w->finish(w->context, b, k - 1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }
-    if (rc == BB_OK && finish && finisher && b->n > 0) finish(context, b, b->n - 1);
+    if (rc == BB_OK && w->finish && finisher && b->n > 0) w->finish(w->context, b, b->n - 1);
     free(next);
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
     return rc;

@@ -168,9 +168,18 @@ typedef int32_t (*bb_batch_step)(void *context, const bb_batches *batches, int64
                                  int32_t cell, int64_t first, int64_t n_rows);
 /* Batch k's results from the scratch to row order (NULL: the steps wrote row order). */
 typedef void (*bb_batch_finish)(void *context, const bb_batches *batches, int64_t k);
+/* What a workload gives the loop: its callbacks, their context, and what its batches
+ * must match (checked with the rest of the batches before any work). */
+typedef struct {
+    bb_batch_plan plan;
+    bb_batch_step step;
+    bb_batch_finish finish;
+    void *context;
+    uint32_t cells;   /* the workload state's cell count (0: no state) */
+    int clocked;      /* the steps read batches->timestamp */
+} bb_batch_work;
 /* One thread's share of a sharded run (the loop of bb_ledger_run and bb_smallbank_run). */
-int32_t bb_run_batches(bb_batch_plan plan, bb_batch_step step, bb_batch_finish finish,
-                       void *context, const bb_batches *batches, int32_t group,
+int32_t bb_run_batches(const bb_batch_work *work, const bb_batches *batches, int32_t group,
                        int32_t groups, bb_barrier *barrier);
 
 /* A ledger account's balances by id (0 when not found). */

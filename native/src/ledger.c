@@ -822,11 +822,7 @@ int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batc
                       bb_ledger_results *scratch, bb_ledger_results *out)
 {
     post_run_t run = {.ledger = l, .transfers = in, .scratch = scratch, .results = out};
-    if (barrier && batches && batches->n > 0
-        && (!l || !batches->timestamp || batches->cells != l->n_cells)) {  /* a clock, the same cells */
-        bb_barrier_abort(barrier);
-        return BB_INVALID_ARGUMENT;
-    }
-    return bb_run_batches(post_plan, post_step, post_finish, &run, batches, group, groups,
-                          barrier);
+    bb_batch_work work = {.plan = post_plan, .step = post_step, .finish = post_finish,
+                          .context = &run, .cells = l ? l->n_cells : 0, .clocked = 1};
+    return bb_run_batches(&work, batches, group, groups, barrier);
 }

@@ -175,12 +175,10 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          bb_barrier *barrier, bb_smallbank_results *results)
 {
     smallbank_run_t run = {.bank = bank, .txns = txns, .results = results};
-    if (barrier && batches && batches->n > 0 && (!bank || batches->cells != bank->cells)) {
-        bb_barrier_abort(barrier);
-        return BB_INVALID_ARGUMENT;
-    }
-    /* results straight to row order: a transaction is a few loads and stores, and a copy
-     * from a scratch table would cost more than the lines its threads share */
-    return bb_run_batches(smallbank_plan, smallbank_step, NULL, &run, batches, group, groups,
-                          barrier);
+    /* no finish: results go straight to row order, since a transaction is a few loads and
+     * stores, and a copy from a scratch table would cost more than the lines its threads
+     * share */
+    bb_batch_work work = {.plan = smallbank_plan, .step = smallbank_step, .context = &run,
+                          .cells = bank ? bank->cells : 0};
+    return bb_run_batches(&work, batches, group, groups, barrier);
 }
