@@ -201,8 +201,10 @@ def _report_table(rows: list[tuple]) -> pa.Table:
 def _missing(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Which values are not in the sorted array `known` (np.isin hashes both sides: ~70 ms
     for 100,000 loans against 200,000 accounts where a binary search takes a few)."""
-    at = np.minimum(np.searchsorted(known, values), max(len(known) - 1, 0))
-    return known[at] != values if len(known) else np.ones(len(values), dtype=bool)
+    if len(known) == 0:
+        return np.ones(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(known, values), len(known) - 1)
+    return known[at] != values
 
 
 class Eod(Workload):
