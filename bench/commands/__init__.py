@@ -1,0 +1,39 @@
+"""The commands of ``bankbench``, one module each: ``NAME`` and ``HELP``, ``add_arguments(p)``
+declaring its arguments, ``main(args)`` doing the work and rendering its own output, and an
+optional ``EPILOG``. bench.cli builds the parser from COMMANDS and is the one place that
+prints errors."""
+
+from bench.commands import (
+    audit,
+    calibrate,
+    compare,
+    env,
+    export,
+    import_files,
+    list_workloads,
+    memory,
+    probe,
+    report,
+    run,
+    runs,
+    show,
+    verify,
+)
+
+# in the order `bankbench --help` lists them
+COMMANDS = (
+    list_workloads,
+    verify,
+    run,
+    calibrate,
+    runs,
+    show,
+    export,
+    import_files,
+    env,
+    probe,
+    compare,
+    audit,
+    report,
+    memory,
+)

@@ -1,0 +1,28 @@
+"""``bankbench calibrate``: this host's noise floor from A/A runs."""
+
+from __future__ import annotations
+
+from bench.commands._arguments import add_run_options, profiles_epilog, run_kwargs
+from bench.commands._exit import EXIT_OK
+
+NAME = "calibrate"
+HELP = "this host's noise floor: the selection twice (A/A), CV and detectable change"
+EPILOG = profiles_epilog()
+
+
+def add_arguments(p) -> None:
+    add_run_options(p)
+    p.add_argument("--label", help="a name for the two runs (default: calibration)")
+
+
+def main(args) -> int:
+    from bench import calibrate
+
+    rows = calibrate.calibrate(args.store, args.label, **run_kwargs(args))
+    print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
+    for r in rows:
+        print(
+            f"{r['benchmark']:<40} {r['samples']:>7} {r['cv'] * 100:>6.2f}% {r['aa_ratio']:>9.3f}× "
+            f"{r['detectable_change'] * 100:>10.1f}%"
+        )
+    return EXIT_OK

@@ -1,0 +1,77 @@
+"""``bankbench compare``: candidate vs baseline, rendered by bench.compare_format."""
+
+from __future__ import annotations
+
+from bench.commands._arguments import add_allow, add_store, noise_floor
+from bench.commands._exit import (
+    EXIT_NOT_COMPARABLE,
+    EXIT_OK,
+    EXIT_OUTPUTS_DIFFER,
+    EXIT_REGRESSION,
+)
+
+NAME = "compare"
+HELP = "candidate vs baseline: ratios with CIs, verdicts, CI gate"
+EPILOG = (
+    "exit status: 0 fine, 3 a regression beyond --fail-on-regression, "
+    "4 not comparable, 5 outputs differ, 2 error"
+)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("baseline", help="run id, id prefix or label")
+    p.add_argument("candidate", help="run id, id prefix or label")
+    p.add_argument("--candidate-store", help="the candidate's store, when it is another one")
+    add_allow(p)
+    p.add_argument("--format", choices=["table", "markdown", "json", "csv"], default="table")
+    p.add_argument(
+        "--fail-on-regression",
+        type=float,
+        metavar="PCT",
+        help="exit 3 when a benchmark is significantly slower by more than PCT percent",
+    )
+    p.add_argument(
+        "--noise-floor",
+        type=noise_floor,
+        default="auto",
+        metavar="PCT|auto",
+        help="changes smaller than PCT percent are noise; auto (default): the baseline host's "
+        "latest `bankbench calibrate`, else none",
+    )
+    add_store(p)
+
+
+def main(args) -> int:
+    from bench import compare, compare_format
+    from bench.store import Store
+
+    base_store = Store(args.store)
+    cand_store = Store(args.candidate_store or args.store)
+    baseline, candidate = base_store.find_run(args.baseline), cand_store.find_run(args.candidate)
+    if args.noise_floor == "auto":
+        from bench import calibrate
+
+        calibrated = calibrate.noise_floor(base_store, baseline)
+        if calibrated and args.format == "table":
+            print(
+                f"noise floor: the latest calibration of this host ({len(calibrated)} benchmarks)"
+            )
+        floor: dict[str, float] | float = calibrated
+    else:
+        floor = args.noise_floor / 100
+    result = compare.compare(
+        baseline,
+        candidate,
+        base_store.samples([baseline["run_id"]]).to_pylist(),
+        cand_store.samples([candidate["run_id"]]).to_pylist(),
+        set(args.allow or []),
+        noise_floor=floor,
+    )
+    print(compare_format.render(result, args.format))
+    if result.outputs_differ:
+        return EXIT_OUTPUTS_DIFFER
+    if not result.comparable:
+        return EXIT_NOT_COMPARABLE
+    if args.fail_on_regression is not None and compare.regressions(result, args.fail_on_regression):
+        return EXIT_REGRESSION
+    return EXIT_OK

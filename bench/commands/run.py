@@ -1,0 +1,25 @@
+"""``bankbench run``: the benchmarks into the results store, then their summary."""
+
+from __future__ import annotations
+
+from bench.commands._arguments import add_run_options, profiles_epilog, run_kwargs
+from bench.commands._exit import EXIT_OK
+
+NAME = "run"
+HELP = "run the benchmarks into the results store and summarise them"
+EPILOG = profiles_epilog()
+
+
+def add_arguments(p) -> None:
+    add_run_options(p)
+    p.add_argument("--label", help="a name for this run (default: host-profile)")
+
+
+def main(args) -> int:
+    from bench import run, summary
+    from bench.store import Store
+
+    run_id = run.run(store_location=args.store, label=args.label, **run_kwargs(args))
+    print(f"\nrun {run_id} in {args.store}")
+    summary.print_table(summary.summarize(Store(args.store).samples([run_id])), args.slo)
+    return EXIT_OK

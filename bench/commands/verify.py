@@ -1,0 +1,65 @@
+"""``bankbench verify``: every engine against the golden digests."""
+
+from __future__ import annotations
+
+import json
+
+from bench.commands._arguments import add_engines, add_json, add_threads, add_workloads
+from bench.commands._exit import EXIT_MISMATCH, EXIT_OK
+
+NAME = "verify"
+HELP = "check every engine against the golden digests"
+EPILOG = "exit status: 0 all identical, 1 a digest or invariant differs, 2 error"
+
+
+def add_arguments(p) -> None:
+    add_workloads(p)
+    add_engines(p, "each workload's")
+    add_threads(p, [1, 2], "1,2")
+    p.add_argument(
+        "--no-online", action="store_true", help="skip the one-application-per-call paths"
+    )
+    add_json(p)
+    p.add_argument(
+        "--write-golden",
+        action="store_true",
+        help="(maintainers) recompute the golden digests with the Python reference",
+    )
+
+
+def main(args) -> int:
+    from bench import verify
+    from workloads import golden, registry
+
+    if args.write_golden:
+        names = [w.name for w in registry.select(args.workloads)]
+        for name, entry in golden.write(names).items():
+            if name in names:
+                print(f"{name:<16} seed {entry['seed']} scale {entry['scale']} {entry['digest']}")
+        return EXIT_OK
+    results = []
+    if not args.json:
+        print(
+            f"{'workload':<16} {'engine':<14} {'threads':>7}  {'digest':<16}  verdict", flush=True
+        )
+    for row in verify.rows(args.workloads, args.engines, args.threads, online=not args.no_online):
+        results.append(row)
+        if not args.json:
+            print(
+                f"{row.workload:<16} {row.engine:<14} {row.threads:>7}  "
+                f"{row.digest[:16]}  {row.verdict}",
+                flush=True,
+            )
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=1))
+    else:
+        print(
+            f"{len(results) - len(failed)} of {len(results)} OK"
+            + (
+                f"; {len(failed)} differ from the golden digests: outputs are NOT identical"
+                if failed
+                else "; outputs are bit-identical to the golden digests"
+            )
+        )
+    return EXIT_MISMATCH if failed else EXIT_OK
