@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import os
 
+import ledger_scripts  # tests/ledger_scripts.py (pytest puts tests/ on the path)
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -148,6 +149,28 @@ def test_fuzz_workload_entry_points(name):
         check_parity(name, inputs, threads)
 
     case()
+
+
+LEDGER_SCRIPT_CELLS = (1, 2, 3, 4, 5, 6, 7)
+
+
+def test_fuzz_ledger_post_long_scripts():
+    """CASES long random TigerBeetle-style scripts (tests/ledger_scripts.py: 20-40 batches,
+    0-5 s timeouts, closing and limit flags, posts and voids of expired pending transfers),
+    script k with seed k and cells LEDGER_SCRIPT_CELLS[k % 7]: the C engine at 1, 2 and 4
+    threads gives the reference's statuses, balances and digest, and money is conserved."""
+    by_cells: collections.Counter[int] = collections.Counter()
+    for seed in range(CASES):
+        cells = LEDGER_SCRIPT_CELLS[seed % len(LEDGER_SCRIPT_CELLS)]
+        accounts, batches = ledger_scripts.random_script(seed)
+        inputs = ledger_scripts.inputs_of(accounts, batches, cells)
+        try:
+            ledger_scripts.check_against_reference(inputs, threads=(1, 2, 4))
+        except AssertionError as error:
+            raise AssertionError(f"script seed {seed}, cells {cells}: {error}") from error
+        by_cells[cells] += 1
+        RAN["ledger_script"] += 1
+    print(f"\nledger scripts by cell count: {dict(sorted(by_cells.items()))}")
 
 
 def test_fuzz_decide_online_entry_points():

@@ -3,6 +3,7 @@ engines at several thread and cell counts, conservation, replays, bad input."""
 
 import json
 
+import ledger_scripts  # tests/ledger_scripts.py (pytest puts tests/ on the path)
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -181,6 +182,40 @@ def test_replaying_a_batch_creates_nothing_it_created_before(case):
         assert twice["accounts"].equals(idle["accounts"]), (
             "a replay that creates nothing moves no money"
         )
+
+
+def test_a_pending_transfer_expires_before_any_event_of_its_batch_in_every_cell():
+    """Regression (issue 12): with cells = 3 the pending transfer 6 -> 15 has its accounts in
+    cell 0 and its id in cell 1. It expires before batch 2, so account 6 (debit-limited,
+    funded with 10) can pay 5 again there. The C engine expired such a pending transfer only
+    in the serial cross-cell step, after the cells' local events, and the local 6 -> 15 got
+    exceeds_credits."""
+    ev = ledger_scripts.event
+    accounts = [
+        {"id": 6, "ledger": 156, "code": 1, "flags": tb.DEBITS_MUST_NOT_EXCEED_CREDITS},
+        {"id": 15, "ledger": 156, "code": 1, "flags": 0},
+    ]
+    batches = [
+        [ev(3, 15, 6, 10), ev(1, 6, 15, 10, tb.PENDING, timeout=1)],
+        [ev(9, 15, 6, 0)],
+        [ev(12, 6, 15, 5)],
+    ]
+    inputs = inputs_of(accounts, batches, cells=3)
+    for engine, threads in [("python", 1), ("c", 1), ("c", 2), ("c", 4), ("c", 8), ("c", 16)]:
+        out = W.run(inputs, engine=engine, threads=threads)
+        assert out["results"].column("status").to_pylist() == [tb.CREATED] * 4, (engine, threads)
+        balances = {r["id"]: r for r in out["accounts"].to_pylist()}
+        assert balances[6]["debits_pending"] == 0 and balances[6]["debits_posted"] == 5
+
+
+@pytest.mark.parametrize("cells", [1, 2, 3, 4, 7])
+def test_long_random_scripts_agree_with_the_reference_for_every_cell_and_thread_count(cells):
+    """20-40 batches a second apart with 0-5 s timeouts: pending transfers expire between
+    batches in every arrangement of cells (tests/ledger_scripts.py; the long run is in
+    tests/test_fuzz.py)."""
+    for seed in range(8):
+        accounts, batches = ledger_scripts.random_script(1000 * cells + seed)
+        ledger_scripts.check_against_reference(ledger_scripts.inputs_of(accounts, batches, cells))
 
 
 def test_generated_stream_keeps_every_invariant():

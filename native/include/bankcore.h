@@ -238,11 +238,12 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
  * A *_run call is made by `groups` threads at once, group 0..groups-1, sharing one new
  * barrier (bb_barrier_new(groups, cells); one barrier serves one run). Group 0 plans the
  * first batch (the cell of each row, -1 = cross-cell, and the batch's rows grouped by
- * cell); a barrier. Then per batch k ([begin[k], end[k]), at timestamp[k] where the
+ * cell) and does what must precede the batch's events in every cell (ledger.post: expire
+ * the due pending transfers that span cells); a barrier. Then per batch k ([begin[k], end[k]), at timestamp[k] where the
  * workload has one): the threads claim the cells one at a time (first their own,
  * cell % groups == group, then any left) and run each claimed cell's events, and the first
  * thread out of cells plans batch k + 1; a barrier; group 0 runs the cross-cell events
- * while the others wait; a barrier. Cells share no state, so which thread runs a cell does
+ * while the others wait, then what must precede batch k + 1's events; a barrier. Cells share no state, so which thread runs a cell does
  * not change a result; claiming balances the threads when one of them is slowed.
  * ledger.post's results go to a scratch table in `order`'s positions, where a cell's rows
  * are contiguous (in row order the cells' rows interleave, and two threads writing
@@ -268,9 +269,10 @@ typedef struct bb_batches {
 
 /* ---- ledger.post: TigerBeetle-semantics double-entry posting ----
  * Result codes are TigerBeetle's numbers (workloads/ledger/_tigerbeetle.py); created is
- * 0xFFFFFFFF. Accounts live in a fixed number of cells (id % cells); within a batch the
- * events local to a cell run first (cells in parallel: they share no state), then the
- * cross-cell events (cell -1) in batch order, serially. */
+ * 0xFFFFFFFF. Accounts live in a fixed number of cells (id % cells). Before any event of a
+ * batch, every due pending transfer expires; then the events local to a cell run (cells in
+ * parallel: they share no state), then the cross-cell events (cell -1) in batch order,
+ * serially. */
 #define BB_TB_CREATED 0xFFFFFFFF
 #define BB_CELLS_MAX 1024
 

@@ -1,7 +1,8 @@
 /* barrier.c — the threads of one sharded run of many batches: the loop each runs (per
  * batch claim and run cells, the first out of cells planning the next batch, then the
- * cross-cell events on group 0 while the last group copies the batch before's results to
- * row order, where they went to a scratch table), and the barrier where they meet (twice
+ * cross-cell events on group 0 and the opening of the next batch while the last group
+ * copies the batch before's results to row order, where they went to a scratch table),
+ * and the barrier where they meet (twice
  * per batch); a Python thread pool costs ~100 µs a meeting, this a few µs. Waiters spin
  * briefly, then yield the CPU (a machine may have fewer free cores than threads). A thread
  * that fails aborts the barrier, so the others return instead of waiting for it forever. */
@@ -155,12 +156,14 @@ int32_t bb_run_batches(const bb_batch_work *w, const bb_batches *b, int32_t grou
     int64_t *next = rc == BB_OK ? malloc(((size_t)b->cells + 1) * sizeof *next) : NULL;
     if (rc == BB_OK && !next) rc = BB_OUT_OF_MEMORY;
     if (rc == BB_OK && group == 0 && b->n > 0) rc = plan_batch(w, b, 0, next);
+    if (rc == BB_OK && group == 0 && b->n > 0 && w->open) rc = w->open(w->context, b, 0);
     if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     int finisher = group == groups - 1;   /* idle while group 0 runs the cross-cell events */
     for (int64_t k = 0; rc == BB_OK && k < b->n; k++) {
         rc = run_cells(w, b, k, group, groups, barrier, next);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
         if (rc == BB_OK && group == 0) rc = step_cell(w, b, k, -1);
+        if (rc == BB_OK && group == 0 && w->open && k + 1 < b->n) rc = w->open(w->context, b, k + 1);
         if (rc == BB_OK && w->finish && finisher && k > 0) w->finish(w->context, b, k - 1);
         if (rc == BB_OK && !bb_barrier_wait(barrier)) rc = BB_ABORTED;
     }

@@ -168,12 +168,17 @@ typedef int32_t (*bb_batch_step)(void *context, const bb_batches *batches, int64
                                  int32_t cell, int64_t first, int64_t n_rows);
 /* Batch k's results from the scratch to row order (NULL: the steps wrote row order). */
 typedef void (*bb_batch_finish)(void *context, const bb_batches *batches, int64_t k);
+/* What must happen before any event of batch k and touches state of several cells (the
+ * ledger's expiry of pending transfers that span cells): run by group 0 alone, before the
+ * first batch's cells and after each batch's cross-cell events (NULL: nothing). */
+typedef int32_t (*bb_batch_open)(void *context, const bb_batches *batches, int64_t k);
 /* What a workload gives the loop: its callbacks, their context, and what its batches
  * must match (checked with the rest of the batches before any work). */
 typedef struct {
     bb_batch_plan plan;
     bb_batch_step step;
     bb_batch_finish finish;
+    bb_batch_open open;
     void *context;
     uint32_t cells;   /* the workload state's cell count (0: no state) */
     int clocked;      /* the steps read batches->timestamp */

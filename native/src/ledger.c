@@ -83,7 +83,7 @@ typedef struct {     /* written by its own thread only: two lines of its own, so
     _Alignas(128) bb_map ids;   /* transfer id → record index */
     record_t *records;
     size_t size, capacity;
-    heap_t expiring;  /* pending transfers whose accounts are in this cell */
+    heap_t expiring;  /* pending transfers whose id and accounts are in this cell */
 } cell_t;
 
 struct bb_ledger {
@@ -96,7 +96,9 @@ struct bb_ledger {
     size_t account_mask;      /* slots - 1, a power of two */
     int64_t *slot_of_input;   /* the slot of each input account, for reading balances back */
     cell_t *cells;
-    heap_t crossing;        /* pending transfers whose accounts span cells */
+    /* pending transfers whose id and accounts are not all in one cell: their expiry touches
+     * several cells, so it runs between batches (post_open), before any cell's events */
+    heap_t crossing;
 };
 
 /* ---- expiry heaps, ordered by (expires_at, timestamp) ---- */
@@ -793,19 +795,39 @@ static int32_t post_plan(void *context, int64_t begin, int64_t end, int32_t *cel
     return bb_ledger_plan(run->transfers, begin, end, run->ledger->n_cells, cell);
 }
 
-/* Batch k's expiry (before its first timestamp) and events of one cell, for bb_run_batches. */
+/* Batch k's expiry time: its first event's timestamp - 1 (0 when the clock is short). */
+static int batch_expiry_time(const bb_batches *b, int64_t k, uint64_t *now)
+{
+    uint64_t n = (uint64_t)(b->end[k] - b->begin[k]);
+    if (b->timestamp[k] < n) return 0;
+    *now = b->timestamp[k] - n;
+    return 1;
+}
+
+/* Before any event of batch k: the expiry of the pending transfers that span cells (run
+ * serially, between batches). They touch the accounts of local cells, so they expire here,
+ * before those cells' events, as every due pending transfer does in the spec. */
+static int32_t post_open(void *context, const bb_batches *b, int64_t k)
+{
+    post_run_t *run = context;
+    uint64_t now;
+    if (!batch_expiry_time(b, k, &now)) return BB_INVALID_ARGUMENT;
+    expire_heap(run->ledger, &run->ledger->crossing, now);
+    return BB_OK;
+}
+
+/* Batch k's events of one cell (-1: the cross-cell ones), for bb_run_batches; a cell first
+ * expires its own pending transfers (post_open expired the ones that span cells). */
 static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t cell,
                          int64_t first, int64_t n_rows)
 {
     post_run_t *run = context;
-    int64_t begin = b->begin[k], end = b->end[k];
-    uint64_t stamp = b->timestamp[k];
-    if (stamp < (uint64_t)(end - begin)) return BB_INVALID_ARGUMENT;
-    int32_t rc = bb_ledger_expire(run->ledger, stamp - (uint64_t)(end - begin), cell);
-    if (rc != BB_OK) return rc;
+    uint64_t now;
+    if (!batch_expiry_time(b, k, &now)) return BB_INVALID_ARGUMENT;
+    if (cell >= 0) expire_heap(run->ledger, &run->ledger->cells[cell].expiring, now);
     bb_ledger_results at = {run->scratch->timestamp + first, run->scratch->status + first};
-    return bb_ledger_execute(run->ledger, run->transfers, begin, end, stamp, b->order + first,
-                             n_rows, &at);
+    return bb_ledger_execute(run->ledger, run->transfers, b->begin[k], b->end[k],
+                             b->timestamp[k], b->order + first, n_rows, &at);
 }
 
 static void post_finish(void *context, const bb_batches *b, int64_t k)
@@ -823,6 +845,6 @@ int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batc
 {
     post_run_t run = {.ledger = l, .transfers = in, .scratch = scratch, .results = out};
     bb_batch_work work = {.plan = post_plan, .step = post_step, .finish = post_finish,
-                          .context = &run, .cells = l ? l->n_cells : 0, .clocked = 1};
+                          .open = post_open, .context = &run, .cells = l ? l->n_cells : 0, .clocked = 1};
     return bb_run_batches(&work, batches, group, groups, barrier);
 }

@@ -19,16 +19,27 @@ events, batches in ascending order — then TigerBeetle's fields id, debit_accou
 credit_account_id, amount u64, pending_id u64, user_data_64 u64, user_data_32 u32, timeout u32
 (seconds), ledger u32, code u16, flags u16, timestamp u64 (must be 0)), ``config`` (one row:
 cells u32). Clock: batch k (0-based) has timestamp (k+1)·10^9 ns and its events
-timestamp − n + j + 1, as TigerBeetle; before each batch, pending transfers with
-expires_at ≤ its first timestamp − 1 expire (their amounts return, a closing one reopens).
+timestamp − n + j + 1, as TigerBeetle.
+
+Expiry: before any event of batch k runs — in any cell, local or cross-cell — every pending
+transfer with a timeout whose expires_at (its timestamp + timeout·10^9) ≤ the batch's first
+timestamp − 1 expires: its amounts return to the accounts' balances, and a closing one
+reopens its account. A pending transfer that expires at a time inside a batch (after its
+first timestamp) is still pending for that batch's balance checks, but posting or voiding it
+at or after expires_at gets pending_transfer_expired; it expires for good before the next
+batch. Where its id and accounts sit (which cells) plays no part in when it expires.
 
 Cells (the sharding, for any thread count): account and transfer ids belong to cell
 id % cells. An event whose id, accounts and pending id all fall in one cell is local to it;
-a linked chain is local when all its events are local to the same cell. Within a batch the
-local events run first, every cell in batch order (cells share no state, so they run in
-parallel), then the other events in batch order, serially — the way a cell architecture
-settles inter-cell transfers after each batch. With cells = 1 the order is TigerBeetle's
-exactly. The cell count is data, not the thread count, so results are identical for every T.
+a linked chain is local when all its events are local to the same cell. Within a batch,
+after the expiry, the local events run first, every cell in batch order (cells share no
+state, so they run in parallel), then the other events in batch order, serially — the way a
+cell architecture settles inter-cell transfers after each batch. So the cell count changes
+the order of a batch's events, and with it the results where a cross-cell event and a later
+local one compete for the same balance; it changes nothing else: not the expiry above, not
+the check order or result codes, not the timestamps (an event's is its batch position's).
+With cells = 1 the order is TigerBeetle's exactly. The cell count is data, not the thread
+count, so results are identical for every T.
 
 Outputs: ``results`` (id, timestamp — the transfer's when created, the existing transfer's on
 `exists`, else 0 — and status u32 per event) and ``accounts`` (id, debits_pending,

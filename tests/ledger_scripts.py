@@ -1,0 +1,220 @@
+"""Long random TigerBeetle-style scripts for ledger.post, and their check against the
+reference (used by tests/test_ledger_post.py at a short size and tests/test_fuzz.py at the
+long one).
+
+A script has 20–40 batches one second apart, so pending transfers with timeouts of 0–5 s
+expire between batches, and the events after them meet the expiry: posts and voids of live,
+resolved, expired and missing pending transfers, closing transfers (an account closes and an
+expiry or void reopens it), balance-limited accounts, balancing transfers, linked chains,
+retries (exists, exists_with_different_*) and a few malformed events. Account and transfer
+ids are random, so with cells > 1 events and pending transfers land in every arrangement of
+cells (local, accounts in one cell and id in another, accounts spanning cells)."""
+
+from __future__ import annotations
+
+import random
+
+import pyarrow as pa
+
+from workloads import _tables, registry
+from workloads.ledger import _tigerbeetle as tb
+from workloads.ledger import post
+
+W = registry.get("ledger.post")
+M = tb.U64_MAX
+LEDGER = 156
+AMOUNTS = [0, 1, 3, 10, 50, 200, 1_000, 5_000]
+
+
+def event(id_: int, dr: int, cr: int, amount: int, flags: int = 0, **fields) -> dict:
+    row = dict(
+        id=id_,
+        debit_account_id=dr,
+        credit_account_id=cr,
+        amount=amount,
+        pending_id=0,
+        user_data_64=0,
+        user_data_32=0,
+        timeout=0,
+        ledger=LEDGER,
+        code=1,
+        flags=flags,
+        timestamp=0,
+    )
+    row.update(fields)
+    return row
+
+
+def inputs_of(accounts: list[dict], batches: list[list[dict]], cells: int) -> dict[str, pa.Table]:
+    rows = [
+        (b, *(e[f] for f in post.TRANSFER_FIELDS)) for b, batch in enumerate(batches) for e in batch
+    ]
+    return {
+        "accounts": _tables.from_rows(
+            [tuple(a[f] for f in post.ACCOUNTS) for a in accounts], post.ACCOUNTS
+        ),
+        "transfers": _tables.from_rows(rows, post.TRANSFERS),
+        "config": post.config_table(cells),
+    }
+
+
+class _Script:
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        ids = rng.sample(range(1, 64), rng.randint(6, 14))
+        limits = [0, 0, tb.DEBITS_MUST_NOT_EXCEED_CREDITS, tb.CREDITS_MUST_NOT_EXCEED_DEBITS]
+        self.accounts = [
+            {"id": i, "ledger": LEDGER, "code": 1, "flags": rng.choice(limits)} for i in ids
+        ]
+        if rng.random() < 0.3:  # an account of another ledger, and one closed from the start
+            self.accounts[0]["ledger"] = 840
+        if rng.random() < 0.2:
+            self.accounts[-1]["flags"] |= tb.CLOSED
+        self.ids = [a["id"] for a in self.accounts]
+        self.used: set[int] = set()
+        self.pendings: list[dict] = []
+        self.sent: list[dict] = []
+
+    def new_id(self) -> int:
+        while True:
+            id_ = self.rng.randint(1, 5_000)
+            if id_ not in self.used:
+                self.used.add(id_)
+                return id_
+
+    def account(self) -> int:
+        return self.rng.choice(self.ids) if self.rng.random() < 0.97 else 99  # 99: no account
+
+    def funding(self) -> list[dict]:
+        """Credits for the debit-limited accounts, debits for the credit-limited ones, from an
+        unlimited one."""
+        free = [a["id"] for a in self.accounts if not a["flags"] & 6]
+        source = free[0] if free else self.ids[0]
+        batch = []
+        for a in self.accounts:
+            if a["id"] == source:
+                continue
+            if a["flags"] & tb.DEBITS_MUST_NOT_EXCEED_CREDITS:
+                batch.append(event(self.new_id(), source, a["id"], 2_000))
+            elif a["flags"] & tb.CREDITS_MUST_NOT_EXCEED_DEBITS:
+                batch.append(event(self.new_id(), a["id"], source, 2_000))
+        return batch or [event(self.new_id(), source, self.ids[1], 10)]
+
+    def plain(self, flags: int = 0) -> dict:
+        rng = self.rng
+        if rng.random() < 0.15:
+            flags |= rng.choice([tb.BALANCING_DEBIT, tb.BALANCING_CREDIT])
+        return event(self.new_id(), self.account(), self.account(), rng.choice(AMOUNTS), flags)
+
+    def pending(self, flags: int = 0) -> dict:
+        rng = self.rng
+        flags |= tb.PENDING
+        if rng.random() < 0.15:
+            flags |= tb.CLOSING_DEBIT
+        if rng.random() < 0.15:
+            flags |= tb.CLOSING_CREDIT
+        e = event(
+            self.new_id(),
+            self.account(),
+            self.account(),
+            rng.choice(AMOUNTS),
+            flags,
+            timeout=rng.randint(0, 5),
+        )
+        self.pendings.append(e)
+        return e
+
+    def resolve(self, flags: int) -> dict:
+        rng = self.rng
+        p = rng.choice(self.pendings) if self.pendings else None
+        pending_id = p["id"] if p and rng.random() < 0.9 else rng.choice([0, self.new_id()])
+        full = p["amount"] if p else 0
+        if flags & tb.VOID_PENDING:
+            amount = rng.choice([0, 0, full, full + 1])
+        else:
+            amount = rng.choice([M, M, full, max(0, full - 1), full + 1, 0])
+        dr = cr = 0
+        if p and rng.random() < 0.3:
+            dr, cr = p["debit_account_id"], p["credit_account_id"]
+        elif rng.random() < 0.05:
+            dr = self.account()
+        return event(self.new_id(), dr, cr, amount, flags, pending_id=pending_id, ledger=0, code=0)
+
+    def retry(self) -> dict:
+        rng = self.rng
+        e = dict(rng.choice(self.sent))
+        if rng.random() < 0.3:
+            field = rng.choice(["amount", "user_data_64", "timeout", "code", "flags"])
+            e[field] = {"amount": 7, "user_data_64": 1, "timeout": 2, "code": 2, "flags": 0}[field]
+        return e
+
+    def malformed(self) -> dict:
+        e = self.plain()
+        field, value = self.rng.choice(
+            [("id", 0), ("ledger", 0), ("code", 0), ("timestamp", 5), ("flags", 1024),
+             ("pending_id", 3), ("timeout", 1), ("ledger", 840)]
+        )  # fmt: skip
+        e[field] = value
+        return e
+
+    def one(self, flags: int = 0) -> dict:
+        kind = self.rng.choices(
+            ["plain", "pending", "post", "void", "retry", "malformed"], [30, 28, 18, 10, 8, 3]
+        )[0]
+        if kind == "plain":
+            return self.plain(flags)
+        if kind == "pending":
+            return self.pending(flags)
+        if kind == "post":
+            return self.resolve(flags | tb.POST_PENDING)
+        if kind == "void":
+            return self.resolve(flags | tb.VOID_PENDING)
+        if kind == "retry" and self.sent:
+            return self.retry()
+        return self.malformed()
+
+    def batch(self) -> list[dict]:
+        rng = self.rng
+        events: list[dict] = []
+        for _ in range(rng.randint(1, 10)):
+            if rng.random() < 0.12:  # a linked chain of 2–3 (now and then left open at the end)
+                size = rng.randint(2, 3)
+                chain = [self.one(tb.LINKED) for _ in range(size)]
+                if rng.random() < 0.9:
+                    chain[-1]["flags"] &= ~tb.LINKED
+                events += chain
+            else:
+                events.append(self.one())
+        self.sent += events
+        return events
+
+
+def random_script(seed: int) -> tuple[list[dict], list[list[dict]]]:
+    """(accounts, batches) of a random script: a funding batch, then 19–39 more."""
+    script = _Script(random.Random(seed))
+    batches = [script.funding()]
+    batches += [script.batch() for _ in range(script.rng.randint(19, 39))]
+    return script.accounts, batches
+
+
+def check_against_reference(inputs: dict[str, pa.Table], threads=(1, 2, 4)) -> None:
+    """The C engine at each thread count gives the reference's statuses, timestamps, balances
+    and digest; money is conserved and no limit is broken (W.check) in both."""
+    expected = W.run(inputs, engine="python")
+    W.check(inputs, expected)
+    digest = W.digest(expected)
+    for t in threads:
+        got = W.run(inputs, engine="c", threads=t)
+        W.check(inputs, got)
+        for table in ("results", "accounts"):
+            if not got[table].equals(expected[table]):
+                where = _first_difference(got[table], expected[table])
+                raise AssertionError(f"{table} differ at {t} threads: {where}")
+        assert W.digest(got) == digest, t
+
+
+def _first_difference(got: pa.Table, expected: pa.Table) -> str:
+    for i, (g, e) in enumerate(zip(got.to_pylist(), expected.to_pylist(), strict=True)):
+        if g != e:
+            return f"row {i}: C {g}, reference {e}"
+    return "same rows, different layout"
