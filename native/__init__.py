@@ -32,6 +32,7 @@ def build_info() -> dict[str, str]:
         "flags": text(lib.bb_build_flags()),
         "effective_line": text(lib.bb_build_effective_line()),
         "source_sha256": text(lib.bb_build_source_sha256()),
+        "asserts": "on" if lib.bb_build_asserts() else "off",
         "cffi_version": cffi.__version__,
         "machine": platform.machine(),
     }

@@ -5,7 +5,8 @@ pinned here so that the core does not silently inherit the interpreter's CFLAGS 
 builds use -O3, Debian's aarch64 python3 uses -O2): our flags come last on the command line,
 so they win. ``BANKBENCH_TUNE`` makes a labelled tuned build (``native``, ``tsv110``,
 ``neoverse-n1``, ``x86-64-v3``…); ``BANKBENCH_EXTRA_CFLAGS`` appends flags for other special
-builds (sanitizers). Every flag lands in the build record.
+builds (sanitizers); ``BANKBENCH_ASSERTS=1`` keeps the core's BB_ASSERT invariants in the build
+(the test, sanitizer and fuzz builds). Every flag lands in the build record.
 """
 
 from __future__ import annotations
@@ -71,7 +72,11 @@ def tune_flags(target: str, machine: str) -> list[str]:
 tune = os.environ.get("BANKBENCH_TUNE", "").strip()
 build_label = os.environ.get("BANKBENCH_BUILD_LABEL") or (f"tuned-{tune}" if tune else "portable")
 extra_cflags = shlex.split(os.environ.get("BANKBENCH_EXTRA_CFLAGS", ""))
-compile_args = PORTABLE_CFLAGS + tune_flags(tune, platform.machine()) + extra_cflags
+# BB_ASSERT in the core: on in the test, sanitizer and fuzz builds (tox.ini, .ci/sanitize),
+# off in the release build
+asserts = os.environ.get("BANKBENCH_ASSERTS", "0").strip() not in ("", "0")
+assert_flags = ["-DBB_ASSERTS=1"] if asserts else []
+compile_args = PORTABLE_CFLAGS + tune_flags(tune, platform.machine()) + assert_flags + extra_cflags
 effective_line = " ".join(
     [
         sysconfig.get_config_var("CC") or "cc",
@@ -89,6 +94,7 @@ ffibuilder.cdef(
     const char *bb_build_compiler(void);
     const char *bb_build_source_sha256(void);
     const char *bb_build_label(void);
+    int bb_build_asserts(void);
     """
 )
 ffibuilder.set_source(
@@ -98,7 +104,8 @@ ffibuilder.set_source(
     f"const char *bb_build_effective_line(void) {{ return {c_string(effective_line)}; }}\n"
     "const char *bb_build_compiler(void) { return __VERSION__; }\n"
     f"const char *bb_build_source_sha256(void) {{ return {c_string(source_hash())}; }}\n"
-    f"const char *bb_build_label(void) {{ return {c_string(build_label)}; }}\n",
+    f"const char *bb_build_label(void) {{ return {c_string(build_label)}; }}\n"
+    f"int bb_build_asserts(void) {{ return {int(asserts)}; }}\n",
     sources=[str(path.relative_to(HERE.parent)) for path in SOURCES],
     include_dirs=[
         str((HERE / "include").relative_to(HERE.parent)),
@@ -108,7 +115,9 @@ ffibuilder.set_source(
     extra_link_args=[flag for flag in extra_cflags if flag.startswith("-fsanitize")],
 )
 
-if __name__ == "__main__":  # python native/build.py: build in place, for development
+if __name__ == "__main__":  # python native/build.py [--quiet]: build in place, for development
+    import sys
+
     os.chdir(HERE.parent)
-    ffibuilder.compile(verbose=True)
+    ffibuilder.compile(verbose="--quiet" not in sys.argv)
     print(platform.machine(), "built", effective_line)

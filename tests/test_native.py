@@ -161,3 +161,59 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
         t.join(timeout=30)
     assert not any(t.is_alive() for t in threads), "a thread hangs at the barrier"
     assert codes == {0: lib.BB_ABORTED, 1: lib.BB_INVALID_ARGUMENT}
+
+
+ASSERTING_PROGRAM = r"""
+#include "internal.h"
+static int evaluated = 0;
+static int count(void) { evaluated++; return 1; }
+int main(int argc, char **argv)
+{
+    BB_ASSERT(count());               /* evaluated only where assertions are on */
+    BB_ASSERT(argc == 1 || evaluated < 0);
+    return evaluated;
+}
+"""
+
+
+@pytest.mark.parametrize("asserts", [True, False])
+def test_bb_assert_aborts_loudly_when_on_and_vanishes_when_off(tmp_path, asserts):
+    """BB_ASSERT stays on under -DNDEBUG (the interpreter's CFLAGS carry it) when built with
+    BB_ASSERTS=1, and a failure aborts with the condition and its place; the release build
+    neither evaluates nor checks it."""
+    import pathlib
+    import shutil
+    import subprocess
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler")
+    root = pathlib.Path(native.__file__).resolve().parent
+    source = tmp_path / "asserting.c"
+    source.write_text(ASSERTING_PROGRAM)
+    binary = tmp_path / "asserting"
+    flags = ["-DNDEBUG", *(["-DBB_ASSERTS=1"] if asserts else [])]
+    subprocess.run(
+        [compiler, "-std=c11", "-Wall", "-Werror", *flags, f"-I{root / 'include'}",
+         f"-I{root / 'src'}", str(source), "-o", str(binary)],
+        check=True,
+    )  # fmt: skip
+    held = subprocess.run([str(binary)], capture_output=True, text=True)
+    assert held.returncode == (1 if asserts else 0), held.stderr
+    broken = subprocess.run([str(binary), "x"], capture_output=True, text=True)
+    if asserts:
+        assert broken.returncode < 0 or broken.returncode == 134  # SIGABRT
+        assert "assertion failed: argc == 1 || evaluated < 0 (" in broken.stderr
+        assert "asserting.c:" in broken.stderr
+    else:
+        assert broken.returncode == 0 and broken.stderr == ""
+
+
+def test_assertions_are_on_in_the_test_builds():
+    """tox's test, fuzz and sanitize environments set BANKBENCH_ASSERTS=1 for their build."""
+    import os
+
+    if os.environ.get("BANKBENCH_ASSERTS", "0") in ("", "0"):
+        pytest.skip("not a test build (BANKBENCH_ASSERTS unset)")
+    assert native.build_info()["asserts"] == "on"
+    assert "-DBB_ASSERTS=1" in native.build_info()["flags"]

@@ -115,6 +115,8 @@ static int32_t order_batch(const bb_batches *b, int64_t k, int64_t *next)
     for (uint32_t q = 1; q < b->cells + 2; q++) start[q] += start[q - 1];
     for (uint32_t q = 0; q < b->cells + 1; q++) next[q] = start[q];
     for (int64_t i = begin; i < end; i++) b->order[next[b->cell[i] + 1]++] = i;
+    for (uint32_t q = 0; q < b->cells + 1; q++) BB_ASSERT(next[q] == start[q + 1]);   /* all placed */
+    BB_ASSERT(start[b->cells + 1] == end);
     return BB_OK;
 }
 

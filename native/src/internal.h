@@ -6,6 +6,30 @@
 #include <stdint.h>
 #include "bankcore.h"
 
+/* BB_ASSERT(condition): an invariant the code relies on (not a check of input: input gets a
+ * status). On in the test, sanitizer and fuzz builds (BANKBENCH_ASSERTS=1 at build time:
+ * -DBB_ASSERTS=1, recorded in native.build_info()); compiled out of the release build, where
+ * it costs nothing and evaluates nothing. Plain assert() would not do: the interpreter's
+ * CFLAGS carry -DNDEBUG, so it would vanish from the test builds too. A failure prints the
+ * condition and where it is, then aborts, so the process dies loudly and the test fails. */
+#if BB_ASSERTS
+#include <stdio.h>
+#include <stdlib.h>
+#define BB_ASSERT(condition) \
+    ((condition) ? (void)0 : bb_assert_failed(#condition, __FILE__, __LINE__, __func__))
+__attribute__((noreturn, cold)) static inline void bb_assert_failed(const char *condition,
+                                                                    const char *file, int line,
+                                                                    const char *function)
+{
+    fprintf(stderr, "bankcore: assertion failed: %s (%s:%d, %s)\n", condition, file, line,
+            function);
+    fflush(stderr);
+    abort();
+}
+#else
+#define BB_ASSERT(condition) ((void)sizeof((condition) ? 1 : 0))   /* type-checked, not run */
+#endif
+
 __extension__ typedef unsigned __int128 u128;
 
 #define U128_MAX (~(u128)0)

@@ -127,6 +127,7 @@ static int heap_push(heap_t *h, expiry_t item)
 
 static expiry_t heap_pop(heap_t *h)
 {
+    BB_ASSERT(h->size > 0);
     expiry_t top = h->items[0], last = h->items[--h->size];
     size_t i = 0;
     for (;;) {
@@ -138,6 +139,7 @@ static expiry_t heap_pop(heap_t *h)
         i = child;
     }
     if (h->size) h->items[i] = last;
+    BB_ASSERT(h->size == 0 || !expiry_before(&h->items[0], &top));   /* popped the least */
     return top;
 }
 
@@ -237,12 +239,31 @@ static int64_t find_account(const bb_ledger *l, uint64_t id)
 
 static uint32_t cell_of(const bb_ledger *l, uint64_t id) { return bb_cell_of(id, l->n_cells); }
 
+/* The slot of an account that must exist: one a stored transfer names (transfers are
+ * created only between existing accounts, and accounts are never removed). */
+static int64_t existing_account(const bb_ledger *l, uint64_t id)
+{
+    int64_t slot = find_account(l, id);
+    BB_ASSERT(slot >= 0);
+    return slot;
+}
+
+/* A cell's record index as the id map and the expiry heaps keep it: 32 bits (store_record
+ * refuses a cell's 2^32-1-th record). */
+static uint32_t record_index32(size_t index)
+{
+    BB_ASSERT(index < UINT32_MAX);
+    return (uint32_t)index;
+}
+
 /* The live or orphaned record of a transfer id, or NULL. */
 static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
 {
     cell_t *c = &l->cells[cell_of(l, id)];
     const uint32_t *at = bb_map_get(&c->ids, id);
-    if (!at || c->records[*at].state == R_REMOVED) return NULL;
+    if (!at) return NULL;
+    BB_ASSERT(*at < c->size);
+    if (c->records[*at].state == R_REMOVED) return NULL;
     if (index) *index = *at;
     return &c->records[*at];
 }
@@ -267,12 +288,13 @@ static int64_t store_record(run_t *run, uint64_t id, const record_t *record, int
     bb_ledger *l = run->ledger;
     uint32_t home = cell_of(l, id);
     cell_t *c = &l->cells[home];
+    if (c->size >= UINT32_MAX - 1) return -1;   /* the index must fit the id map's 32 bits */
     if (c->size == c->capacity && !grow_records(c, c->capacity ? 2 * c->capacity : 1024))
         return -1;
     int inserted;
-    uint32_t *slot = bb_map_upsert(&c->ids, id, (uint32_t)c->size, &inserted);
+    uint32_t *slot = bb_map_upsert(&c->ids, id, record_index32(c->size), &inserted);
     if (!slot) return -1;
-    *slot = (uint32_t)c->size;   /* a rolled-back id may come back: point at the new record */
+    *slot = record_index32(c->size);   /* a rolled-back id may come back: point at the new record */
     int64_t index = (int64_t)c->size++;
     c->records[index] = *record;
     /* the cell's next records go to fresh memory: ask for their lines now */
@@ -291,8 +313,7 @@ typedef struct {
 /* The ledger of a created transfer: its accounts' (they exist for as long as it does). */
 static uint32_t record_ledger(const bb_ledger *l, const record_t *r)
 {
-    int64_t account = find_account(l, r->debit_account_id);
-    return account < 0 ? 0 : l->accounts[account].ledger;
+    return l->accounts[existing_account(l, r->debit_account_id)].ledger;
 }
 
 static uint32_t exists_plain(const bb_ledger *l, const transfer_t *t, const record_t *e)
@@ -342,14 +363,15 @@ static uint32_t exists(bb_ledger *l, const transfer_t *t, const record_t *e)
     if (t->timeout != e->timeout) return EXISTS_WITH_DIFFERENT_TIMEOUT;
     if (t->flags & (F_POST | F_VOID)) {
         const record_t *p = find_record(l, t->pending_id, NULL);
-        return p ? exists_post_or_void(l, t, e, p) : EXISTS;   /* p exists whenever e does */
+        BB_ASSERT(p != NULL);   /* e was made from p, and a rollback removes e before p */
+        return p ? exists_post_or_void(l, t, e, p) : EXISTS;
     }
     return exists_plain(l, t, e);
 }
 
-static int pending_is_local(const bb_ledger *l, uint64_t id, const record_t *r)
+/* Whether a pending transfer stored in cell `home` (its id's) has both accounts there too. */
+static int pending_is_local(const bb_ledger *l, const record_t *r, uint32_t home)
 {
-    uint32_t home = cell_of(l, id);
     return cell_of(l, r->debit_account_id) == home && cell_of(l, r->credit_account_id) == home;
 }
 
@@ -368,7 +390,8 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     record_t *p = find_record(l, t->pending_id, &p_index);
     if (!p || p->state != R_LIVE) return PENDING_TRANSFER_NOT_FOUND;
     if (!(p->flags & F_PENDING)) return PENDING_TRANSFER_NOT_PENDING;
-    int64_t dr = find_account(l, p->debit_account_id), cr = find_account(l, p->credit_account_id);
+    int64_t dr = existing_account(l, p->debit_account_id);
+    int64_t cr = existing_account(l, p->credit_account_id);
     if (t->debit_account_id && t->debit_account_id != p->debit_account_id)
         return PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
     if (t->credit_account_id && t->credit_account_id != p->credit_account_id)
@@ -382,6 +405,7 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     if (p->status == S_POSTED) return PENDING_TRANSFER_ALREADY_POSTED;
     if (p->status == S_VOIDED) return PENDING_TRANSFER_ALREADY_VOIDED;
     /* p->timeout·10^9 + timestamp fits: it was checked against 2^63 when p was created */
+    BB_ASSERT(p->timestamp + (uint64_t)p->timeout * NS_PER_S <= U63_MAX);
     if (p->status == S_EXPIRED || (p->timeout && p->timestamp + p->timeout * NS_PER_S <= t->timestamp))
         return PENDING_TRANSFER_EXPIRED;
     account_t *da = &l->accounts[dr], *ca = &l->accounts[cr];
@@ -397,6 +421,8 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     };
     uint32_t p_cell = cell_of(l, t->pending_id);
     uint64_t p_amount = p->amount;
+    /* the pending amounts are in the balances until p resolves or expires, once */
+    BB_ASSERT(da->debits_pending >= p_amount && ca->credits_pending >= p_amount);
     uint16_t p_flags = p->flags;
     if (store_record(run, t->id, &record, 1) < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
     /* store_record may have moved the records: use indices from here on */
@@ -404,7 +430,9 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     set_balance(run, dr, DEBITS_PENDING, da->debits_pending - p_amount);
     set_balance(run, cr, CREDITS_PENDING, ca->credits_pending - p_amount);
     if (post) {
-        set_balance(run, dr, DEBITS_POSTED, da->debits_posted + amount);    /* ≤ pending: fits */
+        BB_ASSERT(amount <= p_amount);   /* ≤ pending: the sums below fit */
+        BB_ASSERT(da->debits_posted <= UINT64_MAX - amount && ca->credits_posted <= UINT64_MAX - amount);
+        set_balance(run, dr, DEBITS_POSTED, da->debits_posted + amount);
         set_balance(run, cr, CREDITS_POSTED, ca->credits_posted + amount);
     } else {  /* voiding a closing transfer reopens the account */
         if (p_flags & F_CLOSING_DEBIT) set_account_flags(run, dr, (uint16_t)(da->flags & ~A_CLOSED));
@@ -446,7 +474,10 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
     if (ca->flags & A_CLOSED) return CREDIT_ACCOUNT_ALREADY_CLOSED;
 
     uint64_t amount = t->amount;
-    if (t->flags & F_BALANCING_DEBIT) {   /* the sums below never overflow: an invariant */
+    /* the balances' sums below never overflow: every amount added was checked against them */
+    BB_ASSERT(da->debits_posted <= UINT64_MAX - da->debits_pending);
+    BB_ASSERT(ca->credits_posted <= UINT64_MAX - ca->credits_pending);
+    if (t->flags & F_BALANCING_DEBIT) {
         uint64_t balance = da->debits_posted + da->debits_pending;
         uint64_t room = da->credits_posted > balance ? da->credits_posted - balance : 0;
         if (room < amount) amount = room;
@@ -489,8 +520,9 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
         set_balance(run, cr, CREDITS_PENDING, ca->credits_pending + amount);
         if (t->timeout) {  /* a rolled-back entry is skipped when it is popped */
             uint32_t home = cell_of(l, t->id);
-            heap_t *heap = pending_is_local(l, t->id, &record) ? &l->cells[home].expiring : &l->crossing;
-            expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, home, (uint32_t)index};
+            heap_t *heap = pending_is_local(l, &record, home) ? &l->cells[home].expiring : &l->crossing;
+            expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, home,
+                             record_index32((size_t)index)};
             if (!heap_push(heap, item)) run->out_of_memory = 1;
         }
     } else {
@@ -567,12 +599,20 @@ void bb_ledger_free(bb_ledger *l)
     free(l);
 }
 
-static void expire_one(bb_ledger *l, expiry_t item)
+/* Expires one popped pending transfer of a cell's heap (cell -1: the cross-cell heap). */
+static void expire_one(bb_ledger *l, int32_t cell, expiry_t item)
 {
+    BB_ASSERT(item.cell < l->n_cells && item.index < l->cells[item.cell].size);
     record_t *p = &l->cells[item.cell].records[item.index];
     if (p->state != R_LIVE || p->status != S_PENDING || p->timestamp != item.timestamp) return;
-    account_t *da = &l->accounts[find_account(l, p->debit_account_id)];
-    account_t *ca = &l->accounts[find_account(l, p->credit_account_id)];
+    BB_ASSERT(p->flags & F_PENDING);
+    /* a cell's heap holds only pending transfers wholly in the cell, which is why cells may
+     * expire theirs in parallel; the others touch several cells, and expire between batches */
+    BB_ASSERT(pending_is_local(l, p, item.cell) == (cell >= 0));
+    BB_ASSERT(cell < 0 || item.cell == (uint32_t)cell);
+    account_t *da = &l->accounts[existing_account(l, p->debit_account_id)];
+    account_t *ca = &l->accounts[existing_account(l, p->credit_account_id)];
+    BB_ASSERT(da->debits_pending >= p->amount && ca->credits_pending >= p->amount);
     da->debits_pending -= p->amount;
     ca->credits_pending -= p->amount;
     if (p->flags & F_CLOSING_DEBIT) da->flags = (uint16_t)(da->flags & ~A_CLOSED);
@@ -582,6 +622,7 @@ static void expire_one(bb_ledger *l, expiry_t item)
 
 BB_PREFETCHES void prefetch_expiring(const bb_ledger *l, expiry_t item)
 {
+    BB_ASSERT(item.cell < l->n_cells && item.index < l->cells[item.cell].size);
     const record_t *p = &l->cells[item.cell].records[item.index];
     prefetch_account(l, p->debit_account_id);
     prefetch_account(l, p->credit_account_id);
@@ -591,8 +632,10 @@ BB_PREFETCHES void prefetch_expiring(const bb_ledger *l, expiry_t item)
  * their records, then their accounts, be fetched ahead of the expiry that needs them. */
 #define EXPIRE_CHUNK 64
 
-static void expire_heap(bb_ledger *l, heap_t *heap, uint64_t now)
+static void expire_heap(bb_ledger *l, int32_t cell, uint64_t now)
 {
+    BB_ASSERT(cell >= -1 && cell < (int32_t)l->n_cells);
+    heap_t *heap = cell < 0 ? &l->crossing : &l->cells[cell].expiring;
     expiry_t due[EXPIRE_CHUNK];
     for (;;) {
         int n = 0;
@@ -604,7 +647,7 @@ static void expire_heap(bb_ledger *l, heap_t *heap, uint64_t now)
         for (int j = 0; j < n && j < PREFETCH_AHEAD; j++) prefetch_expiring(l, due[j]);
         for (int j = 0; j < n; j++) {
             if (j + PREFETCH_AHEAD < n) prefetch_expiring(l, due[j + PREFETCH_AHEAD]);
-            expire_one(l, due[j]);
+            expire_one(l, cell, due[j]);
         }
     }
 }
@@ -612,7 +655,7 @@ static void expire_heap(bb_ledger *l, heap_t *heap, uint64_t now)
 int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell)
 {
     if (!l || cell < -1 || cell >= (int32_t)l->n_cells) return BB_INVALID_ARGUMENT;
-    expire_heap(l, cell < 0 ? &l->crossing : &l->cells[cell].expiring, now);
+    expire_heap(l, cell, now);
     return BB_OK;
 }
 
@@ -812,7 +855,7 @@ static int32_t post_open(void *context, const bb_batches *b, int64_t k)
     post_run_t *run = context;
     uint64_t now;
     if (!batch_expiry_time(b, k, &now)) return BB_INVALID_ARGUMENT;
-    expire_heap(run->ledger, &run->ledger->crossing, now);
+    expire_heap(run->ledger, -1, now);
     return BB_OK;
 }
 
@@ -824,7 +867,12 @@ static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t 
     post_run_t *run = context;
     uint64_t now;
     if (!batch_expiry_time(b, k, &now)) return BB_INVALID_ARGUMENT;
-    if (cell >= 0) expire_heap(run->ledger, &run->ledger->cells[cell].expiring, now);
+    if (cell >= 0) expire_heap(run->ledger, cell, now);
+#if BB_ASSERTS
+    /* a cell's events touch only its own ids and accounts: why cells may run in parallel */
+    for (int64_t p = first; p < first + n_rows; p++)
+        BB_ASSERT(cell < 0 || event_cell(run->transfers, b->order[p], run->ledger->n_cells) == cell);
+#endif
     bb_ledger_results at = {run->scratch->timestamp + first, run->scratch->status + first};
     return bb_ledger_execute(run->ledger, run->transfers, b->begin[k], b->end[k],
                              b->timestamp[k], b->order + first, n_rows, &at);
