@@ -317,19 +317,15 @@ typedef struct bb_ledger_balances {
 int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
                       bb_ledger **out);
 void    bb_ledger_free(bb_ledger *ledger);
-/* Expire pending transfers with expires_at <= now: of one cell (-1: those whose accounts
- * span cells). */
-int32_t bb_ledger_expire(bb_ledger *ledger, uint64_t now, int32_t cell);
 /* Run events `rows` (n_rows of them, ascending, inside the batch [begin, end): one cell's,
  * or the cross-cell ones) in that order; results[p] is the result of rows[p]. */
 int32_t bb_ledger_execute(bb_ledger *ledger, const bb_ledger_transfers *transfers, int64_t begin,
                           int64_t end, uint64_t batch_timestamp, const int64_t *rows,
                           int64_t n_rows, bb_ledger_results *results);
-/* The cell of each event of one batch [begin, end) (-1 = cross-cell), whole linked chains
- * in one place: the twin of the reference's cell_of_event and chain grouping. */
-int32_t bb_ledger_plan(const bb_ledger_transfers *transfers, int64_t begin, int64_t end,
-                       uint32_t cells, int32_t *cell);
-/* Plans and posts the batches in order (plans with bb_ledger_plan); see bb_batches. */
+/* Plans and posts the batches in order, each after its expiry; see bb_batches. The plan
+ * puts each event in the cell of its id, accounts and pending id, or -1 (cross-cell), and a
+ * linked chain whole in one place: the twin of the reference's cell_of_event and chain
+ * grouping. */
 int32_t bb_ledger_run(bb_ledger *ledger, const bb_ledger_transfers *transfers,
                       const bb_batches *batches, int32_t group, int32_t groups,
                       bb_barrier *barrier, bb_ledger_results *scratch,
@@ -368,10 +364,9 @@ typedef struct bb_smallbank_results {
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
                          int64_t n_customers, uint32_t cells, bb_smallbank **out);
 void    bb_smallbank_free(bb_smallbank *bank);
-int32_t bb_smallbank_plan(const bb_smallbank *bank, const bb_smallbank_txns *txns, int64_t begin,
-                          int64_t end, int32_t *cell);
 int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen);
-/* Plans and runs the batches in order (plans with bb_smallbank_plan); see bb_batches. */
+/* Plans and runs the batches in order (a transaction runs in its customers' cell, or -1
+ * when they are in two cells or it is invalid); see bb_batches. */
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
                          bb_barrier *barrier, bb_smallbank_results *results);

@@ -56,7 +56,7 @@ static void postings_free(postings_t *p)
     free(p->result_timestamp); free(p->result_status);
 }
 
-static int postings_init(postings_t *p, int64_t capacity)
+static int32_t postings_init(postings_t *p, int64_t capacity)
 {
     size_t n = (size_t)capacity + 1;
     memset(p, 0, sizeof *p);
@@ -68,10 +68,10 @@ static int postings_init(postings_t *p, int64_t capacity)
     if (!p->id || !p->debit || !p->credit || !p->amount || !p->zero64 || !p->zero32 || !p->ledger
         || !p->code || !p->flags || !p->rows || !p->result_timestamp || !p->result_status) {
         postings_free(p);
-        return 0;
+        return BB_OUT_OF_MEMORY;
     }
     for (size_t i = 0; i < n; i++) p->rows[i] = (int64_t)i;
-    return 1;
+    return BB_OK;
 }
 
 static void add(bb_eod *e, postings_t *p, uint32_t cell, uint64_t debit, uint64_t credit,
@@ -109,7 +109,7 @@ static int32_t post_all(bb_eod *e, postings_t *p, uint64_t timestamp)
 static int64_t balance_of(const bb_eod *e, uint64_t id, int debit_normal)
 {
     uint64_t dp, dpo, cp, cpo;
-    if (!bb_ledger_account(e->ledger, id, &dp, &dpo, &cp, &cpo)) return INT64_MIN;
+    if (!bb_ledger_account_found(e->ledger, id, &dp, &dpo, &cp, &cpo)) return INT64_MIN;
     return debit_normal ? (int64_t)(dpo - cpo) : (int64_t)(cpo - dpo - dp);
 }
 
@@ -345,9 +345,10 @@ int32_t bb_eod_run(bb_eod *e, int32_t days, int32_t cell_first, int32_t cell_ste
     if (!e || days < 0 || cell_first < 0 || cell_step < 1) return BB_INVALID_ARGUMENT;
     for (uint32_t c = (uint32_t)cell_first; c < e->cells; c += (uint32_t)cell_step) {
         postings_t p;
-        if (!postings_init(&p, 3 * e->cell_count[c] + 2)) return BB_OUT_OF_MEMORY;
+        int32_t rc = postings_init(&p, 3 * e->cell_count[c] + 2);
+        if (rc != BB_OK) return rc;
         for (int32_t d = 0; d < days; d++) {
-            int32_t rc = run_cell_day(e, c, d, &p, report);
+            rc = run_cell_day(e, c, d, &p, report);
             if (rc != BB_OK) { postings_free(&p); return rc; }
         }
         postings_free(&p);

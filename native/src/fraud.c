@@ -22,7 +22,7 @@ typedef struct {
     uint64_t mask;         /* bit count - 1, a power of two minus one */
 } blocklist_t;
 
-static int blocklist_init(blocklist_t *b, const uint64_t *values, int64_t n)
+static int32_t blocklist_init(blocklist_t *b, const uint64_t *values, int64_t n)
 {
     uint64_t count = 1024;
     while (count < 64 * (uint64_t)n) count *= 2;
@@ -30,18 +30,18 @@ static int blocklist_init(blocklist_t *b, const uint64_t *values, int64_t n)
     b->n = n;
     b->mask = count - 1;
     b->bits = calloc(count / 64, sizeof *b->bits);
-    if (!b->bits) return 0;
+    if (!b->bits) return BB_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++) {
         uint64_t bit = bb_mix64(values[i]) & b->mask;
         b->bits[bit / 64] |= 1ULL << (bit % 64);
     }
-    return 1;
+    return BB_OK;
 }
 
-static int blocklist_contains(const blocklist_t *b, uint64_t value)
+static bool blocklist_contains(const blocklist_t *b, uint64_t value)
 {
     uint64_t bit = bb_mix64(value) & b->mask;
-    if (!((b->bits[bit / 64] >> (bit % 64)) & 1)) return 0;
+    if (!((b->bits[bit / 64] >> (bit % 64)) & 1)) return false;
     return bb_sorted_contains(b->values, b->n, value);
 }
 
@@ -64,17 +64,18 @@ static void keyed_free(keyed_t *t)
     memset(t, 0, sizeof *t);
 }
 
-static int keyed_init(keyed_t *t, size_t capacity)
+static int32_t keyed_init(keyed_t *t, size_t capacity)
 {
+    BB_ASSERT(capacity > 0 && (capacity & (capacity - 1)) == 0);   /* masks need a power of 2 */
     t->capacity = capacity;
     t->size = 0;
     t->slots = bb_table_alloc(capacity * SLOT_BYTES);
     t->used = calloc(capacity / 64 + 1, sizeof *t->used);
-    if (!t->slots || !t->used) { keyed_free(t); return 0; }
-    return 1;
+    if (!t->slots || !t->used) { keyed_free(t); return BB_OUT_OF_MEMORY; }
+    return BB_OK;
 }
 
-static int keyed_is_used(const keyed_t *t, size_t i) { return (int)((t->used[i / 64] >> (i % 64)) & 1); }
+static bool keyed_is_used(const keyed_t *t, size_t i) { return (t->used[i / 64] >> (i % 64)) & 1; }
 
 static uint32_t keyed_key(const keyed_t *t, size_t i)
 {
@@ -90,10 +91,10 @@ static size_t keyed_slot(const keyed_t *t, uint32_t key)
     return i;
 }
 
-static int keyed_grow(keyed_t *t)
+static int32_t keyed_grow(keyed_t *t)
 {
     keyed_t bigger;
-    if (!keyed_init(&bigger, t->capacity * 2)) return 0;
+    if (keyed_init(&bigger, t->capacity * 2) != BB_OK) return BB_OUT_OF_MEMORY;
     for (size_t i = 0; i < t->capacity; i++) {
         if (!keyed_is_used(t, i)) continue;
         size_t j = keyed_slot(&bigger, keyed_key(t, i));
@@ -103,7 +104,7 @@ static int keyed_grow(keyed_t *t)
     bigger.size = t->size;
     keyed_free(t);
     *t = bigger;
-    return 1;
+    return BB_OK;
 }
 
 /* A hint that key will be probed soon: a batch knows its keys ahead, and the tables are
@@ -116,7 +117,7 @@ BB_PREFETCHES void keyed_prefetch(const keyed_t *t, uint32_t key)
 /* The slot of key; a new one has only its key set (*inserted = 1). NULL: no memory. */
 static void *keyed_upsert(keyed_t *t, uint32_t key, int *inserted)
 {
-    if (2 * (t->size + 1) > t->capacity && !keyed_grow(t)) return NULL;
+    if (2 * (t->size + 1) > t->capacity && keyed_grow(t) != BB_OK) return NULL;
     size_t i = keyed_slot(t, key);
     unsigned char *slot = t->slots + i * SLOT_BYTES;
     *inserted = !keyed_is_used(t, i);
@@ -170,7 +171,7 @@ typedef struct {
     uint32_t longest;      /* the longest window counted */
 } recent_t;
 
-static int recent_init(recent_t *r, int32_t cap, uint32_t longest)
+static int32_t recent_init(recent_t *r, int32_t cap, uint32_t longest)
 {
     memset(r, 0, sizeof *r);
     r->cap = cap;
@@ -205,6 +206,7 @@ static uint32_t recent_take_group(recent_t *r)
         r->groups = groups;
         r->groups_capacity = capacity;
     }
+    BB_ASSERT(r->n_groups < UINT32_MAX);   /* capacity stops below 2^32 - 1 */
     return (uint32_t)++r->n_groups;
 }
 
@@ -311,12 +313,12 @@ int32_t bb_fraud_check_rules(const bb_fraud_rules *rules)
     return BB_OK;
 }
 
-static int lists_are_sorted(const uint64_t *values, int64_t n)
+static bool lists_are_sorted(const uint64_t *values, int64_t n)
 {
-    if (n < 0 || (n > 0 && !values)) return 0;
+    if (n < 0 || (n > 0 && !values)) return false;
     for (int64_t i = 1; i < n; i++)
-        if (values[i - 1] >= values[i]) return 0;
-    return 1;
+        if (values[i - 1] >= values[i]) return false;
+    return true;
 }
 
 static int32_t distinct_cap(const bb_fraud_rules *rules, int a, int b)
@@ -365,18 +367,24 @@ int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, u
     s->rules = *rules;
     s->lists = *lists;
     s->families = families;
-    int ok = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users)
-          && blocklist_init(&s->blocked_devices, lists->blocked_devices, lists->n_blocked_devices)
-          && blocklist_init(&s->blocked_phones, lists->blocked_phones, lists->n_blocked_phones)
-          && keyed_init(&s->users, 1024) && bb_map_init(&s->device_first_seen, 1024)
-          && recent_init(&s->device_users,
+    int32_t rc = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users);
+    if (rc == BB_OK)
+        rc = blocklist_init(&s->blocked_devices, lists->blocked_devices, lists->n_blocked_devices);
+    if (rc == BB_OK)
+        rc = blocklist_init(&s->blocked_phones, lists->blocked_phones, lists->n_blocked_phones);
+    if (rc == BB_OK) rc = keyed_init(&s->users, 1024);
+    if (rc == BB_OK) rc = bb_map_init(&s->device_first_seen, 1024);
+    if (rc == BB_OK)
+        rc = recent_init(&s->device_users,
                          distinct_cap(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW),
-                         longest_window(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW))
-          && recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1),
-                         longest_window(rules, R_FAN_IN, -1))
-          && recent_init(&s->ip_users, distinct_cap(rules, R_IP_USERS, -1),
+                         longest_window(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW));
+    if (rc == BB_OK)
+        rc = recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1),
+                         longest_window(rules, R_FAN_IN, -1));
+    if (rc == BB_OK)
+        rc = recent_init(&s->ip_users, distinct_cap(rules, R_IP_USERS, -1),
                          longest_window(rules, R_IP_USERS, -1));
-    if (!ok) { bb_fraud_free(s); return BB_OUT_OF_MEMORY; }
+    if (rc != BB_OK) { bb_fraud_free(s); return rc; }
     static const int user_windowed[] = {R_DRAWDOWN_VELOCITY, R_AMOUNT_24H, R_AMOUNT_SPIKE};
     for (size_t i = 0; i < 3; i++)
         if (rules->enabled[user_windowed[i]] && rules->window_s[user_windowed[i]] > s->user_window_s)
@@ -385,37 +393,27 @@ int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, u
     return BB_OK;
 }
 
-int bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (values[mid] < key) lo = mid + 1; else hi = mid;
-    }
-    return lo < n && values[lo] == key;
-}
+static bool is_outflow(uint8_t type) { return type == BB_EVENT_DRAWDOWN || type == BB_EVENT_TRANSFER; }
 
-static int is_outflow(uint8_t type) { return type == BB_EVENT_DRAWDOWN || type == BB_EVENT_TRANSFER; }
-
-static int in_window(uint32_t then, uint32_t now, uint32_t window_s)
+static bool in_window(uint32_t then, uint32_t now, uint32_t window_s)
 {
     return (int64_t)then > (int64_t)now - (int64_t)window_s;
 }
 
 /* Room for `more` outflows: one exact allocation for a batch call (its pages are touched
  * only as used), doubling for one-event online calls. */
-static int log_reserve(bb_fraud *s, size_t more)
+static int32_t log_reserve(bb_fraud *s, size_t more)
 {
     size_t needed = s->log_size + more;
-    if (needed <= s->log_capacity) return 1;
-    if (needed > LOG_MAX) return 0;
+    if (needed <= s->log_capacity) return BB_OK;
+    if (needed > LOG_MAX) return BB_OUT_OF_MEMORY;
     size_t capacity = 2 * s->log_capacity > needed ? 2 * s->log_capacity : needed;
     if (capacity > LOG_MAX) capacity = LOG_MAX;
     outflow_t *log = realloc(s->log, capacity * sizeof *log);
-    if (!log) return 0;
+    if (!log) return BB_OUT_OF_MEMORY;
     s->log = log;
     s->log_capacity = capacity;
-    return 1;
+    return BB_OK;
 }
 
 static void log_append(bb_fraud *s, uint32_t ts, int64_t amount, uint8_t type, uint32_t prev)
@@ -427,7 +425,7 @@ static void log_append(bb_fraud *s, uint32_t ts, int64_t amount, uint8_t type, u
 #define MATCH(rule, condition) \
     do { if (s->rules.enabled[rule] && (condition)) bits |= 1u << (rule); } while (0)
 
-static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matched)
+static int32_t user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matched)
 {
     const bb_fraud_rules *rules = &s->rules;
     uint32_t bits = 0, ts = e->ts[i], user = e->user_id[i];
@@ -441,7 +439,7 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
 
     int new_user;
     user_t *record = keyed_upsert(&s->users, user, &new_user);
-    if (!record) return 0;
+    if (!record) return BB_OUT_OF_MEMORY;
     if (new_user) {   /* newest = 0: no outflow yet */
         record->device = e->device_id[i];
         record->first_seen = ts;
@@ -451,7 +449,7 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
         int inserted;
         uint32_t *seen = bb_map_upsert(&s->device_first_seen,
                                     ((uint64_t)user << 32) | e->device_id[i], ts, &inserted);
-        if (!seen) return 0;
+        if (!seen) return BB_OUT_OF_MEMORY;
         first_seen = *seen;
     }
     if (outflow) {
@@ -485,23 +483,25 @@ static int user_rules(bb_fraud *s, const bb_events *e, int64_t i, uint32_t *matc
                            && (u128)amount * (u128)spike_count
                                   > (u128)rules->limit[R_AMOUNT_SPIKE] * spike_sum);
         log_append(s, ts, amount, type, record->newest);   /* room reserved by the caller */
+        BB_ASSERT(s->log_size <= LOG_MAX && LOG_MAX <= UINT32_MAX);   /* fits `newest` */
         record->newest = (uint32_t)s->log_size;
     }
     *matched |= bits;
-    return 1;
+    return BB_OK;
 }
 
-static int distinct_rule(bb_fraud *s, recent_t *recent, uint32_t key, uint32_t member,
+static int32_t distinct_rule(bb_fraud *s, recent_t *recent, uint32_t key, uint32_t member,
                          uint32_t ts, int rule_a, int rule_b, uint32_t *matched)
 {
     uint32_t windows[2] = {s->rules.window_s[rule_a], rule_b >= 0 ? s->rules.window_s[rule_b] : 1};
     int32_t counts[2];
     uint32_t bits = 0;
-    if (recent_touch(recent, key, member, ts, windows, rule_b >= 0 ? 2 : 1, counts) < 0) return 0;
+    if (recent_touch(recent, key, member, ts, windows, rule_b >= 0 ? 2 : 1, counts) < 0)
+        return BB_OUT_OF_MEMORY;
     MATCH(rule_a, counts[0] >= s->rules.limit[rule_a]);
     if (rule_b >= 0) MATCH(rule_b, counts[1] >= s->rules.limit[rule_b]);
     *matched |= bits;
-    return 1;
+    return BB_OK;
 }
 
 #define PREFETCH_AHEAD 8   /* events: about one memory latency of work */
@@ -528,7 +528,7 @@ int32_t bb_fraud_evaluate(bb_fraud *s, const bb_events *e, int64_t begin, int64_
                           uint32_t *matched, uint8_t *status)
 {
     if (!s || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
-    if ((s->families & BB_FAMILY_USER) && !log_reserve(s, (size_t)(end - begin)))
+    if ((s->families & BB_FAMILY_USER) && log_reserve(s, (size_t)(end - begin)) != BB_OK)
         return BB_OUT_OF_MEMORY;
     for (int64_t i = begin; i < end; i++) {
         if (i + PREFETCH_AHEAD < end) prefetch_keys(s, e, i + PREFETCH_AHEAD);
@@ -547,19 +547,19 @@ int32_t bb_fraud_evaluate(bb_fraud *s, const bb_events *e, int64_t begin, int64_
         }
         status[i] = 0;
         uint32_t user = e->user_id[i];
-        int ok = 1;
-        if (s->families & BB_FAMILY_USER) ok = ok && user_rules(s, e, i, &matched[i]);
-        if (s->families & BB_FAMILY_DEVICE)
-            ok = ok && distinct_rule(s, &s->device_users, e->device_id[i], user, ts,
-                                     R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW, &matched[i]);
-        if ((s->families & BB_FAMILY_COUNTERPARTY) && e->type[i] == BB_EVENT_TRANSFER
-            && e->counterparty_id[i] != 0)
-            ok = ok && distinct_rule(s, &s->counterparty_senders, e->counterparty_id[i], user,
-                                     ts, R_FAN_IN, -1, &matched[i]);
-        if (s->families & BB_FAMILY_IP)
-            ok = ok && distinct_rule(s, &s->ip_users, e->ip24[i], user, ts, R_IP_USERS, -1,
-                                     &matched[i]);
-        if (!ok) return BB_OUT_OF_MEMORY;
+        int32_t rc = BB_OK;
+        if (s->families & BB_FAMILY_USER) rc = user_rules(s, e, i, &matched[i]);
+        if (rc == BB_OK && (s->families & BB_FAMILY_DEVICE))
+            rc = distinct_rule(s, &s->device_users, e->device_id[i], user, ts,
+                               R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW, &matched[i]);
+        if (rc == BB_OK && (s->families & BB_FAMILY_COUNTERPARTY)
+            && e->type[i] == BB_EVENT_TRANSFER && e->counterparty_id[i] != 0)
+            rc = distinct_rule(s, &s->counterparty_senders, e->counterparty_id[i], user, ts,
+                               R_FAN_IN, -1, &matched[i]);
+        if (rc == BB_OK && (s->families & BB_FAMILY_IP))
+            rc = distinct_rule(s, &s->ip_users, e->ip24[i], user, ts, R_IP_USERS, -1,
+                               &matched[i]);
+        if (rc != BB_OK) return rc;
     }
     return BB_OK;
 }

@@ -12,31 +12,32 @@ void bb_map_free(bb_map *m)
     memset(m, 0, sizeof *m);
 }
 
-int bb_map_init(bb_map *m, size_t capacity)
+int32_t bb_map_init(bb_map *m, size_t capacity)
 {
+    BB_ASSERT(capacity > 0 && (capacity & (capacity - 1)) == 0);   /* masks need a power of 2 */
     m->capacity = capacity;
     m->size = 0;
     m->entries = bb_table_alloc(capacity * sizeof *m->entries);
-    return m->entries != NULL;
+    return m->entries ? BB_OK : BB_OUT_OF_MEMORY;
 }
 
-static int rehash(bb_map *m, size_t capacity)
+static int32_t rehash(bb_map *m, size_t capacity)
 {
     bb_map bigger;
-    if (!bb_map_init(&bigger, capacity)) return 0;
+    if (bb_map_init(&bigger, capacity) != BB_OK) return BB_OUT_OF_MEMORY;
     for (size_t i = 0; i < m->capacity; i++)
         if (m->entries[i].used) bigger.entries[bb_map_slot(&bigger, m->entries[i].key)] = m->entries[i];
     bigger.size = m->size;
     bb_map_free(m);
     *m = bigger;
-    return 1;
+    return BB_OK;
 }
 
-int bb_map_grow(bb_map *m) { return rehash(m, m->capacity * 2); }
+int32_t bb_map_grow(bb_map *m) { return rehash(m, m->capacity * 2); }
 
-int bb_map_reserve(bb_map *m, size_t more)
+int32_t bb_map_reserve(bb_map *m, size_t more)
 {
     size_t capacity = m->capacity;
     while (BB_MAP_FULL(m->size + more, capacity)) capacity *= 2;
-    return capacity == m->capacity || rehash(m, capacity);
+    return capacity == m->capacity ? BB_OK : rehash(m, capacity);
 }

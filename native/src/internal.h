@@ -2,6 +2,7 @@
 #ifndef BANKCORE_INTERNAL_H
 #define BANKCORE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "bankcore.h"
@@ -47,27 +48,31 @@ static inline u128 bb_div_round_half_up(u128 n, u128 d)
     return (r >= d - r) ? q + 1 : q;   /* r ≥ d/2 without computing 2r (no overflow) */
 }
 
-/* Checked arithmetic: return 1 on overflow, never wrap. */
-static inline int bb_mul_u128_overflows(u128 a, u128 b, u128 *out)
+/* The convention for the core's helpers: one that does something returns a status (BB_OK,
+ * or an error code); one that answers a question says so in its name (is_…, …_overflows,
+ * …_contains) and returns bool. */
+
+/* Checked arithmetic: whether the result overflows (then *out is not written); never wraps. */
+static inline bool bb_mul_u128_overflows(u128 a, u128 b, u128 *out)
 {
-    if (a != 0 && b > U128_MAX / a) return 1;
+    if (a != 0 && b > U128_MAX / a) return true;
     *out = a * b;
-    return 0;
+    return false;
 }
-static inline int bb_add_i64_overflows(int64_t a, int64_t b, int64_t *out)
+static inline bool bb_add_i64_overflows(int64_t a, int64_t b, int64_t *out)
 {
     return __builtin_add_overflow(a, b, out);
 }
-static inline int bb_u128_to_i64(u128 v, int64_t *out)
+static inline bool bb_u128_to_i64_overflows(u128 v, int64_t *out)
 {
-    if (v > (u128)INT64_MAX) return 1;
+    if (v > (u128)INT64_MAX) return true;
     *out = (int64_t)v;
-    return 0;
+    return false;
 }
 
-/* The annuity factor for (rate, n) in units of S; 0 when the rate is 0. Returns 1 on
- * overflow of an intermediate. */
-int bb_annuity_factor(uint32_t annual_rate_ppm, uint16_t n_periods, u128 *factor);
+/* The annuity factor for (rate, n) in units of S; 0 when the rate is 0. BB_OK, or
+ * BB_RANGE_OUT_OF_BOUNDS when an intermediate overflows. */
+int32_t bb_annuity_factor(uint32_t annual_rate_ppm, uint16_t n_periods, u128 *factor);
 
 /* A per-call, direct-mapped cache of annuity factors: a book has few (rate, term) pairs and
  * each factor costs n 128-bit divisions. Zero-initialise before use; one per thread. */
@@ -78,8 +83,8 @@ typedef struct {
     uint16_t n_periods[BB_FACTOR_CACHE_SIZE];
     uint8_t state[BB_FACTOR_CACHE_SIZE];     /* 0 empty, 1 factor, 2 overflow */
 } bb_factor_cache;
-int bb_annuity_factor_cached(bb_factor_cache *cache, uint32_t annual_rate_ppm,
-                             uint16_t n_periods, u128 *factor);
+int32_t bb_annuity_factor_cached(bb_factor_cache *cache, uint32_t annual_rate_ppm,
+                                 uint16_t n_periods, u128 *factor);
 int32_t bb_annuity_payment_cached(bb_factor_cache *cache, int64_t principal_fen,
                                   uint32_t annual_rate_ppm, uint16_t n_periods,
                                   int64_t *payment_fen);
@@ -123,11 +128,12 @@ typedef struct {
 void *bb_table_alloc(size_t bytes);
 void bb_table_free(void *block, size_t bytes);
 
-int bb_map_init(bb_map *m, size_t capacity);
+/* BB_OK or BB_OUT_OF_MEMORY */
+int32_t bb_map_init(bb_map *m, size_t capacity);
 void bb_map_free(bb_map *m);
-int bb_map_grow(bb_map *m);
+int32_t bb_map_grow(bb_map *m);
 /* Room for `more` keys at once: one rehash, not a doubling per step. */
-int bb_map_reserve(bb_map *m, size_t more);
+int32_t bb_map_reserve(bb_map *m, size_t more);
 /* A map grows past three quarters full: linear probing stays short, and the tables stay
  * small enough for the caches. */
 #define BB_MAP_FULL(size, capacity) (4 * (size) > 3 * (capacity))
@@ -161,7 +167,7 @@ static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
 /* Finds key; if absent inserts it with value `fresh`. NULL when out of memory. */
 static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, int *inserted)
 {
-    if (BB_MAP_FULL(m->size + 1, m->capacity) && !bb_map_grow(m)) return NULL;
+    if (BB_MAP_FULL(m->size + 1, m->capacity) && bb_map_grow(m) != BB_OK) return NULL;
     bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
     *inserted = !e->used;
     if (*inserted) {
@@ -180,9 +186,17 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
     return (cells & (cells - 1)) == 0 ? (uint32_t)(id & (cells - 1)) : (uint32_t)(id % cells);
 }
 
-/* barrier.c: 1 when all parties arrived, 0 when the barrier was aborted. */
-int bb_barrier_wait(bb_barrier *barrier);
+/* barrier.c: BB_OK once every party has arrived (their writes before it are visible after
+ * it), BB_ABORTED when the barrier was aborted. */
+int32_t bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
+uint32_t bb_barrier_cells(const bb_barrier *barrier);
+/* Whether this thread takes task `task` of batch k (runs its events of cell `task`, or, as
+ * task == cells, plans batch k + 1): the first to ask does. */
+bool bb_barrier_takes_task(bb_barrier *barrier, uint32_t task, int64_t k);
+/* Whether no task was ever claimed (a barrier serves one run: claims count from batch 0). */
+bool bb_barrier_is_unused(bb_barrier *barrier);
+/* batches.c: the loop of a sharded run. */
 /* The cell of each row of one batch [begin, end) (-1 = cross-cell), into cell[begin..end). */
 typedef int32_t (*bb_batch_plan)(void *context, int64_t begin, int64_t end, int32_t *cell);
 /* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows from position first
@@ -211,11 +225,21 @@ typedef struct {
 int32_t bb_run_batches(const bb_batch_work *work, const bb_batches *batches, int32_t group,
                        int32_t groups, bb_barrier *barrier);
 
-/* A ledger account's balances by id (0 when not found). */
-int bb_ledger_account(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,
-                      uint64_t *debits_posted, uint64_t *credits_pending, uint64_t *credits_posted);
+/* Whether the ledger has an account of this id; its balances when it has. */
+bool bb_ledger_account_found(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,
+                             uint64_t *debits_posted, uint64_t *credits_pending,
+                             uint64_t *credits_posted);
 
-/* Sorted-array membership (lists are strictly increasing). */
-int bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key);
+/* Whether a strictly increasing array holds key (binary search): the fraud block and allow
+ * lists, and any other sorted id list. */
+static inline bool bb_sorted_contains(const uint64_t *values, int64_t n, uint64_t key)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (values[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo < n && values[lo] == key;
+}
 
 #endif

@@ -102,17 +102,17 @@ struct bb_ledger {
 };
 
 /* ---- expiry heaps, ordered by (expires_at, timestamp) ---- */
-static int expiry_before(const expiry_t *a, const expiry_t *b)
+static bool expiry_before(const expiry_t *a, const expiry_t *b)
 {
     return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->timestamp < b->timestamp);
 }
 
-static int heap_push(heap_t *h, expiry_t item)
+static int32_t heap_push(heap_t *h, expiry_t item)
 {
     if (h->size == h->capacity) {
         size_t capacity = h->capacity ? 2 * h->capacity : 256;
         expiry_t *items = realloc(h->items, capacity * sizeof *items);
-        if (!items) return 0;
+        if (!items) return BB_OUT_OF_MEMORY;
         h->items = items;
         h->capacity = capacity;
     }
@@ -122,7 +122,7 @@ static int heap_push(heap_t *h, expiry_t item)
         i = (i - 1) / 2;
     }
     h->items[i] = item;
-    return 1;
+    return BB_OK;
 }
 
 static expiry_t heap_pop(heap_t *h)
@@ -271,15 +271,15 @@ static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
 #define RECORDS_AHEAD 4
 
 /* Room for `capacity` records, on cache-line boundaries, in a big table (tables.c). */
-static int grow_records(cell_t *c, size_t capacity)
+static int32_t grow_records(cell_t *c, size_t capacity)
 {
     record_t *records = bb_table_alloc(capacity * sizeof *records);
-    if (!records) return 0;
+    if (!records) return BB_OUT_OF_MEMORY;
     if (c->size) memcpy(records, c->records, c->size * sizeof *records);
     bb_table_free(c->records, c->capacity * sizeof *records);
     c->records = records;
     c->capacity = capacity;
-    return 1;
+    return BB_OK;
 }
 
 /* Stores the record of transfer id (a new transfer, or an orphaned id); its index or -1. */
@@ -289,7 +289,7 @@ static int64_t store_record(run_t *run, uint64_t id, const record_t *record, int
     uint32_t home = cell_of(l, id);
     cell_t *c = &l->cells[home];
     if (c->size >= UINT32_MAX - 1) return -1;   /* the index must fit the id map's 32 bits */
-    if (c->size == c->capacity && !grow_records(c, c->capacity ? 2 * c->capacity : 1024))
+    if (c->size == c->capacity && grow_records(c, c->capacity ? 2 * c->capacity : 1024) != BB_OK)
         return -1;
     int inserted;
     uint32_t *slot = bb_map_upsert(&c->ids, id, record_index32(c->size), &inserted);
@@ -370,7 +370,7 @@ static uint32_t exists(bb_ledger *l, const transfer_t *t, const record_t *e)
 }
 
 /* Whether a pending transfer stored in cell `home` (its id's) has both accounts there too. */
-static int pending_is_local(const bb_ledger *l, const record_t *r, uint32_t home)
+static bool pending_is_local(const bb_ledger *l, const record_t *r, uint32_t home)
 {
     return cell_of(l, r->debit_account_id) == home && cell_of(l, r->credit_account_id) == home;
 }
@@ -523,7 +523,7 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
             heap_t *heap = pending_is_local(l, &record, home) ? &l->cells[home].expiring : &l->crossing;
             expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, home,
                              record_index32((size_t)index)};
-            if (!heap_push(heap, item)) run->out_of_memory = 1;
+            if (heap_push(heap, item) != BB_OK) run->out_of_memory = 1;
         }
     } else {
         set_balance(run, dr, DEBITS_POSTED, da->debits_posted + amount);
@@ -534,7 +534,7 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
     return BB_TB_CREATED;
 }
 
-static int is_transient(uint32_t status)
+static bool is_transient(uint32_t status)
 {
     return status == DEBIT_ACCOUNT_NOT_FOUND || status == CREDIT_ACCOUNT_NOT_FOUND
         || status == PENDING_TRANSFER_NOT_FOUND || status == EXCEEDS_CREDITS
@@ -565,7 +565,7 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
         return BB_OUT_OF_MEMORY;
     }
     for (uint32_t c = 0; c < cells; c++) {
-        if (!bb_map_init(&l->cells[c].ids, 1024)) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
+        if (bb_map_init(&l->cells[c].ids, 1024) != BB_OK) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
     }
     for (int64_t i = 0; i < n_accounts; i++) {
         if (i + PREFETCH_AHEAD < n_accounts) prefetch_account(l, accounts->id[i + PREFETCH_AHEAD]);
@@ -652,13 +652,6 @@ static void expire_heap(bb_ledger *l, int32_t cell, uint64_t now)
     }
 }
 
-int32_t bb_ledger_expire(bb_ledger *l, uint64_t now, int32_t cell)
-{
-    if (!l || cell < -1 || cell >= (int32_t)l->n_cells) return BB_INVALID_ARGUMENT;
-    expire_heap(l, cell, now);
-    return BB_OK;
-}
-
 /* Every event touches two account slots and its cell's id map. */
 BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers *in, int64_t i)
 {
@@ -668,12 +661,12 @@ BB_PREFETCHES void prefetch_event(const bb_ledger *l, const bb_ledger_transfers 
     __builtin_prefetch(&ids->entries[bb_mix64(in->id[i]) & (ids->capacity - 1)]);
 }
 
-static int valid_rows(const int64_t *rows, int64_t n_rows, int64_t begin, int64_t end)
+static bool rows_are_valid(const int64_t *rows, int64_t n_rows, int64_t begin, int64_t end)
 {
-    if (n_rows < 0 || (n_rows > 0 && !rows)) return 0;
+    if (n_rows < 0 || (n_rows > 0 && !rows)) return false;
     for (int64_t p = 0; p < n_rows; p++)
-        if (rows[p] < (p ? rows[p - 1] + 1 : begin) || rows[p] >= end) return 0;
-    return 1;
+        if (rows[p] < (p ? rows[p - 1] + 1 : begin) || rows[p] >= end) return false;
+    return true;
 }
 
 int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t begin,
@@ -681,7 +674,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                           int64_t n_rows, bb_ledger_results *out)
 {
     if (!l || begin < 0 || end < begin || batch_timestamp < (uint64_t)(end - begin)
-        || !valid_rows(rows, n_rows, begin, end))
+        || !rows_are_valid(rows, n_rows, begin, end))
         return BB_INVALID_ARGUMENT;
     run_t run = {.ledger = l};
     int64_t n = end - begin, chain_start = -1;   /* chain_start: a position in rows */
@@ -766,10 +759,12 @@ static int32_t event_cell(const bb_ledger_transfers *in, int64_t i, uint32_t cel
     return (int32_t)home;
 }
 
-int32_t bb_ledger_plan(const bb_ledger_transfers *in, int64_t begin, int64_t end, uint32_t cells,
-                       int32_t *cell)
+/* The cell of each event of one batch [begin, end) (-1 = cross-cell), whole linked chains
+ * in one place. */
+static int32_t plan_cells(const bb_ledger_transfers *in, int64_t begin, int64_t end,
+                          uint32_t cells, int32_t *cell)
 {
-    if (begin < 0 || end < begin || cells < 1 || cells > BB_CELLS_MAX) return BB_INVALID_ARGUMENT;
+    BB_ASSERT(begin >= 0 && end >= begin && cells >= 1 && cells <= BB_CELLS_MAX);
     int64_t unit_start = begin;
     for (int64_t i = begin; i < end; i++) {
         cell[i] = event_cell(in, i, cells);
@@ -791,23 +786,24 @@ int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
     for (uint32_t c = 0; c < l->n_cells; c++) {
         cell_t *cell = &l->cells[c];
         size_t records = cell->size + per_cell;
-        if (records > cell->capacity && !grow_records(cell, records)) return BB_OUT_OF_MEMORY;
-        if (!bb_map_reserve(&cell->ids, per_cell)) return BB_OUT_OF_MEMORY;
+        if (records > cell->capacity && grow_records(cell, records) != BB_OK) return BB_OUT_OF_MEMORY;
+        if (bb_map_reserve(&cell->ids, per_cell) != BB_OK) return BB_OUT_OF_MEMORY;
     }
     return BB_OK;
 }
 
-int bb_ledger_account(const bb_ledger *l, uint64_t id, uint64_t *debits_pending,
-                      uint64_t *debits_posted, uint64_t *credits_pending, uint64_t *credits_posted)
+bool bb_ledger_account_found(const bb_ledger *l, uint64_t id, uint64_t *debits_pending,
+                             uint64_t *debits_posted, uint64_t *credits_pending,
+                             uint64_t *credits_posted)
 {
     int64_t index = find_account(l, id);
-    if (index < 0) return 0;
+    if (index < 0) return false;
     const account_t *a = &l->accounts[index];
     *debits_pending = a->debits_pending;
     *debits_posted = a->debits_posted;
     *credits_pending = a->credits_pending;
     *credits_posted = a->credits_posted;
-    return 1;
+    return true;
 }
 
 int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
@@ -835,16 +831,17 @@ typedef struct {
 static int32_t post_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
 {
     post_run_t *run = context;
-    return bb_ledger_plan(run->transfers, begin, end, run->ledger->n_cells, cell);
+    return plan_cells(run->transfers, begin, end, run->ledger->n_cells, cell);
 }
 
-/* Batch k's expiry time: its first event's timestamp - 1 (0 when the clock is short). */
-static int batch_expiry_time(const bb_batches *b, int64_t k, uint64_t *now)
+/* Batch k's expiry time: its first event's timestamp - 1 (BB_INVALID_ARGUMENT when its
+ * clock is shorter than the batch). */
+static int32_t batch_expiry_time(const bb_batches *b, int64_t k, uint64_t *now)
 {
     uint64_t n = (uint64_t)(b->end[k] - b->begin[k]);
-    if (b->timestamp[k] < n) return 0;
+    if (b->timestamp[k] < n) return BB_INVALID_ARGUMENT;
     *now = b->timestamp[k] - n;
-    return 1;
+    return BB_OK;
 }
 
 /* Before any event of batch k: the expiry of the pending transfers that span cells (run
@@ -854,7 +851,8 @@ static int32_t post_open(void *context, const bb_batches *b, int64_t k)
 {
     post_run_t *run = context;
     uint64_t now;
-    if (!batch_expiry_time(b, k, &now)) return BB_INVALID_ARGUMENT;
+    int32_t rc = batch_expiry_time(b, k, &now);
+    if (rc != BB_OK) return rc;
     expire_heap(run->ledger, -1, now);
     return BB_OK;
 }
@@ -866,7 +864,8 @@ static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t 
 {
     post_run_t *run = context;
     uint64_t now;
-    if (!batch_expiry_time(b, k, &now)) return BB_INVALID_ARGUMENT;
+    int32_t rc = batch_expiry_time(b, k, &now);
+    if (rc != BB_OK) return rc;
     if (cell >= 0) expire_heap(run->ledger, cell, now);
 #if BB_ASSERTS
     /* a cell's events touch only its own ids and accounts: why cells may run in parallel */

@@ -21,15 +21,17 @@ int32_t bb_limit_check_params(const bb_limit_params *p)
 }
 
 /* The largest principal whose equal installment fits max_payment: floor(max_payment·S/factor). */
-static int affordable_principal(const bb_limit_params *p, bb_factor_cache *cache, uint8_t product,
-                                int64_t max_payment, u128 *principal)
+static int32_t affordable_principal(const bb_limit_params *p, bb_factor_cache *cache,
+                                    uint8_t product, int64_t max_payment, u128 *principal)
 {
     u128 factor;
-    if (bb_annuity_factor_cached(cache, p->rate_ppm[product], p->n_periods[product], &factor))
-        return 1;
-    if (factor == 0) return bb_mul_u128_overflows((u128)max_payment, p->n_periods[product], principal);
+    if (bb_annuity_factor_cached(cache, p->rate_ppm[product], p->n_periods[product], &factor) != BB_OK)
+        return BB_RANGE_OUT_OF_BOUNDS;
+    if (factor == 0)
+        return bb_mul_u128_overflows((u128)max_payment, p->n_periods[product], principal)
+                   ? BB_RANGE_OUT_OF_BOUNDS : BB_OK;
     *principal = bb_div_floor((u128)max_payment * BB_FIXED_SCALE, factor);
-    return 0;
+    return BB_OK;
 }
 
 uint8_t bb_limit_one(const bb_limit_params *p, bb_factor_cache *cache, uint8_t band, int64_t income_fen,
@@ -46,7 +48,8 @@ uint8_t bb_limit_one(const bb_limit_params *p, bb_factor_cache *cache, uint8_t b
     u128 payment_room = bb_div_floor((u128)income_fen * (u128)p->dti_max_bp, 10000);
     u128 by_afford = 0;
     if (payment_room > (u128)debt_fen
-        && affordable_principal(p, cache, product, (int64_t)(payment_room - (u128)debt_fen), &by_afford))
+        && affordable_principal(p, cache, product, (int64_t)(payment_room - (u128)debt_fen), &by_afford)
+               != BB_OK)
         return BB_ROW_OVERFLOW;
     u128 by_cap = (u128)p->cap_fen[product];
 

@@ -46,32 +46,36 @@ static int64_t add_months(int64_t y, int64_t m, int64_t d, int64_t months_later)
 }
 
 /* ---- the annuity factor (workloads.md §4.2) ---- */
-int bb_annuity_factor(uint32_t annual_rate_ppm, uint16_t n_periods, u128 *factor)
+int32_t bb_annuity_factor(uint32_t annual_rate_ppm, uint16_t n_periods, u128 *factor)
 {
     u128 rate_scaled = bb_div_floor((u128)annual_rate_ppm * BB_FIXED_SCALE, BB_MONTHLY_DIVISOR);
-    if (rate_scaled == 0) { *factor = 0; return 0; }
+    if (rate_scaled == 0) { *factor = 0; return BB_OK; }
     u128 growth = BB_FIXED_SCALE, product;
     for (uint16_t k = 0; k < n_periods; k++) {
-        if (bb_mul_u128_overflows(growth, BB_FIXED_SCALE + rate_scaled, &product)) return 1;
+        if (bb_mul_u128_overflows(growth, BB_FIXED_SCALE + rate_scaled, &product))
+            return BB_RANGE_OUT_OF_BOUNDS;
         growth = bb_div_floor(product, BB_FIXED_SCALE);
     }
-    if (bb_mul_u128_overflows(rate_scaled, growth, &product)) return 1;
+    if (bb_mul_u128_overflows(rate_scaled, growth, &product)) return BB_RANGE_OUT_OF_BOUNDS;
+    BB_ASSERT(n_periods == 0 || growth > BB_FIXED_SCALE);
+    if (growth == BB_FIXED_SCALE) return BB_RANGE_OUT_OF_BOUNDS;   /* n = 0: no factor */
     *factor = bb_div_floor(product, growth - BB_FIXED_SCALE);   /* growth > S since rate > 0 */
-    return 0;
+    return BB_OK;
 }
 
-int bb_annuity_factor_cached(bb_factor_cache *cache, uint32_t annual_rate_ppm,
-                             uint16_t n_periods, u128 *factor)
+int32_t bb_annuity_factor_cached(bb_factor_cache *cache, uint32_t annual_rate_ppm,
+                                 uint16_t n_periods, u128 *factor)
 {
     size_t slot = (size_t)((annual_rate_ppm * 2654435761u) ^ n_periods) % BB_FACTOR_CACHE_SIZE;
     if (cache->state[slot] == 0 || cache->rate_ppm[slot] != annual_rate_ppm
         || cache->n_periods[slot] != n_periods) {
         cache->rate_ppm[slot] = annual_rate_ppm;
         cache->n_periods[slot] = n_periods;
-        cache->state[slot] = bb_annuity_factor(annual_rate_ppm, n_periods, &cache->factor[slot]) ? 2 : 1;
+        cache->state[slot] =
+            bb_annuity_factor(annual_rate_ppm, n_periods, &cache->factor[slot]) == BB_OK ? 1 : 2;
     }
     *factor = cache->factor[slot];
-    return cache->state[slot] == 2;
+    return cache->state[slot] == 1 ? BB_OK : BB_RANGE_OUT_OF_BOUNDS;
 }
 
 int32_t bb_annuity_payment(int64_t principal_fen, uint32_t annual_rate_ppm, uint16_t n_periods,
@@ -87,22 +91,22 @@ int32_t bb_annuity_payment_cached(bb_factor_cache *cache, int64_t principal_fen,
 {
     u128 factor, product;
     if (principal_fen < 0 || n_periods == 0) return BB_INVALID_ARGUMENT;
-    if (bb_annuity_factor_cached(cache, annual_rate_ppm, n_periods, &factor))
+    if (bb_annuity_factor_cached(cache, annual_rate_ppm, n_periods, &factor) != BB_OK)
         return BB_RANGE_OUT_OF_BOUNDS;
     if (factor == 0) {   /* zero rate: equal parts */
         *payment_fen = (int64_t)bb_div_round_half_up((u128)principal_fen, n_periods);
         return BB_OK;
     }
     if (bb_mul_u128_overflows((u128)principal_fen, factor, &product)) return BB_RANGE_OUT_OF_BOUNDS;
-    if (bb_u128_to_i64(bb_div_round_half_up(product, BB_FIXED_SCALE), payment_fen))
+    if (bb_u128_to_i64_overflows(bb_div_round_half_up(product, BB_FIXED_SCALE), payment_fen))
         return BB_RANGE_OUT_OF_BOUNDS;
     return BB_OK;
 }
 
-static int monthly_interest(int64_t balance_fen, uint32_t annual_rate_ppm, int64_t *interest)
+static int32_t monthly_interest(int64_t balance_fen, uint32_t annual_rate_ppm, int64_t *interest)
 {
     u128 owed = bb_div_round_half_up((u128)balance_fen * annual_rate_ppm, BB_MONTHLY_DIVISOR);
-    return bb_u128_to_i64(owed, interest);
+    return bb_u128_to_i64_overflows(owed, interest) ? BB_RANGE_OUT_OF_BOUNDS : BB_OK;
 }
 
 uint8_t bb_schedule_one(bb_factor_cache *cache, int64_t principal_fen, uint32_t annual_rate_ppm, uint16_t n_periods,
@@ -129,7 +133,7 @@ uint8_t bb_schedule_one(bb_factor_cache *cache, int64_t principal_fen, uint32_t 
     for (uint16_t k = 0; k < n_periods; k++) {
         int64_t interest, principal_part, payment;
         int last = (k == n_periods - 1);
-        if (monthly_interest(balance, annual_rate_ppm, &interest)) return BB_ROW_OVERFLOW;
+        if (monthly_interest(balance, annual_rate_ppm, &interest) != BB_OK) return BB_ROW_OVERFLOW;
         if (method == BB_METHOD_EQUAL_INSTALLMENT)
             principal_part = installment - interest;
         else

@@ -53,17 +53,18 @@ void bb_smallbank_free(bb_smallbank *bank)
     free(bank);
 }
 
-static int two_customers(uint8_t type) { return type == BB_SB_AMALGAMATE || type == BB_SB_SEND_PAYMENT; }
+static bool has_two_customers(uint8_t type) { return type == BB_SB_AMALGAMATE || type == BB_SB_SEND_PAYMENT; }
 
-int32_t bb_smallbank_plan(const bb_smallbank *bank, const bb_smallbank_txns *t, int64_t begin,
+/* The cell of each transaction of one batch [begin, end) (-1: between cells, or invalid). */
+static int32_t plan_cells(const bb_smallbank *bank, const bb_smallbank_txns *t, int64_t begin,
                           int64_t end, int32_t *cell)
 {
-    if (!bank || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    BB_ASSERT(bank && begin >= 0 && end >= begin);
     for (int64_t i = begin; i < end; i++) {
         uint32_t a = t->customer_a[i], b = t->customer_b[i];
         int32_t home = (int32_t)(a % bank->cells);
         if (a >= bank->n || t->type[i] > BB_SB_WRITE_CHECK) cell[i] = -1;
-        else if (!two_customers(t->type[i])) cell[i] = home;
+        else if (!has_two_customers(t->type[i])) cell[i] = home;
         else cell[i] = (b < bank->n && b % bank->cells == a % bank->cells) ? home : -1;
     }
     return BB_OK;
@@ -74,8 +75,8 @@ static uint8_t run_one(bb_smallbank *bank, uint8_t type, uint32_t a, uint32_t b,
 {
     *balance = 0;
     if (type > BB_SB_WRITE_CHECK || a >= bank->n || v < 0) return BB_SB_INVALID;
-    if (two_customers(type) && (b >= bank->n || b == a)) return BB_SB_INVALID;
-    customer_t *x = customer(bank, a), *y = two_customers(type) ? customer(bank, b) : NULL;
+    if (has_two_customers(type) && (b >= bank->n || b == a)) return BB_SB_INVALID;
+    customer_t *x = customer(bank, a), *y = has_two_customers(type) ? customer(bank, b) : NULL;
     int64_t sum, next;
     switch (type) {
     case BB_SB_BALANCE:
@@ -158,7 +159,7 @@ typedef struct {
 static int32_t smallbank_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
 {
     smallbank_run_t *run = context;
-    return bb_smallbank_plan(run->bank, run->txns, begin, end, cell);
+    return plan_cells(run->bank, run->txns, begin, end, cell);
 }
 
 static int32_t smallbank_step(void *context, const bb_batches *b, int64_t k, int32_t cell,
