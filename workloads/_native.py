@@ -54,12 +54,40 @@ def out_pointer(array: np.ndarray):
     return ffi.from_buffer(_C_TYPES[array.dtype], array, require_writable=True)
 
 
-def column_view(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A zero-copy numpy view of a null-free primitive Arrow column (one chunk is combined
-    from several only when the table arrived chunked)."""
+def single_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The column as one Arrow array (combined from several chunks only when the table
+    arrived chunked)."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return column.to_numpy(zero_copy_only=True)
+        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column
+
+
+def column_view(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A zero-copy numpy view of a null-free primitive Arrow column."""
+    return single_array(column).to_numpy(zero_copy_only=True)
+
+
+def nullable_column_view(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Zero-copy views of a primitive Arrow array that may hold nulls: (values, validity
+    bitmap or None when nothing is null, the bit of row 0 in the bitmap). The values under
+    a null are whatever the buffer holds: read them only where the bitmap says present."""
+    dtype = np.dtype(array.type.to_pandas_dtype())
+    validity, data = array.buffers()[:2]
+    values = (
+        np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
+        if len(array)
+        else np.empty(0, dtype=dtype)
+    )
+    return values, *validity_view(array)
+
+
+def validity_view(array: pa.Array) -> tuple[np.ndarray | None, int]:
+    """An Arrow array's validity bitmap, zero copy (bit set = value present, least
+    significant bit first), and the bit of row 0 in it (the array's offset); (None, 0) when
+    no value is null."""
+    if array.null_count == 0:
+        return None, 0
+    return np.frombuffer(array.buffers()[0], dtype=np.uint8), array.offset
 
 
 def split_ranges(n: int, parts: int) -> list[tuple[int, int]]:

@@ -14,8 +14,14 @@ Schema = Mapping[str, pa.DataType]  # column name → exact Arrow type
 Tables = dict[str, pa.Table]
 
 
-def validate(tables: Mapping[str, pa.Table], schemas: Mapping[str, Schema], workload: str) -> None:
-    """Refuse inputs that C could misread: missing tables or columns, other types, nulls."""
+def validate(
+    tables: Mapping[str, pa.Table],
+    schemas: Mapping[str, Schema],
+    workload: str,
+    nulls_allowed: bool = False,
+) -> None:
+    """Refuse inputs that C could misread: missing tables or columns, other types, nulls
+    (unless the spec allows them in these columns: ``nulls_allowed``)."""
     for table_name, schema in schemas.items():
         if table_name not in tables:
             raise InputError(
@@ -32,7 +38,7 @@ def validate(tables: Mapping[str, pa.Table], schemas: Mapping[str, Schema], work
             actual = table.schema.field(column).type
             if actual != expected:
                 raise InputError(f"{where} has type {actual}, expected {expected}; cast it first")
-            if table.column(column).null_count:
+            if table.column(column).null_count and not nulls_allowed:
                 raise InputError(
                     f"{where} has {table.column(column).null_count} null value(s); "
                     "the engines take null-free columns: fill or drop them first"

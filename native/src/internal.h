@@ -103,7 +103,7 @@ uint8_t bb_limit_one(const bb_limit_params *p, bb_factor_cache *cache, uint8_t b
                      uint8_t *binding);
 
 /* One applicant's score over columns at row; returns a BB_ROW_* status. */
-uint8_t bb_score_one(const bb_scorecard *card, const int64_t *const *columns, int64_t row,
+uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
                      int32_t *score, uint8_t *band, uint8_t *decision);
 
 /* Fraud decision for one event from its matched bits. */

