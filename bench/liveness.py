@@ -13,7 +13,7 @@ import signal
 import socket
 
 # the run row's owner fields, filled by the process that writes a running run's row
-OWNER_FIELDS = ("host", "pid", "boot_id")
+OWNER_FIELDS = ("owner_host", "owner_pid", "owner_boot_id")
 PARENT_PID_VARIABLE = "BANKBENCH_PARENT_PID"  # tells a worker whose child it must stay
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -29,7 +29,7 @@ def boot_id() -> str | None:
 
 
 def owner() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "boot_id": boot_id()}
+    return dict(zip(OWNER_FIELDS, (socket.gethostname(), os.getpid(), boot_id()), strict=True))
 
 
 def _alive_since(pid: int, started_at: datetime.datetime | None) -> bool:
@@ -55,13 +55,13 @@ def status(run: dict) -> str:
     """The run's status as a reader should see it: ``abandoned`` for a running run whose
     owner on this host is gone (or whose host rebooted since); a run owned by another host
     cannot be checked from here and stays ``running``."""
-    if run.get("status") != "running" or not run.get("pid"):
+    if run.get("status") != "running" or not run.get("owner_pid"):
         return run.get("status") or "unknown"
-    if run.get("host") != socket.gethostname():
+    if run.get("owner_host") != socket.gethostname():
         return "running"
-    if run.get("boot_id") and boot_id() and run["boot_id"] != boot_id():
+    if run.get("owner_boot_id") and boot_id() and run["owner_boot_id"] != boot_id():
         return "abandoned"
-    return "running" if _alive_since(run["pid"], run.get("started_at")) else "abandoned"
+    return "running" if _alive_since(run["owner_pid"], run.get("started_at")) else "abandoned"
 
 
 def die_with_parent(parent_pid: int) -> None:

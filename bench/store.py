@@ -18,8 +18,8 @@ command that needs that run's samples; folder names are never read as data; a co
 counted once.
 
 Schema history (readers ignore unknown columns and read missing ones as unknown):
-    1 — first version; later additions: runs.host, pid, boot_id (the owner of a running
-        run), runs.pytest_benchmark_version.
+    1 — first version; later additions: runs.owner_host, owner_pid, owner_boot_id (the
+        owner of a running run), runs.pytest_benchmark_version.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ RUNS = pa.schema(
         ("probes_json", pa.string()),
         ("schema_version", pa.int32()),
         # the process that owns a running run, so a reader can tell it died (bench.liveness)
-        ("host", pa.string()),
-        ("pid", pa.int64()),
-        ("boot_id", pa.string()),
+        ("owner_host", pa.string()),
+        ("owner_pid", pa.int64()),
+        ("owner_boot_id", pa.string()),
         ("pytest_benchmark_version", pa.string()),  # the harness's, or an imported file's
     ]
 )
@@ -149,7 +149,7 @@ class Store:
     def write_run(self, run: dict) -> None:
         """The run's row; a running run also records its owner (host, pid, boot id), so a
         reader can tell when its process died without marking it (liveness.status)."""
-        if run.get("status") == "running" and not run.get("pid"):
+        if run.get("status") == "running" and not run.get("owner_pid"):
             run.update(liveness.owner())
         fingerprint = json.loads(run["fingerprint_json"])
         row = {name: [run.get(name)] for name in RUNS.names}
