@@ -78,7 +78,8 @@ def _positive_seconds(value: Any) -> bool:
 def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise InputError(f"{path}: benchmark {index} has no 'name'; nothing was imported")
-    name = entry.get("fullname") if isinstance(entry.get("fullname"), str) else entry["name"]
+    fullname = entry.get("fullname")
+    name: str = fullname if isinstance(fullname, str) else entry["name"]
     stats = entry.get("stats")
     if not isinstance(stats, dict):
         raise InputError(f"{path}: benchmark {name} has no 'stats'; nothing was imported")
@@ -91,16 +92,18 @@ def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
     raw = stats.get("data")
     if raw is not None and (not isinstance(raw, list) or not raw):
         raise InputError(f"{path}: benchmark {name} has an empty or malformed 'data' list")
-    seconds = raw if raw is not None else [stats.get("median")]
-    for value in seconds:
+    seconds: list[float] = []
+    values: list[Any] = raw if raw is not None else [stats.get("median")]
+    for value in values:
         if not _positive_seconds(value):
             raise InputError(
                 f"{path}: benchmark {name} has the timing {value!r}, not a positive finite "
                 "number of seconds; nothing was imported"
             )
+        seconds.append(float(value))
     return Benchmark(
         name=name,
-        seconds=[float(v) for v in seconds],
+        seconds=seconds,
         iterations=iterations,
         source=SOURCE_RAW if raw is not None else SOURCE_MEDIAN,
     )
@@ -148,7 +151,8 @@ def _run_row(imported: Imported, label: str | None) -> dict:
         "source": "pytest-benchmark import",
         "machine_info": machine,
     }
-    commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
+    commit = data.get("commit_info")
+    commit = commit if isinstance(commit, dict) else {}
     when = _started(data)
     version = data.get("version")
     return {
