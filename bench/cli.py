@@ -68,7 +68,14 @@ def _check_engines(args) -> None:
             raise InputError(f"unknown engine '{unknown[0]}'; valid: {', '.join(known)}")
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"bankbench: warning: {message}", file=sys.stderr)  # one line, no source echo
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _warning_line
     args = parser().parse_args(argv)
     if not getattr(args, "func", None):
         parser().print_help()

@@ -1,19 +1,52 @@
 """``bankbench import``: pytest-benchmark JSON files (its own format, from any project) into the
-store, as a run of their own with the machine_info and commit_info they carry."""
+store, each as a run of its own with the machine_info and commit_info it carries.
+
+Formats read: every version since 3.0 (``--benchmark-json`` and ``--benchmark-save`` files;
+2.5-era files as well). A benchmark's identity is its full name with its parameters
+(``test_x[100]`` and ``test_x[1000]`` are two benchmarks everywhere). Its samples are the
+per-round times in ``stats.data`` (present with ``--benchmark-json`` and with
+``--benchmark-save-data``), each the mean of ``stats.iterations`` calls, which is kept; a file
+saved without raw data gives one sample, its median (source ``pytest-benchmark median``).
+pytest-benchmark's version goes in the run's ``pytest_benchmark_version``.
+
+A file is validated completely before anything is written, and its samples are written
+before its run row, so the store never holds an imported run without its samples.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
+import math
 import pathlib
+from dataclasses import dataclass
 from typing import Any
 
 from bench.samples import rows_of
 from bench.store import Store, new_run_id
 from workloads.errors import InputError
 
+MODE = "imported"  # not a bankbench measurement: no units, threads or digest
+SOURCE_RAW, SOURCE_MEDIAN = "pytest-benchmark", "pytest-benchmark median"
+
+
+@dataclass
+class Benchmark:
+    name: str  # the full name with the parameters: the benchmark's identity
+    seconds: list[float]  # per round, each the mean of ``iterations`` calls
+    iterations: int
+    source: str
+
+
+@dataclass
+class Imported:
+    path: pathlib.Path
+    data: dict
+    benchmarks: list[Benchmark]
+
 
 def load(path: pathlib.Path) -> dict:
+    """The file's JSON, if it has the shape of a pytest-benchmark file."""
     try:
         data = json.loads(path.read_text())
     except OSError as error:
@@ -25,73 +58,142 @@ def load(path: pathlib.Path) -> dict:
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("benchmarks"), list)
-        or "machine_info" not in data
+        or not isinstance(data.get("machine_info"), dict)
     ):
         raise InputError(
             f"{path} is not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')"
         )
-    for i, bench in enumerate(data["benchmarks"]):
-        if not isinstance(bench, dict) or "name" not in bench or "stats" not in bench:
-            raise InputError(f"{path}: benchmark {i} has no 'name' or 'stats'")
     return data
 
 
-def import_file(store: Store, path: pathlib.Path, label: str | None) -> tuple[str, int]:
+def _positive_seconds(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise InputError(f"{path}: benchmark {index} has no 'name'; nothing was imported")
+    fullname = entry.get("fullname")
+    name: str = fullname if isinstance(fullname, str) else entry["name"]
+    stats = entry.get("stats")
+    if not isinstance(stats, dict):
+        raise InputError(f"{path}: benchmark {name} has no 'stats'; nothing was imported")
+    iterations = stats.get("iterations", 1)
+    if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+        raise InputError(
+            f"{path}: benchmark {name} has iterations {iterations!r}, not a whole number >= 1; "
+            "nothing was imported"
+        )
+    raw = stats.get("data")
+    if raw is not None and (not isinstance(raw, list) or not raw):
+        raise InputError(f"{path}: benchmark {name} has an empty or malformed 'data' list")
+    seconds: list[float] = []
+    values: list[Any] = raw if raw is not None else [stats.get("median")]
+    for value in values:
+        if not _positive_seconds(value):
+            raise InputError(
+                f"{path}: benchmark {name} has the timing {value!r}, not a positive finite "
+                "number of seconds; nothing was imported"
+            )
+        seconds.append(float(value))
+    return Benchmark(
+        name=name,
+        seconds=seconds,
+        iterations=iterations,
+        source=SOURCE_RAW if raw is not None else SOURCE_MEDIAN,
+    )
+
+
+def parse(path: pathlib.Path) -> Imported:
+    """The whole file checked: every benchmark named once, every timing a positive finite
+    number of seconds, every iteration count a whole number; refused with one line if not."""
     data = load(path)
-    machine = data.get("machine_info") or {}
-    cpu = machine.get("cpu") or {}
+    benchmarks = [_benchmark(path, i, entry) for i, entry in enumerate(data["benchmarks"])]
+    if not benchmarks:
+        raise InputError(f"{path} holds no benchmarks; nothing to import")
+    seen: set[str] = set()
+    for benchmark in benchmarks:
+        if benchmark.name in seen:
+            raise InputError(
+                f"{path}: benchmark {benchmark.name} appears twice; nothing was imported"
+            )
+        seen.add(benchmark.name)
+    return Imported(path, data, benchmarks)
+
+
+def _started(data: dict) -> datetime.datetime:
+    text = data.get("datetime")
+    try:
+        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except (AttributeError, ValueError):
+        when = None
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    # pytest-benchmark writes UTC without an offset (utcnow) up to 4.x
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
+def _run_row(imported: Imported, label: str | None) -> dict:
+    data = imported.data
+    machine = data["machine_info"]
+    cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
+    cpu_model = cpu.get("brand_raw") or cpu.get("brand")  # py-cpuinfo renamed it in 6.0
     fingerprint: dict[str, Any] = {
         "arch": machine.get("machine"),
         "hostname": machine.get("node"),
-        "cpu_model": cpu.get("brand_raw"),
+        "cpu_model": cpu_model,
         "python": machine.get("python_version"),
         "emulated": False,
         "source": "pytest-benchmark import",
         "machine_info": machine,
     }
-    started = data.get("datetime")
-    try:
-        when = datetime.datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None
-    except (AttributeError, ValueError):
-        when = None
-    when = when or datetime.datetime.now(datetime.timezone.utc)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    run = {
+    commit = data.get("commit_info")
+    commit = commit if isinstance(commit, dict) else {}
+    when = _started(data)
+    version = data.get("version")
+    return {
         "run_id": new_run_id(),
-        "label": label or path.stem,
+        "label": label or imported.path.stem,
         "status": "imported",
         "started_at": when,
         "finished_at": when,
         "profile": "import",
-        "command_line": f"bankbench import {path}",
-        "bankbench_version": data.get("version"),
-        "git_commit": (data.get("commit_info") or {}).get("id"),
+        "command_line": f"bankbench import {imported.path}",
+        "bankbench_version": None,  # not a bankbench run
+        "pytest_benchmark_version": str(version) if version is not None else None,
+        "git_commit": commit.get("id"),
         "emulated": False,
-        "cpu_model": fingerprint["cpu_model"],
+        "cpu_model": cpu_model,
         "fingerprint_json": json.dumps(fingerprint),
         "build_json": json.dumps({}),
         "probes_json": None,
     }
-    store.write_run(run)
-    count = 0
-    for bench in data["benchmarks"]:
-        stats = bench["stats"]
-        timings = stats.get("data") or [
-            stats.get("median")
-        ]  # raw data only with --benchmark-save-data
-        timings = [t for t in timings if isinstance(t, (int, float))]
-        if not timings:
-            continue
+
+
+def write(store: Store, imported: Imported, label: str | None) -> tuple[str, int]:
+    """An already parsed file into the store: its samples first, then its run row."""
+    run = _run_row(imported, label)
+    for benchmark in imported.benchmarks:
+        info = {"workload": benchmark.name, "mode": MODE, "iterations": benchmark.iterations}
         rows = rows_of(
-            run["run_id"],
-            bench.get("fullname") or bench["name"],
-            timings,
-            bench.get("extra_info") or {},
-            source="pytest-benchmark",
+            run["run_id"], benchmark.name, benchmark.seconds, info, source=benchmark.source
         )
-        for row in rows:
-            row["workload"] = row["workload"] or bench.get("group") or bench["name"]
-        store.write_samples(run, bench["name"], rows)
-        count += 1
-    return run["run_id"], count
+        store.write_samples(run, benchmark.name, rows)
+    store.write_run(run)
+    return run["run_id"], len(imported.benchmarks)
+
+
+def import_files(
+    store: Store, paths: list[pathlib.Path], label: str | None
+) -> list[tuple[pathlib.Path, str, int]]:
+    """Every file parsed and checked before the first is written: (path, run id, count)."""
+    parsed = [parse(path) for path in paths]
+    return [(p.path, *write(store, p, label)) for p in parsed]
+
+
+def import_file(store: Store, path: pathlib.Path, label: str | None) -> tuple[str, int]:
+    return write(store, parse(path), label)

@@ -6,13 +6,20 @@ Layout (hive-partitioned, so many hosts and CI runners can write into one store)
                                                              one row per timed sample
 A run's row is written when it starts (status "running") and rewritten when it ends
 ("complete" or "incomplete"); each benchmark's samples are written as soon as that benchmark
-finishes, so an interrupted run keeps every completed benchmark. Files are written to a
-temporary name and renamed, so a reader never sees half a file, and names are unique per run
-and benchmark, so concurrent writers never clobber each other. DuckDB, pandas or Spark read
-the same folders.
+finishes, so an interrupted run keeps every completed benchmark; a running run records its
+owner (host, pid, boot id), so one whose process died reads as "abandoned". Each file is
+written whole (bench.store_files: fsynced temporary + rename on disks, one PUT on object
+stores), so a reader never sees half a file, and names are unique per run and benchmark, so
+concurrent writers never clobber each other. DuckDB, pandas or Spark read the same folders.
 
-Schema history (readers ignore unknown columns):
-    1 — first version.
+Reading never trusts what it cannot check: a file that cannot be read (truncated, corrupt,
+empty, another schema) is named in a StoreWarning by every reader, and is an error for a
+command that needs that run's samples; folder names are never read as data; a copied file is
+counted once.
+
+Schema history (readers ignore unknown columns and read missing ones as unknown):
+    1 — first version; later additions: runs.owner_host, owner_pid, owner_boot_id (the
+        owner of a running run), runs.pytest_benchmark_version.
 """
 
 from __future__ import annotations
@@ -22,14 +29,19 @@ import os
 import re
 import time
 import uuid
+import warnings
 from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
-from workloads.errors import BankbenchError, InputError
+from bench import liveness, store_files
+from bench.store_files import StoreError, Unreadable
+from workloads.errors import InputError
+
+__all__ = ["RUNS", "SAMPLES", "Store", "StoreError", "StoreWarning", "new_run_id"]
 
 SCHEMA_VERSION = 1
 
@@ -50,6 +62,11 @@ RUNS = pa.schema(
         ("build_json", pa.string()),
         ("probes_json", pa.string()),
         ("schema_version", pa.int32()),
+        # the process that owns a running run, so a reader can tell it died (bench.liveness)
+        ("owner_host", pa.string()),
+        ("owner_pid", pa.int64()),
+        ("owner_boot_id", pa.string()),
+        ("pytest_benchmark_version", pa.string()),  # the harness's, or an imported file's
     ]
 )
 SAMPLES = pa.schema(
@@ -81,10 +98,6 @@ SAMPLES = pa.schema(
 )
 
 
-class StoreError(BankbenchError):
-    """The store cannot be read or written."""
-
-
 def new_run_id() -> str:
     """Sortable by time, unique across hosts: 20261128T153000-<8 hex>."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
@@ -92,6 +105,16 @@ def new_run_id() -> str:
 
 def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", part)[:64] or "unknown"
+
+
+RUN_REQUIRED = ("run_id", "status")
+SAMPLE_REQUIRED = ("run_id", "benchmark", "seconds")
+LAYOUT_KEYS = ("arch", "host", "run")  # the folders the store itself writes
+
+
+class StoreWarning(UserWarning):
+    """A file of the store cannot be used as it is (the message names it); nothing it holds
+    is used, and nothing in the store is changed."""
 
 
 class Store:
@@ -104,22 +127,18 @@ class Store:
         except OSError as error:
             raise StoreError(f"cannot open the results store {location}: {error}") from None
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
-        self.skipped: list[str] = []  # unreadable files met by the last read, reported by callers
+        self.unreadable: dict[str, Unreadable] = {}  # every unusable file met so far
+        self._warned: set[str] = set()
+        self._checked = False
 
     # ---- writing ----
     def _write(self, table: pa.Table, path: str) -> None:
-        folder = path.rsplit("/", 1)[0]
         try:
-            self.fs.create_dir(folder, recursive=True)
-            if not self.local:  # object stores: a PUT is atomic by itself
-                pq.write_table(table, path, filesystem=self.fs)
-                return
-            temporary = f"{folder}/.{uuid.uuid4().hex}.tmp"
-            pq.write_table(table, temporary, filesystem=self.fs)
-            self.fs.move(temporary, path)
+            store_files.write(self.fs, table, path)
         except OSError as error:
             raise StoreError(
-                f"cannot write to the results store {self.location}: {error.strerror or error}; "
+                f"cannot write to the results store {self.location}: "
+                f"{getattr(error, 'strerror', None) or error}; "
                 "check that it exists and is writable, or pass another --store"
             ) from None
 
@@ -128,6 +147,10 @@ class Store:
         return f"arch={arch}/host={_safe(fingerprint.get('hostname') or 'unknown')}"
 
     def write_run(self, run: dict) -> None:
+        """The run's row; a running run also records its owner (host, pid, boot id), so a
+        reader can tell when its process died without marking it (liveness.status)."""
+        if run.get("status") == "running" and not run.get("owner_pid"):
+            run.update(liveness.owner())
         fingerprint = json.loads(run["fingerprint_json"])
         row = {name: [run.get(name)] for name in RUNS.names}
         row["schema_version"] = [SCHEMA_VERSION]
@@ -152,45 +175,168 @@ class Store:
         self._write(table, path)
 
     # ---- reading ----
-    def _dataset(self, kind: str, schema: pa.Schema) -> ds.Dataset | None:
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:  # once per Store; a fresh registry per warning, so
+            self._warned.add(message)  # the next Store in this process names it again
+            warnings.warn_explicit(message, StoreWarning, __file__, 0, module=__name__, registry={})
+
+    def _bad_file(self, problem: Unreadable) -> None:
+        self.unreadable[problem.path] = problem
+        self._warn(f"{problem}; left as it is and not used")
+
+    def _files(self, kind: str) -> list[str]:
         folder = f"{self.root}/{kind}"
         try:
-            info = self.fs.get_file_info(folder)
+            if self.fs.get_file_info(folder).type == pafs.FileType.NotFound:
+                return []
+            listing = self.fs.get_file_info(pafs.FileSelector(folder, recursive=True))
         except OSError as error:
             raise StoreError(f"cannot read the results store {self.location}: {error}") from None
-        if info.type == pafs.FileType.NotFound:
-            return None
-        files = [
+        return sorted(
             f.path
-            for f in self.fs.get_file_info(pafs.FileSelector(folder, recursive=True))
-            if f.type == pafs.FileType.File and f.path.endswith(".parquet")
-        ]
-        readable = []
-        for path in sorted(files):
-            try:
-                pq.read_metadata(path, filesystem=self.fs)
-                readable.append(path)
-            except (OSError, pa.ArrowInvalid):
-                self.skipped.append(path)
-        if not readable:
-            return None
-        return ds.dataset(
-            readable, schema=schema, filesystem=self.fs, format="parquet", partitioning="hive"
+            for f in listing
+            if f.type == pafs.FileType.File
+            and f.path.endswith(".parquet")
+            and not f.base_name.startswith(".")
         )
 
+    def _check_folders(self, kind: str, path: str, schema: pa.Schema) -> None:
+        for folder, key, value in store_files.hive_parts(path[len(f"{self.root}/{kind}/") :]):
+            if key in schema.names and not store_files.parses_as(value, schema.field(key).type):
+                self._warn(
+                    f"{self.root}/{kind}/{folder}: '{value}' is not a valid {key}; folder "
+                    "names are not read as data (each file's own columns are)"
+                )
+            elif key not in schema.names and key not in LAYOUT_KEYS:
+                self._warn(
+                    f"{self.root}/{kind}/{folder}: '{key}' is not part of the store's layout; "
+                    "folder names are not read as data (each file's own columns are)"
+                )
+
+    def _check_stored(self, kind: str, path: str, table: pa.Table) -> None:
+        """A folder that names a stored column with another value than the file's."""
+        for folder, key, value in store_files.hive_parts(path[len(f"{self.root}/{kind}/") :]):
+            column = "run_id" if key == "run" else key
+            if column not in table.column_names or table.num_rows == 0:
+                continue
+            if not store_files.parses_as(value, table.schema.field(column).type):
+                continue  # named already by _check_folders
+            stored = {str(v) for v in table.column(column).to_pylist()}
+            if stored != {value}:
+                self._warn(
+                    f"{self.root}/{kind}/{folder} says {key}={value}, but {path} stores "
+                    f"{column}={', '.join(sorted(stored))}; the stored value is used"
+                )
+
+    def check(self) -> None:
+        """Once per Store: every file's footer and folder names, so that every command that
+        reads the store names each unusable file (a warning), not only the files it needs."""
+        if self._checked:
+            return
+        self._checked = True
+        for kind, schema, required in (
+            ("runs", RUNS, RUN_REQUIRED),
+            ("samples", SAMPLES, SAMPLE_REQUIRED),
+        ):
+            for path in self._files(kind):
+                self._check_folders(kind, path, schema)
+                found = store_files.read_schema(self.fs, path)
+                if isinstance(found, Unreadable):
+                    self._bad_file(found)
+                elif problem := store_files.schema_problem(found, schema, required):
+                    self._bad_file(Unreadable(path, problem))
+
+    def _read(
+        self, kind: str, schema: pa.Schema, required: tuple[str, ...], paths: list[str]
+    ) -> list[tuple[str, pa.Table]]:
+        """Each readable file whole, conformed to ``schema``; the others are reported."""
+        tables = []
+        for path in paths:
+            table = store_files.read(self.fs, path)
+            if not isinstance(table, Unreadable):
+                problem = store_files.schema_problem(table.schema, schema, required)
+                table = Unreadable(path, problem) if problem else table
+            if isinstance(table, Unreadable):
+                self._bad_file(table)
+                continue
+            self._check_stored(kind, path, table)
+            tables.append((path, store_files.conform(table, schema)))
+        return tables
+
     def runs(self) -> pa.Table:
-        self.skipped = []
-        data = self._dataset("runs", RUNS)
-        return data.to_table() if data is not None else RUNS.empty_table()
+        """Every run, once, with its status as a reader should see it (a running run whose
+        process died reads ``abandoned``; the stored row is not changed)."""
+        self.check()
+        copies: dict[str, list[tuple[str, dict]]] = {}
+        for path, table in self._read("runs", RUNS, RUN_REQUIRED, self._files("runs")):
+            for row in table.to_pylist():
+                copies.setdefault(row["run_id"], []).append((path, row))
+        rows = []
+        for run_id, found in copies.items():
+            # the run's own file is named after it; a copy under another name loses
+            found.sort(key=lambda pair: not pair[0].endswith(f"/{run_id}.parquet"))
+            if len(found) > 1:
+                self._warn(
+                    f"run {run_id} is stored {len(found)} times "
+                    f"({', '.join(path for path, _ in found)}); {found[0][0]} is used"
+                )
+            row = found[0][1]
+            row["status"] = liveness.status(row)
+            rows.append(row)
+        return pa.Table.from_pylist(rows, schema=RUNS)
 
     def samples(self, run_ids: Iterable[str] | None = None) -> pa.Table:
-        self.skipped = []
-        data = self._dataset("samples", SAMPLES)
-        if data is None:
-            return SAMPLES.empty_table()
-        if run_ids is None:
-            return data.to_table()
-        return data.to_table(filter=ds.field("run_id").isin(list(run_ids)))
+        """The samples of these runs (of all runs without ``run_ids``). A file of one of
+        these runs that cannot be read is an error that names it: a run is never shown,
+        compared or reported with benchmarks silently missing."""
+        self.check()
+        wanted = None if run_ids is None else set(run_ids)
+        paths = [
+            path
+            for path in self._files("samples")
+            if wanted is None or _run_folder(path) in wanted or _run_folder(path) is None
+        ]
+        tables = self._read("samples", SAMPLES, SAMPLE_REQUIRED, paths)
+        lost = [
+            self.unreadable[p]
+            for p in paths
+            if p in self.unreadable and (wanted is None or _run_folder(p) in wanted)
+        ]
+        if lost and wanted is not None:
+            raise StoreError(
+                f"cannot read {lost[0]}"
+                + (f" (and {len(lost) - 1} more files)" if len(lost) > 1 else "")
+                + "; that run's benchmarks would be missing: restore the file or move it out "
+                "of the store"
+            )
+        kept: dict[tuple, str] = {}
+        chosen = []
+        for path, table in tables:
+            if wanted is not None:
+                table = table.filter(pc.is_in(table.column("run_id"), pa.array(sorted(wanted))))
+            keys = set(
+                zip(
+                    table.column("run_id").to_pylist(),
+                    table.column("process").to_pylist(),
+                    table.column("benchmark").to_pylist(),
+                    strict=True,
+                )
+            )
+            copies = [kept[key] for key in keys if key in kept]
+            if copies:
+                self._warn(
+                    f"{path} holds samples already read from {copies[0]} (a copied file?); "
+                    "they are counted once"
+                )
+                continue
+            kept.update(dict.fromkeys(keys, path))
+            chosen.append(table)
+        return pa.concat_tables(chosen) if chosen else SAMPLES.empty_table()
+
+    def _dataset(self, kind: str, schema: pa.Schema) -> ds.Dataset | None:
+        """Every readable file of another kind (calibration) as one in-memory dataset."""
+        tables = [t for _, t in self._read(kind, schema, (), self._files(kind))]
+        return ds.dataset(pa.concat_tables(tables)) if tables else None
 
     def find_run(self, key: str) -> dict:
         """A run by id, id prefix or label (the newest with that label)."""
@@ -201,5 +347,19 @@ class Store:
         if len(matches) != 1:
             available = ", ".join(f"{r['run_id']} ({r['label']})" for r in runs[-10:]) or "none"
             what = "is ambiguous" if matches else "is not in the store"
-            raise InputError(f"run '{key}' {what} {self.location}; available: {available}")
+            unreadable = [p for p in self.unreadable if "/runs/" in p]
+            hint = (
+                f" ({len(unreadable)} run file(s) cannot be read, e.g. {unreadable[0]})"
+                if unreadable and not matches
+                else ""
+            )
+            raise InputError(f"run '{key}' {what} {self.location}{hint}; available: {available}")
         return matches[0]
+
+
+def _run_folder(path: str) -> str | None:
+    """The run id of a samples file's ``run=<id>`` folder (None outside the store's layout)."""
+    for part in path.split("/")[:-1]:
+        if part.startswith("run="):
+            return part[4:]
+    return None

@@ -135,7 +135,7 @@ def test_bad_input_is_one_line_and_changes_nothing(store, tmp_path):
     result = bankbench("runs", "--store", str(store))
     assert (
         result.returncode == 0
-        and "skipped unreadable file" in result.stderr
+        and "broken.parquet: not a readable Parquet file" in result.stderr
         and "first" in result.stdout
     )
     (store / "runs" / "broken.parquet").unlink()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from bench.commands._arguments import add_store
@@ -19,24 +18,15 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    import pyarrow.csv as pacsv
-
+    from bench import export
     from bench.store import Store
 
     store = Store(args.store)
     run = store.find_run(args.run)
     samples = store.samples([run["run_id"]])
     if args.format == "csv":
-        pacsv.write_csv(samples, sys.stdout.buffer)
+        sys.stdout.flush()
+        export.write_csv(samples, sys.stdout.buffer)
     else:
-        print(
-            json.dumps(
-                {
-                    "run": {k: (str(v) if k.endswith("_at") else v) for k, v in run.items()},
-                    "samples": samples.to_pylist(),
-                },
-                indent=1,
-                default=str,
-            )
-        )
+        export.write_json(run, samples, sys.stdout)
     return EXIT_OK

@@ -21,10 +21,9 @@ def main(args) -> int:
     from bench import importer
     from bench.store import Store
 
-    store = Store(args.store)
-    for name in args.files:  # check every file before writing anything
-        importer.load(pathlib.Path(name))
-    for name in args.files:
-        run_id, count = importer.import_file(store, pathlib.Path(name), args.label)
-        print(f"{name}: {count} benchmark(s) imported as run {run_id}")
+    store = Store(args.store)  # every file is checked before any is written
+    for path, run_id, count in importer.import_files(
+        store, [pathlib.Path(name) for name in args.files], args.label
+    ):
+        print(f"{path}: {count} benchmark(s) imported as run {run_id}")
     return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from bench.commands._arguments import add_json, add_store
 from bench.commands._exit import EXIT_OK
@@ -22,8 +21,6 @@ def main(args) -> int:
 
     store = Store(args.store)
     runs = sorted(store.runs().to_pylist(), key=lambda r: r["run_id"])
-    for path in store.skipped:
-        print(f"bankbench: skipped unreadable file {path}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(

@@ -1,0 +1,217 @@
+"""The store loses nothing silently: corrupt files, folder names, copies, dead runs, durable
+writes. Every command that reads a damaged store names the damage in one line, refuses a run
+whose files it cannot read, and changes no stored byte."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import shutil
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from bench import cli, store_files
+from bench.store import Store
+
+RUN = ["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1,2"]
+BENCHMARKS = {"loan.limit[c-1t-0.002]", "loan.limit[c-2t-0.002]"}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """Two real smoke runs (base, cand) that every corruption case starts from."""
+    folder = tmp_path_factory.mktemp("pristine")
+    for label in ("base", "cand"):
+        assert cli.main([*RUN, "--label", label, "--store", str(folder)]) == 0
+    return folder
+
+
+def _digest(folder: pathlib.Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _run_id(store: pathlib.Path, label: str) -> str:
+    return Store(str(store)).find_run(label)["run_id"]
+
+
+def _samples_of(store: pathlib.Path, label: str) -> list[pathlib.Path]:
+    return sorted(store.glob(f"samples/*/*/run={_run_id(store, label)}/*.parquet"))
+
+
+def _run_file(store: pathlib.Path, label: str) -> pathlib.Path:
+    run_id = _run_id(store, label)
+    return next(store.glob(f"runs/*/*/{run_id}.parquet"))
+
+
+# ---- the damage, each applied to a fresh copy of the pristine store ----
+def truncated(store):
+    victim = _samples_of(store, "cand")[0]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    return victim, "unreadable"
+
+
+def random_bytes(store):
+    victim = _samples_of(store, "cand")[0]
+    victim.write_bytes(os.urandom(victim.stat().st_size))
+    return victim, "unreadable"
+
+
+def zero_bytes_run(store):
+    victim = _run_file(store, "cand")
+    victim.write_bytes(b"")
+    return victim, "run unreadable"
+
+
+def wrong_schema(store):
+    victim = _samples_of(store, "cand")[1]
+    pq.write_table(pa.table({"benchmark": ["x"], "seconds": ["fast"]}), victim)
+    return victim, "unreadable"
+
+
+def bad_folder_value(store):
+    """threads=abc: a folder named like a column, with a value that is not one."""
+    victim = _samples_of(store, "cand")[0]
+    folder = victim.parent / "threads=abc"
+    folder.mkdir()
+    victim.rename(folder / victim.name)
+    return folder, "warned"
+
+
+def copied_files(store):
+    """A run's file and one of its sample files copied under other names."""
+    sample = _samples_of(store, "cand")[0]
+    shutil.copy(sample, sample.parent / "99-9999-copy.parquet")
+    shutil.copy(_run_file(store, "cand"), _run_file(store, "cand").parent / "copy.parquet")
+    return _run_file(store, "cand").parent / "copy.parquet", "warned"
+
+
+def status_folder(store):
+    """An incomplete run filed under status=complete/: the folder must not complete it."""
+    victim = _run_file(store, "cand")
+    table = pq.read_table(victim)
+    table = table.set_column(
+        table.schema.get_field_index("status"), "status", pa.array(["incomplete"])
+    )
+    folder = victim.parent / "status=complete"
+    folder.mkdir()
+    pq.write_table(table, folder / victim.name)
+    victim.unlink()
+    return folder, "warned"
+
+
+DAMAGE = [
+    truncated,
+    random_bytes,
+    zero_bytes_run,
+    wrong_schema,
+    bad_folder_value,
+    copied_files,
+    status_folder,
+]
+
+
+def _bankbench(capsys, *args):
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "Traceback" not in out
+    for line in err.splitlines():  # each warning and error is one whole line
+        assert ("warning:" not in line and "error:" not in line) or line.startswith("bankbench: ")
+    return code, out, err
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__)
+def test_every_command_names_the_damage_and_changes_nothing(damage, pristine, tmp_path, capsys):
+    store = tmp_path / "store"
+    shutil.copytree(pristine, store)
+    samples_before = {
+        label: len(Store(str(store)).samples([_run_id(store, label)]).to_pylist())
+        for label in ("base", "cand")
+    }
+    victim, kind = damage(store)
+    before = _digest(store)
+    s = str(store)
+
+    code, out, err = _bankbench(capsys, "runs", "--store", s)
+    assert code == 0 and str(victim) in err
+    assert "base" in out
+    if kind == "run unreadable":
+        assert "cand" not in out
+    else:
+        assert "cand" in out
+
+    code, out, err = _bankbench(capsys, "show", "base", "--store", s)
+    assert code == 0 and str(victim) in err  # other runs' damage is named too
+    assert all(name in out for name in BENCHMARKS)
+
+    commands = [
+        ("show", "cand"),
+        ("export", "cand", "--format", "json"),
+        ("compare", "base", "cand", "--noise-floor", "0"),
+        ("report", "base", "cand", "-o", str(tmp_path / "report")),
+    ]
+    for command in commands:
+        code, out, err = _bankbench(capsys, *command, "--store", s)
+        assert str(victim) in err, (command, err)
+        if kind.endswith("unreadable"):
+            assert code == 2, (command, out)
+            assert err.splitlines()[-1].startswith("bankbench: error: ")
+            assert str(victim) in err.splitlines()[-1]
+        else:
+            assert code == 0, (command, err)
+            if command[0] == "show":
+                assert all(name in out for name in BENCHMARKS)
+                if damage is copied_files:
+                    assert "99-9999-copy.parquet holds samples already read" in err
+    assert _digest(store) == before
+
+    if kind == "warned":  # the damage is named, and nothing is lost or counted twice
+        cand = Store(s).find_run("cand")
+        assert cand["status"] == ("incomplete" if damage is status_folder else "complete")
+        rows = Store(s).samples([cand["run_id"]]).to_pylist()
+        assert {r["benchmark"] for r in rows} == BENCHMARKS
+        assert len(rows) == samples_before["cand"]
+
+
+def test_hive_folder_names_never_replace_stored_columns(tmp_path):
+    """pyarrow's dataset discovery would read status=complete/ as the run's status."""
+    store = tmp_path / "store"
+    folder = store / "runs" / "status=complete"
+    folder.mkdir(parents=True)
+    row = {name: [None] for name in Store(str(store)).runs().schema.names}
+    row.update(run_id=["r1"], label=["x"], status=["incomplete"], fingerprint_json=["{}"])
+    pq.write_table(pa.table(row, schema=Store(str(store)).runs().schema), folder / "r1.parquet")
+    with pytest.warns(UserWarning, match="status=complete"):
+        assert Store(str(store)).find_run("r1")["status"] == "incomplete"
+
+
+def test_a_local_write_is_fsynced_around_the_rename(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        events.append(("fsync", os.path.realpath(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append(("rename", target))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "new" / "folder" / "file.parquet"
+    store_files.write(pafs.LocalFileSystem(), pa.table({"a": [1]}), str(target))
+    rename = events.index(("rename", str(target)))
+    before, after = events[:rename], events[rename + 1 :]
+    assert any(kind == "fsync" and path.endswith(".tmp") for kind, path in before)  # the data
+    assert ("fsync", str(target.parent)) in after  # the rename itself
+    assert ("fsync", str(tmp_path / "new")) in before  # the new folders in their parents
+    assert pq.read_table(target).to_pylist() == [{"a": 1}]
+    assert [p.name for p in target.parent.iterdir()] == ["file.parquet"]  # no temporary left
