@@ -17,8 +17,8 @@ import random
 import pyarrow as pa
 
 from workloads import _tables, registry
+from workloads.ledger import _sharded, post
 from workloads.ledger import _tigerbeetle as tb
-from workloads.ledger import post
 
 W = registry.get("ledger.post")
 M = tb.U64_MAX
@@ -54,7 +54,7 @@ def inputs_of(accounts: list[dict], batches: list[list[dict]], cells: int) -> di
             [tuple(a[f] for f in post.ACCOUNTS) for a in accounts], post.ACCOUNTS
         ),
         "transfers": _tables.from_rows(rows, post.TRANSFERS),
-        "config": post.config_table(cells),
+        "config": _sharded.config_table(cells),
     }
 
 

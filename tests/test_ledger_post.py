@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from workloads import _tables, registry
 from workloads.errors import InputError
+from workloads.ledger import _sharded, post
 from workloads.ledger import _tigerbeetle as tb
-from workloads.ledger import post
 
 W = registry.get("ledger.post")
 M = tb.U64_MAX
@@ -28,7 +28,7 @@ def inputs_of(accounts, batches, cells=1):
             [tuple(a[f] for f in post.ACCOUNTS) for a in accounts], post.ACCOUNTS
         ),
         "transfers": _tables.from_rows(rows, post.TRANSFERS),
-        "config": post.config_table(cells),
+        "config": _sharded.config_table(cells),
     }
 
 
@@ -283,3 +283,31 @@ def test_malformed_transfers_are_refused_naming_the_column():
     big = _tables.from_rows([(0, *[1] * 12)] * (post.BATCH_SIZE_MAX + 1), post.TRANSFERS)
     with pytest.raises(InputError, match="at most 8189"):
         W.run({**inputs, "transfers": big})
+
+
+@pytest.mark.parametrize("engine", W.engines)
+@pytest.mark.parametrize(
+    "table, column",
+    [
+        ("transfers", "id"),
+        ("transfers", "amount"),
+        ("transfers", "debit_account_id"),
+        ("transfers", "batch"),
+        ("accounts", "id"),
+        ("config", "cells"),
+    ],
+)
+def test_a_null_where_the_spec_allows_none_is_one_error_naming_the_column(engine, table, column):
+    """ids, amounts, batch numbers and the cell count may not be null (the spec gives no
+    meaning to a missing one): one InputError names the column, on every engine, and
+    nothing reaches the core."""
+    inputs = inputs_of(ACCOUNTS, [funding, funding[:2]], cells=2)
+    target = inputs[table]
+    values = target.column(column).to_pylist()
+    values[-1] = None
+    index = target.column_names.index(column)
+    inputs[table] = target.set_column(
+        index, target.field(index), pa.array(values, target.field(index).type)
+    )
+    with pytest.raises(InputError, match=rf"'{table}\.{column}' has 1 null value"):
+        W.run(inputs, engine=engine, threads=2)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from workloads import _tables, registry
 from workloads.errors import InputError
 from workloads.ledger import smallbank as sb
-from workloads.ledger.post import config_table
+from workloads.ledger._sharded import config_table
 
 W = registry.get("ledger.smallbank")
 
@@ -130,3 +130,27 @@ def test_bad_tables_are_refused():
         )
     with pytest.raises(InputError, match="'customers.savings_fen' is missing"):
         W.run({**inputs, "customers": inputs["customers"].drop_columns(["savings_fen"])})
+
+
+@pytest.mark.parametrize("engine", W.engines)
+@pytest.mark.parametrize(
+    "table, column",
+    [("transactions", "customer_a"), ("transactions", "amount_fen"), ("customers", "checking_fen")],
+)
+def test_a_null_id_or_amount_is_one_error_naming_the_column(engine, table, column):
+    inputs = {
+        "customers": _tables.from_rows([(1000, 5000), (200, 0)], sb.CUSTOMERS),
+        "transactions": _tables.from_rows(
+            [(0, sb.SEND_PAYMENT, 0, 1, 10), (0, sb.BALANCE, 1, 0, 0)], sb.TRANSACTIONS
+        ),
+        "config": config_table(2),
+    }
+    target = inputs[table]
+    index = target.column_names.index(column)
+    values = target.column(column).to_pylist()
+    values[0] = None
+    inputs[table] = target.set_column(
+        index, target.field(index), pa.array(values, target.field(index).type)
+    )
+    with pytest.raises(InputError, match=rf"'{table}\.{column}' has 1 null value"):
+        W.run(inputs, engine=engine, threads=2)

@@ -127,12 +127,12 @@ int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, i
 #define BB_BINDING_BUREAU 4
 
 typedef struct bb_limit_params {
-    int64_t  band_multiplier[16];       /* × monthly income, per band; 0 = reject */
+    int64_t  band_multiplier[BB_LIMIT_BANDS_MAX];  /* × monthly income, per band; 0 = reject */
     int32_t  n_bands;
     int32_t  dti_max_bp;                /* debt-to-income ceiling, basis points */
-    uint32_t rate_ppm[2];               /* per product: the typical loan's annual rate */
-    uint16_t n_periods[2];              /* per product: the typical loan's periods */
-    int64_t  cap_fen[2];                /* per product: hard cap */
+    uint32_t rate_ppm[BB_PRODUCTS];     /* per product: the typical loan's annual rate */
+    uint16_t n_periods[BB_PRODUCTS];    /* per product: the typical loan's periods */
+    int64_t  cap_fen[BB_PRODUCTS];      /* per product: hard cap */
     int32_t  inquiries_halve_at;        /* inquiries_30d >= this → limit / 2 */
     int32_t  inquiries_zero_at;         /* inquiries_30d >= this → limit 0 */
     int64_t  round_down_to_fen;         /* final limit floored to a multiple of this */
@@ -167,11 +167,11 @@ int32_t bb_limit(const bb_limit_params *params, const bb_limit_inputs *in, int64
 #define BB_FAMILY_ALL 15
 
 typedef struct bb_fraud_rules {
-    uint8_t  enabled[10];
-    uint8_t  action[10];                /* BB_FRAUD_REVIEW or BB_FRAUD_REJECT */
-    uint32_t window_s[10];
-    int64_t  limit[10];
-    int64_t  min_count[10];
+    uint8_t  enabled[BB_FRAUD_RULES];
+    uint8_t  action[BB_FRAUD_RULES];    /* BB_FRAUD_REVIEW or BB_FRAUD_REJECT */
+    uint32_t window_s[BB_FRAUD_RULES];
+    int64_t  limit[BB_FRAUD_RULES];
+    int64_t  min_count[BB_FRAUD_RULES];
 } bb_fraud_rules;
 
 typedef struct bb_fraud_lists {         /* each strictly increasing */
@@ -209,7 +209,7 @@ int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists
 
 /* ---- loan.decide: fraud → score → limit → price → schedule offer ---- */
 typedef struct bb_decide_params {
-    uint32_t rate_ppm_by_band[16];
+    uint32_t rate_ppm_by_band[BB_LIMIT_BANDS_MAX];
     uint16_t default_n_periods;
 } bb_decide_params;
 
@@ -450,5 +450,26 @@ int32_t bb_probe_noop(void);
 int64_t bb_now_ns(void);
 
 /* END CDEF */
+
+/* Each array of the structs above has the length of its named constant, and the constants
+ * fit the types that carry them: Python reads the constants from the compiled core
+ * (lib.BB_…), so a length changed here reaches it, and a literal length put back in a
+ * struct fails to compile. */
+#define BB_LENGTH(array) (sizeof(array) / sizeof((array)[0]))
+_Static_assert(BB_LENGTH(((bb_limit_params *)0)->band_multiplier) == BB_LIMIT_BANDS_MAX, "bands");
+_Static_assert(BB_LENGTH(((bb_limit_params *)0)->rate_ppm) == BB_PRODUCTS, "products");
+_Static_assert(BB_LENGTH(((bb_limit_params *)0)->n_periods) == BB_PRODUCTS, "products");
+_Static_assert(BB_LENGTH(((bb_limit_params *)0)->cap_fen) == BB_PRODUCTS, "products");
+_Static_assert(BB_LENGTH(((bb_fraud_rules *)0)->enabled) == BB_FRAUD_RULES, "rules");
+_Static_assert(BB_LENGTH(((bb_fraud_rules *)0)->action) == BB_FRAUD_RULES, "rules");
+_Static_assert(BB_LENGTH(((bb_fraud_rules *)0)->window_s) == BB_FRAUD_RULES, "rules");
+_Static_assert(BB_LENGTH(((bb_fraud_rules *)0)->limit) == BB_FRAUD_RULES, "rules");
+_Static_assert(BB_LENGTH(((bb_fraud_rules *)0)->min_count) == BB_FRAUD_RULES, "rules");
+_Static_assert(BB_LENGTH(((bb_decide_params *)0)->rate_ppm_by_band) == BB_LIMIT_BANDS_MAX,
+               "a rate per band");
+_Static_assert(BB_FRAUD_RULES <= 32, "a rule is a bit of a uint32_t matched set");
+_Static_assert(BB_LIMIT_BANDS_MAX <= 256 && BB_PRODUCTS <= 256, "bands and products are uint8_t");
+_Static_assert(BB_CELLS_MAX < INT32_MAX, "a cell is an int32_t, -1 for cross-cell");
+_Static_assert(BB_PERIODS_MAX <= UINT16_MAX, "periods are uint16_t");
 
 #endif

@@ -12,8 +12,8 @@ import pyarrow as pa
 from workloads import _tables
 from workloads._base import scaled
 from workloads._rng import Stream
+from workloads.ledger import _sharded, post
 from workloads.ledger import _tigerbeetle as tb
-from workloads.ledger import post
 
 CELLS = 8
 LEDGER_CNY = 156
@@ -267,5 +267,5 @@ def generate(
     return {
         "accounts": accounts_table(customers, cells),
         "transfers": transfers,
-        "config": post.config_table(cells),
+        "config": _sharded.config_table(cells),
     }

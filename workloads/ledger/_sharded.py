@@ -1,6 +1,8 @@
-"""Sharded runs of many batches through the C core (ledger.post, ledger.smallbank): one C
-loop per cell group over all batches; the groups claim each batch's cells (the first out of
-cells plans the next batch) and meet at a C barrier twice a batch (see bb_batches in
+"""What the batched, sharded ledger workloads (ledger.post, ledger.smallbank, ledger.eod's
+setup) share: the config table of their cell count, their batches (runs of equal batch
+numbers) and their checks, and the runs of many batches through the C core: one C loop per
+cell group over all batches; the groups claim each batch's cells (the first out of cells
+plans the next batch) and meet at a C barrier twice a batch (see bb_batches in
 native/include/bankcore.h)."""
 
 from __future__ import annotations
@@ -9,9 +11,44 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
+import pyarrow as pa
 
 from native import ffi, lib
 from workloads import _native
+from workloads.errors import InputError
+
+CONFIG = {"cells": pa.uint32()}
+
+
+def config_table(cells: int) -> pa.Table:
+    return pa.table({"cells": pa.array([cells], pa.uint32())})
+
+
+def cells_of(config: pa.Table, workload: str) -> int:
+    """The cell count of a one-row config table, checked."""
+    cells = config.column("cells")[0].as_py() if config.num_rows == 1 else 0
+    if not 1 <= cells <= lib.BB_CELLS_MAX:
+        raise InputError(f"{workload} config: one row with cells in 1..{lib.BB_CELLS_MAX}")
+    return cells
+
+
+def check_batches(batch: np.ndarray, workload: str, table: str) -> None:
+    """Batch numbers must not decrease (a batch is a run of equal numbers)."""
+    falls = batch[1:] < batch[:-1]  # no widened copy: this runs on every call
+    if falls.any():
+        raise InputError(
+            f"{workload} {table} row {int(np.argmax(falls)) + 1}: batch numbers must not decrease"
+        )
+
+
+def batch_bounds(batch: np.ndarray) -> list[tuple[int, int]]:
+    """[begin, end) of each batch: runs of equal batch numbers."""
+    if len(batch) == 0:
+        return []
+    changes = np.flatnonzero(batch[1:] != batch[:-1]) + 1  # no row-sized concatenation
+    starts = np.concatenate([[0], changes])
+    ends = np.concatenate([changes, [len(batch)]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 class Barrier:

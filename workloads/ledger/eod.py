@@ -44,7 +44,7 @@ from workloads._base import Workload, scaled
 from workloads._rng import Stream
 from workloads.errors import InputError, NativeError
 from workloads.ledger import _eod_reference as reference
-from workloads.ledger import _post_data, post
+from workloads.ledger import _post_data, _sharded, post
 from workloads.ledger import _tigerbeetle as tb
 from workloads.ledger._eod_reference import ReconciliationError
 from workloads.ledger._ledger import Ledger
@@ -225,7 +225,7 @@ class Eod(Workload):
 
     def _validate_more(self, inputs) -> None:
         config = inputs["config"]
-        cells = post.cells_of(config, self.name)
+        cells = _sharded.cells_of(config, self.name)
         post.validate_accounts(inputs["accounts"], self.name)
         if sorted(inputs["gl"].column("cell").to_pylist()) != list(range(cells)):
             raise InputError(f"ledger.eod gl: one row per cell 0..{cells - 1}")
@@ -234,7 +234,8 @@ class Eod(Workload):
         bad = (n < 1) | (n > schedule.PERIODS_MAX)
         if bad.any():
             raise InputError(
-                f"ledger.eod loans row {int(np.argmax(bad))}: n_periods must be 1..360"
+                f"ledger.eod loans row {int(np.argmax(bad))}: "
+                f"n_periods must be 1..{schedule.PERIODS_MAX}"
             )
         start = config.column("start_day")[0].as_py()
         days = config.column("days")[0].as_py()
@@ -288,7 +289,7 @@ class Eod(Workload):
         ledger = Ledger(inputs["accounts"].to_pylist(), cells)
         setup = inputs["setup"]
         rows = setup.select(list(post.TRANSFER_FIELDS)).to_pylist()
-        for k, (begin, end) in enumerate(post.batch_bounds(setup.column("batch").to_numpy())):
+        for k, (begin, end) in enumerate(_sharded.batch_bounds(setup.column("batch").to_numpy())):
             results = ledger.run_batch(rows[begin:end], (k + 1) * post.NS_PER_S)
             if any(status != tb.CREATED for _, status in results):
                 raise ReconciliationError(SETUP_REFUSED)

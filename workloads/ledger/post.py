@@ -78,7 +78,6 @@ TRANSFER_FIELDS = {
     "timestamp": pa.uint64(),
 }
 TRANSFERS = {"batch": pa.uint32(), **TRANSFER_FIELDS}
-CONFIG = {"cells": pa.uint32()}
 RESULTS = {"id": pa.uint64(), "timestamp": pa.uint64(), "status": pa.uint32()}
 BALANCES = {
     "id": pa.uint64(),
@@ -88,18 +87,6 @@ BALANCES = {
     "credits_posted": pa.uint64(),
     "flags": pa.uint16(),
 }
-
-
-def config_table(cells: int) -> pa.Table:
-    return pa.table({"cells": pa.array([cells], pa.uint32())})
-
-
-def cells_of(config: pa.Table, workload: str) -> int:
-    """The cell count of a one-row config table, checked."""
-    cells = config.column("cells")[0].as_py() if config.num_rows == 1 else 0
-    if not 1 <= cells <= 1024:
-        raise InputError(f"{workload} config: one row with cells in 1..1024")
-    return cells
 
 
 def validate_accounts(accounts: pa.Table, workload: str) -> None:
@@ -131,25 +118,6 @@ def validate_accounts(accounts: pa.Table, workload: str) -> None:
             raise InputError(f"{workload} accounts row {int(np.argmax(bad))} has {why}")
 
 
-def check_batches(batch: np.ndarray, workload: str, table: str) -> None:
-    """Batch numbers must not decrease (a batch is a run of equal numbers)."""
-    falls = batch[1:] < batch[:-1]  # no widened copy: this runs on every call
-    if falls.any():
-        raise InputError(
-            f"{workload} {table} row {int(np.argmax(falls)) + 1}: batch numbers must not decrease"
-        )
-
-
-def batch_bounds(batch: np.ndarray) -> list[tuple[int, int]]:
-    """[begin, end) of each batch: runs of equal batch numbers."""
-    if len(batch) == 0:
-        return []
-    changes = np.flatnonzero(batch[1:] != batch[:-1]) + 1  # no row-sized concatenation
-    starts = np.concatenate([[0], changes])
-    ends = np.concatenate([changes, [len(batch)]])
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
 def rebatch(transfers: pa.Table, batch_size: int) -> pa.Table:
     """The same events in batches of at most batch_size, never splitting a linked chain
     (a chain longer than the batch gets a batch of its own)."""
@@ -171,7 +139,7 @@ class Post(Workload):
     name = "ledger.post"
     unit = "transfers"
     engines = ("c", "python")
-    input_schemas = {"accounts": ACCOUNTS, "transfers": TRANSFERS, "config": CONFIG}
+    input_schemas = {"accounts": ACCOUNTS, "transfers": TRANSFERS, "config": _sharded.CONFIG}
     output_schemas = {"results": RESULTS, "accounts": BALANCES}
 
     def _generate(self, scale: float, seed: int) -> _tables.Tables:
@@ -180,11 +148,11 @@ class Post(Workload):
         return generate(scale, seed)
 
     def _validate_more(self, inputs) -> None:
-        cells_of(inputs["config"], self.name)
+        _sharded.cells_of(inputs["config"], self.name)
         validate_accounts(inputs["accounts"], self.name)
         batch = inputs["transfers"].column("batch").to_numpy()
-        check_batches(batch, self.name, "transfers")
-        for begin, end in batch_bounds(batch):
+        _sharded.check_batches(batch, self.name, "transfers")
+        for begin, end in _sharded.batch_bounds(batch):
             if end - begin > BATCH_SIZE_MAX:
                 raise InputError(
                     f"ledger.post batch {int(batch[begin])} has {end - begin} events; "
@@ -195,11 +163,15 @@ class Post(Workload):
         return inputs["transfers"].num_rows
 
     def _run_python(self, inputs, threads: int) -> _tables.Tables:
-        ledger = Ledger(inputs["accounts"].to_pylist(), cells_of(inputs["config"], self.name))
+        ledger = Ledger(
+            inputs["accounts"].to_pylist(), _sharded.cells_of(inputs["config"], self.name)
+        )
         transfers = inputs["transfers"]
         rows = transfers.select(list(TRANSFER_FIELDS)).to_pylist()
         results = []
-        for k, (begin, end) in enumerate(batch_bounds(transfers.column("batch").to_numpy())):
+        for k, (begin, end) in enumerate(
+            _sharded.batch_bounds(transfers.column("batch").to_numpy())
+        ):
             results += ledger.run_batch(rows[begin:end], (k + 1) * NS_PER_S)
         out = [
             (row["id"], stamp, status) for row, (stamp, status) in zip(rows, results, strict=True)
@@ -214,7 +186,7 @@ class Post(Workload):
         }
 
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
-        cells = cells_of(inputs["config"], self.name)
+        cells = _sharded.cells_of(inputs["config"], self.name)
         accounts = _tables.columns(inputs["accounts"], ACCOUNTS)
         ledger_c = CLedger(accounts, cells)
         results = post_batches(
@@ -237,7 +209,7 @@ class Post(Workload):
         assert len(np.unique(pending_ids)) == len(pending_ids), (
             "a pending transfer resolves at most once"
         )
-        bounds = batch_bounds(transfers.column("batch").to_numpy())
+        bounds = _sharded.batch_bounds(transfers.column("batch").to_numpy())
         linked = (flags & tb.LINKED) != 0
         batch_start = np.zeros(len(flags), dtype=bool)
         batch_start[[b for b, _ in bounds]] = True
@@ -296,7 +268,7 @@ def post_batches(
         ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in arrays.items()})
         for arrays in (out, scratch)
     )
-    bounds = batch_bounds(cols["batch"])
+    bounds = _sharded.batch_bounds(cols["batch"])
     _sharded.run(
         bounds,
         threads,

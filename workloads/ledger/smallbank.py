@@ -40,7 +40,7 @@ from workloads._base import Workload, scaled
 from workloads._rng import Stream
 from workloads.errors import InputError
 from workloads.ledger import _sharded
-from workloads.ledger.post import batch_bounds, cells_of, check_batches, config_table
+from workloads.ledger._sharded import batch_bounds, cells_of, check_batches, config_table
 
 AMALGAMATE, BALANCE, DEPOSIT_CHECKING, SEND_PAYMENT, TRANSACT_SAVINGS, WRITE_CHECK = range(6)
 COMMIT, ABORT, OVERFLOW, INVALID = range(4)
@@ -60,7 +60,6 @@ TRANSACTIONS = {
     "customer_b": pa.uint32(),
     "amount_fen": pa.int64(),
 }
-CONFIG = {"cells": pa.uint32()}
 RESULTS = {"status": pa.uint8(), "value_fen": pa.int64()}
 
 
@@ -168,7 +167,11 @@ class SmallBank(Workload):
     name = "ledger.smallbank"
     unit = "transactions"
     engines = ("c", "python")
-    input_schemas = {"customers": CUSTOMERS, "transactions": TRANSACTIONS, "config": CONFIG}
+    input_schemas = {
+        "customers": CUSTOMERS,
+        "transactions": TRANSACTIONS,
+        "config": _sharded.CONFIG,
+    }
     output_schemas = {"results": RESULTS, "customers": CUSTOMERS}
 
     def _generate(self, scale: float, seed: int) -> _tables.Tables:

@@ -74,15 +74,18 @@ def parse_pricing(table: pa.Table) -> dict:
     rates = p.get("rate_ppm_by_band")
     if (
         not isinstance(rates, list)
-        or not 1 <= len(rates) <= 16
+        or not 1 <= len(rates) <= lib.BB_LIMIT_BANDS_MAX
         or not all(isinstance(r, int) and 0 <= r < 2**32 for r in rates)
     ):
         raise InputError(
-            "loan.decide pricing field 'rate_ppm_by_band' must list 1 to 16 rates in ppm"
+            "loan.decide pricing field 'rate_ppm_by_band' must list 1 to "
+            f"{lib.BB_LIMIT_BANDS_MAX} rates in ppm"
         )
     n = p.get("default_n_periods")
     if not isinstance(n, int) or not 1 <= n <= schedule.PERIODS_MAX:
-        raise InputError("loan.decide pricing field 'default_n_periods' must be 1..360")
+        raise InputError(
+            f"loan.decide pricing field 'default_n_periods' must be 1..{schedule.PERIODS_MAX}"
+        )
     return p
 
 

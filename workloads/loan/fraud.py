@@ -78,7 +78,7 @@ RULE_NAMES = (
     NIGHT_LARGE,
     FAN_IN,
     IP_USERS,
-) = range(10)
+) = range(lib.BB_FRAUD_RULES)  # unpacking fails unless the core has exactly these rules
 DISTINCT_RULES = (DEVICE_USERS_REJECT, DEVICE_USERS_REVIEW, FAN_IN, IP_USERS)
 BLOCKED_USER, BLOCKED_DEVICE, BLOCKED_PHONE, ALLOWED_USER = 0, 1, 2, 3
 LOCAL_OFFSET_S = 8 * 3600
@@ -140,17 +140,20 @@ HORIZON_S = 7 * DAY_S
 
 def rules_table(overrides: dict | None = None) -> pa.Table:
     rules = {**DEFAULT_RULES, **(overrides or {})}
-    rows = [(r, 1, *rules[r]) for r in range(10)]
+    rows = [(r, 1, *rules[r]) for r in range(lib.BB_FRAUD_RULES)]
     return _tables.from_rows(rows, RULES)
 
 
 def parse_rules(table: pa.Table) -> list[dict]:
-    """The rule table as 10 dicts by rule id, checked (the C core checks the same again)."""
+    """The rule table as a dict per rule id, checked (the C core checks the same again)."""
     ids = table.column("rule_id").to_pylist()
-    if sorted(ids) != list(range(10)):
-        raise InputError(f"loan.fraud rules table needs rule_id 0..9 once each, got {sorted(ids)}")
+    if sorted(ids) != list(range(lib.BB_FRAUD_RULES)):
+        raise InputError(
+            f"loan.fraud rules table needs rule_id 0..{lib.BB_FRAUD_RULES - 1} once each, "
+            f"got {sorted(ids)}"
+        )
     rows = {row["rule_id"]: row for row in table.to_pylist()}
-    rules = [rows[r] for r in range(10)]
+    rules = [rows[r] for r in range(lib.BB_FRAUD_RULES)]
     for r, rule in enumerate(rules):
         where = f"loan.fraud rule {r} ({RULE_NAMES[r]})"
         if not rule["enabled"]:
@@ -311,7 +314,7 @@ class Reference:
             return REJECT
         if user in self.lists[ALLOWED_USER]:
             return ALLOW
-        actions = [self.rules[r]["action"] for r in range(10) if matched >> r & 1]
+        actions = [self.rules[r]["action"] for r in range(lib.BB_FRAUD_RULES) if matched >> r & 1]
         return max(actions, default=ALLOW)
 
 
@@ -518,7 +521,7 @@ class Fraud(Workload):
         matched = decisions.column("matched_rules").to_numpy()
         decision = decisions.column("decision").to_numpy()
         status = decisions.column("status").to_numpy()
-        assert (matched < (1 << 10)).all(), "only the ten rule bits"
+        assert (matched < (1 << lib.BB_FRAUD_RULES)).all(), "only the rules' bits"
         lists = parse_lists(inputs["lists"])
         allowed = np.isin(
             events.column("user_id").to_numpy().astype(np.uint64), lists[ALLOWED_USER]

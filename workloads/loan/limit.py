@@ -90,8 +90,11 @@ def parse_params(table: pa.Table) -> dict:
         if key not in p:
             raise InputError(f"loan.limit params field '{key}' is missing")
     multiples = p["band_multiplier"]
-    if not isinstance(multiples, list) or not 1 <= len(multiples) <= 16:
-        raise InputError("loan.limit params field 'band_multiplier' must list 1 to 16 multiples")
+    if not isinstance(multiples, list) or not 1 <= len(multiples) <= lib.BB_LIMIT_BANDS_MAX:
+        raise InputError(
+            "loan.limit params field 'band_multiplier' must list 1 to "
+            f"{lib.BB_LIMIT_BANDS_MAX} multiples"
+        )
     for b, m in enumerate(multiples):
         integer(m, f"band_multiplier[{b}]", 0, _money.I64_MAX)
         if b and m > multiples[b - 1]:
@@ -99,14 +102,16 @@ def parse_params(table: pa.Table) -> dict:
                 "loan.limit params field 'band_multiplier' must not increase with the band"
             )
     integer(p["dti_max_bp"], "dti_max_bp", 0, 10_000)
-    if not isinstance(p["products"], list) or len(p["products"]) != 2:
-        raise InputError("loan.limit params field 'products' must list 2 products (micro, sme)")
+    if not isinstance(p["products"], list) or len(p["products"]) != lib.BB_PRODUCTS:
+        raise InputError(
+            f"loan.limit params field 'products' must list {lib.BB_PRODUCTS} products (micro, sme)"
+        )
     for i, product in enumerate(p["products"]):
         if not isinstance(product, dict):
             raise InputError(f"loan.limit params field 'products[{i}]' must be an object")
         for key, lo, hi in (
             ("rate_ppm", 0, 2**32 - 1),
-            ("n_periods", 1, 360),
+            ("n_periods", 1, lib.BB_PERIODS_MAX),
             ("cap_fen", 0, _money.I64_MAX),
         ):
             integer(product.get(key), f"products[{i}].{key}", lo, hi)
@@ -135,7 +140,7 @@ def c_params(p: dict):
 
 def limit_row(p: dict, band: int, income: int, debt: int, inquiries: int, product: int):
     """The reference: (limit_fen, binding, status) for one applicant."""
-    if income < 0 or debt < 0 or inquiries < 0 or product not in (0, 1):
+    if income < 0 or debt < 0 or inquiries < 0 or not 0 <= product < lib.BB_PRODUCTS:
         return 0, REJECTED, STATUS_INVALID
     multiples = p["band_multiplier"]
     if band >= len(multiples) or multiples[band] == 0:

@@ -41,7 +41,7 @@ from workloads._base import Workload, scaled
 from workloads._rng import Stream
 
 EQUAL_INSTALLMENT, EQUAL_PRINCIPAL = 1, 2
-PERIODS_MAX = 360
+PERIODS_MAX = lib.BB_PERIODS_MAX
 STATUS_INVALID, STATUS_OVERFLOW = 1, 2
 EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 DAY_MIN = datetime.date.min.toordinal() - EPOCH_ORDINAL
