@@ -298,6 +298,13 @@ class Score(Workload):
         assert scores.num_rows == inputs["applicants"].num_rows, "one score per applicant"
         score = scores.column("score").to_numpy().astype(np.int64)
         status = scores.column("status").to_numpy()
+        unbinned_null = np.zeros(len(status), dtype=bool)
+        for v in card.variables:
+            if v.missing_points is None:
+                unbinned_null |= inputs["applicants"].column(v.name).is_null().to_numpy()
+        assert (((status & STATUS_MISSING) != 0) == unbinned_null).all(), (
+            "the missing status marks the rows with a null that has no missing bin"
+        )
         reachable = [(*v.points, v.unseen_points, v.missing_points or 0) for v in card.variables]
         lowest = card.base_points + sum(min(points) for points in reachable)
         highest = card.base_points + sum(max(points) for points in reachable)
