@@ -202,3 +202,37 @@ def test_missing_bins_and_nulls_match_scorecard_ply(missing_card_case, engine, t
     status = np.array(out["scores"].column("status").to_pylist())
     assert ((status & score.STATUS_MISSING) != 0).tolist() == no_bin_null.tolist()
     assert set((status & ~score.STATUS_MISSING).tolist()) == {0}
+
+
+def test_joined_intervals_score_as_the_card_says(german):
+    """A bin joining two intervals ([26,28) and [28,35) under one set of points): we score
+    every value by the card. scorecardpy 0.1.9.7's scorecard_ply rebuilds its breaks from
+    each bin's last left edge, so it loses 26 and gives every age below 28 no points (not
+    even [-inf,26)'s own); everywhere else the scores agree."""
+    keep = ["duration_in_month", "age_in_years", TARGET]
+    breaks = {"duration_in_month": [8, 16, 34, 44], "age_in_years": [26, "28%,%35", 37, "missing"]}
+    data = with_nulls(german[keep], ["age_in_years"], 3, share=0.1)
+    bins = sc.woebin(data, y=TARGET, breaks_list=breaks, no_cores=1)
+    xcolumns = [f"{v}_woe" for v in breaks]
+    model = fixed_model(xcolumns)
+    model.coef_ = np.array([COEFFICIENTS[:2]])
+    card = sc.scorecard(bins, model, xcolumns)
+    assert "[26.0,28.0)%,%[28.0,35.0)" in card["age_in_years"]["bin"].tolist()
+    ply = sc.scorecard_ply(data, card, only_total_score=False)
+    ours = cards.from_scorecardpy(card_rows(card))
+    age = next(v for v in ours.variables if v.name == "age_in_years")
+    assert age.edges == (26, 28, 35, 37) and age.points[1] == age.points[2]
+    got = (
+        registry.get("loan.score")
+        .run({"applicants": applicants_table(data, ours), "scorecard": cards.as_table(ours)})[
+            "scores"
+        ]
+        .column("score")
+        .to_numpy()
+    )
+    unbinned = ply["age_in_years_points"].isna().to_numpy()
+    assert (unbinned == (data["age_in_years"] < 28).to_numpy()).all()
+    assert (got[~unbinned] == ply["score"].to_numpy()[~unbinned]).all()
+    below_26 = (data["age_in_years"] < 26).to_numpy()
+    expected_there = ply["score"].to_numpy() + np.where(below_26, age.points[0], age.points[1])
+    assert (got[unbinned] == expected_there[unbinned]).all()

