@@ -11,6 +11,7 @@ import datetime
 import os
 import signal
 import socket
+from collections.abc import Callable
 
 # the run row's owner fields, filled by the process that writes a running run's row
 OWNER_FIELDS = ("owner_host", "owner_pid", "owner_boot_id")
@@ -64,18 +65,32 @@ def status(run: dict) -> str:
     return "running" if _alive_since(run["owner_pid"], run.get("started_at")) else "abandoned"
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """In a worker (between fork and exec, or at its start): ask the kernel to kill this
-    process when its parent dies, then make sure the parent has not died already (the
-    request only covers a parent alive at the time). Outside Linux the parent-pid check in
-    ``parent_gone`` is what remains."""
+def worker_start(also: Callable[[], None] | None = None) -> Callable[[], None]:
+    """A ``preexec_fn`` for a worker process of this one: between fork and exec it asks the
+    kernel to kill the worker when this process dies (PR_SET_PDEATHSIG, Linux), then exits at
+    once if this process died already (the request only covers a parent alive at the time),
+    then runs ``also`` (CPU pinning). libc is looked up here, before the fork. Elsewhere the
+    parent-pid check of ``parent_gone`` is what remains."""
+    parent = os.getpid()
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent_pid:
-        os._exit(1)
+        prctl = None
+
+    def start() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+        if also is not None:
+            also()
+
+    return start
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a worker: this one, plus whose child it must stay."""
+    return {**os.environ, PARENT_PID_VARIABLE: str(os.getpid())}
 
 
 def parent_gone() -> bool:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from bench import liveness
 from workloads import registry
 from workloads.errors import BankbenchError
 
@@ -188,12 +189,16 @@ def run(
                     chosen.min_round_s,
                 ),
             ]
-            preexec = None
+            pinning = None
             if pin and hasattr(os, "sched_setaffinity"):
                 cores = sorted(os.sched_getaffinity(0))[: max(threads)]
-                preexec = lambda cores=cores: os.sched_setaffinity(0, cores)  # noqa: E731
-            result = subprocess.run(
-                command, preexec_fn=preexec, stdout=subprocess.DEVNULL, check=False
+                pinning = lambda cores=cores: os.sched_setaffinity(0, cores)  # noqa: E731
+            result = subprocess.run(  # the worker dies with this process (liveness)
+                command,
+                preexec_fn=liveness.worker_start(pinning),
+                env=liveness.worker_environment(),
+                stdout=subprocess.DEVNULL,
+                check=False,
             )
             if result.returncode not in (0, 5):
                 status = "incomplete"

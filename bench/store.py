@@ -161,7 +161,12 @@ class Store:
 
     def write_samples(self, run: dict, name: str, rows: list[dict], process: int = 0) -> None:
         """One benchmark's samples from one worker process (each worker numbers its own
-        files, so the process is part of the name: the workers of one run share a folder)."""
+        files, so the process is part of the name: the workers of one run share a folder).
+        A worker whose run's process is gone stops here: nothing writes into an abandoned run."""
+        if liveness.parent_gone():
+            raise StoreError(
+                f"the process of run {run['run_id']} is gone; this worker writes nothing more"
+            )
         fingerprint = json.loads(run["fingerprint_json"])
         table = pa.Table.from_pylist(
             [{k: r.get(k) for k in SAMPLES.names} for r in rows], schema=SAMPLES

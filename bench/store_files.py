@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 
 from workloads.errors import BankbenchError
 
+OBJECT_STORES = ("s3", "gcs")  # pyarrow filesystems whose paths are keys, not folders
+
 
 class StoreError(BankbenchError):
     """The store cannot be read or written."""
@@ -47,7 +49,8 @@ def write(fs: pafs.FileSystem, table: pa.Table, path: str) -> None:
     """``table`` as one Parquet file at ``path``, all or nothing (see the module docstring)."""
     folder = path.rsplit("/", 1)[0]
     if not isinstance(fs, pafs.LocalFileSystem):
-        fs.create_dir(folder, recursive=True)
+        if fs.type_name not in OBJECT_STORES:  # keys need no folders; other filesystems may
+            fs.create_dir(folder, recursive=True)
         with fs.open_output_stream(path) as stream:  # one object, visible only when complete
             pq.write_table(table, stream)
         return

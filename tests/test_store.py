@@ -215,3 +215,97 @@ def test_a_local_write_is_fsynced_around_the_rename(tmp_path, monkeypatch):
     assert ("fsync", str(tmp_path / "new")) in before  # the new folders in their parents
     assert pq.read_table(target).to_pylist() == [{"a": 1}]
     assert [p.name for p in target.parent.iterdir()] == ["file.parquet"]  # no temporary left
+
+
+# ---- runs whose process died ----
+def _run_row(**owner):
+    return {"status": "running", "started_at": None, **owner}
+
+
+def test_a_running_run_whose_owner_is_gone_reads_abandoned():
+    import datetime
+    import socket
+    import subprocess
+    import sys
+
+    from bench import liveness
+
+    here = liveness.owner()
+    assert liveness.status(_run_row(**here)) == "running"  # this very process
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert liveness.status(_run_row(**{**here, "owner_pid": gone.pid})) == "abandoned"
+    rebooted = {**here, "owner_boot_id": "00000000-0000-0000-0000-000000000000"}
+    assert liveness.status(_run_row(**rebooted)) == "abandoned"
+    later = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    reused = {**here, "started_at": later}  # a pid that started after the run: not its owner
+    assert liveness.status({**_run_row(**here), **reused}) == "abandoned"
+    elsewhere = {**here, "owner_host": socket.gethostname() + "-other", "owner_pid": gone.pid}
+    assert liveness.status(_run_row(**elsewhere)) == "running"  # cannot be checked from here
+    assert liveness.status({"status": "complete"}) == "complete"
+
+
+def test_a_worker_whose_parent_is_gone_writes_nothing(tmp_path, monkeypatch):
+    from bench import liveness
+    from bench.store import StoreError
+
+    run = {"run_id": "r", "fingerprint_json": "{}"}
+    monkeypatch.setenv(liveness.PARENT_PID_VARIABLE, str(os.getppid() + 1))
+    with pytest.raises(StoreError, match="is gone"):
+        Store(str(tmp_path)).write_samples(run, "b", [{"run_id": "r", "seconds": 1.0}])
+    assert not list(tmp_path.rglob("*.parquet"))
+    monkeypatch.setenv(liveness.PARENT_PID_VARIABLE, str(os.getppid()))
+    Store(str(tmp_path)).write_samples(run, "b", [{"run_id": "r", "seconds": 1.0}])
+    assert len(list(tmp_path.rglob("*.parquet"))) == 1
+
+
+def _running(processes) -> list:
+    """Those still running (a zombie is dead: only its exit status waits to be collected)."""
+    import psutil
+
+    alive = []
+    for process in processes:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-e", "python"]
+    parent = subprocess.Popen(
+        [*command, "-w", "ledger.*,loan.*", "-s", "0.02", "--store", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        workers: list = []
+        while time.monotonic() < deadline and parent.poll() is None:
+            workers = psutil.Process(parent.pid).children(recursive=True)
+            if workers and any(store.glob("samples/**/*.parquet")):
+                break  # mid-run: a worker is measuring and has written a benchmark
+            time.sleep(0.1)
+        assert workers and parent.poll() is None, "the run ended before it could be killed"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        killed = time.monotonic()
+        while _running(workers) and time.monotonic() < killed + 1.0:
+            time.sleep(0.02)
+        assert not _running(workers), "a worker outlived its parent by more than a second"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert cli.main(["runs", "--store", str(store)]) == 0
+    assert "abandoned" in capsys.readouterr().out
+    assert Store(str(store)).runs().to_pylist()[0]["status"] == "abandoned"
