@@ -45,7 +45,9 @@ def event(id_: int, dr: int, cr: int, amount: int, flags: int = 0, **fields) -> 
     return row
 
 
-def inputs_of(accounts: list[dict], batches: list[list[dict]], cells: int) -> dict[str, pa.Table]:
+def inputs_of(
+    accounts: list[dict], batches: list[list[dict]], cells: int = 1
+) -> dict[str, pa.Table]:
     rows = [
         (b, *(e[f] for f in post.TRANSFER_FIELDS)) for b, batch in enumerate(batches) for e in batch
     ]

@@ -135,8 +135,8 @@ WORKLOADS = [
     ("loan.schedule", "bb_schedule_offsets, bb_schedule, bb_annuity_payment"),
     ("loan.fraud", "bb_fraud_check_rules, bb_fraud_new, bb_fraud_evaluate, bb_fraud_decide"),
     ("loan.decide", "bb_decide_rows"),
-    ("ledger.post", "bb_ledger_new, _plan, _reserve, _run (_expire, _execute), _read_balances"),
-    ("ledger.smallbank", "bb_smallbank_new, _plan, _run (_execute), _read"),
+    ("ledger.post", "bb_ledger_new, _reserve, _run (its plan, expiry, _execute), _read_balances"),
+    ("ledger.smallbank", "bb_smallbank_new, _run (its plan and transactions), _read"),
     ("ledger.eod", "bb_eod_new, bb_eod_run, bb_eod_read_loans"),
 ]
 

@@ -12,24 +12,14 @@ from hypothesis import strategies as st
 
 from workloads import _tables, registry
 from workloads.errors import InputError
-from workloads.ledger import _sharded, post
 from workloads.ledger import _tigerbeetle as tb
+from workloads.ledger import post
 
 W = registry.get("ledger.post")
 M = tb.U64_MAX
 
 
-def inputs_of(accounts, batches, cells=1):
-    rows = [
-        (b, *(e[f] for f in post.TRANSFER_FIELDS)) for b, batch in enumerate(batches) for e in batch
-    ]
-    return {
-        "accounts": _tables.from_rows(
-            [tuple(a[f] for f in post.ACCOUNTS) for a in accounts], post.ACCOUNTS
-        ),
-        "transfers": _tables.from_rows(rows, post.TRANSFERS),
-        "config": _sharded.config_table(cells),
-    }
+inputs_of = ledger_scripts.inputs_of
 
 
 @pytest.fixture
