@@ -136,20 +136,22 @@ class Comparison:
             if run.get("profile") == "smoke":
                 problems.append(f"the {side} is a smoke run (a few rounds, tiny inputs)")
         n = len(self.rows)
-        single = sum(min(r.baseline_samples, r.candidate_samples) < 2 for r in self.rows)
-        if single:
-            problems.append(f"{plural(single, 'benchmark')} of {n} have one sample on a side")
-        weak = sum(not r.can_reach_significance for r in self.rows) - single
-        if weak > 0:
-            problems.append(
-                f"{plural(weak, 'benchmark')} of {n} have too few samples to reach "
-                f"significance (smallest attainable p ≥ {ALPHA:g})"
-            )
         noisy = sum(max(r.baseline_cv, r.candidate_cv) > NOISY_CV for r in self.rows)
         if noisy * 4 > n:
             problems.append(
-                f"{plural(noisy, 'benchmark')} of {n} vary by more than "
+                f"{of(noisy, n)} {'varies' if noisy == 1 else 'vary'} by more than "
                 f"{NOISY_CV * 100:.0f} % between samples (a noisy host)"
+            )
+        single = sum(min(r.baseline_samples, r.candidate_samples) < 2 for r in self.rows)
+        if single:
+            problems.append(
+                f"{of(single, n)} {'has' if single == 1 else 'have'} one sample on a side"
+            )
+        weak = sum(not r.can_reach_significance for r in self.rows) - single
+        if weak > 0:
+            problems.append(
+                f"{of(weak, n)} {'has' if weak == 1 else 'have'} too few samples to reach "
+                f"significance (smallest attainable p ≥ {ALPHA:g})"
             )
         return problems
 
@@ -184,6 +186,11 @@ class Comparison:
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """'1 benchmark', '2 benchmarks'."""
     return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def of(part: int, whole: int, noun: str = "benchmark") -> str:
+    """'1 of 16 benchmarks', '3 of 3 benchmarks'."""
+    return f"{part:,} of {plural(whole, noun)}"
 
 
 def _facts(run: dict) -> dict:
@@ -479,7 +486,8 @@ def gate(result: Comparison, threshold_pct: float) -> Gate:
         n, m = counts[0]
         family = len(result.rows)
         reasons.append(
-            f"{plural(len(few), 'benchmark')} of {family} have too few samples: {n} against "
+            f"{of(len(few), family)} {'has' if len(few) == 1 else 'have'} too few samples: "
+            f"{n} against "
             f"{m} give a smallest Mann–Whitney p of {smallest_p(n, m):.2g}, times "
             f"{family} benchmarks (Benjamini–Hochberg) = {min(1.0, smallest_p(n, m) * family):.2g}"
             f", not below {ALPHA:g}"
@@ -517,7 +525,7 @@ def noisy_calibration(rows: list[dict], change: float = NOISY_HOST_CHANGE) -> st
     worst = max(noisy, key=lambda r: r["detectable_change"])
     return (
         f"TOO NOISY: this host cannot detect a {change * 100:.0f} % change in "
-        f"{plural(len(noisy), 'benchmark')} of {len(rows)} (worst {visible(worst['benchmark'])}: "
+        f"{of(len(noisy), len(rows))} (worst {visible(worst['benchmark'])}: "
         f"{worst['detectable_change'] * 100:.0f} %); use more rounds or --processes, a quieter "
         "host, or --measure instructions where available"
     )

@@ -98,8 +98,8 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
 
     def run(r: dict) -> str:
         return (
-            f"{esc(r['run_id'])} ({esc(r['label'] or 'no label', text.CELL_WIDTH)}, "
-            f"{esc(r['cpu_model'] or 'unknown cpu', text.CELL_WIDTH)})"
+            f"{esc(r['run_id'])} ({esc(r['label'] or 'no label', text.LABEL_WIDTH)}, "
+            f"{esc(r['cpu_model'] or 'unknown cpu', text.LABEL_WIDTH)})"
         )
 
     if result.nothing_in_common:  # one line: there is nothing else to say
@@ -133,7 +133,7 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
         lines.append(
             "differences: "
             + "; ".join(
-                f"{k}: {esc(a, text.CELL_WIDTH)} → {esc(b, text.CELL_WIDTH)}"
+                f"{k}: {esc(a, text.LABEL_WIDTH)} → {esc(b, text.LABEL_WIDTH)}"
                 for k, (a, b) in result.differences.items()
             )
         )

@@ -119,3 +119,38 @@ def points(samples: list[dict]) -> list[tuple[int, float]]:
         for s in samples
         if s.get("units") and s.get("threads") and s["seconds"] > 0
     ]
+
+
+def along(
+    points: list[tuple[int, float]],
+    reference: list[tuple[int, float]],
+    threads: int,
+    cores: int,
+) -> Rate | None:
+    """The rate at ``threads`` of a benchmark measured at fewer thread counts than a fit
+    needs (say capacity at one thread count), projected along the scaling fitted to the
+    ``reference`` curve of the same workload: rate(t₀) · reference(threads) / reference(t₀)."""
+    direct = at(points, threads, cores)
+    if direct is not None:
+        return direct
+    real = [(t, r) for t, r in points if t <= cores]
+    fitted = fit([(t, r) for t, r in reference if t <= cores])
+    if not real or fitted is None:
+        return None
+    start = max(t for t, _ in real)
+    base = float(np.median([r for t, r in real if t == start]))
+    s_low = max(0.0, fitted.serial - Z_95 * fitted.serial_se)
+    s_high = min(1.0, fitted.serial + Z_95 * fitted.serial_se)
+
+    def factor(serial: float) -> float:
+        return fitted.rate(threads, serial) / fitted.rate(start, serial)
+
+    return Rate(
+        base * factor(fitted.serial),
+        base * min(factor(s_low), factor(s_high)),
+        base * max(factor(s_low), factor(s_high)),
+        threads,
+        start,  # what this benchmark itself measured
+        True,
+        fitted.serial,
+    )

@@ -16,7 +16,8 @@ import re
 import unicodedata
 
 ELLIPSIS = "…"
-CELL_WIDTH = 60  # characters of a table cell before the ellipsis
+CELL_WIDTH = 120  # characters of a table cell before the ellipsis (ours are shorter)
+LABEL_WIDTH = 40  # a run label or host name in prose and headers
 
 
 def _escaped(char: str) -> str:
@@ -74,3 +75,9 @@ def pdf(text: object, width: int | None = None) -> str:
 def lines(text: str) -> list[str]:
     """Our own multi-line text (commands in a code block): one visible line each."""
     return [visible(line) for line in text.split("\n")]
+
+
+def chart(text: object, width: int = LABEL_WIDTH) -> str:
+    """For a matplotlib label (math text is off in reports.charts): visible controls, cut to
+    ``width`` so one label cannot stretch a figure."""
+    return truncate(visible(text), width)

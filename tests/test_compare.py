@@ -314,5 +314,7 @@ def test_a_noisy_calibration_is_flagged():
         {"benchmark": "b", "detectable_change": 42.89},
     ]
     message = compare.noisy_calibration(rows)
-    assert message.startswith("TOO NOISY") and "1 benchmark of 2" in message and "4289 %" in message
+    assert (
+        message.startswith("TOO NOISY") and "1 of 2 benchmarks" in message and "4289 %" in message
+    )
     assert compare.noisy_calibration(rows[:1]) is None
