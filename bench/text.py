@@ -72,11 +72,6 @@ def pdf(text: object, width: int | None = None) -> str:
     return truncate(shown, width) if width else shown
 
 
-def lines(text: str) -> list[str]:
-    """Our own multi-line text (commands in a code block): one visible line each."""
-    return [visible(line) for line in text.split("\n")]
-
-
 def chart(text: object, width: int = LABEL_WIDTH) -> str:
     """For a matplotlib label (math text is off in reports.charts): visible controls, cut to
     ``width`` so one label cannot stretch a figure."""

@@ -860,19 +860,23 @@ def manifest(report: analysis.Report) -> list:
             rows,
         ),
         Paragraph("Each run was made by:"),
-        Code("\n".join(commands)),
+        Code(commands),
         Paragraph("This report was made by:"),
         Code(
-            f"bankbench report {keys}"
-            + "".join(
-                f" --store {shlex.quote(s)}"
-                for s in dict.fromkeys(m.store.location for m in report.machines)
-            )
-            + "".join(
-                f" --cost {shlex.quote(p)}" for p in (report.model.paths if report.model else ())
-            )
-            + (f" --allow {','.join(sorted(report.allow))}" if report.allow else "")
-            + " -o DIR"
+            [
+                f"bankbench report {keys}"
+                + "".join(
+                    f" --store {shlex.quote(s)}"
+                    for s in dict.fromkeys(m.store.location for m in report.machines)
+                )
+                + "".join(
+                    f" --cost {shlex.quote(p)}"
+                    for p in (report.model.paths if report.model else ())
+                )
+                + (f" --allow {','.join(sorted(report.allow))}" if report.allow else "")
+                + (" --no-projection" if not report.projection else "")
+                + " -o DIR"
+            ]
         ),
     ]
 

@@ -44,7 +44,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class Code:
-    text: str  # commands to rerun: monospace, kept verbatim (but escaped)
+    lines: list[str]  # commands to rerun, one a line: monospace, verbatim (but escaped)
 
 
 Block = Heading | Paragraph | Bullets | Table | Figure | Code

@@ -84,7 +84,7 @@ def to_html(document: Document) -> str:
                 f"<figcaption>{_e(block.caption)}</figcaption></figure>"
             )
         elif isinstance(block, Code):
-            parts.append("<pre>" + "\n".join(map(seam.html, block.text.split("\n"))) + "</pre>")
+            parts.append("<pre>" + "\n".join(map(seam.html, block.lines)) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -121,7 +121,7 @@ def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict
             lines += [f"![{_m(block.caption)}]({image_folder}/{name})", ""]
         elif isinstance(block, Code):
             fence = "~~~~"  # a fenced block is literal text: only a fence could end it early
-            code = "\n".join(seam.lines(block.text)).replace("~~~", "~ ~ ~")
+            code = "\n".join(map(seam.visible, block.lines)).replace("~~~", "~ ~ ~")
             lines += [fence, code, fence, ""]
     return "\n".join(lines), images
 
@@ -214,7 +214,7 @@ def to_pdf(document: Document) -> bytes:
             pdf.multi_cell(
                 width,
                 4,
-                "\n".join(seam.lines(block.text)),
+                "\n".join(map(seam.pdf, block.lines)),
                 new_x="LMARGIN",
                 new_y="NEXT",
                 align="L",
