@@ -10,6 +10,7 @@ import sys
 from bench import __version__
 from bench.commands import COMMANDS
 from bench.commands._exit import (  # noqa: F401  (re-exported: the statuses scripts test for)
+    EXIT_CANNOT_DECIDE,
     EXIT_ERROR,
     EXIT_MISMATCH,
     EXIT_NOT_COMPARABLE,

@@ -4,7 +4,14 @@ For every benchmark present in both runs (the same workload, engine, threads, sc
 mode and batch size): the throughput ratio candidate/baseline as the ratio of median times
 (> 1 = the candidate is faster), its 95 % bootstrap confidence interval, a Mann–Whitney U
 p-value, Benjamini–Hochberg correction across the family, and a verdict. Then the suite's
-geometric mean with its bootstrap interval.
+geometric mean with its bootstrap interval. Benchmarks on one side only are listed; two runs
+with nothing in common are not comparable; a run is never compared with itself.
+
+Every row knows what its samples can show: the smallest p its sample counts can reach (a
+Mann–Whitney test of n against m samples cannot go below a floor, and Benjamini–Hochberg
+multiplies a lone discovery by the family size), and the host's calibrated noise floor. Data
+that cannot show a change is "insufficient evidence", never "no significant difference", and
+a regression gate on it says "cannot decide" (see ``gate``).
 
 The comparability contract comes first: outputs whose digests differ are a correctness
 finding, reported before any speed and never compared; emulated runs are refused for timing;
@@ -15,14 +22,22 @@ Python, kernel…) are listed and must be allowed by name (--allow).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
+from bench import scaling, summary
+from bench.text import visible
+from workloads.errors import InputError
+
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 2000
 KEY = ("workload", "engine", "threads", "scale", "seed", "mode", "batch_size")
+THREADS_AT = KEY.index("threads")
+NOISY_CV = 0.10  # a benchmark whose samples vary more than this is noisy
+NOISY_HOST_CHANGE = 0.10  # calibrate flags a host that cannot detect a change this large
 SOFTWARE_FIELDS = {  # what may differ between the runs only when named in --allow
     "compiler": ("build", "compiler"),
     "flags": ("build", "flags"),
@@ -59,9 +74,30 @@ class Row:
     low: float
     high: float
     p_value: float
+    baseline_samples: int = 0
+    candidate_samples: int = 0
+    baseline_cv: float = 0.0
+    candidate_cv: float = 0.0
     p_adjusted: float = 1.0
+    # the smallest adjusted p these sample counts can reach: a lone discovery's raw p floor
+    # times the family size (Benjamini–Hochberg's factor for the smallest p alone)
+    p_floor: float = 1.0
     noise_floor: float = 0.0  # changes smaller than this fraction are this host's noise
+    calibrated: bool = False  # noise_floor comes from a calibration of this benchmark
     verdict: str = "no significant difference"
+
+    @property
+    def threads(self) -> int:
+        return int(self.key[THREADS_AT])
+
+    @property
+    def can_reach_significance(self) -> bool:
+        return self.p_floor < ALPHA
+
+    def can_detect(self, change: float) -> bool:
+        """Whether a change of this fraction could be called on these samples: their sample
+        counts can reach significance and the calibrated noise (where known) is below it."""
+        return self.can_reach_significance and (not self.calibrated or self.noise_floor < change)
 
 
 @dataclass
@@ -71,24 +107,65 @@ class Comparison:
     differences: dict[str, tuple] = field(default_factory=dict)  # field → (baseline, candidate)
     not_allowed: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)  # why timing is not compared
-    outputs_differ: list[str] = field(default_factory=list)  # benchmarks with other digests
+    outputs_differ: list[str] = field(default_factory=list)  # workloads with other digests
     rows: list[Row] = field(default_factory=list)
+    only_baseline: list[str] = field(default_factory=list)  # benchmarks run on one side only
+    only_candidate: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # "the candidate (id) is abandoned"
+    nothing_in_common: bool = False
+    noise_source: str = "none"  # "calibration", "fixed" or "none"
     geomean: tuple[float, float, float] | None = None
-    per_core: float | None = None  # geometric mean of the single-thread ratios
-    per_socket: float | None = None  # ... of the most-threads ratios, scaled to one socket
+    per_core: float | None = None  # geometric mean of the one-thread ratios
+    per_socket: float | None = None  # ... of the rates at a socket's physical cores
+    per_socket_projected: bool = False  # some per-socket rate was projected, not measured
 
     @property
     def comparable(self) -> bool:
         return not self.refusals and not self.not_allowed
 
     @property
+    def calibrated(self) -> int:
+        """How many compared benchmarks have a calibrated noise floor."""
+        return sum(r.calibrated for r in self.rows)
+
+    @property
+    def evidence_problems(self) -> list[str]:
+        """Why these data cannot support a verdict of no difference, one sentence each."""
+        problems = list(self.incomplete)
+        for side, run in (("baseline", self.baseline), ("candidate", self.candidate)):
+            if run.get("profile") == "smoke":
+                problems.append(f"the {side} is a smoke run (a few rounds, tiny inputs)")
+        n = len(self.rows)
+        noisy = sum(max(r.baseline_cv, r.candidate_cv) > NOISY_CV for r in self.rows)
+        if noisy * 4 > n:
+            problems.append(
+                f"{of(noisy, n)} {'varies' if noisy == 1 else 'vary'} by more than "
+                f"{NOISY_CV * 100:.0f} % between samples (a noisy host)"
+            )
+        single = sum(min(r.baseline_samples, r.candidate_samples) < 2 for r in self.rows)
+        if single:
+            problems.append(
+                f"{of(single, n)} {'has' if single == 1 else 'have'} one sample on a side"
+            )
+        weak = sum(not r.can_reach_significance for r in self.rows) - single
+        if weak > 0:
+            problems.append(
+                f"{of(weak, n)} {'has' if weak == 1 else 'have'} too few samples to reach "
+                f"significance (smallest attainable p ≥ {ALPHA:g})"
+            )
+        return problems
+
+    @property
     def suite_verdict(self) -> str | None:
-        """'faster', 'slower' or 'no significant difference' for the whole suite. The geometric
-        mean's interval must exclude 1 *and* significant benchmarks must point the same way:
-        a shift of every benchmark with none significant on its own is what host-wide drift
-        between two runs looks like (one process per run cannot tell them apart)."""
+        """'faster', 'slower', 'no significant difference' or 'insufficient evidence' for the
+        whole suite. The geometric mean's interval must exclude 1 *and* significant
+        benchmarks must point the same way: a shift of every benchmark with none significant
+        on its own is what host-wide drift between two runs looks like (one process per run
+        cannot tell them apart). Weak data never say "no difference"."""
         if not self.geomean:
             return None
+        if self.evidence_problems:
+            return "insufficient evidence"
         _, low, high = self.geomean
         better = sum(r.verdict == "better" for r in self.rows)
         worse = sum(r.verdict == "worse" for r in self.rows)
@@ -97,6 +174,23 @@ class Comparison:
         if high < 1 and worse > better:
             return "slower"
         return "no significant difference"
+
+    @property
+    def drift(self) -> bool:
+        """Every benchmark moved together, none significantly: host-wide drift."""
+        if not self.geomean or self.suite_verdict in ("faster", "slower"):
+            return False
+        return not self.geomean[1] <= 1 <= self.geomean[2]
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 benchmark', '2 benchmarks'."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def of(part: int, whole: int, noun: str = "benchmark") -> str:
+    """'1 of 16 benchmarks', '3 of 3 benchmarks'."""
+    return f"{part:,} of {plural(whole, noun)}"
 
 
 def _facts(run: dict) -> dict:
@@ -107,6 +201,11 @@ def _facts(run: dict) -> dict:
 
 
 def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
+    if baseline["run_id"] == candidate["run_id"]:
+        raise InputError(
+            f"run {visible(baseline['run_id'])} is compared with itself; name two runs "
+            "(for this host's noise floor, run `bankbench calibrate`)"
+        )
     result = Comparison(baseline, candidate)
     a, b = _facts(baseline), _facts(candidate)
     for name, run in (("baseline", baseline), ("candidate", candidate)):
@@ -114,6 +213,9 @@ def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
             result.refusals.append(
                 f"the {name} ran emulated ({run['run_id']}): its timings are invalid"
             )
+        status = run.get("status") or "complete"
+        if status != "complete":
+            result.incomplete.append(f"the {name} ({run['run_id']}) is {status}")
     if a["build"].get("source_sha256") != b["build"].get("source_sha256"):
         result.refusals.append(
             "the C core's sources differ (source_sha256): these are different programs"
@@ -129,20 +231,62 @@ def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
     return result
 
 
-def _groups(samples: list[dict]) -> dict[tuple, dict]:
+def _groups(samples: list[dict], run: dict) -> dict[tuple, dict]:
     groups: dict[tuple, dict] = {}
     for s in samples:
-        g = groups.setdefault(
-            tuple(s[k] for k in KEY), {"name": s["benchmark"], "seconds": [], "digests": set()}
-        )
-        g["seconds"].append(s["seconds"])
-        if s["digest"]:
-            g["digests"].add(s["digest"])
+        seconds = s["seconds"]
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            raise InputError(
+                f"run {visible(run['run_id'])}: benchmark {visible(s['benchmark'])} has a "
+                f"timing of {seconds!r} s (not a positive number); rerun or re-import it"
+            )
+        g = groups.setdefault(tuple(s[k] for k in KEY), {"name": s["benchmark"], "samples": []})
+        g["samples"].append(s)
+    for g in groups.values():
+        g["seconds"] = np.array([s["seconds"] for s in g["samples"]], dtype=float)
     return groups
+
+
+def output_parity(base_samples: list[dict], cand_samples: list[dict]) -> dict[tuple, str]:
+    """The one definition of "outputs differ", used by compare, summary and the report: per
+    output (a workload at one scale, seed and batch size, whatever the engine and thread
+    count; summary.output_key), 'same', 'DIFFERS' (the digests on the two sides differ) or
+    'inconsistent' (one side's own engines or thread counts disagree). Outputs run on one
+    side only are absent."""
+    a, b = summary.digest_sets(base_samples), summary.digest_sets(cand_samples)
+    verdicts = {}
+    for key in sorted(set(a) & set(b), key=repr):
+        if len(a[key]) > 1 or len(b[key]) > 1:
+            verdicts[key] = "inconsistent"
+        else:
+            verdicts[key] = "same" if a[key] == b[key] else "DIFFERS"
+    return verdicts
 
 
 def _ratio_of_medians(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.median(base, axis=axis) / np.median(cand, axis=axis)
+
+
+def _cv(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / values.mean()) if len(values) > 1 else 0.0
+
+
+def smallest_p(n_base: int, n_cand: int) -> float:
+    """The smallest two-sided Mann–Whitney U p-value that n_base against n_cand samples can
+    give: that of two fully separated samples, computed by the same test compare runs."""
+    if n_base < 2 or n_cand < 2:
+        return 1.0
+    low, high = np.arange(n_base, dtype=float), np.arange(n_cand, dtype=float) + n_base
+    return float(stats.mannwhitneyu(low, high, alternative="two-sided").pvalue)
+
+
+def samples_needed(family: int, most: int = 1000) -> int | None:
+    """The fewest samples a side (rounds × processes) with which a lone change among
+    ``family`` benchmarks can reach Benjamini–Hochberg significance."""
+    for n in range(2, most):
+        if smallest_p(n, n) * family < ALPHA:
+            return n
+    return None
 
 
 def compare(
@@ -152,24 +296,66 @@ def compare(
     cand_samples: list[dict],
     allow: set[str],
     seed: int = 20261128,
-    noise_floor: dict[str, float] | float = 0.0,
+    noise_floor: dict[str, float] | float | None = None,
 ) -> Comparison:
-    """``noise_floor``: per benchmark (or one for all) the fractional change below which a
-    difference is this host's noise, e.g. from ``bankbench calibrate``."""
+    """``noise_floor``: per benchmark (from ``bankbench calibrate``: a benchmark absent from
+    it has no known floor) or one fraction for all; None: no floor."""
     result = contract(baseline, candidate, allow)
-    a, b = _groups(base_samples), _groups(cand_samples)
+    a, b = _groups(base_samples, baseline), _groups(cand_samples, candidate)
     shared = sorted(set(a) & set(b), key=lambda k: a[k]["name"])
-    for key in shared:
-        if a[key]["digests"] and b[key]["digests"] and a[key]["digests"] != b[key]["digests"]:
-            result.outputs_differ.append(a[key]["name"])
+    result.only_baseline = sorted(a[k]["name"] for k in set(a) - set(b))
+    result.only_candidate = sorted(b[k]["name"] for k in set(b) - set(a))
+    if not shared:
+        result.nothing_in_common = True
+        result.refusals.append(
+            f"no benchmark in common (baseline {plural(len(a), 'benchmark')}, candidate "
+            f"{len(b):,}): run the same selection on both"
+        )
+    parity = output_parity(base_samples, cand_samples)
+    result.outputs_differ = sorted(
+        {f"{k[0]} (scale {k[1]:g}, seed {k[2]})" for k, v in parity.items() if v != "same"}
+    )
     if result.outputs_differ or not result.comparable:
         return result
+    if isinstance(noise_floor, dict):
+        result.noise_source = "calibration"
+    elif noise_floor is not None:
+        result.noise_source = "fixed"
     rng = np.random.default_rng(seed)
     resampled = {}
     for key in shared:
-        base, cand = np.array(a[key]["seconds"]), np.array(b[key]["seconds"])
-        ratio = float(_ratio_of_medians(base, cand))
-        if len(base) > 1 and len(cand) > 1 and (np.ptp(base) or np.ptp(cand)):
+        base, cand = a[key]["seconds"], b[key]["seconds"]
+        result.rows.append(_row(a[key]["name"], key, base, cand, rng))
+        resampled[key] = (base, cand)
+    adjusted = stats.false_discovery_control([r.p_value for r in result.rows], method="bh")
+    for row, p in zip(result.rows, adjusted, strict=True):
+        row.p_adjusted = float(p)
+        row.p_floor = min(
+            1.0, smallest_p(row.baseline_samples, row.candidate_samples) * len(shared)
+        )
+        if isinstance(noise_floor, dict):
+            row.calibrated = row.benchmark in noise_floor
+            row.noise_floor = noise_floor.get(row.benchmark, 0.0)
+        elif noise_floor is not None:
+            row.calibrated, row.noise_floor = True, noise_floor
+        beyond_noise = abs(row.ratio - 1) > row.noise_floor
+        if p < ALPHA and row.low > 1 and beyond_noise:
+            row.verdict = "better"
+        elif p < ALPHA and row.high < 1 and beyond_noise:
+            row.verdict = "worse"
+        elif not row.can_reach_significance:
+            row.verdict = "insufficient evidence"
+    result.geomean = _geomean_interval(resampled, rng)
+    _per_core_and_socket(result, a, b)
+    return result
+
+
+def _row(name: str, key: tuple, base: np.ndarray, cand: np.ndarray, rng) -> Row:
+    ratio = float(_ratio_of_medians(base, cand))
+    low = high = ratio
+    p = 1.0
+    if len(base) > 1 and len(cand) > 1 and np.ptp(np.concatenate([base, cand])) > 0:
+        if np.ptp(base) or np.ptp(cand):
             boot = stats.bootstrap(
                 (base, cand),
                 _ratio_of_medians,
@@ -180,66 +366,72 @@ def compare(
                 random_state=rng,
             )
             low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
-            p = float(stats.mannwhitneyu(base, cand, alternative="two-sided").pvalue)
-        else:  # one sample a side, or no variation at all: no interval, no test
-            low, high, p = ratio, ratio, 1.0
-        result.rows.append(
-            Row(
-                a[key]["name"],
-                key,
-                float(np.median(base)),
-                float(np.median(cand)),
-                ratio,
-                low,
-                high,
-                p,
-            )
-        )
-        resampled[key] = (base, cand)
-    if result.rows:
-        adjusted = stats.false_discovery_control([r.p_value for r in result.rows], method="bh")
-        for row, p in zip(result.rows, adjusted, strict=True):
-            row.p_adjusted = float(p)
-            floor = (
-                noise_floor.get(row.benchmark, 0.0)
-                if isinstance(noise_floor, dict)
-                else noise_floor
-            )
-            row.noise_floor = floor
-            beyond_noise = abs(row.ratio - 1) > floor
-            if p < ALPHA and row.low > 1 and beyond_noise:
-                row.verdict = "better"
-            elif p < ALPHA and row.high < 1 and beyond_noise:
-                row.verdict = "worse"
-        result.geomean = _geomean_interval(resampled, rng)
-        result.per_core, result.per_socket = _per_core_and_socket(result)
-    return result
+        p = float(stats.mannwhitneyu(base, cand, alternative="two-sided").pvalue)
+    return Row(
+        name,
+        key,
+        float(np.median(base)),
+        float(np.median(cand)),
+        ratio,
+        low,
+        high,
+        p,
+        baseline_samples=len(base),
+        candidate_samples=len(cand),
+        baseline_cv=_cv(base),
+        candidate_cv=_cv(cand),
+    )
 
 
-def _cores_per_socket(run: dict) -> float | None:
-    facts = _facts(run)["fingerprint"]
-    cores, sockets = facts.get("physical_cores"), facts.get("sockets") or 1
-    return cores / sockets if cores else None
+def cores_per_socket(fingerprint: dict) -> int | None:
+    """Physical cores per socket: the one definition of a socket's size."""
+    cores, sockets = fingerprint.get("physical_cores"), fingerprint.get("sockets") or 1
+    return max(1, cores // sockets) if cores else None
 
 
-def _per_core_and_socket(result: Comparison) -> tuple[float | None, float | None]:
-    """Views from the fingerprints. Per core: the single-thread rows (per-core architecture
-    quality). Per socket: each benchmark family at its most threads, the per-thread rate
-    scaled to a socket's cores on each side (an estimate when fewer threads ran)."""
-    single = [r.ratio for r in result.rows if r.key[KEY.index("threads")] == 1]
-    per_core = float(stats.gmean(single)) if single else None
-    base, cand = _cores_per_socket(result.baseline), _cores_per_socket(result.candidate)
-    if not base or not cand:
-        return per_core, None
-    widest: dict[tuple, Row] = {}
-    threads_at = KEY.index("threads")
-    for row in result.rows:
-        family = tuple(v for i, v in enumerate(row.key) if i != threads_at)
-        if family not in widest or row.key[threads_at] > widest[family].key[threads_at]:
-            widest[family] = row
-    # the same thread count on both sides: the per-thread rates scale by cores per socket
-    scaled = [r.ratio * cand / base for r in widest.values()]
-    return per_core, float(stats.gmean(scaled)) if scaled else None
+def family_of(key: tuple) -> tuple:
+    """A benchmark's key without its thread count: one scaling curve."""
+    return key[:THREADS_AT] + key[THREADS_AT + 1 :]
+
+
+def family_points(groups: dict[tuple, dict]) -> dict[tuple, list[tuple[int, float]]]:
+    """Per scaling curve (batch benchmarks), its (threads, units/s) sample points."""
+    curves: dict[tuple, list[tuple[int, float]]] = {}
+    for key, g in groups.items():
+        if key[KEY.index("mode")] == "batch":
+            curves.setdefault(family_of(key), []).extend(scaling.points(g["samples"]))
+    return {k: v for k, v in curves.items() if v}
+
+
+def per_socket_rate(points: list[tuple[int, float]], fingerprint: dict) -> scaling.Rate | None:
+    """The rate at a socket's physical cores, measured or projected."""
+    per_socket = cores_per_socket(fingerprint)
+    cores = fingerprint.get("physical_cores")
+    if not per_socket or not cores:
+        return None
+    return scaling.at(points, per_socket, cores)
+
+
+def _per_core_and_socket(result: Comparison, a: dict, b: dict) -> None:
+    """Per core: the geometric mean of the one-thread ratios. Per socket: of the ratios of
+    each curve's rate at a socket's physical cores on each side (scaling.Rate: measured, or
+    projected from the curve's own sweep)."""
+    single = [r.ratio for r in result.rows if r.threads == 1]
+    result.per_core = float(stats.gmean(single)) if single else None
+    facts_a, facts_b = (
+        _facts(result.baseline)["fingerprint"],
+        _facts(result.candidate)["fingerprint"],
+    )
+    curves_a, curves_b = family_points(a), family_points(b)
+    ratios, projected = [], False
+    for family in set(curves_a) & set(curves_b):
+        base = per_socket_rate(curves_a[family], facts_a)
+        cand = per_socket_rate(curves_b[family], facts_b)
+        if base and cand:
+            ratios.append(cand.value / base.value)
+            projected |= base.projected or cand.projected
+    if ratios:
+        result.per_socket, result.per_socket_projected = float(stats.gmean(ratios)), projected
 
 
 def _geomean_interval(resampled: dict, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -257,7 +449,83 @@ def _geomean_interval(resampled: dict, rng: np.random.Generator) -> tuple[float,
     return float(np.exp(np.mean(point))), float(np.exp(low)), float(np.exp(high))
 
 
+# ---- the regression gate ----
+@dataclass
+class Gate:
+    """``--fail-on-regression PCT`` on a comparison: which benchmarks regressed beyond PCT,
+    which cannot show a change of PCT at all, and what would let them."""
+
+    threshold_pct: float
+    regressed: list[Row]
+    undecided: list[Row]  # rows whose samples cannot detect the threshold
+    reasons: list[str]  # why they cannot, one sentence each
+    advice: str  # how many samples (rounds × processes) would
+
+    @property
+    def outcome(self) -> str:
+        """'regression', 'cannot decide' or 'pass'."""
+        if self.regressed:
+            return "regression"
+        return "cannot decide" if self.undecided else "pass"
+
+
 def regressions(result: Comparison, threshold_pct: float) -> list[Row]:
     """Rows significantly worse by more than threshold_pct percent."""
     limit = 1 - threshold_pct / 100
     return [r for r in result.rows if r.verdict == "worse" and r.ratio < limit]
+
+
+def gate(result: Comparison, threshold_pct: float) -> Gate:
+    change = threshold_pct / 100
+    regressed = regressions(result, threshold_pct)
+    undecided = [r for r in result.rows if not r.can_detect(change)]
+    reasons, advice = [], ""
+    few = [r for r in undecided if not r.can_reach_significance]
+    if few:
+        counts = sorted({(r.baseline_samples, r.candidate_samples) for r in few})
+        n, m = counts[0]
+        family = len(result.rows)
+        reasons.append(
+            f"{of(len(few), family)} {'has' if len(few) == 1 else 'have'} too few samples: "
+            f"{n} against "
+            f"{m} give a smallest Mann–Whitney p of {smallest_p(n, m):.2g}, times "
+            f"{family} benchmarks (Benjamini–Hochberg) = {min(1.0, smallest_p(n, m) * family):.2g}"
+            f", not below {ALPHA:g}"
+        )
+        needed = samples_needed(family)
+        rounds = max(1, min(min(r.baseline_samples, r.candidate_samples) for r in few))
+        if needed:
+            advice = (
+                f"{needed} samples a side would (--rounds {needed}, or --processes "
+                f"{math.ceil(needed / rounds)} at {plural(rounds, 'round')})"
+            )
+    noisy = [r for r in undecided if r.can_reach_significance]
+    if noisy:
+        worst = max(r.noise_floor for r in noisy)
+        reasons.append(
+            f"{plural(len(noisy), 'benchmark')} have a calibrated noise floor above "
+            f"{threshold_pct:g} % (up to {worst * 100:.1f} %) on this host"
+        )
+        factor = math.ceil((worst / change) ** 2)
+        advice = (advice + "; " if advice else "") + (
+            f"a quieter host, or about {factor}× the samples (the noise floor shrinks with "
+            "the square root of the samples), would"
+        )
+    if not result.rows:
+        reasons.append("no benchmark was compared")
+    return Gate(threshold_pct, regressed, undecided, reasons, advice)
+
+
+def noisy_calibration(rows: list[dict], change: float = NOISY_HOST_CHANGE) -> str | None:
+    """For ``bankbench calibrate``: the warning when this host cannot detect a change of
+    ``change`` (a fraction) in some benchmarks, else None."""
+    noisy = [r for r in rows if r["detectable_change"] >= change]
+    if not noisy:
+        return None
+    worst = max(noisy, key=lambda r: r["detectable_change"])
+    return (
+        f"TOO NOISY: this host cannot detect a {change * 100:.0f} % change in "
+        f"{of(len(noisy), len(rows))} (worst {visible(worst['benchmark'])}: "
+        f"{worst['detectable_change'] * 100:.0f} %); use more rounds or --processes, a quieter "
+        "host, or --measure instructions where available"
+    )

@@ -1,4 +1,7 @@
-"""``bankbench compare`` output: a terminal table, Markdown (CI step summaries), JSON or CSV."""
+"""``bankbench compare`` output: a terminal table, Markdown (CI step summaries), JSON or CSV.
+
+Labels, CPU models and benchmark names come from stores: every one goes through the seam of
+its format in bench.text (terminal or markdown); JSON and CSV carry them as data."""
 
 from __future__ import annotations
 
@@ -6,61 +9,118 @@ import csv
 import io
 import json
 
-from bench.compare import Comparison
+from bench import text
+from bench.compare import ALPHA, Comparison, Gate, plural
+
+LIST_MAX = 8  # one-side-only benchmarks named before "and N more"
 
 
-def _run(run: dict) -> str:
-    return f"{run['run_id']} ({run['label']}, {run['cpu_model'] or 'unknown cpu'})"
+def _p(value: float) -> str:
+    """A p-value for people: no exponents."""
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def render(result: Comparison, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(
-            {
-                "baseline": result.baseline["run_id"],
-                "candidate": result.candidate["run_id"],
-                "comparable": result.comparable,
-                "refusals": result.refusals,
-                "not_allowed": result.not_allowed,
-                "outputs_differ": result.outputs_differ,
-                "differences": {k: list(v) for k, v in result.differences.items()},
-                "rows": [
-                    {k: v for k, v in row.__dict__.items() if k != "key"} for row in result.rows
-                ],
-                "geomean": result.geomean,
-                "suite_verdict": result.suite_verdict,
-                "per_core": result.per_core,
-                "per_socket": result.per_socket,
+def _names(names: list[str], escape) -> str:
+    shown = ", ".join(escape(n, text.CELL_WIDTH) for n in names[:LIST_MAX])
+    rest = len(names) - LIST_MAX
+    return shown + (f" and {rest} more" if rest > 0 else "")
+
+
+def _json(result: Comparison, gate: Gate | None) -> str:
+    return json.dumps(
+        {
+            "baseline": result.baseline["run_id"],
+            "candidate": result.candidate["run_id"],
+            "comparable": result.comparable,
+            "refusals": result.refusals,
+            "not_allowed": result.not_allowed,
+            "outputs_differ": result.outputs_differ,
+            "incomplete": result.incomplete,
+            "only_baseline": result.only_baseline,
+            "only_candidate": result.only_candidate,
+            "differences": {k: list(v) for k, v in result.differences.items()},
+            "noise_floor": {"source": result.noise_source, "calibrated": result.calibrated},
+            "rows": [
+                {
+                    **{k: v for k, v in row.__dict__.items() if k != "key"},
+                    "can_reach_significance": row.can_reach_significance,
+                    **(
+                        {"can_detect_threshold": row.can_detect(gate.threshold_pct / 100)}
+                        if gate
+                        else {}
+                    ),
+                }
+                for row in result.rows
+            ],
+            "geomean": result.geomean,
+            "suite_verdict": result.suite_verdict,
+            "evidence_problems": result.evidence_problems,
+            "per_core": result.per_core,
+            "per_socket": result.per_socket,
+            "per_socket_projected": result.per_socket_projected,
+            "gate": None
+            if gate is None
+            else {
+                "threshold_pct": gate.threshold_pct,
+                "outcome": gate.outcome,
+                "regressed": [r.benchmark for r in gate.regressed],
+                "undecided": [r.benchmark for r in gate.undecided],
+                "reasons": gate.reasons,
+                "advice": gate.advice,
             },
-            indent=1,
-            default=str,
-        )
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            ["benchmark", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict"]
-        )
-        for r in result.rows:
-            writer.writerow(
-                [r.benchmark, r.ratio, r.low, r.high, r.p_value, r.p_adjusted, r.verdict]
-            )
-        return out.getvalue()
-    md = fmt == "markdown"
-    lines = []
-    head = "## " if md else ""
-    lines.append(
-        f"{head}bankbench compare: candidate {_run(result.candidate)} vs baseline "
-        f"{_run(result.baseline)}"
+        },
+        indent=1,
+        default=str,
     )
+
+
+def _csv(result: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["benchmark", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted", "p_floor", "verdict"]
+    )
+    for r in result.rows:
+        writer.writerow(
+            [r.benchmark, r.ratio, r.low, r.high, r.p_value, r.p_adjusted, r.p_floor, r.verdict]
+        )
+    return out.getvalue()
+
+
+def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
+    if fmt == "json":
+        return _json(result, gate)
+    if fmt == "csv":
+        return _csv(result)
+    md = fmt == "markdown"
+    esc = text.markdown if md else text.terminal
+    bold = "**" if md else ""
+
+    def run(r: dict) -> str:
+        return (
+            f"{esc(r['run_id'])} ({esc(r['label'] or 'no label', text.LABEL_WIDTH)}, "
+            f"{esc(r['cpu_model'] or 'unknown cpu', text.LABEL_WIDTH)})"
+        )
+
+    if result.nothing_in_common:  # one line: there is nothing else to say
+        return (
+            f"{bold}NOT COMPARABLE{bold}: {run(result.candidate)} and {run(result.baseline)} "
+            f"have {result.refusals[-1]}"
+        )
+    lines = [
+        f"{'## ' if md else ''}bankbench compare: candidate {run(result.candidate)} vs "
+        f"baseline {run(result.baseline)}"
+    ]
+    for note in result.incomplete:
+        lines.append(f"{bold}INCOMPLETE{bold}: {esc(note)}: only its finished benchmarks count")
     if result.outputs_differ:
         lines.append(
-            f"{'**' if md else ''}OUTPUTS DIFFER{'**' if md else ''} — a correctness finding, "
-            "so speed is not compared: " + ", ".join(result.outputs_differ)
+            f"{bold}OUTPUTS DIFFER{bold} — a correctness finding, so speed is not compared: "
+            + ", ".join(esc(w) for w in result.outputs_differ)
         )
-        return "\n".join(lines)
+        return _join(lines, md)
     for reason in result.refusals:
-        lines.append(f"NOT COMPARABLE: {reason}")
+        lines.append(f"NOT COMPARABLE: {esc(reason)}")
     if result.not_allowed:
         lines.append(
             "NOT COMPARABLE: software differs in "
@@ -72,49 +132,120 @@ def render(result: Comparison, fmt: str) -> str:
     if result.differences:
         lines.append(
             "differences: "
-            + "; ".join(f"{k}: {a} → {b}" for k, (a, b) in result.differences.items())
+            + "; ".join(
+                f"{k}: {esc(a, text.LABEL_WIDTH)} → {esc(b, text.LABEL_WIDTH)}"
+                for k, (a, b) in result.differences.items()
+            )
         )
     if not result.comparable:
-        return "\n".join(lines)
+        return _join(lines, md)
+    lines.append(_noise_line(result))
+    cell = text.CELL_WIDTH
     if md:
         lines += [
-            "",
             "| benchmark | ratio | 95 % CI | p (BH) | verdict |",
             "|---|---:|---|---:|---|",
         ]
         lines += [
-            f"| `{r.benchmark}` | {r.ratio:.3f}× | {r.low:.3f}–{r.high:.3f} | {r.p_adjusted:.3g} | "
-            f"{r.verdict} |"
+            f"| {esc(r.benchmark, cell)} | {r.ratio:.3f}× | {r.low:.3f}–{r.high:.3f} | "
+            f"{_p(r.p_adjusted)} | {r.verdict} |"
             for r in result.rows
         ]
     else:
         lines.append(f"{'benchmark':<40} {'ratio':>8} {'95 % CI':>17} {'p (BH)':>8}  verdict")
         lines += [
-            f"{r.benchmark:<40} {r.ratio:>7.3f}× {r.low:>7.3f}–{r.high:<7.3f} "
-            f"{r.p_adjusted:>8.3g}  {r.verdict}"
+            f"{esc(r.benchmark, cell):<40} {r.ratio:>7.3f}× {r.low:>7.3f}–{r.high:<7.3f} "
+            f"{_p(r.p_adjusted):>8}  {r.verdict}"
             for r in result.rows
         ]
+    for side, names in (("baseline", result.only_baseline), ("candidate", result.only_candidate)):
+        if names:
+            lines.append(
+                f"only in the {side} ({plural(len(names), 'benchmark')}, not compared): "
+                + _names(names, esc)
+            )
     if result.geomean:
         g, low, high = result.geomean
         lines.append(
-            f"{'' if not md else chr(10)}suite geometric mean: {g:.3f}× [{low:.3f}–{high:.3f}] "
-            f"(candidate/baseline throughput; > 1 means the candidate is faster): "
-            f"{result.suite_verdict}"
+            f"suite geometric mean: {g:.3f}× [{low:.3f}–{high:.3f}] (candidate/baseline "
+            f"throughput; > 1 means the candidate is faster): {bold}{result.suite_verdict}{bold}"
         )
-        if result.per_core is not None:
-            lines.append(
-                f"per core (single-thread benchmarks): {result.per_core:.3f}×"
-                + (
-                    f"; per socket (most threads, scaled to each socket's cores): "
-                    f"{result.per_socket:.3f}×"
-                    if result.per_socket is not None
-                    else ""
+        problems = result.evidence_problems
+        if problems:
+            lines.append("insufficient evidence: " + "; ".join(problems))
+        if result.per_core is not None or result.per_socket is not None:
+            views = []
+            if result.per_core is not None:
+                views.append(f"per core (one thread): {result.per_core:.3f}×")
+            if result.per_socket is not None:
+                views.append(
+                    f"per socket (at each socket's physical cores): {result.per_socket:.3f}×"
+                    + (
+                        " (PROJECTED from the measured scaling)"
+                        if result.per_socket_projected
+                        else ""
+                    )
                 )
-            )
-        if result.suite_verdict == "no significant difference" and not low <= 1 <= high:
+            lines.append("; ".join(views))
+        if result.drift:
             lines.append(
                 "note: every benchmark moved together but none significantly on its own — what "
                 "host-wide drift between two runs looks like; run `bankbench calibrate` or use "
                 "--processes to measure it"
             )
-    return "\n".join(lines)
+    if gate is not None:
+        lines += gate_lines(gate, md)
+    return _join(lines, md)
+
+
+def _join(lines: list[str], md: bool) -> str:
+    """Lines for a terminal; Markdown paragraphs (a blank line after each, tables kept
+    together)."""
+    if not md:
+        return "\n".join(lines)
+    out: list[str] = []
+    for line in lines:
+        if out and out[-1] and not (line.startswith("|") and out[-1].startswith("|")):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
+def _noise_line(result: Comparison) -> str:
+    compared = len(result.rows)
+    if result.noise_source == "fixed":
+        floor = result.rows[0].noise_floor * 100 if result.rows else 0.0
+        return f"noise floor: {floor:g} % for all {plural(compared, 'benchmark')} (--noise-floor)"
+    if result.noise_source == "calibration" and result.calibrated:
+        return (
+            f"noise floor: {result.calibrated} of {plural(compared, 'compared benchmark')} "
+            "calibrated on the baseline's host (its latest `bankbench calibrate`); the others "
+            "have none"
+        )
+    return (
+        f"noise floor: none of the {plural(compared, 'compared benchmark')} is calibrated on "
+        "the baseline's host (`bankbench calibrate` measures it)"
+    )
+
+
+def gate_lines(gate: Gate, md: bool = False) -> list[str]:
+    """What ``--fail-on-regression`` decided, and why."""
+    esc = text.markdown if md else text.terminal
+    bold = "**" if md else ""
+    t = f"{gate.threshold_pct:g} %"
+    if gate.outcome == "regression":
+        return [
+            f"{bold}REGRESSION{bold} beyond {t} in {plural(len(gate.regressed), 'benchmark')}: "
+            + "; ".join(
+                f"{esc(r.benchmark, text.CELL_WIDTH)} {r.ratio:.3f}× [{r.low:.3f}–{r.high:.3f}]"
+                for r in gate.regressed
+            )
+        ]
+    if gate.outcome == "cannot decide":
+        return [
+            f"{bold}CANNOT DECIDE{bold} whether anything regressed beyond {t}: "
+            f"{plural(len(gate.undecided), 'benchmark')} cannot detect a {t} change ("
+            + "; ".join(gate.reasons)
+            + (f"); {gate.advice}" if gate.advice else ")")
+        ]
+    return [f"no regression beyond {t} (every benchmark could have shown one at p < {ALPHA:g})"]

@@ -1,7 +1,12 @@
-"""Everything a report says, computed from stored runs: parity, comparisons, throughput per
-core and socket, thread scaling, latency, capacity at the SLO, probe fractions and cost.
+"""Every number a report states, computed from stored runs: parity, comparisons, throughput
+per core and socket, thread scaling, latency, capacity at the SLO, probe fractions and cost.
+``content`` only words these figures; nothing there computes.
 
 The first run is the baseline; every other run is a candidate compared against it.
+
+Sections, each a function of the loaded machines (a new view — say instruction counts — adds
+its own function and a field of Report): correctness (parity), speed (comparisons,
+throughput, scaling, latency, probe fractions), cost (server figures, fleet).
 """
 
 from __future__ import annotations
@@ -10,13 +15,60 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from bench import calibrate, compare, summary
+from bench import calibrate, compare, scaling, summary
+from bench.compare import plural
 from bench.store import Store
+from bench.text import LABEL_WIDTH, truncate
 from reports import cost
 from workloads.errors import InputError
 
 DECISIONS = "loan.decide"
 POSTINGS = "ledger.post"
+
+# what each workload does, in words for a reader who does not know the ids
+WORKLOAD_WORDS = {
+    "loan.score": "credit scoring",
+    "loan.fraud": "fraud screening",
+    "loan.limit": "credit limits",
+    "loan.schedule": "repayment schedules",
+    "loan.decide": "loan decisions",
+    "ledger.post": "ledger postings",
+    "ledger.eod": "end-of-day loan servicing",
+    "ledger.smallbank": "SmallBank transactions",
+}
+ENGINE_WORDS = {"c": "", "python": "Python reference", "numpy": "NumPy"}
+MODE_WORDS = {
+    "batch": "batch",
+    "online": "one at a time",
+    "capacity": "micro-batches",
+}
+
+
+def describe(workload: str, engine: str | None, mode: str | None, threads, batch_size) -> str:
+    """A benchmark in words: 'loan decisions, batch, 2 threads'."""
+    parts = [WORKLOAD_WORDS.get(workload, workload)]
+    if ENGINE_WORDS.get(engine or "c", engine):
+        parts.append(ENGINE_WORDS.get(engine or "c", engine or ""))
+    mode_words = MODE_WORDS.get(mode or "batch", mode or "")
+    if batch_size and mode == "capacity":
+        mode_words = f"micro-batches of {batch_size:,}"
+    elif batch_size:
+        mode_words = f"batches of {batch_size:,}"
+    parts.append(mode_words)
+    if threads:
+        parts.append(compare.plural(int(threads), "thread"))
+    return ", ".join(p for p in parts if p)
+
+
+def describe_key(key: tuple) -> str:
+    fields = dict(zip(compare.KEY, key, strict=True))
+    return describe(
+        fields["workload"],
+        fields["engine"],
+        fields["mode"],
+        fields["threads"],
+        fields["batch_size"],
+    )
 
 
 @dataclass
@@ -33,10 +85,12 @@ class Machine:
 
     @property
     def name(self) -> str:
-        return self.run["label"] or self.run["run_id"]
+        """The run's label (else its id), cut to a length prose and tables can hold."""
+        return truncate(self.run["label"] or self.run["run_id"], LABEL_WIDTH)
 
     @property
     def cores(self) -> int:
+        """Physical cores (logical CPUs only when the host did not say)."""
         return self.fingerprint.get("physical_cores") or self.fingerprint.get("logical_cpus") or 1
 
     @property
@@ -55,6 +109,38 @@ class Machine:
             and r["units_per_s"]
         ]
         return sorted(rows, key=lambda r: r["threads"])
+
+    def curve(self, workload: str, engine: str = "c") -> list[tuple[int, float]]:
+        """(threads, units/s) of every sample of the workload's plain batch benchmarks at
+        the largest scale run: its thread-scaling curve."""
+        rows = [
+            s
+            for s in self.samples
+            if s["workload"] == workload
+            and s["engine"] == engine
+            and s["mode"] == "batch"
+            and s["batch_size"] is None
+        ]
+        if not rows:
+            return []
+        scale = max(s["scale"] or 0 for s in rows)
+        return scaling.points([s for s in rows if (s["scale"] or 0) == scale])
+
+    def capacity_curve(self, slo_ms: float) -> tuple[dict | None, list[tuple[int, float]]]:
+        """The best capacity configuration within the SLO and the (threads, decisions/s)
+        points of its micro-batch size at every thread count that met the SLO."""
+        best = summary.capacity(self.summary, slo_ms)
+        if best is None:
+            return None, []
+        within = {
+            r["benchmark"]
+            for r in self.summary
+            if r["mode"] == "capacity"
+            and r["batch_size"] == best["batch_size"]
+            and r["latency_us_p99"] is not None
+            and r["latency_us_p99"] <= slo_ms * 1000
+        }
+        return best, scaling.points([s for s in self.samples if s["benchmark"] in within])
 
     def bandwidth_bytes_per_s(self, threads: int) -> float | None:
         """The triad probe at the closest measured thread count not above ``threads``."""
@@ -97,33 +183,46 @@ def load(keys: list[str], stores: list[str]) -> list[Machine]:
             raise InputError("; ".join(errors))
     if len(machines) < 2:
         raise InputError("a report needs at least two runs: a baseline and a candidate")
+    ids = [m.run["run_id"] for m in machines]
+    if len(set(ids)) < len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(
+            f"run {twice} is named twice: a report compares different runs "
+            "(for this host's noise floor, run `bankbench calibrate`)"
+        )
     return machines
 
 
 # ---- correctness ----
 def parity(machines: list[Machine]) -> tuple[list[str], dict[str, list[str]]]:
-    """Per workload (at each scale, seed and batch size), each machine's output digest status:
-    'same' as the baseline's, 'DIFFERS', 'inconsistent' (the machine's own engines disagree)
-    or '' (not run). Returns (workloads, {workload: [status per machine]})."""
-    keyed = [summary.digest_sets(m.samples) for m in machines]
-    workloads = sorted({k[0] for d in keyed for k in d})
-    matrix = {}
+    """Per workload, each machine's output status by compare.output_parity (the one
+    definition): the baseline's column says whether its own engines and thread counts agree
+    ('baseline' or 'inconsistent'); a candidate's says 'same', 'DIFFERS', 'inconsistent',
+    'not comparable (other scale)' or '' (not run)."""
+    base = machines[0]
+    own = summary.digest_sets(base.samples)
+    workloads = sorted({s["workload"] for m in machines for s in m.samples if s["digest"]})
+    matrix: dict[str, list[str]] = {w: [] for w in workloads}
     for w in workloads:
-        cells = []
-        base = {k: v for k, v in keyed[0].items() if k[0] == w}
-        for digests in keyed:
-            mine = {k: v for k, v in digests.items() if k[0] == w}
-            if not mine:
-                cells.append("")
-            elif any(len(v) > 1 for v in mine.values()):
-                cells.append("inconsistent")
-            elif any(k in base and base[k] != v for k, v in mine.items()):
-                cells.append("DIFFERS")
-            elif not set(mine) & set(base):
-                cells.append("not comparable (other scale)")
+        mine = [v for k, v in own.items() if k[0] == w]
+        matrix[w].append(
+            "" if not mine else "inconsistent" if any(len(v) > 1 for v in mine) else "baseline"
+        )
+    for m in machines[1:]:
+        verdicts = compare.output_parity(base.samples, m.samples)
+        ran = {k[0] for k in summary.digest_sets(m.samples)}
+        for w in workloads:
+            here = [v for k, v in verdicts.items() if k[0] == w]
+            if w not in ran:
+                matrix[w].append("")
+            elif "DIFFERS" in here:
+                matrix[w].append("DIFFERS")
+            elif "inconsistent" in here:
+                matrix[w].append("inconsistent")
+            elif not here:
+                matrix[w].append("not comparable (other scale)")
             else:
-                cells.append("same")
-        matrix[w] = cells
+                matrix[w].append("same")
     return workloads, matrix
 
 
@@ -138,25 +237,32 @@ def comparisons(
     ]
 
 
-def throughput(machine: Machine, workload: str) -> dict | None:
-    """C-engine batch throughput at the most threads measured, per core and per socket (the
-    per-thread rate times the socket's cores: an extrapolation when fewer threads ran)."""
-    rows = machine.batch_rows(workload)
+@dataclass(frozen=True)
+class Throughput:
+    """A workload's C-engine batch rates on one machine, by the one definition of
+    bench.scaling: per core = one thread; per socket = a socket's physical cores."""
+
+    threads: int  # the most threads run on real cores
+    units_per_s: float  # at those threads
+    per_core: float | None  # the one-thread rate
+    per_socket: scaling.Rate | None
+
+
+def throughput(machine: Machine, workload: str) -> Throughput | None:
+    rows = [r for r in machine.batch_rows(workload) if r["threads"] <= machine.cores]
     if not rows:
         return None
     top = rows[-1]
-    per_core = top["units_per_s"] / top["threads"]
-    cores_per_socket = machine.cores / machine.sockets
-    return {
-        "threads": top["threads"],
-        "units_per_s": top["units_per_s"],
-        "per_core": per_core,
-        "per_socket": per_core * cores_per_socket,
-        "extrapolated": top["threads"] < cores_per_socket,
-    }
+    one = next((r["units_per_s"] for r in rows if r["threads"] == 1), None)
+    return Throughput(
+        top["threads"],
+        top["units_per_s"],
+        one,
+        compare.per_socket_rate(machine.curve(workload), machine.fingerprint),
+    )
 
 
-def scaling(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
+def scaling_points(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
     """(threads, units/s, parallel efficiency) of the C engine, efficiency = rate(t) /
     (t × rate(1))."""
     rows = machine.batch_rows(workload)
@@ -188,6 +294,22 @@ def probe_fraction(machine: Machine, workload: str) -> float | None:
     return sample["io_bytes"] / top["median_s"] / bandwidth
 
 
+NOISY_CV = compare.NOISY_CV
+
+
+def noisy_benchmarks(machine: Machine) -> list[str]:
+    """Benchmarks whose samples vary by more than NOISY_CV."""
+    return [r["benchmark"] for r in machine.summary if r["cv"] > NOISY_CV and r["samples"] > 1]
+
+
+def harness_overhead(machine: Machine) -> float | None:
+    """The most the harness added to a measured time, as a fraction."""
+    overheads = [
+        r["harness_overhead"] for r in machine.summary if r["harness_overhead"] is not None
+    ]
+    return max(overheads) if overheads else None
+
+
 def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
     """Online loan.decide latency distributions (ns at samples.LATENCY_QUANTILES) by engine."""
     found: dict[str, list[int]] = {}
@@ -198,24 +320,172 @@ def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
 
 
 # ---- cost ----
-def server(machine: Machine, model: cost.CostModel) -> cost.Server:
-    """The machine class bought: its cores (from the cost file, else the host) running at the
-    measured per-thread rates."""
+@dataclass(frozen=True)
+class ServerFigures:
+    """A machine class as bought, at the rates measured (or projected) for its cores."""
+
+    machine: Machine
+    server: cost.Server  # the point estimates, for the cost arithmetic
+    decisions: scaling.Rate | None  # per server
+    postings: scaling.Rate | None
+    capacity: scaling.Rate | None  # decisions/s per server within the SLO
+    withheld: tuple[str, ...] = ()  # figures not given: projections were turned off
+
+    @property
+    def projected(self) -> bool:
+        return any(
+            r is not None and r.projected for r in (self.decisions, self.postings, self.capacity)
+        )
+
+    @property
+    def projection_note(self) -> str | None:
+        """'projected from 2 of 64 cores' when a figure of this server is projected."""
+        rates = [r for r in (self.decisions, self.postings, self.capacity) if r and r.projected]
+        if not rates:
+            return None
+        fewest = min(r.measured_threads for r in rates)
+        return f"projected from {fewest} of {plural(self.server.cores, 'core')}"
+
+    def with_capacity(self, value: float) -> cost.Server:
+        return cost.Server(
+            self.server.machine,
+            self.server.cores,
+            self.server.sockets,
+            self.server.decisions_per_s,
+            self.server.postings_per_s,
+            value,
+        )
+
+
+@dataclass(frozen=True)
+class Range:
+    value: float
+    low: float
+    high: float
+
+
+@dataclass
+class CostFigures:
+    """The fleet comparison of the first two machines: one computation for the verdict's
+    sentence and the cost table."""
+
+    servers: list[ServerFigures]
+    needed: list[Range | None]  # servers for the target load (low = the optimistic count)
+    fleet_tco: dict[int, list[Range | None]]  # years → per machine
+    saving: Range | None  # the candidate fleet's saving over the baseline's, a fraction
+    sensitivity: list[dict]
+    flips: list[str]  # inputs whose ±20 % flips the cheaper machine
+    withheld: str | None  # why there is no cost verdict
+
+    @property
+    def projected(self) -> bool:
+        return any(s.projected for s in self.servers[:2])
+
+    @property
+    def cheaper(self) -> Machine | None:
+        if self.saving is None or self.saving.value == 0:
+            return None
+        return self.servers[1 if self.saving.value > 0 else 0].machine
+
+
+def _rate(
+    points,
+    cores: int,
+    host_cores: int,
+    projection: bool,
+    what: str,
+    withheld: list,
+    reference: list | None = None,
+):
+    rate = scaling.along(points, reference or points, cores, host_cores)
+    if rate is not None and rate.projected and not projection:
+        withheld.append(what)
+        return None
+    return rate
+
+
+def server_figures(machine: Machine, model: cost.CostModel, projection: bool) -> ServerFigures:
+    """The machine class bought: its cores (from the cost file, else the host's) at the rates
+    measured at that thread count, or projected from the run's own scaling."""
     mclass = model.machine_for(machine.run, machine.fingerprint)
     cores = mclass.cores or machine.cores
     sockets = mclass.sockets or machine.sockets
-
-    def per_server(measured: dict | None) -> float | None:
-        return measured["units_per_s"] / measured["threads"] * cores if measured else None
-
-    return cost.Server(
+    withheld: list[str] = []
+    decision_curve = machine.curve(DECISIONS)
+    decisions = _rate(decision_curve, cores, machine.cores, projection, "decisions", withheld)
+    postings = _rate(
+        machine.curve(POSTINGS), cores, machine.cores, projection, "postings", withheld
+    )
+    _, points = machine.capacity_curve(model.target.p99_ms)
+    # capacity measured at one thread count scales as the batch decisions do
+    capacity = _rate(points, cores, machine.cores, projection, "capacity", withheld, decision_curve)
+    server = cost.Server(
         machine=mclass,
         cores=cores,
         sockets=sockets,
-        decisions_per_s=per_server(throughput(machine, DECISIONS)),
-        postings_per_s=per_server(throughput(machine, POSTINGS)),
-        capacity_per_s=per_server(summary.capacity(machine.summary, model.target.p99_ms)),
+        decisions_per_s=decisions.value if decisions else None,
+        postings_per_s=postings.value if postings else None,
+        capacity_per_s=capacity.value if capacity else None,
+        owner=machine.name,
     )
+    return ServerFigures(machine, server, decisions, postings, capacity, tuple(withheld))
+
+
+def cost_figures(machines: list[Machine], model: cost.CostModel, projection: bool) -> CostFigures:
+    figures = [server_figures(m, model, projection) for m in machines]
+    years = cost.TCO_YEARS
+    needed: list[Range | None] = []
+    fleet: dict[int, list[Range | None]] = {y: [] for y in years}
+    for f in figures:
+        cap = f.capacity
+        if cap is None or not cap.value:
+            needed.append(None)
+            for y in years:
+                fleet[y].append(None)
+            continue
+        optimistic, pessimistic = f.with_capacity(cap.high), f.with_capacity(max(cap.low, 1e-9))
+        count = cost.servers_needed(f.server, model.target)
+        assert count is not None
+        needed.append(
+            Range(
+                count,
+                cost.servers_needed(optimistic, model.target) or count,
+                cost.servers_needed(pessimistic, model.target) or count,
+            )
+        )
+        for y in years:
+            fleet[y].append(
+                Range(
+                    cost.fleet_tco(f.server, model, y) or 0.0,
+                    cost.fleet_tco(optimistic, model, y) or 0.0,
+                    cost.fleet_tco(pessimistic, model, y) or 0.0,
+                )
+            )
+    last = years[-1]
+    saving = None
+    sensitivity: list[dict] = []
+    flips: list[str] = []
+    withheld = None
+    if any(f.withheld for f in figures[:2]):
+        withheld = "projection"
+    elif None in needed[:2]:
+        withheld = "capacity"
+    else:
+        base, cand = fleet[last][0], fleet[last][1]
+        assert base is not None and cand is not None
+        saving = Range(
+            (base.value - cand.value) / base.value,
+            (base.low - cand.high) / base.low,  # the baseline at its best, the candidate worst
+            (base.high - cand.low) / base.high,
+        )
+        servers = [f.server for f in figures[:2]]
+        sensitivity = cost.sensitivity(model, servers, years=last)
+        flips = [
+            r["input"]
+            for r in sensitivity
+            if (r["low"] > 0) != (saving.value > 0) or (r["high"] > 0) != (saving.value > 0)
+        ]
+    return CostFigures(figures, needed, fleet, saving, sensitivity, flips, withheld)
 
 
 @dataclass
@@ -227,18 +497,31 @@ class Report:
     allow: set[str]
     noise_floor: dict[str, float]  # the baseline host's, from its latest calibration
     model: cost.CostModel | None = None
-    servers: list[cost.Server] = field(default_factory=list)
-    sensitivity: list[dict] = field(default_factory=list)
+    cost: CostFigures | None = None
+    projection: bool = True
+    throughput: dict[str, list[Throughput | None]] = field(default_factory=dict)
 
 
-def analyse(machines: list[Machine], allow: set[str], model: cost.CostModel | None) -> Report:
+def analyse(
+    machines: list[Machine],
+    allow: set[str],
+    model: cost.CostModel | None,
+    projection: bool = True,
+) -> Report:
     workloads, matrix = parity(machines)
     base = machines[0]
     floor = calibrate.noise_floor(base.store, base.run)
     report = Report(
-        machines, workloads, matrix, comparisons(machines, allow, floor), allow, floor, model
+        machines,
+        workloads,
+        matrix,
+        comparisons(machines, allow, floor),
+        allow,
+        floor,
+        model,
+        projection=projection,
     )
+    report.throughput = {w: [throughput(m, w) for m in machines] for w in workloads}
     if model is not None:
-        report.servers = [server(m, model) for m in machines]
-        report.sensitivity = cost.sensitivity(model, report.servers, years=cost.TCO_YEARS[-1])
+        report.cost = cost_figures(machines, model, projection)
     return report

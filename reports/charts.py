@@ -1,6 +1,10 @@
 """The report's charts, drawn with matplotlib's Figure API (no pyplot, no global state) to PNG.
 
-Labels come from results files, so math-text parsing is off: a '$' in a hostname is text.
+Labels come from results files, so math-text parsing is off (a '$' in a hostname is text)
+and every label passes bench.text.chart (controls shown escaped, cut with an ellipsis).
+Colours are the Okabe–Ito palette (distinguishable with the common colour-vision
+deficiencies), each series also has its own marker and line style, every figure has a legend,
+and log axes are ticked at 1-2-5 steps.
 """
 
 from __future__ import annotations
@@ -11,17 +15,25 @@ import math
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from bench.samples import LATENCY_QUANTILES
+from bench.text import chart as _label
 
 matplotlib.rcParams.update({"text.parse_math": False, "font.size": 9, "svg.fonttype": "path"})
+# Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple, sky blue
+MACHINE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINES = ("-", "--", "-.", ":", "-", "--")
 VERDICT_COLOURS = {
-    "better": "#1a7f37",
-    "worse": "#cf222e",
-    "no significant difference": "#57606a",
+    "better": "#009E73",
+    "worse": "#D55E00",
+    "no significant difference": "#555555",
+    "insufficient evidence": "#AAAAAA",
 }
-MACHINE_COLOURS = ("#0969da", "#bc4c00", "#8250df", "#1a7f37", "#cf222e", "#57606a")
+VERDICT_MARKERS = {"better": "^", "worse": "v", "no significant difference": "o"}
 
 
 def _png(fig: Figure) -> bytes:
@@ -30,12 +42,27 @@ def _png(fig: Figure) -> bytes:
     return out.getvalue()
 
 
-def _log_x(ax, low: float, high: float, mark: float | None = None) -> None:
-    """A log x axis over [low, high] with about six plain-number ticks (the default labels are
-    math text, which is off), plus ``mark`` if given."""
+def ticks_125(low: float, high: float) -> list[float]:
+    """1-2-5 steps (…, 0.5, 1, 2, 5, 10, …) from the last at or below ``low`` to the first at
+    or above ``high``: the axis contains the data and starts and ends on a tick."""
+    low, high = max(low, 1e-12), max(high, low * 1.0001)
+    steps = [
+        m * 10.0**e
+        for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 2)
+        for m in (1, 2, 5)
+    ]
+    first = max(v for v in steps if v <= low * (1 + 1e-9))
+    last = min(v for v in steps if v >= high * (1 - 1e-9))
+    return [float(f"{v:.6g}") for v in steps if first <= v <= last]
+
+
+def _log_x(ax, low: float, high: float) -> None:
+    """A log x axis ticked at 1-2-5 steps around [low, high], plain numbers (the default
+    labels are math text, which is off)."""
     ax.set_xscale("log")
-    ticks = {float(f"{v:.2g}") for v in np.geomspace(low, high, 6)} | ({mark} if mark else set())
-    ax.set_xticks(sorted(ticks), [f"{v:g}" for v in sorted(ticks)])
+    ticks = ticks_125(low, high)
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.set_xlim(ticks[0], ticks[-1])
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
@@ -45,25 +72,37 @@ def _colour(index: int) -> str:
 
 def forest(rows: list[tuple[str, float, float, float, str]], title: str) -> bytes:
     """rows: (label, ratio, ci_low, ci_high, verdict); a log-scale forest plot around 1."""
-    fig = Figure(figsize=(7.5, 0.28 * len(rows) + 1.2))
+    fig = Figure(figsize=(7.5, 0.28 * len(rows) + 1.6))
     ax = fig.subplots()
-    for y, (_label, ratio, low, high, verdict) in enumerate(reversed(rows)):
-        colour = VERDICT_COLOURS.get(verdict, "#57606a")
+    for y, (_name, ratio, low, high, verdict) in enumerate(reversed(rows)):
         ax.errorbar(
             ratio,
             y,
             xerr=[[ratio - low], [high - ratio]],
-            fmt="o",
-            color=colour,
-            markersize=4,
+            fmt=VERDICT_MARKERS.get(verdict, "o"),
+            color=VERDICT_COLOURS.get(verdict, "#555555"),
+            markersize=4.5,
             capsize=2,
         )
-    ax.axvline(1.0, color="#8c959f", linewidth=1, linestyle="--")
-    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)])
-    _log_x(ax, min(r[2] for r in rows), max(r[3] for r in rows), mark=1.0)
-    ax.set_xlabel("throughput ratio, candidate / baseline (log scale; > 1: candidate faster)")
-    ax.set_title(title)
+    ax.axvline(1.0, color="#444444", linewidth=1, linestyle="--")
+    ax.set_yticks(range(len(rows)), [_label(r[0], 60) for r in reversed(rows)])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    _log_x(ax, min(min(r[2] for r in rows), 1.0), max(max(r[3] for r in rows), 1.0))
+    ax.set_xlabel("work per second, candidate / baseline (log scale; > 1: candidate faster)")
+    ax.set_title(_label(title, 90))
     ax.grid(axis="x", alpha=0.3)
+    present = [v for v in VERDICT_COLOURS if any(r[4] == v for r in rows)]
+    ax.legend(
+        handles=[
+            Line2D([], [], color=VERDICT_COLOURS[v], marker=VERDICT_MARKERS.get(v, "o"), label=v)
+            for v in present
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.45 / (0.28 * len(rows) + 1.6) - 0.08),
+        ncol=len(present),
+        fontsize=7,
+        frameon=False,
+    )
     return _png(fig)
 
 
@@ -75,14 +114,21 @@ def latency_cdf(series: list[tuple[str, list[int]]]) -> bytes:
     for i, (label, quantiles_ns) in enumerate(series):
         micros = [max(q, 1) / 1000 for q in quantiles_ns]
         every += micros
-        ax.step(micros, LATENCY_QUANTILES, where="post", label=label, color=_colour(i))
+        ax.step(
+            micros,
+            LATENCY_QUANTILES,
+            where="post",
+            label=_label(label),
+            color=_colour(i),
+            linestyle=LINES[i % len(LINES)],
+        )
     _log_x(ax, min(every), max(every))
     ax.set_xlabel("latency per application, µs (log scale)")
     ax.set_ylabel("percentile")
     ax.set_ylim(0, 100.5)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title("loan.decide online latency, one application per call")
+    ax.set_title("loan decisions, one application per call: latency per application")
     return _png(fig)
 
 
@@ -95,18 +141,32 @@ def scaling(curves: dict[str, list[tuple[str, list[int], list[float]]]]) -> byte
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
+    highest = max(
+        (e for series in curves.values() for _, _, eff in series for e in eff if np.isfinite(e)),
+        default=1.0,
+    )
     for ax, name in zip(axes.flat, names, strict=False):
         for i, (machine, threads, efficiency) in enumerate(curves[name]):
-            ax.plot(threads, efficiency, marker="o", markersize=3, color=_colour(i), label=machine)
-        ax.axhline(1.0, color="#8c959f", linewidth=0.8, linestyle="--")
-        ax.set_title(name, fontsize=8)
-        ax.set_ylim(0, 1.3)
+            ax.plot(
+                threads,
+                [e * 100 for e in efficiency],
+                marker=MARKERS[i % len(MARKERS)],
+                linestyle=LINES[i % len(LINES)],
+                markersize=4,
+                color=_colour(i),
+                label=_label(machine),
+            )
+        ax.axhline(100, color="#444444", linewidth=0.8, linestyle="--")
+        ax.set_title(_label(name), fontsize=8)
+        ax.set_ylim(0, max(130, highest * 100 * 1.1))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # threads are whole numbers
         ax.set_xlabel("threads", fontsize=7)
-        ax.set_ylabel("efficiency", fontsize=7)
+        ax.set_ylabel("efficiency, %", fontsize=7)
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=6, loc="lower left")
-    fig.suptitle("parallel efficiency: rate(t) / (t × rate(1)); 1 = linear scaling")
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7)
+    fig.suptitle("parallel efficiency: rate(t) / (t × rate(1)); 100 % = linear scaling")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _png(fig)
 
 
@@ -119,10 +179,18 @@ def grouped_bars(
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series):
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(xs, values, width=width, label=label, color=_colour(i))
-    ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right")
+        ax.bar(
+            xs,
+            values,
+            width=width,
+            label=_label(label),
+            color=_colour(i),
+            hatch=("", "//", "..", "xx", "\\\\", "++")[i % 6],
+            edgecolor="white",
+        )
+    ax.set_xticks(range(len(groups)), [_label(g) for g in groups], rotation=20, ha="right")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(_label(title, 90))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     return _png(fig)
@@ -134,14 +202,27 @@ def tornado(rows: list[dict], base_saving: float, title: str) -> bytes:
     ax = fig.subplots()
     for y, row in enumerate(reversed(rows)):
         low, high = row["low"] * 100, row["high"] * 100
-        ax.barh(y, low - base_saving * 100, left=base_saving * 100, color="#0969da", height=0.6)
-        ax.barh(y, high - base_saving * 100, left=base_saving * 100, color="#bc4c00", height=0.6)
-    ax.axvline(base_saving * 100, color="#24292f", linewidth=1)
-    ax.axvline(0, color="#cf222e", linewidth=1, linestyle="--")
-    ax.set_yticks(range(len(rows)), [r["input"] for r in reversed(rows)])
-    ax.set_xlabel(
-        "candidate fleet TCO saving, % of the baseline's (blue: input −20 %, orange: +20 %)"
-    )
-    ax.set_title(title)
+        ax.barh(y, low - base_saving * 100, left=base_saving * 100, color=LOW, height=0.6)
+        ax.barh(
+            y, high - base_saving * 100, left=base_saving * 100, color=HIGH, height=0.6, hatch="//"
+        )
+    ax.axvline(base_saving * 100, color="#222222", linewidth=1)
+    ax.axvline(0, color="#444444", linewidth=1, linestyle="--")
+    ax.set_yticks(range(len(rows)), [_label(r["input"], 60) for r in reversed(rows)])
+    ax.set_xlabel("candidate fleet saving, % of the baseline's fleet cost")
+    ax.set_title(_label(title, 90))
     ax.grid(axis="x", alpha=0.3)
+    ax.legend(
+        handles=[
+            Patch(color=LOW, label="input −20 %"),
+            Patch(facecolor=HIGH, hatch="//", label="input +20 %"),
+            Line2D([], [], color="#222222", label="as given"),
+            Line2D([], [], color="#444444", linestyle="--", label="break-even"),
+        ],
+        fontsize=7,
+        loc="best",
+    )
     return _png(fig)
+
+
+LOW, HIGH = MACHINE_COLOURS[0], MACHINE_COLOURS[1]

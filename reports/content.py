@@ -7,6 +7,8 @@ import math
 import shlex
 
 from bench import compare, summary
+from bench.compare import plural
+from bench.scaling import Rate
 from reports import analysis, charts, cost
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
 
@@ -31,16 +33,56 @@ MACHINE_FACTS = (
 
 
 def rate(value: float | None) -> str:
+    """3 significant figures with k/M/G, no exponent."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     for size, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
         if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.3g}"
+            return f"{_significant(value / size)}{suffix}"
+    return _significant(value)
+
+
+def _significant(value: float, digits: int = 3) -> str:
+    """``digits`` significant figures in plain positional notation (never 2.146e-05)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:,.{decimals}f}"
 
 
 def money(value: float | None, currency: str) -> str:
     return "–" if value is None else f"{value:,.0f} {currency}"
+
+
+def small_money(value: float | None, currency: str = "") -> str:
+    """Amounts below a unit (cost per million decisions): significant figures, no exponent."""
+    if value is None:
+        return "–"
+    return _significant(value) + (f" {currency}" if currency else "")
+
+
+def projected(text: str, is_projected: bool, low: str = "", high: str = "") -> str:
+    """A figure as text, marked wherever it is a projection, with its interval."""
+    if not is_projected:
+        return text
+    interval = f" [{low}–{high}]" if low and high and low != high else ""
+    return f"{text}{interval} (projected)"
+
+
+def rate_figure(figure: Rate | None, k: float = 1.0, unit: str = "") -> str:
+    """A rate per server (or per core, socket, watt: ``k`` scales it), marked if projected."""
+    if figure is None:
+        return "–"
+    return projected(
+        rate(figure.value * k) + unit,
+        figure.projected,
+        rate(figure.low * k),
+        rate(figure.high * k),
+    )
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f} %"
 
 
 def _fact(fingerprint: dict, key: str | None) -> str:
@@ -57,13 +99,100 @@ def _fact(fingerprint: dict, key: str | None) -> str:
 
 # ---- sections ----
 def verdict(report: analysis.Report) -> list:
-    blocks: list = [Heading("Verdict")]
+    """Page one: which machine, how sure, at what cost — in words a buyer reads."""
+    blocks: list = [Heading("Verdict"), *glance(report)]
     base = report.machines[0]
     for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
         blocks.append(Paragraph(_speed_verdict(base, machine, result, report), emphasis=True))
-    if report.servers:
-        blocks.append(Paragraph(_cost_verdict(report), emphasis=True))
+        sure = _how_sure(result)
+        if sure:
+            blocks.append(Paragraph(sure))
+    if report.cost is not None:
+        blocks.append(Paragraph(cost_verdict(report), emphasis=True))
+    blocks.append(
+        Paragraph(
+            "How to read this: a ratio above 1 means the candidate does more work per second "
+            "than the baseline; the bracketed range is where the true value lies with 95 % "
+            "confidence. Figures marked (projected) were not measured: they are estimated "
+            "for a larger server from how each run's speed grew with threads."
+        )
+    )
     return blocks
+
+
+def glance(report: analysis.Report) -> list:
+    """Four questions a buyer asks, answered in a line each from the same figures as the
+    verdict below."""
+    base = report.machines[0]
+    faster, sure, same = [], [], []
+    for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
+        column = report.machines.index(machine)
+        differing = _differing(report, column)
+        who = f"{machine.name}: " if len(report.machines) > 2 else ""
+        if result.outputs_differ or differing:
+            same.append(f"{who}NO — different results for {', '.join(differing)}: do not migrate")
+            faster.append(f"{who}not compared (the results differ)")
+            sure.append(f"{who}–")
+            continue
+        ran = sum(cells[column] == "same" for cells in report.parity.values())
+        same.append(f"{who}yes, bit-identical on {ran} of {plural(len(report.parity), 'workload')}")
+        verdict = result.suite_verdict if result.comparable else None
+        if verdict is None or not result.geomean:
+            faster.append(f"{who}not compared ({'; '.join(result.refusals) or 'see below'})")
+            sure.append(f"{who}–")
+            continue
+        g, low, high = result.geomean
+        faster.append(
+            who
+            + {
+                "faster": f"{machine.name}, {g:.2f}× the work per second of {base.name}",
+                "slower": f"{base.name}: {machine.name} does {g:.2f}× its work per second",
+                "insufficient evidence": "not known: these measurements cannot tell",
+            }.get(verdict, f"neither: the difference ({g:.2f}×) is not significant")
+        )
+        problems = result.evidence_problems
+        sure.append(
+            who
+            + (
+                "not sure — " + problems[0]
+                if problems
+                else f"95 % sure the ratio lies between {low:.2f}× and {high:.2f}×"
+            )
+        )
+    rows = [
+        ["Which machine does more work?", "; ".join(faster)],
+        ["How sure is that?", "; ".join(sure)],
+        ["Do both compute the same results?", "; ".join(same)],
+    ]
+    if report.cost is not None:
+        rows.append(["What does it cost?", _cost_answer(report)])
+    return [Table(["question", "answer"], rows)]
+
+
+def _cost_answer(report: analysis.Report) -> str:
+    figures, model = report.cost, report.model
+    assert figures is not None and model is not None
+    if figures.withheld == "projection":
+        return "no cost verdict: the priced servers are larger than the runs measured"
+    if figures.withheld == "capacity" or figures.saving is None:
+        return "no cost verdict: no fleet capacity was measured"
+    years = cost.TCO_YEARS[-1]
+    cheaper = figures.cheaper
+    fleet = figures.fleet_tco[years]
+    cur = model.site.currency
+    mark = " (projected)" if figures.projected else ""
+    if cheaper is None:
+        return f"the same{mark}"
+    return (
+        f"{cheaper.name}'s fleet is {_percent(abs(figures.saving.value))} cheaper over "
+        f"{years} years{mark}: {money(fleet[1].value if fleet[1] else None, cur)} against "
+        f"{money(fleet[0].value if fleet[0] else None, cur)}"
+    )
+
+
+def _differing(report: analysis.Report, column: int) -> list[str]:
+    bad = ("DIFFERS", "inconsistent")
+    return [w for w, cells in report.parity.items() if cells[column] in bad or cells[0] in bad]
 
 
 def _speed_verdict(
@@ -74,10 +203,9 @@ def _speed_verdict(
 ) -> str:
     who = f"{machine.name} (candidate) against {base.name} (baseline)"
     column = report.machines.index(machine)
-    bad = ("DIFFERS", "inconsistent")
-    differing = [w for w, cells in report.parity.items() if cells[column] in bad or cells[0] in bad]
+    differing = _differing(report, column)
     if result.outputs_differ or differing:
-        names = ", ".join(sorted(set(result.outputs_differ) | set(differing)))
+        names = ", ".join(sorted(set(differing) or set(result.outputs_differ)))
         return (
             f"{who}: NOT SAFE TO MIGRATE — the machines compute different outputs for {names}. "
             "This is a correctness finding; speed is not compared."
@@ -92,64 +220,160 @@ def _speed_verdict(
     if not result.geomean:
         return f"{who}: outputs identical; no benchmark was run on both, so no speed verdict."
     g, low, high = result.geomean
+    n = len(result.rows)
+    interval = f"95 % confidence {low:.2f}–{high:.2f}, geometric mean over {plural(n, 'benchmark')}"
+    verdict = result.suite_verdict
+    if verdict == "faster":
+        headline = (
+            f"FASTER: {machine.name} does {g:.2f}× the baseline's work per second ({interval})"
+        )
+    elif verdict == "slower":
+        headline = (
+            f"SLOWER: {machine.name} does {g:.2f}× the baseline's work per second ({interval})"
+        )
+    elif verdict == "insufficient evidence":
+        headline = (
+            f"INSUFFICIENT EVIDENCE to call either machine faster: measured {g:.2f}× the "
+            f"baseline's work per second ({interval}), but these data cannot support a verdict"
+        )
+    else:
+        headline = f"NO SIGNIFICANT DIFFERENCE in speed: {g:.2f}× ({interval})"
+    same = sum(cells[column] == "same" for cells in report.parity.values())
+    views = []
+    if result.per_core is not None:
+        views.append(f"per core (one thread) {result.per_core:.2f}×")
+    if result.per_socket is not None:
+        views.append(
+            f"per socket {result.per_socket:.2f}×"
+            + (" (projected)" if result.per_socket_projected else "")
+        )
+    return (
+        f"{who}: {headline}. "
+        + (f"{'; '.join(views).capitalize()}. " if views else "")
+        + f"Outputs bit-identical on {same} of {plural(len(report.parity), 'workload')}."
+    )
+
+
+def _how_sure(result: compare.Comparison) -> str:
+    """The evidence behind a speed verdict, in words."""
+    if not result.rows:
+        return ""
     better = sum(r.verdict == "better" for r in result.rows)
     worse = sum(r.verdict == "worse" for r in result.rows)
-    headline = {
-        "faster": f"FASTER: {g:.2f}× the baseline's throughput",
-        "slower": f"SLOWER: {g:.2f}× the baseline's throughput",
-    }.get(result.suite_verdict or "", f"NO SIGNIFICANT DIFFERENCE in speed ({g:.2f}×)")
-    drift = (
-        " Every benchmark moved together but none significantly on its own: that is what "
-        "host-wide drift between two runs looks like, not evidence."
-        if result.suite_verdict == "no significant difference" and not low <= 1 <= high
-        else ""
+    weak = sum(r.verdict == "insufficient evidence" for r in result.rows)
+    neutral = len(result.rows) - better - worse - weak
+    counts = [
+        f"{plural(better, 'benchmark')} significantly faster",
+        f"{worse} slower",
+        f"{neutral} without a significant difference",
+    ] + ([f"{weak} with too few samples to tell"] if weak else [])
+    text = (
+        "How sure: "
+        + ", ".join(counts)
+        + " (Mann–Whitney U test, Benjamini–Hochberg correction at 5 %)."
     )
-    same = sum(cells[column] == "same" for cells in report.parity.values())
-    return (
-        f"{who}: {headline}, geometric mean over {len(result.rows)} benchmarks, 95 % confidence "
-        f"interval {low:.2f}–{high:.2f}. {better} benchmarks significantly faster, {worse} "
-        f"slower, {len(result.rows) - better - worse} without a significant difference "
-        f"(Mann–Whitney U, Benjamini–Hochberg at 5 %). Outputs bit-identical on {same} of "
-        f"{len(report.parity)} workloads.{drift}"
+    problems = result.evidence_problems
+    if problems:
+        text += " Weak evidence: " + "; ".join(problems) + "."
+    for side, names in (("baseline", result.only_baseline), ("candidate", result.only_candidate)):
+        if names:
+            text += f" {plural(len(names), 'benchmark')} ran on the {side} only (not compared)."
+    if result.drift:
+        text += (
+            " Every benchmark moved together but none significantly on its own: that is what "
+            "host-wide drift between two runs looks like, not evidence."
+        )
+    return text
+
+
+def _needed(r: analysis.Range | None, is_projected: bool) -> str:
+    if r is None:
+        return "–"
+    return projected(
+        plural(int(r.value), "server"), is_projected, f"{int(r.low):,}", f"{int(r.high):,}"
     )
 
 
-def _cost_verdict(report: analysis.Report) -> str:
-    model = report.model
-    assert model is not None
+def _fleet(r: analysis.Range | None, is_projected: bool, currency: str) -> str:
+    if r is None:
+        return "–"
+    return projected(
+        money(r.value, currency),
+        is_projected,
+        f"{r.low:,.0f}",
+        f"{r.high:,.0f}",
+    )
+
+
+def cost_verdict(report: analysis.Report) -> str:
+    """The cost sentence, worded from report.cost: the same figures as the cost table."""
+    model, figures = report.model, report.cost
+    assert model is not None and figures is not None
     years = cost.TCO_YEARS[-1]
-    base, cand = report.servers[:2]
-    need = [cost.servers_needed(s, model.target) for s in (base, cand)]
+    cur = model.site.currency
+    base, cand = figures.servers[:2]
     target = f"{model.target.decisions_per_s:,.0f} decisions/s at p99 ≤ {model.target.p99_ms:g} ms"
-    if None in need:
-        missing = [m.name for m, n in zip(report.machines, need, strict=False) if n is None]
+    if figures.withheld == "projection":
+        cores = ", ".join(
+            f"{f.machine.name} {plural(f.server.cores, 'core')}" for f in (base, cand)
+        )
+        measured = max(m.cores for m in report.machines[:2])
+        return (
+            f"Cost: NO COST VERDICT. The machine classes priced ({cores}) are larger than the "
+            f"runs measured (at most {plural(measured, 'core')}), and projections are turned "
+            "off (--no-projection). Run the suite on the servers themselves for a measured "
+            "cost verdict, or allow a projection."
+        )
+    if figures.withheld == "capacity":
+        missing = [
+            f.machine.name
+            for f, n in zip(figures.servers, figures.needed, strict=True)
+            if n is None
+        ]
         return (
             f"Cost: no fleet verdict for {target}: no measured loan.decide capacity "
             f"configuration of {', '.join(missing)} met the SLO (include loan.decide in the "
             "runs: its capacity benchmarks size the fleet)."
         )
-    saving = cost.fleet_saving(model, report.servers, years)
+    saving = figures.saving
     assert saving is not None
-    if saving == 0:
-        return f"Cost: for {target}, both fleets cost the same ({need[1]} servers each)."
-    cheaper = cand.machine.name if saving > 0 else base.machine.name
-    flips = [
-        r["input"]
-        for r in report.sensitivity
-        if (r["low"] > 0) != (saving > 0) or (r["high"] > 0) != (saving > 0)
-    ]
-    robust = (
-        "This holds for ±20 % in every cost input."
-        if not flips
-        else "The choice FLIPS at ±20 % of: " + ", ".join(flips) + "."
+    notes = [f"{f.machine.name}: {f.projection_note}" for f in (base, cand) if f.projection_note]
+    head = "Cost" + (f", PROJECTED ({'; '.join(notes)})" if notes else "")
+    is_projected = figures.projected
+    fleet = figures.fleet_tco[years]
+    sentence = (
+        f"{head}: for {target}, {cand.machine.name} ({cand.server.machine.name}) needs "
+        f"{_needed(figures.needed[1], cand.projected)} and {base.machine.name} "
+        f"({base.server.machine.name}) {_needed(figures.needed[0], base.projected)}; the "
+        f"{years}-year fleet cost is {_fleet(fleet[1], cand.projected, cur)} against "
+        f"{_fleet(fleet[0], base.projected, cur)}: "
     )
-    return (
-        f"Cost: for {target}, {cand.machine.name} needs {need[1]} servers and "
-        f"{base.machine.name} {need[0]}; the {years}-year fleet TCO is "
-        f"{money(cost.fleet_tco(cand, model, years), model.site.currency)} against "
-        f"{money(cost.fleet_tco(base, model, years), model.site.currency)}: {cheaper} is "
-        f"cheaper by {abs(saving) * 100:.1f} %. {robust}"
+    cheaper = figures.cheaper
+    if cheaper is None:
+        sentence += "both fleets cost the same."
+    else:
+        sentence += f"{cheaper.name} is cheaper by {_percent(abs(saving.value))}"
+        low, high = _percent(saving.low), _percent(saving.high)
+        if is_projected and low == high:
+            sentence += " (projected)"
+        elif is_projected:
+            sentence += (
+                f" (projected; over the projection's uncertainty the candidate saves between "
+                f"{low} and {high}"
+                + (
+                    ", so which fleet is cheaper is NOT SETTLED"
+                    if saving.low < 0 < saving.high
+                    else ""
+                )
+                + ")"
+            )
+        sentence += "."
+    sentence += (
+        " This holds for ±20 % in every cost input."
+        if not figures.flips
+        else " The choice FLIPS at ±20 % of: " + ", ".join(figures.flips) + "."
     )
+    return sentence
 
 
 def machines(report: analysis.Report) -> list:
@@ -193,7 +417,8 @@ def parity(report: analysis.Report) -> list:
         Paragraph(
             "Each workload's output digest (SHA-256 over the canonical Arrow columns) on each "
             "machine, across its engines and thread counts, against the baseline's at the same "
-            "scale and seed. 'same' means bit-identical."
+            "scale and seed. 'same' means bit-identical; 'baseline' means the baseline's own "
+            "engines and thread counts agree."
         ),
         Table(["workload", *[m.name for m in report.machines]], rows),
     ]
@@ -201,37 +426,52 @@ def parity(report: analysis.Report) -> list:
 
 def speed(report: analysis.Report) -> list:
     blocks: list = [Heading("Speed: ratios with 95 % confidence intervals")]
+    base = report.machines[0]
     for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
         if not result.rows:
             blocks.append(
                 Paragraph(f"{machine.name}: no speed comparison (see the verdict for why).")
             )
             continue
-        rows = [(r.benchmark, r.ratio, r.low, r.high, r.verdict) for r in result.rows]
+        rows = [
+            (analysis.describe_key(r.key), r.ratio, r.low, r.high, r.verdict) for r in result.rows
+        ]
         blocks.append(
             Figure(
                 f"forest-{report.machines.index(machine)}",
-                charts.forest(rows, f"{machine.name} vs {report.machines[0].name}"),
-                f"Throughput ratio per benchmark, {machine.name} / {report.machines[0].name}, "
-                "with bootstrap 95 % intervals; green better, red worse, grey no significant "
-                "difference.",
+                charts.forest(rows, f"{machine.name} against {base.name}"),
+                f"Work per second, {machine.name} / {base.name}, per benchmark, with 95 % "
+                "confidence intervals (log scale; right of 1: the candidate is faster).",
             )
         )
         blocks.append(
             Table(
-                ["benchmark", "ratio", "95 % CI", "p (BH)", "verdict"],
+                ["benchmark", "ratio", "95 % CI", "p (BH)", "verdict", "id"],
                 [
                     [
-                        r.benchmark,
+                        analysis.describe_key(r.key),
                         f"{r.ratio:.3f}×",
                         f"{r.low:.3f}–{r.high:.3f}",
-                        f"{r.p_adjusted:.3g}",
+                        "< 0.001" if r.p_adjusted < 0.001 else f"{r.p_adjusted:.3f}",
                         r.verdict,
+                        r.benchmark,
                     ]
                     for r in result.rows
                 ],
+                small_columns=(5,),
             )
         )
+        for side, names in (
+            ("baseline", result.only_baseline),
+            ("candidate", result.only_candidate),
+        ):
+            if names:
+                blocks.append(
+                    Paragraph(
+                        f"Ran on the {side} only, not compared ({plural(len(names), 'benchmark')}"
+                        f"): {', '.join(names)}."
+                    )
+                )
     blocks += per_core_and_socket(report)
     return blocks
 
@@ -239,23 +479,24 @@ def speed(report: analysis.Report) -> list:
 def per_core_and_socket(report: analysis.Report) -> list:
     rows = []
     for w in report.workloads:
-        cells = [w]
-        for m in report.machines:
-            t = analysis.throughput(m, w)
+        cells = [analysis.WORKLOAD_WORDS.get(w, w)]
+        for t in report.throughput.get(w, []):
+            if t is None:
+                cells.append("–")
+                continue
+            socket = rate_figure(t.per_socket, unit="/s")
             cells.append(
-                "–"
-                if t is None
-                else f"{rate(t['units_per_s'])}/s at {t['threads']}t; {rate(t['per_core'])}/s per "
-                f"core; {rate(t['per_socket'])}/s per socket"
-                + (" (extrapolated)" if t["extrapolated"] else "")
+                f"{rate(t.per_core)}/s per core; {socket} per socket; "
+                f"{rate(t.units_per_s)}/s at {plural(t.threads, 'thread')}"
             )
         rows.append(cells)
     return [
         Heading("Per core and per socket", 3),
         Paragraph(
-            "C engine, batch mode, at the most threads measured. Per core = rate / threads; per "
-            "socket = per core × the socket's physical cores (marked extrapolated when fewer "
-            "threads ran than the socket has cores)."
+            "C engine, batch mode. Per core: the one-thread rate (one thread keeps one core "
+            "busy). Per socket: the rate at as many threads as a socket has physical cores — "
+            "measured when the run used that many, otherwise projected from the run's own "
+            "thread scaling (Amdahl's law fitted to its samples) and marked (projected)."
         ),
         Table(["workload", *[m.name for m in report.machines]], rows),
     ]
@@ -273,7 +514,8 @@ def latency(report: analysis.Report) -> list:
             Figure(
                 "latency-cdf",
                 charts.latency_cdf(series),
-                "Per-application latency of loan.decide, one application per call through Python.",
+                "Per-application latency of loan decisions (loan.decide), one application per "
+                "call through Python: how long one customer waits for a decision.",
             )
         )
     else:
@@ -291,8 +533,8 @@ def latency(report: analysis.Report) -> list:
                 else f"{rate(cap['units_per_s'])} decisions/s",
                 "–"
                 if cap is None
-                else f"{cap['threads']} threads, micro-batches of {cap['batch_size']}, "
-                f"p99 {cap['p99_us']:.0f} µs",
+                else f"{plural(cap['threads'], 'thread')}, micro-batches of "
+                f"{cap['batch_size']:,}, p99 {cap['p99_us']:,.0f} µs",
             ]
         )
     blocks += [
@@ -312,23 +554,31 @@ def scaling(report: analysis.Report) -> list:
     rows = []
     for w in report.workloads:
         for m in report.machines:
-            points = analysis.scaling(m, w)
+            points = analysis.scaling_points(m, w)
             if len(points) > 1:
-                curves.setdefault(w, []).append(
+                curves.setdefault(analysis.WORKLOAD_WORDS.get(w, w), []).append(
                     (m.name, [p[0] for p in points], [p[2] for p in points])
                 )
             if points:
                 rows.append(
                     [
-                        w,
+                        analysis.WORKLOAD_WORDS.get(w, w),
                         m.name,
-                        "; ".join(f"{t}t: {rate(r)}/s ({e * 100:.0f} %)" for t, r, e in points),
+                        "; ".join(
+                            f"{plural(t, 'thread')}: {rate(r)}/s ({e * 100:.0f} %)"
+                            for t, r, e in points
+                        ),
                     ]
                 )
     blocks: list = [Heading("Thread scaling")]
     if curves:
         blocks.append(
-            Figure("scaling", charts.scaling(curves), "Parallel efficiency per workload, C engine.")
+            Figure(
+                "scaling",
+                charts.scaling(curves),
+                "Parallel efficiency per workload, C engine: 100 % means twice the threads "
+                "did twice the work.",
+            )
         )
     blocks.append(Table(["workload", "machine", "rate (efficiency) by threads"], rows))
     return blocks
@@ -390,113 +640,122 @@ def probe_limits(report: analysis.Report) -> list:
 
 
 def cost_section(report: analysis.Report) -> list:
-    model = report.model
-    if model is None:
+    model, figures = report.model, report.cost
+    if model is None or figures is None:
         return [
             Heading("Cost"),
             Paragraph("No cost file was given (bankbench report --cost FILE): no cost section."),
         ]
     cur = model.site.currency
-    servers = report.servers
-    header = [
-        "",
-        *[f"{m.name} ({s.machine.name})" for m, s in zip(report.machines, servers, strict=True)],
-    ]
+    servers = figures.servers
+    header = ["", *[f"{f.machine.name} ({f.server.machine.name})" for f in servers]]
 
     def row(label, fn):
-        return [label, *[fn(s) for s in servers]]
+        return [label, *[fn(f) for f in servers]]
+
+    def per(f: analysis.ServerFigures, figure: Rate | None, divisor: float) -> str:
+        return rate_figure(figure, 1 / divisor) if figure else "–"
+
+    def per_million(f: analysis.ServerFigures, figure: Rate | None) -> str:
+        if figure is None:
+            return "–"
+        value = cost.cost_per_million(f.server, model.site, figure.value)
+        high = cost.cost_per_million(f.server, model.site, figure.low)
+        low = cost.cost_per_million(f.server, model.site, figure.high)
+        return projected(small_money(value), figure.projected, small_money(low), small_money(high))
 
     rows = [
-        row("cores, sockets", lambda s: f"{s.cores}, {s.sockets}"),
-        row("price", lambda s: money(s.machine.price, cur)),
-        row("power at load", lambda s: f"{s.machine.power_w:g} W"),
-        row("decisions/s per server", lambda s: rate(s.decisions_per_s)),
-        row(
-            "decisions/s per core",
-            lambda s: rate(s.decisions_per_s and s.decisions_per_s / s.cores),
-        ),
-        row(
-            "decisions/s per socket",
-            lambda s: rate(s.decisions_per_s and s.decisions_per_s / s.sockets),
-        ),
-        row(
-            "decisions/s per watt",
-            lambda s: rate(s.decisions_per_s and s.decisions_per_s / s.machine.power_w),
-        ),
+        row("physical cores, sockets", lambda f: f"{f.server.cores}, {f.server.sockets}"),
+        row("price", lambda f: money(f.server.machine.price, cur)),
+        row("power at load", lambda f: f"{f.server.machine.power_w:g} W"),
+        row("decisions/s per server", lambda f: rate_figure(f.decisions)),
+        row("decisions/s per core", lambda f: per(f, f.decisions, f.server.cores)),
+        row("decisions/s per socket", lambda f: per(f, f.decisions, f.server.sockets)),
+        row("decisions/s per watt", lambda f: per(f, f.decisions, f.server.machine.power_w)),
         row(
             f"decisions/s per 1,000 {cur}",
-            lambda s: rate(s.decisions_per_s and s.decisions_per_s / s.machine.price * 1000),
+            lambda f: per(f, f.decisions, f.server.machine.price / 1000),
         ),
-        row("postings/s per server", lambda s: rate(s.postings_per_s)),
-        row(
-            f"cost per million decisions ({cur})",
-            lambda s: _small_money(cost.cost_per_million(s, model.site, s.decisions_per_s)),
-        ),
-        row(
-            f"cost per million postings ({cur})",
-            lambda s: _small_money(cost.cost_per_million(s, model.site, s.postings_per_s)),
-        ),
+        row("postings/s per server", lambda f: rate_figure(f.postings)),
+        row(f"cost per million decisions ({cur})", lambda f: per_million(f, f.decisions)),
+        row(f"cost per million postings ({cur})", lambda f: per_million(f, f.postings)),
         *[
-            row(f"annual {k}", lambda s, k=k: money(cost.annual_cost(s, model.site)[k], cur))
+            row(f"annual {k}", lambda f, k=k: money(cost.annual_cost(f.server, model.site)[k], cur))
             for k in ("capex", "energy", "space", "licences", "maintenance")
         ],
         *[
-            row(f"{y}-year TCO per server", lambda s, y=y: money(cost.tco(s, model.site, y), cur))
+            row(
+                f"{y}-year cost per server",
+                lambda f, y=y: money(cost.tco(f.server, model.site, y), cur),
+            )
             for y in cost.TCO_YEARS
         ],
         row(
             f"capacity per server at p99 ≤ {model.target.p99_ms:g} ms",
-            lambda s: rate(s.capacity_per_s),
+            lambda f: rate_figure(f.capacity, unit=" decisions/s"),
         ),
-        row(
+        [
             f"servers for {model.target.decisions_per_s:,.0f} decisions/s",
-            lambda s: str(cost.servers_needed(s, model.target) or "–"),
-        ),
+            *[_needed(n, f.projected) for n, f in zip(figures.needed, servers, strict=True)],
+        ],
         *[
-            row(f"{y}-year fleet TCO", lambda s, y=y: money(cost.fleet_tco(s, model, y), cur))
+            [
+                f"{y}-year fleet cost",
+                *[
+                    _fleet(r, f.projected, cur)
+                    for r, f in zip(figures.fleet_tco[y], servers, strict=True)
+                ],
+            ]
             for y in cost.TCO_YEARS
         ],
     ]
+    withheld = sorted({w for f in servers for w in f.withheld})
     blocks: list = [
         Heading("Cost"),
         Paragraph(
             f"Cost model {model.source}: electricity {model.site.electricity_per_kwh:g} {cur}/kWh, "
-            f"PUE {model.site.pue:g}, {cost.HOURS_PER_YEAR} h a year. Rates per server are the "
-            "measured per-thread rates times the server's cores (an extrapolation when the run "
-            "had fewer cores); cost per million units assumes full utilisation."
+            f"PUE {model.site.pue:g}, {cost.HOURS_PER_YEAR:,} h a year. Rates per server are "
+            "measured at the server's physical cores when a run used that many; otherwise they "
+            "are projected from the run's own thread scaling (Amdahl's law, with its 95 % "
+            "range in brackets) and marked (projected). Cost per million units assumes full "
+            "utilisation. Fleet cost = servers needed × (purchase + running costs)."
+            + (
+                f" Projections are off (--no-projection): {', '.join(withheld)} per server "
+                "are not given for servers larger than the runs measured."
+                if withheld
+                else ""
+            )
         ),
         Table(header, rows),
     ]
-    if report.sensitivity:
+    if figures.sensitivity and figures.saving is not None:
         years = cost.TCO_YEARS[-1]
-        saving = cost.fleet_saving(model, servers, years)
+        title = f"sensitivity of the {years}-year fleet saving" + (
+            " (projected)" if figures.projected else ""
+        )
         blocks.append(
             Figure(
                 "tornado",
-                charts.tornado(
-                    report.sensitivity,
-                    saving or 0.0,
-                    f"sensitivity of the {years}-year fleet TCO saving",
-                ),
-                f"Each input −20 % and +20 % in turn: the candidate's {years}-year fleet TCO "
-                "saving over the baseline (negative: the baseline is cheaper). The red line is "
-                "break-even.",
+                charts.tornado(figures.sensitivity, figures.saving.value, title),
+                f"Each input −20 % and +20 % in turn: the candidate's {years}-year fleet saving "
+                "over the baseline (negative: the baseline is cheaper); the dashed line is "
+                "break-even." + (" Built on projected capacities." if figures.projected else ""),
             )
         )
         blocks.append(
             Table(
                 ["input", "saving at −20 %", "saving at +20 %"],
                 [
-                    [r["input"], f"{r['low'] * 100:.1f} %", f"{r['high'] * 100:.1f} %"]
-                    for r in report.sensitivity
+                    [
+                        r["input"],
+                        projected(_percent(r["low"]), figures.projected),
+                        projected(_percent(r["high"]), figures.projected),
+                    ]
+                    for r in figures.sensitivity
                 ],
             )
         )
     return blocks
-
-
-def _small_money(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4g}"
 
 
 def methodology(report: analysis.Report) -> list:
@@ -511,11 +770,11 @@ def methodology(report: analysis.Report) -> list:
             caveats.append(
                 f"{m.name} is {m.run['status']}: only its completed benchmarks are shown."
             )
-        noisy = [r["benchmark"] for r in m.summary if r["cv"] > 0.05 and r["samples"] > 1]
+        noisy = analysis.noisy_benchmarks(m)
         if noisy:
             caveats.append(
-                f"{m.name}: {len(noisy)} benchmarks with a coefficient of variation above 5 % "
-                f"(noisy host), e.g. {', '.join(noisy[:3])}."
+                f"{m.name}: {plural(len(noisy), 'benchmark')} whose samples vary by more than "
+                f"{analysis.NOISY_CV * 100:.0f} % (a noisy host), e.g. {', '.join(noisy[:3])}."
             )
         if m.fingerprint.get("cpufreq_governor") not in (None, "performance"):
             caveats.append(
@@ -523,16 +782,23 @@ def methodology(report: analysis.Report) -> list:
                 "'performance'."
             )
     for m in report.machines:
-        overheads = [r["harness_overhead"] for r in m.summary if r["harness_overhead"] is not None]
-        if overheads and max(overheads) > 0.01:
+        overhead = analysis.harness_overhead(m)
+        if overhead is not None and overhead > 0.01:
             caveats.append(
-                f"{m.name}: the harness added up to {max(overheads) * 100:.1f} % to a measured "
+                f"{m.name}: the harness added up to {overhead * 100:.1f} % to a measured "
                 "time (pytest-benchmark's time over the core's own clock)."
             )
-    if report.noise_floor:
+    calibrated = [r.calibrated for r in report.comparisons]
+    if any(calibrated):
+        compared = [len(r.rows) for r in report.comparisons]
         caveats.append(
             f"Differences within {report.machines[0].name}'s calibrated noise floor "
-            "(bankbench calibrate) are reported as no significant difference."
+            "(bankbench calibrate) are reported as no significant difference; "
+            + ", ".join(
+                f"{c} of {plural(n, 'compared benchmark')}"
+                for c, n in zip(calibrated, compared, strict=True)
+            )
+            + " had a calibration."
         )
     else:
         caveats.append(
@@ -558,6 +824,13 @@ def methodology(report: analysis.Report) -> list:
                 "benchmarks resampled together. Results are estimates, not SPEC results.",
                 "Runs are refused for timing when emulated, when the C sources differ, or when "
                 "software differs and was not allowed by name.",
+                "Per core: the one-thread rate. Per socket and per server: the rate at that many "
+                "physical cores, measured where a run used that many threads on as many cores; "
+                "otherwise projected with Amdahl's law, rate(n) = rate(1) · n / (1 + s · (n − 1)), "
+                "the serial fraction s fitted by least squares to the run's samples on real "
+                "cores, its 95 % range from the fit's standard error. A projection assumes the "
+                "larger server's cores are as fast as the measured ones and that memory and "
+                "latency keep up; it is marked (projected) wherever it appears.",
             ]
         ),
         Heading("Caveats", 3),
@@ -587,19 +860,23 @@ def manifest(report: analysis.Report) -> list:
             rows,
         ),
         Paragraph("Each run was made by:"),
-        Code("\n".join(commands)),
+        Code(commands),
         Paragraph("This report was made by:"),
         Code(
-            f"bankbench report {keys}"
-            + "".join(
-                f" --store {shlex.quote(s)}"
-                for s in dict.fromkeys(m.store.location for m in report.machines)
-            )
-            + "".join(
-                f" --cost {shlex.quote(p)}" for p in (report.model.paths if report.model else ())
-            )
-            + (f" --allow {','.join(sorted(report.allow))}" if report.allow else "")
-            + " -o DIR"
+            [
+                f"bankbench report {keys}"
+                + "".join(
+                    f" --store {shlex.quote(s)}"
+                    for s in dict.fromkeys(m.store.location for m in report.machines)
+                )
+                + "".join(
+                    f" --cost {shlex.quote(p)}"
+                    for p in (report.model.paths if report.model else ())
+                )
+                + (f" --allow {','.join(sorted(report.allow))}" if report.allow else "")
+                + (" --no-projection" if not report.projection else "")
+                + " -o DIR"
+            ]
         ),
     ]
 

@@ -13,17 +13,25 @@ A cost file is TOML (one file, or several merged: say one per site and one per m
     p99_ms = 1.0                     # the latency SLO (default 1 ms)
 
     [machine.kunpeng-920]            # one table per machine class
-    match = "kunpeng*"               # glob over run label, hostname or CPU model
+    arch = "aarch64"                 # optional: only runs of this architecture match
+    match = "*"                      # glob over run label, hostname or CPU model (default:
+                                     # the table's name, or "*" when arch is given)
     price = 98000                    # currency per server
-    power_w = 420                    # measured wall power at load
+    power_w = 420                    # wall power at load (measured, or from TDP)
     rack_units = 2
     amortization_years = 5
     maintenance_pct_per_year = 8
     licence_per_core_per_year = 0    # optional, default 0
     licence_per_socket_per_year = 0  # optional, default 0
     licence_per_server_per_year = 0  # optional, default 0
-    cores = 128                      # optional: the server's cores (default: the run's host)
+    cores = 128                      # optional: the server's physical cores (default: the
+                                     # run's host); more than the run measured: projected
     sockets = 2                      # optional: the server's sockets (default: the run's host)
+
+A run matches the first class (in file order) whose arch (if given) is the run's and whose glob
+matches. Rates per server are measured at the server's core count when the run measured that
+many threads on as many cores; otherwise they are projected from the run's own thread scaling
+(bench/scaling.py) and marked as projections wherever they appear.
 
 Money here is planning arithmetic on prices, not ledger money: it is float on purpose.
 """
@@ -75,6 +83,7 @@ class MachineClass:
     licence_per_server_per_year: float = 0.0
     cores: int | None = None
     sockets: int | None = None
+    arch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,10 @@ class CostModel:
 
     def machine_for(self, run: dict, fingerprint: dict) -> MachineClass:
         names = [run.get("label") or "", fingerprint.get("hostname") or "", run.get("cpu_model")]
+        arch = fingerprint.get("arch")
         for machine in self.machines.values():
+            if machine.arch and machine.arch != arch:
+                continue
             if any(n and fnmatch.fnmatchcase(n, machine.match) for n in names):
                 return machine
         raise InputError(
@@ -174,7 +186,10 @@ def parse(document: dict, paths: tuple[str, ...]) -> CostModel:
         if not isinstance(raw, dict):
             raise InputError(f"{where}: must be a table of fields")
         _unknown_keys(raw, MachineClass, where)
-        match = raw.get("match", name)
+        arch = raw.get("arch")
+        if arch is not None and (not isinstance(arch, str) or not arch.strip()):
+            raise InputError(f"{where}: field 'arch' must be an architecture, e.g. \"aarch64\"")
+        match = raw.get("match", "*" if arch else name)
         if not isinstance(match, str):
             raise InputError(f"{where}: field 'match' must be a text glob, got {match!r}")
         values = {
@@ -182,9 +197,9 @@ def parse(document: dict, paths: tuple[str, ...]) -> CostModel:
                 raw, f.name, where, default=f.default, whole=f.name in ("cores", "sockets")
             )
             for f in fields(MachineClass)
-            if f.name not in ("name", "match")
+            if f.name not in ("name", "match", "arch")
         }
-        machines[name] = MachineClass(name=name, match=match, **values)
+        machines[name] = MachineClass(name=name, match=match, arch=arch, **values)
     if not machines:
         raise InputError(f"{source}: no [machine.NAME] table")
     return CostModel(site, target, machines, paths)
@@ -225,6 +240,7 @@ class Server:
     decisions_per_s: float | None  # the server's loan decisions per second (batch, all cores)
     postings_per_s: float | None  # ledger postings per second (all cores)
     capacity_per_s: float | None  # decisions per second within the p99 SLO
+    owner: str = ""  # the run (machine) these rates were measured on, for labels
 
 
 def annual_cost(server: Server, site: Site) -> dict[str, float]:
@@ -272,7 +288,7 @@ SENSITIVITY_INPUTS = (
     ("maintenance", "machine", "maintenance_pct_per_year"),
     ("licences per core", "machine", "licence_per_core_per_year"),
     ("licences per socket", "machine", "licence_per_socket_per_year"),
-    ("measured capacity", "server", "capacity_per_s"),
+    ("capacity", "server", "capacity_per_s"),
     ("electricity price", "site", "electricity_per_kwh"),
     ("PUE", "site", "pue"),
     ("target load", "target", "decisions_per_s"),
@@ -320,6 +336,7 @@ def sensitivity(
             high = fleet_saving(high_model, high_servers, years)
             if low is None or high is None:
                 continue
-            name = label if len(owners) == 1 else f"{label} ({servers[which].machine.name})"
+            owner = servers[which].owner or servers[which].machine.name
+            name = label if len(owners) == 1 else f"{label} ({owner})"
             rows.append({"input": name, "low": low, "high": high})
     return sorted(rows, key=lambda r: -abs(r["high"] - r["low"]))

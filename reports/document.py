@@ -1,7 +1,8 @@
 """A report as a list of plain blocks, rendered alike to HTML, PDF and Markdown.
 
 All text in blocks is plain text (from results files too): each renderer escapes it for its
-format, so nothing in a hostname or label can become markup.
+format through bench.text (one seam per format), so nothing in a hostname or label can become
+markup, break a table or reorder the text around it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     caption: str = ""
+    small_columns: tuple[int, ...] = ()  # columns in small print (ids beside their words)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class Code:
-    text: str  # commands to rerun: monospace, kept verbatim (but escaped)
+    lines: list[str]  # commands to rerun, one a line: monospace, verbatim (but escaped)
 
 
 Block = Heading | Paragraph | Bullets | Table | Figure | Code

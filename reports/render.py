@@ -1,16 +1,17 @@
 """A Document to HTML (one self-contained file), Markdown (charts as PNG files beside it) and
 PDF (fpdf2, pure Python, with matplotlib's DejaVu fonts for the non-Latin-1 text).
 
-Every string is escaped for its format here, and only here."""
+Every string is escaped for its format here, and only here, by that format's one function
+in bench.text (html, markdown, pdf): controls and bidi characters shown escaped, markup
+escaped, table cells cut with an ellipsis."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import pathlib
-import re
 
+from bench import text as seam
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
 
 CSS = """
@@ -22,7 +23,8 @@ table { border-collapse: collapse; margin: .6em 0; font-size: 12.5px; }
 th, td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } tr:nth-child(even) td { background: #fbfcfd; }
 .verdict { font-size: 15px; background: #f6f8fa; border-left: 4px solid #0969da;
-           padding: .6em .9em; }
+           padding: .6em .9em; text-align: left; }
+td.small { font-size: 10.5px; color: #57606a; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 figcaption { color: #57606a; font-size: 12.5px; }
 pre { background: #f6f8fa; padding: .7em; overflow-x: auto; white-space: pre-wrap; }
@@ -33,7 +35,11 @@ pre { background: #f6f8fa; padding: .7em; overflow-x: auto; white-space: pre-wra
 
 # ---- HTML ----
 def _e(text: str) -> str:
-    return html.escape(str(text), quote=True)
+    return seam.html(text)
+
+
+def _cell_html(text: str) -> str:
+    return seam.html(text, seam.CELL_WIDTH)
 
 
 def to_html(document: Document) -> str:
@@ -56,9 +62,16 @@ def to_html(document: Document) -> str:
         elif isinstance(block, Bullets):
             parts.append("<ul>" + "".join(f"<li>{_e(i)}</li>" for i in block.items) + "</ul>")
         elif isinstance(block, Table):
-            head = "".join(f"<th>{_e(h)}</th>" for h in block.header)
+            head = "".join(f"<th>{_cell_html(h)}</th>" for h in block.header)
             body = "".join(
-                "<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in block.rows
+                "<tr>"
+                + "".join(
+                    ("<td class='small'>" if i in block.small_columns else "<td>")
+                    + f"{_cell_html(c)}</td>"
+                    for i, c in enumerate(row)
+                )
+                + "</tr>"
+                for row in block.rows
             )
             caption = f"<caption>{_e(block.caption)}</caption>" if block.caption else ""
             parts.append(
@@ -71,19 +84,18 @@ def to_html(document: Document) -> str:
                 f"<figcaption>{_e(block.caption)}</figcaption></figure>"
             )
         elif isinstance(block, Code):
-            parts.append(f"<pre>{_e(block.text)}</pre>")
+            parts.append("<pre>" + "\n".join(map(seam.html, block.lines)) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 # ---- Markdown ----
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
-
-
 def _m(text: str) -> str:
-    """Plain text for Markdown that GitHub renders: HTML escaped, Markdown punctuation
-    backslash-escaped, no line breaks inside a table cell."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+    return seam.markdown(text)
+
+
+def _cell_md(text: str) -> str:
+    return seam.markdown(text, seam.CELL_WIDTH)
 
 
 def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict[str, bytes]]:
@@ -99,17 +111,18 @@ def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict
         elif isinstance(block, Bullets):
             lines += [f"- {_m(i)}" for i in block.items] + [""]
         elif isinstance(block, Table):
-            lines.append("| " + " | ".join(_m(h) or " " for h in block.header) + " |")
+            lines.append("| " + " | ".join(_cell_md(h) or " " for h in block.header) + " |")
             lines.append("|" + "---|" * len(block.header))
-            lines += ["| " + " | ".join(_m(c) for c in row) + " |" for row in block.rows]
+            lines += ["| " + " | ".join(_cell_md(c) for c in row) + " |" for row in block.rows]
             lines.append("")
         elif isinstance(block, Figure) and image_folder is not None:
             name = f"{block.name}.png"
             images[name] = block.png
             lines += [f"![{_m(block.caption)}]({image_folder}/{name})", ""]
         elif isinstance(block, Code):
-            fence = "~~~~"
-            lines += [fence, block.text.replace(fence, "~ ~ ~ ~"), fence, ""]
+            fence = "~~~~"  # a fenced block is literal text: only a fence could end it early
+            code = "\n".join(map(seam.visible, block.lines)).replace("~~~", "~ ~ ~")
+            lines += [fence, code, fence, ""]
     return "\n".join(lines), images
 
 
@@ -125,6 +138,9 @@ def _fonts() -> tuple[str, str, str]:
     )
 
 
+HEADING_ROOM_MM = 45  # a heading starts a new page unless this much room follows it
+
+
 def to_pdf(document: Document) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
@@ -135,21 +151,22 @@ def to_pdf(document: Document) -> bytes:
     pdf.add_font("DejaVu", "", regular)
     pdf.add_font("DejaVu", "B", bold)
     pdf.add_font("DejaVuMono", "", mono)
-    pdf.set_title(document.title)
+    pdf.set_title(seam.pdf(document.title))
     pdf.set_creator("bankbench")
     pdf.add_page()
     width = pdf.epw
 
     def text(size: float, style: str, value: str, height: float) -> None:
         pdf.set_font("DejaVu", style, size)
-        pdf.multi_cell(width, height, value, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, height, seam.pdf(value), new_x="LMARGIN", new_y="NEXT", align="L")
 
     text(18, "B", document.title, 9)
     text(10, "", document.subtitle, 5)
     pdf.ln(3)
     for block in document.blocks:
         if isinstance(block, Heading):
-            if block.level == 2 and pdf.get_y() > pdf.h * 0.65:
+            # keep a heading with what follows it
+            if pdf.get_y() > pdf.h - pdf.b_margin - HEADING_ROOM_MM:
                 pdf.add_page()
             pdf.ln(3)
             text(14 if block.level == 2 else 11.5, "B", block.text, 7)
@@ -164,11 +181,15 @@ def to_pdf(document: Document) -> bytes:
         elif isinstance(block, Table):
             size = 7.5 if len(block.header) <= 4 else 6.5
             pdf.set_font("DejaVu", "", size)
+            cells_text = [
+                [seam.pdf(c, seam.CELL_WIDTH) for c in row] for row in [block.header, *block.rows]
+            ]
             # columns as wide as their longest text, within reason
             longest = [
-                min(max(len(str(row[i])) for row in [block.header, *block.rows]), 60) + 4
+                min(max(len(row[i]) for row in cells_text), 60) + 4
                 for i in range(len(block.header))
             ]
+            small = FontFace(size_pt=size - 1.5, color=(87, 96, 106))
             with pdf.table(
                 col_widths=longest,
                 headings_style=FontFace(emphasis="BOLD", fill_color=(246, 248, 250)),
@@ -176,17 +197,27 @@ def to_pdf(document: Document) -> bytes:
                 text_align="LEFT",
                 first_row_as_headings=True,
             ) as table:
-                for row in [block.header, *block.rows]:
+                for number, row in enumerate(cells_text):
                     cells = table.row()
-                    for value in row:
-                        cells.cell(str(value))
+                    for i, value in enumerate(row):
+                        style = small if number and i in block.small_columns else None
+                        cells.cell(value, style=style)
             pdf.ln(3)
         elif isinstance(block, Figure):
+            if pdf.get_y() > pdf.h - pdf.b_margin - 60:
+                pdf.add_page()
             pdf.image(io.BytesIO(block.png), w=width)
             text(8, "", block.caption, 4)
             pdf.ln(3)
         elif isinstance(block, Code):
             pdf.set_font("DejaVuMono", "", 7.5)
-            pdf.multi_cell(width, 4, block.text, new_x="LMARGIN", new_y="NEXT", fill=False)
+            pdf.multi_cell(
+                width,
+                4,
+                "\n".join(map(seam.pdf, block.lines)),
+                new_x="LMARGIN",
+                new_y="NEXT",
+                align="L",
+            )
             pdf.ln(2)
     return bytes(pdf.output())

@@ -1,11 +1,15 @@
 """bankbench compare: statistics, the comparability contract, the CI gate."""
 
+import datetime
 import json
 
 import numpy as np
 import pytest
 
-from bench import compare, compare_format
+from bench import cli, compare, compare_format, scaling
+from bench.run import PROFILES
+from bench.store import Store
+from workloads.errors import InputError
 
 FINGERPRINT = {
     "arch": "x86_64",
@@ -23,9 +27,11 @@ BUILD = {
 }
 
 
-def run(run_id, emulated=False, **build):
+def run(run_id, emulated=False, status="complete", profile="standard", **build):
     return {
         "run_id": run_id,
+        "status": status,
+        "profile": profile,
         "label": run_id,
         "cpu_model": "test cpu",
         "emulated": emulated,
@@ -34,17 +40,18 @@ def run(run_id, emulated=False, **build):
     }
 
 
-def samples(run_id, seconds_by_workload, digest="d1"):
+def samples(run_id, seconds_by_workload, digest="d1", threads=1):
     rows = []
     for workload, seconds in seconds_by_workload.items():
         for i, s in enumerate(seconds):
             rows.append(
                 {
                     "run_id": run_id,
-                    "benchmark": f"{workload}[c-1t-1.0]",
+                    "benchmark": f"{workload}[c-{threads}t-1.0]",
                     "workload": workload,
                     "engine": "c",
-                    "threads": 1,
+                    "threads": threads,
+                    "units": 1000,
                     "scale": 1.0,
                     "seed": 42,
                     "mode": "batch",
@@ -92,7 +99,7 @@ def test_a_slower_candidate_is_worse_and_trips_the_gate():
     assert rows["same[c-1t-1.0]"].verdict == "no significant difference"
     assert [r.benchmark for r in compare.regressions(result, 10)] == ["fast[c-1t-1.0]"]
     assert compare.regressions(result, 50) == []
-    assert "| `fast[c-1t-1.0]` |" in compare_format.render(result, "markdown")
+    assert "| fast\\[c\\-1t\\-1\\.0\\] | 0." in compare_format.render(result, "markdown")
 
 
 def test_outputs_that_differ_are_reported_first_and_not_timed():
@@ -100,7 +107,7 @@ def test_outputs_that_differ_are_reported_first_and_not_timed():
     result = compare.compare(
         run("a"), run("b"), samples("a", data), samples("b", data, digest="d2"), set()
     )
-    assert result.outputs_differ == ["w[c-1t-1.0]"] and not result.rows
+    assert result.outputs_differ == ["w (scale 1, seed 42)"] and not result.rows
     assert "OUTPUTS DIFFER" in compare_format.render(result, "table")
 
 
@@ -125,18 +132,189 @@ def test_emulated_runs_and_other_software_are_not_compared():
 
 
 def test_per_core_and_per_socket_views_use_the_fingerprints():
-    """Equal per-thread speed; the candidate has twice the cores per socket."""
+    """Equal, linear per-thread speed at 1 and 2 threads on 2-core hosts; the candidate's
+    socket is measured (2 cores), the baseline's 16-core socket is projected."""
     base_facts = {**FINGERPRINT, "physical_cores": 32, "sockets": 2}
-    cand_facts = {**FINGERPRINT, "physical_cores": 64, "sockets": 2}
+    cand_facts = {**FINGERPRINT, "physical_cores": 2, "sockets": 1}
     base, cand = run("a"), run("b")
     base["fingerprint_json"], cand["fingerprint_json"] = (
         json.dumps(base_facts),
         json.dumps(cand_facts),
     )
-    data = {f"w{k}": noisy(1.0, 9, k) for k in range(3)}
-    result = compare.compare(base, cand, samples("a", data), samples("b", data), set())
-    assert result.per_core == pytest.approx(1.0)
-    assert result.per_socket == pytest.approx(2.0)
-    assert "per socket (most threads, scaled to each socket's cores): 2.000×" in (
-        compare_format.render(result, "table")
+    data = {f"w{k}": noisy(1.0, 9, k, spread=0.001) for k in range(3)}
+    halved = {k: [s / 2 for s in v] for k, v in data.items()}
+    a = samples("a", data) + samples("a", halved, threads=2)
+    b = samples("b", data) + samples("b", halved, threads=2)
+    result = compare.compare(base, cand, a, b, set())
+    assert result.per_core == pytest.approx(1.0, rel=0.01)
+    # the baseline's socket: 16 cores at (nearly) linear scaling, against the candidate's 2
+    assert result.per_socket == pytest.approx(2 / 16, rel=0.05) and result.per_socket_projected
+    assert "(PROJECTED from the measured scaling)" in compare_format.render(result, "table")
+
+
+def test_amdahl_projection_recovers_the_serial_fraction_and_never_multiplies_by_cores():
+    rng = np.random.default_rng(3)
+    serial = 0.2
+    points = [
+        (t, 1000 * t / (1 + serial * (t - 1)) * (1 + 0.01 * rng.standard_normal()))
+        for t in (1, 2)
+        for _ in range(9)
+    ]
+    rate = scaling.at(points, 64, cores=2)
+    assert rate.projected and rate.measured_threads == 2 and rate.threads == 64
+    assert rate.serial_fraction == pytest.approx(serial, abs=0.03)
+    assert rate.low < rate.value < rate.high < 64 * 1000
+    assert rate.value == pytest.approx(1000 * 64 / (1 + serial * 63), rel=0.15)
+    measured = scaling.at(points, 2, cores=2)
+    assert not measured.projected and measured.value == pytest.approx(1000 / 0.6, rel=0.02)
+    # threads beyond the host's cores are time-sharing: not evidence of scaling
+    assert scaling.at([(1, 1000.0), (8, 2000.0)], 8, cores=2) is None
+
+
+def test_smallest_attainable_p_is_that_of_fully_separated_samples():
+    assert compare.smallest_p(3, 3) == pytest.approx(0.1)  # exact: 2 / C(6, 3)
+    assert compare.smallest_p(1, 9) == 1.0
+    assert compare.smallest_p(12, 12) < 0.001
+    n = compare.samples_needed(20)
+    assert compare.smallest_p(n, n) * 20 < compare.ALPHA <= compare.smallest_p(n - 1, n - 1) * 20
+
+
+def test_a_run_against_itself_is_refused():
+    data = {"w": noisy(1.0, 5, 1)}
+    with pytest.raises(InputError, match="compared with itself"):
+        compare.compare(run("a"), run("a"), samples("a", data), samples("a", data), set())
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, float("nan"), float("inf")])
+def test_timings_that_are_not_positive_numbers_are_refused(bad):
+    data = {"w": noisy(1.0, 5, 1)}
+    broken = samples("b", data)
+    broken[2]["seconds"] = bad
+    with pytest.raises(InputError, match=r"benchmark w\[c-1t-1.0\] has a timing of"):
+        compare.compare(run("a"), run("b"), samples("a", data), broken, set())
+
+
+def test_benchmarks_on_one_side_and_incomplete_runs_are_named():
+    base = {"w1": noisy(1.0, 9, 1), "w2": noisy(1.0, 9, 2)}
+    cand = {"w1": noisy(1.0, 9, 3), "w3": noisy(1.0, 9, 4)}
+    result = compare.compare(
+        run("a"), run("b", status="abandoned"), samples("a", base), samples("b", cand), set()
     )
+    assert result.only_baseline == ["w2[c-1t-1.0]"] and result.only_candidate == ["w3[c-1t-1.0]"]
+    out = compare_format.render(result, "table")
+    assert "INCOMPLETE: the candidate (b) is abandoned" in out
+    assert "only in the baseline (1 benchmark, not compared): w2[c-1t-1.0]" in out
+    assert result.suite_verdict == "insufficient evidence"
+
+
+def test_weak_data_is_insufficient_evidence_never_no_difference():
+    data = {f"w{k}": noisy(1.0, 3, k) for k in range(4)}
+    other = {f"w{k}": noisy(1.0, 3, k + 10) for k in range(4)}
+    result = compare.compare(
+        run("a", profile="smoke"),
+        run("b", profile="smoke"),
+        samples("a", data),
+        samples("b", other),
+        set(),
+    )
+    assert {r.verdict for r in result.rows} == {"insufficient evidence"}
+    assert result.suite_verdict == "insufficient evidence"
+    assert any("smoke run" in p for p in result.evidence_problems)
+
+
+# ---- the command: exit codes ----
+def _store_run(store, run_id, data, profile="standard", status="complete", label=None):
+    record = {
+        **run(run_id, profile=profile, status=status),
+        "label": label or run_id,
+        "started_at": datetime.datetime(2026, 11, 28, tzinfo=datetime.timezone.utc),
+        "finished_at": None,
+        "command_line": "test",
+        "bankbench_version": "0",
+        "git_commit": None,
+        "probes_json": "{}",
+    }
+    store.write_run(record)
+    rows = samples(run_id, data)
+    for name in {r["benchmark"] for r in rows}:
+        store.write_samples(record, name, [r for r in rows if r["benchmark"] == name])
+    return record
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(str(tmp_path / "store"))
+
+
+def _compare(store, *args):
+    return cli.main(["compare", *args, "--store", store.location])
+
+
+def test_compare_command_refuses_nothing_in_common_and_itself(store, capsys):
+    _store_run(store, "20261128T000000-aaaaaaaa", {"w1": noisy(1.0, 9, 1)}, label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", {"w2": noisy(1.0, 9, 2)}, label="y")
+    assert _compare(store, "x", "y", "--fail-on-regression", "5") == cli.EXIT_NOT_COMPARABLE
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "NOT COMPARABLE" in out and "no benchmark in common" in out
+    assert _compare(store, "x", "x") == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "compared with itself" in err and err.count("\n") == 1
+
+
+def test_a_smoke_gate_cannot_decide_and_says_what_would(store, capsys):
+    base = {f"w{k}": noisy(1.0, 3, k) for k in range(6)}
+    cand = {f"w{k}": noisy(1.0, 3, k + 10) for k in range(6)}
+    _store_run(store, "20261128T000000-aaaaaaaa", base, profile="smoke", label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", cand, profile="smoke", label="y")
+    assert _compare(store, "x", "y", "--fail-on-regression", "5") == cli.EXIT_CANNOT_DECIDE
+    out = capsys.readouterr().out
+    needed = compare.samples_needed(6)
+    assert "CANNOT DECIDE whether anything regressed beyond 5 %" in out
+    assert "3 against 3 give a smallest Mann–Whitney p of 0.1" in out
+    assert f"{needed} samples a side would (--rounds {needed}" in out
+    assert _compare(store, "x", "y") == cli.EXIT_OK  # no gate asked: a report, not a failure
+
+
+def test_a_slowed_candidate_on_the_ci_profile_trips_the_gate_by_name(store, capsys):
+    """The ci profile's samples can see a 10 % slowdown of two benchmarks among eight."""
+    rounds = PROFILES["ci"].rounds
+    base = {f"w{k}": noisy(1.0, rounds, k, spread=0.01) for k in range(8)}
+    cand = {f"w{k}": noisy(1.0, rounds, k + 10, spread=0.01) for k in range(8)}
+    for slowed in ("w2", "w5"):
+        cand[slowed] = [s * 1.10 for s in cand[slowed]]
+    _store_run(store, "20261128T000000-aaaaaaaa", base, profile="ci", label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", cand, profile="ci", label="y")
+    assert _compare(store, "x", "y", "--fail-on-regression", "5") == cli.EXIT_REGRESSION
+    out = capsys.readouterr().out
+    gate_line = next(line for line in out.splitlines() if line.startswith("REGRESSION"))
+    assert "REGRESSION beyond 5 % in 2 benchmarks: w2[c-1t-1.0] 0.9" in gate_line
+    assert "w5[c-1t-1.0] 0.9" in gate_line and "w3" not in gate_line
+    assert _compare(store, "x", "y", "--fail-on-regression", "20") == cli.EXIT_OK
+
+
+def test_the_noise_floor_message_counts_the_calibrated_benchmarks():
+    data = {f"w{k}": noisy(1.0, 9, k) for k in range(4)}
+    floor = {"w1[c-1t-1.0]": 0.02, "other[c-1t-1.0]": 0.5}
+    result = compare.compare(
+        run("a"), run("b"), samples("a", data), samples("b", data), set(), noise_floor=floor
+    )
+    assert result.calibrated == 1
+    assert "noise floor: 1 of 4 compared benchmarks calibrated" in compare_format.render(
+        result, "table"
+    )
+    none = compare.compare(
+        run("a"), run("b"), samples("a", data), samples("b", data), set(), noise_floor={}
+    )
+    assert "none of the 4 compared benchmarks is calibrated" in compare_format.render(none, "table")
+
+
+def test_a_noisy_calibration_is_flagged():
+    rows = [
+        {"benchmark": "a", "detectable_change": 0.03},
+        {"benchmark": "b", "detectable_change": 42.89},
+    ]
+    message = compare.noisy_calibration(rows)
+    assert (
+        message.startswith("TOO NOISY") and "1 of 2 benchmarks" in message and "4289 %" in message
+    )
+    assert compare.noisy_calibration(rows[:1]) is None

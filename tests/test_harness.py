@@ -186,10 +186,11 @@ def test_compare_two_runs_and_markdown(store, capsys):
                 "5",
             ]
         )
-        == 0
+        == cli.EXIT_CANNOT_DECIDE  # smoke runs cannot detect a 5 % change, and say so
     )
     out = capsys.readouterr().out
     assert out.startswith("## bankbench compare") and "| benchmark | ratio |" in out
+    assert "**CANNOT DECIDE** whether anything regressed beyond 5 %" in out
     assert cli.main(["compare", "first", "missing", "--store", str(store)]) == 2
 
 
@@ -228,7 +229,7 @@ def test_calibrate_stores_the_noise_floor(tmp_path, capsys):
         "loan.limit[c-1t-0.002]": max(abs(stored["aa_ratio"] - 1), stored["detectable_change"])
     }
     assert cli.main(["compare", "calibration-A", "calibration-B", "--store", str(store)]) == 0
-    assert "noise floor: the latest calibration of this host" in capsys.readouterr().out
+    assert "noise floor: 1 of 1 compared benchmark calibrated" in capsys.readouterr().out
 
 
 def test_report_from_real_runs(store, tmp_path, capsys):

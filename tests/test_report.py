@@ -14,6 +14,7 @@ import pytest
 from bench import cli, summary
 from bench.store import Store
 from reports import analysis, content, cost, render, write
+from reports.document import Table
 from workloads.errors import InputError
 
 HOSTILE = "<script>alert(1)</script>"
@@ -51,7 +52,7 @@ sockets = 1
 """
 
 
-def _run_record(run_id, label, hostname, emulated=False):
+def _run_record(run_id, label, hostname, emulated=False, profile="standard"):
     fingerprint = {
         "arch": "x86_64",
         "hostname": hostname,
@@ -71,7 +72,7 @@ def _run_record(run_id, label, hostname, emulated=False):
         "status": "complete",
         "started_at": now,
         "finished_at": now,
-        "profile": "smoke",
+        "profile": profile,
         "command_line": f"bankbench run --label {label}",
         "bankbench_version": "0.1.0",
         "git_commit": None,
@@ -141,8 +142,17 @@ def _benchmarks(speed, digests):
     return out
 
 
-def make_run(store, run_id, label, hostname="host", speed=1.0, digests=None, emulated=False):
-    run = _run_record(run_id, label, hostname, emulated)
+def make_run(
+    store,
+    run_id,
+    label,
+    hostname="host",
+    speed=1.0,
+    digests=None,
+    emulated=False,
+    profile="standard",
+):
+    run = _run_record(run_id, label, hostname, emulated, profile)
     store.write_run(run)
     rng = np.random.default_rng(int(run_id[-8:], 16))
     for name, fields, median in _benchmarks(speed, digests or {}):
@@ -210,7 +220,7 @@ def test_sensitivity_names_the_inputs_that_flip_the_choice(cost_file):
     rows = cost.sensitivity(model, [x86, arm], 5)
     swings = [abs(r["high"] - r["low"]) for r in rows]
     assert swings == sorted(swings, reverse=True)
-    capacity = next(r for r in rows if r["input"] == "measured capacity (arm)")
+    capacity = next(r for r in rows if r["input"] == "capacity (arm)")
     assert capacity["low"] < 0 < capacity["high"]  # −20 %: arm needs 13 servers and loses
 
 
@@ -263,7 +273,7 @@ def test_capacity_is_the_best_rate_within_the_slo(store):
     cap = summary.capacity(base.summary, slo_ms=1.0)
     assert cap["batch_size"] == 256 and cap["p99_us"] == 800  # 4096 breaks the SLO
     assert summary.capacity(base.summary, slo_ms=0.001) is None
-    scaling = analysis.scaling(base, "loan.decide")
+    scaling = analysis.scaling_points(base, "loan.decide")
     assert [t for t, _, _ in scaling] == [1, 2] and scaling[1][2] == pytest.approx(1.0, rel=0.05)
     assert analysis.probe_fraction(base, "ledger.post") == pytest.approx(
         10_000_000 / 0.05 / 1.5e10, rel=0.05
@@ -274,10 +284,102 @@ def test_verdict_speed_parity_and_cost(store, cost_file):
     document = _document(store, cost_file)
     verdicts = [b.text for b in document.blocks if getattr(b, "emphasis", False)]
     assert (
-        re.search(r"FASTER: 1\.(49|50|51)×", verdicts[0])
+        re.search(r"FASTER: .* does 1\.(49|50|51)× the baseline's work", verdicts[0])
         and "bit-identical on 2 of 2 workloads" in verdicts[0]
     )
-    assert verdicts[1].startswith("Cost: for 1,000,000 decisions/s at p99 ≤ 1 ms")
+    # the runs measured 2 cores; the classes have 32 and 64: every server figure is projected
+    assert verdicts[1].startswith(
+        "Cost, PROJECTED (x86-base: projected from 1 of 32 cores; arm-$cand$ | *x*: projected "
+        "from 1 of 64 cores): for 1,000,000 decisions/s at p99 ≤ 1 ms"
+    )
+
+
+def _cost_table(document) -> dict[str, list[str]]:
+    start = next(i for i, b in enumerate(document.blocks) if getattr(b, "text", "") == "Cost")
+    table = next(b for b in document.blocks[start:] if isinstance(b, Table))
+    return {row[0]: row[1:] for row in table.rows}
+
+
+def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(store, cost_file):
+    document = _document(store, cost_file)
+    verdict = [b.text for b in document.blocks if getattr(b, "emphasis", False)][1]
+    table = _cost_table(document)
+    projected_rows = [
+        "decisions/s per server",
+        "decisions/s per core",
+        "decisions/s per socket",
+        "decisions/s per watt",
+        "postings/s per server",
+        "cost per million decisions (CNY)",
+        "capacity per server at p99 ≤ 1 ms",
+        "servers for 1,000,000 decisions/s",
+        "5-year fleet cost",
+    ]
+    for label in projected_rows:
+        assert all(cell.endswith("(projected)") for cell in table[label]), (label, table[label])
+    for label in ("price", "annual energy", "5-year cost per server"):
+        assert not any("projected" in cell for cell in table[label])
+    # the sentence quotes the table's cells, word for word
+    for cell in table["servers for 1,000,000 decisions/s"] + table["5-year fleet cost"]:
+        assert cell in verdict, (cell, verdict)
+    # the figure is a projection from the measured scaling (here linear: 0.1 s / threads),
+    # with the fit's uncertainty
+    figures = analysis.analyse(
+        analysis.load(["x86-base", "arm-$cand$ | *x*"], [store.location]),
+        set(),
+        cost.load([cost_file]),
+    ).cost
+    arm = figures.servers[1]
+    assert arm.decisions.projected and arm.decisions.measured_threads == 2
+    assert arm.decisions.serial_fraction == pytest.approx(0, abs=0.01)
+    assert arm.decisions.low < arm.decisions.value <= arm.decisions.high
+
+
+def test_no_projection_withholds_the_cost_verdict(store, cost_file):
+    model = cost.load([cost_file])
+    machines = analysis.load(["x86-base", "arm-$cand$ | *x*"], [store.location])
+    document = content.build(analysis.analyse(machines, set(), model, projection=False))
+    verdict = [b.text for b in document.blocks if getattr(b, "emphasis", False)][1]
+    assert verdict.startswith("Cost: NO COST VERDICT") and "--no-projection" in verdict
+    table = _cost_table(document)
+    assert table["decisions/s per server"] == ["–", "–"]
+    assert table["5-year fleet cost"] == ["–", "–"]
+    assert not any("projected" in c for cells in table.values() for c in cells)
+
+
+def test_a_class_the_runs_measured_is_not_projected(store, tmp_path):
+    path = tmp_path / "two.toml"
+    path.write_text(COST.replace("cores = 32", "cores = 2").replace("cores = 64", "cores = 2"))
+    document = _document(store, str(path))
+    verdict = [b.text for b in document.blocks if getattr(b, "emphasis", False)][1]
+    # decisions and postings were measured at 2 threads; capacity only at 1: scaled as the
+    # batch decisions scale, and said so
+    assert verdict.startswith("Cost, PROJECTED (x86-base: projected from 1 of 2 cores;")
+    table = _cost_table(document)
+    for label in ("decisions/s per server", "postings/s per server", "decisions/s per core"):
+        assert not any("projected" in c for c in table[label])
+    assert all(c.endswith("(projected)") for c in table["capacity per server at p99 ≤ 1 ms"])
+
+
+def test_smoke_runs_are_insufficient_evidence(tmp_path):
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base", profile="smoke")
+    make_run(s, "20261128T000001-bbbbbbbb", "arm-cand", profile="smoke", speed=1.01)
+    document = _document(s, keys=("x86-base", "arm-cand"))
+    verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
+    assert "INSUFFICIENT EVIDENCE" in verdict and "NO SIGNIFICANT DIFFERENCE" not in verdict
+    sure = next(b.text for b in document.blocks if getattr(b, "text", "").startswith("How sure"))
+    assert "smoke run" in sure
+    glance = next(b for b in document.blocks if isinstance(b, Table))
+    assert glance.rows[0] == [
+        "Which machine does more work?",
+        "not known: these measurements cannot tell",
+    ]
+
+
+def test_a_report_of_a_run_with_itself_is_refused(store):
+    with pytest.raises(InputError, match="named twice"):
+        _document(store, keys=("x86-base", "x86-base"))
 
 
 def test_different_outputs_are_a_correctness_finding(tmp_path):
@@ -309,8 +411,8 @@ def test_report_writes_html_pdf_markdown_with_hostile_text_escaped(store, cost_f
     markdown = (out / "report.md").read_text()
     assert set(written) == {"html", "md", "pdf"}
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html.lower()
-    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in markdown and "<script" not in markdown
-    assert "arm\\-$cand$ \\| \\*x\\*" in markdown  # Markdown punctuation is text too
+    assert "&lt;script&gt;alert\\(1\\)&lt;\\/script&gt;" in markdown and "<script" not in markdown
+    assert "arm\\-\\$cand\\$ \\| \\*x\\*" in markdown  # Markdown punctuation is text too
     assert html.count("data:image/png;base64,") >= 4 and "http" not in html.split("<body>")[1]
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
     charts = sorted(p.name for p in (out / "charts").iterdir())

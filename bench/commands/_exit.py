@@ -2,3 +2,4 @@
 
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
 EXIT_REGRESSION, EXIT_NOT_COMPARABLE, EXIT_OUTPUTS_DIFFER = 3, 4, 5
+EXIT_CANNOT_DECIDE = 6  # compare --fail-on-regression: the samples cannot detect the threshold

@@ -25,4 +25,7 @@ def main(args) -> int:
             f"{r['benchmark']:<40} {r['samples']:>7} {r['cv'] * 100:>6.2f}% {r['aa_ratio']:>9.3f}× "
             f"{r['detectable_change'] * 100:>10.1f}%"
         )
+    from bench.compare import noisy_calibration
+
+    print(noisy_calibration(rows) or "this host can detect a 10 % change in every benchmark")
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.commands._arguments import add_allow, add_store, noise_floor
 from bench.commands._exit import (
+    EXIT_CANNOT_DECIDE,
     EXIT_NOT_COMPARABLE,
     EXIT_OK,
     EXIT_OUTPUTS_DIFFER,
@@ -14,7 +15,10 @@ NAME = "compare"
 HELP = "candidate vs baseline: ratios with CIs, verdicts, CI gate"
 EPILOG = (
     "exit status: 0 fine, 3 a regression beyond --fail-on-regression, "
-    "4 not comparable, 5 outputs differ, 2 error"
+    "4 not comparable (also: no benchmark in common), 5 outputs differ, "
+    f"{EXIT_CANNOT_DECIDE} cannot decide (the samples cannot detect a change of "
+    "--fail-on-regression: too few rounds, or a noisy host), "
+    "2 error (also: a run compared with itself)"
 )
 
 
@@ -28,7 +32,8 @@ def add_arguments(p) -> None:
         "--fail-on-regression",
         type=float,
         metavar="PCT",
-        help="exit 3 when a benchmark is significantly slower by more than PCT percent",
+        help="exit 3 when a benchmark is significantly slower by more than PCT percent; "
+        f"exit {EXIT_CANNOT_DECIDE} when the samples cannot detect a PCT change",
     )
     p.add_argument(
         "--noise-floor",
@@ -51,12 +56,7 @@ def main(args) -> int:
     if args.noise_floor == "auto":
         from bench import calibrate
 
-        calibrated = calibrate.noise_floor(base_store, baseline)
-        if calibrated and args.format == "table":
-            print(
-                f"noise floor: the latest calibration of this host ({len(calibrated)} benchmarks)"
-            )
-        floor: dict[str, float] | float = calibrated
+        floor: dict[str, float] | float = calibrate.noise_floor(base_store, baseline)
     else:
         floor = args.noise_floor / 100
     result = compare.compare(
@@ -67,11 +67,14 @@ def main(args) -> int:
         set(args.allow or []),
         noise_floor=floor,
     )
-    print(compare_format.render(result, args.format))
+    pct = args.fail_on_regression
+    gate = compare.gate(result, pct) if pct is not None and result.comparable else None
+    print(compare_format.render(result, args.format, gate))
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:
         return EXIT_NOT_COMPARABLE
-    if args.fail_on_regression is not None and compare.regressions(result, args.fail_on_regression):
-        return EXIT_REGRESSION
-    return EXIT_OK
+    outcome = gate.outcome if gate else "pass"
+    return {"regression": EXIT_REGRESSION, "cannot decide": EXIT_CANNOT_DECIDE}.get(
+        outcome, EXIT_OK
+    )

@@ -22,6 +22,12 @@ def add_arguments(p) -> None:
     )
     add_store(p, several=True)
     p.add_argument("--cost", action="append", help="cost model TOML file(s), merged")
+    p.add_argument(
+        "--no-projection",
+        action="store_true",
+        help="never project rates to servers with more cores than a run measured: "
+        "no cost verdict then",
+    )
     add_allow(p)
     p.add_argument("-o", "--output", required=True, help="folder for report.html/.pdf/.md")
 
@@ -35,6 +41,7 @@ def main(args) -> int:
         args.cost or [],
         set(args.allow or []),
         args.output,
+        projection=not args.no_projection,
     )
     for fmt, path in written.items():
         print(f"{fmt:>4}: {path}")

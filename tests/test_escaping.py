@@ -1,0 +1,297 @@
+"""Hostile text through every output: labels, host names, CPU models and benchmark names made
+of HTML, Markdown, newlines, carriage returns, backticks, pipes, ANSI and bidi controls, 10,000
+characters long. A CommonMark renderer (markdown-it-py, raw HTML on, GFM tables) must find no
+HTML element and no broken table; the HTML must hold no element we did not write; the terminal
+must receive no control character; the PDF must render; a failed report must leave nothing."""
+
+import datetime
+import html.parser
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from markdown_it import MarkdownIt
+
+from bench import cli, compare, compare_format, text
+from bench.store import Store
+from reports import render, write
+
+PIECES = (
+    "<script>alert(1)</script><img src=x onerror=alert(2)><b>bold</b><!-- c -->\n"
+    "# heading\r\n| a | b |\n|---|---|\n`code` ``` ~~~ [link](http://x) *em* _u_ &amp; \\ "
+    "\x1b[31mred\x1b[0m \x1b]8;;http://x\x07osc\x1b]8;;\x07 \u202eevil\u202c \u2066iso\u2069 "
+    "\u200fRTL\u200e \x00\x08\x7f\u0085 $math$ "
+)
+HOSTILE = (PIECES * (10_000 // len(PIECES) + 1))[:10_000]
+CONTROLS = ["\x1b", "\r", "\u202e", "\u2066", "\u200f", "\x00", "\x07", "\u0085", "\x7f"]
+COST = """
+[site]
+currency = "CNY"
+electricity_per_kwh = 1.0
+pue = 1.5
+[target]
+decisions_per_s = 1000
+[machine.a]
+match = "A*"
+price = 100000
+power_w = 500
+rack_units = 2
+amortization_years = 5
+maintenance_pct_per_year = 10
+cores = 16
+[machine.b]
+match = "B*"
+price = 90000
+power_w = 450
+rack_units = 2
+amortization_years = 5
+maintenance_pct_per_year = 10
+cores = 16
+"""
+
+
+def _run(run_id: str, prefix: str) -> dict:
+    fingerprint = {
+        "arch": "x86_64",
+        "hostname": prefix + HOSTILE,
+        "cpu_model": HOSTILE,
+        "physical_cores": 2,
+        "logical_cpus": 2,
+        "sockets": 1,
+        "python": "3.11",
+        "kernel": HOSTILE[:300],
+    }
+    now = datetime.datetime(2026, 11, 28, tzinfo=datetime.timezone.utc)
+    return {
+        "run_id": run_id,
+        "label": prefix + HOSTILE,
+        "status": "complete",
+        "started_at": now,
+        "finished_at": now,
+        "profile": "standard",
+        "command_line": "bankbench run --label " + HOSTILE[:500],
+        "bankbench_version": "0.1.0",
+        "git_commit": None,
+        "emulated": False,
+        "cpu_model": HOSTILE,
+        "fingerprint_json": json.dumps(fingerprint),
+        "build_json": json.dumps(
+            {"compiler": "12", "flags": HOSTILE[:200], "label": "portable", "source_sha256": "s"}
+        ),
+        "probes_json": "{}",
+    }
+
+
+BENCHMARKS = (
+    [  # (name, workload, threads, mode, batch size, units, seconds)
+        (f"{HOSTILE[:2000]}[{k}]", HOSTILE[:300] + str(k), 1, "batch", None, 1000, 0.01 * (k + 1))
+        for k in range(3)
+    ]
+    + [
+        (f"loan.decide[c-{t}t-1.0]", "loan.decide", t, "batch", None, 100_000, 0.1 / t)
+        for t in (1, 2)
+    ]
+    + [
+        (
+            f"loan.decide[c-capacity-{t}t-1.0-batch16]",
+            "loan.decide",
+            t,
+            "capacity",
+            16,
+            10_000,
+            0.05,
+        )
+        for t in (1, 2)
+    ]
+)
+
+
+def _store(tmp_path, speed=1.0) -> tuple[Store, list[str]]:
+    store = Store(str(tmp_path / "store"))
+    ids = []
+    for n, prefix in enumerate(("A", "B")):
+        run = _run(f"20261128T00000{n}-{'ab'[n] * 8}", prefix)
+        store.write_run(run)
+        rng = np.random.default_rng(n)
+        for name, workload, threads, mode, batch, units, seconds in BENCHMARKS:
+            rows = [
+                {
+                    "run_id": run["run_id"],
+                    "benchmark": name,
+                    "workload": workload,
+                    "engine": "c",
+                    "threads": threads,
+                    "scale": 1.0,
+                    "seed": 42,
+                    "mode": mode,
+                    "batch_size": batch,
+                    "round": i,
+                    "units": units,
+                    "seconds": seconds / (speed if n else 1) * (1 + 0.01 * rng.standard_normal()),
+                    "latency_ns_p99": 50_000 if mode == "capacity" else None,
+                    "digest": "d-" + workload,
+                }
+                for i in range(9)
+            ]
+            store.write_samples(run, name, rows)
+        ids.append(run["run_id"])
+    return store, ids
+
+
+def _markdown_checked(source: str) -> list[list[list[str]]]:
+    """Render ``source`` as CommonMark with raw HTML allowed and GFM tables; fail on any raw
+    HTML and on a table row whose cell count differs from its header's. Returns the tables
+    (rows of cell texts)."""
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    tokens = md.parse(source)
+    raw = [t for t in tokens if t.type == "html_block"] + [
+        c for t in tokens if t.children for c in t.children if c.type == "html_inline"
+    ]
+    assert not raw, raw[:3]
+    rendered = md.render(source)
+    for element in ("<script", "<b>", "<a ", "<!--"):
+        assert element not in rendered
+    # the only images are our charts, the only links none
+    assert rendered.count("<img") == rendered.count('<img src="charts/')
+    for char in CONTROLS:
+        assert char not in source, repr(char)
+    tables, row, cells = [], None, 0
+    for t in tokens:
+        if t.type == "table_open":
+            tables.append([])
+        elif t.type == "tr_open":
+            row = []
+        elif t.type == "inline" and row is not None:
+            row.append(t.content)
+        elif t.type == "tr_close":
+            tables[-1].append(row)
+            row = None
+        elif t.type == "table_close":
+            widths = {len(r) for r in tables[-1]}
+            assert len(widths) == 1, widths
+            cells += sum(len(r) for r in tables[-1])
+    # a line that starts like a table but is no table would be a broken one
+    bars = [line for line in source.splitlines() if line.startswith("|")]
+    assert len(bars) == sum(len(t) + 1 for t in tables)  # rows + the delimiter row
+    return tables
+
+
+class _Elements(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+
+# ---- the seams ----
+def test_every_seam_shows_controls_and_bidi_escaped():
+    for seam in (text.terminal, text.markdown, text.html, text.pdf, text.chart):
+        out = seam(HOSTILE, 100_000)
+        assert not any(c in out for c in CONTROLS), seam.__name__
+        assert "\\x1b" in out and "\\u202e" in out and "\\r" in out and "\\n" in out
+    assert text.html("<b>&") == "&lt;b&gt;&amp;"
+    cut = text.markdown(HOSTILE, 60)
+    assert cut.endswith("…") and len(text.visible(HOSTILE)[:59]) == 59
+
+
+def test_markdown_seam_keeps_every_character_as_text():
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    for sample in (PIECES, "a|b", "`x`", "<div>", "&lt;", "*a*", "1. x", "- y", "> q", "\\"):
+        rendered = md.renderInline(text.markdown(sample))
+        assert html.unescape(rendered) == text.visible(sample), (sample, rendered)
+
+
+# ---- compare ----
+def test_compare_outputs_with_hostile_names(tmp_path, capsys):
+    store, ids = _store(tmp_path, speed=1.3)
+    assert cli.main(["compare", *ids, "--store", store.location, "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    tables = _markdown_checked(markdown)
+    assert len(tables) == 1 and len(tables[0]) == 1 + len(BENCHMARKS)
+    assert cli.main(["compare", *ids, "--store", store.location]) == 0
+    terminal = capsys.readouterr().out
+    assert not any(c in terminal for c in CONTROLS)
+    # one line per row: the header, noise line, column names, the rows, the suite lines
+    rows = [line for line in terminal.splitlines() if "×" in line and "–" in line]
+    assert len(rows) >= len(BENCHMARKS)
+    for fmt in ("json", "csv"):  # data formats carry the text as data
+        assert cli.main(["compare", *ids, "--store", store.location, "--format", fmt]) == 0
+        assert capsys.readouterr().out
+
+
+def _samples(factor: float) -> list[dict]:
+    key = dict(zip(compare.KEY, (HOSTILE[:50], "c", 1, 1.0, 1, "batch", None), strict=True))
+    times = np.random.default_rng(1).normal(1.0, 0.01, 10) * factor
+    return [
+        {"benchmark": HOSTILE[:500], **key, "seconds": s, "digest": None, "units": 1} for s in times
+    ]
+
+
+def test_the_gate_lines_are_escaped():
+    result = compare.compare(_run("a", "A"), _run("b", "B"), _samples(1), _samples(1.5), set())
+    gate = compare.gate(result, 5)
+    assert gate.outcome == "regression"
+    for md in (False, True):
+        line = compare_format.gate_lines(gate, md)[0]
+        assert "\n" not in line and not any(c in line for c in CONTROLS)
+        if md:
+            _markdown_checked(line)
+
+
+# ---- the report ----
+def test_report_formats_with_hostile_labels(tmp_path):
+    store, ids = _store(tmp_path, speed=1.3)
+    cost = tmp_path / "cost.toml"
+    cost.write_text(COST)
+    out = tmp_path / "report"
+    write.report(ids, [store.location], [str(cost)], set(), str(out))
+    page = (out / "report.html").read_text()
+    elements = _Elements()
+    elements.feed(page)
+    ours = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "ul", "li"}
+    ours |= {"table", "thead", "tbody", "tr", "th", "td", "figure", "img", "figcaption", "pre"}
+    assert elements.tags <= ours, elements.tags - ours
+    assert all(src.startswith("data:image/png;base64,") for src in elements.images)
+    assert "onerror=" not in page.replace("onerror=alert(2)&gt;", "")  # only as text
+    assert not any(c in page for c in CONTROLS)
+    tables = _markdown_checked((out / "report.md").read_text())
+    assert len(tables) >= 8
+    assert all(len(cell) <= text.CELL_WIDTH * 2 for t in tables for r in t for cell in r)
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        pytest.skip("pdftoppm not installed")
+    subprocess.run(
+        [pdftoppm, "-r", "20", "-png", str(out / "report.pdf"), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+    )
+    assert len(list(tmp_path.glob("page-*.png"))) >= 3
+
+
+def test_a_failed_report_leaves_nothing(tmp_path, monkeypatch):
+    store, ids = _store(tmp_path)
+    out = tmp_path / "report"
+
+    def broken(document):
+        raise RuntimeError("the PDF could not be drawn")
+
+    monkeypatch.setattr(render, "to_pdf", broken)
+    with pytest.raises(RuntimeError):
+        write.report(ids, [store.location], [], set(), str(out))
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no temporary folder
+    monkeypatch.undo()
+    write.report(ids, [store.location], [], set(), str(out))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    monkeypatch.setattr(render, "to_pdf", broken)
+    with pytest.raises(RuntimeError):
+        write.report(ids, [store.location], [], set(), str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "store"]
