@@ -449,6 +449,16 @@ int32_t bb_probe_noop(void);
  * the harness adds to the time it measures. */
 int64_t bb_now_ns(void);
 
+/* ---- measurement: the window of one measured call (native/src/measure.c) ---- */
+/* Do nothing; `bankbench run --measure instructions` runs under Valgrind's callgrind, which
+ * zeroes its counts on entry to bb_measure_begin and dumps them on entry to bb_measure_end. */
+void bb_measure_begin(void);
+void bb_measure_end(void);
+/* Starts (on = 1) or stops (0) Valgrind's instrumentation; 1 when the core was built with
+ * Valgrind's client requests, 0 when it cannot (then the worker runs instrumented from the
+ * start: the same counts, slower). */
+int32_t bb_measure_instrumentation(int32_t on);
+
 /* END CDEF */
 
 /* Each array of the structs above has the length of its named constant, and the constants

@@ -1,0 +1,295 @@
+"""Instruction counts of measured calls under Valgrind's callgrind: deterministic counts for
+``bankbench run --measure instructions``.
+
+The worker process runs under ``valgrind --tool=callgrind`` (``command``). Callgrind counts
+from the start but zeroes its counts on entry to the core's ``bb_measure_begin`` and writes
+them to a numbered dump file on entry to ``bb_measure_end`` (``--zero-before`` /
+``--dump-before``), so a dump holds exactly one measured call: interpreter start-up, data
+generation and the output checks never count. ``Meter.measure`` brackets a call that way
+and reads the dump back (``parse``).
+
+What a count covers (``scope``):
+  * C engine (``core``): the instructions executed inside the calls from Python into the
+    core (each ``_cffi_f_<name>`` wrapper's call of ``<name>``, with everything it calls,
+    libc included), on every thread, summed. Waiting at the sharded loop's barrier is left
+    out: how long a thread spins there depends on the scheduler, not on the work. Valgrind
+    runs one thread at a time, so a count at N threads is the total work of N threads (the
+    extra work of sharding shows; a speed-up cannot).
+  * python and numpy engines (``call``): every instruction of the window, interpreter
+    included, on every thread.
+The cache and branch counts come from callgrind's simulators (a fixed model cache, not
+this CPU's: ``MODEL_CACHES``), so they are deterministic too and comparable between hosts of
+one architecture, but they are a model's, not the machine's.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import glob
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bench.measure.counts import CALL, CORE, Counts
+from workloads.errors import BankbenchError
+
+SOURCE = "callgrind"
+BEGIN, END = "bb_measure_begin", "bb_measure_end"
+# the core's functions that wait for other threads; their cost is scheduling, not work
+WAIT_FUNCTIONS = frozenset({"bb_barrier_wait"})
+WRAPPER_PREFIX = "_cffi_f_"  # cffi's wrapper of core function X is _cffi_f_X
+# a fixed model of the caches (size, associativity, line bytes) instead of this host's, so
+# that the simulated misses do not depend on which runner measured them
+MODEL_CACHES = {"I1": "32768,8,64", "D1": "32768,8,64", "LL": "8388608,16,64"}
+INSTALL_HINT = (
+    "valgrind is not installed: `sudo apt-get install valgrind` (Debian and Ubuntu, x86-64 "
+    "and arm64), then rerun"
+)
+# the worker learns where callgrind writes its dumps from this variable
+DUMP_ENV = "BANKBENCH_CALLGRIND_OUT"
+
+
+class MeasureUnavailable(BankbenchError):
+    """This mode of measurement cannot run here (tool missing, emulated host)."""
+
+
+def check_available(emulated_reason: str | None, which=shutil.which) -> str:
+    """The valgrind executable, or why instruction counts cannot be taken on this host."""
+    if emulated_reason:
+        raise MeasureUnavailable(
+            f"--measure instructions refused: this host is emulated ({emulated_reason}) and "
+            "Valgrind cannot run under qemu-user; count instructions on the real machine"
+        )
+    valgrind = which("valgrind")
+    if not valgrind:
+        raise MeasureUnavailable(f"--measure instructions: {INSTALL_HINT}")
+    return valgrind
+
+
+def core_starts_instrumentation() -> bool:
+    """Whether this core was built with Valgrind's client requests, so the worker can run
+    uninstrumented (~5x native time instead of ~50x) and instrument only around its calls."""
+    from native import lib
+
+    return bool(lib.bb_measure_instrumentation(0))  # outside Valgrind: no effect
+
+
+def command(valgrind: str, dump_base: pathlib.Path, instrument_from_start: bool) -> list[str]:
+    """The prefix that runs a worker under callgrind, writing dumps to dump_base.N."""
+    return [
+        valgrind,
+        "--tool=callgrind",
+        f"--instr-atstart={'yes' if instrument_from_start else 'no'}",
+        f"--callgrind-out-file={dump_base}",
+        f"--log-file={dump_base}.log",
+        f"--zero-before={BEGIN}",
+        f"--dump-before={END}",
+        "--dump-instr=no",
+        "--dump-line=no",
+        "--compress-strings=no",
+        "--compress-pos=no",
+        "--cache-sim=yes",
+        "--branch-sim=yes",
+        *(f"--{cache}={geometry}" for cache, geometry in MODEL_CACHES.items()),
+        # threads take the big lock in turn (a ticket lock), not in the kernel's order
+        "--fair-sched=yes",
+    ]
+
+
+def worker_environment(dump_base: pathlib.Path) -> dict[str, str]:
+    """The worker's environment: where the dumps go, and a fixed hash seed (str hashes
+    decide dict and set layouts, so the interpreter's instruction counts depend on it)."""
+    return {**os.environ, DUMP_ENV: str(dump_base), "PYTHONHASHSEED": "0"}
+
+
+# --- reading a dump -------------------------------------------------------------------------
+
+_NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
+
+
+def parse(lines: Iterable[str]) -> dict[str, Any]:
+    """A callgrind dump (format version 1) → its event names, the window's total of each
+    event (``call``: every thread, everything collected) and the core's (``core``: the
+    inclusive cost of every call from a cffi wrapper into the core function it wraps, less
+    the inclusive cost of every call into a WAIT_FUNCTIONS function), plus the wait cost
+    left out (``waiting``) and which core functions were called (``entries``)."""
+    names: dict[str, dict[str, str]] = collections.defaultdict(dict)
+    events: list[str] = []
+    positions = 1
+    function = callee = ""
+    window: list[int] = []
+    core: list[int] = []
+    waiting: list[int] = []
+    entries: collections.Counter[str] = collections.Counter()
+    pending_call = False
+
+    def name(kind: str, text: str) -> str:
+        match = _NAME.match(text)
+        if not match:  # uncompressed
+            return text
+        number, given = match.groups()
+        if given is not None:
+            names[kind][number] = given
+            return given
+        return names[kind][number]
+
+    def add(total: list[int], costs: list[int]) -> None:
+        total.extend([0] * (len(costs) - len(total)))
+        for i, value in enumerate(costs):
+            total[i] += value
+
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if pending_call:  # the line after calls=: the call's inclusive cost
+            pending_call = False
+            costs = [int(v) for v in line.split()[positions:]]
+            if function.startswith(WRAPPER_PREFIX) and callee == function[len(WRAPPER_PREFIX) :]:
+                if callee not in (BEGIN, END):
+                    add(core, costs)
+                    entries[callee] += 1
+            if callee in WAIT_FUNCTIONS and function not in WAIT_FUNCTIONS:
+                add(waiting, costs)
+            continue
+        if not line or line.startswith("#"):
+            continue
+        head = line[0]
+        if head.isdigit() or head in "+-*":
+            add(window, [int(v) for v in line.split()[positions:]])
+        elif line.startswith("fn="):
+            function = name("fn", line[3:])
+        elif line.startswith("cfn="):
+            callee = name("fn", line[4:])
+        elif line.startswith("calls="):
+            pending_call = True
+        elif line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("positions:"):
+            positions = len(line.split()) - 1
+    assert events, "not a callgrind dump: no events line"
+    pad = lambda costs: costs + [0] * (len(events) - len(costs))  # noqa: E731
+    core_less_waiting = [c - w for c, w in zip(pad(core), pad(waiting), strict=True)]
+    assert all(c >= 0 for c in core_less_waiting), (core, waiting)
+    return {
+        "events": events,
+        CALL: dict(zip(events, pad(window), strict=True)),
+        CORE: dict(zip(events, core_less_waiting, strict=True)),
+        "waiting": dict(zip(events, pad(waiting), strict=True)),
+        "entries": dict(entries),
+    }
+
+
+def counts_of(totals: dict[str, int], scope: str) -> Counts:
+    """callgrind's events → Counts: Ir instructions, Bc + Bi branches, Bcm + Bim
+    mispredicted, D1mr + D1mw level-1 data misses, ILmr + DLmr + DLmw last-level misses.
+    Cycles are not simulated."""
+
+    def total(*events: str) -> int | None:
+        if not all(e in totals for e in events):
+            return None
+        return sum(totals[e] for e in events)
+
+    counts = {
+        "instructions": total("Ir"),
+        "branches": total("Bc", "Bi"),
+        "branch_misses": total("Bcm", "Bim"),
+        "l1d_misses": total("D1mr", "D1mw"),
+        "llc_misses": total("ILmr", "DLmr", "DLmw"),
+    }
+    missing = [k for k, v in counts.items() if v is None]
+    reason = "callgrind does not simulate cycles (a model has no clock)"
+    if missing:
+        reason += f"; {', '.join(missing)}: not simulated in this dump"
+    return Counts(source=SOURCE, scope=scope, cycles=None, unknown_reason=reason, **counts)
+
+
+# --- the worker's side ----------------------------------------------------------------------
+
+
+class Meter:
+    """In a worker running under callgrind: measure one call, read back its dump."""
+
+    def __init__(self, dump_base: str | None = None):
+        dump_base = dump_base or os.environ.get(DUMP_ENV)
+        if not dump_base:
+            raise MeasureUnavailable(
+                "instruction counts need the worker to run under Valgrind: use "
+                "`bankbench run --measure instructions`"
+            )
+        self.dump_base = dump_base
+        from native import lib
+
+        # resolve the markers' symbols now, outside any window (the first call of a
+        # function binds it lazily, a few thousand instructions that are not the work)
+        self._begin, self._end = lib.bb_measure_begin, lib.bb_measure_end
+        self._instrument = lib.bb_measure_instrumentation
+        self._begin()
+        self._end()
+        for path in self._dumps().values():  # instrumented from the start: that one dumped
+            os.unlink(path)
+
+    def _dumps(self) -> dict[int, str]:
+        found = {}
+        for path in glob.glob(glob.escape(self.dump_base) + ".*"):
+            suffix = path.rsplit(".", 1)[1]
+            if suffix.isdigit():
+                found[int(suffix)] = path
+        return found
+
+    def measure(self, call: Callable[[], Any], scope: str, warmup: bool) -> tuple[Any, Counts]:
+        """call() between the two markers; its result and what it cost. With ``warmup``,
+        call() once before, instrumented but not counted: the first call binds symbols
+        and faults pages in, and it fills the simulated caches (emptied when
+        instrumentation starts) as the measured call will find them."""
+        assert scope in (CORE, CALL), scope
+        before = set(self._dumps())
+        self._instrument(1)
+        try:
+            if warmup:
+                call()
+            gc.collect()
+            gc.disable()  # a collection inside the window would count other work
+            try:
+                self._begin()
+                result = call()
+                self._end()
+            finally:
+                gc.enable()
+        finally:
+            self._instrument(0)
+        new = sorted(set(self._dumps()) - before)
+        if len(new) != 1:
+            raise MeasureUnavailable(
+                f"callgrind wrote {len(new)} dumps for one measured call (expected 1): is the "
+                "worker running under `valgrind --tool=callgrind` with --dump-before="
+                f"{END}?"
+            )
+        path = self._dumps()[new[0]]
+        with open(path) as dump:
+            parsed = parse(dump)
+        os.unlink(path)  # one dump per call; the run can have hundreds
+        if scope == CORE and not parsed["entries"]:
+            raise MeasureUnavailable("the measured call made no call into the C core")
+        return result, counts_of(parsed[scope], scope)
+
+
+def valgrind_log_tail(dump_base: pathlib.Path, lines: int = 5) -> str:
+    """The end of Valgrind's own log, for the error line when a worker failed."""
+    try:
+        text = pathlib.Path(f"{dump_base}.log").read_text(errors="replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip("= 0123456789")]
+    return " | ".join(kept[-lines:])
+
+
+def version(valgrind: str) -> str | None:
+    try:
+        result = subprocess.run([valgrind, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None
