@@ -58,6 +58,7 @@ uint8_t bb_limit_one(const bb_limit_params *p, bb_factor_cache *cache, uint8_t b
     if (by_afford < limit) { limit = by_afford; *binding = BB_BINDING_AFFORDABILITY; }
     if (by_cap < limit) { limit = by_cap; *binding = BB_BINDING_PRODUCT_CAP; }
     /* limit <= cap_fen, an int64: no overflow from here on */
+    BB_ASSERT(limit <= (u128)INT64_MAX);
     if (inquiries >= p->inquiries_zero_at) {
         limit = 0;
         *binding = BB_BINDING_BUREAU;

@@ -166,6 +166,14 @@ static int32_t smallbank_step(void *context, const bb_batches *b, int64_t k, int
                               int64_t first, int64_t n_rows)
 {
     smallbank_run_t *run = context;   /* rows come from bb_run_batches' plan: in range */
+#if BB_ASSERTS
+    /* a cell's transactions touch only its customers: why cells may run in parallel */
+    for (int64_t p = first; p < first + n_rows; p++) {
+        int64_t row = b->order[p];
+        BB_ASSERT(row >= b->begin[k] && row < b->end[k] && b->cell[row] == cell);
+        BB_ASSERT(cell < 0 || run->txns->customer_a[row] % run->bank->cells == (uint32_t)cell);
+    }
+#endif
     execute(run->bank, run->txns, b->order + first, n_rows, run->results->status,
             run->results->balance_fen);
     return BB_OK;
