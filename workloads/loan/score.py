@@ -165,6 +165,8 @@ class CFeatures:
             "uint8_t *[]",
             [ffi.NULL if c.validity is None else _native.pointer(c.validity) for c in columns],
         )
+        if all(c.validity is None for c in columns):
+            self._validity = ffi.NULL  # C then skips the per-variable check
         self._offsets = ffi.new("int64_t[]", [c.validity_offset for c in columns])
         self.c = ffi.new(
             "bb_feature_columns *",
