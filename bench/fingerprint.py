@@ -261,6 +261,11 @@ def emulation(facts: dict[str, dict]) -> str | None:
     return "; ".join(foreign) + " (emulated: qemu-user or similar)" if foreign else None
 
 
+def host_emulation() -> str | None:
+    """Why this host is emulated, or None (the facts as ``collect`` records them)."""
+    return emulation(emulation_facts(machine(), _cpuinfo()))
+
+
 def topology() -> dict:
     cpus = sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*"))
     packages, cores = set(), set()
