@@ -378,11 +378,17 @@ def _sources(folder: pathlib.Path) -> list[pathlib.Path]:
     return sorted((folder / "src").glob("*.c"))
 
 
-def _fingerprint_of(folder: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted([*folder.glob("src/*.[ch]"), *folder.glob("include/*.h")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+def _contents(folder: pathlib.Path) -> dict[str, str]:
+    """Each source's identity for the object cache: its bytes and every header's (a source
+    includes headers, never another source), not its folder — a copy of the core with one
+    file added compiles only that file again."""
+    headers = hashlib.sha256()
+    for path in sorted([*folder.glob("src/*.h"), *folder.glob("include/*.h")]):
+        headers.update(path.name.encode() + b"\0" + path.read_bytes())
+    return {
+        source.name: hashlib.sha256(headers.digest() + source.read_bytes()).hexdigest()
+        for source in _sources(folder)
+    }
 
 
 def _signature(path: str, objdump: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -417,8 +423,10 @@ def _compile(
     toolchain: Toolchain, flags: tuple[str, ...], folder: pathlib.Path, source: str
 ) -> bytes:
     """The object file's bytes, without debug information (-g0: it records char's
-    signedness, which is not code)."""
+    signedness, which is not code) and without the folder in __FILE__ (the macro prefix map),
+    so that the same source compiles to the same bytes wherever it lies."""
     include = ["-I", str(folder / "include"), "-I", str(folder / "src")]
+    include.append(f"-fmacro-prefix-map={folder}/=")
     with tempfile.TemporaryDirectory() as scratch:
         obj = f"{scratch}/{pathlib.Path(source).stem}.o"
         _check_output(
@@ -442,23 +450,24 @@ _objects: dict[tuple, bytes] = {}
 def _compile_many(
     toolchain: Toolchain, builds: list[tuple[str, ...]], folder: pathlib.Path
 ) -> None:
-    """Compile every source under every flag set, in parallel; cached per source state."""
-    state = _fingerprint_of(folder)
+    """Compile every source under every flag set, in parallel; cached by source contents."""
+    contents = _contents(folder)
     jobs = [
-        (toolchain, flags, folder, source.name, state)
+        (flags, name)
         for flags in builds
-        for source in _sources(folder)
-        if (toolchain, flags, folder, source.name, state) not in _objects
+        for name, content in contents.items()
+        if (toolchain, flags, name, content) not in _objects
     ]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for key, data in zip(jobs, pool.map(lambda job: _compile(*job[:4]), jobs), strict=True):
-            _objects[key] = data
+        done = pool.map(lambda job: _compile(toolchain, job[0], folder, job[1]), jobs)
+        for (flags, name), data in zip(jobs, done, strict=True):
+            _objects[(toolchain, flags, name, contents[name])] = data
 
 
 def _object(
     toolchain: Toolchain, flags: tuple[str, ...], folder: pathlib.Path, source: str
 ) -> bytes:
-    return _objects[(toolchain, flags, folder, source, _fingerprint_of(folder))]
+    return _objects[(toolchain, flags, source, _contents(folder)[source])]
 
 
 def _signature_of(data: bytes, objdump: str) -> tuple[dict[str, str], dict[str, str]]:
