@@ -35,6 +35,7 @@ def pytest_collection_modifyitems(config, items):
     done = set()
     for item in items:
         test = getattr(item, "obj", None)
+        test = getattr(test, "__func__", test)  # a test method: its function holds them
         # @settings stores its settings on the test; Hypothesis reads them when the test runs
         current = getattr(test, "_hypothesis_internal_use_settings", None)
         if current is None or id(test) in done:
