@@ -123,16 +123,147 @@ def cpu_identity(arch: str, cpuinfo: list[dict[str, str]]) -> dict:
     }
 
 
-def emulation(arch: str, cpuinfo: list[dict[str, str]]) -> str | None:
-    """Why this run is emulated (timings invalid), or None."""
-    if arch != "aarch64":
+# Architecture families, as each source spells them.
+_FAMILIES = {
+    "x86": ("x86_64", "amd64", "x86-64", "i386", "i486", "i586", "i686", "x86"),
+    "arm": ("aarch64", "arm64", "armv8", "armv7", "armhf", "armel", "arm"),
+}
+# The kernel exposes MIDR_EL1 in sysfs from Linux 4.7 on (arm64 cpuinfo_regs_init).
+_ARM_ID_REGISTERS_SINCE = (4, 7)
+
+
+def _family(text: str | None) -> str | None:
+    """The architecture family a word or string names (x86, arm), or None."""
+    if not text:
         return None
+    words = set(re.findall(r"[a-z0-9_]+", text.lower().replace("x86-64", "x86_64")))
+    found = {family for family, names in _FAMILIES.items() if words & set(names)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _kernel_release(release: str) -> tuple[int, int] | None:
+    match = re.match(r"(\d+)\.(\d+)", release)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def emulation_facts(
+    arch: str, cpuinfo: list[dict[str, str]], root: str = "/", release: str | None = None
+) -> dict[str, dict]:
+    """Independent facts about which machine runs this Python, each with a verdict:
+    ``foreign`` (the kernel or the CPU is of another architecture: emulated), ``consistent``,
+    or ``unknown`` (not readable here). qemu-user fakes ``uname -m``, the auxiliary vector and,
+    from version 8 on, an Arm ``/proc/cpuinfo``; it does not fake what the host kernel says
+    about itself in /proc/sys and /sys, nor the Arm ID registers in sysfs.
+    ``root`` is a folder holding proc/ and sys/ (tests give a fake one)."""
+
+    def read(path: str) -> str | None:
+        return _read(os.path.join(root, path.lstrip("/")))
+
+    own = _family(arch)
+    facts: dict[str, dict] = {}
+
+    def fact(name: str, value, family: str | None, why: str) -> None:
+        verdict = (
+            "unknown"
+            if family is None or own is None
+            else ("consistent" if family == own else "foreign")
+        )
+        facts[name] = {
+            "value": value,
+            "verdict": verdict,
+            "why": why if verdict == "foreign" else None,
+        }
+
+    fact(
+        "python architecture",
+        f"{arch} ({getattr(sys.implementation, '_multiarch', '') or platform.machine()})",
+        own,
+        "",
+    )
+    kernel_arch = read("/proc/sys/kernel/arch")
+    fact(
+        "kernel architecture (/proc/sys/kernel/arch)",
+        kernel_arch,
+        _family(kernel_arch),
+        f"the kernel is {kernel_arch}, the Python {arch}",
+    )
+    modalias = read("/sys/devices/system/cpu/modalias")
+    cpu_type = re.match(r"cpu:type:([^:,]+)", modalias or "")
+    fact(
+        "sysfs CPU type (/sys/devices/system/cpu/modalias)",
+        cpu_type.group(1) if cpu_type else None,
+        _family(cpu_type.group(1)) if cpu_type else None,
+        f"sysfs describes {cpu_type.group(1) if cpu_type else '?'} CPUs",
+    )
+    version = read("/proc/version")
+    fact(
+        "kernel build string (/proc/version)",
+        version,
+        _family(version),
+        f"the kernel was built for {_family(version)}",
+    )
     first = cpuinfo[0] if cpuinfo else {}
-    if "vendor_id" in first or "model name" in first and "CPU implementer" not in first:
-        return "aarch64 Python on an x86 /proc/cpuinfo (qemu-user emulation)"
-    if "CPU implementer" not in first and not os.path.exists("/sys/devices/system/cpu/cpu0/regs"):
-        return "no Arm ID registers (emulated or virtualised without them)"
-    return None
+    cpuinfo_family = (
+        "x86" if "vendor_id" in first else "arm" if "CPU implementer" in first else None
+    )
+    fact(
+        "/proc/cpuinfo",
+        first.get("vendor_id")
+        or (
+            f"implementer {first['CPU implementer']} part {first.get('CPU part')}"
+            if "CPU implementer" in first
+            else None
+        ),
+        cpuinfo_family,
+        "an x86 /proc/cpuinfo (qemu-user 7 shows the host's)",
+    )
+    if own == "arm":
+        midr = read("/sys/devices/system/cpu/cpu0/regs/identification/midr_el1")
+        release = release if release is not None else platform.release()
+        has_cpus = os.path.isdir(os.path.join(root, "sys/devices/system/cpu/cpu0"))
+        new_kernel = (_kernel_release(release) or (0, 0)) >= _ARM_ID_REGISTERS_SINCE
+        fact(
+            "Arm ID registers (sysfs midr_el1)",
+            midr,
+            "arm" if midr else ("x86" if has_cpus and new_kernel else None),
+            f"an arm64 kernel {release} exposes midr_el1 in sysfs; this one does not",
+        )
+        claimed = _int(first.get("CPU implementer"), 16)
+        if midr and claimed is not None:
+            real = (_int(midr, 16) or 0) >> 24 & 0xFF
+            fact(
+                "/proc/cpuinfo implementer against midr_el1",
+                f"{claimed:#04x} against {real:#04x}",
+                "arm" if claimed == real else "x86",
+                "/proc/cpuinfo names another CPU than the ID registers (faked)",
+            )
+        elif claimed == 0:
+            # Implementer 0x00 is reserved for software use (Arm ARM, MIDR_EL1): no silicon
+            # carries it; QEMU's "max" CPU does (part 0x051).
+            fact(
+                "/proc/cpuinfo implementer",
+                "0x00 (reserved for software use)",
+                "x86",
+                "/proc/cpuinfo names implementer 0x00, reserved for software (QEMU's max CPU)",
+            )
+    binfmt = read(f"/proc/sys/fs/binfmt_misc/qemu-{arch}")
+    facts[f"binfmt_misc qemu-{arch}"] = {
+        "value": binfmt.splitlines()[0] if binfmt else None,
+        "verdict": "note",  # a host may register emulators it does not use for itself
+        "why": None,
+    }
+    return facts
+
+
+def emulation(facts: dict[str, dict]) -> str | None:
+    """Why this run is emulated (timings invalid), or None: every foreign fact."""
+    foreign = [f["why"] for f in facts.values() if f["verdict"] == "foreign"]
+    return "; ".join(foreign) + " (emulated: qemu-user or similar)" if foreign else None
+
+
+def host_emulation() -> str | None:
+    """Why this host is emulated, or None (the facts as ``collect`` records them)."""
+    return emulation(emulation_facts(machine(), _cpuinfo()))
 
 
 def topology() -> dict:
@@ -213,11 +344,13 @@ def collect() -> dict:
 
     arch = machine()
     cpuinfo = _cpuinfo()
-    why = emulation(arch, cpuinfo)
+    facts = emulation_facts(arch, cpuinfo)
+    why = emulation(facts)
     return {
         "arch": arch,
         "emulated": why is not None,
         "emulation_reason": why,
+        "emulation_facts": facts,
         **cpu_identity(arch, cpuinfo),
         **topology(),
         **memory_and_os(),

@@ -70,12 +70,15 @@ def tune_flags(target: str, machine: str) -> list[str]:
 
 
 tune = os.environ.get("BANKBENCH_TUNE", "").strip()
-build_label = os.environ.get("BANKBENCH_BUILD_LABEL") or (f"tuned-{tune}" if tune else "portable")
 extra_cflags = shlex.split(os.environ.get("BANKBENCH_EXTRA_CFLAGS", ""))
 # BB_ASSERT in the core: on in the test, sanitizer and fuzz builds (tox.ini, .ci/sanitize),
 # off in the release build
 asserts = os.environ.get("BANKBENCH_ASSERTS", "0").strip() not in ("", "0")
 assert_flags = ["-DBB_ASSERTS=1"] if asserts else []
+# extra flags make another program: never labelled portable (the audit checks the flags too)
+build_label = os.environ.get("BANKBENCH_BUILD_LABEL") or (
+    "custom" if extra_cflags else f"tuned-{tune}" if tune else "portable"
+)
 compile_args = PORTABLE_CFLAGS + tune_flags(tune, platform.machine()) + assert_flags + extra_cflags
 effective_line = " ".join(
     [

@@ -1,8 +1,11 @@
-"""The build audit and the portability probes: the compiled core has no fused multiply-add
-and no floating point at all, no SVE for a Kunpeng 920 target, portable flags; the sources
-avoid what differs between x86-64 and aarch64 (plain char, long double). Positive controls
-prove each detector sees what it looks for."""
+"""The build audit and the portability probes. The audit proves by compiling: the core's
+object code is the same with plain char signed or unsigned, with every long double width and
+with contraction fast or off; six adversarial sources that a text search misses
+(tests/fixtures/adversarial) are each named when compiled into a copy of the core. Positive
+controls prove each detector sees what it looks for (x87, SVE by its z registers, the
+outline-atomic helpers, the last flag on the compile line)."""
 
+import json
 import os
 import pathlib
 import shutil
@@ -17,7 +20,7 @@ from native.build import PORTABLE_CFLAGS
 HOST = fingerprint.machine()
 CROSS = shutil.which("aarch64-linux-gnu-gcc") and shutil.which("aarch64-linux-gnu-objdump")
 needs_objdump = pytest.mark.skipif(
-    shutil.which("objdump") is None or HOST not in audit.FMA, reason="needs objdump"
+    shutil.which("objdump") is None or HOST not in audit.FLOAT_CLASSES, reason="needs objdump"
 )
 needs_cross = pytest.mark.skipif(not CROSS, reason="needs gcc-aarch64-linux-gnu")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -30,6 +33,7 @@ def test_the_installed_core_passes_the_audit():
     assert target.counts["fused multiply-add"] == 0 and target.counts["floating point"] == 0
     assert target.counts["instructions"] > 1000
     assert target.facts["page size"] == os.sysconf("SC_PAGE_SIZE")
+    assert any("proved by compiling: identical object code" in n for n in target.notes)
 
 
 def _compile(tmp_path, compiler, flags, source):
@@ -58,8 +62,10 @@ def test_aarch64_with_the_default_contraction_is_caught(tmp_path):
     has no floating point, so its code cannot change; the audit catches the build by its
     flags, and the instruction check catches fusion wherever there is float code."""
     default = [f for f in PORTABLE_CFLAGS if f != "-ffp-contract=off"]
-    core = audit.cross("aarch64", default)
-    assert any("contraction is not pinned off" in e for e in core.errors), core.errors
+    core = audit.cross("aarch64", default, prove=False)
+    assert any("effective -ffp-contract is unset, pinned off" in e for e in core.errors), (
+        core.errors
+    )
     assert core.counts["fused multiply-add"] == 0  # no float code to fuse in the core
 
     fused = audit.Target("probe", "aarch64", "portable", default)
@@ -80,10 +86,12 @@ def test_the_portable_aarch64_build_is_clean_and_sve_is_caught():
     assert portable.errors == [] and portable.counts["SVE"] == 0
     assert portable.facts["plain char"] == "unsigned"  # the Arm ABI: unlike x86-64
     assert portable.facts["long double mantissa bits"] == 113  # binary128, not x87's 64
-    sve = audit.cross("aarch64", [*PORTABLE_CFLAGS, "-O3", "-march=armv8.2-a+sve"])
+    sve = audit.cross("aarch64", [*PORTABLE_CFLAGS, "-O3", "-march=armv8.2-a+sve"], prove=False)
     assert sve.counts["SVE"] > 0
     assert any("SVE" in e for e in sve.errors) and any("-march=" in e for e in sve.errors)
-    tsv110 = audit.cross("aarch64", [*PORTABLE_CFLAGS, "-mcpu=tsv110"], label="tuned-tsv110")
+    tsv110 = audit.cross(
+        "aarch64", [*PORTABLE_CFLAGS, "-mcpu=tsv110"], label="tuned-tsv110", prove=False
+    )
     assert tsv110.errors == []
 
 
@@ -91,7 +99,13 @@ def test_flags_of_a_portable_build_are_checked():
     for flags, expected in (
         ([*PORTABLE_CFLAGS, "-march=native"], "target-specific flags: -march=native"),
         ([*PORTABLE_CFLAGS, "-mavx2"], "target-specific flags: -mavx2"),
-        (PORTABLE_CFLAGS[:2], "contraction is not pinned off"),
+        (PORTABLE_CFLAGS[:2], "effective -ffp-contract is unset, pinned off"),
+        # GCC obeys the last flag: an extra -ffp-contract=fast wins over the pinned off
+        ([*PORTABLE_CFLAGS, "-ffp-contract=fast"], "effective -ffp-contract is fast"),
+        ([*PORTABLE_CFLAGS, "-ffp-contract=fast"], "is custom, not portable"),
+        ([*PORTABLE_CFLAGS, "-O3"], "effective -O is 3, pinned 2"),
+        ([*PORTABLE_CFLAGS, "-fwrapv"], "effective wrapv is on, pinned off"),
+        ([*PORTABLE_CFLAGS, "-ffast-math"], "effective fast-math is on, pinned off"),
     ):
         target = audit.Target("t", "x86_64", "portable", flags)
         audit.audit_flags(target)
@@ -99,17 +113,16 @@ def test_flags_of_a_portable_build_are_checked():
     tuned = audit.Target("t", "x86_64", "tuned-x86-64-v3", [*PORTABLE_CFLAGS, "-march=x86-64-v3"])
     audit.audit_flags(tuned)
     assert tuned.errors == []
-
-
-def test_the_sources_avoid_plain_char_and_long_double(tmp_path):
-    assert audit.audit_sources() == []
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "bad.c").write_text(
-        'const char *name = "ok";\nunsigned char fine;\n'
-        "int f(char c) { return c < 0; }\nlong double x;\n#include <immintrin.h>\n"
-    )
-    problems = audit.audit_sources(tmp_path)
-    assert [p.split(":")[1] for p in problems] == ["3", "4", "5"], problems
+    # the interpreter's CFLAGS come first on the whole line; ours come last and win
+    line = ["-DNDEBUG", "-g", "-fwrapv", "-O3", "-ffp-contract=fast", *PORTABLE_CFLAGS]
+    pinned = audit.Target("t", "x86_64", "portable", list(PORTABLE_CFLAGS))
+    audit.audit_flags(pinned, line)
+    assert pinned.errors == []
+    audit.audit_flags(pinned, [*line, "-ffp-contract=fast"])
+    assert pinned.errors == [
+        "effective -ffp-contract is fast, pinned off: the compiler's default contraction may "
+        "fuse multiply-add on aarch64 and round differently from x86-64"
+    ]
 
 
 def test_predefined_platform_facts_of_this_host():
@@ -131,6 +144,14 @@ def test_audit_command(capsys):
     assert "installed core" in out and "fused multiply-add 0" in out and "sources: OK" in out
     if CROSS:
         assert cli.main(["audit", "--cross", "aarch64", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        arm = report["targets"][-1]
+        assert arm["arch"] == "aarch64" and report["ok"]
+        # the barrier's atomics are outline-atomic helper calls, counted by name
+        helpers = " ".join(arm["notes"])
+        assert "outline-atomic calls (__aarch64_" in helpers and "_acq_rel ×" in helpers
+        assert arm["counts"]["atomics (outline-atomic calls)"] > 0
+        assert "a Kunpeng 920 build (-mcpu=tsv110, LSE) would use: LSE (" in helpers
     assert cli.main(["audit", "--cross", "mips64"]) == 2
     assert "mips64-linux-gnu-gcc not found" in capsys.readouterr().err
 
@@ -184,3 +205,116 @@ def test_a_tuned_build_is_labelled_verifies_and_is_another_build(tmp_path):
     }
     result = compare.contract(portable, tuned, set())
     assert not result.comparable and set(result.not_allowed) == {"flags", "build_label"}
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "adversarial"
+# fixture file -> (its function, the setting the audit must name)
+ADVERSARIAL = {
+    "char_const_value.c": ("probe_const_char_value", "plain char signedness"),
+    "char_deref_negative.c": ("probe_deref_negative", "plain char signedness"),
+    "char_star_line.c": ("probe_star_line", "plain char signedness"),
+    "char_token_paste.c": ("probe_token_paste", "plain char signedness"),
+    "long_double_typeof.c": ("probe_typeof_long_double", "long double width"),
+    "long_double_split.c": ("probe_split_long_double", "long double width"),
+}
+
+
+def _core_with_fixtures(tmp_path):
+    copy = tmp_path / "native"
+    shutil.copytree(audit.NATIVE, copy, ignore=shutil.ignore_patterns("*.so", "*.o", "__pycache__"))
+    for name in ADVERSARIAL:
+        shutil.copy(FIXTURES / name, copy / "src" / f"zz_{name}")
+    return copy
+
+
+def _lines_naming(target, file, function):
+    return [e for e in target.errors if e.startswith(f"zz_{file}: ") and function in e]
+
+
+@pytest.mark.skipif(HOST not in audit.FLOAT_CLASSES, reason="an x86-64 or aarch64 host")
+def test_each_adversarial_source_fails_the_audit_by_name(tmp_path):
+    """Compiled into a copy of the core, each of the six fixtures fails with a line naming its
+    file, its function and the setting; none of the core's own files is named."""
+    unmodified = audit.cross(HOST)
+    assert unmodified.errors == [], unmodified.errors
+    copy = _core_with_fixtures(tmp_path)
+    host = audit.cross(HOST, folder=copy)  # the core's own files come from the cache
+    for file, (function, setting) in ADVERSARIAL.items():
+        if setting == "long double width" and HOST == "aarch64":
+            # no width switch on aarch64: long double is binary128 in software calls
+            assert any("soft-float calls" in e and function in e for e in host.errors), file
+            continue
+        lines = _lines_naming(host, file, function)
+        assert lines and all(f"{file}: {setting} changes the object code of" in x for x in lines), (
+            file,
+            host.errors,
+        )
+    named = [e.split(":")[0] for e in host.errors if " changes the object code of " in e]
+    assert all(n.startswith("zz_") for n in named), named
+    if HOST == "x86_64":
+        assert host.counts["x87"] > 0 and host.counts["floating point"] >= host.counts["x87"]
+    if CROSS and HOST != "aarch64":
+        assert audit.cross("aarch64").errors == []
+        arm = audit.cross("aarch64", folder=copy)
+        for file, (function, setting) in ADVERSARIAL.items():
+            if setting == "plain char signedness":
+                assert _lines_naming(arm, file, function), (file, arm.errors)
+            else:
+                assert any("soft-float calls" in e and function in e for e in arm.errors), file
+
+
+@pytest.mark.skipif(not CROSS, reason="needs gcc-aarch64-linux-gnu")
+def test_sve_is_counted_by_its_z_register_operands(tmp_path):
+    """objdump puts a tab between mnemonic and operands: an SVE add on z registers has the
+    same mnemonic as a scalar add and is known by its operands."""
+    source = tmp_path / "sve.s"
+    source.write_text(
+        ".arch armv8.2-a+sve\n.text\n.globl f\nf:\n"
+        "  add z0.d, z0.d, z1.d\n  add x0, x0, x1\n  add v0.2d, v0.2d, v1.2d\n  ret\n"
+    )
+    obj = tmp_path / "sve.o"
+    subprocess.run(["aarch64-linux-gnu-gcc", "-c", str(source), "-o", str(obj)], check=True)
+    code = audit.disassemble(str(obj), "aarch64-linux-gnu-objdump")
+    assert [(i.mnemonic, i.operands) for i in code][0] == ("add", "z0.d, z0.d, z1.d")
+    target = audit.Target("probe", "aarch64", "portable", list(PORTABLE_CFLAGS))
+    audit.audit_code(target, [str(obj)], "aarch64-linux-gnu-objdump")
+    assert target.counts["SVE"] == 1 and any("SVE" in e for e in target.errors)
+
+
+@pytest.mark.skipif(HOST != "x86_64", reason="x86-64 AT&T syntax")
+def test_x86_prefixes_and_x87_are_parsed(tmp_path):
+    obj = _compile(
+        tmp_path,
+        "gcc",
+        ["-O2"],
+        "long double f(long double a, long double b) { return a * b; }\n"
+        "int g(int *p) { return __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST); }\n",
+    )
+    target = audit.Target("probe", "x86_64", "portable", list(PORTABLE_CFLAGS))
+    audit.audit_code(target, [obj], "objdump")
+    assert target.counts["x87"] >= 3 and target.counts["atomics (lock)"] == 1
+    assert any("x87" in e and "in f" in e for e in target.errors)
+    assert "lock (lock xadd ×1)" in target.notes[-1]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_extra_cflags_make_a_custom_build_that_fails_the_audit(tmp_path):
+    """BANKBENCH_EXTRA_CFLAGS=-ffp-contract=fast: the build is labelled custom (never
+    portable), and the audit reads the effective contraction from the whole compile line."""
+    work = tmp_path / "src"
+    for package in ("bench", "native", "workloads", "reports"):
+        shutil.copytree(
+            ROOT / package, work / package, ignore=shutil.ignore_patterns("*.so", "__pycache__")
+        )
+    env = {**os.environ, "BANKBENCH_EXTRA_CFLAGS": "-ffp-contract=fast"}
+    for name in ("BANKBENCH_BUILD_LABEL", "BANKBENCH_TUNE", "LD_PRELOAD"):
+        env.pop(name, None)
+    subprocess.run(
+        [sys.executable, "native/build.py"], cwd=work, env=env, check=True, capture_output=True
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "audit"], cwd=work, capture_output=True, text=True
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "installed core (" in result.stdout and ", custom): FAILED" in result.stdout
+    assert "ERROR: effective -ffp-contract is fast, pinned off" in result.stdout

@@ -1,10 +1,17 @@
 """The GitHub Actions workflow and the cibuildwheel configuration are valid and cover both
-architectures; every tox environment they name exists."""
+architectures; every tox environment they name exists; the digest gate's own commands,
+taken from the workflow, fail on a tampered store."""
 
 import configparser
+import os
 import pathlib
+import shlex
+import shutil
+import subprocess
 import sys
 
+import pyarrow.parquet as pq
+import pytest
 import yaml
 
 if sys.version_info >= (3, 11):
@@ -37,6 +44,79 @@ def test_the_digest_job_compares_the_two_architectures_smoke_runs():
     assert job["needs"] == "test"
     script = " ".join(str(s.get("run", "")) for s in job["steps"])
     assert "bankbench compare x86_64-smoke aarch64-smoke" in script
+
+
+def test_the_x86_job_installs_the_aarch64_cross_compiler():
+    steps = workflow()["jobs"]["test"]["steps"]
+    cross = [s for s in steps if "gcc-aarch64-linux-gnu" in str(s.get("run", ""))]
+    assert len(cross) == 1 and cross[0]["if"] == "matrix.arch == 'x86_64'"
+    assert "binutils-aarch64-linux-gnu" in cross[0]["run"]  # the cross objdump
+    names = [s.get("name", "") for s in steps]
+    assert names.index(cross[0]["name"]) < next(
+        i for i, s in enumerate(steps) if "tox" in str(s.get("run", ""))
+    ), "the cross compiler must be there before the tests run"
+
+
+GITHUB_DEFAULT_SHELL = "bash -e {0}"  # a step without `shell:` on Linux runners
+
+
+def _run_step(step: dict, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    """Run a workflow step's own script the way the runner does: its `run` text in a file,
+    through its `shell` (GitHub's default when unset), with $GITHUB_STEP_SUMMARY set."""
+    script = cwd / "step.sh"
+    script.write_text(step["run"])
+    shell = step.get("shell", GITHUB_DEFAULT_SHELL)
+    command = [word.replace("{0}", str(script)) for word in shlex.split(shell)]
+    env = {
+        **os.environ,
+        "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_STEP_SUMMARY": str(cwd / "summary.md"),
+    }
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def _smoke_run(store: pathlib.Path, label: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-w", "loan.limit", "-e", "c",
+         "-t", "1", "--label", label, "--store", str(store)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def _tamper_digests(store: pathlib.Path) -> int:
+    files = sorted((store / "samples").rglob("*.parquet"))
+    for path in files:
+        table = pq.read_table(path)
+        index = table.schema.get_field_index("digest")
+        tampered = table.set_column(index, table.schema.field(index), [["0" * 64] * table.num_rows])
+        pq.write_table(tampered, path)
+    return len(files)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the step runs in bash")
+def test_a_tampered_digest_fails_the_compare_step(tmp_path):
+    """The digest job's compare step, as written in the workflow: it passes on two runs with
+    the same digests and fails (compare's exit 5 kept through the pipe into tee) when one
+    store's digests were changed."""
+    job = workflow()["jobs"]["same-digests"]
+    step = next(s for s in job["steps"] if "bankbench compare" in str(s.get("run", "")))
+    artifacts = tmp_path / "artifacts"
+    _smoke_run(artifacts / "smoke-x86_64" / "results", "x86_64-smoke")
+    _smoke_run(artifacts / "smoke-aarch64" / "results", "aarch64-smoke")
+
+    same = _run_step(step, tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "bankbench compare" in (tmp_path / "summary.md").read_text()  # tee wrote it
+
+    assert _tamper_digests(artifacts / "smoke-aarch64" / "results") > 0
+    tampered = _run_step(step, tmp_path)
+    assert tampered.returncode == 5, tampered.stdout + tampered.stderr
+    assert "outputs differ" in tampered.stdout.lower()
+    # the control: the same step under the runner's default shell (no pipefail) loses the
+    # exit code, as the workflow did before — so this test fails on that workflow
+    lost = _run_step({**step, "shell": GITHUB_DEFAULT_SHELL}, tmp_path)
+    assert lost.returncode == 0 and "outputs differ" in lost.stdout.lower()
 
 
 def test_every_tox_environment_the_workflow_names_exists():

@@ -2,8 +2,8 @@
 reference's digest (python-zstandard style: one suite over every backend)."""
 
 import pytest
+from conftest import SEEDS, THREADS  # tests/ is on sys.path (no __init__.py), not the project
 
-from tests.conftest import SEEDS, THREADS
 from workloads import registry
 from workloads.errors import InputError
 

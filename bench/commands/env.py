@@ -27,6 +27,7 @@ def main(args) -> int:
             f"WARNING: emulated ({facts['emulation_reason']}): timings from this host are invalid"
         )
     build = facts.pop("build")
+    evidence = facts.pop("emulation_facts")
     if not facts["emulated"]:
         facts.pop("emulation_reason")
     width = max(len(k) for k in facts)
@@ -40,4 +41,8 @@ def main(args) -> int:
         print(f"{key:<{width}}  {'unknown' if value is None else value}")
     for key, value in build.items():
         print(f"{'build.' + key:<{width}}  {value}")
+    print("emulation evidence:")
+    for name, fact in evidence.items():
+        value = "unknown" if fact["value"] is None else fact["value"]
+        print(f"  {fact['verdict']:<10}  {name}: {value}")
     return EXIT_OK
