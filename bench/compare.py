@@ -193,6 +193,18 @@ def of(part: int, whole: int, noun: str = "benchmark") -> str:
     return f"{part:,} of {plural(whole, noun)}"
 
 
+def difference(before: object, after: object) -> tuple[str, str]:
+    """Two values of a field as the part that differs: for space-separated words (compiler
+    flags) the words removed and added, so a long common prefix does not hide the change."""
+    if isinstance(before, str) and isinstance(after, str) and " " in before + after:
+        old, new = before.split(), after.split()
+        removed = [w for w in old if w not in new]
+        added = [w for w in new if w not in old]
+        if removed or added:
+            return " ".join(removed) or "(none)", " ".join(added) or "(none)"
+    return str(before), str(after)
+
+
 def _facts(run: dict) -> dict:
     return {
         "fingerprint": json.loads(run["fingerprint_json"] or "{}"),

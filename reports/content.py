@@ -169,6 +169,13 @@ def glance(report: analysis.Report) -> list:
     return [Table(["question", "answer"], rows)]
 
 
+def _projection_notes(figures: analysis.CostFigures) -> list[str]:
+    """'sweep-b: projected from 2 of 128 cores', for each priced machine with a projection."""
+    return [
+        f"{f.machine.name}: {f.projection_note}" for f in figures.servers[:2] if f.projection_note
+    ]
+
+
 def _cost_answer(report: analysis.Report) -> str:
     figures, model = report.cost, report.model
     assert figures is not None and model is not None
@@ -180,13 +187,16 @@ def _cost_answer(report: analysis.Report) -> str:
     cheaper = figures.cheaper
     fleet = figures.fleet_tco[years]
     cur = model.site.currency
-    mark = " (projected)" if figures.projected else ""
+    notes = _projection_notes(figures)
+    mark = f" ({'; '.join(notes)})" if notes else ""
     if cheaper is None:
         return f"the same{mark}"
+    first = 1 if figures.saving.value > 0 else 0
+    ours, theirs = fleet[first], fleet[1 - first]
     return (
         f"{cheaper.name}'s fleet is {_percent(abs(figures.saving.value))} cheaper over "
-        f"{years} years{mark}: {money(fleet[1].value if fleet[1] else None, cur)} against "
-        f"{money(fleet[0].value if fleet[0] else None, cur)}"
+        f"{years} years{mark}: {money(ours.value if ours else None, cur)} against "
+        f"{money(theirs.value if theirs else None, cur)}"
     )
 
 
@@ -337,7 +347,7 @@ def cost_verdict(report: analysis.Report) -> str:
         )
     saving = figures.saving
     assert saving is not None
-    notes = [f"{f.machine.name}: {f.projection_note}" for f in (base, cand) if f.projection_note]
+    notes = _projection_notes(figures)
     head = "Cost" + (f", PROJECTED ({'; '.join(notes)})" if notes else "")
     is_projected = figures.projected
     fleet = figures.fleet_tco[years]
@@ -402,7 +412,8 @@ def machines(report: analysis.Report) -> list:
             blocks.append(
                 Bullets(
                     [
-                        f"{k}: {a} → {b}" + (" (allowed)" if k in report.allow else "")
+                        f"{k}: {' → '.join(compare.difference(a, b))}"
+                        + (" (allowed)" if k in report.allow else "")
                         for k, (a, b) in result.differences.items()
                     ]
                 )
