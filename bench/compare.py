@@ -161,11 +161,10 @@ class Comparison:
         whole suite. The geometric mean's interval must exclude 1 *and* significant
         benchmarks must point the same way: a shift of every benchmark with none significant
         on its own is what host-wide drift between two runs looks like (one process per run
-        cannot tell them apart). Weak data never say "no difference"."""
+        cannot tell them apart). Weak data never say "no difference": a difference they show
+        stands (with its caveats), their silence does not."""
         if not self.geomean:
             return None
-        if self.evidence_problems:
-            return "insufficient evidence"
         _, low, high = self.geomean
         better = sum(r.verdict == "better" for r in self.rows)
         worse = sum(r.verdict == "worse" for r in self.rows)
@@ -173,12 +172,16 @@ class Comparison:
             return "faster"
         if high < 1 and worse > better:
             return "slower"
+        if self.evidence_problems:
+            return "insufficient evidence"
         return "no significant difference"
 
     @property
     def drift(self) -> bool:
         """Every benchmark moved together, none significantly: host-wide drift."""
         if not self.geomean or self.suite_verdict in ("faster", "slower"):
+            return False
+        if any(r.verdict in ("better", "worse") for r in self.rows):
             return False
         return not self.geomean[1] <= 1 <= self.geomean[2]
 

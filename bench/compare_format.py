@@ -173,7 +173,8 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
         )
         problems = result.evidence_problems
         if problems:
-            lines.append("insufficient evidence: " + "; ".join(problems))
+            weak = result.suite_verdict == "insufficient evidence"
+            lines.append(("insufficient evidence: " if weak else "caveats: ") + "; ".join(problems))
         if result.per_core is not None or result.per_socket is not None:
             views = []
             if result.per_core is not None:

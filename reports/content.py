@@ -155,8 +155,9 @@ def glance(report: analysis.Report) -> list:
             who
             + (
                 "not sure — " + problems[0]
-                if problems
+                if verdict == "insufficient evidence"
                 else f"95 % sure the ratio lies between {low:.2f}× and {high:.2f}×"
+                + (f" (caveat: {problems[0]})" if problems else "")
             )
         )
     rows = [

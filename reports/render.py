@@ -174,7 +174,7 @@ def to_pdf(document: Document) -> bytes:
         if isinstance(block, Heading):
             # keep a heading with what follows it (a whole figure, or the start of the text)
             following = document.blocks[number + 1 : number + 2]
-            room = HEADING_ROOM_MM
+            room: float = HEADING_ROOM_MM
             if following and isinstance(following[0], Figure):
                 room = max(room, 20 + _png_height_mm(following[0].png, width))
             if pdf.get_y() > pdf.h - pdf.b_margin - min(room, pdf.eph * 0.9):
