@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from bench import compare, summary
+from bench import compare
 from bench.compare import plural
 from bench.scaling import Rate
 from reports import analysis, charts, cost
@@ -532,11 +532,9 @@ def latency(report: analysis.Report) -> list:
         )
     else:
         blocks.append(Paragraph("No online latency was measured in these runs."))
-    slo = report.model.target.p99_ms if report.model else 1.0
+    slo = report.slo_ms
     rows = []
-    for m in report.machines:
-        cap = summary.capacity(m.summary, slo)
-        measured = any(r["mode"] == "capacity" for r in m.summary)
+    for m, (cap, measured) in zip(report.machines, report.capacity, strict=True):
         rows.append(
             [
                 m.name,
