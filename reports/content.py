@@ -188,8 +188,13 @@ def _cost_answer(report: analysis.Report) -> str:
     cheaper = figures.cheaper
     fleet = figures.fleet_tco[years]
     cur = model.site.currency
-    notes = _projection_notes(figures)
-    mark = f" ({'; '.join(notes)})" if notes else ""
+    measured = [
+        r.measured_threads
+        for f in figures.servers[:2]
+        for r in (f.decisions, f.postings, f.capacity)
+        if r is not None and r.projected
+    ]
+    mark = f" (projected from runs on {plural(min(measured), 'core')})" if measured else ""
     if cheaper is None:
         return f"the same{mark}"
     first = 1 if figures.saving.value > 0 else 0

@@ -322,6 +322,11 @@ def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(sto
     # the sentence quotes the table's cells, word for word
     for cell in table["servers for 1,000,000 decisions/s"] + table["5-year fleet cost"]:
         assert cell in verdict, (cell, verdict)
+    # and page one's answer quotes the same fleet costs, marked, uncut
+    answer = next(b for b in document.blocks if isinstance(b, Table)).rows[-1][1]
+    assert "(projected from runs on 1 core)" in answer and not answer.endswith("…")
+    for cell in table["5-year fleet cost"]:
+        assert cell.split(" (projected)")[0].split(" [")[0] in answer
     # the figure is a projection from the measured scaling (here linear: 0.1 s / threads),
     # with the fit's uncertainty
     figures = analysis.analyse(
