@@ -265,6 +265,10 @@ def _speed_verdict(
         )
     return (
         f"{who}: {headline}. "
+        + "".join(
+            f"INCOMPLETE: {note}; only its finished benchmarks count. "
+            for note in result.incomplete
+        )
         + (f"{'; '.join(views).capitalize()}. " if views else "")
         + f"Outputs bit-identical on {same} of {plural(len(report.parity), 'workload')}."
     )
@@ -897,7 +901,11 @@ def manifest(report: analysis.Report) -> list:
 
 
 def build(report: analysis.Report) -> Document:
-    names = " vs ".join(m.name for m in report.machines[1:]) + f" against {report.machines[0].name}"
+    def name(m: analysis.Machine) -> str:
+        status = m.run.get("status") or "complete"
+        return m.name if status == "complete" else f"{m.name} ({status.upper()})"
+
+    names = " vs ".join(map(name, report.machines[1:])) + f" against {name(report.machines[0])}"
     document = Document("bankbench migration report", names)
     for section in (
         verdict,

@@ -382,6 +382,18 @@ def test_smoke_runs_are_insufficient_evidence(tmp_path):
     ]
 
 
+def test_an_abandoned_run_is_named_in_the_title_and_the_verdict(tmp_path):
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base")
+    cand = make_run(s, "20261128T000001-bbbbbbbb", "arm-cand", speed=1.01)
+    s.write_run({**cand, "status": "abandoned"})
+    document = _document(s, keys=("x86-base", "arm-cand"))
+    assert document.subtitle == "arm-cand (ABANDONED) against x86-base"
+    verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
+    assert "INCOMPLETE: the candidate (20261128T000001-bbbbbbbb) is abandoned" in verdict
+    assert "NO SIGNIFICANT DIFFERENCE" not in verdict
+
+
 def test_a_report_of_a_run_with_itself_is_refused(store):
     with pytest.raises(InputError, match="named twice"):
         _document(store, keys=("x86-base", "x86-base"))
