@@ -161,11 +161,10 @@ class Comparison:
         whole suite. The geometric mean's interval must exclude 1 *and* significant
         benchmarks must point the same way: a shift of every benchmark with none significant
         on its own is what host-wide drift between two runs looks like (one process per run
-        cannot tell them apart). Weak data never say "no difference"."""
+        cannot tell them apart). Weak data never say "no difference": a difference they show
+        stands (with its caveats), their silence does not."""
         if not self.geomean:
             return None
-        if self.evidence_problems:
-            return "insufficient evidence"
         _, low, high = self.geomean
         better = sum(r.verdict == "better" for r in self.rows)
         worse = sum(r.verdict == "worse" for r in self.rows)
@@ -173,12 +172,16 @@ class Comparison:
             return "faster"
         if high < 1 and worse > better:
             return "slower"
+        if self.evidence_problems:
+            return "insufficient evidence"
         return "no significant difference"
 
     @property
     def drift(self) -> bool:
         """Every benchmark moved together, none significantly: host-wide drift."""
         if not self.geomean or self.suite_verdict in ("faster", "slower"):
+            return False
+        if any(r.verdict in ("better", "worse") for r in self.rows):
             return False
         return not self.geomean[1] <= 1 <= self.geomean[2]
 
@@ -191,6 +194,18 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 def of(part: int, whole: int, noun: str = "benchmark") -> str:
     """'1 of 16 benchmarks', '3 of 3 benchmarks'."""
     return f"{part:,} of {plural(whole, noun)}"
+
+
+def difference(before: object, after: object) -> tuple[str, str]:
+    """Two values of a field as the part that differs: for space-separated words (compiler
+    flags) the words removed and added, so a long common prefix does not hide the change."""
+    if isinstance(before, str) and isinstance(after, str) and " " in before + after:
+        old, new = before.split(), after.split()
+        removed = [w for w in old if w not in new]
+        added = [w for w in new if w not in old]
+        if removed or added:
+            return " ".join(removed) or "(none)", " ".join(added) or "(none)"
+    return str(before), str(after)
 
 
 def _facts(run: dict) -> dict:

@@ -10,7 +10,7 @@ import io
 import json
 
 from bench import text
-from bench.compare import ALPHA, Comparison, Gate, plural
+from bench.compare import ALPHA, Comparison, Gate, difference, plural
 
 LIST_MAX = 8  # one-side-only benchmarks named before "and N more"
 
@@ -130,11 +130,12 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
             + ")"
         )
     if result.differences:
+        shown = {k: difference(a, b) for k, (a, b) in result.differences.items()}
         lines.append(
             "differences: "
             + "; ".join(
                 f"{k}: {esc(a, text.LABEL_WIDTH)} → {esc(b, text.LABEL_WIDTH)}"
-                for k, (a, b) in result.differences.items()
+                for k, (a, b) in shown.items()
             )
         )
     if not result.comparable:
@@ -172,7 +173,8 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
         )
         problems = result.evidence_problems
         if problems:
-            lines.append("insufficient evidence: " + "; ".join(problems))
+            weak = result.suite_verdict == "insufficient evidence"
+            lines.append(("insufficient evidence: " if weak else "caveats: ") + "; ".join(problems))
         if result.per_core is not None or result.per_socket is not None:
             views = []
             if result.per_core is not None:

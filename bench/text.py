@@ -16,7 +16,7 @@ import re
 import unicodedata
 
 ELLIPSIS = "…"
-CELL_WIDTH = 120  # characters of a table cell before the ellipsis (ours are shorter)
+CELL_WIDTH = 300  # characters of a table cell before the ellipsis (ours are shorter)
 LABEL_WIDTH = 40  # a run label or host name in prose and headers
 
 

@@ -500,6 +500,9 @@ class Report:
     cost: CostFigures | None = None
     projection: bool = True
     throughput: dict[str, list[Throughput | None]] = field(default_factory=dict)
+    slo_ms: float = 1.0  # the cost file's p99 target, else 1 ms
+    # per machine: the best capacity configuration within the SLO, and whether any was run
+    capacity: list[tuple[dict | None, bool]] = field(default_factory=list)
 
 
 def analyse(
@@ -522,6 +525,14 @@ def analyse(
         projection=projection,
     )
     report.throughput = {w: [throughput(m, w) for m in machines] for w in workloads}
+    report.slo_ms = model.target.p99_ms if model else 1.0
+    report.capacity = [
+        (
+            summary.capacity(m.summary, report.slo_ms),
+            any(r["mode"] == "capacity" for r in m.summary),
+        )
+        for m in machines
+    ]
     if model is not None:
         report.cost = cost_figures(machines, model, projection)
     return report

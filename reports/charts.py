@@ -53,7 +53,11 @@ def ticks_125(low: float, high: float) -> list[float]:
     ]
     first = max(v for v in steps if v <= low * (1 + 1e-9))
     last = min(v for v in steps if v >= high * (1 - 1e-9))
-    return [float(f"{v:.6g}") for v in steps if first <= v <= last]
+    ticks = [float(f"{v:.6g}") for v in steps if first <= v <= last]
+    if len(ticks) > 10:  # many decades: the decades only, so the labels do not collide
+        decades = [t for t in ticks if math.isclose(10 ** round(math.log10(t)), t)]
+        ticks = sorted({ticks[0], *decades, ticks[-1]})
+    return ticks
 
 
 def _log_x(ax, low: float, high: float) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from bench import compare, summary
+from bench import compare
 from bench.compare import plural
 from bench.scaling import Rate
 from reports import analysis, charts, cost
@@ -155,8 +155,9 @@ def glance(report: analysis.Report) -> list:
             who
             + (
                 "not sure — " + problems[0]
-                if problems
+                if verdict == "insufficient evidence"
                 else f"95 % sure the ratio lies between {low:.2f}× and {high:.2f}×"
+                + (f" (caveat: {problems[0]})" if problems else "")
             )
         )
     rows = [
@@ -167,6 +168,13 @@ def glance(report: analysis.Report) -> list:
     if report.cost is not None:
         rows.append(["What does it cost?", _cost_answer(report)])
     return [Table(["question", "answer"], rows)]
+
+
+def _projection_notes(figures: analysis.CostFigures) -> list[str]:
+    """'sweep-b: projected from 2 of 128 cores', for each priced machine with a projection."""
+    return [
+        f"{f.machine.name}: {f.projection_note}" for f in figures.servers[:2] if f.projection_note
+    ]
 
 
 def _cost_answer(report: analysis.Report) -> str:
@@ -180,13 +188,21 @@ def _cost_answer(report: analysis.Report) -> str:
     cheaper = figures.cheaper
     fleet = figures.fleet_tco[years]
     cur = model.site.currency
-    mark = " (projected)" if figures.projected else ""
+    measured = [
+        r.measured_threads
+        for f in figures.servers[:2]
+        for r in (f.decisions, f.postings, f.capacity)
+        if r is not None and r.projected
+    ]
+    mark = f" (projected from runs on {plural(min(measured), 'core')})" if measured else ""
     if cheaper is None:
         return f"the same{mark}"
+    first = 1 if figures.saving.value > 0 else 0
+    ours, theirs = fleet[first], fleet[1 - first]
     return (
         f"{cheaper.name}'s fleet is {_percent(abs(figures.saving.value))} cheaper over "
-        f"{years} years{mark}: {money(fleet[1].value if fleet[1] else None, cur)} against "
-        f"{money(fleet[0].value if fleet[0] else None, cur)}"
+        f"{years} years{mark}: {money(ours.value if ours else None, cur)} against "
+        f"{money(theirs.value if theirs else None, cur)}"
     )
 
 
@@ -249,6 +265,10 @@ def _speed_verdict(
         )
     return (
         f"{who}: {headline}. "
+        + "".join(
+            f"INCOMPLETE: {note}; only its finished benchmarks count. "
+            for note in result.incomplete
+        )
         + (f"{'; '.join(views).capitalize()}. " if views else "")
         + f"Outputs bit-identical on {same} of {plural(len(report.parity), 'workload')}."
     )
@@ -337,7 +357,7 @@ def cost_verdict(report: analysis.Report) -> str:
         )
     saving = figures.saving
     assert saving is not None
-    notes = [f"{f.machine.name}: {f.projection_note}" for f in (base, cand) if f.projection_note]
+    notes = _projection_notes(figures)
     head = "Cost" + (f", PROJECTED ({'; '.join(notes)})" if notes else "")
     is_projected = figures.projected
     fleet = figures.fleet_tco[years]
@@ -402,7 +422,8 @@ def machines(report: analysis.Report) -> list:
             blocks.append(
                 Bullets(
                     [
-                        f"{k}: {a} → {b}" + (" (allowed)" if k in report.allow else "")
+                        f"{k}: {' → '.join(compare.difference(a, b))}"
+                        + (" (allowed)" if k in report.allow else "")
                         for k, (a, b) in result.differences.items()
                     ]
                 )
@@ -520,11 +541,9 @@ def latency(report: analysis.Report) -> list:
         )
     else:
         blocks.append(Paragraph("No online latency was measured in these runs."))
-    slo = report.model.target.p99_ms if report.model else 1.0
+    slo = report.slo_ms
     rows = []
-    for m in report.machines:
-        cap = summary.capacity(m.summary, slo)
-        measured = any(r["mode"] == "capacity" for r in m.summary)
+    for m, (cap, measured) in zip(report.machines, report.capacity, strict=True):
         rows.append(
             [
                 m.name,
@@ -882,7 +901,11 @@ def manifest(report: analysis.Report) -> list:
 
 
 def build(report: analysis.Report) -> Document:
-    names = " vs ".join(m.name for m in report.machines[1:]) + f" against {report.machines[0].name}"
+    def name(m: analysis.Machine) -> str:
+        status = m.run.get("status") or "complete"
+        return m.name if status == "complete" else f"{m.name} ({status.upper()})"
+
+    names = " vs ".join(map(name, report.machines[1:])) + f" against {name(report.machines[0])}"
     document = Document("bankbench migration report", names)
     for section in (
         verdict,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import pathlib
+import struct
 
 from bench import text as seam
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
@@ -141,6 +142,12 @@ def _fonts() -> tuple[str, str, str]:
 HEADING_ROOM_MM = 45  # a heading starts a new page unless this much room follows it
 
 
+def _png_height_mm(png: bytes, width_mm: float) -> float:
+    """The height of a PNG drawn ``width_mm`` wide (its size is in the IHDR chunk)."""
+    width, height = struct.unpack(">II", png[16:24])
+    return width_mm * height / max(width, 1)
+
+
 def to_pdf(document: Document) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
@@ -163,10 +170,14 @@ def to_pdf(document: Document) -> bytes:
     text(18, "B", document.title, 9)
     text(10, "", document.subtitle, 5)
     pdf.ln(3)
-    for block in document.blocks:
+    for number, block in enumerate(document.blocks):
         if isinstance(block, Heading):
-            # keep a heading with what follows it
-            if pdf.get_y() > pdf.h - pdf.b_margin - HEADING_ROOM_MM:
+            # keep a heading with what follows it (a whole figure, or the start of the text)
+            following = document.blocks[number + 1 : number + 2]
+            room: float = HEADING_ROOM_MM
+            if following and isinstance(following[0], Figure):
+                room = max(room, 20 + _png_height_mm(following[0].png, width))
+            if pdf.get_y() > pdf.h - pdf.b_margin - min(room, pdf.eph * 0.9):
                 pdf.add_page()
             pdf.ln(3)
             text(14 if block.level == 2 else 11.5, "B", block.text, 7)
@@ -204,7 +215,7 @@ def to_pdf(document: Document) -> bytes:
                         cells.cell(value, style=style)
             pdf.ln(3)
         elif isinstance(block, Figure):
-            if pdf.get_y() > pdf.h - pdf.b_margin - 60:
+            if pdf.get_y() > pdf.h - pdf.b_margin - min(_png_height_mm(block.png, width), 200):
                 pdf.add_page()
             pdf.image(io.BytesIO(block.png), w=width)
             text(8, "", block.caption, 4)

@@ -322,6 +322,11 @@ def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(sto
     # the sentence quotes the table's cells, word for word
     for cell in table["servers for 1,000,000 decisions/s"] + table["5-year fleet cost"]:
         assert cell in verdict, (cell, verdict)
+    # and page one's answer quotes the same fleet costs, marked, uncut
+    answer = next(b for b in document.blocks if isinstance(b, Table)).rows[-1][1]
+    assert "(projected from runs on 1 core)" in answer and not answer.endswith("…")
+    for cell in table["5-year fleet cost"]:
+        assert cell.split(" (projected)")[0].split(" [")[0] in answer
     # the figure is a projection from the measured scaling (here linear: 0.1 s / threads),
     # with the fit's uncertainty
     figures = analysis.analyse(
@@ -375,6 +380,18 @@ def test_smoke_runs_are_insufficient_evidence(tmp_path):
         "Which machine does more work?",
         "not known: these measurements cannot tell",
     ]
+
+
+def test_an_abandoned_run_is_named_in_the_title_and_the_verdict(tmp_path):
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base")
+    cand = make_run(s, "20261128T000001-bbbbbbbb", "arm-cand", speed=1.01)
+    s.write_run({**cand, "status": "abandoned"})
+    document = _document(s, keys=("x86-base", "arm-cand"))
+    assert document.subtitle == "arm-cand (ABANDONED) against x86-base"
+    verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
+    assert "INCOMPLETE: the candidate (20261128T000001-bbbbbbbb) is abandoned" in verdict
+    assert "NO SIGNIFICANT DIFFERENCE" not in verdict
 
 
 def test_a_report_of_a_run_with_itself_is_refused(store):
