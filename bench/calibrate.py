@@ -6,37 +6,18 @@ floor are noise. The results are stored (calibration/), next to the two runs."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pyarrow as pa
 
 from bench import compare, run
+from bench.plan import Plan
+from bench.records import Calibration, RunRecord
 from bench.store import Store, new_run_id
 
-CALIBRATION = pa.schema(
-    [
-        ("calibration_id", pa.string()),
-        ("run_a", pa.string()),
-        ("run_b", pa.string()),
-        ("benchmark", pa.string()),
-        ("workload", pa.string()),
-        ("engine", pa.string()),
-        ("threads", pa.int32()),
-        ("samples", pa.int32()),
-        ("cv", pa.float64()),
-        ("aa_ratio", pa.float64()),
-        ("aa_low", pa.float64()),
-        ("aa_high", pa.float64()),
-        ("detectable_change", pa.float64()),
-    ]
-)
 
-
-def calibrate(store_location: str, label: str | None, **options) -> list[dict]:
+def calibrate(plan: Plan, store_location: str, label: str | None) -> list[Calibration]:
     store = Store(store_location)
     ids = [
-        run.run(store_location=store_location, label=f"{label or 'calibration'}-{side}", **options)
+        run.run(plan, store_location=store_location, label=f"{label or 'calibration'}-{side}")
         for side in ("A", "B")
     ]
     a, b = (store.find_run(i) for i in ids)
@@ -51,49 +32,40 @@ def calibrate(store_location: str, label: str | None, **options) -> list[dict]:
         values = np.array(seconds[r.benchmark])
         first = next(s for s in samples[ids[0]] if s["benchmark"] == r.benchmark)
         rows.append(
-            {
-                "calibration_id": calibration_id,
-                "run_a": ids[0],
-                "run_b": ids[1],
-                "benchmark": r.benchmark,
-                "workload": first["workload"],
-                "engine": first["engine"],
-                "threads": first["threads"],
-                "samples": len(values),
-                "cv": float(values.std(ddof=1) / values.mean()) if len(values) > 1 else 0.0,
-                "aa_ratio": r.ratio,
-                "aa_low": r.low,
-                "aa_high": r.high,
-                "detectable_change": max(1 - r.low, r.high - 1, 0.0),
-            }
+            Calibration(
+                calibration_id=calibration_id,
+                run_a=ids[0],
+                run_b=ids[1],
+                benchmark=r.benchmark,
+                workload=first["workload"],
+                engine=first["engine"],
+                threads=first["threads"],
+                samples=len(values),
+                cv=float(values.std(ddof=1) / values.mean()) if len(values) > 1 else 0.0,
+                aa_ratio=r.ratio,
+                aa_low=r.low,
+                aa_high=r.high,
+                detectable_change=max(1 - r.low, r.high - 1, 0.0),
+            )
         )
-    if rows:
-        store._write(
-            pa.Table.from_pylist(rows, schema=CALIBRATION),
-            f"{store.root}/calibration/{store._partition(json.loads(a['fingerprint_json']))}/"
-            f"{calibration_id}.parquet",
-        )
+    store.write_calibrations(rows, RunRecord.from_row(a))
     return rows
 
 
 def noise_floor(store: Store, host_of: dict) -> dict[str, float]:
     """Per benchmark, this host's noise from its latest calibration in the store: the larger
     of the A/A drift |ratio − 1| and the A/A interval's half-width. Empty without one."""
-    data = store._dataset("calibration", CALIBRATION)
-    if data is None:
+    calibrations = store.calibrations()
+    if not calibrations:
         return {}
-    hostname = json.loads(host_of["fingerprint_json"] or "{}").get("hostname")
-    same_host = {
-        r["run_id"]
-        for r in store.runs().to_pylist()
-        if json.loads(r["fingerprint_json"] or "{}").get("hostname") == hostname
-    }
-    rows = [r for r in data.to_table().to_pylist() if r["run_a"] in same_host]
+    hostname = RunRecord.from_row(host_of).hostname
+    same_host = {r.run_id for r in store.run_records() if r.hostname == hostname}
+    rows = [c for c in calibrations if c.run_a in same_host]
     if not rows:
         return {}
-    latest = max(r["calibration_id"] for r in rows)
+    latest = max(c.calibration_id for c in rows)
     return {
-        r["benchmark"]: max(abs(r["aa_ratio"] - 1), r["detectable_change"])
-        for r in rows
-        if r["calibration_id"] == latest
+        c.benchmark: max(abs(c.aa_ratio - 1), c.detectable_change)
+        for c in rows
+        if c.calibration_id == latest
     }

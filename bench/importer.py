@@ -22,7 +22,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
-from bench.samples import rows_of
+from bench.records import RunRecord, Sample
 from bench.store import Store, new_run_id
 from workloads.errors import InputError
 
@@ -137,7 +137,7 @@ def _started(data: dict) -> datetime.datetime:
     return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
 
 
-def _run_row(imported: Imported, label: str | None) -> dict:
+def _run_row(imported: Imported, label: str | None) -> RunRecord:
     data = imported.data
     machine = data["machine_info"]
     cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
@@ -153,38 +153,41 @@ def _run_row(imported: Imported, label: str | None) -> dict:
     }
     commit = data.get("commit_info")
     commit = commit if isinstance(commit, dict) else {}
-    when = _started(data)
     version = data.get("version")
-    return {
-        "run_id": new_run_id(),
-        "label": label or imported.path.stem,
-        "status": "imported",
-        "started_at": when,
-        "finished_at": when,
-        "profile": "import",
-        "command_line": f"bankbench import {imported.path}",
-        "bankbench_version": None,  # not a bankbench run
-        "pytest_benchmark_version": str(version) if version is not None else None,
-        "git_commit": commit.get("id"),
-        "emulated": False,
-        "cpu_model": cpu_model,
-        "fingerprint_json": json.dumps(fingerprint),
-        "build_json": json.dumps({}),
-        "probes_json": None,
-    }
+    return RunRecord.start(
+        new_run_id(),
+        label or imported.path.stem,
+        fingerprint,
+        profile="import",
+        status="imported",
+        started_at=_started(data),
+        command_line=f"bankbench import {imported.path}",
+        bankbench_version=None,  # not a bankbench run
+        pytest_benchmark_version=str(version) if version is not None else None,
+        git_commit=commit.get("id"),
+    )
 
 
 def write(store: Store, imported: Imported, label: str | None) -> tuple[str, int]:
     """An already parsed file into the store: its samples first, then its run row."""
     run = _run_row(imported, label)
     for benchmark in imported.benchmarks:
-        info = {"workload": benchmark.name, "mode": MODE, "iterations": benchmark.iterations}
-        rows = rows_of(
-            run["run_id"], benchmark.name, benchmark.seconds, info, source=benchmark.source
-        )
+        rows = [
+            Sample(
+                run_id=run.run_id,
+                benchmark=benchmark.name,
+                workload=benchmark.name,
+                mode=MODE,
+                round=i,
+                seconds=seconds,
+                iterations=benchmark.iterations,
+                source=benchmark.source,
+            )
+            for i, seconds in enumerate(benchmark.seconds)
+        ]
         store.write_samples(run, benchmark.name, rows)
     store.write_run(run)
-    return run["run_id"], len(imported.benchmarks)
+    return run.run_id, len(imported.benchmarks)
 
 
 def import_files(

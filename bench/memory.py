@@ -14,31 +14,10 @@ import subprocess
 import sys
 import tempfile
 
-CHILD = r"""
-import json, resource, sys
-import psutil, pyarrow as pa
-from workloads import registry
-name, engine, threads, folder = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-workload = registry.get(name)
-before = psutil.Process().memory_info().rss
-inputs = {}
-for table_name in json.load(open(folder + "/tables.json")):
-    with pa.OSFile(f"{folder}/{table_name}.arrow") as source:
-        inputs[table_name] = pa.ipc.open_file(source).read_all()
-outputs = workload.run(inputs, engine=engine, threads=threads)
-try:  # VmHWM belongs to this address space; ru_maxrss would carry the parent's peak over exec
-    status = open("/proc/self/status").read().split("VmHWM:")[1]
-    peak = int(status.split()[0]) * 1024
-except (OSError, IndexError):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-size = lambda tables: sum(t.nbytes for t in tables.values())
-print(json.dumps({"workload": name, "engine": engine, "threads": threads,
-                  "input_bytes": size(inputs), "output_bytes": size(outputs),
-                  "rss_growth_bytes": peak - before}))
-"""
+from bench.plan import DEFAULT_SEED
 
 
-def measure(name: str, engine: str, threads: int, scale: float, seed: int = 42) -> dict:
+def measure(name: str, engine: str, threads: int, scale: float, seed: int = DEFAULT_SEED) -> dict:
     import pyarrow as pa
 
     from workloads import registry
@@ -52,7 +31,7 @@ def measure(name: str, engine: str, threads: int, scale: float, seed: int = 42) 
         pathlib.Path(folder, "tables.json").write_text(json.dumps(list(inputs)))
         del inputs
         result = subprocess.run(
-            [sys.executable, "-c", CHILD, name, engine, str(threads), folder],
+            [sys.executable, "-m", "bench._memory_child", name, engine, str(threads), folder],
             capture_output=True,
             text=True,
             check=False,
@@ -64,5 +43,6 @@ def measure(name: str, engine: str, threads: int, scale: float, seed: int = 42) 
             f"memory measurement of {name} failed: {result.stderr.strip().splitlines()[-1]}"
         )
     row = json.loads(result.stdout)
+    row["scale"] = scale
     row["ratio"] = row["rss_growth_bytes"] / (row["input_bytes"] + row["output_bytes"])
     return row

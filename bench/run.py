@@ -1,9 +1,12 @@
 """``bankbench run``: drive the pytest-benchmark modules of bench.suite into the results store.
 
-The parent records the host fingerprint and a run row first (so an unwritable store fails at
-once), then runs the suite in --processes worker processes (pyperf style: their samples are
-pooled), each writing every finished benchmark to the store. Ctrl-C or SIGTERM stops the run;
-what finished is kept and the run is marked incomplete.
+The caller resolves a Plan (bench/plan.py). The parent checks that it fits in memory,
+records the host fingerprint and a run row first (so an unwritable store fails at once),
+then runs the suite in ``plan.processes`` worker processes (pyperf style: their samples are
+pooled), each handed a job file with the whole plan and writing every finished benchmark to
+the store. Workers report each benchmark's start and end on a pipe; the parent draws the
+progress. Ctrl-C or SIGTERM stops the run; what finished is kept and the run is marked
+incomplete.
 """
 
 from __future__ import annotations
@@ -12,76 +15,26 @@ import datetime
 import json
 import os
 import pathlib
-import shlex
+import select
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
 
 from bench import liveness
-from workloads import registry
+from bench.plan import PROFILES, Plan  # noqa: F401  (PROFILES: the profiles' one home is plan)
+from bench.progress import Progress
 from workloads.errors import BankbenchError
 
-
-@dataclass(frozen=True)
-class Profile:
-    scale: float
-    rounds: int
-    threads: tuple[int, ...]
-    purpose: str
-    min_round_s: float  # a fast engine's round repeats the call until it lasts this long
+# what a failing worker printed that explains the failure, shown instead of its exit code
+FAILURE_LINES_MAX = 25
 
 
-PROFILES = {
-    "smoke": Profile(0.002, 3, (1, 2), "seconds: CI and first contact", 0.0),
-    "quick": Profile(0.05, 5, (1, 2), "about 2 minutes", 0.1),
-    "standard": Profile(0.2, 9, (1, 2), "about 10 minutes: the default for comparisons", 0.3),
-    # the regression gate: 15 rounds of 0.2 s per benchmark give Mann-Whitney a p-value
-    # floor far below 0.05 and a median stable to about 1 % on a quiet host
-    "ci": Profile(0.05, 15, (1, 2), "the CI regression gate: a 5 % change on a quiet host", 0.2),
-    "full": Profile(1.0, 9, (), "thread sweep 1…all cores at full scale", 0.3),
-}
-
-
-def suite_arguments(
-    scale: float,
-    engines: list[str],
-    threads: list[int],
-    rounds: int,
-    workloads: list[str] | None,
-    store: str,
-    run_id: str,
-    process: int,
-    min_round_s: float = 0.0,
-) -> list[str]:
+def suite_folder() -> str:
+    """The suite's folder, not --pyargs: its conftest must load early to add its option."""
     import bench.suite
 
-    names = [w.name for w in registry.select(workloads)]
-    extra = (["online", "capacity"] if "loan.decide" in names else []) + (
-        ["batching"] if "ledger.post" in names else []
-    )
-    selector = " or ".join([f"{n}-" for n in names] + extra)
-    # the suite's folder, not --pyargs: its conftest must load early to add the options
-    suite = str(pathlib.Path(bench.suite.__file__).resolve().parent)
-    return [
-        suite,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--benchmark-only",
-        "--benchmark-disable-gc",
-        f"--bankbench-scale={scale}",
-        f"--bankbench-engines={','.join(engines)}",
-        f"--bankbench-threads={','.join(map(str, threads))}",
-        f"--bankbench-rounds={rounds}",
-        f"--bankbench-min-round-s={min_round_s}",
-        f"--bankbench-store={store}",
-        f"--bankbench-run-id={run_id}",
-        f"--bankbench-process={process}",
-        "-k",
-        selector,
-        "--benchmark-columns=median,iqr,rounds",
-    ]
+    return str(pathlib.Path(bench.suite.__file__).resolve().parent)
 
 
 def _git_commit() -> str | None:
@@ -99,32 +52,149 @@ def _git_commit() -> str | None:
         return None
 
 
+def numa_nodes() -> dict[str, list[int]]:
+    """CPUs per NUMA node (Linux sysfs); one node of every usable CPU elsewhere."""
+    import glob
+
+    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    nodes = {}
+    for folder in sorted(glob.glob("/sys/devices/system/node/node[0-9]*")):
+        try:
+            text = pathlib.Path(folder, "cpulist").read_text().strip()
+        except OSError:
+            continue
+        cpus: list[int] = []
+        for part in filter(None, text.split(",")):
+            first, _, last = part.partition("-")
+            cpus += range(int(first), int(last or first) + 1)
+        nodes[os.path.basename(folder)] = [c for c in cpus if c in usable]
+    return {k: v for k, v in nodes.items() if v} or {"node0": usable}
+
+
+def placement() -> dict:
+    """Where pinned threads go: thread i on cpus[i mod len], the CPUs taken from each NUMA
+    node in turn, so 2 threads on a 2-socket server use both sockets' memory."""
+    nodes = numa_nodes()
+    order = []
+    for i in range(max(len(cpus) for cpus in nodes.values())):
+        order += [cpus[i] for cpus in nodes.values() if i < len(cpus)]
+    return {"cpus": order, "numa_nodes": nodes}
+
+
+def worker_command(job_path: pathlib.Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        suite_folder(),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-only",
+        "--benchmark-disable-gc",
+        "--benchmark-columns=median,iqr,rounds",
+        "--tb=short",
+        "-rfE",
+        f"--bankbench-job={job_path}",
+    ]
+
+
+def failure_text(output: str) -> str:
+    """What a failed worker printed that says why: pytest's failure summary and the error
+    lines before it (a MemoryError, a compiler error), else the output's tail."""
+    lines = output.rstrip().splitlines()
+    wanted = [
+        line
+        for line in lines
+        if line.startswith(("E ", "FAILED ", "ERROR ")) or "Error" in line.split(":", 1)[0]
+    ]
+    return "\n".join((wanted or lines)[-FAILURE_LINES_MAX:])
+
+
+def _run_worker(job: dict, folder: pathlib.Path, progress: Progress) -> None:
+    """One worker process: its progress events drawn as they come, its output kept aside
+    and shown if it fails."""
+    read_end, write_end = os.pipe()
+    job = {**job, "progress_fd": write_end}
+    job_path = folder / f"job-{job['process']}.json"
+    job_path.write_text(json.dumps(job, indent=1))
+    log_path = folder / f"worker-{job['process']}.log"
+    with open(log_path, "w+") as log:
+        worker = subprocess.Popen(  # the worker dies with this process (liveness)
+            worker_command(job_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_end,),
+            preexec_fn=liveness.worker_start(),
+            env=liveness.worker_environment(),
+        )
+        os.close(write_end)
+        with os.fdopen(read_end) as events:
+            pending = ""
+            while True:
+                ready, _, _ = select.select([events], [], [], 0.5)
+                if not ready:
+                    progress.draw()  # the elapsed time moves while a benchmark runs
+                    continue
+                chunk = os.read(events.fileno(), 65536).decode()
+                if not chunk:
+                    break
+                pending += chunk
+                *complete, pending = pending.split("\n")
+                for line in complete:
+                    event = json.loads(line)
+                    if event["event"] == "start":
+                        progress.start(event["benchmark"])
+                    else:
+                        progress.finish(event["benchmark"])
+        code = worker.wait()
+        if code in (0, 5):
+            return
+        progress.close()
+        if code == 2:  # interrupted inside the worker
+            raise KeyboardInterrupt
+        log.seek(0)
+        print(failure_text(log.read()), file=sys.stderr)
+        raise BankbenchError(
+            f"benchmarks failed in worker process {job['process']} (pytest exit {code}): "
+            f"its output is above; rerun `pytest {suite_folder()} -x` to debug"
+        )
+
+
+def _cases_of(plan: Plan) -> list:
+    return plan.cases()
+
+
+def _check_stored(store, run_id: str, expected: list[str]) -> None:
+    """Every benchmark of the plan is in the store: none silently lost."""
+    names = set(store.samples([run_id]).column("benchmark").to_pylist())
+    missing = [name for name in expected if name not in names]
+    if missing:
+        raise BankbenchError(
+            f"{len(missing)} benchmark(s) of the plan were not stored, e.g. {missing[0]}: "
+            "the run is incomplete; rerun it"
+        )
+
+
 def run(
+    plan: Plan,
     *,
     store_location: str,
-    profile: str,
-    scale: float | None,
-    engines: list[str] | None,
-    threads: list[int] | None,
-    rounds: int | None,
-    workloads: list[str] | None,
-    processes: int,
-    pin: bool,
     label: str | None,
     probes: dict | None = None,
 ) -> str:
-    from bench import __version__, fingerprint
+    from bench import fingerprint, limits
+    from bench.records import RunRecord
     from bench.store import Store, new_run_id
 
-    registry.select(workloads)  # unknown names fail here, before the store is touched
-    chosen = PROFILES[profile]
-    scale = scale or chosen.scale
-    rounds = rounds or chosen.rounds
-    cpus = os.cpu_count() or 1
-    threads = threads or list(chosen.threads) or sorted({1, 2, *range(4, cpus + 1, 4), cpus})
-    threads = [t for t in threads if t <= max(cpus, 1)] or [1]
-    engines = engines or ["c", "numpy", "python"]
     store = Store(store_location)
+    limits.check(plan)
+    cases = _cases_of(plan)
+    if not cases:
+        raise BankbenchError(
+            "the selection has no benchmark (no engine of these workloads was chosen); "
+            "see `bankbench list` for each workload's engines"
+        )
     facts = fingerprint.collect()
     build = facts.pop("build")
     if facts["emulated"]:
@@ -133,93 +203,55 @@ def run(
             "this run checks correctness; its timings are invalid",
             file=sys.stderr,
         )
-    now = datetime.datetime.now(datetime.timezone.utc)
-    record = {
-        "run_id": new_run_id(),
-        "label": label or f"{facts.get('hostname')}-{profile}",
-        "status": "running",
-        "started_at": now,
-        "finished_at": None,
-        "profile": profile,
-        "command_line": shlex.join(["bankbench", *sys.argv[1:]]),
-        "bankbench_version": __version__,
-        "git_commit": _git_commit(),
-        "emulated": facts["emulated"],
-        "cpu_model": facts.get("cpu_model"),
-        "fingerprint_json": json.dumps(facts),
-        "build_json": json.dumps(build),
-        "probes_json": None,
-    }
+    where = placement() if plan.pin else None
+    record = RunRecord.start(
+        new_run_id(),
+        label or f"{facts.get('hostname')}-{plan.profile}",
+        facts,
+        profile=plan.profile,
+        build=build,
+        git_commit=_git_commit(),
+        seed=plan.seed,
+        plan=plan.to_dict(),
+        placement=where,
+    )
     if probes is None:
         from bench import probes as measure
 
         print("probing memory bandwidth, random updates and call cost...", file=sys.stderr)
-        probes = measure.run("full" if profile in ("standard", "full") else "small")
-    record["probes_json"] = json.dumps(probes)
+        probes = measure.run("full" if plan.profile in ("standard", "full") else "small")
+    record.probes = probes
     store.write_run(record)
     print(
-        f"run {record['run_id']} ({record['label']}): profile {profile}, scale {scale}, "
-        f"threads {threads}, engines {','.join(engines)}, {processes} process(es) "
-        f"→ {store_location}",
+        f"run {record.run_id} ({record.label}): {plan.banner()}, "
+        f"{len(cases)} benchmarks → {store_location}",
         file=sys.stderr,
     )
     status = "complete"
-    interrupted = {"flag": False}
 
     def on_term(signum, frame):  # SIGTERM: stop like Ctrl-C, keep what finished
-        interrupted["flag"] = True
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    progress = Progress(len(cases) * plan.processes)
+    job = {
+        "plan": plan.to_dict(),
+        "store": store_location,
+        "run_id": record.run_id,
+        "placement": where["cpus"] if where else None,
+    }
     try:
-        for process in range(processes):
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                *suite_arguments(
-                    scale,
-                    engines,
-                    threads,
-                    rounds,
-                    workloads,
-                    store_location,
-                    record["run_id"],
-                    process,
-                    chosen.min_round_s,
-                ),
-            ]
-            pinning = None
-            if pin and hasattr(os, "sched_setaffinity"):
-                cores = sorted(os.sched_getaffinity(0))[: max(threads)]
-                pinning = lambda cores=cores: os.sched_setaffinity(0, cores)  # noqa: E731
-            result = subprocess.run(  # the worker dies with this process (liveness)
-                command,
-                preexec_fn=liveness.worker_start(pinning),
-                env=liveness.worker_environment(),
-                stdout=subprocess.DEVNULL,
-                check=False,
-            )
-            if result.returncode not in (0, 5):
-                status = "incomplete"
-                if result.returncode == 2:  # interrupted inside the worker
-                    raise KeyboardInterrupt
-                raise BankbenchError(
-                    f"benchmarks failed in worker process {process} (pytest exit "
-                    f"{result.returncode}); rerun `pytest {bench_folder()} -x` to see why"
-                )
-    except KeyboardInterrupt:
+        with tempfile.TemporaryDirectory(prefix="bankbench-") as folder:
+            for process in range(plan.processes):
+                _run_worker({**job, "process": process}, pathlib.Path(folder), progress)
+        _check_stored(store, record.run_id, [c.name(plan.scale) for c in cases])
+    except BaseException:
         status = "incomplete"
         raise
     finally:
+        progress.close()
         signal.signal(signal.SIGTERM, previous)
-        record["status"] = status
-        record["finished_at"] = datetime.datetime.now(datetime.timezone.utc)
+        record.status = status
+        record.finished_at = datetime.datetime.now(datetime.timezone.utc)
         store.write_run(record)
-    return record["run_id"]
-
-
-def bench_folder() -> str:
-    import bench.suite
-
-    return str(pathlib.Path(bench.suite.__file__).resolve().parent)
+    return record.run_id

@@ -1,4 +1,5 @@
-"""Sample rows for the store, from a pytest-benchmark result of ours or of another project."""
+"""Samples from pytest-benchmark's JSON format (its documented output, one entry per
+benchmark), for our own runs and for files imported from any other project."""
 
 from __future__ import annotations
 
@@ -6,8 +7,22 @@ import re
 
 import numpy as np
 
+from bench.records import Sample
+
 # the latency distribution kept per online/capacity benchmark: percentiles 0…100 and the tail
 LATENCY_QUANTILES = (*range(0, 100), 99.5, 99.9, 99.99, 100)
+
+# the Sample fields a benchmark may measure and report in its extra_info
+MEASURED = (
+    "units",
+    "digest",
+    "io_bytes",
+    "iterations",
+    "latency_ns_p50",
+    "latency_ns_p99",
+    "latency_ns_p999",
+    "latency_ns_quantiles",
+)
 
 
 def latency_info(latencies_ns: np.ndarray) -> dict:
@@ -22,7 +37,7 @@ def latency_info(latencies_ns: np.ndarray) -> dict:
     }
 
 
-def _peak_rss_bytes() -> int | None:
+def peak_rss_bytes() -> int | None:
     try:
         with open("/proc/self/status") as f:
             return int(f.read().split("VmHWM:")[1].split()[0]) * 1024
@@ -30,46 +45,37 @@ def _peak_rss_bytes() -> int | None:
         return None
 
 
-def rows_of(
-    run_id: str,
-    name: str,
-    timings: list[float],
-    info: dict,
-    process: int = 0,
-    source: str = "bankbench",
-) -> list[dict]:
-    """One row per timed round. ``info`` is pytest-benchmark's extra_info (ours carries the
-    workload, engine, threads, units and digest; a foreign benchmark's may carry nothing)."""
-    peak = _peak_rss_bytes() if source == "bankbench" else None
+def from_pytest_benchmark(
+    run_id: str, entry: dict, *, known: dict | None = None, process: int = 0, **fields
+) -> list[Sample]:
+    """One Sample per timed round of one entry of pytest-benchmark's JSON ``benchmarks``
+    list. ``known`` gives what the caller knows of the benchmark (workload, engine,
+    threads, scale, seed, mode, batch_size: from the Plan for our runs); the entry's
+    extra_info adds what the benchmark measured; a foreign benchmark may carry nothing, and
+    its workload is then its name. ``fields`` go to every sample (source, peak_rss_bytes…)."""
+    stats = entry.get("stats") or {}
+    timings = stats.get("data") or [stats.get("median")]  # raw data only with --benchmark-save-data
+    timings = [t for t in timings if isinstance(t, (int, float))]
+    info = entry.get("extra_info") or {}
+    name = entry.get("name") or ""
+    known = dict(known or {})
+    for key in ("workload", "engine", "threads", "scale", "seed", "mode", "batch_size"):
+        if key not in known and info.get(key) is not None:
+            known[key] = info[key]
+    known.setdefault("workload", entry.get("group") or re.sub(r"\[.*$", "", name) or name)
+    measured = {key: info[key] for key in MEASURED if info.get(key) is not None}
+    inner = info.get("inner_seconds") or [None] * len(timings)
     return [
-        {
-            "run_id": run_id,
-            "benchmark": name,
-            "workload": info.get("workload") or _workload_of(name),
-            "engine": info.get("engine"),
-            "threads": info.get("threads"),
-            "scale": info.get("scale"),
-            "seed": info.get("seed"),
-            "mode": info.get("mode", "batch"),
-            "batch_size": info.get("batch_size"),
-            "process": process,
-            "round": i,
-            "units": info.get("units"),
-            "seconds": seconds,
-            "latency_ns_p50": info.get("latency_ns_p50"),
-            "latency_ns_p99": info.get("latency_ns_p99"),
-            "latency_ns_p999": info.get("latency_ns_p999"),
-            "digest": info.get("digest"),
-            "peak_rss_bytes": peak,
-            "source": source,
-            "io_bytes": info.get("io_bytes"),
-            "latency_ns_quantiles": info.get("latency_ns_quantiles"),
-            "inner_seconds": (info.get("inner_seconds") or [None] * len(timings))[i],
-            "iterations": info.get("iterations"),
-        }
+        Sample(
+            run_id=run_id,
+            benchmark=name,
+            process=process,
+            round=i,
+            seconds=seconds,
+            inner_seconds=inner[i] if i < len(inner) else None,
+            **known,
+            **measured,
+            **fields,
+        )
         for i, seconds in enumerate(timings)
     ]
-
-
-def _workload_of(name: str) -> str:
-    return re.sub(r"\[.*$", "", name)

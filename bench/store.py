@@ -17,14 +17,12 @@ empty, another schema) is named in a StoreWarning by every reader, and is an err
 command that needs that run's samples; folder names are never read as data; a copied file is
 counted once.
 
-Schema history (readers ignore unknown columns and read missing ones as unknown):
-    1 — first version; later additions: runs.owner_host, owner_pid, owner_boot_id (the
-        owner of a running run), runs.pytest_benchmark_version.
+The rows are bench.records' RunRecord, Sample and Calibration, whose fields are the schemas
+(their history is there); readers ignore unknown columns and read missing ones as unknown.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -37,65 +35,16 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from bench import liveness, store_files
+from bench import liveness, records, store_files
+from bench.records import Calibration, RunRecord, Sample
 from bench.store_files import StoreError, Unreadable
 from workloads.errors import InputError
 
 __all__ = ["RUNS", "SAMPLES", "Store", "StoreError", "StoreWarning", "new_run_id"]
 
-SCHEMA_VERSION = 1
-
-RUNS = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("label", pa.string()),
-        ("status", pa.string()),
-        ("started_at", pa.timestamp("ms", tz="UTC")),
-        ("finished_at", pa.timestamp("ms", tz="UTC")),
-        ("profile", pa.string()),
-        ("command_line", pa.string()),
-        ("bankbench_version", pa.string()),
-        ("git_commit", pa.string()),
-        ("emulated", pa.bool_()),
-        ("cpu_model", pa.string()),
-        ("fingerprint_json", pa.string()),
-        ("build_json", pa.string()),
-        ("probes_json", pa.string()),
-        ("schema_version", pa.int32()),
-        # the process that owns a running run, so a reader can tell it died (bench.liveness)
-        ("owner_host", pa.string()),
-        ("owner_pid", pa.int64()),
-        ("owner_boot_id", pa.string()),
-        ("pytest_benchmark_version", pa.string()),  # the harness's, or an imported file's
-    ]
-)
-SAMPLES = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("benchmark", pa.string()),
-        ("workload", pa.string()),
-        ("engine", pa.string()),
-        ("threads", pa.int32()),
-        ("scale", pa.float64()),
-        ("seed", pa.int64()),
-        ("mode", pa.string()),
-        ("batch_size", pa.int32()),
-        ("process", pa.int32()),
-        ("round", pa.int32()),
-        ("units", pa.int64()),
-        ("seconds", pa.float64()),
-        ("latency_ns_p50", pa.int64()),
-        ("latency_ns_p99", pa.int64()),
-        ("latency_ns_p999", pa.int64()),
-        ("digest", pa.string()),
-        ("peak_rss_bytes", pa.int64()),
-        ("source", pa.string()),
-        ("io_bytes", pa.int64()),  # input + output Arrow bytes of one round (batch mode)
-        ("latency_ns_quantiles", pa.list_(pa.int64())),  # at samples.LATENCY_QUANTILES
-        ("inner_seconds", pa.float64()),  # the core's own clock around the timed call
-        ("iterations", pa.int32()),  # calls per round: seconds is the mean per call
-    ]
-)
+# the schemas are the fields of the record types (bench/records.py, with their history)
+RUNS, SAMPLES, CALIBRATIONS = records.RUNS, records.SAMPLES, records.CALIBRATIONS
+SCHEMA_VERSION = records.SCHEMA_VERSION
 
 
 def new_run_id() -> str:
@@ -127,6 +76,9 @@ class Store:
         except OSError as error:
             raise StoreError(f"cannot open the results store {location}: {error}") from None
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        if self.local:
+            _refuse_a_file(location, self.root)
+        self._written: dict[str, int] = {}  # sample files written so far, per run
         self.unreadable: dict[str, Unreadable] = {}  # every unusable file met so far
         self._warned: set[str] = set()
         self._checked = False
@@ -146,38 +98,49 @@ class Store:
         arch = _safe(fingerprint.get("arch") or "unknown")
         return f"arch={arch}/host={_safe(fingerprint.get('hostname') or 'unknown')}"
 
-    def write_run(self, run: dict) -> None:
+    def write_run(self, run: RunRecord | dict) -> None:
         """The run's row; a running run also records its owner (host, pid, boot id), so a
         reader can tell when its process died without marking it (liveness.status)."""
-        if run.get("status") == "running" and not run.get("owner_pid"):
-            run.update(liveness.owner())
-        fingerprint = json.loads(run["fingerprint_json"])
-        row = {name: [run.get(name)] for name in RUNS.names}
-        row["schema_version"] = [SCHEMA_VERSION]
+        record = run if isinstance(run, RunRecord) else RunRecord.from_row(run)
+        if record.status == "running" and not record.owner_pid:
+            for key, value in liveness.owner().items():
+                setattr(record, key, value)
+        record.schema_version = SCHEMA_VERSION
         self._write(
-            pa.table(row, schema=RUNS),
-            f"{self.root}/runs/{self._partition(fingerprint)}/{run['run_id']}.parquet",
+            pa.Table.from_pylist([record.to_row()], schema=RUNS),
+            f"{self.root}/runs/{self._partition(record.fingerprint or {})}/{record.run_id}.parquet",
         )
 
-    def write_samples(self, run: dict, name: str, rows: list[dict], process: int = 0) -> None:
+    def write_samples(
+        self, run: RunRecord | dict, name: str, rows: list[Sample] | list[dict], process: int = 0
+    ) -> None:
         """One benchmark's samples from one worker process (each worker numbers its own
         files, so the process is part of the name: the workers of one run share a folder).
         A worker whose run's process is gone stops here: nothing writes into an abandoned run."""
+        record = run if isinstance(run, RunRecord) else RunRecord.from_row(run)
         if liveness.parent_gone():
             raise StoreError(
-                f"the process of run {run['run_id']} is gone; this worker writes nothing more"
+                f"the process of run {record.run_id} is gone; this worker writes nothing more"
             )
-        fingerprint = json.loads(run["fingerprint_json"])
         table = pa.Table.from_pylist(
-            [{k: r.get(k) for k in SAMPLES.names} for r in rows], schema=SAMPLES
+            [(r if isinstance(r, Sample) else Sample.from_row(r)).to_row() for r in rows],
+            schema=SAMPLES,
         )
-        index = run.setdefault("_written", 0)
-        run["_written"] = index + 1
+        index = self._written.get(record.run_id, 0)
+        self._written[record.run_id] = index + 1
         path = (
-            f"{self.root}/samples/{self._partition(fingerprint)}/run={run['run_id']}/"
-            f"{process:02d}-{index:04d}-{_safe(name)}.parquet"
+            f"{self.root}/samples/{self._partition(record.fingerprint or {})}/"
+            f"run={record.run_id}/{process:02d}-{index:04d}-{_safe(name)}.parquet"
         )
         self._write(table, path)
+
+    def write_calibrations(self, rows: list[Calibration], host_of: RunRecord) -> None:
+        if rows:
+            self._write(
+                pa.Table.from_pylist([r.to_row() for r in rows], schema=CALIBRATIONS),
+                f"{self.root}/calibration/{self._partition(host_of.fingerprint or {})}/"
+                f"{rows[0].calibration_id}.parquet",
+            )
 
     # ---- reading ----
     def _warn(self, message: str) -> None:
@@ -343,6 +306,17 @@ class Store:
         tables = [t for _, t in self._read(kind, schema, (), self._files(kind))]
         return ds.dataset(pa.concat_tables(tables)) if tables else None
 
+    def calibrations(self) -> list[Calibration]:
+        data = self._dataset("calibration", CALIBRATIONS)
+        if data is None:
+            return []
+        return [Calibration.from_row(r) for r in data.to_table().to_pylist()]
+
+    def run_records(self) -> list[RunRecord]:
+        """Every run, typed, oldest first."""
+        rows = sorted(self.runs().to_pylist(), key=lambda r: r["run_id"])
+        return [RunRecord.from_row(r) for r in rows]
+
     def find_run(self, key: str) -> dict:
         """A run by id, id prefix or label (the newest with that label)."""
         runs = self.runs().to_pylist()
@@ -368,3 +342,19 @@ def _run_folder(path: str) -> str | None:
         if part.startswith("run="):
             return part[4:]
     return None
+
+
+def _refuse_a_file(location: str, root: str) -> None:
+    """A store is a folder: a path that is, or lies under, a regular file is refused before
+    anything runs (not after probing, and never read as an empty store)."""
+    path = root
+    while path and not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise StoreError(
+            f"the results store {location} is not a folder ({path} is a file); "
+            "pass a folder or a pyarrow filesystem URI with --store"
+        )

@@ -4,6 +4,7 @@ and splitting a row range over threads (cffi releases the GIL during C calls).""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -102,8 +103,26 @@ def split_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return ranges
 
 
+_PLACEMENT: list[int] = []  # CPUs for the task threads, in order (bankbench run --pin)
+
+
+def pin_threads(cpus: list[int]) -> None:
+    """Pin the i-th task thread of every run_parallel to cpus[i % len(cpus)] (Linux)."""
+    _PLACEMENT[:] = cpus
+
+
+def _pinned(task: Callable[[], None], cpu: int) -> Callable[[], None]:
+    def run() -> None:
+        os.sched_setaffinity(0, {cpu})  # 0: the calling thread, on Linux
+        task()
+
+    return run
+
+
 def run_parallel(tasks: list[Callable[[], None]]) -> None:
     """Run tasks on their own threads (one task runs inline); the first error is raised."""
+    if _PLACEMENT:
+        tasks = [_pinned(t, _PLACEMENT[i % len(_PLACEMENT)]) for i, t in enumerate(tasks)]
     if len(tasks) == 1:
         tasks[0]()
         return

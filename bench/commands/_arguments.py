@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench.run import PROFILES
+from bench import plan as plans
+from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES
+from workloads.errors import InputError
 
 DEFAULT_STORE = "results"
 
@@ -16,20 +18,21 @@ def names(text: str) -> list[str]:
 
 
 def thread_counts(text: str) -> list[int]:
-    """Thread counts, e.g. 1,2,4, or 'max'."""
-    import os
-
-    if text == "max":
-        return sorted({1, *range(2, (os.cpu_count() or 1) + 1)})
+    """Thread counts, e.g. 1,2,4, or 'max' (every usable CPU), also in a list: 1,max."""
     try:
-        values = [int(part) for part in text.split(",") if part]
+        return list(plans.parse_threads(text))
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a list of thread counts, e.g. 1,2,4"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("thread counts are whole numbers >= 1, e.g. 1,2")
-    return values
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError("the seed is a whole number in [0, 2**63)")
+    return value
 
 
 def _number_in(valid, not_a_number: str, out_of_range: str):
@@ -137,28 +140,67 @@ def add_allow(p) -> None:
     )
 
 
-def add_run_options(p) -> None:
-    """The options of every command that runs benchmarks (run, calibrate)."""
+def add_seed(p) -> None:
     p.add_argument(
-        "-p", "--profile", choices=list(PROFILES), default="quick", help="default: quick"
+        "--seed",
+        type=seed,
+        default=None,
+        help=f"the workloads' input generator seed (default: {DEFAULT_SEED})",
+    )
+
+
+def add_run_options(p) -> None:
+    """The options of every command that runs benchmarks (run, calibrate): a Plan's."""
+    p.add_argument(
+        "-p",
+        "--profile",
+        choices=list(PROFILES),
+        default=DEFAULT_PROFILE,
+        help=f"default: {DEFAULT_PROFILE}",
     )
     add_workloads(p)
-    add_engines(p, "c,numpy,python")
+    add_engines(p, ",".join(plans.ENGINES))
     add_threads(p, None, "the profile's")
     p.add_argument("-s", "--scale", type=scale, help="workload scale (default: the profile's)")
+    add_seed(p)
     p.add_argument(
         "-r", "--rounds", type=positive, help="rounds per benchmark (default: the profile's)"
     )
-    p.add_argument("--processes", type=positive, default=1, help="worker processes, samples pooled")
-    p.add_argument("--pin", action="store_true", help="pin workers to CPUs (where the OS allows)")
+    p.add_argument(
+        "--processes",
+        type=positive,
+        default=None,
+        help="worker processes, samples pooled (default: the profile's)",
+    )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin each worker thread to its own CPU, spread over NUMA nodes (Linux)",
+    )
+    p.add_argument(
+        "--measure",
+        choices=MEASURE_MODES,
+        default=MEASURE_MODES[0],
+        help="how benchmarks are measured: time (wall clock, the default)",
+    )
     add_store(p)
     add_slo(p)
 
 
-def run_kwargs(args) -> dict:
-    """The benchmark-running options of add_run_options, as bench.run.run's keywords."""
-    keys = ("profile", "scale", "engines", "threads", "rounds", "workloads", "processes", "pin")
-    return {key: getattr(args, key) for key in keys}
+def plan_of(args) -> plans.Plan:
+    """The Plan of add_run_options' arguments."""
+    return plans.resolve(
+        profile=args.profile,
+        workloads=args.workloads,
+        engines=args.engines,
+        threads=args.threads,
+        scale=args.scale,
+        seed=args.seed,
+        rounds=args.rounds,
+        processes=args.processes,
+        pin=args.pin,
+        measure=args.measure,
+    )
 
 
 def profiles_epilog() -> str:

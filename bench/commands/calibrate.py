@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.commands._arguments import add_run_options, profiles_epilog, run_kwargs
+from bench.commands._arguments import add_run_options, plan_of, profiles_epilog
 from bench.commands._exit import EXIT_OK
 
 NAME = "calibrate"
@@ -18,12 +18,12 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     from bench import calibrate
 
-    rows = calibrate.calibrate(args.store, args.label, **run_kwargs(args))
+    rows = calibrate.calibrate(plan_of(args), args.store, args.label)
     print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
     for r in rows:
         print(
-            f"{r['benchmark']:<40} {r['samples']:>7} {r['cv'] * 100:>6.2f}% {r['aa_ratio']:>9.3f}× "
-            f"{r['detectable_change'] * 100:>10.1f}%"
+            f"{r.benchmark:<40} {r.samples:>7} {r.cv * 100:>6.2f}% {r.aa_ratio:>9.3f}× "
+            f"{r.detectable_change * 100:>10.1f}%"
         )
     from bench.compare import noisy_calibration
 

@@ -2,38 +2,68 @@
 
 from __future__ import annotations
 
-from bench.commands._arguments import add_engines, add_threads, add_workloads, scale
+import itertools
+
+from bench.commands._arguments import add_engines, add_seed, add_threads, add_workloads, scale
 from bench.commands._exit import EXIT_OK
+from bench.plan import DEFAULT_SEED, PROFILES
 
 NAME = "memory"
 HELP = "peak memory of a run relative to its input and output size"
+FULL_SCALE = PROFILES["full"].scale
+
+
+def scales(text: str) -> list[float]:
+    return [scale(part) for part in text.split(",") if part]
 
 
 def add_arguments(p) -> None:
     add_workloads(p)
     add_engines(p, "c")
-    add_threads(p, [1], "1; the first count is measured")
-    p.add_argument("-s", "--scale", type=scale, default=1.0, help="workload scale (default 1)")
+    add_threads(p, [1], "1")
+    p.add_argument(
+        "-s",
+        "--scale",
+        type=scales,
+        default=[FULL_SCALE],
+        help=f"workload scales, comma-separated (default {FULL_SCALE})",
+    )
+    add_seed(p)
+    p.add_argument(
+        "--write-model",
+        action="store_true",
+        help="(maintainers) store the measured ratios as the model `bankbench run` checks "
+        "memory with (bench/memory_model.json)",
+    )
 
 
 def main(args) -> int:
-    from bench import memory
+    from bench import limits, memory
     from workloads import registry
 
     print(
-        f"{'workload':<16} {'engine':<7} {'threads':>7} {'inputs':>10} {'outputs':>10} "
-        f"{'RSS growth':>11} {'ratio':>6}"
+        f"{'workload':<16} {'engine':<7} {'threads':>7} {'scale':>6} {'inputs':>10} "
+        f"{'outputs':>10} {'RSS growth':>11} {'ratio':>6}"
     )
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    rows = []
     for workload in registry.select(args.workloads):
         for engine in args.engines or ["c"]:
             if engine not in workload.engines:
                 continue
-            r = memory.measure(workload.name, engine, args.threads[0], args.scale)
-            mib = {k: r[k] / 2**20 for k in ("input_bytes", "output_bytes", "rss_growth_bytes")}
-            print(
-                f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {mib['input_bytes']:>8.1f}MB "
-                f"{mib['output_bytes']:>8.1f}MB {mib['rss_growth_bytes']:>9.1f}MB "
-                f"{r['ratio']:>6.2f}",
-                flush=True,
-            )
+            for threads, size in itertools.product(
+                args.threads if engine != "python" else [1], args.scale
+            ):
+                r = memory.measure(workload.name, engine, threads, size, seed)
+                rows.append(r)
+                mib = {k: r[k] / 2**20 for k in ("input_bytes", "output_bytes", "rss_growth_bytes")}
+                print(
+                    f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {size:>6g} "
+                    f"{mib['input_bytes']:>8.1f}MB {mib['output_bytes']:>8.1f}MB "
+                    f"{mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>6.2f}",
+                    flush=True,
+                )
+    if args.write_model:
+        limits.write_model(rows)
+        print(f"the model of these {len(rows)} measurements is in {limits.MODEL}")
     return EXIT_OK

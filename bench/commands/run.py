@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.commands._arguments import add_run_options, profiles_epilog, run_kwargs
+from bench.commands._arguments import add_run_options, plan_of, profiles_epilog
 from bench.commands._exit import EXIT_OK
 
 NAME = "run"
@@ -19,7 +19,7 @@ def main(args) -> int:
     from bench import run, summary
     from bench.store import Store
 
-    run_id = run.run(store_location=args.store, label=args.label, **run_kwargs(args))
+    run_id = run.run(plan_of(args), store_location=args.store, label=args.label)
     print(f"\nrun {run_id} in {args.store}")
     summary.print_table(summary.summarize(Store(args.store).samples([run_id])), args.slo)
     return EXIT_OK

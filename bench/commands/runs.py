@@ -17,6 +17,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from bench.records import RunRecord
     from bench.store import Store
 
     store = Store(args.store)
@@ -39,13 +40,12 @@ def main(args) -> int:
     if not runs:
         print(f"no runs in {args.store} yet: `bankbench run` writes one")
         return EXIT_OK
-    print(f"{'run':<25} {'label':<24} {'status':<10} {'profile':<9} {'arch':<8} cpu")
-    for r in runs:
-        arch = json.loads(r["fingerprint_json"] or "{}").get("arch") or "?"
-        emulated = " (emulated)" if r["emulated"] else ""
+    print(f"{'run':<25} {'label':<24} {'status':<10} {'profile':<9} {'seed':>6} {'arch':<8} cpu")
+    for r in map(RunRecord.from_row, runs):
+        emulated = " (emulated)" if r.emulated else ""
+        seed = "" if r.seed is None else r.seed
         print(
-            f"{r['run_id']:<25} {(r['label'] or '')[:24]:<24} {r['status']:<10} "
-            f"{r['profile'] or '':<9} "
-            f"{arch:<8} {r['cpu_model'] or 'unknown'}{emulated}"
+            f"{r.run_id:<25} {(r.label or '')[:24]:<24} {r.status:<10} {r.profile or '':<9} "
+            f"{seed:>6} {r.arch or '?':<8} {r.cpu_model or 'unknown'}{emulated}"
         )
     return EXIT_OK

@@ -23,6 +23,7 @@ def main(args) -> int:
     run = store.find_run(args.run)
     print(
         f"run {run['run_id']} ({run['label']}), {run['status']}, profile {run['profile']}, "
+        f"seed {run.get('seed')}, "
         f"{run['cpu_model'] or 'unknown cpu'}, started {run['started_at']}"
     )
     summary.print_table(summary.summarize(store.samples([run["run_id"]])), args.slo)

@@ -1,59 +1,61 @@
-"""Options, shared inputs and result recording for the benchmark modules.
+"""The plan, shared inputs and result recording for the benchmark modules.
 
-    pytest bench/suite --benchmark-disable                    # quick test at tiny scale
-    pytest bench/suite --bankbench-scale 1 --benchmark-only   # measure at scale 1
-``bankbench run`` adds --bankbench-store and --bankbench-run-id: then every benchmark's samples
-are written to the store the moment it finishes, with a progress line on stderr.
+    pytest bench/suite --benchmark-disable       # every benchmark once, the smoke plan
+``bankbench run`` hands each worker a job file (``--bankbench-job``): the resolved Plan
+(bench/plan.py), the store, the run and the worker's number. The suite is parametrized from
+the plan, and every benchmark's samples are written to the store the moment it finishes;
+its start and end are reported to the parent (which draws the progress line) on a pipe.
 """
 
 from __future__ import annotations
 
-import sys
-import time
+import json
+import os
+import pathlib
 
 import pytest
 
+from bench.plan import Case, Plan, resolve
+
+PLAN = pytest.StashKey[Plan]()
+RECORDER = pytest.StashKey["Recorder"]()
+
 
 def pytest_addoption(parser):
-    group = parser.getgroup("bankbench")
-    group.addoption(
-        "--bankbench-scale", type=float, default=0.002, help="workload scale (default 0.002)"
+    parser.getgroup("bankbench").addoption(
+        "--bankbench-job",
+        default=None,
+        help="a bankbench run's job file (JSON: plan, store, run_id, process, progress_fd)",
     )
-    group.addoption("--bankbench-seed", type=int, default=42, help="generator seed (default 42)")
-    group.addoption("--bankbench-engines", default="c,numpy,python", help="engines to run")
-    group.addoption(
-        "--bankbench-threads", default="1,2", help="thread counts for the c and numpy engines"
-    )
-    group.addoption(
-        "--bankbench-rounds", type=int, default=5, help="rounds per benchmark (python: 1)"
-    )
-    group.addoption(
-        "--bankbench-min-round-s",
-        type=float,
-        default=0.0,
-        help="repeat a fast engine's call within a round until the round lasts this long "
-        "(default 0: one call per round)",
-    )
-    group.addoption("--bankbench-store", default=None, help="results store to write samples to")
-    group.addoption("--bankbench-run-id", default=None, help="the run these samples belong to")
-    group.addoption("--bankbench-process", type=int, default=0, help="worker process number")
+
+
+def pytest_configure(config):
+    path = config.getoption("--bankbench-job")
+    if path is None:
+        config.stash[PLAN] = resolve("smoke")
+        return
+    job = json.loads(pathlib.Path(path).read_text())
+    plan = Plan.from_dict(job["plan"])
+    config.stash[PLAN] = plan
+    if plan.pin:
+        from workloads import _native
+
+        _native.pin_threads(job["placement"])
+    if job.get("run_id"):  # a plan alone (no run) measures without recording
+        config.stash[RECORDER] = Recorder(job)
+
+
+def plan_of(config) -> Plan:
+    return config.stash[PLAN]
 
 
 @pytest.fixture(scope="session")
-def settings(request):
-    option = request.config.getoption
-    return {
-        "scale": option("--bankbench-scale"),
-        "seed": option("--bankbench-seed"),
-        "engines": option("--bankbench-engines").split(","),
-        "threads": [int(t) for t in option("--bankbench-threads").split(",")],
-        "rounds": option("--bankbench-rounds"),
-        "min_round_s": option("--bankbench-min-round-s"),
-    }
+def plan(request) -> Plan:
+    return plan_of(request.config)
 
 
 @pytest.fixture(scope="session")
-def inputs_of(settings):
+def inputs_of(plan):
     """Generated inputs per workload, once per session (generation is never timed)."""
     from workloads import registry
 
@@ -62,70 +64,77 @@ def inputs_of(settings):
     def get(name):
         if name not in cache:
             cache.clear()  # one workload's inputs in memory at a time
-            cache[name] = registry.get(name).generate(
-                scale=settings["scale"], seed=settings["seed"]
-            )
+            cache[name] = registry.get(name).generate(scale=plan.scale, seed=plan.seed)
         return cache[name]
 
     return get
 
 
 class Recorder:
-    """Writes each finished benchmark's samples to the store and reports progress."""
+    """Writes each finished benchmark's samples to the store and tells the parent."""
 
-    def __init__(self, config):
+    def __init__(self, job: dict):
+        from bench.records import RunRecord
         from bench.store import Store
 
-        option = config.getoption
-        self.store = Store(option("--bankbench-store"))
-        self.run = self.store.find_run(option("--bankbench-run-id"))
-        self.process = option("--bankbench-process")
-        self.started = time.monotonic()
-        self.done = 0
-        self.total = 0
+        self.plan = Plan.from_dict(job["plan"])
+        self.store = Store(job["store"])
+        self.run = RunRecord.from_row(self.store.find_run(job["run_id"]))
+        self.process = job["process"]
+        fd = job.get("progress_fd")
+        self.progress = os.fdopen(fd, "w", buffering=1) if fd is not None else None
 
-    def record(self, benchmark) -> None:
-        from bench.samples import rows_of
+    def tell(self, event: str, benchmark: str) -> None:
+        if self.progress:
+            self.progress.write(json.dumps({"event": event, "benchmark": benchmark}) + "\n")
 
-        rows = rows_of(
-            self.run["run_id"],
-            benchmark.name,
-            benchmark.stats.stats.data,
-            benchmark.extra_info,
-            self.process,
+    def record(self, config, benchmark, case: Case) -> None:
+        """The finished benchmark as pytest-benchmark's documented JSON (its
+        pytest_benchmark_generate_json hook), read into Samples like an imported file."""
+        from bench import samples
+
+        output = config.hook.pytest_benchmark_generate_json(
+            config=config,
+            benchmarks=[benchmark.stats],
+            include_data=True,
+            machine_info={},
+            commit_info={},
         )
-        self.store.write_samples(self.run, benchmark.name, rows, self.process)
-
-    def progress(self, name: str) -> None:
-        self.done += 1
-        elapsed = time.monotonic() - self.started
-        left = (self.total - self.done) * elapsed / self.done if self.done else 0
-        print(
-            f"\r[{self.done}/{self.total}] {name:<44} {elapsed:6.0f}s elapsed, ~{left:4.0f}s left",
-            file=sys.stderr,
-            end="\n" if self.done == self.total else "",
-            flush=True,
-        )
-
-
-def pytest_configure(config):
-    if config.getoption("--bankbench-store") and config.getoption("--bankbench-run-id"):
-        config._bankbench_recorder = Recorder(config)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    recorder = getattr(config, "_bankbench_recorder", None)
-    if recorder:
-        recorder.total = len(items)
+        known = {
+            "workload": case.workload,
+            "engine": case.engine,
+            "threads": case.threads,
+            "scale": self.plan.scale,
+            "seed": self.plan.seed,
+            "mode": "batch" if case.kind in ("batch", "batching") else case.kind,
+            "batch_size": case.batch_size,
+        }
+        for entry in output["benchmarks"]:
+            rows = samples.from_pytest_benchmark(
+                self.run.run_id,
+                entry,
+                known=known,
+                process=self.process,
+                measure=self.plan.measure,
+                peak_rss_bytes=samples.peak_rss_bytes(),
+            )
+            self.store.write_samples(self.run, entry["name"], rows, self.process)
 
 
 @pytest.fixture(autouse=True)
 def _record(request):
+    recorder = request.config.stash.get(RECORDER, None)
+    case = request.getfixturevalue("case") if "case" in request.fixturenames else None
+    name = case.name(plan_of(request.config).scale) if case else request.node.name
+    # requested here, so it is torn down after this fixture has read its result
+    benchmark = (
+        request.getfixturevalue("benchmark") if "benchmark" in request.fixturenames else None
+    )
+    if recorder:
+        recorder.tell("start", name)
     yield
-    recorder = getattr(request.config, "_bankbench_recorder", None)
     if recorder is None:
         return
-    benchmark = request.node.funcargs.get("benchmark")
-    if benchmark is not None and benchmark.stats:
-        recorder.record(benchmark)
-    recorder.progress(request.node.name)
+    if benchmark is not None and benchmark.stats and case is not None:
+        recorder.record(request.config, benchmark, case)
+    recorder.tell("done", name)

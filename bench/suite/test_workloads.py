@@ -1,8 +1,12 @@
-"""Batch throughput of every workload × engine × threads, and the online latency of loan.decide.
+"""Batch throughput of every workload × engine × thread count of the plan, the online latency
+and capacity of loan.decide, and ledger.post's batching curve.
 
-Benchmark ids read ``<workload>[<engine>-<threads>t-<scale>]``. Each benchmark records its
-units, throughput (units/s) and output digest in ``extra_info``; the digest is checked
-against the reference's at the tiny test scale, so a fast wrong answer cannot pass."""
+The tests are parametrized from the run's Plan (bench/plan.py: ``Plan.cases``), one case
+per benchmark, with the real thread count in the id: ``test_batch[ledger.post-c-16t]``.
+Benchmark ids in the store read ``<workload>[<engine>-<threads>t-<scale>]``. Each benchmark
+reports what it measured (units, digest, …) in ``extra_info``; what it ran (workload,
+engine, threads, scale, seed) comes from the plan. The digest is checked against the
+reference's at the tiny test scale, so a fast wrong answer cannot pass."""
 
 from __future__ import annotations
 
@@ -10,33 +14,43 @@ import math
 import time
 
 import numpy as np
-import pytest
 
+from bench import plan as plans
 from bench import samples
+from bench.suite.conftest import plan_of
 from native import lib
 from workloads import _native, registry
 
 ITERATIONS_MAX = 1000
-CASES = [(name, engine) for name in registry.names() for engine in registry.get(name).engines]
+KIND_OF_TEST = {
+    "test_batch": plans.BATCH,
+    "test_decide_online_latency": plans.ONLINE,
+    "test_ledger_post_batching": plans.BATCHING,
+    "test_decide_capacity": plans.CAPACITY,
+}
 
 
 def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        metafunc.parametrize("case", CASES, ids=[f"{n}-{e}" for n, e in CASES])
+    kind = KIND_OF_TEST.get(metafunc.function.__name__)
+    if kind is not None:
+        cases = [c for c in plan_of(metafunc.config).cases() if c.kind == kind]
+        metafunc.parametrize("case", cases, ids=[c.test_id() for c in cases])
 
 
-@pytest.mark.parametrize("threads_index", [0, 1], ids=["t0", "t1"])
-def test_batch(benchmark, settings, inputs_of, case, threads_index):
-    name, engine = case
-    threads_list = settings["threads"] if engine != "python" else [1]
-    if engine not in settings["engines"] or threads_index >= len(threads_list):
-        pytest.skip("not selected")
-    threads = threads_list[threads_index]
-    workload = registry.get(name)
-    inputs = inputs_of(name)
-    benchmark.name = f"{name}[{engine}-{threads}t-{settings['scale']}]"
-    benchmark.group = name
-    rounds = 1 if engine == "python" else settings["rounds"]
+def measure(benchmark, plan, target, **pedantic):
+    """Run ``target`` under the plan's measurement mode: the one seam a mode plugs into.
+    "time": pytest-benchmark's pedantic rounds, timed by the wall clock."""
+    assert plan.measure in plans.MEASURE_MODES, plan.measure
+    return benchmark.pedantic(target, **pedantic)
+
+
+def test_batch(benchmark, plan, inputs_of, case):
+    workload = registry.get(case.workload)
+    inputs = inputs_of(case.workload)
+    engine, threads = case.engine, case.threads
+    benchmark.name = case.name(plan.scale)
+    benchmark.group = case.workload
+    rounds = plan.rounds_of(engine)
     inner_ns: list[int] = []
 
     def timed_run(*args):
@@ -48,14 +62,16 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
         return outputs
 
     iterations = 1
-    if engine != "python" and settings["min_round_s"] > 0:
+    if engine != "python" and plan.min_round_s > 0:
         # a sample of a few milliseconds is at the mercy of one scheduler tick or one page
         # fault storm: as pyperf and timeit do, repeat the call so a round lasts long
         # enough, and keep the mean per call (this first call also warms up)
         timed_run(inputs, engine, threads)
         once_s = max(inner_ns[-1] / 1e9, 1e-6)
-        iterations = min(ITERATIONS_MAX, math.ceil(settings["min_round_s"] / once_s))
-    outputs = benchmark.pedantic(
+        iterations = min(ITERATIONS_MAX, math.ceil(plan.min_round_s / once_s))
+    outputs = measure(
+        benchmark,
+        plan,
         timed_run,
         args=(inputs, engine, threads),
         rounds=rounds,
@@ -67,17 +83,9 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
     last = len(inner_ns) - (1 if iterations > 1 else 0)
     timed_ns = inner_ns[last - rounds * iterations : last]
     workload.check(inputs, outputs)
-    units = workload.units(inputs)
     benchmark.extra_info.update(
-        workload=name,
-        engine=engine,
-        threads=threads,
-        scale=settings["scale"],
-        seed=settings["seed"],
-        units=units,
-        unit=workload.unit,
+        units=workload.units(inputs),
         digest=workload.digest(outputs),
-        mode="batch",
         io_bytes=sum(t.nbytes for t in (*inputs.values(), *outputs.values())),
         iterations=iterations,
         inner_seconds=[  # per call, as pytest-benchmark's own round times are
@@ -85,98 +93,67 @@ def test_batch(benchmark, settings, inputs_of, case, threads_index):
             for r in range(rounds)
         ],
     )
-    if benchmark.stats:  # absent with --benchmark-disable
-        benchmark.extra_info["units_per_s"] = units / benchmark.stats.stats.median
 
 
-@pytest.mark.parametrize("engine", ["c", "python"])
-def test_decide_online_latency(benchmark, settings, inputs_of, engine):
+def test_decide_online_latency(benchmark, plan, inputs_of, case):
     """One application per call; the per-call latency percentiles come from an instrumented
     pass, the benchmark times whole passes."""
-    if engine not in settings["engines"]:
-        pytest.skip("not selected")
     workload = registry.get("loan.decide")
     inputs = inputs_of("loan.decide")
-    benchmark.name = f"loan.decide[{engine}-online-1t-{settings['scale']}]"
+    benchmark.name = case.name(plan.scale)
     benchmark.group = "loan.decide online"
 
     def one_pass():
-        session = workload.online(inputs, engine)
+        session = workload.online(inputs, case.engine)
         for row in range(session.size):
             session.decide(row)
         return session
 
-    session = workload.online(inputs, engine)
+    session = workload.online(inputs, case.engine)
     latencies = np.empty(session.size, dtype=np.int64)
     clock = time.perf_counter_ns
     for row in range(session.size):
         start = clock()
         session.decide(row)
         latencies[row] = clock() - start
-    rounds = 1 if engine == "python" else settings["rounds"]
-    benchmark.pedantic(one_pass, rounds=rounds, iterations=1)
+    measure(benchmark, plan, one_pass, rounds=plan.rounds_of(case.engine), iterations=1)
     benchmark.extra_info.update(
-        workload="loan.decide",
-        engine=engine,
-        threads=1,
-        mode="online",
         units=session.size,
-        unit="applications",
-        scale=settings["scale"],
-        seed=settings["seed"],
         **samples.latency_info(latencies),
         digest=workload.digest(session.outputs()),
     )
 
 
-@pytest.mark.parametrize("batch_size", [1, 128, 8189])
-def test_ledger_post_batching(benchmark, settings, inputs_of, batch_size):
+def test_ledger_post_batching(benchmark, plan, inputs_of, case):
     """The batching curve through Python: one C request per batch of 1, 128 or 8189
     transfers (TigerBeetle's maximum), the same transfers each time."""
-    if "c" not in settings["engines"]:
-        pytest.skip("not selected")
     from workloads.ledger import post
 
     workload = registry.get("ledger.post")
     inputs = dict(inputs_of("ledger.post"))
-    inputs["transfers"] = post.rebatch(inputs["transfers"], batch_size)
-    benchmark.name = f"ledger.post[c-1t-{settings['scale']}-batch{batch_size}]"
+    inputs["transfers"] = post.rebatch(inputs["transfers"], case.batch_size)
+    benchmark.name = case.name(plan.scale)
     benchmark.group = "ledger.post batching"
-    rounds = 1 if batch_size == 1 else settings["rounds"]
-    outputs = benchmark.pedantic(workload.run, args=(inputs, "c", 1), rounds=rounds, iterations=1)
-    workload.check(inputs, outputs)
-    benchmark.extra_info.update(
-        workload="ledger.post",
-        engine="c",
-        threads=1,
-        mode="batch",
-        batch_size=batch_size,
-        units=workload.units(inputs),
-        unit=workload.unit,
-        scale=settings["scale"],
-        digest=workload.digest(outputs),
+    rounds = 1 if case.batch_size == 1 else plan.rounds
+    outputs = measure(
+        benchmark, plan, workload.run, args=(inputs, "c", 1), rounds=rounds, iterations=1
     )
+    workload.check(inputs, outputs)
+    benchmark.extra_info.update(units=workload.units(inputs), digest=workload.digest(outputs))
 
 
-CAPACITY_BATCH_SIZES = (1, 16, 256)
-
-
-@pytest.mark.parametrize("threads_index", [0, 1], ids=["t0", "t1"])
-@pytest.mark.parametrize("batch_size", CAPACITY_BATCH_SIZES)
-def test_decide_capacity(benchmark, settings, inputs_of, batch_size, threads_index):
+def test_decide_capacity(benchmark, plan, inputs_of, case):
     """Capacity at a latency target: loan.decide as a service taking micro-batches of
     ``batch_size`` applications per C request, on ``threads`` independent shards (each with its
     own fraud state, as a service sharded by customer). A decision's latency is the service
     time of its micro-batch (closed loop: queueing for arrivals is not modelled). The report
     picks the highest throughput whose p99 stays under the SLO."""
-    if "c" not in settings["engines"] or threads_index >= len(settings["threads"]):
-        pytest.skip("not selected")
-    threads = settings["threads"][threads_index]
+    threads, batch_size = case.threads, case.batch_size
     workload = registry.get("loan.decide")
     inputs = inputs_of("loan.decide")
     size = inputs["applications"].num_rows
     bounds = np.linspace(0, size, threads + 1).astype(int)
-    benchmark.name = f"loan.decide[c-capacity-{threads}t-{settings['scale']}-batch{batch_size}]"
+    benchmark.name = case.name(plan.scale)
     benchmark.group = "loan.decide capacity"
     latencies: list[np.ndarray] = []
 
@@ -202,19 +179,11 @@ def test_decide_capacity(benchmark, settings, inputs_of, batch_size, threads_ind
         )
         return sessions
 
-    sessions = benchmark.pedantic(
-        serve, setup=fresh_sessions, rounds=settings["rounds"], iterations=1
+    sessions = measure(
+        benchmark, plan, serve, setup=fresh_sessions, rounds=plan.rounds, iterations=1
     )
     benchmark.extra_info.update(
-        workload="loan.decide",
-        engine="c",
-        threads=threads,
-        mode="capacity",
-        batch_size=batch_size,
         units=size,
-        unit="applications",
-        scale=settings["scale"],
-        seed=settings["seed"],
         **samples.latency_info(np.concatenate(latencies)),
         # one shard carries the whole stream's fraud state: the same answer as the batch path
         digest=workload.digest(sessions[0].outputs()) if threads == 1 else None,

@@ -1,0 +1,229 @@
+"""What a run measures: one resolved ``Plan``, holding the only defaults.
+
+``bankbench run`` (and calibrate) resolve a Plan once from the profile and the options, print
+it, store it with the run, and hand it whole to each worker process as a JSON file (pyperf
+style); the benchmark suite parametrizes itself from it (asv's ``params``), so the thread
+counts, seed and scale a benchmark runs at are the ones the banner printed. A plain
+``pytest bench/suite`` uses the smoke profile's plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+from dataclasses import dataclass
+
+from workloads import registry
+from workloads.errors import InputError
+
+DEFAULT_SEED = 42
+DEFAULT_PROFILE = "quick"
+DEFAULT_THREADS = (1, 2)
+ENGINES = ("c", "numpy", "python")
+# how a benchmark is measured: "time" is wall-clock (the only mode that compares machines);
+# other modes (instruction counts, hardware counters) register here and in the suite's
+# measure() seam, which reads plan.measure
+MEASURE_MODES = ("time",)
+
+
+@dataclass(frozen=True)
+class Profile:
+    scale: float
+    rounds: int
+    threads: tuple[int, ...] | None  # None: the sweep 1, 2, 4, … and every usable CPU
+    purpose: str
+    min_round_s: float  # a fast engine's round repeats the call until it lasts this long
+    processes: int = 1
+
+
+PROFILES = {
+    "smoke": Profile(0.002, 3, DEFAULT_THREADS, "seconds: CI and first contact", 0.0),
+    "quick": Profile(0.05, 5, DEFAULT_THREADS, "about 2 minutes", 0.1),
+    "standard": Profile(
+        0.2, 9, DEFAULT_THREADS, "about 10 minutes: the default for comparisons", 0.3
+    ),
+    # the regression gate: 2 workers × 8 rounds of 0.2 s per benchmark give Mann-Whitney a
+    # p-value floor far below 0.05, and a second process averages out one process's layout
+    "ci": Profile(
+        0.05, 8, DEFAULT_THREADS, "the CI regression gate: a 5 % change on a quiet host", 0.2, 2
+    ),
+    "full": Profile(1.0, 9, None, "thread sweep 1, 2, 4, … all CPUs at full scale", 0.3),
+}
+
+# the kinds of benchmark in the suite (bench/suite/test_workloads.py), one test function each
+BATCH, ONLINE, BATCHING, CAPACITY = "batch", "online", "batching", "capacity"
+BATCHING_SIZES = (1, 128, 8189)
+CAPACITY_BATCH_SIZES = (1, 16, 256)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def sweep(cpus: int) -> tuple[int, ...]:
+    """1, 2, 4, … below ``cpus``, and ``cpus`` itself."""
+    counts = {cpus}
+    power = 1
+    while power < cpus:
+        counts.add(power)
+        power *= 2
+    return tuple(sorted(counts))
+
+
+def parse_threads(text: str) -> tuple[int, ...]:
+    """'1,2,4', or 'max' (every usable CPU) alone or in a list ('1,max')."""
+    counts = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part == "max":
+            counts.append(usable_cpus())
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise InputError(
+                f"'{text}' is not a list of thread counts, e.g. 1,2,4 or max"
+            ) from None
+        if value < 1:
+            raise InputError("thread counts are whole numbers >= 1, e.g. 1,2")
+        counts.append(value)
+    if not counts:
+        raise InputError("no thread counts given, e.g. 1,2,4 or max")
+    return tuple(dict.fromkeys(counts))  # in the order given, once each
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark of the plan: what the suite parametrizes and the progress line counts."""
+
+    kind: str
+    workload: str
+    engine: str
+    threads: int
+    batch_size: int | None = None
+
+    def name(self, scale: float) -> str:
+        """The benchmark's id in the store: ``<workload>[<engine>-<threads>t-<scale>…]``."""
+        batch = f"-batch{self.batch_size}" if self.batch_size is not None else ""
+        kind = {ONLINE: "-online", CAPACITY: "-capacity"}.get(self.kind, "")
+        return f"{self.workload}[{self.engine}{kind}-{self.threads}t-{scale}{batch}]"
+
+    def test_id(self) -> str:
+        """pytest's parameter id: the real thread count, never an index."""
+        batch = f"-batch{self.batch_size}" if self.batch_size is not None else ""
+        return f"{self.workload}-{self.engine}-{self.threads}t{batch}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: str
+    workloads: tuple[str, ...]
+    engines: tuple[str, ...]
+    threads: tuple[int, ...]
+    scale: float
+    seed: int
+    rounds: int
+    min_round_s: float
+    processes: int
+    pin: bool
+    measure: str
+
+    def cases(self) -> list[Case]:
+        """Every benchmark this plan runs, in the suite's order."""
+        cases = []
+        for name in self.workloads:
+            workload = registry.get(name)
+            for engine in workload.engines:
+                if engine not in self.engines:
+                    continue
+                # the reference is the oracle, not a parallel engine: one thread
+                for threads in self.threads if engine != "python" else (1,):
+                    cases.append(Case(BATCH, name, engine, threads))
+        if "loan.decide" in self.workloads:
+            cases += [
+                Case(ONLINE, "loan.decide", e, 1) for e in ("c", "python") if e in self.engines
+            ]
+            if "c" in self.engines:
+                cases += [
+                    Case(CAPACITY, "loan.decide", "c", t, size)
+                    for size in CAPACITY_BATCH_SIZES
+                    for t in self.threads
+                ]
+        if "ledger.post" in self.workloads and "c" in self.engines:
+            cases += [Case(BATCHING, "ledger.post", "c", 1, size) for size in BATCHING_SIZES]
+        return cases
+
+    def rounds_of(self, engine: str) -> int:
+        """The reference engine is slow and only a correctness anchor: one round."""
+        return 1 if engine == "python" else self.rounds
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("workloads", "engines", "threads"):
+            values[key] = tuple(values[key])
+        return cls(**values)
+
+    def write(self, path: pathlib.Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def read(cls, path: pathlib.Path) -> Plan:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def banner(self) -> str:
+        return (
+            f"profile {self.profile}, scale {self.scale}, seed {self.seed}, "
+            f"threads {','.join(map(str, self.threads))}, engines {','.join(self.engines)}, "
+            f"{self.rounds} rounds, {self.processes} process(es), measure {self.measure}"
+            + (", pinned" if self.pin else "")
+        )
+
+
+def resolve(
+    profile: str | None = None,
+    workloads: list[str] | None = None,
+    engines: list[str] | None = None,
+    threads: tuple[int, ...] | list[int] | None = None,
+    scale: float | None = None,
+    seed: int | None = None,
+    rounds: int | None = None,
+    processes: int | None = None,
+    pin: bool = False,
+    measure: str = "time",
+) -> Plan:
+    """The plan for these options; what is not given comes from the profile (or the default
+    seed). Unknown workloads, engines, profiles and modes are refused here, before anything
+    runs."""
+    name = profile or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise InputError(f"unknown profile '{name}'; valid: {', '.join(PROFILES)}")
+    if measure not in MEASURE_MODES:
+        raise InputError(f"unknown measurement mode '{measure}'; valid: {', '.join(MEASURE_MODES)}")
+    chosen = PROFILES[name]
+    unknown = [e for e in engines or () if e not in ENGINES]
+    if unknown:
+        raise InputError(f"unknown engine '{unknown[0]}'; valid: {', '.join(ENGINES)}")
+    return Plan(
+        profile=name,
+        workloads=tuple(w.name for w in registry.select(workloads)),
+        engines=tuple(engines or ENGINES),
+        threads=tuple(threads or chosen.threads or sweep(usable_cpus())),
+        scale=scale or chosen.scale,
+        seed=DEFAULT_SEED if seed is None else seed,
+        rounds=rounds or chosen.rounds,
+        min_round_s=chosen.min_round_s,
+        processes=processes or chosen.processes,
+        pin=pin,
+        measure=measure,
+    )

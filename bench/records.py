@@ -1,0 +1,195 @@
+"""The records the store keeps, one typed class each; their fields are the Arrow schemas.
+
+A field's Arrow type sits in its metadata (``column(pa.int32())``); a field holding a dict is
+kept as JSON text in a ``<name>_json`` column, encoded by ``to_row`` and decoded by
+``from_row`` — the one place the JSON columns are read. Readers ignore columns they do not
+know and read absent ones as null, so older stores still read.
+
+Schema history:
+    1 — first version; later additions: runs.owner_host, owner_pid, owner_boot_id (the
+        owner of a running run), runs.pytest_benchmark_version.
+    2 — runs: seed, plan_json (the resolved Plan), placement_json (CPUs of pinned threads);
+        samples: measure (how the sample was measured: "time", …).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 2
+
+
+def column(arrow_type: pa.DataType, default: Any = None, *, as_json: bool = False) -> Any:
+    return dataclasses.field(default=default, metadata={"arrow": arrow_type, "json": as_json})
+
+
+def _column_name(field: dataclasses.Field) -> str:
+    return f"{field.name}_json" if field.metadata["json"] else field.name
+
+
+def schema_of(cls) -> pa.Schema:
+    return pa.schema([(_column_name(f), f.metadata["arrow"]) for f in dataclasses.fields(cls)])
+
+
+class Record:
+    """Rows ↔ records. Subclasses are dataclasses whose fields are all ``column(...)``."""
+
+    def to_row(self) -> dict:
+        row = {}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if field.metadata["json"] and value is not None:
+                value = json.dumps(value)
+            row[_column_name(field)] = value
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict):
+        values = {}
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if _column_name(field) not in row:
+                continue  # a column older stores lack: the field's default
+            value = row[_column_name(field)]
+            if field.metadata["json"]:
+                value = json.loads(value) if value else None
+            values[field.name] = value
+        return cls(**values)
+
+    @classmethod
+    def schema(cls) -> pa.Schema:
+        return schema_of(cls)
+
+
+UTC = datetime.timezone.utc
+
+
+@dataclass
+class RunRecord(Record):
+    """One run: written when it starts ("running"), rewritten when it ends."""
+
+    run_id: str = column(pa.string())
+    label: str | None = column(pa.string())
+    status: str = column(pa.string(), "running")  # running | complete | incomplete | imported
+    started_at: datetime.datetime | None = column(pa.timestamp("ms", tz="UTC"))
+    finished_at: datetime.datetime | None = column(pa.timestamp("ms", tz="UTC"))
+    profile: str | None = column(pa.string())
+    command_line: str | None = column(pa.string())
+    bankbench_version: str | None = column(pa.string())
+    git_commit: str | None = column(pa.string())
+    emulated: bool | None = column(pa.bool_())
+    cpu_model: str | None = column(pa.string())
+    fingerprint: dict | None = column(pa.string(), as_json=True)
+    build: dict | None = column(pa.string(), as_json=True)
+    probes: dict | None = column(pa.string(), as_json=True)
+    schema_version: int = column(pa.int32(), SCHEMA_VERSION)
+    # the process that owns a running run, so a reader can tell it died (bench.liveness)
+    owner_host: str | None = column(pa.string())
+    owner_pid: int | None = column(pa.int64())
+    owner_boot_id: str | None = column(pa.string())
+    pytest_benchmark_version: str | None = column(pa.string())  # an imported file's
+    seed: int | None = column(pa.int64())
+    plan: dict | None = column(pa.string(), as_json=True)
+    placement: dict | None = column(pa.string(), as_json=True)
+
+    @classmethod
+    def start(
+        cls,
+        run_id: str,
+        label: str,
+        fingerprint: dict,
+        *,
+        profile: str,
+        build: dict | None = None,
+        status: str = "running",
+        started_at: datetime.datetime | None = None,
+        command_line: str | None = None,
+        **fields,
+    ) -> RunRecord:
+        """The one constructor of run rows, for runs and imports alike."""
+        from bench import __version__
+
+        return cls(
+            run_id=run_id,
+            label=label,
+            status=status,
+            started_at=started_at or datetime.datetime.now(UTC),
+            finished_at=None if status == "running" else started_at,
+            profile=profile,
+            command_line=command_line or shlex.join(["bankbench", *sys.argv[1:]]),
+            bankbench_version=fields.pop("bankbench_version", __version__),
+            emulated=bool(fingerprint.get("emulated")),
+            cpu_model=fingerprint.get("cpu_model"),
+            fingerprint=fingerprint,
+            build=build or {},
+            **fields,
+        )
+
+    @property
+    def hostname(self) -> str | None:
+        return (self.fingerprint or {}).get("hostname")
+
+    @property
+    def arch(self) -> str | None:
+        return (self.fingerprint or {}).get("arch")
+
+
+@dataclass
+class Sample(Record):
+    """One timed round of one benchmark (tidy: one row per sample)."""
+
+    run_id: str = column(pa.string())
+    benchmark: str = column(pa.string())
+    workload: str | None = column(pa.string())
+    engine: str | None = column(pa.string())
+    threads: int | None = column(pa.int32())
+    scale: float | None = column(pa.float64())
+    seed: int | None = column(pa.int64())
+    mode: str = column(pa.string(), "batch")  # batch | online | capacity
+    batch_size: int | None = column(pa.int32())
+    process: int = column(pa.int32(), 0)
+    round: int = column(pa.int32(), 0)
+    units: int | None = column(pa.int64())
+    seconds: float = column(pa.float64(), 0.0)  # per call: the round's time / iterations
+    latency_ns_p50: int | None = column(pa.int64())
+    latency_ns_p99: int | None = column(pa.int64())
+    latency_ns_p999: int | None = column(pa.int64())
+    digest: str | None = column(pa.string())
+    peak_rss_bytes: int | None = column(pa.int64())
+    source: str = column(pa.string(), "bankbench")
+    io_bytes: int | None = column(pa.int64())  # input + output Arrow bytes of one call
+    latency_ns_quantiles: list[int] | None = column(pa.list_(pa.int64()))  # LATENCY_QUANTILES
+    inner_seconds: float | None = column(pa.float64())  # the core's own clock around the call
+    iterations: int | None = column(pa.int32())  # calls per round
+    measure: str | None = column(pa.string())  # how: "time" (wall clock), …
+
+
+@dataclass
+class Calibration(Record):
+    """One benchmark's A/A noise on one host (bankbench calibrate)."""
+
+    calibration_id: str = column(pa.string())
+    run_a: str = column(pa.string())
+    run_b: str = column(pa.string())
+    benchmark: str = column(pa.string())
+    workload: str | None = column(pa.string())
+    engine: str | None = column(pa.string())
+    threads: int | None = column(pa.int32())
+    samples: int = column(pa.int32(), 0)
+    cv: float = column(pa.float64(), 0.0)
+    aa_ratio: float = column(pa.float64(), 1.0)
+    aa_low: float = column(pa.float64(), 1.0)
+    aa_high: float = column(pa.float64(), 1.0)
+    detectable_change: float = column(pa.float64(), 0.0)
+
+
+RUNS = RunRecord.schema()
+SAMPLES = Sample.schema()
+CALIBRATIONS = Calibration.schema()

@@ -1,0 +1,256 @@
+"""The Plan: every thread count asked for is measured and stored, the seed is the plan's, the
+suite is parametrized from it, runs that cannot fit are refused, progress is visible."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bench import limits, plan, progress, run
+from bench.records import RUNS, SAMPLES, RunRecord, Sample
+from bench.store import Store
+from workloads.errors import BankbenchError
+
+
+def bankbench(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True
+    )
+
+
+def stored(store, run_id):
+    """(workload, threads, digest) of every batch sample of one run."""
+    rows = Store(str(store)).samples([run_id]).to_pylist()
+    return [
+        (r["workload"], r["threads"], r["digest"], r["seed"])
+        for r in rows
+        if r["mode"] == "batch" and r["batch_size"] is None
+    ]
+
+
+def runs_by_label(store):
+    return {r.label: r for r in Store(str(store)).run_records()}
+
+
+@pytest.fixture(scope="module")
+def threads_run(tmp_path_factory):
+    """Five thread counts on a 2-CPU machine, above the core count too."""
+    folder = tmp_path_factory.mktemp("store")
+    result = bankbench(
+        "run", "-p", "smoke", "-w", "loan.score,ledger.post", "-e", "c", "-t", "1,2,3,4,8",
+        "--label", "five", "--store", str(folder),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return folder, result
+
+
+def test_every_requested_thread_count_is_stored_with_one_digest(threads_run):
+    folder, _ = threads_run
+    record = runs_by_label(folder)["five"]
+    rows = stored(folder, record.run_id)
+    for workload in ("loan.score", "ledger.post"):
+        assert {t for w, t, _, _ in rows if w == workload} == {1, 2, 3, 4, 8}, workload
+        assert len({d for w, _, d, _ in rows if w == workload}) == 1, workload
+    assert record.seed == plan.DEFAULT_SEED and record.plan["threads"] == [1, 2, 3, 4, 8]
+    assert record.status == "complete"
+
+
+def test_progress_off_a_terminal_is_one_line_per_finished_benchmark(threads_run):
+    _, result = threads_run
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 13 and lines[-1].startswith("[13/13] ledger.post[c-1t-0.002-batch8189]")
+    assert "\r" not in result.stderr and all("ETA" in line for line in lines)
+    assert "seed 42" in result.stderr and "threads 1,2,3,4,8" in result.stderr
+
+
+def test_max_is_every_usable_cpu_and_the_seed_changes_the_digests(threads_run):
+    folder, _ = threads_run
+    for label, seed in (("seven", "7"), ("seven-again", "7")):
+        result = bankbench(
+            "run", "-p", "smoke", "-w", "loan.score", "-e", "c", "-t", "max", "-r", "1",
+            "--seed", seed, "--label", label, "--store", str(folder),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "seed 7" in result.stderr
+    runs = runs_by_label(folder)
+    seven, again, default = (
+        stored(folder, runs[label].run_id) for label in ("seven", "seven-again", "five")
+    )
+    assert {t for _, t, _, _ in seven} == {plan.usable_cpus()}
+    assert {s for *_, s in seven} == {7} and runs["seven"].seed == 7
+    digest_of = {w: d for w, _, d, _ in default}
+    assert {d for *_, d, _ in seven} == {d for *_, d, _ in again}
+    assert {d for *_, d, _ in seven} != {digest_of["loan.score"]}
+    shown = bankbench("show", "seven", "--store", str(folder)).stdout
+    assert seven[0][2][:16] in shown and digest_of["loan.score"][:16] not in shown
+    listed = bankbench("runs", "--store", str(folder)).stdout
+    assert any("seven" in line and " 7 " in line for line in listed.splitlines())
+
+
+def test_the_full_profile_stores_its_sweep(tmp_path):
+    chosen = plan.resolve("full", ["loan.limit"], ["c"], scale=0.002, rounds=1)
+    assert chosen.threads == plan.sweep(plan.usable_cpus())
+    run_id = run.run(chosen, store_location=str(tmp_path), label="sweep", probes={})
+    assert sorted({t for _, t, _, _ in stored(tmp_path, run_id)}) == list(chosen.threads)
+
+
+def test_the_sweep_doubles_up_to_every_cpu():
+    assert plan.sweep(1) == (1,)
+    assert plan.sweep(6) == (1, 2, 4, 6)
+    assert plan.sweep(128) == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert plan.parse_threads("1,max,1") == (1, plan.usable_cpus())
+    with pytest.raises(BankbenchError):
+        plan.parse_threads("0")
+
+
+def test_the_suite_is_parametrized_from_the_plan_with_real_thread_counts(tmp_path):
+    chosen = plan.resolve("smoke", ["ledger.post"], ["c"], threads=[3, 16], seed=5)
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"plan": chosen.to_dict()}))
+    # no store or run: the plan alone, collected only
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", run.suite_folder(), "--collect-only", "-q",
+         "-p", "no:cacheprovider", f"--bankbench-job={job}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    ids = [line for line in result.stdout.splitlines() if "::" in line]
+    assert any(i.endswith("test_batch[ledger.post-c-16t]") for i in ids), result.stdout
+    assert any(i.endswith("test_batch[ledger.post-c-3t]") for i in ids)
+    assert len([i for i in ids if "test_batch[" in i]) == 2
+    assert [c.name(chosen.scale) for c in chosen.cases()][:2] == [
+        "ledger.post[c-3t-0.002]",
+        "ledger.post[c-16t-0.002]",
+    ]
+
+
+def test_a_missing_benchmark_makes_the_run_incomplete(tmp_path, monkeypatch):
+    """Should a worker store fewer benchmarks than the plan has, the run says which and is
+    not complete."""
+    chosen = plan.resolve("smoke", ["loan.limit"], ["c"], threads=[1, 2], rounds=1)
+    real_cases = plan.Plan.cases
+
+    def one_more(self):
+        return [*real_cases(self), plan.Case(plan.BATCH, "loan.limit", "c", 5)]
+
+    monkeypatch.setattr(run, "_cases_of", lambda p: one_more(p))
+    with pytest.raises(BankbenchError, match=r"loan.limit\[c-5t-0.002\]"):
+        run.run(chosen, store_location=str(tmp_path), label="short", probes={})
+    assert runs_by_label(tmp_path)["short"].status == "incomplete"
+
+
+def test_a_plan_too_big_for_memory_is_refused_up_front(tmp_path):
+    store = tmp_path / "store"
+    result = bankbench("run", "-p", "smoke", "-w", "ledger.post", "-e", "c", "-s", "50",
+                       "--store", str(store))  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "ledger.post (c) at scale 50 needs about" in result.stderr
+    assert "GiB is available" in result.stderr
+    assert not store.exists()  # refused before anything was written
+    model = {
+        "worker_base_bytes": 100,
+        "workloads": {
+            "loan.limit": {"c": {"growth_fixed_bytes": 10, "growth_bytes_per_scale": 1000}}
+        },
+    }
+    small = plan.resolve("smoke", ["loan.limit"], ["c"], scale=1)
+    limits.check(small, available=1110, model=model)
+    with pytest.raises(limits.ResourceError, match="needs about"):
+        limits.check(small, available=1109, model=model)
+
+
+def test_a_store_that_is_a_file_is_refused_by_every_command(tmp_path):
+    a_file = tmp_path / "results"
+    a_file.write_text("not a store")
+    for args in (
+        ("runs",),
+        ("show", "x"),
+        ("export", "x"),
+        ("import", str(a_file)),
+        ("compare", "a", "b"),
+        ("run", "-p", "smoke", "-w", "loan.limit"),
+        ("calibrate", "-p", "smoke", "-w", "loan.limit"),
+    ):
+        result = bankbench(*args, "--store", str(a_file))
+        assert result.returncode == 2 and "is not a folder" in result.stderr, (args, result.stderr)
+        assert "probing" not in result.stderr and result.stderr.count("\n") == 1
+    result = bankbench("report", "a", "b", "--store", str(a_file), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+def test_records_are_the_schema_and_version_1_stores_still_read(tmp_path):
+    assert RUNS.names == [c for c in RUNS.names] and {"seed", "plan_json", "placement_json"} <= set(
+        RUNS.names
+    )
+    assert "measure" in SAMPLES.names and SAMPLES.field("threads").type == pa.int32()
+    record = RunRecord.start("r1", "old", {"arch": "x86_64", "hostname": "h"}, profile="smoke")
+    assert RunRecord.from_row(record.to_row()) == record
+    # a version-1 store: the columns it had, no seed, plan or measure
+    old_runs = pa.schema([f for f in RUNS if f.name not in ("seed", "plan_json", "placement_json")])
+    old_samples = pa.schema([f for f in SAMPLES if f.name != "measure"])
+    row = {**record.to_row(), "schema_version": 1}
+    (tmp_path / "runs" / "arch=x86_64" / "host=h").mkdir(parents=True)
+    pq.write_table(
+        pa.Table.from_pylist([{k: row[k] for k in old_runs.names}], schema=old_runs),
+        tmp_path / "runs" / "arch=x86_64" / "host=h" / "r1.parquet",
+    )
+    sample = Sample(run_id="r1", benchmark="loan.limit[c-1t-1.0]", workload="loan.limit",
+                    threads=1, seconds=0.5)  # fmt: skip
+    folder = tmp_path / "samples" / "arch=x86_64" / "host=h" / "run=r1"
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{k: sample.to_row()[k] for k in old_samples.names}], schema=old_samples
+        ),
+        folder / "00-0000-x.parquet",
+    )
+    store = Store(str(tmp_path))
+    (old,) = store.run_records()
+    assert old.schema_version == 1 and old.seed is None and old.plan is None
+    assert old.fingerprint == {"arch": "x86_64", "hostname": "h"}
+    (read,) = store.samples(["r1"]).to_pylist()
+    assert read["seconds"] == 0.5 and read["measure"] is None
+
+
+def test_pinned_threads_each_run_on_their_own_cpu():
+    from workloads import _native
+
+    where = run.placement()
+    cpus = sorted(os.sched_getaffinity(0))
+    assert sorted(where["cpus"]) == cpus
+    seen = []
+    _native.pin_threads(where["cpus"])
+    try:
+        _native.run_parallel([lambda: seen.append(os.sched_getaffinity(0)) for _ in cpus])
+    finally:
+        _native.pin_threads([])
+        os.sched_setaffinity(0, cpus)
+    assert sorted(seen, key=min) == [{c} for c in cpus]
+
+
+def test_the_live_line_names_the_benchmark_and_its_eta():
+    out = io.StringIO()
+    bar = progress.Progress(3, out, live=True)
+    bar.start("loan.score[c-1t-0.05]")
+    bar.finish("loan.score[c-1t-0.05]")
+    bar.start("loan.score[c-2t-0.05]")
+    text = out.getvalue()
+    assert text.count("\r") == 2 and "\n" not in text
+    assert "[2/3] loan.score[c-2t-0.05]" in text and "ETA" in text
+
+
+def test_a_failing_worker_shows_why():
+    output = "\n".join(
+        [
+            "....F",
+            "E   MemoryError: Unable to allocate 40.0 GiB for an array",
+            "FAILED bench/suite/test_workloads.py::test_batch[ledger.post-c-1t] - MemoryError",
+            "1 failed, 4 passed",
+        ]
+    )
+    shown = run.failure_text(output)
+    assert "MemoryError: Unable to allocate 40.0 GiB" in shown and "FAILED" in shown
