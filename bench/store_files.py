@@ -44,6 +44,20 @@ class Unreadable:
         return f"{self.path}: {self.reason}"
 
 
+def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and root of a URI. An s3:// store also asks pyarrow to wait for the
+    first bytes before it starts an upload (allow_delayed_open), so a file smaller than one
+    part goes up as one PutObject rather than a three-request multipart upload; a pyarrow
+    that lacks the option uploads in parts, whose completion is atomic too."""
+    if location.startswith("s3://") and "allow_delayed_open" not in location:
+        joiner = "&" if "?" in location else "?"
+        try:
+            return pafs.FileSystem.from_uri(f"{location}{joiner}allow_delayed_open=true")
+        except (pa.ArrowInvalid, ValueError):
+            pass
+    return pafs.FileSystem.from_uri(location)
+
+
 # ---- writing ----
 def write(fs: pafs.FileSystem, table: pa.Table, path: str) -> None:
     """``table`` as one Parquet file at ``path``, all or nothing (see the module docstring)."""
