@@ -110,8 +110,9 @@ def _fsync_folder(folder: str) -> None:
 
 # ---- reading ----
 def _first_line(error: BaseException) -> str:
+    """The error's first sentence: one line that names what is wrong."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    return text[0].split(". ", 1)[0].rstrip(".") if text else type(error).__name__
 
 
 def read(fs: pafs.FileSystem, path: str) -> pa.Table | Unreadable:
