@@ -87,8 +87,9 @@ class Row:
     verdict: str = "no significant difference"
 
     @property
-    def threads(self) -> int:
-        return int(self.key[THREADS_AT])
+    def threads(self) -> int | None:  # None: an imported benchmark states no thread count
+        value = self.key[THREADS_AT]
+        return None if value is None else int(value)
 
     @property
     def can_reach_significance(self) -> bool:

@@ -70,7 +70,7 @@ class Store:
     def __init__(self, location: str):
         self.location = location
         try:
-            self.fs, self.root = pafs.FileSystem.from_uri(location)
+            self.fs, self.root = store_files.filesystem(location)
         except (pa.ArrowInvalid, ValueError):
             self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(location)
         except OSError as error:

@@ -44,6 +44,20 @@ class Unreadable:
         return f"{self.path}: {self.reason}"
 
 
+def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and root of a URI. An s3:// store also asks pyarrow to wait for the
+    first bytes before it starts an upload (allow_delayed_open), so a file smaller than one
+    part goes up as one PutObject rather than a three-request multipart upload; a pyarrow
+    that lacks the option uploads in parts, whose completion is atomic too."""
+    if location.startswith("s3://") and "allow_delayed_open" not in location:
+        joiner = "&" if "?" in location else "?"
+        try:
+            return pafs.FileSystem.from_uri(f"{location}{joiner}allow_delayed_open=true")
+        except (pa.ArrowInvalid, ValueError):
+            pass
+    return pafs.FileSystem.from_uri(location)
+
+
 # ---- writing ----
 def write(fs: pafs.FileSystem, table: pa.Table, path: str) -> None:
     """``table`` as one Parquet file at ``path``, all or nothing (see the module docstring)."""
@@ -96,8 +110,9 @@ def _fsync_folder(folder: str) -> None:
 
 # ---- reading ----
 def _first_line(error: BaseException) -> str:
+    """The error's first sentence: one line that names what is wrong."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    return text[0].split(". ", 1)[0].rstrip(".") if text else type(error).__name__
 
 
 def read(fs: pafs.FileSystem, path: str) -> pa.Table | Unreadable:

@@ -5,6 +5,7 @@ written whole under its final key: no temporary object, no copy, no rename."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -54,13 +55,23 @@ def s3_store(endpoint, monkeypatch):
     return f"s3://{bucket}/fleet?endpoint_override={endpoint}&scheme=http&region=us-east-1"
 
 
+def _single_put() -> bool:
+    """Whether this pyarrow can upload a small object as one PutObject (allow_delayed_open)."""
+    try:
+        pafs.S3FileSystem(anonymous=True, allow_delayed_open=True)
+    except TypeError:
+        return False
+    return True
+
+
 def _objects(location: str) -> list[str]:
     store = Store(location)
     listing = store.fs.get_file_info(pafs.FileSelector(store.root, recursive=True))
     return [f.path for f in listing if f.type == pafs.FileType.File]
 
 
-def test_three_concurrent_writers_into_one_s3_store(s3_store, tmp_path, capsys):
+def test_three_concurrent_writers_into_one_s3_store(s3_store, tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="werkzeug")  # the S3 server's request log
     command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-w", "loan.limit"]
     command += ["-e", "c", "-t", "1,2", "-r", str(ROUNDS), "--store", s3_store]
     writers = [
@@ -90,6 +101,12 @@ def test_three_concurrent_writers_into_one_s3_store(s3_store, tmp_path, capsys):
     assert not store.unreadable
     objects = _objects(s3_store)
     assert objects and all(p.endswith(".parquet") for p in objects)  # nothing temporary
+    requests = [r.getMessage() for r in caplog.records if "HTTP/1.1" in r.getMessage()]
+    puts = {m.split(" /", 1)[1].split(" HTTP/1.1")[0] for m in requests if '"PUT /' in m}
+    if _single_put():
+        # each object went up as one PUT under its final key: no multipart, no copy
+        assert puts == set(objects)
+        assert not [m for m in requests if "?uploads" in m or "uploadId=" in m]
 
     assert cli.main(["runs", "--store", s3_store]) == 0
     listed = capsys.readouterr().out
