@@ -248,8 +248,8 @@ static int64_t existing_account(const bb_ledger *l, uint64_t id)
     return slot;
 }
 
-/* A cell's record index as the id map and the expiry heaps keep it: 32 bits (store_record
- * refuses a cell's 2^32-1-th record). */
+/* A cell's record index as the id map and the expiry heaps keep it: 32 bits (a cell's
+ * records never grow past RECORDS_MAX). */
 static uint32_t record_index32(size_t index)
 {
     BB_ASSERT(index < UINT32_MAX);
@@ -270,9 +270,16 @@ static record_t *find_record(bb_ledger *l, uint64_t id, int64_t *index)
 
 #define RECORDS_AHEAD 4
 
-/* Room for `capacity` records, on cache-line boundaries, in a big table (tables.c). */
+/* A cell holds fewer than 2^32 - 1 records: the id map and the expiry heaps keep a record's
+ * index in 32 bits. */
+#define RECORDS_MAX ((size_t)UINT32_MAX - 1)
+
+/* Room for `capacity` records (at most RECORDS_MAX), on cache-line boundaries, in a big
+ * table (tables.c). */
 static int32_t grow_records(cell_t *c, size_t capacity)
 {
+    if (capacity > RECORDS_MAX) capacity = RECORDS_MAX;
+    if (capacity <= c->capacity) return BB_OUT_OF_MEMORY;   /* full at RECORDS_MAX */
     record_t *records = bb_table_alloc(capacity * sizeof *records);
     if (!records) return BB_OUT_OF_MEMORY;
     if (c->size) memcpy(records, c->records, c->size * sizeof *records);
@@ -288,7 +295,6 @@ static int64_t store_record(run_t *run, uint64_t id, const record_t *record, int
     bb_ledger *l = run->ledger;
     uint32_t home = cell_of(l, id);
     cell_t *c = &l->cells[home];
-    if (c->size >= UINT32_MAX - 1) return -1;   /* the index must fit the id map's 32 bits */
     if (c->size == c->capacity && grow_records(c, c->capacity ? 2 * c->capacity : 1024) != BB_OK)
         return -1;
     int inserted;
