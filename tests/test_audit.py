@@ -156,21 +156,29 @@ def test_audit_command(capsys):
     assert "mips64-linux-gnu-gcc not found" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(HOST != "x86_64", reason="an x86-64-v3 tuned build")
-def test_a_tuned_build_is_labelled_verifies_and_is_another_build(tmp_path):
-    """BANKBENCH_TUNE=x86-64-v3 in a copy of the sources: labelled, flags recorded, the same
-    golden digests as the portable build, and `compare` will not mix it up with portable."""
+def _built_copy(tmp_path, variable: str, value: str) -> pathlib.Path:
+    """The project's packages copied and the core built with one build variable set (and no
+    other: a plain build of that kind, also when the suite runs sanitized)."""
     work = tmp_path / "src"
     for package in ("bench", "native", "workloads", "reports"):
         shutil.copytree(
             ROOT / package, work / package, ignore=shutil.ignore_patterns("*.so", "__pycache__")
         )
-    env = {**os.environ, "BANKBENCH_TUNE": "x86-64-v3"}
-    for name in ("BANKBENCH_BUILD_LABEL", "BANKBENCH_EXTRA_CFLAGS", "LD_PRELOAD"):
-        env.pop(name, None)  # a plain tuned build, also when the suite runs sanitized
+    env = {**os.environ, variable: value}
+    for name in ("BANKBENCH_BUILD_LABEL", "BANKBENCH_EXTRA_CFLAGS", "BANKBENCH_TUNE", "LD_PRELOAD"):
+        if name != variable:
+            env.pop(name, None)
     subprocess.run(
         [sys.executable, "native/build.py"], cwd=work, env=env, check=True, capture_output=True
     )
+    return work
+
+
+@pytest.mark.skipif(HOST != "x86_64", reason="an x86-64-v3 tuned build")
+def test_a_tuned_build_is_labelled_verifies_and_is_another_build(tmp_path):
+    """BANKBENCH_TUNE=x86-64-v3 in a copy of the sources: labelled, flags recorded, the same
+    golden digests as the portable build, and `compare` will not mix it up with portable."""
+    work = _built_copy(tmp_path, "BANKBENCH_TUNE", "x86-64-v3")
     check = (
         "import json, native; from bench import compare; info = native.build_info();"
         "print(json.dumps(info))"
@@ -301,17 +309,7 @@ def test_x86_prefixes_and_x87_are_parsed(tmp_path):
 def test_extra_cflags_make_a_custom_build_that_fails_the_audit(tmp_path):
     """BANKBENCH_EXTRA_CFLAGS=-ffp-contract=fast: the build is labelled custom (never
     portable), and the audit reads the effective contraction from the whole compile line."""
-    work = tmp_path / "src"
-    for package in ("bench", "native", "workloads", "reports"):
-        shutil.copytree(
-            ROOT / package, work / package, ignore=shutil.ignore_patterns("*.so", "__pycache__")
-        )
-    env = {**os.environ, "BANKBENCH_EXTRA_CFLAGS": "-ffp-contract=fast"}
-    for name in ("BANKBENCH_BUILD_LABEL", "BANKBENCH_TUNE", "LD_PRELOAD"):
-        env.pop(name, None)
-    subprocess.run(
-        [sys.executable, "native/build.py"], cwd=work, env=env, check=True, capture_output=True
-    )
+    work = _built_copy(tmp_path, "BANKBENCH_EXTRA_CFLAGS", "-ffp-contract=fast")
     result = subprocess.run(
         [sys.executable, "-m", "bench.cli", "audit"], cwd=work, capture_output=True, text=True
     )
