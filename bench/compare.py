@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from bench import scaling, summary
+from bench.records import Calibration
 from bench.text import visible
 from workloads.errors import InputError
 
@@ -532,16 +533,16 @@ def gate(result: Comparison, threshold_pct: float) -> Gate:
     return Gate(threshold_pct, regressed, undecided, reasons, advice)
 
 
-def noisy_calibration(rows: list[dict], change: float = NOISY_HOST_CHANGE) -> str | None:
+def noisy_calibration(rows: list[Calibration], change: float = NOISY_HOST_CHANGE) -> str | None:
     """For ``bankbench calibrate``: the warning when this host cannot detect a change of
     ``change`` (a fraction) in some benchmarks, else None."""
-    noisy = [r for r in rows if r["detectable_change"] >= change]
+    noisy = [r for r in rows if r.detectable_change >= change]
     if not noisy:
         return None
-    worst = max(noisy, key=lambda r: r["detectable_change"])
+    worst = max(noisy, key=lambda r: r.detectable_change)
     return (
         f"TOO NOISY: this host cannot detect a {change * 100:.0f} % change in "
-        f"{of(len(noisy), len(rows))} (worst {visible(worst['benchmark'])}: "
-        f"{worst['detectable_change'] * 100:.0f} %); use more rounds or --processes, a quieter "
+        f"{of(len(noisy), len(rows))} (worst {visible(worst.benchmark)}: "
+        f"{worst.detectable_change * 100:.0f} %); use more rounds or --processes, a quieter "
         "host, or --measure instructions where available"
     )

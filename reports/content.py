@@ -203,6 +203,11 @@ def _cost_answer(report: analysis.Report) -> str:
         f"{cheaper.name}'s fleet is {_percent(abs(figures.saving.value))} cheaper over "
         f"{years} years{mark}: {money(ours.value if ours else None, cur)} against "
         f"{money(theirs.value if theirs else None, cur)}"
+        + (
+            "; NOT SETTLED: within the projection's range either fleet may be cheaper"
+            if figures.saving.low < 0 < figures.saving.high
+            else ""
+        )
     )
 
 

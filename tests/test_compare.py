@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bench import cli, compare, compare_format, scaling
+from bench.records import Calibration
 from bench.run import PROFILES
 from bench.store import Store
 from workloads.errors import InputError
@@ -310,8 +311,8 @@ def test_the_noise_floor_message_counts_the_calibrated_benchmarks():
 
 def test_a_noisy_calibration_is_flagged():
     rows = [
-        {"benchmark": "a", "detectable_change": 0.03},
-        {"benchmark": "b", "detectable_change": 42.89},
+        Calibration("c", "ra", "rb", name, "w", "c", 1, 3, 0.1, 1.0, 0.9, 1.1, change)
+        for name, change in (("a", 0.03), ("b", 42.89))
     ]
     message = compare.noisy_calibration(rows)
     assert (
