@@ -233,9 +233,11 @@ def test_calibrate_stores_the_noise_floor(tmp_path, capsys, host_emulated):
     assert "noise floor: 1 of 1 compared benchmark calibrated" in capsys.readouterr().out
 
 
-def test_report_from_real_runs(store, tmp_path, capsys):
+def test_report_from_real_runs(store, tmp_path, capsys, host_emulated):
     out = tmp_path / "report"
     assert cli.main(["report", "first", "second", "--store", str(store), "-o", str(out)]) == 0
     html = (out / "report.html").read_text()
+    # runs from an emulated host are reported, with no speed verdict and the reason
+    assert ("NO SPEED VERDICT" in html and "ran under emulation" in html) is host_emulated
     assert "loan.limit[c-2t-0.002]" in html and "No cost file was given" in html
     assert (out / "report.pdf").stat().st_size > 10_000
