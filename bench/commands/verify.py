@@ -7,6 +7,7 @@ import sys
 
 from bench.commands._arguments import add_engines, add_json, add_seed, add_threads, add_workloads
 from bench.commands._exit import EXIT_MISMATCH, EXIT_OK
+from bench.plan import DEFAULT_THREADS
 
 NAME = "verify"
 HELP = "check every engine against the golden digests"
@@ -16,7 +17,7 @@ EPILOG = "exit status: 0 all identical, 1 a digest or invariant differs, 2 error
 def add_arguments(p) -> None:
     add_workloads(p)
     add_engines(p, "each workload's")
-    add_threads(p, [1, 2], "1,2")
+    add_threads(p, list(DEFAULT_THREADS), ",".join(map(str, DEFAULT_THREADS)))
     p.add_argument(
         "--no-online", action="store_true", help="skip the one-application-per-call paths"
     )
