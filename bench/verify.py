@@ -4,7 +4,7 @@ computes exactly what an x86 server computes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from workloads import golden, registry
@@ -24,27 +24,56 @@ class Row:
         return self.verdict == "OK"
 
 
-def rows(
+def _checks(workload, engines: list[str] | None, threads: list[int], online: bool):
+    """(engine, threads, online) of each check of one workload."""
+    for engine in engines or workload.engines:
+        if engine not in workload.engines:
+            continue
+        for t in threads if engine != "python" else [1]:  # the reference runs on one thread
+            yield engine, t, False
+        if online and hasattr(workload, "online"):
+            yield engine, 1, True
+
+
+def count(
     names: list[str] | None, engines: list[str] | None, threads: list[int], online: bool = True
+) -> int:
+    return sum(len(list(_checks(w, engines, threads, online))) for w in registry.select(names))
+
+
+def rows(
+    names: list[str] | None,
+    engines: list[str] | None,
+    threads: list[int],
+    online: bool = True,
+    seed: int | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> Iterator[Row]:
+    """Each check's verdict. At the golden seed (``seed`` None) against the golden digests;
+    at another seed, against the Python reference's digest at that seed."""
     goldens = golden.load()
     for workload in registry.select(names):
         entry = goldens.get(workload.name)
-        seed = entry["seed"] if entry else golden.CANONICAL_SEED
         scale = entry["scale"] if entry else golden.CANONICAL_SCALE
-        expected = entry["digest"] if entry and entry["version"] == workload.version else ""
-        inputs = workload.generate(scale=scale, seed=seed)
-        for engine in engines or workload.engines:
-            if engine not in workload.engines:
-                continue
-            for t in threads if engine != "python" else [1]:  # the reference runs on one thread
-                outputs = workload.run(inputs, engine=engine, threads=t)
-                yield _judge(workload, inputs, outputs, engine, t, expected)
-            if online and hasattr(workload, "online"):
-                session = workload.online(inputs, engine)
+        if seed is None:
+            inputs = workload.generate(
+                scale=scale, seed=entry["seed"] if entry else golden.CANONICAL_SEED
+            )
+            expected = entry["digest"] if entry and entry["version"] == workload.version else ""
+        else:
+            inputs = workload.generate(scale=scale, seed=seed)
+            expected = workload.digest(workload.run(inputs, engine="python", threads=1))
+        for engine, t, is_online in _checks(workload, engines, threads, online):
+            if on_start:
+                on_start(f"{workload.name}[{engine}{'-online' if is_online else ''}-{t}t]")
+            if is_online:
+                session = workload.online(inputs, engine)  # type: ignore[attr-defined]
                 for row in range(session.size):
                     session.decide(row)
                 yield _judge(workload, inputs, session.outputs(), f"{engine}-online", 1, expected)
+            else:
+                outputs = workload.run(inputs, engine=engine, threads=t)
+                yield _judge(workload, inputs, outputs, engine, t, expected)
 
 
 def _judge(workload, inputs, outputs, engine: str, threads: int, expected: str) -> Row:

@@ -64,3 +64,13 @@ def test_errors_are_one_line_with_the_valid_names():
     assert result.returncode == 2 and "valid: c, numpy, python" in result.stderr
     result = run_cli("verify", "-t", "0")
     assert result.returncode == 2 and "thread counts" in result.stderr
+
+
+def test_verify_at_another_seed_checks_against_the_reference(capsys):
+    assert cli.main(["verify", "-w", "loan.limit", "-t", "1,3", "--seed", "7", "--json"]) == 0
+    at_seven = json.loads(capsys.readouterr().out)
+    assert cli.main(["verify", "-w", "loan.limit", "-t", "1", "--json"]) == 0
+    golden = json.loads(capsys.readouterr().out)
+    assert all(r["verdict"] == "OK" for r in at_seven) and len(at_seven) == 1 + 2 + 2
+    assert {r["digest"] for r in at_seven} != {r["digest"] for r in golden}
+    assert len({r["digest"] for r in at_seven}) == 1

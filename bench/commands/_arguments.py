@@ -140,12 +140,12 @@ def add_allow(p) -> None:
     )
 
 
-def add_seed(p) -> None:
+def add_seed(p, default_text: str = str(DEFAULT_SEED)) -> None:
     p.add_argument(
         "--seed",
         type=seed,
         default=None,
-        help=f"the workloads' input generator seed (default: {DEFAULT_SEED})",
+        help=f"the workloads' input generator seed (default: {default_text})",
     )
 
 

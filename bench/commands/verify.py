@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from bench.commands._arguments import add_engines, add_json, add_threads, add_workloads
+from bench.commands._arguments import add_engines, add_json, add_seed, add_threads, add_workloads
 from bench.commands._exit import EXIT_MISMATCH, EXIT_OK
+from bench.plan import DEFAULT_THREADS
 
 NAME = "verify"
 HELP = "check every engine against the golden digests"
@@ -15,10 +17,11 @@ EPILOG = "exit status: 0 all identical, 1 a digest or invariant differs, 2 error
 def add_arguments(p) -> None:
     add_workloads(p)
     add_engines(p, "each workload's")
-    add_threads(p, [1, 2], "1,2")
+    add_threads(p, list(DEFAULT_THREADS), ",".join(map(str, DEFAULT_THREADS)))
     p.add_argument(
         "--no-online", action="store_true", help="skip the one-application-per-call paths"
     )
+    add_seed(p, "the golden seed; another seed checks every engine against the Python reference")
     add_json(p)
     p.add_argument(
         "--write-golden",
@@ -29,6 +32,7 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     from bench import verify
+    from bench.progress import Progress
     from workloads import golden, registry
 
     if args.write_golden:
@@ -42,8 +46,24 @@ def main(args) -> int:
         print(
             f"{'workload':<16} {'engine':<14} {'threads':>7}  {'digest':<16}  verdict", flush=True
         )
-    for row in verify.rows(args.workloads, args.engines, args.threads, online=not args.no_online):
+    # a live line in a terminal; elsewhere the table itself is one line per check
+    bar = (
+        Progress(verify.count(args.workloads, args.engines, args.threads, not args.no_online))
+        if sys.stderr.isatty()
+        else None
+    )
+    for row in verify.rows(
+        args.workloads,
+        args.engines,
+        args.threads,
+        online=not args.no_online,
+        seed=args.seed,
+        on_start=bar.start if bar else None,
+    ):
         results.append(row)
+        if bar:
+            bar.finish(row.workload)
+            bar.close()
         if not args.json:
             print(
                 f"{row.workload:<16} {row.engine:<14} {row.threads:>7}  "
@@ -51,15 +71,16 @@ def main(args) -> int:
                 flush=True,
             )
     failed = [r for r in results if not r.ok]
+    against = "golden digests" if args.seed is None else f"Python reference's at seed {args.seed}"
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=1))
     else:
         print(
             f"{len(results) - len(failed)} of {len(results)} OK"
             + (
-                f"; {len(failed)} differ from the golden digests: outputs are NOT identical"
+                f"; {len(failed)} differ from the {against}: outputs are NOT identical"
                 if failed
-                else "; outputs are bit-identical to the golden digests"
+                else f"; outputs are bit-identical to the {against}"
             )
         )
     return EXIT_MISMATCH if failed else EXIT_OK
