@@ -4,6 +4,7 @@ import datetime
 import json
 import math
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -546,3 +547,13 @@ def test_show_prints_the_capacity_at_the_slo(store, capsys):
     assert "capacity at p99 ≤ 1 ms: 1,6" in out and "micro-batches of 256" in out
     assert cli.main(["show", "x86-base", "--store", store.location, "--slo", "0.001"]) == 0
     assert "no configuration met the SLO" in capsys.readouterr().out
+
+
+def test_the_example_cost_file_prices_two_real_classes_by_architecture():
+    model = cost.load([str(pathlib.Path(cost.__file__).parent / "example-cost.toml")])
+    x86 = model.machine_for({"run_id": "r", "label": "any"}, {"arch": "x86_64"})
+    arm = model.machine_for({"run_id": "r", "label": "any"}, {"arch": "aarch64"})
+    assert (x86.cores, x86.sockets, arm.cores, arm.sockets) == (64, 2, 128, 2)
+    assert x86.name != arm.name and "kunpeng" in arm.name
+    with pytest.raises(InputError, match="matches no"):
+        model.machine_for({"run_id": "r", "label": "any"}, {"arch": "riscv64"})
