@@ -66,6 +66,10 @@ def load(path: pathlib.Path) -> dict:
     return data
 
 
+# pytest-benchmark's per-benchmark statistics that are timings of one round
+SUMMARY_TIMINGS = ("min", "max", "mean", "median")
+
+
 def _positive_seconds(value: Any) -> bool:
     return (
         isinstance(value, (int, float))
@@ -92,15 +96,17 @@ def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
     raw = stats.get("data")
     if raw is not None and (not isinstance(raw, list) or not raw):
         raise InputError(f"{path}: benchmark {name} has an empty or malformed 'data' list")
-    seconds: list[float] = []
+    # the summary timings are checked even when raw data is used: a file whose own statistics
+    # are NaN or negative is damaged, whatever its rounds say
+    summary = [stats[key] for key in SUMMARY_TIMINGS if key in stats]
     values: list[Any] = raw if raw is not None else [stats.get("median")]
-    for value in values:
+    for value in [*summary, *values]:
         if not _positive_seconds(value):
             raise InputError(
                 f"{path}: benchmark {name} has the timing {value!r}, not a positive finite "
                 "number of seconds; nothing was imported"
             )
-        seconds.append(float(value))
+    seconds = [float(value) for value in values]
     return Benchmark(
         name=name,
         seconds=seconds,

@@ -135,6 +135,9 @@ def _set_median(value):
         (_set_data(0, []), "empty"),
         (_set_median(None), "None"),
         (_set_median(math.nan), "nan"),
+        # the statistics are checked too when the raw data is what gets stored
+        (lambda d: d["benchmarks"][1]["stats"].update(median=math.nan), "nan"),
+        (lambda d: d["benchmarks"][2]["stats"].update(min=-1e-6, mean=-1e-6), "-1e-06"),
         (lambda d: d["benchmarks"][0]["stats"].update(iterations=0), "iterations 0"),
         (lambda d: d["benchmarks"].append(d["benchmarks"][0]), "appears twice"),
         (lambda d: d.update(benchmarks=[]), "no benchmarks"),
