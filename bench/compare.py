@@ -21,7 +21,6 @@ Python, kernel…) are listed and must be allowed by name (--allow).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -29,7 +28,7 @@ import numpy as np
 from scipy import stats
 
 from bench import scaling, summary
-from bench.records import Calibration
+from bench.records import Calibration, RunRecord
 from bench.text import visible
 from workloads.errors import InputError
 
@@ -211,10 +210,8 @@ def difference(before: object, after: object) -> tuple[str, str]:
 
 
 def _facts(run: dict) -> dict:
-    return {
-        "fingerprint": json.loads(run["fingerprint_json"] or "{}"),
-        "build": json.loads(run["build_json"] or "{}"),
-    }
+    record = RunRecord.from_row(run)  # the one place the JSON columns are decoded
+    return {"fingerprint": record.fingerprint or {}, "build": record.build or {}}
 
 
 def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:

@@ -11,12 +11,12 @@ throughput, scaling, latency, probe fractions), cost (server figures, fleet).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
 from bench import calibrate, compare, scaling, summary
 from bench.compare import plural
+from bench.records import RunRecord
 from bench.store import Store
 from bench.text import LABEL_WIDTH, truncate
 from reports import cost
@@ -167,13 +167,14 @@ def load(keys: list[str], stores: list[str]) -> list[Machine]:
                 errors.append(str(error))
                 continue
             samples = store.samples([run["run_id"]])
+            record = RunRecord.from_row(run)  # the one place the JSON columns are decoded
             machines.append(
                 Machine(
                     run=run,
                     store=store,
-                    fingerprint=json.loads(run["fingerprint_json"] or "{}"),
-                    build=json.loads(run["build_json"] or "{}"),
-                    probes=json.loads(run["probes_json"] or "{}"),
+                    fingerprint=record.fingerprint or {},
+                    build=record.build or {},
+                    probes=record.probes or {},
                     samples=samples.to_pylist(),
                     summary=summary.summarize(samples),
                 )

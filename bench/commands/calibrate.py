@@ -27,8 +27,5 @@ def main(args) -> int:
         )
     from bench.compare import noisy_calibration
 
-    print(
-        noisy_calibration([r.to_row() for r in rows])
-        or "this host can detect a 10 % change in every benchmark"
-    )
+    print(noisy_calibration(rows) or "this host can detect a 10 % change in every benchmark")
     return EXIT_OK
