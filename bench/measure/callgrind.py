@@ -58,8 +58,9 @@ class MeasureUnavailable(BankbenchError):
     """This mode of measurement cannot run here (tool missing, emulated host)."""
 
 
-def check_available(emulated_reason: str | None, which=shutil.which) -> str:
+def check_available(emulated_reason: str | None, which=None) -> str:
     """The valgrind executable, or why instruction counts cannot be taken on this host."""
+    which = which or shutil.which
     if emulated_reason:
         raise MeasureUnavailable(
             f"--measure instructions refused: this host is emulated ({emulated_reason}) and "
@@ -102,9 +103,10 @@ def command(valgrind: str, dump_base: pathlib.Path, instrument_from_start: bool)
 
 
 def worker_environment(dump_base: pathlib.Path) -> dict[str, str]:
-    """The worker's environment: where the dumps go, and a fixed hash seed (str hashes
-    decide dict and set layouts, so the interpreter's instruction counts depend on it)."""
-    return {**os.environ, DUMP_ENV: str(dump_base), "PYTHONHASHSEED": "0"}
+    """What the worker's environment adds: where the dumps go, and a fixed hash seed (str
+    hashes decide dict and set layouts, so the interpreter's instruction counts depend on
+    it)."""
+    return {DUMP_ENV: str(dump_base), "PYTHONHASHSEED": "0"}
 
 
 # --- reading a dump -------------------------------------------------------------------------
