@@ -24,7 +24,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from bench import text
+from bench import compare_format, text
 from bench.measure.counts import EVENTS, per_unit_of
 from bench.measure.modes import INSTRUCTIONS, TIME
 from workloads.errors import InputError
@@ -230,15 +230,7 @@ def render(
         return json.dumps(
             {
                 "mode": result.mode,
-                "baseline": result.baseline["run_id"],
-                "candidate": result.candidate["run_id"],
-                "comparable": result.comparable,
-                "refusals": result.refusals,
-                "outputs_differ": result.outputs_differ,
-                "only_baseline": result.only_baseline,
-                "only_candidate": result.only_candidate,
-                "incomplete": result.incomplete,
-                "differences": {k: list(v) for k, v in result.differences.items()},
+                **compare_format.json_header(result),
                 "threshold_pct": threshold,
                 "regressed": [r.benchmark for r in regressed or []],
                 "rows": [
