@@ -45,8 +45,8 @@ def print_table(samples: list[dict]) -> None:
             )
         )
     print(
-        "scope: core = inside the C core's calls, every thread, barrier waits left out; "
-        "call = the whole call, interpreter included"
+        "scope: core = inside the C core's calls, every thread, barrier waits and "
+        "malloc/free left out; call = the whole call, interpreter included"
     )
     for reason in reasons:
         print(f"unknown: {text.terminal(reason)}")
