@@ -26,19 +26,27 @@ def _names(names: list[str], escape) -> str:
     return shown + (f" and {rest} more" if rest > 0 else "")
 
 
+def json_header(result) -> dict:
+    """What every comparison's JSON opens with (of times, here; of counts, in
+    bench.compare_instructions): the runs, whether and why not comparable, what differs."""
+    return {
+        "baseline": result.baseline["run_id"],
+        "candidate": result.candidate["run_id"],
+        "comparable": result.comparable,
+        "refusals": result.refusals,
+        "outputs_differ": result.outputs_differ,
+        "incomplete": result.incomplete,
+        "only_baseline": result.only_baseline,
+        "only_candidate": result.only_candidate,
+        "differences": {k: list(v) for k, v in result.differences.items()},
+    }
+
+
 def _json(result: Comparison, gate: Gate | None) -> str:
     return json.dumps(
         {
-            "baseline": result.baseline["run_id"],
-            "candidate": result.candidate["run_id"],
-            "comparable": result.comparable,
-            "refusals": result.refusals,
+            **json_header(result),
             "not_allowed": result.not_allowed,
-            "outputs_differ": result.outputs_differ,
-            "incomplete": result.incomplete,
-            "only_baseline": result.only_baseline,
-            "only_candidate": result.only_candidate,
-            "differences": {k: list(v) for k, v in result.differences.items()},
             "noise_floor": {"source": result.noise_source, "calibrated": result.calibrated},
             "rows": [
                 {

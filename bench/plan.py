@@ -15,6 +15,7 @@ import os
 import pathlib
 from dataclasses import dataclass
 
+from bench.measure import modes
 from workloads import golden, registry
 from workloads.errors import InputError
 
@@ -23,9 +24,8 @@ DEFAULT_PROFILE = "quick"
 DEFAULT_THREADS = (1, 2)
 ENGINES = ("c", "numpy", "python")
 # how a benchmark is measured: "time" is wall-clock (the only mode that compares machines);
-# other modes (instruction counts, hardware counters) register here and in the suite's
-# measure() seam, which reads plan.measure
-MEASURE_MODES = ("time",)
+# "instructions" and "counters" (bench/measure/modes.py) plug into the suite's measure() seam
+MEASURE_MODES = modes.MODES
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,14 @@ class Plan:
 
     def cases(self) -> list[Case]:
         """Every benchmark this plan runs, in the suite's order."""
+        return [c for c in self.every_case() if not modes.skip_reason(self, c)]
+
+    def skipped(self) -> list[tuple[Case, str]]:
+        """The benchmarks the measurement mode cannot measure, and why."""
+        return [(c, why) for c in self.every_case() if (why := modes.skip_reason(self, c))]
+
+    def every_case(self) -> list[Case]:
+        """Every benchmark of the plan's selection, whatever the measurement mode."""
         cases = []
         for name in self.workloads:
             workload = registry.get(name)
@@ -214,7 +222,7 @@ def resolve(
     unknown = [e for e in engines or () if e not in ENGINES]
     if unknown:
         raise InputError(f"unknown engine '{unknown[0]}'; valid: {', '.join(ENGINES)}")
-    return Plan(
+    plan = Plan(
         profile=name,
         workloads=tuple(w.name for w in registry.select(workloads)),
         engines=tuple(engines or ENGINES),
@@ -227,3 +235,4 @@ def resolve(
         pin=pin,
         measure=measure,
     )
+    return modes.adjust(plan, engines_given=bool(engines))

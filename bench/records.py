@@ -9,7 +9,10 @@ Schema history:
     1 — first version; later additions: runs.owner_host, owner_pid, owner_boot_id (the
         owner of a running run), runs.pytest_benchmark_version.
     2 — runs: seed, plan_json (the resolved Plan), placement_json (CPUs of pinned threads);
-        samples: measure (how the sample was measured: "time", …).
+        samples: measure (how the sample was measured: "time", "instructions", "counters")
+        and, in the counting modes, the call's counts (instructions, cycles, branches,
+        branch_misses, l1d_misses, llc_misses: per call, null = unknown), what counted them
+        (counts_source, counts_scope) and why the unknown ones are (counts_unknown).
 """
 
 from __future__ import annotations
@@ -168,7 +171,17 @@ class Sample(Record):
     latency_ns_quantiles: list[int] | None = column(pa.list_(pa.int64()))  # LATENCY_QUANTILES
     inner_seconds: float | None = column(pa.float64())  # the core's own clock around the call
     iterations: int | None = column(pa.int32())  # calls per round
-    measure: str | None = column(pa.string())  # how: "time" (wall clock), …
+    measure: str | None = column(pa.string())  # how: "time" (wall clock), "instructions", …
+    # counts of one call (bench/measure/counts.py): null when not counted or unknown
+    instructions: int | None = column(pa.int64())
+    cycles: int | None = column(pa.int64())
+    branches: int | None = column(pa.int64())
+    branch_misses: int | None = column(pa.int64())
+    l1d_misses: int | None = column(pa.int64())
+    llc_misses: int | None = column(pa.int64())
+    counts_source: str | None = column(pa.string())  # "callgrind" | "perf"
+    counts_scope: str | None = column(pa.string())  # "core" | "call"
+    counts_unknown: str | None = column(pa.string())  # why the null counts are unknown
 
 
 @dataclass

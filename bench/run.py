@@ -22,6 +22,7 @@ import sys
 import tempfile
 
 from bench import liveness
+from bench.measure import modes
 from bench.plan import PROFILES, Plan  # noqa: F401  (PROFILES: the profiles' one home is plan)
 from bench.progress import Progress
 from workloads.errors import BankbenchError
@@ -111,9 +112,11 @@ def failure_text(output: str) -> str:
     return "\n".join((wanted or lines)[-FAILURE_LINES_MAX:])
 
 
-def _run_worker(job: dict, folder: pathlib.Path, progress: Progress) -> None:
-    """One worker process: its progress events drawn as they come, its output kept aside
-    and shown if it fails."""
+def _run_worker(
+    job: dict, folder: pathlib.Path, progress: Progress, worker_mode: modes.Worker
+) -> None:
+    """One worker process (under Valgrind in instruction mode: ``worker_mode``): its
+    progress events drawn as they come, its output kept aside and shown if it fails."""
     read_end, write_end = os.pipe()
     job = {**job, "progress_fd": write_end}
     job_path = folder / f"job-{job['process']}.json"
@@ -121,12 +124,12 @@ def _run_worker(job: dict, folder: pathlib.Path, progress: Progress) -> None:
     log_path = folder / f"worker-{job['process']}.log"
     with open(log_path, "w+") as log:
         worker = subprocess.Popen(  # the worker dies with this process (liveness)
-            worker_command(job_path),
+            [*worker_mode.prefix, *worker_command(job_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             pass_fds=(write_end,),
             preexec_fn=liveness.worker_start(),
-            env=liveness.worker_environment(),
+            env={**liveness.worker_environment(), **worker_mode.environment},
         )
         os.close(write_end)
         with os.fdopen(read_end) as events:
@@ -154,7 +157,7 @@ def _run_worker(job: dict, folder: pathlib.Path, progress: Progress) -> None:
         if code == 2:  # interrupted inside the worker
             raise KeyboardInterrupt
         log.seek(0)
-        print(failure_text(log.read()), file=sys.stderr)
+        print(failure_text(log.read()), modes.failure_detail(worker_mode), file=sys.stderr)
         raise BankbenchError(
             f"benchmarks failed in worker process {job['process']} (pytest exit {code}): "
             f"its output is above; rerun `pytest {suite_folder()} -x` to debug"
@@ -197,6 +200,9 @@ def run(
         )
     facts = fingerprint.collect()
     build = facts.pop("build")
+    modes.check_available(
+        plan.measure, facts.get("emulation_reason") if facts["emulated"] else None
+    )
     if facts["emulated"]:
         print(
             f"WARNING: {facts['emulation_reason']}: "
@@ -215,6 +221,8 @@ def run(
         plan=plan.to_dict(),
         placement=where,
     )
+    if probes is None and plan.measure == modes.INSTRUCTIONS:
+        probes = {}  # the machine's limits explain times; counts are the code's
     if probes is None:
         from bench import probes as measure
 
@@ -227,6 +235,8 @@ def run(
         f"{len(cases)} benchmarks → {store_location}",
         file=sys.stderr,
     )
+    for line in modes.skipped_lines(plan):
+        print(line, file=sys.stderr)
     status = "complete"
 
     def on_term(signum, frame):  # SIGTERM: stop like Ctrl-C, keep what finished
@@ -242,8 +252,13 @@ def run(
     }
     try:
         with tempfile.TemporaryDirectory(prefix="bankbench-") as folder:
+            worker_mode = modes.prepare(plan.measure, pathlib.Path(folder))
+            if worker_mode.note:
+                print(worker_mode.note, file=sys.stderr)
             for process in range(plan.processes):
-                _run_worker({**job, "process": process}, pathlib.Path(folder), progress)
+                _run_worker(
+                    {**job, "process": process}, pathlib.Path(folder), progress, worker_mode
+                )
         _check_stored(store, record.run_id, [c.name(plan.scale) for c in cases])
     except BaseException:
         status = "incomplete"

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+from bench.measure import modes
 from bench.records import Sample
 
 # the latency distribution kept per online/capacity benchmark: percentiles 0…100 and the tail
@@ -65,6 +66,7 @@ def from_pytest_benchmark(
     known.setdefault("workload", entry.get("group") or re.sub(r"\[.*$", "", name) or name)
     measured = {key: info[key] for key in MEASURED if info.get(key) is not None}
     inner = info.get("inner_seconds") or [None] * len(timings)
+    counts = info.get("counts") or []  # per round, in a counting mode (bench/measure/modes.py)
     return [
         Sample(
             run_id=run_id,
@@ -73,6 +75,7 @@ def from_pytest_benchmark(
             round=i,
             seconds=seconds,
             inner_seconds=inner[i] if i < len(inner) else None,
+            **modes.sample_fields(counts[i] if i < len(counts) else None),
             **known,
             **measured,
             **fields,

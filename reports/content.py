@@ -9,7 +9,7 @@ import shlex
 from bench import compare
 from bench.compare import plural
 from bench.scaling import Rate
-from reports import analysis, charts, cost
+from reports import analysis, charts, cost, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
 
 MACHINE_FACTS = (
@@ -917,6 +917,7 @@ def build(report: analysis.Report) -> Document:
         machines,
         parity,
         speed,
+        why.section,
         latency,
         scaling,
         probe_limits,

@@ -202,3 +202,31 @@ def test_real_counters_include_the_threads_the_call_starts():
     _, alone = meter.measure(lambda: None)
     _, threaded = meter.measure(in_a_thread)
     assert threaded.instructions > alone.instructions + 400_000
+
+
+# --- bankbench run --measure counters --------------------------------------------------------
+
+
+def test_run_with_counters_stores_them_or_says_why_and_exits_0(tmp_path, capsys):
+    """Counters beside the time: here (no PMU) every count is stored as unknown with the
+    reason, the run exits 0 and its summary says so; on a machine with a PMU, counted."""
+    from bench import cli
+    from bench.store import Store
+
+    store = str(tmp_path / "store")
+    code = cli.main(
+        ["run", "--measure", "counters", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1"]
+        + ["--store", store, "--label", "counted"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    samples = Store(store).samples().to_pylist()
+    assert samples and all(s["measure"] == "counters" for s in samples)
+    assert all(s["seconds"] > 0 for s in samples)  # the time is measured as ever
+    if CounterMeter().counted_nothing:
+        assert all(s[e] is None for s in samples for e in EVENTS)
+        assert all(s["counts_unknown"] for s in samples)
+        assert "unknown: no PMU" in out or "unknown: perf_event_open" in out
+    else:
+        assert all(s["instructions"] and s["cycles"] for s in samples)
+        assert "IPC" in out

@@ -3,6 +3,7 @@ refusing where Valgrind cannot run, and counts that repeat exactly."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -46,7 +47,7 @@ DUMP = textwrap.dedent(
     0 200 5 5
     cfn=(3) bb_ledger_run
     calls=1 0
-    0 1100 200 100 0 10 5 0 2 1 90 9 3 1
+    0 1160 220 110 0 10 5 0 2 1 90 9 3 1
     cfn=(6) PyEval_SaveThread
     calls=1 0
     0 30
@@ -59,6 +60,10 @@ DUMP = textwrap.dedent(
     cfn=(7) memset
     calls=1 0
     0 100 40 20 0 2 0 0 0 0 0 0
+    cob=/lib/libc.so.6
+    cfn=(8) malloc
+    calls=1 0
+    0 60 20 10
 
     fn=(5)
     0 100 10 0 0 0 0 0 0 0 20 2
@@ -73,8 +78,9 @@ DUMP = textwrap.dedent(
 def test_core_counts_are_the_wrapped_calls_less_waiting():
     parsed = callgrind.parse(DUMP.splitlines(keepends=True))
     core = parsed[CORE]
-    assert core["Ir"] == 1100 - 100  # bb_ledger_run inclusive, less its barrier waits
-    assert parsed["waiting"]["Ir"] == 100
+    # bb_ledger_run inclusive, less its barrier waits and its malloc
+    assert core["Ir"] == 1160 - 100 - 60
+    assert parsed["left_out"]["Ir"] == 100 + 60
     assert parsed["entries"] == {"bb_ledger_run": 1}  # the markers are not work
     assert core["DLmr"] == 2 and core["Bcm"] == 9 - 2
     counts = callgrind.counts_of(core, CORE)
@@ -87,7 +93,7 @@ def test_core_counts_are_the_wrapped_calls_less_waiting():
 def test_call_counts_are_everything_in_the_window():
     parsed = callgrind.parse(DUMP.splitlines(keepends=True))
     # every self cost once: the interpreter, the wrapper, the core, the wait, the marker
-    assert parsed[CALL]["Ir"] == 5000 + 200 + 900 + 100 + 7
+    assert parsed[CALL]["Ir"] == 5000 + 200 + 900 + 100 + 7  # malloc's own lines: not here
     assert callgrind.counts_of(parsed[CALL], CALL).scope == CALL
 
 
@@ -144,7 +150,7 @@ def test_counts_of_the_core_repeat_exactly(tmp_path):
             [*command, sys.executable, "-c", MEASURE_SCRIPT],
             capture_output=True,
             text=True,
-            env=callgrind.worker_environment(base),
+            env={**os.environ, **callgrind.worker_environment(base)},
             timeout=900,
         )
         assert result.returncode == 0, result.stderr + callgrind.valgrind_log_tail(base)
@@ -155,3 +161,216 @@ def test_counts_of_the_core_repeat_exactly(tmp_path):
     assert a > 0 and abs(a - b) / a < 0.001
     assert first["loan.limit"]["l1d_misses"] is not None
     assert first["loan.limit"]["scope"] == CORE
+
+
+# --- compare in instruction mode ------------------------------------------------------------
+
+
+def _count_samples(run_id, instructions_by_benchmark, measure="instructions", source="callgrind"):
+    rows = []
+    for benchmark, instructions in instructions_by_benchmark.items():
+        workload, rest = benchmark.split("[", 1)
+        engine, threads = rest.split("-")[0], int(rest.split("-")[1].rstrip("t"))
+        rows.append(
+            {
+                "run_id": run_id,
+                "benchmark": benchmark,
+                "workload": workload,
+                "engine": engine,
+                "threads": threads,
+                "units": 1000,
+                "scale": 0.002,
+                "seed": 42,
+                "mode": "batch",
+                "batch_size": None,
+                "round": 0,
+                "seconds": 1.0,
+                "digest": "d-" + workload,
+                "measure": measure,
+                "instructions": instructions,
+                "cycles": instructions // 2 if source == "perf" else None,
+                "branches": instructions // 10,
+                "branch_misses": instructions // 1000,
+                "l1d_misses": instructions // 500,
+                "llc_misses": instructions // 5000,
+                "counts_source": source,
+                "counts_scope": "core",
+                "counts_unknown": None if source == "perf" else "no cycles in a simulator",
+            }
+        )
+    return rows
+
+
+def _run(run_id, arch="x86_64", **build):
+    return {
+        "run_id": run_id,
+        "label": run_id,
+        "status": "complete",
+        "fingerprint_json": __import__("json").dumps({"arch": arch, "cpu_model": "cpu"}),
+        "build_json": __import__("json").dumps({"source_sha256": "s", **build}),
+    }
+
+
+BASE = {
+    "loan.limit[c-1t-0.002]": 187_000,
+    "loan.limit[c-2t-0.002]": 188_000,
+    "ledger.post[c-1t-0.002]": 940_000,
+    "ledger.post[c-2t-0.002]": 941_000,
+}
+
+
+def test_two_percent_more_instructions_in_one_workload_trips_a_one_percent_gate():
+    from bench import compare_instructions as ci
+
+    slower = {k: (round(v * 1.02) if k.startswith("loan.limit") else v) for k, v in BASE.items()}
+    result = ci.compare(
+        _run("a"),
+        _run("b", source_sha256="t"),
+        _count_samples("a", BASE),
+        _count_samples("b", slower),
+    )
+    assert result.comparable and result.differences["source_sha256"] == ("s", "t")
+    regressed = ci.regressions(result, 1.0)
+    assert sorted(r.benchmark for r in regressed) == [
+        "loan.limit[c-1t-0.002]",
+        "loan.limit[c-2t-0.002]",
+    ]
+    assert regressed[0].change_pct() == pytest.approx(2.0, abs=0.01)
+    assert ci.regressions(result, 2.5) == []
+    table = ci.render(result, "table", 1.0, regressed)
+    assert "REGRESSION (exit 3)" in table and "more work" in table and "same work" in table
+    # the same counts (what two runs of one commit give): nothing regresses
+    same = ci.compare(_run("a"), _run("b"), _count_samples("a", BASE), _count_samples("b", BASE))
+    assert ci.regressions(same, ci.AA_SPREAD_PCT) == []
+
+
+def test_a_gate_tighter_than_the_counts_repeat_is_refused():
+    from bench import compare_instructions as ci
+    from workloads.errors import InputError
+
+    result = ci.compare(_run("a"), _run("b"), _count_samples("a", BASE), _count_samples("b", BASE))
+    with pytest.raises(InputError, match="below"):
+        ci.regressions(result, 0.01)
+
+
+def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
+    from bench import compare_instructions as ci
+
+    result = ci.compare(
+        _run("a"), _run("b", arch="aarch64"), _count_samples("a", BASE), _count_samples("b", BASE)
+    )
+    assert not result.comparable and not result.rows
+    for fmt in ("table", "markdown"):
+        out = ci.render(result, fmt, 1.0)
+        assert out.count("\n") == 0 and "different instruction sets" in out
+
+
+def test_counters_of_two_machines_are_shown_side_by_side_and_never_gated():
+    from bench import compare_instructions as ci
+    from workloads.errors import InputError
+
+    other = {k: v * 3 // 2 for k, v in BASE.items()}
+    result = ci.compare(
+        _run("a"),
+        _run("b", arch="aarch64"),
+        _count_samples("a", BASE, "counters", "perf"),
+        _count_samples("b", other, "counters", "perf"),
+    )
+    assert result.comparable and result.mode == "counters"
+    row = result.rows[0]
+    assert row.candidate["instructions"] == pytest.approx(row.baseline["instructions"] * 1.5, 0.01)
+    assert row.baseline["ipc"] == pytest.approx(2.0, 0.01)
+    assert "IPC" in ci.render(result, "table", None)
+    with pytest.raises(InputError, match="not gated"):
+        ci.regressions(result, 1.0)
+
+
+def test_a_time_run_and_a_counted_run_are_not_compared():
+    from bench import compare_instructions as ci
+
+    timed = [{**s, "measure": "time"} for s in _count_samples("a", BASE)]
+    assert ci.counted(timed, _count_samples("b", BASE))
+    result = ci.compare(_run("a"), _run("b"), timed, _count_samples("b", BASE))
+    assert not result.comparable and "one measurement mode" in result.refusals[0]
+
+
+def test_markdown_escapes_what_runs_and_stores_say():
+    from bench import compare_instructions as ci
+
+    hostile = {"loan.limit[c-1t-0.002]": 1000}
+    base_run = {**_run("a"), "label": "<img src=x onerror=alert(1)>|`x`\n# head"}
+    rows = _count_samples("a", hostile)
+    result = ci.compare(base_run, _run("b"), rows, _count_samples("b", hostile))
+    out = ci.render(result, "markdown", 1.0)
+    assert "<img" not in out and "\n# head" not in out
+
+
+# --- bankbench run --measure instructions ----------------------------------------------------
+
+
+def _run_instructions(store, *extra):
+    from bench import cli
+
+    return cli.main(
+        ["run", "--measure", "instructions", "-p", "smoke", "--store", str(store), *extra]
+    )
+
+
+def test_run_without_valgrind_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(callgrind.shutil, "which", lambda name: None)
+    assert _run_instructions(tmp_path / "store", "-w", "loan.limit") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "apt-get install valgrind" in err
+    assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.parquet"))
+
+
+def test_run_on_an_emulated_host_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from bench import fingerprint
+
+    real = fingerprint.collect
+
+    def emulated():
+        return {**real(), "emulated": True, "emulation_reason": "qemu-user (test)"}
+
+    monkeypatch.setattr(fingerprint, "collect", emulated)
+    assert _run_instructions(tmp_path / "store", "-w", "loan.limit") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "qemu-user" in err and "Valgrind cannot run" in err
+
+
+def test_the_plan_counts_once_and_says_what_it_leaves_out():
+    from bench import plan as plans
+    from bench.measure import modes
+
+    plan = plans.resolve("quick", measure="instructions", engines=["c", "numpy"])
+    assert (plan.rounds, plan.processes, plan.min_round_s) == (1, 1, 0.0)
+    kept = {(c.kind, c.engine) for c in plan.cases()}
+    assert ("capacity", "c") not in kept and ("batch", "numpy") not in kept  # quick: 0.05
+    lines = modes.skipped_lines(plan)
+    assert any("capacity" in line for line in lines)
+    assert any("numpy engine under Valgrind" in line for line in lines)
+    assert plans.resolve("smoke", measure="instructions").engines == ("c",)
+    assert plans.resolve("smoke").rounds > 1  # time: as the profile says
+
+
+@needs_valgrind
+def test_run_counts_every_c_benchmark_of_the_selection(tmp_path, capsys):
+    from bench.store import Store
+
+    store = tmp_path / "store"
+    assert _run_instructions(store, "-w", "ledger.smallbank", "--label", "counted") == 0
+    out = capsys.readouterr().out
+    samples = Store(str(store)).samples().to_pylist()
+    assert sorted(s["benchmark"] for s in samples) == [
+        "ledger.smallbank[c-1t-0.002]",
+        "ledger.smallbank[c-2t-0.002]",
+    ]
+    for s in samples:
+        assert s["measure"] == "instructions" and s["counts_scope"] == "core"
+        assert s["counts_source"] == "callgrind" and s["instructions"] > s["units"]
+        assert s["cycles"] is None and "cycles" in s["counts_unknown"]
+        assert s["l1d_misses"] is not None and s["branch_misses"] is not None
+    one, two = sorted(samples, key=lambda s: s["threads"])
+    # the same work at 2 threads, plus a little for sharding: never half
+    assert 0.99 < two["instructions"] / one["instructions"] < 1.2
+    assert "instr/unit" in out and "median" not in out  # no Valgrind times shown

@@ -181,7 +181,9 @@ def add_run_options(p) -> None:
         "--measure",
         choices=MEASURE_MODES,
         default=MEASURE_MODES[0],
-        help="how benchmarks are measured: time (wall clock, the default)",
+        help="how benchmarks are measured: time (wall clock, the default; compares "
+        "machines), instructions (counted under Valgrind: deterministic, the CI gate), "
+        "counters (this CPU's cycles, IPC and misses beside the time, where it has a PMU)",
     )
     add_store(p)
     add_slo(p)

@@ -17,8 +17,14 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     from bench import calibrate
+    from workloads.errors import InputError
 
-    rows = calibrate.calibrate(plan_of(args), args.store, args.label)
+    plan = plan_of(args)
+    if plan.measure != "time":  # counts of one code repeat; only time has a noise floor
+        raise InputError(
+            f"calibrate measures this host's timing noise: drop --measure {plan.measure}"
+        )
+    rows = calibrate.calibrate(plan, args.store, args.label)
     print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
     for r in rows:
         print(

@@ -12,7 +12,7 @@ from bench.commands._exit import (
 )
 
 NAME = "compare"
-HELP = "candidate vs baseline: ratios with CIs, verdicts, CI gate"
+HELP = "candidate vs baseline: ratios with CIs, verdicts, CI gate (times or counts)"
 EPILOG = (
     "exit status: 0 fine, 3 a regression beyond --fail-on-regression, "
     "4 not comparable (also: no benchmark in common), 5 outputs differ, "
@@ -53,6 +53,12 @@ def main(args) -> int:
     base_store = Store(args.store)
     cand_store = Store(args.candidate_store or args.store)
     baseline, candidate = base_store.find_run(args.baseline), cand_store.find_run(args.candidate)
+    base_samples = base_store.samples([baseline["run_id"]]).to_pylist()
+    cand_samples = cand_store.samples([candidate["run_id"]]).to_pylist()
+    from bench import compare_instructions
+
+    if compare_instructions.counted(base_samples, cand_samples):  # --measure instructions…
+        return compare_instructions.main(args, baseline, candidate, base_samples, cand_samples)
     if args.noise_floor == "auto":
         from bench import calibrate
 
@@ -62,8 +68,8 @@ def main(args) -> int:
     result = compare.compare(
         baseline,
         candidate,
-        base_store.samples([baseline["run_id"]]).to_pylist(),
-        cand_store.samples([candidate["run_id"]]).to_pylist(),
+        base_samples,
+        cand_samples,
         set(args.allow or []),
         noise_floor=floor,
     )

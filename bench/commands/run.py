@@ -17,9 +17,16 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     from bench import run, summary
+    from bench.measure import modes
+    from bench.measure import summary as counts_summary
     from bench.store import Store
 
-    run_id = run.run(plan_of(args), store_location=args.store, label=args.label)
+    plan = plan_of(args)
+    run_id = run.run(plan, store_location=args.store, label=args.label)
     print(f"\nrun {run_id} in {args.store}")
-    summary.print_table(summary.summarize(Store(args.store).samples([run_id])), args.slo)
+    samples = Store(args.store).samples([run_id])
+    if plan.measure != modes.INSTRUCTIONS:  # under Valgrind the times are Valgrind's
+        summary.print_table(summary.summarize(samples), args.slo)
+    if plan.measure != modes.TIME:
+        counts_summary.print_table(samples.to_pylist())
     return EXIT_OK

@@ -10,6 +10,7 @@ the real machine's behaviour, noisy). A count that a source cannot give is None,
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from dataclasses import dataclass
 
 # the counted events, in the order tables show them
@@ -65,3 +66,18 @@ class Counts:
     def unknown(cls, source: str, scope: str, reason: str) -> Counts:
         """Nothing counted, and why."""
         return cls(source=source, scope=scope, unknown_reason=reason)
+
+
+def per_unit_of(samples: list[dict]) -> tuple[dict[str, float | None], str | None]:
+    """One benchmark's stored samples → the median of each event per unit of work, and IPC
+    (only from the CPU's own counts: a simulator has no cycles); and why the unknown ones
+    are unknown."""
+    units = samples[0].get("units")
+    values: dict[str, float | None] = {}
+    for event in EVENTS:
+        counts = [s[event] for s in samples if s.get(event) is not None]
+        values[event] = statistics.median(counts) / units if counts and units else None
+    cycles, instructions = values["cycles"], values["instructions"]
+    values["ipc"] = instructions / cycles if cycles and instructions else None
+    reasons = {s.get("counts_unknown") for s in samples} - {None, ""}
+    return values, "; ".join(sorted(reasons)) or None  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import numpy as np
 
 from bench import plan as plans
 from bench import samples
+from bench.measure import modes
 from bench.suite.conftest import plan_of
 from native import lib
 from workloads import _native, registry
@@ -37,10 +38,13 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("case", cases, ids=[c.test_id() for c in cases])
 
 
-def measure(benchmark, plan, target, **pedantic):
+def measure(benchmark, plan, case, target, **pedantic):
     """Run ``target`` under the plan's measurement mode: the one seam a mode plugs into.
-    "time": pytest-benchmark's pedantic rounds, timed by the wall clock."""
+    "time": pytest-benchmark's pedantic rounds, timed by the wall clock; "instructions" and
+    "counters": bench/measure/modes.py."""
     assert plan.measure in plans.MEASURE_MODES, plan.measure
+    if plan.measure != modes.TIME:
+        return modes.measured(benchmark, plan.measure, case.engine, target, pedantic)
     return benchmark.pedantic(target, **pedantic)
 
 
@@ -72,6 +76,7 @@ def test_batch(benchmark, plan, inputs_of, case):
     outputs = measure(
         benchmark,
         plan,
+        case,
         timed_run,
         args=(inputs, engine, threads),
         rounds=rounds,
@@ -116,7 +121,7 @@ def test_decide_online_latency(benchmark, plan, inputs_of, case):
         start = clock()
         session.decide(row)
         latencies[row] = clock() - start
-    measure(benchmark, plan, one_pass, rounds=plan.rounds_of(case.engine), iterations=1)
+    measure(benchmark, plan, case, one_pass, rounds=plan.rounds_of(case.engine), iterations=1)
     benchmark.extra_info.update(
         units=session.size,
         **samples.latency_info(latencies),
@@ -136,7 +141,7 @@ def test_ledger_post_batching(benchmark, plan, inputs_of, case):
     benchmark.group = "ledger.post batching"
     rounds = 1 if case.batch_size == 1 else plan.rounds
     outputs = measure(
-        benchmark, plan, workload.run, args=(inputs, "c", 1), rounds=rounds, iterations=1
+        benchmark, plan, case, workload.run, args=(inputs, "c", 1), rounds=rounds, iterations=1
     )
     workload.check(inputs, outputs)
     benchmark.extra_info.update(units=workload.units(inputs), digest=workload.digest(outputs))
@@ -180,7 +185,7 @@ def test_decide_capacity(benchmark, plan, inputs_of, case):
         return sessions
 
     sessions = measure(
-        benchmark, plan, serve, setup=fresh_sessions, rounds=plan.rounds, iterations=1
+        benchmark, plan, case, serve, setup=fresh_sessions, rounds=plan.rounds, iterations=1
     )
     benchmark.extra_info.update(
         units=size,
