@@ -114,8 +114,19 @@ def test_emulated_host_is_refused_in_one_line():
     assert "\n" not in str(refused.value) and "qemu-user" in str(refused.value)
 
 
+def test_a_sanitizer_build_is_refused_in_one_line(monkeypatch):
+    import native
+
+    flags = "-O1 -fsanitize=address,undefined"
+    monkeypatch.setattr(native, "build_info", lambda: {"flags": flags})
+    with pytest.raises(callgrind.MeasureUnavailable) as refused:
+        callgrind.check_available(None, which=lambda name: "/usr/bin/valgrind")
+    assert "\n" not in str(refused.value) and "sanitizer build" in str(refused.value)
+
+
 needs_valgrind = pytest.mark.skipif(
-    not __import__("shutil").which("valgrind"), reason="valgrind is not installed"
+    not __import__("shutil").which("valgrind") or callgrind.sanitizer_build(),
+    reason="valgrind is not installed, or the core is a sanitizer build it cannot run",
 )
 
 MEASURE_SCRIPT = textwrap.dedent(
