@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from bench import __version__
 from bench.commands import COMMANDS
@@ -36,8 +37,17 @@ EPILOG = """examples:
 """
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one line with the fix, not argparse's usage block first; exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        from bench import text
+
+        self.exit(2, f"bankbench: error: {text.terminal(message)}; see `{self.prog} --help`\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _OneLineParser(
         prog="bankbench",
         description="Benchmark and migration suite for core-banking compute "
         "(x86-64 and Arm): proves bit-identical results, measures speed.",
@@ -69,8 +79,18 @@ def _check_engines(args) -> None:
             raise InputError(f"unknown engine '{unknown[0]}'; valid: {', '.join(known)}")
 
 
+def _one_line(error: BaseException) -> str:
+    """An error's message made safe: it may quote a label or a run id from the store."""
+    from bench import text
+
+    return text.terminal(error)
+
+
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"bankbench: warning: {message}", file=sys.stderr)  # one line, no source echo
+    from bench import text
+
+    # one line, no source echo; the message may quote a label or an imported name
+    print(f"bankbench: warning: {text.terminal(message)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_engines(args)
         return args.func(args)
     except BankbenchError as error:
-        print(f"bankbench: error: {error}", file=sys.stderr)
+        print(f"bankbench: error: {_one_line(error)}", file=sys.stderr)
         return error.exit_code
     except ImportError as error:  # the C core was never built
         print(f"bankbench: error: {error}", file=sys.stderr)

@@ -74,3 +74,16 @@ def test_verify_at_another_seed_checks_against_the_reference(capsys):
     assert all(r["verdict"] == "OK" for r in at_seven) and len(at_seven) == 1 + 2 + 2
     assert {r["digest"] for r in at_seven} != {r["digest"] for r in golden}
     assert len({r["digest"] for r in at_seven}) == 1
+
+
+def test_argument_errors_are_one_line_with_the_help_to_see():
+    for args, command in (
+        (("run", "--profile", "nope"), "bankbench run"),
+        (("show",), "bankbench show"),
+        (("nonsense",), "bankbench"),
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "usage:" not in result.stderr, result.stderr
+        assert result.stderr.startswith("bankbench: error: ")
+        assert result.stderr.rstrip().endswith(f"; see `{command} --help`")
