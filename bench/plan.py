@@ -75,11 +75,18 @@ def sweep(cpus: int) -> tuple[int, ...]:
     return tuple(sorted(counts))
 
 
+# the C core has no limit of its own; more threads than this is a typo (100000 for 1000),
+# and each thread costs a stack and a slice of the batch
+THREADS_MAX = 1024
+
+
 def parse_threads(text: str) -> tuple[int, ...]:
     """'1,2,4', or 'max' (every usable CPU) alone or in a list ('1,max')."""
     counts = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
+            if text.strip():
+                raise InputError(f"'{text}' has an empty item; thread counts are e.g. 1,2,4")
             continue
         if part == "max":
             counts.append(usable_cpus())
@@ -92,6 +99,8 @@ def parse_threads(text: str) -> tuple[int, ...]:
             ) from None
         if value < 1:
             raise InputError("thread counts are whole numbers >= 1, e.g. 1,2")
+        if value > THREADS_MAX:
+            raise InputError(f"{value} threads is more than the maximum, {THREADS_MAX}")
         counts.append(value)
     if not counts:
         raise InputError("no thread counts given, e.g. 1,2,4 or max")

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench import liveness
+from bench import liveness, text
 from bench.measure import modes
 from bench.plan import PROFILES, Plan  # noqa: F401  (PROFILES: the profiles' one home is plan)
 from bench.progress import Progress
@@ -157,11 +157,31 @@ def _run_worker(
         if code == 2:  # interrupted inside the worker
             raise KeyboardInterrupt
         log.seek(0)
-        print(failure_text(log.read()), modes.failure_detail(worker_mode), file=sys.stderr)
-        raise BankbenchError(
-            f"benchmarks failed in worker process {job['process']} (pytest exit {code}): "
-            f"its output is above; rerun `pytest {suite_folder()} -x` to debug"
+        explanation = "\n".join(
+            filter(None, (failure_text(log.read()), modes.failure_detail(worker_mode)))
         )
+        if explanation:
+            print(explanation, file=sys.stderr)
+        raise BankbenchError(worker_failure(job["process"], code, bool(explanation)))
+
+
+def worker_failure(process: int, code: int, output_shown: bool) -> str:
+    """Why worker ``process`` stopped with status ``code`` (negative: the signal that killed
+    it), pointing at its output only if it printed any."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        why = {"SIGKILL": ": out of memory, or killed by hand"}.get(name, "")
+        what = f"was killed by signal {-code} ({name}{why})"
+    else:
+        what = f"failed (pytest exit {code})"
+    where = "its output is above" if output_shown else "it printed nothing"
+    return (
+        f"benchmarks in worker process {process} {what}: {where}; "
+        f"rerun `pytest {suite_folder()} -x` to debug"
+    )
 
 
 def _cases_of(plan: Plan) -> list:
@@ -231,8 +251,9 @@ def run(
     record.probes = probes
     store.write_run(record)
     print(
-        f"run {record.run_id} ({record.label}): {plan.banner()}, "
-        f"{len(cases)} benchmarks → {store_location}",
+        f"run {record.run_id} ({text.terminal(record.label, text.LABEL_WIDTH)}): "
+        f"{text.terminal(plan.banner())}, {len(cases)} benchmarks → "
+        f"{text.terminal(store_location)}",
         file=sys.stderr,
     )
     for line in modes.skipped_lines(plan):

@@ -318,21 +318,41 @@ class Store:
         return [RunRecord.from_row(r) for r in rows]
 
     def find_run(self, key: str) -> dict:
-        """A run by id, id prefix or label (the newest with that label)."""
+        """A run by id, id prefix or label. Several runs with that label: the newest, and a
+        warning naming it and the others; an id prefix of several runs is refused."""
         runs = self.runs().to_pylist()
-        matches = [r for r in runs if r["run_id"] == key or r["run_id"].startswith(key)] or sorted(
-            (r for r in runs if r["label"] == key), key=lambda r: r["run_id"]
-        )[-1:]
-        if len(matches) != 1:
+        matches = [r for r in runs if r["run_id"] == key] or [
+            r for r in runs if r["run_id"].startswith(key)
+        ]
+        if len(matches) > 1:
+            ids = ", ".join(sorted(r["run_id"] for r in matches)[:10])
+            raise InputError(
+                f"run '{key}' is ambiguous: it begins {len(matches)} run ids in "
+                f"{self.location} ({ids}); give more of the id"
+            )
+        if not matches:
+            labelled = sorted((r for r in runs if r["label"] == key), key=lambda r: r["run_id"])
+            if len(labelled) > 1:
+                import warnings
+
+                others = ", ".join(r["run_id"] for r in labelled[:-1][-10:])
+                warnings.warn(
+                    f"{len(labelled)} runs are labelled '{key}': using the newest, "
+                    f"{labelled[-1]['run_id']} (the others: {others}; give a run id to choose)",
+                    stacklevel=2,
+                )
+            matches = labelled[-1:]
+        if not matches:
             available = ", ".join(f"{r['run_id']} ({r['label']})" for r in runs[-10:]) or "none"
-            what = "is ambiguous" if matches else "is not in the store"
             unreadable = [p for p in self.unreadable if "/runs/" in p]
             hint = (
                 f" ({len(unreadable)} run file(s) cannot be read, e.g. {unreadable[0]})"
-                if unreadable and not matches
+                if unreadable
                 else ""
             )
-            raise InputError(f"run '{key}' {what} {self.location}{hint}; available: {available}")
+            raise InputError(
+                f"run '{key}' is not in the store {self.location}{hint}; available: {available}"
+            )
         return matches[0]
 
 

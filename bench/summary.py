@@ -8,8 +8,11 @@ import pyarrow as pa
 
 def output_key(row: dict) -> tuple:
     """What must give one digest: a workload's output at one scale, seed and batch size,
-    whatever the engine and thread count."""
-    return (row["workload"], row["scale"], row["seed"], row["batch_size"])
+    whatever the engine and thread count; except loan.decide's capacity on several shards,
+    each with its own fraud state, whose answer is one per thread count."""
+    threads = row.get("threads") or 1
+    shards = threads if row.get("mode") == "capacity" and threads > 1 else None
+    return (row["workload"], row["scale"], row["seed"], row["batch_size"], shards)
 
 
 def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:
@@ -103,21 +106,43 @@ def capacity(summary: list[dict], slo_ms: float) -> dict | None:
     }
 
 
+def duration(seconds: float) -> str:
+    """A time in the unit that shows it with three or more significant digits where it can
+    (ns, µs, ms or s), so a sub-microsecond median is never shown as 0.00ms."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.2f}{unit}"
+    return f"{seconds / 1e-9:.2f}ns" if seconds else "0s"
+
+
+BENCHMARK_WIDTH = 40  # the benchmark column's width; ours fit, an imported name may not
+BENCHMARK_MAX = 60  # characters of a benchmark name before the ellipsis
+
+
 def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
-    print(f"{'benchmark':<40} {'median':>11} {'CV':>6} {'throughput':>18}  {'digest':<16} ok")
+    from bench import text
+
+    print(
+        f"{'benchmark':<{BENCHMARK_WIDTH}} {'median':>11} {'CV':>6} {'throughput':>18}  "
+        f"{'digest':<16} ok"
+    )
     for r in summary:
         throughput = f"{r['units_per_s']:>12,.0f} /s" if r["units_per_s"] else f"{'':>14}"
         latency = f"  p99 {r['latency_us_p99']:.1f} µs" if r["latency_us_p99"] else ""
         ok = {True: "yes", False: "DIFFER", None: "-"}[r["digest_ok"]]
         print(
-            f"{r['benchmark']:<40} {r['median_s'] * 1e3:>9.2f}ms {r['cv'] * 100:>5.1f}% "
-            f"{throughput:>18}  {r['digest']:<16} {ok}{latency}"
+            f"{text.terminal(r['benchmark'], BENCHMARK_MAX):<{BENCHMARK_WIDTH}} "
+            f"{duration(r['median_s']):>11} {r['cv'] * 100:>5.1f}% "
+            f"{throughput:>18}  {text.terminal(r['digest'], 16):<16} {ok}{latency}"
         )
     scaling = efficiency(summary)
     if scaling:
         print(
             "parallel efficiency, rate(t) / (t × rate(1)): "
-            + "; ".join(f"{name} {t}t {e * 100:.0f} %" for name, t, e in scaling)
+            + "; ".join(
+                f"{text.terminal(name, BENCHMARK_MAX)} {t}t {e * 100:.0f} %"
+                for name, t, e in scaling
+            )
         )
     if any(r["mode"] == "capacity" for r in summary):
         best = capacity(summary, slo_ms)

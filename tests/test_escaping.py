@@ -295,3 +295,54 @@ def test_a_failed_report_leaves_nothing(tmp_path, monkeypatch):
         write.report(ids, [store.location], [], set(), str(out))
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "store"]
+
+
+def test_runs_and_show_print_store_text_escaped_one_line_each(tmp_path, capsys):
+    store, ids = _store(tmp_path)
+    assert cli.main(["runs", "--store", store.location]) == 0
+    listed = capsys.readouterr().out
+    assert not any(c in listed for c in CONTROLS)
+    lines = listed.splitlines()
+    assert len(lines) == 1 + len(ids) and max(map(len, lines)) < 250
+    for key in (ids[0], "B" + HOSTILE):
+        assert cli.main(["show", key, "--store", store.location]) == 0
+        shown = capsys.readouterr()
+        assert not any(c in shown.out + shown.err for c in CONTROLS)
+        # the run line, the column names, a row per benchmark, efficiency and capacity
+        lines = shown.out.splitlines()
+        assert len(lines) == 2 + len(BENCHMARKS) + 2 and max(map(len, lines)) < 250
+
+
+def test_show_names_the_run_it_picks_and_refuses_an_ambiguous_id(tmp_path, capsys):
+    store, ids = _store(tmp_path)
+    newer = _run("20261128T000009-cccccccc", "A")  # the same label as the first run
+    store.write_run(newer)
+    assert cli.main(["show", "A" + HOSTILE, "--store", store.location]) == 0
+    shown = capsys.readouterr()
+    assert shown.out.startswith(f"run {newer['run_id']} ")
+    warning = shown.err.splitlines()
+    assert len(warning) == 1 and warning[0].startswith("bankbench: warning: 2 runs are labelled")
+    assert f"using the newest, {newer['run_id']}" in warning[0] and ids[0] in warning[0]
+    assert not any(c in shown.err for c in CONTROLS)
+
+    assert cli.main(["show", "2026", "--store", store.location]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(
+        "bankbench: error: run '2026' is ambiguous: it begins 3 run ids in "
+    )
+    assert all(run_id in error for run_id in (*ids, newer["run_id"]))
+
+    assert cli.main(["show", "nope\x1b[31m\r\n", "--store", store.location]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "is not in the store" in error
+    assert not any(c in error for c in CONTROLS)
+
+
+def test_warnings_show_user_text_escaped(capsys):
+    import warnings
+
+    cli.main(["list"])  # installs the one-line warning hook
+    capsys.readouterr()
+    warnings.warn_explicit("label \x1b[31mred\u202e\r\nnext", UserWarning, "x.py", 1)
+    err = capsys.readouterr().err
+    assert err == "bankbench: warning: label \\x1b[31mred\\u202e\\r\\nnext\n"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench import limits, plan, progress, run
+from bench import limits, plan, progress, run, summary
 from bench.records import RUNS, SAMPLES, RunRecord, Sample
 from bench.store import Store
 from workloads.errors import BankbenchError
@@ -273,3 +273,73 @@ def test_ledger_threads_above_the_cpu_count_wait_asleep():
     assert workload.digest(workload.run(inputs, "c", threads)) == expected
     switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - before
     assert switches < 5_000, switches
+
+
+def test_thread_lists_with_an_empty_item_or_too_many_threads_are_refused():
+    for text in ("1,,2", ",1", "1,"):
+        with pytest.raises(BankbenchError, match="empty item"):
+            plan.parse_threads(text)
+    with pytest.raises(BankbenchError, match=f"maximum, {plan.THREADS_MAX}"):
+        plan.parse_threads(str(plan.THREADS_MAX + 1))
+    assert plan.parse_threads(str(plan.THREADS_MAX)) == (plan.THREADS_MAX,)
+    for threads in ("1,,2", "100000"):
+        result = bankbench("run", "-t", threads, "--store", "unused")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_worker_killed_by_a_signal_says_so(tmp_path, monkeypatch, capsys):
+    kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    monkeypatch.setattr(run, "worker_command", lambda job_path: [sys.executable, "-c", kill])
+    with pytest.raises(BankbenchError) as raised:
+        bar = progress.Progress(1, stream=io.StringIO())
+        run._run_worker({"process": 0}, tmp_path, bar, run.modes.Worker())
+    message = str(raised.value)
+    assert "killed by signal 9 (SIGKILL: out of memory, or killed by hand)" in message
+    assert "above" not in message and "printed nothing" in message
+    assert capsys.readouterr().err == ""
+
+
+def test_sub_microsecond_medians_keep_their_digits(capsys):
+    assert summary.duration(4.2e-7) == "420.00ns"
+    assert summary.duration(3.5e-6) == "3.50µs"
+    assert summary.duration(0.0123) == "12.30ms"
+    assert summary.duration(2.5) == "2.50s"
+    row = {
+        "benchmark": "imported[fast]",
+        "workload": "imported",
+        "engine": "python",
+        "mode": "batch",
+        "batch_size": None,
+        "threads": 1,
+        "median_s": 2.5e-7,
+        "cv": 0.01,
+        "units_per_s": None,
+        "latency_us_p99": None,
+        "digest": "",
+        "digest_ok": None,
+        "harness_overhead": None,
+    }
+    summary.print_table([row])
+    assert "250.00ns" in capsys.readouterr().out
+
+
+def test_capacity_on_several_shards_stores_its_digest(tmp_path):
+    label = "\x1b[31mR\u202eX\r\nY"
+    result = bankbench(
+        "run", "-p", "smoke", "-w", "loan.decide", "-e", "c", "-t", "1,2",
+        "--label", label, "--store", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not any(c in result.stdout + result.stderr for c in ("\x1b", "\u202e", "\r"))
+    assert "(\\x1b[31mR\\u202eX\\r\\nY)" in result.stderr  # the banner
+    [run_id] = [r.run_id for r in Store(str(tmp_path)).run_records()]
+    rows = Store(str(tmp_path)).samples([run_id]).to_pylist()
+    capacity = [r for r in rows if r["mode"] == "capacity"]
+    assert {r["threads"] for r in capacity} == {1, 2}
+    assert all(r["digest"] for r in capacity)
+    # one answer per thread count, whatever the micro-batch size
+    per_threads = {t: {r["digest"] for r in capacity if r["threads"] == t} for t in (1, 2)}
+    assert all(len(d) == 1 for d in per_threads.values())
+    assert per_threads[1] == {r["digest"] for r in rows if r["mode"] == "batch"}
+    table = summary.summarize(Store(str(tmp_path)).samples([run_id]))
+    assert all(r["digest_ok"] is True for r in table)

@@ -99,7 +99,8 @@ def add_threads(p, default: list[int] | None, default_text: str) -> None:
         "--threads",
         type=thread_counts,
         default=default,
-        help=f"thread counts, e.g. 1,2,4, or 'max' (default: {default_text})",
+        help=f"thread counts, e.g. 1,2,4, or 'max', each at most {plans.THREADS_MAX} "
+        f"(default: {default_text})",
     )
 
 

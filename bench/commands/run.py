@@ -16,14 +16,14 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from bench import run, summary
+    from bench import run, summary, text
     from bench.measure import modes
     from bench.measure import summary as counts_summary
     from bench.store import Store
 
     plan = plan_of(args)
     run_id = run.run(plan, store_location=args.store, label=args.label)
-    print(f"\nrun {run_id} in {args.store}")
+    print(f"\nrun {run_id} in {text.terminal(args.store)}")
     samples = Store(args.store).samples([run_id])
     if plan.measure != modes.INSTRUCTIONS:  # under Valgrind the times are Valgrind's
         summary.print_table(summary.summarize(samples), args.slo)

@@ -17,6 +17,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from bench import text
     from bench.records import RunRecord
     from bench.store import Store
 
@@ -38,14 +39,17 @@ def main(args) -> int:
         )
         return EXIT_OK
     if not runs:
-        print(f"no runs in {args.store} yet: `bankbench run` writes one")
+        print(f"no runs in {text.terminal(args.store)} yet: `bankbench run` writes one")
         return EXIT_OK
     print(f"{'run':<25} {'label':<24} {'status':<10} {'profile':<9} {'seed':>6} {'arch':<8} cpu")
     for r in map(RunRecord.from_row, runs):
         emulated = " (emulated)" if r.emulated else ""
         seed = "" if r.seed is None else r.seed
+        # store text: one line per run however odd the label, host or CPU name
         print(
-            f"{r.run_id:<25} {(r.label or '')[:24]:<24} {r.status:<10} {r.profile or '':<9} "
-            f"{seed:>6} {r.arch or '?':<8} {r.cpu_model or 'unknown'}{emulated}"
+            f"{text.terminal(r.run_id, 25):<25} {text.terminal(r.label or '', 24):<24} "
+            f"{text.terminal(r.status, 10):<10} {text.terminal(r.profile or '', 9):<9} "
+            f"{seed:>6} {text.terminal(r.arch or '?', 8):<8} "
+            f"{text.terminal(r.cpu_model or 'unknown', text.LABEL_WIDTH * 2)}{emulated}"
         )
     return EXIT_OK

@@ -10,21 +10,30 @@ HELP = "a run's summary table again"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run", help="run id, id prefix or label")
+    p.add_argument(
+        "run",
+        help="run id, id prefix or label; an id prefix of several runs is refused, and of "
+        "several runs with the label the newest is shown, with a warning naming the others",
+    )
     add_slo(p)
     add_store(p)
 
 
+_SHOWN = ("run_id", "label", "status", "profile", "seed")  # store text in the header line
+
+
 def main(args) -> int:
-    from bench import summary
+    from bench import summary, text
     from bench.store import Store
 
     store = Store(args.store)
     run = store.find_run(args.run)
+    shown = {k: text.terminal(run.get(k), text.LABEL_WIDTH) for k in _SHOWN}
     print(
-        f"run {run['run_id']} ({run['label']}), {run['status']}, profile {run['profile']}, "
-        f"seed {run.get('seed')}, "
-        f"{run['cpu_model'] or 'unknown cpu'}, started {run['started_at']}"
+        f"run {shown['run_id']} ({shown['label']}), {shown['status']}, "
+        f"profile {shown['profile']}, seed {shown['seed']}, "
+        f"{text.terminal(run['cpu_model'] or 'unknown cpu', text.LABEL_WIDTH * 2)}, "
+        f"started {run['started_at']}"
     )
     summary.print_table(summary.summarize(store.samples([run["run_id"]])), args.slo)
     return EXIT_OK
