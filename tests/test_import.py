@@ -12,7 +12,7 @@ import pathlib
 
 import pytest
 
-from bench import cli
+from bench import cli, text
 from bench.store import SAMPLES, Store
 
 DATA = pathlib.Path(__file__).parent / "data" / "pytest_benchmark"
@@ -58,7 +58,7 @@ def test_an_imported_file_is_a_first_class_run(version, imported, capsys):
         assert {r["workload"] for r in mine} == {name}
 
     code, out, _ = _bankbench(capsys, "runs", "--store", imported)
-    assert code == 0 and label[:24] in out
+    assert code == 0 and text.terminal(label, 24) in out  # the label column, cut with "…"
     code, out, _ = _bankbench(capsys, "show", label, "--store", imported)
     assert code == 0
     assert all(name in out for name in expected)
