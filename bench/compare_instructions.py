@@ -340,16 +340,16 @@ def render(
             f"{threshold:g} %; the counts are deterministic (two runs of the same code agree "
             f"within {AA_SPREAD_PCT} %), so no statistical test is needed or made"
         )
+    else:
+        lines.append(
+            "counters are this machine's own and vary from run to run like time: shown "
+            "side by side to explain a difference, never gated"
+        )
     if regressed:
         lines.append(
             f"{'**' if md else ''}REGRESSION{'**' if md else ''} (exit 3): instructions per "
             f"unit grew by more than {threshold:g} % in "
             + ", ".join(f"{esc(r.benchmark)} ({_pct(r.change_pct())})" for r in regressed)
-        )
-    else:
-        lines.append(
-            "counters are this machine's own and vary from run to run like time: shown "
-            "side by side to explain a difference, never gated"
         )
     return "\n".join(lines)
 

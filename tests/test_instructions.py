@@ -250,6 +250,7 @@ def test_two_percent_more_instructions_in_one_workload_trips_a_one_percent_gate(
     assert ci.regressions(result, 2.5) == []
     table = ci.render(result, "table", 1.0, regressed)
     assert "REGRESSION (exit 3)" in table and "more work" in table and "same work" in table
+    assert "never gated" not in table  # that is said of counters only
     # the same counts (what two runs of one commit give): nothing regresses
     same = ci.compare(_run("a"), _run("b"), _count_samples("a", BASE), _count_samples("b", BASE))
     assert ci.regressions(same, ci.AA_SPREAD_PCT) == []
