@@ -97,6 +97,10 @@ def run_gate(repo: pathlib.Path, out: pathlib.Path) -> subprocess.CompletedProce
 
 pytestmark = [
     pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed"),
+    pytest.mark.skipif(
+        "libasan" in os.environ.get("LD_PRELOAD", ""),
+        reason="the sanitizer run preloads ASan into every process, and Valgrind cannot host it",
+    ),
     pytest.mark.skipif(not shutil.which("git"), reason="git is not installed"),
 ]
 
