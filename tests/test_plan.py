@@ -256,23 +256,20 @@ def test_a_failing_worker_shows_why():
     assert "MemoryError: Unable to allocate 40.0 GiB" in shown and "FAILED" in shown
 
 
-def test_ledger_threads_above_the_cpu_count_wait_asleep():
-    """16 threads of ledger.post on fewer CPUs give the 1-thread digest, and a waiting thread
-    sleeps instead of yielding the CPU back and forth with the ones it waits for (spinning
-    then yielding made ~150,000-400,000 involuntary context switches per run at scale 1 on
-    2 CPUs; sleeping, under 1,000)."""
-    import resource
-
+def test_ledger_threads_above_the_cpu_count_give_the_one_thread_digest():
+    """16 threads of ledger.post (or 8 per usable CPU) complete on fewer CPUs with the
+    1-thread digest. That waiters sleep rather than yield is a speed property, measured with
+    `bankbench run -w ledger.post -e c -t 2,8,16 -s 1` and by context switches (spinning then
+    yielding: ~150,000-400,000 involuntary switches per run at scale 1 on 2 CPUs; sleeping:
+    under 1,000 on a quiet host), not asserted here: the host's own load moves that count
+    (65,605 seen at load 15)."""
     from workloads import registry
 
     workload = registry.get("ledger.post")
     inputs = workload.generate(scale=0.2, seed=7)
     expected = workload.digest(workload.run(inputs, "c", 1))
     threads = max(16, 8 * plan.usable_cpus())
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
     assert workload.digest(workload.run(inputs, "c", threads)) == expected
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - before
-    assert switches < 5_000, switches
 
 
 def test_thread_lists_with_an_empty_item_or_too_many_threads_are_refused():
