@@ -28,9 +28,10 @@ import numpy as np
 from scipy import stats
 
 from bench import scaling, summary
+from bench.commands._exit import EXIT_NOT_COMPARABLE
 from bench.records import Calibration, RunRecord
 from bench.text import visible
-from workloads.errors import InputError
+from workloads.errors import BankbenchError, InputError
 
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 2000
@@ -277,6 +278,35 @@ def output_parity(base_samples: list[dict], cand_samples: list[dict]) -> dict[tu
     return verdicts
 
 
+class NotComparableError(BankbenchError):
+    """Two runs whose timings cannot be compared at all (the report refuses them as compare
+    does, with compare's exit status)."""
+
+    exit_code = EXIT_NOT_COMPARABLE
+
+
+def _why_nothing_in_common(a: dict[tuple, dict], b: dict[tuple, dict]) -> str:
+    """The cause when the same selection was run with another seed or scale (a benchmark's
+    key holds both), else the generic advice."""
+    causes, fixes = [], []
+    for field_name, option in (("seed", "--seed"), ("scale", "--scale")):
+        index = KEY.index(field_name)
+        ours, theirs = {k[index] for k in a}, {k[index] for k in b}
+        if ours.isdisjoint(theirs):
+            causes.append(f"{field_name} ({_listed(ours)} vs {_listed(theirs)})")
+            fixes.append(option)
+    if not causes:
+        return "run the same selection on both"
+    return (
+        f"the runs differ in {' and '.join(causes)}: rerun one with the other's "
+        + " and ".join(fixes)
+    )
+
+
+def _listed(values: set) -> str:
+    return ", ".join(sorted(("none" if v is None else f"{v:g}") for v in values))
+
+
 def _ratio_of_medians(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.median(base, axis=axis) / np.median(cand, axis=axis)
 
@@ -323,7 +353,7 @@ def compare(
         result.nothing_in_common = True
         result.refusals.append(
             f"no benchmark in common (baseline {plural(len(a), 'benchmark')}, candidate "
-            f"{len(b):,}): run the same selection on both"
+            f"{len(b):,}): {_why_nothing_in_common(a, b)}"
         )
     parity = output_parity(base_samples, cand_samples)
     result.outputs_differ = sorted(

@@ -262,6 +262,23 @@ def test_compare_command_refuses_nothing_in_common_and_itself(store, capsys):
     assert "compared with itself" in err and err.count("\n") == 1
 
 
+def test_nothing_in_common_names_a_seed_or_scale_difference(store, capsys):
+    """The same selection with another seed (or scale) shares no benchmark: say which."""
+    base = samples("20261128T000000-aaaaaaaa", {"w1": noisy(1.0, 9, 1)})
+    cand = [{**r, "seed": 7} for r in samples("20261128T000001-bbbbbbbb", {"w1": noisy(1.0, 9, 2)})]
+    result = compare.compare(
+        run("20261128T000000-aaaaaaaa"), run("20261128T000001-bbbbbbbb"), base, cand, set()
+    )
+    assert result.nothing_in_common
+    assert "differ in seed (42 vs 7): rerun one with the other's --seed" in result.refusals[-1]
+    rescaled = [{**r, "scale": 0.5} for r in cand]
+    result = compare.compare(
+        run("20261128T000000-aaaaaaaa"), run("20261128T000001-bbbbbbbb"), base, rescaled, set()
+    )
+    assert "differ in seed (42 vs 7) and scale (1 vs 0.5)" in result.refusals[-1]
+    assert "--seed and --scale" in result.refusals[-1]
+
+
 def test_a_smoke_gate_cannot_decide_and_says_what_would(store, capsys):
     base = {f"w{k}": noisy(1.0, 3, k) for k in range(6)}
     cand = {f"w{k}": noisy(1.0, 3, k + 10) for k in range(6)}
