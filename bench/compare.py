@@ -297,10 +297,8 @@ def _why_nothing_in_common(a: dict[tuple, dict], b: dict[tuple, dict]) -> str:
             fixes.append(option)
     if not causes:
         return "run the same selection on both"
-    return (
-        f"the runs differ in {' and '.join(causes)}: rerun one with the other's "
-        + " and ".join(fixes)
-    )
+    options = " and ".join(fixes)
+    return f"the runs differ in {' and '.join(causes)}: rerun one with the other's {options}"
 
 
 def _listed(values: set) -> str:
