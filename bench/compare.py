@@ -96,6 +96,11 @@ class Row:
     def can_reach_significance(self) -> bool:
         return self.p_floor < ALPHA
 
+    @property
+    def noisy(self) -> bool:
+        """Its samples vary more than NOISY_CV on a side: no difference cannot be shown."""
+        return max(self.baseline_cv, self.candidate_cv) > NOISY_CV
+
     def can_detect(self, change: float) -> bool:
         """Whether a change of this fraction could be called on these samples: their sample
         counts can reach significance and the calibrated noise (where known) is below it."""
@@ -138,7 +143,7 @@ class Comparison:
             if run.get("profile") == "smoke":
                 problems.append(f"the {side} is a smoke run (a few rounds, tiny inputs)")
         n = len(self.rows)
-        noisy = sum(max(r.baseline_cv, r.candidate_cv) > NOISY_CV for r in self.rows)
+        noisy = sum(r.noisy for r in self.rows)
         if noisy * 4 > n:
             problems.append(
                 f"{of(noisy, n)} {'varies' if noisy == 1 else 'vary'} by more than "
@@ -229,7 +234,7 @@ def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
                 f"the {name} ran emulated ({run['run_id']}): its timings are invalid"
             )
         status = run.get("status") or "complete"
-        if status != "complete":
+        if status not in ("complete", "imported"):  # an imported run is first-class
             result.incomplete.append(f"the {name} ({run['run_id']}) is {status}")
     if a["build"].get("source_sha256") != b["build"].get("source_sha256"):
         result.refusals.append(
@@ -385,7 +390,7 @@ def compare(
             row.verdict = "better"
         elif p < ALPHA and row.high < 1 and beyond_noise:
             row.verdict = "worse"
-        elif not row.can_reach_significance:
+        elif not row.can_reach_significance or row.noisy:  # cannot show there is none
             row.verdict = "insufficient evidence"
     result.geomean = _geomean_interval(resampled, rng)
     _per_core_and_socket(result, a, b)

@@ -336,3 +336,26 @@ def test_a_noisy_calibration_is_flagged():
         message.startswith("TOO NOISY") and "1 of 2 benchmarks" in message and "4289 %" in message
     )
     assert compare.noisy_calibration(rows[:1]) is None
+
+
+def test_imported_runs_are_not_incomplete_and_very_noisy_rows_are_insufficient_evidence():
+    """Imported runs are first-class; a row whose samples vary by more than 1000 % shows
+    nothing, so it says 'insufficient evidence', never 'no significant difference'."""
+    spiky = [0.001] * 199 + [1000.0]  # CV about 1400 %
+    base = {"steady": noisy(1.0, 200, 1), "spiky": spiky}
+    cand = {"steady": noisy(1.0, 200, 2), "spiky": spiky[::-1]}
+    result = compare.compare(
+        run("a", status="imported"),
+        run("b", status="imported"),
+        samples("a", base),
+        samples("b", cand),
+        set(),
+    )
+    assert result.incomplete == []
+    spiky_row = next(r for r in result.rows if r.benchmark.startswith("spiky"))
+    assert spiky_row.baseline_cv > 10 and spiky_row.verdict == "insufficient evidence"
+    for fmt in ("table", "markdown"):
+        out = compare_format.render(result, fmt)
+        assert "INCOMPLETE" not in out
+        line = next(x for x in out.splitlines() if "spiky" in x)
+        assert "insufficient evidence" in line and "no significant difference" not in line
