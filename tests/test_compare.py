@@ -2,6 +2,8 @@
 
 import datetime
 import json
+import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -359,3 +361,18 @@ def test_imported_runs_are_not_incomplete_and_very_noisy_rows_are_insufficient_e
         assert "INCOMPLETE" not in out
         line = next(x for x in out.splitlines() if "spiky" in x)
         assert "insufficient evidence" in line and "no significant difference" not in line
+
+
+def test_compare_prints_each_store_warning_once(store, capsys):
+    _store_run(store, "20261128T000000-aaaaaaaa", {"w1": noisy(1.0, 9, 1)}, label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", {"w1": noisy(1.0, 9, 2)}, label="y")
+    folder = pathlib.Path(store.location) / "samples"
+    sample = next(p for p in folder.rglob("*.parquet") if "bbbbbbbb" in str(p))
+    (sample.parent / "junk.parquet").write_bytes(b"not parquet")  # an unreadable file
+    (sample.parent / "threads=abc").mkdir()  # a hive folder whose value is not a thread count
+    shutil.copy(sample, sample.parent / "threads=abc" / sample.name)
+    _compare(store, "x", "y")
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert any("junk.parquet" in line for line in warned)
+    assert any("threads=abc" in line for line in warned)
+    assert len(warned) == len(set(warned)), warned
