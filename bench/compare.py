@@ -28,9 +28,10 @@ import numpy as np
 from scipy import stats
 
 from bench import scaling, summary
+from bench.commands._exit import EXIT_NOT_COMPARABLE
 from bench.records import Calibration, RunRecord
 from bench.text import visible
-from workloads.errors import InputError
+from workloads.errors import BankbenchError, InputError
 
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 2000
@@ -95,6 +96,11 @@ class Row:
     def can_reach_significance(self) -> bool:
         return self.p_floor < ALPHA
 
+    @property
+    def noisy(self) -> bool:
+        """Its samples vary more than NOISY_CV on a side: no difference cannot be shown."""
+        return max(self.baseline_cv, self.candidate_cv) > NOISY_CV
+
     def can_detect(self, change: float) -> bool:
         """Whether a change of this fraction could be called on these samples: their sample
         counts can reach significance and the calibrated noise (where known) is below it."""
@@ -137,7 +143,7 @@ class Comparison:
             if run.get("profile") == "smoke":
                 problems.append(f"the {side} is a smoke run (a few rounds, tiny inputs)")
         n = len(self.rows)
-        noisy = sum(max(r.baseline_cv, r.candidate_cv) > NOISY_CV for r in self.rows)
+        noisy = sum(r.noisy for r in self.rows)
         if noisy * 4 > n:
             problems.append(
                 f"{of(noisy, n)} {'varies' if noisy == 1 else 'vary'} by more than "
@@ -228,7 +234,7 @@ def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
                 f"the {name} ran emulated ({run['run_id']}): its timings are invalid"
             )
         status = run.get("status") or "complete"
-        if status != "complete":
+        if status not in ("complete", "imported"):  # an imported run is first-class
             result.incomplete.append(f"the {name} ({run['run_id']}) is {status}")
     if a["build"].get("source_sha256") != b["build"].get("source_sha256"):
         result.refusals.append(
@@ -277,6 +283,33 @@ def output_parity(base_samples: list[dict], cand_samples: list[dict]) -> dict[tu
     return verdicts
 
 
+class NotComparableError(BankbenchError):
+    """Two runs whose timings cannot be compared at all (the report refuses them as compare
+    does, with compare's exit status)."""
+
+    exit_code = EXIT_NOT_COMPARABLE
+
+
+def _why_nothing_in_common(a: dict[tuple, dict], b: dict[tuple, dict]) -> str:
+    """The cause when the same selection was run with another seed or scale (a benchmark's
+    key holds both), else the generic advice."""
+    causes, fixes = [], []
+    for field_name, option in (("seed", "--seed"), ("scale", "--scale")):
+        index = KEY.index(field_name)
+        ours, theirs = {k[index] for k in a}, {k[index] for k in b}
+        if ours.isdisjoint(theirs):
+            causes.append(f"{field_name} ({_listed(ours)} vs {_listed(theirs)})")
+            fixes.append(option)
+    if not causes:
+        return "run the same selection on both"
+    options = " and ".join(fixes)
+    return f"the runs differ in {' and '.join(causes)}: rerun one with the other's {options}"
+
+
+def _listed(values: set) -> str:
+    return ", ".join(sorted(("none" if v is None else f"{v:g}") for v in values))
+
+
 def _ratio_of_medians(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.median(base, axis=axis) / np.median(cand, axis=axis)
 
@@ -323,7 +356,7 @@ def compare(
         result.nothing_in_common = True
         result.refusals.append(
             f"no benchmark in common (baseline {plural(len(a), 'benchmark')}, candidate "
-            f"{len(b):,}): run the same selection on both"
+            f"{len(b):,}): {_why_nothing_in_common(a, b)}"
         )
     parity = output_parity(base_samples, cand_samples)
     result.outputs_differ = sorted(
@@ -357,7 +390,7 @@ def compare(
             row.verdict = "better"
         elif p < ALPHA and row.high < 1 and beyond_noise:
             row.verdict = "worse"
-        elif not row.can_reach_significance:
+        elif not row.can_reach_significance or row.noisy:  # cannot show there is none
             row.verdict = "insufficient evidence"
     result.geomean = _geomean_interval(resampled, rng)
     _per_core_and_socket(result, a, b)

@@ -18,7 +18,7 @@ from bench import calibrate, compare, scaling, summary
 from bench.compare import plural
 from bench.records import RunRecord
 from bench.store import Store
-from bench.text import LABEL_WIDTH, truncate
+from bench.text import LABEL_WIDTH, truncate, visible
 from reports import cost
 from workloads.errors import InputError
 
@@ -515,11 +515,19 @@ def analyse(
     workloads, matrix = parity(machines)
     base = machines[0]
     floor = calibrate.noise_floor(base.store, base.run)
+    compared = comparisons(machines, allow, floor)
+    for machine, result in zip(machines[1:], compared, strict=True):
+        if result.nothing_in_common:  # refused as compare refuses it: nothing to report
+            raise compare.NotComparableError(
+                f"{visible(machine.name)} ({visible(machine.run['run_id'])}) and the baseline "
+                f"{visible(base.name)} ({visible(base.run['run_id'])}) have "
+                f"{result.refusals[-1]}"
+            )
     report = Report(
         machines,
         workloads,
         matrix,
-        comparisons(machines, allow, floor),
+        compared,
         allow,
         floor,
         model,

@@ -135,7 +135,12 @@ def glance(report: analysis.Report) -> list:
             sure.append(f"{who}–")
             continue
         ran = sum(cells[column] == "same" for cells in report.parity.values())
-        same.append(f"{who}yes, bit-identical on {ran} of {plural(len(report.parity), 'workload')}")
+        if ran:
+            same.append(
+                f"{who}yes, bit-identical on {ran} of {plural(len(report.parity), 'workload')}"
+            )
+        else:  # never "identical" on nothing compared
+            same.append(f"{who}not checked: no workload ran on both")
         verdict = result.suite_verdict if result.comparable else None
         if verdict is None or not result.geomean:
             faster.append(f"{who}not compared ({'; '.join(result.refusals) or 'see below'})")

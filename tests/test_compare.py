@@ -2,6 +2,8 @@
 
 import datetime
 import json
+import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -262,6 +264,23 @@ def test_compare_command_refuses_nothing_in_common_and_itself(store, capsys):
     assert "compared with itself" in err and err.count("\n") == 1
 
 
+def test_nothing_in_common_names_a_seed_or_scale_difference(store, capsys):
+    """The same selection with another seed (or scale) shares no benchmark: say which."""
+    base = samples("20261128T000000-aaaaaaaa", {"w1": noisy(1.0, 9, 1)})
+    cand = [{**r, "seed": 7} for r in samples("20261128T000001-bbbbbbbb", {"w1": noisy(1.0, 9, 2)})]
+    result = compare.compare(
+        run("20261128T000000-aaaaaaaa"), run("20261128T000001-bbbbbbbb"), base, cand, set()
+    )
+    assert result.nothing_in_common
+    assert "differ in seed (42 vs 7): rerun one with the other's --seed" in result.refusals[-1]
+    rescaled = [{**r, "scale": 0.5} for r in cand]
+    result = compare.compare(
+        run("20261128T000000-aaaaaaaa"), run("20261128T000001-bbbbbbbb"), base, rescaled, set()
+    )
+    assert "differ in seed (42 vs 7) and scale (1 vs 0.5)" in result.refusals[-1]
+    assert "--seed and --scale" in result.refusals[-1]
+
+
 def test_a_smoke_gate_cannot_decide_and_says_what_would(store, capsys):
     base = {f"w{k}": noisy(1.0, 3, k) for k in range(6)}
     cand = {f"w{k}": noisy(1.0, 3, k + 10) for k in range(6)}
@@ -319,3 +338,41 @@ def test_a_noisy_calibration_is_flagged():
         message.startswith("TOO NOISY") and "1 of 2 benchmarks" in message and "4289 %" in message
     )
     assert compare.noisy_calibration(rows[:1]) is None
+
+
+def test_imported_runs_are_not_incomplete_and_very_noisy_rows_are_insufficient_evidence():
+    """Imported runs are first-class; a row whose samples vary by more than 1000 % shows
+    nothing, so it says 'insufficient evidence', never 'no significant difference'."""
+    spiky = [0.001] * 199 + [1000.0]  # CV about 1400 %
+    base = {"steady": noisy(1.0, 200, 1), "spiky": spiky}
+    cand = {"steady": noisy(1.0, 200, 2), "spiky": spiky[::-1]}
+    result = compare.compare(
+        run("a", status="imported"),
+        run("b", status="imported"),
+        samples("a", base),
+        samples("b", cand),
+        set(),
+    )
+    assert result.incomplete == []
+    spiky_row = next(r for r in result.rows if r.benchmark.startswith("spiky"))
+    assert spiky_row.baseline_cv > 10 and spiky_row.verdict == "insufficient evidence"
+    for fmt in ("table", "markdown"):
+        out = compare_format.render(result, fmt)
+        assert "INCOMPLETE" not in out
+        line = next(x for x in out.splitlines() if "spiky" in x)
+        assert "insufficient evidence" in line and "no significant difference" not in line
+
+
+def test_compare_prints_each_store_warning_once(store, capsys):
+    _store_run(store, "20261128T000000-aaaaaaaa", {"w1": noisy(1.0, 9, 1)}, label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", {"w1": noisy(1.0, 9, 2)}, label="y")
+    folder = pathlib.Path(store.location) / "samples"
+    sample = next(p for p in folder.rglob("*.parquet") if "bbbbbbbb" in str(p))
+    (sample.parent / "junk.parquet").write_bytes(b"not parquet")  # an unreadable file
+    (sample.parent / "threads=abc").mkdir()  # a hive folder whose value is not a thread count
+    shutil.copy(sample, sample.parent / "threads=abc" / sample.name)
+    _compare(store, "x", "y")
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert any("junk.parquet" in line for line in warned)
+    assert any("threads=abc" in line for line in warned)
+    assert len(warned) == len(set(warned)), warned

@@ -152,6 +152,7 @@ def make_run(
     digests=None,
     emulated=False,
     profile="standard",
+    seed=42,
 ):
     run = _run_record(run_id, label, hostname, emulated, profile)
     store.write_run(run)
@@ -162,7 +163,7 @@ def make_run(
                 "run_id": run_id,
                 "benchmark": name,
                 "scale": 1.0,
-                "seed": 42,
+                "seed": seed,
                 "round": i,
                 "seconds": median * (1 + 0.01 * rng.standard_normal()),
                 **fields,
@@ -557,3 +558,19 @@ def test_the_example_cost_file_prices_two_real_classes_by_architecture():
     assert x86.name != arm.name and "kunpeng" in arm.name
     with pytest.raises(InputError, match="matches no"):
         model.machine_for({"run_id": "r", "label": "any"}, {"arch": "riscv64"})
+
+
+def test_report_refuses_runs_with_nothing_in_common_as_compare_does(tmp_path, capsys):
+    """Another seed shares no benchmark: exit 4 with one error line naming the seed, no
+    report claiming identical outputs on nothing compared."""
+    store = Store(str(tmp_path / "store"))
+    make_run(store, "20261128T000000-aaaaaaaa", "s7", seed=7)
+    make_run(store, "20261128T000001-bbbbbbbb", "s42")
+    out = tmp_path / "out"
+    args = ["report", "s7", "s42", "--store", store.location, "-o", str(out)]
+    assert cli.main(args) == cli.EXIT_NOT_COMPARABLE
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("bankbench: error:")]
+    assert len(errors) == 1 and "no benchmark in common" in errors[0]
+    assert "differ in seed (7 vs 42)" in errors[0]
+    assert not out.exists()

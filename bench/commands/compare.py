@@ -51,7 +51,8 @@ def main(args) -> int:
     from bench.store import Store
 
     base_store = Store(args.store)
-    cand_store = Store(args.candidate_store or args.store)
+    same = not args.candidate_store or args.candidate_store == args.store
+    cand_store = base_store if same else Store(args.candidate_store)  # one Store: warns once
     baseline, candidate = base_store.find_run(args.baseline), cand_store.find_run(args.candidate)
     base_samples = base_store.samples([baseline["run_id"]]).to_pylist()
     cand_samples = cand_store.samples([candidate["run_id"]]).to_pylist()
