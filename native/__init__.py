@@ -16,7 +16,7 @@ except ImportError as error:  # pragma: no cover - exercised only on a broken in
         "(or `python native/build.py` for an in-place development build)"
     ) from error
 
-__all__ = ["ffi", "lib", "build_info"]
+__all__ = ["ffi", "lib", "build_info", "is_sanitizer_build"]
 
 
 def build_info() -> dict[str, str]:
@@ -36,3 +36,9 @@ def build_info() -> dict[str, str]:
         "cffi_version": cffi.__version__,
         "machine": platform.machine(),
     }
+
+
+def is_sanitizer_build() -> bool:
+    """Whether the core carries a sanitizer (tox -e sanitize): its flags override the pinned
+    ones by design, and Valgrind cannot host its runtime."""
+    return "-fsanitize" in build_info()["flags"]

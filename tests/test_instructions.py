@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+import native
 from bench.measure import callgrind
 from bench.measure.counts import CALL, CORE
 
@@ -115,8 +116,6 @@ def test_emulated_host_is_refused_in_one_line():
 
 
 def test_a_sanitizer_build_is_refused_in_one_line(monkeypatch):
-    import native
-
     flags = "-O1 -fsanitize=address,undefined"
     monkeypatch.setattr(native, "build_info", lambda: {"flags": flags})
     with pytest.raises(callgrind.MeasureUnavailable) as refused:
@@ -125,7 +124,7 @@ def test_a_sanitizer_build_is_refused_in_one_line(monkeypatch):
 
 
 needs_valgrind = pytest.mark.skipif(
-    not __import__("shutil").which("valgrind") or callgrind.sanitizer_build(),
+    not __import__("shutil").which("valgrind") or native.is_sanitizer_build(),
     reason="valgrind is not installed, or the core is a sanitizer build it cannot run",
 )
 

@@ -36,6 +36,7 @@ import subprocess
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import native
 from bench.measure.counts import CALL, CORE, Counts
 from workloads.errors import BankbenchError
 
@@ -77,20 +78,13 @@ def check_available(emulated_reason: str | None, which=None) -> str:
     valgrind = which("valgrind")
     if not valgrind:
         raise MeasureUnavailable(f"--measure instructions: {INSTALL_HINT}")
-    if sanitizer_build():
+    if native.is_sanitizer_build():
         raise MeasureUnavailable(
             "--measure instructions refused: this core is a sanitizer build (AddressSanitizer "
             "cannot run under Valgrind); rebuild it without -fsanitize "
             "(python native/build.py, or pip install . without BANKBENCH_EXTRA_CFLAGS)"
         )
     return valgrind
-
-
-def sanitizer_build() -> bool:
-    """Whether the core was built with a sanitizer, whose runtime Valgrind cannot host."""
-    from native import build_info
-
-    return "-fsanitize" in build_info()["flags"]
 
 
 def core_starts_instrumentation() -> bool:
