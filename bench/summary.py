@@ -149,7 +149,8 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
         print(
             f"capacity at p99 ≤ {slo_ms:g} ms: "
             + (
-                f"{best['units_per_s']:,.0f} decisions/s ({best['threads']} threads, "
+                f"{best['units_per_s']:,.0f} decisions/s ({best['threads']} "
+                f"thread{'' if best['threads'] == 1 else 's'}, "
                 f"micro-batches of {best['batch_size']}, p99 {best['p99_us']:.0f} µs)"
                 if best
                 else "no configuration met the SLO"
