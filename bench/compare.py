@@ -30,7 +30,7 @@ from scipy import stats
 from bench import scaling, summary
 from bench.commands._exit import EXIT_NOT_COMPARABLE
 from bench.records import Calibration, RunRecord
-from bench.text import visible
+from bench.text import of, plural, visible
 from workloads.errors import BankbenchError, InputError
 
 ALPHA = 0.05
@@ -191,16 +191,6 @@ class Comparison:
         if any(r.verdict in ("better", "worse") for r in self.rows):
             return False
         return not self.geomean[1] <= 1 <= self.geomean[2]
-
-
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """'1 benchmark', '2 benchmarks'."""
-    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
-
-
-def of(part: int, whole: int, noun: str = "benchmark") -> str:
-    """'1 of 16 benchmarks', '3 of 3 benchmarks'."""
-    return f"{part:,} of {plural(whole, noun)}"
 
 
 def difference(before: object, after: object) -> tuple[str, str]:

@@ -10,7 +10,8 @@ import io
 import json
 
 from bench import text
-from bench.compare import ALPHA, Comparison, Gate, difference, plural
+from bench.compare import ALPHA, Comparison, Gate, difference
+from bench.text import plural
 
 LIST_MAX = 8  # one-side-only benchmarks named before "and N more"
 
@@ -183,19 +184,8 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
         if problems:
             weak = result.suite_verdict == "insufficient evidence"
             lines.append(("insufficient evidence: " if weak else "caveats: ") + "; ".join(problems))
-        if result.per_core is not None or result.per_socket is not None:
-            views = []
-            if result.per_core is not None:
-                views.append(f"per core (one thread): {result.per_core:.3f}×")
-            if result.per_socket is not None:
-                views.append(
-                    f"per socket (at each socket's physical cores): {result.per_socket:.3f}×"
-                    + (
-                        " (PROJECTED from the measured scaling)"
-                        if result.per_socket_projected
-                        else ""
-                    )
-                )
+        views = normalised_views(result, digits=3)
+        if views:
             lines.append("; ".join(views))
         if result.drift:
             lines.append(
@@ -206,6 +196,21 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
     if gate is not None:
         lines += gate_lines(gate, md)
     return _join(lines, md)
+
+
+def normalised_views(result: Comparison, digits: int) -> list[str]:
+    """The suite's ratio per core and per socket, where the runs allow them: the words the
+    terminal, Markdown and the report all use."""
+    views = []
+    if result.per_core is not None:
+        views.append(f"per core (one thread): {result.per_core:.{digits}f}×")
+    if result.per_socket is not None:
+        projected = " (PROJECTED from the measured scaling)" if result.per_socket_projected else ""
+        views.append(
+            f"per socket (at each socket's physical cores): {result.per_socket:.{digits}f}×"
+            + projected
+        )
+    return views
 
 
 def _join(lines: list[str], md: bool) -> str:

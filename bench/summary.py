@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from bench.text import plural
+
 
 def output_key(row: dict) -> tuple:
     """What must give one digest: a workload's output at one scale, seed and batch size,
@@ -149,8 +151,7 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
         print(
             f"capacity at p99 ≤ {slo_ms:g} ms: "
             + (
-                f"{best['units_per_s']:,.0f} decisions/s ({best['threads']} "
-                f"thread{'' if best['threads'] == 1 else 's'}, "
+                f"{best['units_per_s']:,.0f} decisions/s ({plural(best['threads'], 'thread')}, "
                 f"micro-batches of {best['batch_size']}, p99 {best['p99_us']:.0f} µs)"
                 if best
                 else "no configuration met the SLO"

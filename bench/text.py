@@ -76,3 +76,16 @@ def chart(text: object, width: int = LABEL_WIDTH) -> str:
     """For a matplotlib label (math text is off in reports.charts): visible controls, cut to
     ``width`` so one label cannot stretch a figure."""
     return truncate(visible(text), width)
+
+
+# --- words ----------------------------------------------------------------------------------
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 benchmark', '2 benchmarks'."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def of(part: int, whole: int, noun: str = "benchmark") -> str:
+    """'1 of 16 benchmarks', '3 of 3 benchmarks'."""
+    return f"{part:,} of {plural(whole, noun)}"

@@ -15,10 +15,9 @@ import math
 from dataclasses import dataclass, field
 
 from bench import calibrate, compare, scaling, summary
-from bench.compare import plural
 from bench.records import RunRecord
 from bench.store import Store
-from bench.text import LABEL_WIDTH, truncate, visible
+from bench.text import LABEL_WIDTH, plural, truncate, visible
 from reports import cost
 from workloads.errors import InputError
 
@@ -56,7 +55,7 @@ def describe(workload: str, engine: str | None, mode: str | None, threads, batch
         mode_words = f"batches of {batch_size:,}"
     parts.append(mode_words)
     if threads:
-        parts.append(compare.plural(int(threads), "thread"))
+        parts.append(plural(int(threads), "thread"))
     return ", ".join(p for p in parts if p)
 
 
@@ -68,6 +67,17 @@ def describe_key(key: tuple) -> str:
         fields["mode"],
         fields["threads"],
         fields["batch_size"],
+    )
+
+
+def _plain_batch(row: dict, workload: str, engine: str) -> bool:
+    """Whether a summary row or sample is one of the workload's plain batch benchmarks (not
+    micro-batches, not capacity) on that engine."""
+    return (
+        row["workload"] == workload
+        and row["engine"] == engine
+        and row["mode"] == "batch"
+        and row["batch_size"] is None
     )
 
 
@@ -99,28 +109,13 @@ class Machine:
 
     def batch_rows(self, workload: str, engine: str = "c") -> list[dict]:
         """Summary rows of a workload's plain batch benchmarks, by thread count."""
-        rows = [
-            r
-            for r in self.summary
-            if r["workload"] == workload
-            and r["engine"] == engine
-            and r["mode"] == "batch"
-            and r["batch_size"] is None
-            and r["units_per_s"]
-        ]
+        rows = [r for r in self.summary if _plain_batch(r, workload, engine) and r["units_per_s"]]
         return sorted(rows, key=lambda r: r["threads"])
 
     def curve(self, workload: str, engine: str = "c") -> list[tuple[int, float]]:
         """(threads, units/s) of every sample of the workload's plain batch benchmarks at
         the largest scale run: its thread-scaling curve."""
-        rows = [
-            s
-            for s in self.samples
-            if s["workload"] == workload
-            and s["engine"] == engine
-            and s["mode"] == "batch"
-            and s["batch_size"] is None
-        ]
+        rows = [s for s in self.samples if _plain_batch(s, workload, engine)]
         if not rows:
             return []
         scale = max(s["scale"] or 0 for s in rows)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import shlex
 
-from bench import compare
-from bench.compare import plural
+from bench import compare, compare_format
 from bench.scaling import Rate
+from bench.text import plural
 from reports import analysis, charts, cost, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
 
@@ -265,21 +265,14 @@ def _speed_verdict(
     else:
         headline = f"NO SIGNIFICANT DIFFERENCE in speed: {g:.2f}× ({interval})"
     same = sum(cells[column] == "same" for cells in report.parity.values())
-    views = []
-    if result.per_core is not None:
-        views.append(f"per core (one thread) {result.per_core:.2f}×")
-    if result.per_socket is not None:
-        views.append(
-            f"per socket {result.per_socket:.2f}×"
-            + (" (projected)" if result.per_socket_projected else "")
-        )
+    views = "; ".join(compare_format.normalised_views(result, digits=2))
     return (
         f"{who}: {headline}. "
         + "".join(
             f"INCOMPLETE: {note}; only its finished benchmarks count. "
             for note in result.incomplete
         )
-        + (f"{'; '.join(views).capitalize()}. " if views else "")
+        + (f"{views[:1].upper()}{views[1:]}. " if views else "")
         + f"Outputs bit-identical on {same} of {plural(len(report.parity), 'workload')}."
     )
 
