@@ -37,6 +37,14 @@ EXTRA_PER_MILLE = "850"  # ≈ 2 % of loan.limit's ~187 instructions per applica
 def project_copy(folder: pathlib.Path) -> pathlib.Path:
     """This project's files as they are now (tracked and new, not ignored) in a new git
     repository with one commit, "base"."""
+    git_init(folder)
+    copy_project_files(folder)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "base")
+    return folder
+
+
+def copy_project_files(folder: pathlib.Path) -> None:
     listed = subprocess.run(
         ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         capture_output=True,
@@ -47,10 +55,11 @@ def project_copy(folder: pathlib.Path) -> pathlib.Path:
         if source.is_file():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, folder / name)
+
+
+def git_init(folder: pathlib.Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     git(folder, "init", "-q")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-q", "-m", "base")
-    return folder
 
 
 def git(folder: pathlib.Path, *args: str) -> str:
@@ -121,6 +130,35 @@ def test_gate_fails_on_two_percent_more_work_in_one_kernel(tmp_path):
     unchanged = next(line for line in summary.splitlines() if line.startswith("| loan\\.schedule"))
     cells = [cell.strip() for cell in unchanged.strip("|").split("|")]
     assert cells[-1] == "same work" and abs(float(cells[3].removesuffix(" %"))) < 0.1
+
+
+OLD_BANKBENCH = {
+    # a stand-in for a commit from before instruction mode: a bankbench whose run command
+    # knows only wall-clock time
+    "pyproject.toml": '[project]\nname = "bankbench"\nversion = "0.0.1"\n'
+    '[project.scripts]\nbankbench = "old_bankbench:main"\n'
+    '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n',
+    "old_bankbench.py": "def main():\n    print('usage: bankbench run [--profile P]')\n",
+}
+
+
+def test_gate_that_compared_nothing_does_not_pass(tmp_path):
+    """A base commit that cannot count instructions leaves nothing to gate: exit 4 (not
+    comparable) with the reason, never 0."""
+    repo = tmp_path / "repo"
+    git_init(repo)
+    for name, text in OLD_BANKBENCH.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "old: no instruction mode")
+    git(repo, "rm", "-q", *OLD_BANKBENCH)
+    copy_project_files(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "head: this project")
+    result = run_gate(repo, tmp_path / "gate")
+    assert result.returncode == 4, result.stdout + result.stderr[-3000:]
+    assert result.stdout.startswith("NOT COMPARABLE: the base commit")
+    assert "predates" in result.stdout
 
 
 def test_the_workflow_runs_this_gate_on_both_architectures_with_pipefail():
