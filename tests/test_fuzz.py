@@ -6,8 +6,9 @@ rules, parameters) — with extreme values of the column's type (0, ±1, the typ
 maximum, random bits) or nulls. The C engine must never crash, and must agree with the Python
 reference: the same digest, or both refusing the input with a BankbenchError.
 
-Short mode (the test suite): a few dozen cases per entry point. Long mode:
-``BANKBENCH_FUZZ_CASES=100000 pytest tests/test_fuzz.py`` (or ``tox -e fuzz``).
+Short mode (the test suite): a few dozen cases per entry point. Long mode: ``tox -e fuzz``
+(20,000 cases per entry point, one test per CPU with pytest-xdist), or
+``BANKBENCH_FUZZ_CASES=N pytest -n auto tests/test_fuzz.py``.
 """
 
 from __future__ import annotations
