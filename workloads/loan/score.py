@@ -242,7 +242,8 @@ class Score(Workload):
         def chunk(begin: int, end: int) -> None:
             total = np.full(end - begin, card.base_points, dtype=np.int64)
             status = np.zeros(end - begin, dtype=np.uint8)
-            missing_variables = np.zeros(end - begin, dtype=np.uint64)
+            missing_variables = out["missing_variables"][begin:end]  # a view: filled in place
+            missing_variables[:] = 0
             for i, (v, column, present) in enumerate(
                 zip(card.variables, columns, present_all, strict=True)
             ):
@@ -267,7 +268,7 @@ class Score(Workload):
                         missing_variables[~here] |= np.uint64(1 << i)
                 total += earned
                 status |= flags.astype(np.uint8)
-            status |= np.where(missing_variables != 0, STATUS_MISSING, 0).astype(np.uint8)
+            status[missing_variables != 0] |= STATUS_MISSING
             overflow = (total < INT32_MIN) | (total > INT32_MAX)
             status |= np.where(overflow, STATUS_OVERFLOW, 0).astype(np.uint8)
             total[overflow] = 0
@@ -280,7 +281,6 @@ class Score(Workload):
                 refer, REFER, np.where(total >= card.cutoff, APPROVE, DECLINE)
             )
             out["status"][begin:end] = status
-            out["missing_variables"][begin:end] = missing_variables
 
         _native.run_ranges(inputs["applicants"].num_rows, threads, chunk)
         return {"scores": _tables.table(out, SCORES)}
