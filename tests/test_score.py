@@ -306,6 +306,14 @@ def test_missing_variables_has_a_bit_for_each_of_64_variables(engine, threads):
     ]
     assert scores.column("status").to_pylist() == [0, 16, 16, 0, 16, 16]
     assert scores.column("score").to_pylist() == [128, 126, 124, 226, 224, 100]
+    # the same rows from an array that starts mid-byte of its validity bitmap
+    sliced = {**inputs, "applicants": inputs["applicants"].slice(3)}
+    out = W.run(sliced, engine=engine, threads=threads)
+    assert out["scores"].column("missing_variables").to_pylist() == [
+        0,
+        0x40,
+        0xFFFF_FFFF_FFFF_FFDF,
+    ]
 
 
 def test_a_card_of_more_variables_than_the_mask_has_bits_is_refused():
@@ -400,7 +408,7 @@ def test_nulls_in_sliced_and_chunked_columns():
         assert {bit for mask in masks for bit in range(64) if mask >> bit & 1} == NO_BIN_VARIABLES
         expected = W.digest(reference)
         for engine in W.engines:
-            for threads in (1, 3):
+            for threads in (1, 2, 3, 4, 8, 16):
                 got = W.run({**inputs, "applicants": table}, engine=engine, threads=threads)
                 assert W.digest(got) == expected, (engine, threads, table.num_rows)
 
