@@ -2,6 +2,7 @@
 
 import bisect
 import csv
+import dataclasses
 import hashlib
 import json
 
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workloads import registry
-from workloads.errors import InputError
+from workloads.errors import InputError, NativeError
 from workloads.loan import score
 from workloads.loan import scorecard as cards
 
@@ -229,14 +230,16 @@ NULL_CARD = cards.parse(
         }
     )
 )  # fmt: skip
-# (amount, housing, age, tier) → (score, status): worked by hand from NULL_CARD
+# (amount, housing, age, tier) → (score, status, missing_variables): worked by hand from
+# NULL_CARD, whose variables 2 (age) and 3 (tier) have no missing bin: bits 0b0100, 0b1000
+AGE, TIER = 0b0100, 0b1000
 NULL_ROWS = [
-    ((5, "rent", 40, 1), (100 + 1 - 5 + 20 + 4, 0)),
-    ((None, "own", 40, 2), (100 - 7 + 5 + 20 + 8, 0)),
-    ((25, None, 10, 3), (100 + 3 + 40 + 10 + 8, 0)),
-    ((None, None, None, None), (100 - 7 + 40 + 0 + 0, score.STATUS_MISSING)),
-    ((60, "shed", None, 9), (100 + 3 + 0 + 0 - 1, 28)),  # out of range, unseen, missing
-    ((10, "own", 30, None), (100 + 2 + 5 + 20 + 0, score.STATUS_MISSING)),
+    ((5, "rent", 40, 1), (100 + 1 - 5 + 20 + 4, 0, 0)),
+    ((None, "own", 40, 2), (100 - 7 + 5 + 20 + 8, 0, 0)),
+    ((25, None, 10, 3), (100 + 3 + 40 + 10 + 8, 0, 0)),
+    ((None, None, None, None), (100 - 7 + 40 + 0 + 0, score.STATUS_MISSING, AGE | TIER)),
+    ((60, "shed", None, 9), (100 + 3 + 0 + 0 - 1, 28, AGE)),  # out of range, unseen, missing
+    ((10, "own", 30, None), (100 + 2 + 5 + 20 + 0, score.STATUS_MISSING, TIER)),
 ]
 
 
@@ -259,10 +262,89 @@ def test_a_null_scores_its_missing_bin_or_nothing(engine, threads):
     W.check(inputs, out)
     scores = out["scores"]
     assert list(
-        zip(scores.column("score").to_pylist(), scores.column("status").to_pylist(), strict=True)
+        zip(
+            *(scores.column(name).to_pylist() for name in ("score", "status", "missing_variables")),
+            strict=True,
+        )
     ) == [expected for _, expected in NULL_ROWS]
     # a null is not out of range: only the row with amount 60 refers
     assert scores.column("decision").to_pylist() == [1, 1, 1, 1, 2, 1]
+
+
+def wide_card(n_vars: int, with_missing_bin=()) -> cards.Scorecard:
+    """n_vars numeric variables v0, v1, … (points 1 below 0, 2 from 0); those listed in
+    with_missing_bin score 100 for a null."""
+    variables = [
+        {"name": f"v{i}", "type": "numeric", "edges": [0], "points": [1, 2]}
+        | ({"missing_points": 100} if i in with_missing_bin else {})
+        for i in range(n_vars)
+    ]
+    raw = {"format": cards.FORMAT, "base_points": 0, "cutoff": 0, "band_thresholds": []}
+    return cards.parse(json.dumps({**raw, "variables": variables}))
+
+
+@pytest.mark.parametrize("engine", W.engines)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_missing_variables_has_a_bit_for_each_of_64_variables(engine, threads):
+    """Bit i of missing_variables is the card's i-th variable, up to bit 63; a variable with
+    a missing bin never sets its bit."""
+    card = wide_card(cards.VARIABLES_MAX, with_missing_bin={5})
+    assert cards.VARIABLES_MAX == 64
+    nulls_by_row = [(), (63,), (0, 62), (5,), (5, 6), tuple(range(64))]
+    rows = [[None if i in nulls else 1 for i in range(64)] for nulls in nulls_by_row]
+    inputs = null_inputs(rows, card)
+    out = W.run(inputs, engine=engine, threads=threads)
+    W.check(inputs, out)
+    scores = out["scores"]
+    assert scores.column("missing_variables").to_pylist() == [
+        0,
+        0x8000_0000_0000_0000,
+        0x4000_0000_0000_0001,
+        0,
+        0x40,
+        0xFFFF_FFFF_FFFF_FFDF,  # all but bit 5
+    ]
+    assert scores.column("status").to_pylist() == [0, 16, 16, 0, 16, 16]
+    assert scores.column("score").to_pylist() == [128, 126, 124, 226, 224, 100]
+    # the same rows from an array that starts mid-byte of its validity bitmap
+    sliced = {**inputs, "applicants": inputs["applicants"].slice(3)}
+    out = W.run(sliced, engine=engine, threads=threads)
+    assert out["scores"].column("missing_variables").to_pylist() == [
+        0,
+        0x40,
+        0xFFFF_FFFF_FFFF_FFDF,
+    ]
+
+
+def test_a_card_of_more_variables_than_the_mask_has_bits_is_refused():
+    with pytest.raises(InputError) as error:
+        wide_card(cards.VARIABLES_MAX + 1)
+    message = str(error.value)
+    assert "\n" not in message and "1 to 64 variables, got 65" in message, message
+    # the C core refuses it too, whoever builds the card
+    card = wide_card(cards.VARIABLES_MAX)
+    too_wide = dataclasses.replace(card, variables=(*card.variables, card.variables[0]))
+    with pytest.raises(NativeError, match="BB_INVALID_ARGUMENT"):
+        score.CompiledCard(too_wide)
+
+
+def test_check_refuses_a_wrong_missing_variables():
+    inputs = null_inputs([values for values, _ in NULL_ROWS])
+    out = W.run(inputs, engine="c")
+    scores = out["scores"]
+    at = scores.column_names.index("missing_variables")
+    for wrong in ([0, 0, 0, AGE, AGE, TIER], [0, 0, 0, AGE | TIER | 1, AGE, TIER]):
+        tampered = scores.set_column(at, "missing_variables", pa.array(wrong, pa.uint64()))
+        with pytest.raises(AssertionError, match="missing_variables"):
+            W.check(inputs, {"scores": tampered})
+
+
+# the positions in the default card of table_with_nulls' null columns without a missing bin
+NO_BIN_VARIABLES = {
+    i
+    for i, v in enumerate(cards.default().variables)
+    if v.name in ("bureau_score", "device_age_days", "has_mortgage")
+}
 
 
 def table_with_nulls(seed: int, scale: float = 0.002) -> dict[str, pa.Table]:
@@ -297,6 +379,10 @@ def test_nulls_parity_every_engine_and_thread_count(seed):
     W.check(inputs, reference)
     status = np.array(reference["scores"].column("status").to_pylist())
     assert (status & score.STATUS_MISSING).any() and not (status & score.STATUS_MISSING).all()
+    # several variables without a missing bin, often more than one null on a row
+    masks = reference["scores"].column("missing_variables").to_pylist()
+    assert {bit for mask in masks for bit in range(64) if mask >> bit & 1} == NO_BIN_VARIABLES
+    assert sum(mask.bit_count() >= 2 for mask in masks) > 10
     expected = W.digest(reference)
     for engine in ("numpy", "c"):
         for threads in (1, 2, 4, 8, 16):
@@ -317,9 +403,12 @@ def test_nulls_in_sliced_and_chunked_columns():
         pa.concat_tables([applicants.slice(0, 77), applicants.slice(77, 5), applicants.slice(82)]),
     ):
         fresh = pa.Table.from_pylist(table.to_pylist(), schema=table.schema)
-        expected = W.digest(W.run({**inputs, "applicants": fresh}, engine="python"))
+        reference = W.run({**inputs, "applicants": fresh}, engine="python")
+        masks = reference["scores"].column("missing_variables").to_pylist()
+        assert {bit for mask in masks for bit in range(64) if mask >> bit & 1} == NO_BIN_VARIABLES
+        expected = W.digest(reference)
         for engine in W.engines:
-            for threads in (1, 3):
+            for threads in (1, 2, 3, 4, 8, 16):
                 got = W.run({**inputs, "applicants": table}, engine=engine, threads=threads)
                 assert W.digest(got) == expected, (engine, threads, table.num_rows)
 
@@ -433,6 +522,14 @@ def test_score_is_base_plus_the_points_of_each_bin(case):
         ]
         status = out["scores"].column("status").to_pylist()
         assert [bool(s & score.STATUS_MISSING) for s in status] == missing
+        assert out["scores"].column("missing_variables").to_pylist() == [
+            sum(
+                1 << i
+                for i, (x, v) in enumerate(zip(r, card.variables, strict=True))
+                if x is None and v.missing_points is None
+            )
+            for r in rows
+        ]
         assert out["scores"].column("band").to_pylist() == [
             3 - bisect.bisect_right([-300, 0, 300], s) for s in got
         ]

