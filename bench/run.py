@@ -82,6 +82,14 @@ def placement() -> dict:
     return {"cpus": order, "numa_nodes": nodes}
 
 
+def worker_environment() -> dict[str, str]:
+    """The worker's environment, less what an enclosing pytest-xdist session left in it:
+    pytest-benchmark disables itself where PYTEST_XDIST_WORKER is set, and the worker's
+    --benchmark-only then fails (seen when the test suite runs with -n)."""
+    inherited = liveness.worker_environment()
+    return {k: v for k, v in inherited.items() if not k.startswith("PYTEST_XDIST_")}
+
+
 def worker_command(job_path: pathlib.Path) -> list[str]:
     return [
         sys.executable,
@@ -91,6 +99,8 @@ def worker_command(job_path: pathlib.Path) -> list[str]:
         "-q",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:xdist",
         "--benchmark-only",
         "--benchmark-disable-gc",
         "--benchmark-columns=median,iqr,rounds",
@@ -129,7 +139,7 @@ def _run_worker(
             stderr=subprocess.STDOUT,
             pass_fds=(write_end,),
             preexec_fn=liveness.worker_start(),
-            env={**liveness.worker_environment(), **worker_mode.environment},
+            env={**worker_environment(), **worker_mode.environment},
         )
         os.close(write_end)
         with os.fdopen(read_end) as events:

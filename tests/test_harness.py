@@ -1,6 +1,7 @@
 """The harness: runs into the store, listing, export, import, fingerprint, bad input."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -105,10 +106,15 @@ def test_import_of_another_projects_pytest_benchmark_json(tmp_path, capsys):
             f"--benchmark-json={tmp_path / 'o.json'}",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:xdist",
         ],
         check=True,
         capture_output=True,
         cwd=tmp_path,
+        # not a pytest-xdist worker, whatever runs this test (pytest-benchmark disables
+        # itself in one)
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")},
     )
     store = tmp_path / "store"
     assert cli.main(["import", str(tmp_path / "o.json"), "--store", str(store)]) == 0
@@ -241,3 +247,20 @@ def test_report_from_real_runs(store, tmp_path, capsys, host_emulated):
     assert ("NO SPEED VERDICT" in html and "ran under emulation" in html) is host_emulated
     assert "loan.limit[c-2t-0.002]" in html and "No cost file was given" in html
     assert (out / "report.pdf").stat().st_size > 10_000
+
+
+def test_a_run_inside_a_pytest_xdist_worker_still_measures(tmp_path):
+    """An enclosing pytest -n session leaves PYTEST_XDIST_WORKER in the environment, which
+    makes pytest-benchmark disable itself; the run's worker must not inherit it (seen when the
+    suite ran with -n under emulation: every run failed with "Can't have both
+    --benchmark-only and --benchmark-disable")."""
+    environment = {**os.environ, "PYTEST_XDIST_WORKER": "gw7", "PYTEST_XDIST_WORKER_COUNT": "8"}
+    command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-w", "loan.limit"]
+    result = subprocess.run(
+        [*command, "-e", "c", "-t", "1", "--store", str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "loan.limit[c-1t" in result.stdout

@@ -328,6 +328,11 @@ def _run_instructions(store, *extra):
 
 
 def test_run_without_valgrind_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    from bench import fingerprint
+
+    real = fingerprint.collect
+    # a real host (under qemu-user the emulation refusal comes first: the test below)
+    monkeypatch.setattr(fingerprint, "collect", lambda: {**real(), "emulated": False})
     monkeypatch.setattr(callgrind.shutil, "which", lambda name: None)
     assert _run_instructions(tmp_path / "store", "-w", "loan.limit") == 2
     err = capsys.readouterr().err
