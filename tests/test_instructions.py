@@ -264,6 +264,29 @@ def test_a_gate_tighter_than_the_counts_repeat_is_refused():
         ci.regressions(result, 0.01)
 
 
+@pytest.mark.parametrize("threshold", ["nan", "NaN"])
+def test_a_nan_gate_threshold_is_refused_not_a_pass(threshold):
+    """`compare --fail-on-regression nan` (float() accepts it) compared each change with NaN,
+    so nothing ever regressed: a +4.29 % loan.limit regression exited 0 and read "same work"
+    (measured, h12), and `.ci/instructions-gate BASE HEAD OUT nan` would pass it. Either the
+    argument or the gate must refuse it."""
+    from bench import cli
+    from bench import compare_instructions as ci
+    from workloads.errors import InputError
+
+    try:
+        args = cli.parser().parse_args(["compare", "a", "b", "--fail-on-regression", threshold])
+    except SystemExit as refused:
+        assert refused.code == 2
+        return
+    slower = {k: round(v * 1.02) for k, v in BASE.items()}
+    result = ci.compare(
+        _run("a"), _run("b"), _count_samples("a", BASE), _count_samples("b", slower)
+    )
+    with pytest.raises(InputError):
+        ci.regressions(result, args.fail_on_regression)
+
+
 def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
     from bench import compare_instructions as ci
 
