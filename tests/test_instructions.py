@@ -287,6 +287,19 @@ def test_a_nan_gate_threshold_is_refused_not_a_pass(threshold):
         ci.regressions(result, args.fail_on_regression)
 
 
+@pytest.mark.parametrize("threshold", ["inf", "1e309", "-1", "abc"])
+def test_a_non_finite_or_negative_gate_threshold_is_refused_with_one_line(threshold, capsys):
+    """The argument type refuses, before any store is opened: in time and instruction mode
+    alike (inf and 1e309 would gate nothing, as nan did; a negative threshold gates noise)."""
+    from bench import cli
+
+    with pytest.raises(SystemExit) as refused:
+        cli.parser().parse_args(["compare", "a", "b", "--fail-on-regression", threshold])
+    assert refused.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--fail-on-regression" in error and ("finite" in error or threshold in error)
+
+
 def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
     from bench import compare_instructions as ci
 

@@ -4,6 +4,7 @@ a scale or a store means the same in every command that takes one."""
 from __future__ import annotations
 
 import argparse
+import math
 
 from bench import plan as plans
 from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES
@@ -60,6 +61,13 @@ slo_ms = _number_in(
 )
 _percent = _number_in(
     lambda v: 0 <= v < 100, "a percentage or 'auto'", "the noise floor must be in [0, 100) percent"
+)
+
+
+regression_pct = _number_in(
+    lambda v: math.isfinite(v) and v >= 0,
+    "a percentage, e.g. 1 or 5",
+    "the regression threshold is a finite percentage, 0 or more (nan and inf would gate nothing)",
 )
 
 

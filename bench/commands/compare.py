@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.commands._arguments import add_allow, add_store, noise_floor
+from bench.commands._arguments import add_allow, add_store, noise_floor, regression_pct
 from bench.commands._exit import (
     EXIT_CANNOT_DECIDE,
     EXIT_NOT_COMPARABLE,
@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--format", choices=["table", "markdown", "json", "csv"], default="table")
     p.add_argument(
         "--fail-on-regression",
-        type=float,
+        type=regression_pct,
         metavar="PCT",
         help="exit 3 when a benchmark is significantly slower by more than PCT percent; "
         f"exit {EXIT_CANNOT_DECIDE} when the samples cannot detect a PCT change",
