@@ -161,6 +161,39 @@ def test_gate_that_compared_nothing_does_not_pass(tmp_path):
     assert "predates" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["HEAD", "HEAD"], "expected 3 or 4 arguments, got 2"),
+        (["HEAD", "HEAD", "OUT", "1", "extra"], "expected 3 or 4 arguments, got 5"),
+        (["no-such-ref", "HEAD", "OUT"], "'no-such-ref' names no commit"),
+        (["HEAD", "no-such-ref", "OUT", "1"], "'no-such-ref' names no commit"),
+        (["HEAD", "HEAD", "OUT", "nan"], "THRESHOLD_PCT must be a number above 0"),
+        (["HEAD", "HEAD", "OUT", "inf"], "THRESHOLD_PCT must be a number above 0"),
+        (["HEAD", "HEAD", "OUT", "1e309"], "THRESHOLD_PCT must be a number above 0"),
+        (["HEAD", "HEAD", "OUT", "abc"], "THRESHOLD_PCT must be a number above 0"),
+        (["HEAD", "HEAD", "OUT", "-1"], "THRESHOLD_PCT must be a number above 0"),
+        (["HEAD", "HEAD", "OUT", "0"], "THRESHOLD_PCT must be a number above 0"),
+    ],
+)
+def test_bad_gate_arguments_exit_2_with_the_reason_before_anything_is_installed(
+    tmp_path, arguments, reason
+):
+    """Each argument is checked first: a typo must not cost two installs and two runs (an
+    unknown ref exited 128 with git's message, a threshold of nan only failed in compare,
+    extra arguments were ignored)."""
+    out = tmp_path / "gate"
+    arguments = [str(out) if a == "OUT" else a for a in arguments]
+    result = subprocess.run(
+        ["bash", str(GATE), *arguments], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    why, usage = result.stderr.splitlines()
+    assert reason in why
+    assert usage.startswith("usage: ") and "BASE HEAD OUT [THRESHOLD_PCT]" in usage
+    assert not out.exists()  # nothing exported, installed or run
+
+
 def test_the_workflow_runs_this_gate_on_both_architectures_with_pipefail():
     """The job's commands are the script the tests above run; here: that the workflow calls
     it on x86-64 and Arm, keeps its exit status through tee, and uploads the results."""
