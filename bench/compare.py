@@ -29,6 +29,7 @@ from scipy import stats
 
 from bench import scaling, summary
 from bench.commands._exit import EXIT_NOT_COMPARABLE
+from bench.measure.modes import INSTRUCTIONS
 from bench.records import Calibration, RunRecord
 from bench.text import of, plural, visible
 from workloads.errors import BankbenchError, InputError
@@ -326,6 +327,12 @@ def samples_needed(family: int, most: int = 1000) -> int | None:
     return None
 
 
+def timed_under_valgrind(samples: list[dict]) -> bool:
+    """Whether any of a run's samples was timed under Valgrind (``run --measure
+    instructions``): its times are Valgrind's, so it gives no speed, rate, capacity or cost."""
+    return any(s.get("measure") == INSTRUCTIONS for s in samples)
+
+
 def compare(
     baseline: dict,
     candidate: dict,
@@ -338,6 +345,15 @@ def compare(
     """``noise_floor``: per benchmark (from ``bankbench calibrate``: a benchmark absent from
     it has no known floor) or one fraction for all; None: no floor."""
     result = contract(baseline, candidate, allow)
+    for name, run, samples in (
+        ("baseline", baseline, base_samples),
+        ("candidate", candidate, cand_samples),
+    ):
+        if timed_under_valgrind(samples):  # as an emulated run: no speed from its clock
+            result.refusals.append(
+                f"the {name} ({run['run_id']}) was measured by counting instructions under "
+                "Valgrind: its timings are not the machine's"
+            )
     a, b = _groups(base_samples, baseline), _groups(cand_samples, candidate)
     shared = sorted(set(a) & set(b), key=lambda k: a[k]["name"])
     result.only_baseline = sorted(a[k]["name"] for k in set(a) - set(b))

@@ -107,8 +107,16 @@ class Machine:
     def sockets(self) -> int:
         return self.fingerprint.get("sockets") or 1
 
+    @property
+    def timed_under_valgrind(self) -> bool:
+        """Measured by counting instructions: its clock timed Valgrind, so (as an emulated
+        run's) it gives no rate, capacity or cost; its counts still feed the "why" table."""
+        return compare.timed_under_valgrind(self.samples)
+
     def batch_rows(self, workload: str, engine: str = "c") -> list[dict]:
         """Summary rows of a workload's plain batch benchmarks, by thread count."""
+        if self.timed_under_valgrind:
+            return []
         rows = [r for r in self.summary if _plain_batch(r, workload, engine) and r["units_per_s"]]
         return sorted(rows, key=lambda r: r["threads"])
 
@@ -116,7 +124,7 @@ class Machine:
         """(threads, units/s) of every sample of the workload's plain batch benchmarks at
         the largest scale run: its thread-scaling curve."""
         rows = [s for s in self.samples if _plain_batch(s, workload, engine)]
-        if not rows:
+        if not rows or self.timed_under_valgrind:
             return []
         scale = max(s["scale"] or 0 for s in rows)
         return scaling.points([s for s in rows if (s["scale"] or 0) == scale])
@@ -124,7 +132,7 @@ class Machine:
     def capacity_curve(self, slo_ms: float) -> tuple[dict | None, list[tuple[int, float]]]:
         """The best capacity configuration within the SLO and the (threads, decisions/s)
         points of its micro-batch size at every thread count that met the SLO."""
-        best = summary.capacity(self.summary, slo_ms)
+        best = None if self.timed_under_valgrind else summary.capacity(self.summary, slo_ms)
         if best is None:
             return None, []
         within = {
@@ -294,12 +302,17 @@ NOISY_CV = compare.NOISY_CV
 
 
 def noisy_benchmarks(machine: Machine) -> list[str]:
-    """Benchmarks whose samples vary by more than NOISY_CV."""
+    """Benchmarks whose samples vary by more than NOISY_CV (none under Valgrind: counted)."""
+    if machine.timed_under_valgrind:
+        return []
     return [r["benchmark"] for r in machine.summary if r["cv"] > NOISY_CV and r["samples"] > 1]
 
 
 def harness_overhead(machine: Machine) -> float | None:
-    """The most the harness added to a measured time, as a fraction."""
+    """The most the harness added to a measured time, as a fraction (None under Valgrind,
+    whose clock says nothing of the harness on the machine)."""
+    if machine.timed_under_valgrind:
+        return None
     overheads = [
         r["harness_overhead"] for r in machine.summary if r["harness_overhead"] is not None
     ]
@@ -532,7 +545,7 @@ def analyse(
     report.slo_ms = model.target.p99_ms if model else 1.0
     report.capacity = [
         (
-            summary.capacity(m.summary, report.slo_ms),
+            m.capacity_curve(report.slo_ms)[0],
             any(r["mode"] == "capacity" for r in m.summary),
         )
         for m in machines

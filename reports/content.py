@@ -406,6 +406,15 @@ def machines(report: analysis.Report) -> list:
         ["run", *[m.run["run_id"] for m in ms]],
         ["profile, status", *[f"{m.run['profile']}, {m.run['status']}" for m in ms]],
         ["emulated", *["YES: timings invalid" if m.run["emulated"] else "no" for m in ms]],
+        [
+            "measured by",
+            *[
+                "instruction counts (Valgrind): timings invalid"
+                if m.timed_under_valgrind
+                else "time"
+                for m in ms
+            ],
+        ],
     ]
     rows += [[label, *[_fact(m.fingerprint, key) for m in ms]] for label, key in MACHINE_FACTS]
     rows += [
@@ -787,6 +796,12 @@ def methodology(report: analysis.Report) -> list:
             caveats.append(
                 f"{m.name} ran under emulation ({m.fingerprint.get('emulation_reason')}): its "
                 "timings are invalid and were not compared."
+            )
+        if m.timed_under_valgrind:
+            caveats.append(
+                f"{m.name} was measured by counting instructions under Valgrind: its timings "
+                "are not the machine's and were not compared; its counts are in the table of "
+                "instructions per unit."
             )
         if m.run["status"] != "complete":
             caveats.append(

@@ -153,7 +153,11 @@ def make_run(
     emulated=False,
     profile="standard",
     seed=42,
+    counted=None,
 ):
+    """``counted="instructions"``: as ``run --measure instructions`` stores it, timed under
+    Valgrind (slow and harness-heavy, as measured there) with callgrind's counts per call;
+    ``"counters"``: times with (made-up) hardware counts alongside."""
     run = _run_record(run_id, label, hostname, emulated, profile)
     store.write_run(run)
     rng = np.random.default_rng(int(run_id[-8:], 16))
@@ -170,6 +174,20 @@ def make_run(
             }
             for i in range(9)
         ]
+        for row in rows if counted else []:
+            if counted == "instructions":
+                row["seconds"] *= 50  # Valgrind's clock, not the machine's
+                row["inner_seconds"] = row["seconds"] / 40
+            row.update(
+                measure=counted,
+                instructions=row["units"] * 180,
+                branch_misses=row["units"],
+                l1d_misses=row["units"] * 2,
+                llc_misses=row["units"] // 10,
+                counts_source="callgrind",
+                counts_scope="core",
+                counts_unknown="no cycles in a simulator",
+            )
         store.write_samples(run, name, rows)
     return run
 
@@ -418,6 +436,52 @@ def test_an_emulated_run_gets_no_speed_verdict(tmp_path):
     document = _document(s, keys=("x86-base", "arm-qemu"))
     verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
     assert "NO SPEED VERDICT" in verdict and "emulated" in verdict
+
+
+@pytest.mark.parametrize("baseline_counted", [True, False])
+def test_runs_timed_under_valgrind_give_no_speed_rate_capacity_or_overhead(
+    tmp_path, baseline_counted
+):
+    """Two `--measure instructions` runs of one code (A/A) read "1.50x the baseline's work
+    per second", per-core rates and a harness overhead of thousands of percent: Valgrind's
+    clock. As an emulated run: no speed verdict, with the reason; a time run against a
+    counted one likewise; the "why" table of counts stays."""
+    s = Store(str(tmp_path / "s"))
+    make_run(
+        s, "20261128T000000-aaaaaaaa", "base", counted="instructions" if baseline_counted else None
+    )
+    make_run(s, "20261128T000001-bbbbbbbb", "cand", speed=1.5, counted="instructions")
+    document = _document(s, keys=("base", "cand"))
+    verdict = next(b.text for b in document.blocks if getattr(b, "emphasis", False))
+    assert "NO SPEED VERDICT" in verdict
+    assert "counting instructions under Valgrind" in verdict and "not the machine's" in verdict
+    assert ("the baseline" in verdict) == baseline_counted and "the candidate" in verdict
+    assert "1.50" not in verdict
+    markdown = render.to_markdown(document, None)[0].replace("\\", "")  # unescaped
+    assert "cand: the harness added" not in markdown
+    per_core = [line for line in markdown.splitlines() if line.startswith("| loan decisions |")]
+    assert per_core[0].endswith("| – |")  # no rate for cand
+    assert "| loan decisions | cand |" not in markdown  # nor a scaling curve
+    assert ("/s per core" in markdown) != baseline_counted  # a timed baseline keeps its rates
+    assert "decisions/s (" not in markdown  # no capacity line either
+    caveat = "under Valgrind: its timings are not the machine's and were not compared"
+    assert markdown.count(caveat) == 1 + baseline_counted  # one caveat per counted run
+    if baseline_counted:  # both counted: the why table compares their counts
+        assert "Why: instructions, cycles and misses per unit of work" in markdown
+
+
+@pytest.mark.parametrize("measure", ["instructions", "counters"])
+def test_show_of_a_counted_run_prints_its_counts(tmp_path, capsys, measure):
+    """An instruction run: the counts instead of Valgrind's times (which read "harness
+    overhead 3866 %"); a counters run: its times and its counts."""
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "counted", counted=measure)
+    assert cli.main(["show", "counted", "--store", s.location]) == 0
+    out = capsys.readouterr().out
+    assert "instr/unit" in out and "180.00" in out
+    timed = measure == "counters"
+    assert ("throughput" in out) == timed and ("capacity at p99" in out) == timed
+    assert "harness overhead" not in out
 
 
 # ---- the three formats ----

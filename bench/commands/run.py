@@ -16,17 +16,27 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from bench import run, summary, text
-    from bench.measure import modes
-    from bench.measure import summary as counts_summary
+    from bench import run, text
     from bench.store import Store
 
     plan = plan_of(args)
     run_id = run.run(plan, store_location=args.store, label=args.label)
     print(f"\nrun {run_id} in {text.terminal(args.store)}")
-    samples = Store(args.store).samples([run_id])
-    if plan.measure != modes.INSTRUCTIONS:  # under Valgrind the times are Valgrind's
-        summary.print_table(summary.summarize(samples), args.slo)
-    if plan.measure != modes.TIME:
-        counts_summary.print_table(samples.to_pylist())
+    print_tables(Store(args.store).samples([run_id]), args.slo)
     return EXIT_OK
+
+
+def print_tables(samples, slo_ms: float) -> None:
+    """A run's tables, after ``run`` and in ``show``: times, unless every sample was timed
+    under Valgrind (``--measure instructions``: its times are Valgrind's, not the
+    machine's), then the counts per unit of work, when any sample was counted."""
+    from bench import summary
+    from bench.measure import modes
+    from bench.measure import summary as counts_summary
+
+    listed = samples.column("measure").to_pylist() if "measure" in samples.column_names else []
+    measures = {s or modes.TIME for s in listed} or {modes.TIME}
+    if measures != {modes.INSTRUCTIONS}:
+        summary.print_table(summary.summarize(samples), slo_ms)
+    if measures != {modes.TIME}:
+        counts_summary.print_table(samples.to_pylist())

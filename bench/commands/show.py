@@ -6,7 +6,7 @@ from bench.commands._arguments import add_slo, add_store
 from bench.commands._exit import EXIT_OK
 
 NAME = "show"
-HELP = "a run's summary table again"
+HELP = "a run's summary table again (its counts too, when it was counted)"
 
 
 def add_arguments(p) -> None:
@@ -23,7 +23,8 @@ _SHOWN = ("run_id", "label", "status", "profile", "seed")  # store text in the h
 
 
 def main(args) -> int:
-    from bench import summary, text
+    from bench import text
+    from bench.commands.run import print_tables
     from bench.store import Store
 
     store = Store(args.store)
@@ -35,5 +36,5 @@ def main(args) -> int:
         f"{text.terminal(run['cpu_model'] or 'unknown cpu', text.LABEL_WIDTH * 2)}, "
         f"started {run['started_at']}"
     )
-    summary.print_table(summary.summarize(store.samples([run["run_id"]])), args.slo)
+    print_tables(store.samples([run["run_id"]]), args.slo)
     return EXIT_OK
