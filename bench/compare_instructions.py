@@ -41,6 +41,16 @@ def measure_of(samples: list[dict]) -> str:
     return modes.pop() if len(modes) == 1 else "mixed"
 
 
+def method_of(samples: list[dict]) -> str:
+    """How a run's instructions were counted: its counts' source with the counting method's
+    version (bench/measure/callgrind.py's COUNTING_METHOD), e.g. "callgrind/2"; a run stored
+    before the version was recorded says "callgrind" alone and is "callgrind/unknown" (method
+    1 or 2: the allocator in or out), never taken for either."""
+    sources: set[str] = {s["counts_source"] for s in samples if s.get("counts_source")}
+    methods = {source if "/" in source else f"{source}/unknown" for source in sources}
+    return methods.pop() if len(methods) == 1 else " + ".join(sorted(methods)) or "unknown"
+
+
 def counted(base_samples: list[dict], cand_samples: list[dict]) -> bool:
     """Whether either run was measured by counting: then this module compares them."""
     return TIME != measure_of(base_samples) or TIME != measure_of(cand_samples)
@@ -134,6 +144,14 @@ def compare(
         result.refusals.append(
             f"the baseline was measured by {base_mode} and the candidate by {cand_mode}: "
             "compare runs of one measurement mode"
+        )
+        return result
+    methods = method_of(base_samples), method_of(cand_samples)
+    if result.mode == INSTRUCTIONS and methods[0] != methods[1]:
+        result.refusals.append(
+            f"counted by different methods ({methods[0]} vs {methods[1]}): a change in how "
+            "bankbench counts is not a change in the code; measure both commits with one "
+            "bankbench (.ci/instructions-gate measures each with its own)"
         )
         return result
     arch = tuple(_facts(run, "fingerprint").get("arch") for run in (baseline, candidate))

@@ -176,7 +176,7 @@ def test_counts_of_the_core_repeat_exactly(tmp_path):
 # --- compare in instruction mode ------------------------------------------------------------
 
 
-def _count_samples(run_id, instructions_by_benchmark, measure="instructions", source="callgrind"):
+def _count_samples(run_id, instructions_by_benchmark, measure="instructions", source="callgrind/2"):
     rows = []
     for benchmark, instructions in instructions_by_benchmark.items():
         workload, rest = benchmark.split("[", 1)
@@ -312,6 +312,35 @@ def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
         assert out.count("\n") == 0 and "different instruction sets" in out
 
 
+@pytest.mark.parametrize(
+    ("base_source", "methods"),
+    [
+        ("callgrind/1", "callgrind/1 vs callgrind/2"),
+        ("callgrind", "callgrind/unknown vs callgrind/2"),  # stored before the version
+    ],
+)
+def test_counts_of_two_counting_methods_are_refused_in_one_line(base_source, methods, capsys):
+    """564028d against b4b04ae (the same C sources) read ledger.post -19.7 % "less work": a
+    later commit left the allocator out of the counts. Counts of two methods are refused."""
+    from bench import compare_instructions as ci
+
+    fewer = {k: v * 4 // 5 for k, v in BASE.items()}
+    result = ci.compare(
+        _run("a"),
+        _run("b"),
+        _count_samples("a", BASE, source=base_source),
+        _count_samples("b", fewer, source=callgrind.SOURCE),
+    )
+    assert callgrind.SOURCE == "callgrind/2"
+    assert not result.comparable and not result.rows
+    out = ci.render(result, "table", 1.0)
+    assert out.count("\n") == 0 and f"counted by different methods ({methods})" in out
+    args = __import__("argparse").Namespace(fail_on_regression=1.0, format="table")
+    samples = _count_samples("a", BASE, source=base_source), _count_samples("b", fewer)
+    assert ci.main(args, _run("a"), _run("b"), *samples) == 4
+    assert "different methods" in capsys.readouterr().out
+
+
 def test_counters_of_two_machines_are_shown_side_by_side_and_never_gated():
     from bench import compare_instructions as ci
     from workloads.errors import InputError
@@ -419,7 +448,7 @@ def test_run_counts_every_c_benchmark_of_the_selection(tmp_path, capsys):
     ]
     for s in samples:
         assert s["measure"] == "instructions" and s["counts_scope"] == "core"
-        assert s["counts_source"] == "callgrind" and s["instructions"] > s["units"]
+        assert s["counts_source"] == callgrind.SOURCE and s["instructions"] > s["units"]
         assert s["cycles"] is None and "cycles" in s["counts_unknown"]
         assert s["l1d_misses"] is not None and s["branch_misses"] is not None
     one, two = sorted(samples, key=lambda s: s["threads"])
