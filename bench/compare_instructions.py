@@ -25,12 +25,18 @@ import json
 from dataclasses import dataclass, field
 
 from bench import compare_format, text
-from bench.measure.counts import EVENTS, per_unit_of
+from bench.measure.counts import CALL, EVENTS, per_unit_of
 from bench.measure.modes import INSTRUCTIONS, TIME
+from bench.text import plural
 from workloads.errors import InputError
 
 GATE_PCT = 1.0  # the CI gate: instructions per unit may not grow by more than this
-AA_SPREAD_PCT = 0.1  # two runs of the same code differ by less than this (multi-thread rows)
+AA_SPREAD_PCT = 0.1  # two runs of the same code differ by less than this: the C core's counts
+# Counts of scope "call" include the interpreter (python and numpy engines), whose
+# instructions depend on the process's history: measured, the python engine's moved -0.47 %
+# between two runs of identical code (h12), so such rows are gated at no less than this.
+# Simulated cache and branch misses vary by several % and are never gated.
+INTERPRETER_SPREAD_PCT = 1.0
 KEY = ("workload", "engine", "threads", "scale", "seed", "mode", "batch_size")
 BUILD_FIELDS = ("source_sha256", "compiler", "flags", "label")
 
@@ -63,6 +69,7 @@ class CountRow:
     baseline: dict[str, float | None]  # per unit: EVENTS and "ipc"
     candidate: dict[str, float | None]
     unknown: str | None = None  # why some counts are unknown, on either side
+    scope: str | None = None  # counts.CORE (the C core's calls) or counts.CALL (interpreter too)
 
     def ratio(self, event: str = "instructions") -> float | None:
         """candidate / baseline per unit (> 1: the candidate needs more)."""
@@ -115,7 +122,8 @@ def count_rows(
         workload = first.get("workload")
         unit = registry.get(workload).unit if workload in registry.names() else None
         unknown = "; ".join(dict.fromkeys(r for r in (base_unknown, cand_unknown) if r)) or None
-        rows.append(CountRow(first["benchmark"], unit, base, cand, unknown))
+        scope = first.get("counts_scope") or cand_groups[key][0].get("counts_scope")
+        rows.append(CountRow(first["benchmark"], unit, base, cand, unknown, scope))
     return rows
 
 
@@ -200,17 +208,25 @@ def regressions(result: CountComparison, threshold_pct: float) -> list[CountRow]
             f"runs of the same code can differ (multi-thread rows); use {AA_SPREAD_PCT} or more"
         )
     return [
-        r for r in result.rows if (change := r.change_pct()) is not None and change > threshold_pct
+        r
+        for r in result.rows
+        if (change := r.change_pct()) is not None and change > threshold_for(r, threshold_pct)
     ]
 
 
+def threshold_for(row: CountRow, threshold_pct: float) -> float:
+    """The gate's threshold for one row: a count that includes the interpreter (scope call)
+    repeats only within INTERPRETER_SPREAD_PCT, so it is never gated tighter than that."""
+    return max(threshold_pct, INTERPRETER_SPREAD_PCT) if row.scope == CALL else threshold_pct
+
+
 def verdict(row: CountRow, threshold_pct: float) -> str:
-    change = row.change_pct()
+    change, threshold = row.change_pct(), threshold_for(row, threshold_pct)
     if change is None:
         return "unknown"
-    if change > threshold_pct:
+    if change > threshold:
         return "more work"
-    if change < -threshold_pct:
+    if change < -threshold:
         return "less work"
     return "same work"
 
@@ -255,6 +271,7 @@ def render(
                     {
                         **dataclasses.asdict(r),
                         "change_pct": r.change_pct(),
+                        "threshold_pct": threshold_for(r, threshold),
                         "verdict": verdict(r, threshold),
                     }
                     for r in result.rows
@@ -353,10 +370,21 @@ def render(
     for reason in unknown:
         lines.append(f"unknown: {esc(reason)}")
     if result.mode == INSTRUCTIONS:
+        interpreted = [r for r in result.rows if threshold_for(r, threshold) != threshold]
         lines.append(
             f"gate: a benchmark regresses when its instructions per unit grow by more than "
-            f"{threshold:g} %; the counts are deterministic (two runs of the same code agree "
-            f"within {AA_SPREAD_PCT} %), so no statistical test is needed or made"
+            f"{threshold:g} %"
+            + (
+                f" ({plural(len(interpreted), 'benchmark')} counted with the interpreter, scope "
+                f"call: by more than {threshold_for(interpreted[0], threshold):g} %)"
+                if interpreted
+                else ""
+            )
+            + f"; the C core's instruction counts (scope core) repeat within {AA_SPREAD_PCT} % "
+            "run after run, so no statistical test is needed or made; counts with the "
+            f"interpreter (scope call) repeat only within about {INTERPRETER_SPREAD_PCT:g} % "
+            "and simulated cache and branch misses vary by several %: misses are shown, not "
+            "gated"
         )
     else:
         lines.append(
