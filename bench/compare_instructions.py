@@ -135,6 +135,27 @@ def groups(samples: list[dict]) -> dict[tuple, list[dict]]:
     return grouped
 
 
+def _counts_apart(
+    baseline: dict, candidate: dict, base_samples: list[dict], cand_samples: list[dict]
+) -> str | None:
+    """Why two runs' instruction counts cannot be compared, or None."""
+    methods = method_of(base_samples), method_of(cand_samples)
+    if methods[0] != methods[1]:
+        return (
+            f"counted by different methods ({methods[0]} vs {methods[1]}): a change in how "
+            "bankbench counts is not a change in the code; measure both again with one "
+            "counting method"
+        )
+    arch = tuple(_facts(run, "fingerprint").get("arch") for run in (baseline, candidate))
+    if arch[0] != arch[1]:
+        return (
+            f"instruction counts are not compared across architectures ({arch[0]} vs {arch[1]}): "
+            "different instruction sets execute different numbers of instructions for the same "
+            "work; compare time, or hardware counters side by side (--measure counters)"
+        )
+    return None
+
+
 def compare(
     baseline: dict, candidate: dict, base_samples: list[dict], cand_samples: list[dict]
 ) -> CountComparison:
@@ -154,21 +175,9 @@ def compare(
             "compare runs of one measurement mode"
         )
         return result
-    methods = method_of(base_samples), method_of(cand_samples)
-    if result.mode == INSTRUCTIONS and methods[0] != methods[1]:
-        result.refusals.append(
-            f"counted by different methods ({methods[0]} vs {methods[1]}): a change in how "
-            "bankbench counts is not a change in the code; measure both commits with one "
-            "bankbench (.ci/instructions-gate measures each with its own)"
-        )
-        return result
-    arch = tuple(_facts(run, "fingerprint").get("arch") for run in (baseline, candidate))
-    if result.mode == INSTRUCTIONS and arch[0] != arch[1]:
-        result.refusals.append(
-            f"instruction counts are not compared across architectures ({arch[0]} vs {arch[1]}): "
-            "different instruction sets execute different numbers of instructions for the same "
-            "work; compare time, or hardware counters side by side (--measure counters)"
-        )
+    refusal = _counts_apart(baseline, candidate, base_samples, cand_samples)
+    if result.mode == INSTRUCTIONS and refusal:
+        result.refusals.append(refusal)
         return result
     for name in BUILD_FIELDS:
         a, b = _facts(baseline, "build").get(name), _facts(candidate, "build").get(name)
