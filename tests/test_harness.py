@@ -197,26 +197,24 @@ def test_compare_two_runs_and_markdown(store, capsys, host_emulated):
     assert cli.main(["compare", "first", "missing", "--store", str(store)]) == 2
 
 
+CALIBRATE = ["calibrate", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1", "--store"]
+
+
+def test_calibrate_refuses_an_emulated_host_before_running(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(fingerprint, "host_emulation", lambda: "qemu-user (test)")
+    assert cli.main([*CALIBRATE, str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "emulated (qemu-user (test))" in err
+    assert not (tmp_path / "store").exists()
+
+
 def test_calibrate_stores_the_noise_floor(tmp_path, capsys, host_emulated):
     store = tmp_path / "store"
-    assert (
-        cli.main(
-            [
-                "calibrate",
-                "-p",
-                "smoke",
-                "-w",
-                "loan.limit",
-                "-e",
-                "c",
-                "-t",
-                "1",
-                "--store",
-                str(store),
-            ]
-        )
-        == 0
-    )
+    code = cli.main([*CALIBRATE, str(store)])
+    if host_emulated:  # emulated timings have no noise floor: refused up front
+        assert code == 2 and "emulated" in capsys.readouterr().err
+        return
+    assert code == 0
     assert "detectable" in capsys.readouterr().out
     runs = Store(str(store)).runs().to_pylist()
     assert sorted(r["label"] for r in runs) == ["calibration-A", "calibration-B"]
@@ -232,9 +230,6 @@ def test_calibrate_stores_the_noise_floor(tmp_path, capsys, host_emulated):
         "loan.limit[c-1t-0.002]": max(abs(stored["aa_ratio"] - 1), stored["detectable_change"])
     }
     code = cli.main(["compare", "calibration-A", "calibration-B", "--store", str(store)])
-    if host_emulated:  # emulated timings are refused (exit 4), never compared
-        assert code == cli.EXIT_NOT_COMPARABLE and "emulated" in capsys.readouterr().out
-        return
     assert code == 0
     assert "noise floor: 1 of 1 compared benchmark calibrated" in capsys.readouterr().out
 

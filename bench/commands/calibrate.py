@@ -16,13 +16,19 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from bench import calibrate
+    from bench import calibrate, fingerprint
     from workloads.errors import InputError
 
     plan = plan_of(args)
     if plan.measure != "time":  # counts of one code repeat; only time has a noise floor
         raise InputError(
             f"calibrate measures this host's timing noise: drop --measure {plan.measure}"
+        )
+    emulation = fingerprint.host_emulation()
+    if emulation:  # before minutes of runs whose timings compare would refuse anyway
+        raise InputError(
+            f"calibrate refused: this host is emulated ({emulation}): its timings are "
+            "invalid, so it has no noise floor; calibrate the real machine"
         )
     rows = calibrate.calibrate(plan, args.store, args.label)
     print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
