@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from bench.text import plural
+from bench import text
 
 
 def output_key(row: dict) -> tuple:
@@ -122,8 +122,6 @@ BENCHMARK_MAX = 60  # characters of a benchmark name before the ellipsis
 
 
 def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
-    from bench import text
-
     print(
         f"{'benchmark':<{BENCHMARK_WIDTH}} {'median':>11} {'CV':>6} {'throughput':>18}  "
         f"{'digest':<16} ok"
@@ -151,7 +149,8 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
         print(
             f"capacity at p99 ≤ {slo_ms:g} ms: "
             + (
-                f"{best['units_per_s']:,.0f} decisions/s ({plural(best['threads'], 'thread')}, "
+                f"{best['units_per_s']:,.0f} decisions/s "
+                f"({text.plural(best['threads'], 'thread')}, "
                 f"micro-batches of {best['batch_size']}, p99 {best['p99_us']:.0f} µs)"
                 if best
                 else "no configuration met the SLO"

@@ -11,6 +11,7 @@ throughput, scaling, latency, probe fractions), cost (server figures, fleet).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -107,7 +108,7 @@ class Machine:
     def sockets(self) -> int:
         return self.fingerprint.get("sockets") or 1
 
-    @property
+    @functools.cached_property
     def timed_under_valgrind(self) -> bool:
         """Measured by counting instructions: its clock timed Valgrind, so (as an emulated
         run's) it gives no rate, capacity or cost; its counts still feed the "why" table."""
@@ -123,8 +124,10 @@ class Machine:
     def curve(self, workload: str, engine: str = "c") -> list[tuple[int, float]]:
         """(threads, units/s) of every sample of the workload's plain batch benchmarks at
         the largest scale run: its thread-scaling curve."""
+        if self.timed_under_valgrind:
+            return []
         rows = [s for s in self.samples if _plain_batch(s, workload, engine)]
-        if not rows or self.timed_under_valgrind:
+        if not rows:
             return []
         scale = max(s["scale"] or 0 for s in rows)
         return scaling.points([s for s in rows if (s["scale"] or 0) == scale])
