@@ -437,6 +437,35 @@ def test_run_without_valgrind_says_how_to_install_it(tmp_path, monkeypatch, caps
     assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.parquet"))
 
 
+def test_rounds_and_processes_the_count_does_not_use_are_named_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    """`run --measure instructions -r 7 --processes 3` counted once in one process without a
+    word: the options the user gave are named as unused; none given, nothing is said."""
+    from bench import fingerprint
+    from bench import plan as plans
+    from bench.measure import modes
+
+    real = fingerprint.collect
+    monkeypatch.setattr(fingerprint, "collect", lambda: {**real(), "emulated": False})
+    monkeypatch.setattr(callgrind.shutil, "which", lambda name: None)  # stops after the note
+    store = tmp_path / "store"
+    assert _run_instructions(store, "-w", "loan.limit", "-r", "7", "--processes", "3") == 2
+    note, refusal = capsys.readouterr().err.splitlines()
+    assert note == (
+        "--measure instructions counts once: -r 7 and --processes 3 are not used "
+        "(the counts repeat exactly)"
+    )
+    assert "valgrind" in refusal
+    assert _run_instructions(store, "-w", "loan.limit", "--processes", "2") == 2
+    assert "--processes 2 is not used" in capsys.readouterr().err
+    for unused in ([], ["-r", "1"], ["-r", "1", "--processes", "1"]):
+        assert _run_instructions(store, "-w", "loan.limit", *unused) == 2
+        assert "not used" not in capsys.readouterr().err
+    timed = plans.resolve("smoke", rounds=7, processes=3)
+    assert modes.unused_options(timed, 7, 3) is None  # time mode uses them
+
+
 def test_run_on_an_emulated_host_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     from bench import fingerprint
 
