@@ -35,21 +35,39 @@ def owner() -> dict:
 
 def _alive_since(pid: int, started_at: datetime.datetime | None) -> bool:
     """Whether ``pid`` is a live process that already existed when the run started (a process
-    that started later only reuses the number)."""
+    that started later only reuses the number). Alive unless provably not: without /proc (a
+    chroot) psutil sees no process at all, while the kernel still knows the number."""
     import psutil
 
+    if not _pid_exists(pid):
+        return False
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
         created = process.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except psutil.ZombieProcess:
         return False
+    except (psutil.Error, OSError):  # it exists, but when it started cannot be read here
+        return True
     if started_at is None:
         return True
     if started_at.tzinfo is None:
         started_at = started_at.replace(tzinfo=datetime.timezone.utc)
     return created <= started_at.timestamp() + 1.0  # create_time is rounded to clock ticks
+
+
+def _pid_exists(pid: int) -> bool:
+    """Whether the kernel has a process of this number (signal 0 tests it, /proc or not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's process
+        return True
+    return True
 
 
 def status(run: dict) -> str:

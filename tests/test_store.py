@@ -245,6 +245,29 @@ def test_a_running_run_whose_owner_is_gone_reads_abandoned():
     assert liveness.status({"status": "complete"}) == "complete"
 
 
+def test_a_live_owner_reads_running_where_proc_cannot_be_read(monkeypatch):
+    """In a chroot without /proc psutil finds no process at all (NoSuchProcess, even for
+    itself): a live run read there must not say abandoned; a dead owner still does."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from bench import liveness
+
+    def no_proc(pid=None):
+        raise psutil.NoSuchProcess(pid, msg="process PID not found (no /proc)")
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setattr(psutil, "Process", no_proc)
+    monkeypatch.setattr(liveness, "boot_id", lambda: None)
+    here = liveness.owner()
+    assert here["owner_boot_id"] is None
+    assert liveness.status(_run_row(**here)) == "running"
+    assert liveness.status(_run_row(**{**here, "owner_pid": gone.pid})) == "abandoned"
+
+
 def test_a_worker_whose_parent_is_gone_writes_nothing(tmp_path, monkeypatch):
     from bench import liveness
     from bench.store import StoreError
