@@ -296,20 +296,23 @@ def _running(processes) -> list:
     return alive
 
 
-def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys):
+def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys, monkeypatch):
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
 
     import psutil
 
-    store = tmp_path / "store"
+    store, scratch = tmp_path / "store", tmp_path / "tmp"
+    scratch.mkdir()
     command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-e", "python"]
     parent = subprocess.Popen(
         [*command, "-w", "ledger.*,loan.*", "-s", "0.02", "--store", str(store)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         deadline = time.monotonic() + 300
@@ -332,3 +335,49 @@ def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys)
     assert cli.main(["runs", "--store", str(store)]) == 0
     assert "abandoned" in capsys.readouterr().out
     assert Store(str(store)).runs().to_pylist()[0]["status"] == "abandoned"
+    # its scratch folder stays behind, named for its owner; the next run removes it
+    (left,) = scratch.iterdir()
+    assert left.name.startswith("bankbench-") and f"-{parent.pid}-" in left.name
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    quick = ["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1"]
+    assert cli.main([*quick, "--store", str(tmp_path / "next")]) == 0
+    assert list(scratch.iterdir()) == []
+
+
+def test_only_scratch_folders_of_provably_dead_runs_are_removed(tmp_path):
+    """Two concurrent runs must both keep their folders: only an owner that is gone (no such
+    process, or its number reused by a later process) loses it."""
+    import subprocess
+    import sys
+
+    from bench import liveness
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        dead.wait()
+        ours = liveness.scratch_prefix()
+        assert ours.count("-") == 4, "no /proc here: scratch folders are never removed"
+        tag, pid, ticks = ours.split("-")[1:4]
+        alive_ticks = liveness._stat(alive.pid)[1]
+        folders = {
+            "this": f"{ours}a1",
+            "concurrent": f"bankbench-{tag}-{alive.pid}-{alive_ticks}-b2",
+            "killed": f"bankbench-{tag}-{dead.pid}-{ticks}-c3",
+            "reused": f"bankbench-{tag}-{pid}-{int(ticks) - 1}-d4",  # our pid, earlier owner
+            "other boot": f"bankbench-00000000-{dead.pid}-{ticks}-e5",
+            "unnamed": "bankbench-f6g7h8i9",  # before owners were named: cannot tell
+        }
+        for name in folders.values():
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "job-0.json").write_text("{}")
+        (tmp_path / f"bankbench-{tag}-{dead.pid}-{ticks}-file").write_text("not a folder")
+        removed = liveness.remove_abandoned_scratch(str(tmp_path))
+        assert sorted(removed) == sorted([folders["killed"], folders["reused"]])
+        kept = {p.name for p in tmp_path.iterdir()}
+        assert kept == {folders[k] for k in ("this", "concurrent", "other boot", "unnamed")} | {
+            f"bankbench-{tag}-{dead.pid}-{ticks}-file"
+        }
+    finally:
+        alive.kill()
+        alive.wait()
