@@ -381,3 +381,47 @@ def test_only_scratch_folders_of_provably_dead_runs_are_removed(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+# ---- listing ----
+def test_runs_lists_each_runs_measurement_mode(tmp_path, capsys):
+    """`bankbench runs` had no column for how a run measured; a store written before the mode
+    was recorded (no plan, or a plan without it) and an imported run read as time."""
+    import json
+
+    from bench.records import RunRecord
+
+    store = Store(str(tmp_path))
+    plans = {
+        "counted": {"measure": "instructions"},
+        "perf": {"measure": "counters"},
+        "clock": {"measure": "time"},
+        "older": {"profile": "smoke"},  # a plan from before measurement modes
+        "imported": None,
+    }
+    for label, plan in plans.items():
+        store.write_run(
+            RunRecord.start(
+                f"2026112{len(label)}T000000-{label}",
+                label,
+                {},
+                profile="smoke",
+                status="complete",
+                plan=plan,
+            )  # fmt: skip
+        )
+    assert cli.main(["runs", "--store", str(tmp_path)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:6] == ["run", "label", "status", "profile", "measure", "seed"]
+    measure_at = header.index("measure")
+    shown = {row.split()[1]: row[measure_at:].split()[0] for row in rows}
+    assert shown == {
+        "counted": "instructions",
+        "perf": "counters",
+        "clock": "time",
+        "older": "time",
+        "imported": "time",
+    }
+    assert cli.main(["runs", "--json", "--store", str(tmp_path)]) == 0
+    listed = {r["label"]: r["measure"] for r in json.loads(capsys.readouterr().out)}
+    assert listed == shown
