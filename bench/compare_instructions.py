@@ -135,10 +135,9 @@ def groups(samples: list[dict]) -> dict[tuple, list[dict]]:
     return grouped
 
 
-def _counts_apart(
-    baseline: dict, candidate: dict, base_samples: list[dict], cand_samples: list[dict]
-) -> str | None:
-    """Why two runs' instruction counts cannot be compared, or None."""
+def methods_apart(base_samples: list[dict], cand_samples: list[dict]) -> str | None:
+    """Why two runs' counts cannot be set side by side, or None: they were counted by
+    different methods (compare's table and the report's why table alike)."""
     methods = method_of(base_samples), method_of(cand_samples)
     if methods[0] != methods[1]:
         return (
@@ -146,6 +145,16 @@ def _counts_apart(
             "bankbench counts is not a change in the code; measure both again with one "
             "counting method"
         )
+    return None
+
+
+def _counts_apart(
+    baseline: dict, candidate: dict, base_samples: list[dict], cand_samples: list[dict]
+) -> str | None:
+    """Why two runs' instruction counts cannot be compared, or None."""
+    methods = methods_apart(base_samples, cand_samples)
+    if methods:
+        return methods
     arch = tuple(_facts(run, "fingerprint").get("arch") for run in (baseline, candidate))
     if arch[0] != arch[1]:
         return (
