@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 
 from bench import compare_format, text
+from bench.compare import unfinished_gate
 from bench.measure.counts import CALL, EVENTS, per_unit_of
 from bench.measure.modes import INSTRUCTIONS, TIME
 from bench.text import plural
@@ -274,9 +275,10 @@ def render(
     fmt: str,
     threshold_pct: float | None,
     regressed: list[CountRow] | None = None,
+    unfinished: str | None = None,
 ) -> str:
     """The comparison as a terminal table, Markdown (escaped, for CI summaries), JSON or CSV;
-    ``regressed``: the benchmarks the gate failed."""
+    ``regressed``: the benchmarks the gate failed; ``unfinished``: why it cannot pass."""
     threshold = GATE_PCT if threshold_pct is None else threshold_pct
     if fmt == "json":
         return json.dumps(
@@ -285,6 +287,7 @@ def render(
                 **compare_format.json_header(result),
                 "threshold_pct": threshold,
                 "regressed": [r.benchmark for r in regressed or []],
+                "unfinished": unfinished,
                 "rows": [
                     {
                         **dataclasses.asdict(r),
@@ -299,7 +302,7 @@ def render(
         )
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv.writer(out, lineterminator="\n")
         events = [*EVENTS, "ipc"]
         writer.writerow(
             ["benchmark", "unit"]
@@ -314,7 +317,7 @@ def render(
                 + [r.candidate.get(e) for e in events]
                 + [r.change_pct(), verdict(r, threshold)]
             )
-        return out.getvalue()
+        return out.getvalue().rstrip("\n")  # print ends the last line
     md = fmt == "markdown"
     esc = text.markdown if md else text.terminal
 
@@ -409,6 +412,9 @@ def render(
             "counters are this machine's own and vary from run to run like time: shown "
             "side by side to explain a difference, never gated"
         )
+    if unfinished and not regressed:
+        bold = "**" if md else ""
+        lines.append(f"{bold}GATE NOT PASSED{bold} (exit 4): {esc(unfinished)}")
     if regressed:
         lines.append(
             f"{'**' if md else ''}REGRESSION{'**' if md else ''} (exit 3): instructions per "
@@ -445,10 +451,17 @@ def main(args, baseline: dict, candidate: dict, base_samples: list, cand_samples
 
     result = compare(baseline, candidate, base_samples, cand_samples)
     gate = args.fail_on_regression
-    regressed = regressions(result, gate) if gate is not None and result.comparable else []
-    print(render(result, args.format, gate, regressed))
+    gated = gate is not None and result.comparable
+    regressed = regressions(result, gate) if gated else []
+    unfinished = unfinished_gate(result.incomplete, gate) if gated and not regressed else None
+    print(render(result, args.format, gate, regressed, unfinished))
+    compare_format.print_csv_notes(
+        args.format, [compare_format.why_not_compared(result), unfinished]
+    )
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:
         return EXIT_NOT_COMPARABLE
-    return EXIT_REGRESSION if regressed else EXIT_OK
+    if regressed:
+        return EXIT_REGRESSION
+    return EXIT_NOT_COMPARABLE if unfinished else EXIT_OK
