@@ -215,13 +215,12 @@ def why_not_compared(result) -> str | None:
     return "NOT COMPARABLE: " + "; ".join(reasons) if reasons else None
 
 
-def print_csv_notes(fmt: str, lines: list[str | None]) -> None:
-    """What CSV rows cannot carry (why nothing was compared, why the gate did not pass), one
-    line each on stderr, so stdout stays CSV; the other formats say it themselves (JSON in
-    its fields)."""
-    if fmt != "csv":
-        return
-    for line in filter(None, lines):
+def print_csv_note(fmt: str, result, unfinished: str | None) -> None:
+    """What CSV rows cannot carry, in one line on stderr so stdout stays CSV: why nothing was
+    compared, else why the gate did not pass (``unfinished``). The other formats say it
+    themselves (JSON in its fields)."""
+    line = why_not_compared(result) or unfinished
+    if fmt == "csv" and line:
         print(f"bankbench: {text.terminal(line)}", file=sys.stderr)
 
 

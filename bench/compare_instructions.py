@@ -455,9 +455,7 @@ def main(args, baseline: dict, candidate: dict, base_samples: list, cand_samples
     regressed = regressions(result, gate) if gated else []
     unfinished = unfinished_gate(result.incomplete, gate) if gated and not regressed else None
     print(render(result, args.format, gate, regressed, unfinished))
-    compare_format.print_csv_notes(
-        args.format, [compare_format.why_not_compared(result), unfinished]
-    )
+    compare_format.print_csv_note(args.format, result, unfinished)
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:

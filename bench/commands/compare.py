@@ -80,9 +80,7 @@ def main(args) -> int:
     print(compare_format.render(result, args.format, gate))
     outcome = gate.outcome if gate else "pass"
     unfinished = gate.unfinished if gate and outcome == "incomplete" else None
-    compare_format.print_csv_notes(
-        args.format, [compare_format.why_not_compared(result), unfinished]
-    )
+    compare_format.print_csv_note(args.format, result, unfinished)
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:
