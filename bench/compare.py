@@ -513,13 +513,30 @@ class Gate:
     undecided: list[Row]  # rows whose samples cannot detect the threshold
     reasons: list[str]  # why they cannot, one sentence each
     advice: str  # how many samples (rounds × processes) would
+    unfinished: str | None = None  # why it cannot pass: a run did not finish (unfinished_gate)
 
     @property
     def outcome(self) -> str:
-        """'regression', 'cannot decide' or 'pass'."""
+        """'regression', 'incomplete', 'cannot decide' or 'pass'. A regression among the
+        finished benchmarks is one; with none, an unfinished run still fails the gate."""
         if self.regressed:
             return "regression"
+        if self.unfinished:
+            return "incomplete"
         return "cannot decide" if self.undecided else "pass"
+
+
+def unfinished_gate(incomplete: list[str], threshold_pct: float) -> str | None:
+    """Why ``--fail-on-regression`` cannot pass on these runs (one sentence), or None: a run
+    that did not finish (incomplete, abandoned, still running) lacks benchmarks that may have
+    regressed, so comparing what it finished never passes the gate (exit 4, not comparable).
+    Of times and of counts alike."""
+    if not incomplete:
+        return None
+    return (
+        f"the {threshold_pct:g} % regression gate cannot pass: {'; '.join(incomplete)}, and "
+        "the benchmarks it did not finish may have regressed; gate on runs that completed"
+    )
 
 
 def regressions(result: Comparison, threshold_pct: float) -> list[Row]:
@@ -566,7 +583,8 @@ def gate(result: Comparison, threshold_pct: float) -> Gate:
         )
     if not result.rows:
         reasons.append("no benchmark was compared")
-    return Gate(threshold_pct, regressed, undecided, reasons, advice)
+    unfinished = unfinished_gate(result.incomplete, threshold_pct)
+    return Gate(threshold_pct, regressed, undecided, reasons, advice, unfinished)
 
 
 def noisy_calibration(rows: list[Calibration], change: float = NOISY_HOST_CHANGE) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 from bench import text
 from bench.compare import ALPHA, Comparison, Gate, difference
@@ -76,6 +77,7 @@ def _json(result: Comparison, gate: Gate | None) -> str:
                 "undecided": [r.benchmark for r in gate.undecided],
                 "reasons": gate.reasons,
                 "advice": gate.advice,
+                "unfinished": gate.unfinished,
             },
         },
         indent=1,
@@ -85,7 +87,7 @@ def _json(result: Comparison, gate: Gate | None) -> str:
 
 def _csv(result: Comparison) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         ["benchmark", "ratio", "ci_low", "ci_high", "p_value", "p_adjusted", "p_floor", "verdict"]
     )
@@ -93,7 +95,7 @@ def _csv(result: Comparison) -> str:
         writer.writerow(
             [r.benchmark, r.ratio, r.low, r.high, r.p_value, r.p_adjusted, r.p_floor, r.verdict]
         )
-    return out.getvalue()
+    return out.getvalue().rstrip("\n")  # print ends the last line
 
 
 def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
@@ -128,16 +130,8 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
             + ", ".join(esc(w) for w in result.outputs_differ)
         )
         return _join(lines, md)
-    for reason in result.refusals:
+    for reason in _not_comparable(result):
         lines.append(f"NOT COMPARABLE: {esc(reason)}")
-    if result.not_allowed:
-        lines.append(
-            "NOT COMPARABLE: software differs in "
-            + ", ".join(result.not_allowed)
-            + " (allow with --allow "
-            + ",".join(result.not_allowed)
-            + ")"
-        )
     if result.differences:
         shown = {k: difference(a, b) for k, (a, b) in result.differences.items()}
         lines.append(
@@ -198,6 +192,38 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
     return _join(lines, md)
 
 
+def _not_comparable(result) -> list[str]:
+    """Why the runs are not compared, one sentence each (of times or of counts)."""
+    not_allowed = getattr(result, "not_allowed", [])
+    return result.refusals + (
+        [
+            f"software differs in {', '.join(not_allowed)} "
+            f"(allow with --allow {','.join(not_allowed)})"
+        ]
+        if not_allowed
+        else []
+    )
+
+
+def why_not_compared(result) -> str | None:
+    """One line: why a comparison (of times or of counts) compared nothing, or None."""
+    if result.outputs_differ:
+        return "OUTPUTS DIFFER — a correctness finding, so nothing is compared: " + ", ".join(
+            result.outputs_differ
+        )
+    reasons = _not_comparable(result)
+    return "NOT COMPARABLE: " + "; ".join(reasons) if reasons else None
+
+
+def print_csv_note(fmt: str, result, unfinished: str | None) -> None:
+    """What CSV rows cannot carry, in one line on stderr so stdout stays CSV: why nothing was
+    compared, else why the gate did not pass (``unfinished``). The other formats say it
+    themselves (JSON in its fields)."""
+    line = why_not_compared(result) or unfinished
+    if fmt == "csv" and line:
+        print(f"bankbench: {text.terminal(line)}", file=sys.stderr)
+
+
 def normalised_views(result: Comparison, digits: int) -> list[str]:
     """The suite's ratio per core and per socket, where the runs allow them: the words the
     terminal, Markdown and the report all use."""
@@ -248,6 +274,8 @@ def gate_lines(gate: Gate, md: bool = False) -> list[str]:
     esc = text.markdown if md else text.terminal
     bold = "**" if md else ""
     t = f"{gate.threshold_pct:g} %"
+    if gate.outcome == "incomplete":
+        return [f"{bold}GATE NOT PASSED{bold} (exit 4): {esc(gate.unfinished)}"]
     if gate.outcome == "regression":
         return [
             f"{bold}REGRESSION{bold} beyond {t} in {plural(len(gate.regressed), 'benchmark')}: "

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 
 from bench import compare_format, text
+from bench.compare import unfinished_gate
 from bench.measure.counts import CALL, EVENTS, per_unit_of
 from bench.measure.modes import INSTRUCTIONS, TIME
 from bench.text import plural
@@ -135,10 +136,9 @@ def groups(samples: list[dict]) -> dict[tuple, list[dict]]:
     return grouped
 
 
-def _counts_apart(
-    baseline: dict, candidate: dict, base_samples: list[dict], cand_samples: list[dict]
-) -> str | None:
-    """Why two runs' instruction counts cannot be compared, or None."""
+def methods_apart(base_samples: list[dict], cand_samples: list[dict]) -> str | None:
+    """Why two runs' counts cannot be set side by side, or None: they were counted by
+    different methods (compare's table and the report's why table alike)."""
     methods = method_of(base_samples), method_of(cand_samples)
     if methods[0] != methods[1]:
         return (
@@ -146,6 +146,16 @@ def _counts_apart(
             "bankbench counts is not a change in the code; measure both again with one "
             "counting method"
         )
+    return None
+
+
+def _counts_apart(
+    baseline: dict, candidate: dict, base_samples: list[dict], cand_samples: list[dict]
+) -> str | None:
+    """Why two runs' instruction counts cannot be compared, or None."""
+    methods = methods_apart(base_samples, cand_samples)
+    if methods:
+        return methods
     arch = tuple(_facts(run, "fingerprint").get("arch") for run in (baseline, candidate))
     if arch[0] != arch[1]:
         return (
@@ -265,9 +275,10 @@ def render(
     fmt: str,
     threshold_pct: float | None,
     regressed: list[CountRow] | None = None,
+    unfinished: str | None = None,
 ) -> str:
     """The comparison as a terminal table, Markdown (escaped, for CI summaries), JSON or CSV;
-    ``regressed``: the benchmarks the gate failed."""
+    ``regressed``: the benchmarks the gate failed; ``unfinished``: why it cannot pass."""
     threshold = GATE_PCT if threshold_pct is None else threshold_pct
     if fmt == "json":
         return json.dumps(
@@ -276,6 +287,7 @@ def render(
                 **compare_format.json_header(result),
                 "threshold_pct": threshold,
                 "regressed": [r.benchmark for r in regressed or []],
+                "unfinished": unfinished,
                 "rows": [
                     {
                         **dataclasses.asdict(r),
@@ -290,7 +302,7 @@ def render(
         )
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv.writer(out, lineterminator="\n")
         events = [*EVENTS, "ipc"]
         writer.writerow(
             ["benchmark", "unit"]
@@ -305,7 +317,7 @@ def render(
                 + [r.candidate.get(e) for e in events]
                 + [r.change_pct(), verdict(r, threshold)]
             )
-        return out.getvalue()
+        return out.getvalue().rstrip("\n")  # print ends the last line
     md = fmt == "markdown"
     esc = text.markdown if md else text.terminal
 
@@ -400,6 +412,9 @@ def render(
             "counters are this machine's own and vary from run to run like time: shown "
             "side by side to explain a difference, never gated"
         )
+    if unfinished and not regressed:
+        bold = "**" if md else ""
+        lines.append(f"{bold}GATE NOT PASSED{bold} (exit 4): {esc(unfinished)}")
     if regressed:
         lines.append(
             f"{'**' if md else ''}REGRESSION{'**' if md else ''} (exit 3): instructions per "
@@ -436,10 +451,15 @@ def main(args, baseline: dict, candidate: dict, base_samples: list, cand_samples
 
     result = compare(baseline, candidate, base_samples, cand_samples)
     gate = args.fail_on_regression
-    regressed = regressions(result, gate) if gate is not None and result.comparable else []
-    print(render(result, args.format, gate, regressed))
+    gated = gate is not None and result.comparable
+    regressed = regressions(result, gate) if gated else []
+    unfinished = unfinished_gate(result.incomplete, gate) if gated and not regressed else None
+    print(render(result, args.format, gate, regressed, unfinished))
+    compare_format.print_csv_note(args.format, result, unfinished)
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:
         return EXIT_NOT_COMPARABLE
-    return EXIT_REGRESSION if regressed else EXIT_OK
+    if regressed:
+        return EXIT_REGRESSION
+    return EXIT_NOT_COMPARABLE if unfinished else EXIT_OK

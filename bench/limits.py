@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import warnings
 
 from workloads.errors import BankbenchError
 
@@ -29,10 +30,15 @@ def load_model() -> dict:
         return {}
 
 
-def available_bytes() -> int:
+def available_bytes() -> int | None:
+    """The memory available now, or None where it cannot be read (a chroot without /proc:
+    psutil reads /proc/meminfo)."""
     import psutil
 
-    return psutil.virtual_memory().available
+    try:
+        return psutil.virtual_memory().available
+    except (OSError, psutil.Error):
+        return None
 
 
 def estimate_bytes(model: dict, workload: str, engine: str, scale: float) -> int | None:
@@ -61,6 +67,13 @@ def check(plan, available: int | None = None, model: dict | None = None) -> None
         return
     size, workload, engine = max(estimates)
     free = available_bytes() if available is None else available
+    if free is None:
+        warnings.warn(
+            "the memory available is unknown (no /proc/meminfo): the plan's memory check "
+            f"is skipped; its largest benchmark needs about {size / GIB:.1f} GiB",
+            stacklevel=2,
+        )
+        return
     if size > free:
         raise ResourceError(
             f"{workload} ({engine}) at scale {plan.scale:g} needs about {size / GIB:.1f} GiB "

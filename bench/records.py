@@ -143,6 +143,12 @@ class RunRecord(Record):
     def arch(self) -> str | None:
         return (self.fingerprint or {}).get("arch")
 
+    @property
+    def measure(self) -> str:
+        """How the run measured (its Plan's mode: time, instructions, counters); runs stored
+        before measurement modes, and imported ones, were timed."""
+        return (self.plan or {}).get("measure") or "time"
+
 
 @dataclass
 class Sample(Record):

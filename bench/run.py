@@ -282,7 +282,8 @@ def run(
         "placement": where["cpus"] if where else None,
     }
     try:
-        with tempfile.TemporaryDirectory(prefix="bankbench-") as folder:
+        liveness.remove_abandoned_scratch(tempfile.gettempdir())  # of killed runs
+        with tempfile.TemporaryDirectory(prefix=liveness.scratch_prefix()) as folder:
             worker_mode = modes.prepare(plan.measure, pathlib.Path(folder))
             if worker_mode.note:
                 print(worker_mode.note, file=sys.stderr)

@@ -1,11 +1,14 @@
 """The bankbench C core (cffi API mode): ``ffi``, ``lib`` and ``build_info()``.
 
 The extension is compiled when the package is installed (``pip install .``). Importing it
-from a source tree that was never built fails with the command that fixes it.
+from a source tree that was never built fails with the command that fixes it, and so does
+importing a core built from other sources than those beside it (an in-place build older than
+a change to native/src or native/include), before a missing symbol would.
 """
 
 from __future__ import annotations
 
+import pathlib
 import platform
 
 try:
@@ -17,6 +20,53 @@ except ImportError as error:  # pragma: no cover - exercised only on a broken in
     ) from error
 
 __all__ = ["ffi", "lib", "build_info", "is_sanitizer_build"]
+
+HERE = pathlib.Path(__file__).resolve().parent
+# what build_info() reads: a core built before one of them was added is stale
+BUILD_RECORD_FUNCTIONS = (
+    "bb_build_label",
+    "bb_build_compiler",
+    "bb_build_flags",
+    "bb_build_effective_line",
+    "bb_build_source_sha256",
+    "bb_build_asserts",
+)
+
+
+def stale_reason(core=lib, folder: pathlib.Path = HERE) -> str | None:
+    """Why the core is stale, or None: it lacks a build-record function, or it was built
+    from other sources than the ones in ``folder`` (checked only where they are present)."""
+    missing = [name for name in BUILD_RECORD_FUNCTIONS if not hasattr(core, name)]
+    if missing:
+        return f"it was built by an older native/build.py (no {missing[0]})"
+    if not (folder / "include" / "bankcore.h").is_file():
+        return None  # an install without its sources: nothing to compare with
+    from native._source_hash import source_hash
+
+    try:
+        current = source_hash(folder)
+    except OSError:
+        return None
+    built = ffi.string(core.bb_build_source_sha256()).decode()
+    if built != current:
+        return (
+            f"it was built from other sources (source_sha256 {built[:12]}) than those in "
+            f"{folder} now ({current[:12]})"
+        )
+    return None
+
+
+def _check_fresh() -> None:
+    why = stale_reason()
+    if why:
+        from workloads.errors import BankbenchError
+
+        raise BankbenchError(
+            f"the C core in {HERE} is stale: {why}; rebuild the core: python native/build.py"
+        )
+
+
+_check_fresh()
 
 
 def build_info() -> dict[str, str]:

@@ -11,7 +11,7 @@ builds (sanitizers); ``BANKBENCH_ASSERTS=1`` keeps the core's BB_ASSERT invarian
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import os
 import pathlib
 import platform
@@ -46,10 +46,14 @@ def cdef_text() -> str:
 
 
 def source_hash() -> str:
-    digest = hashlib.sha256()
-    for path in [HEADER, *sorted((HERE / "src").glob("*.[ch]"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """The sources' hash, built into the core (native/_source_hash.py: ``import native``
+    compares it with the sources beside an in-place build). Loaded by path: cffi runs this
+    file before the ``native`` package can be imported."""
+    spec = importlib.util.spec_from_file_location("_bankcore_source_hash", HERE / "_source_hash.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.source_hash(HERE)
 
 
 def c_string(value: str) -> str:

@@ -114,10 +114,16 @@ def section(report) -> list:
         rows = per_core_rows(base.samples, machine.samples)
         if not rows:
             continue
-        same_arch = base.fingerprint.get("arch") == machine.fingerprint.get("arch")
-        sources = {s.get("counts_source") for s in (*base.samples, *machine.samples)} - {None}
         if not blocks:
             blocks.append(Heading("Why: instructions, cycles and misses per unit of work"))
+        refusal = compare_instructions.methods_apart(base.samples, machine.samples)
+        if refusal:  # as compare refuses them: not set side by side
+            blocks.append(
+                Paragraph(f"{machine.name} against {base.name}: not compared: {refusal}.")
+            )
+            continue
+        same_arch = base.fingerprint.get("arch") == machine.fingerprint.get("arch")
+        sources = {s.get("counts_source") for s in (*base.samples, *machine.samples)} - {None}
         blocks.append(
             Paragraph(
                 f"{machine.name} against {base.name}, per unit of work, one thread, C engine "

@@ -226,9 +226,11 @@ def test_weak_data_is_insufficient_evidence_never_no_difference():
 
 
 # ---- the command: exit codes ----
-def _store_run(store, run_id, data, profile="standard", status="complete", label=None):
+def _store_run(
+    store, run_id, data, profile="standard", status="complete", label=None, emulated=False
+):
     record = {
-        **run(run_id, profile=profile, status=status),
+        **run(run_id, profile=profile, status=status, emulated=emulated),
         "label": label or run_id,
         "started_at": datetime.datetime(2026, 11, 28, tzinfo=datetime.timezone.utc),
         "finished_at": None,
@@ -310,6 +312,60 @@ def test_a_slowed_candidate_on_the_ci_profile_trips_the_gate_by_name(store, caps
     assert "REGRESSION beyond 5 % in 2 benchmarks: w2[c-1t-1.0] 0.9" in gate_line
     assert "w5[c-1t-1.0] 0.9" in gate_line and "w3" not in gate_line
     assert _compare(store, "x", "y", "--fail-on-regression", "20") == cli.EXIT_OK
+
+
+def test_refused_runs_say_why_in_every_format_and_csv_on_stderr(store, capsys):
+    """`compare --format csv` of a refused pair printed the CSV header and no reason."""
+    import csv
+
+    data = {"w": noisy(1.0, 9, 1)}
+    _store_run(store, "20261128T000000-aaaaaaaa", data, label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", data, label="y", emulated=True)
+    reason = "the candidate ran emulated (20261128T000001-bbbbbbbb): its timings are invalid"
+    assert _compare(store, "x", "y", "--format", "csv") == cli.EXIT_NOT_COMPARABLE
+    out, err = capsys.readouterr()
+    assert [row[0] for row in csv.reader(out.splitlines())] == ["benchmark"]  # header only
+    assert err == f"bankbench: NOT COMPARABLE: {reason}\n"
+    assert _compare(store, "x", "y", "--format", "json") == cli.EXIT_NOT_COMPARABLE
+    out, err = capsys.readouterr()
+    assert json.loads(out)["refusals"] == [reason] and not err
+    assert _compare(store, "x", "y", "--format", "markdown") == cli.EXIT_NOT_COMPARABLE
+    out, err = capsys.readouterr()
+    assert "NOT COMPARABLE: the candidate ran emulated" in out and not err
+
+
+@pytest.mark.parametrize("status", ["abandoned", "incomplete"])
+def test_a_gate_against_a_run_that_did_not_finish_never_passes(store, capsys, status):
+    """The candidate's process died after one of its two benchmarks: the finished one has not
+    regressed, and compare --fail-on-regression exited 0 on it."""
+    rounds = PROFILES["ci"].rounds * PROFILES["ci"].processes
+    base = {f"w{k}": noisy(1.0, rounds, k, spread=0.01) for k in range(2)}
+    cand = {"w0": noisy(1.0, rounds, 10, spread=0.01)}
+    _store_run(store, "20261128T000000-aaaaaaaa", base, profile="ci", label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", cand, profile="ci", label="y", status=status)
+    gate = ["--fail-on-regression", "5"]
+    assert _compare(store, "x", "y", *gate) == cli.EXIT_NOT_COMPARABLE
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if "GATE" in line] == [
+        "GATE NOT PASSED (exit 4): the 5 % regression gate cannot pass: the candidate "
+        f"(20261128T000001-bbbbbbbb) is {status}, and the benchmarks it did not finish may "
+        "have regressed; gate on runs that completed"
+    ]
+    assert _compare(store, "x", "y", *gate, "--format", "csv") == cli.EXIT_NOT_COMPARABLE
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "5 % regression gate cannot pass" in err
+    assert out.splitlines()[1].startswith("w0[c-1t-1.0],")
+    assert _compare(store, "x", "y", *gate, "--format", "json") == cli.EXIT_NOT_COMPARABLE
+    assert json.loads(capsys.readouterr().out)["gate"]["outcome"] == "incomplete"
+    # no gate asked: the comparison with its warning, as before
+    assert _compare(store, "x", "y") == cli.EXIT_OK
+    assert f"INCOMPLETE: the candidate (20261128T000001-bbbbbbbb) is {status}" in (
+        capsys.readouterr().out
+    )
+    # a regression among the finished benchmarks is still reported as one
+    slower = {"w0": [s * 1.2 for s in cand["w0"]]}
+    _store_run(store, "20261128T000002-cccccccc", slower, profile="ci", label="z", status=status)
+    assert _compare(store, "x", "z", *gate) == cli.EXIT_REGRESSION
 
 
 def test_the_noise_floor_message_counts_the_calibrated_benchmarks():

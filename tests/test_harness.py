@@ -157,6 +157,30 @@ def test_fingerprint_knows_the_machine():
     assert "flags" in facts["build"]
 
 
+def test_a_run_without_proc_records_unknown_facts_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """`bankbench run` in a chroot without /proc raised FileNotFoundError: '/proc/meminfo'
+    (psutil, for the memory check). Every /proc read of this process fails here."""
+    import builtins
+
+    real_open = builtins.open
+
+    def no_proc(file, *args, **kwargs):
+        if isinstance(file, (str, bytes, os.PathLike)) and os.fsdecode(file).startswith("/proc"):
+            raise FileNotFoundError(2, "No such file or directory", os.fsdecode(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    store = tmp_path / "store"
+    command = ["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1"]
+    assert cli.main([*command, "--store", str(store)]) == 0
+    err = capsys.readouterr().err
+    assert "bankbench: warning: the memory available is unknown" in err
+    (run,) = Store(str(store)).runs().to_pylist()
+    facts = json.loads(run["fingerprint_json"])
+    assert run["status"] == "complete" and facts["memory_bytes"] is None
+    assert facts["cpu_model"] is None  # no /proc/cpuinfo: unknown, never guessed
+
+
 def test_arm_identity_and_emulation_from_cpuinfo():
     kunpeng = [
         {

@@ -373,6 +373,57 @@ def test_counts_of_two_counting_methods_are_refused_in_one_line(base_source, met
     assert "different methods" in capsys.readouterr().out
 
 
+def test_refused_counts_say_why_in_every_format_and_csv_on_stderr(capsys):
+    """`compare A B --format csv` of counts from two architectures printed only the CSV
+    header, exit 4, and no reason."""
+    import argparse
+    import csv
+    import json
+
+    from bench import compare_instructions as ci
+
+    runs = _run("a"), _run("b", arch="aarch64")
+    samples = _count_samples("a", BASE), _count_samples("b", BASE)
+
+    def compared(fmt):
+        args = argparse.Namespace(fail_on_regression=None, format=fmt)
+        return ci.main(args, *runs, *samples), *capsys.readouterr()
+
+    code, out, err = compared("csv")
+    assert code == 4 and [row[0] for row in csv.reader(out.splitlines())] == ["benchmark"]
+    assert err.count("\n") == 1 and err.startswith("bankbench: NOT COMPARABLE: instruction")
+    assert "different instruction sets" in err
+    code, out, err = compared("json")
+    assert code == 4 and not err
+    assert not json.loads(out)["comparable"] and "different" in json.loads(out)["refusals"][0]
+    code, out, err = compared("markdown")
+    assert code == 4 and out.count("\n") == 1 and "different instruction sets" in out and not err
+
+
+def test_an_instruction_gate_against_a_run_that_did_not_finish_never_passes(capsys):
+    import argparse
+
+    from bench import compare_instructions as ci
+
+    finished = {k: v for k, v in BASE.items() if k.startswith("loan.limit")}
+    abandoned = {**_run("b"), "status": "abandoned"}
+    samples = _count_samples("a", BASE), _count_samples("b", finished)
+    gate = argparse.Namespace(fail_on_regression=1.0, format="table")
+    assert ci.main(gate, _run("a"), abandoned, *samples) == 4
+    out = capsys.readouterr().out
+    assert "GATE NOT PASSED (exit 4): the 1 % regression gate cannot pass: the candidate (b) is " \
+        "abandoned" in out  # fmt: skip
+    csv_gate = argparse.Namespace(fail_on_regression=1.0, format="csv")
+    assert ci.main(csv_gate, _run("a"), abandoned, *samples) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gate cannot pass" in err
+    no_gate = argparse.Namespace(fail_on_regression=None, format="table")
+    assert ci.main(no_gate, _run("a"), abandoned, *samples) == 0
+    assert "the candidate (b) is abandoned" in capsys.readouterr().out
+    more = {k: round(v * 1.02) for k, v in finished.items()}
+    assert ci.main(gate, _run("a"), abandoned, samples[0], _count_samples("b", more)) == 3
+
+
 def test_counters_of_two_machines_are_shown_side_by_side_and_never_gated():
     from bench import compare_instructions as ci
     from workloads.errors import InputError
@@ -435,6 +486,35 @@ def test_run_without_valgrind_says_how_to_install_it(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "apt-get install valgrind" in err
     assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.parquet"))
+
+
+def test_rounds_and_processes_the_count_does_not_use_are_named_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    """`run --measure instructions -r 7 --processes 3` counted once in one process without a
+    word: the options the user gave are named as unused; none given, nothing is said."""
+    from bench import fingerprint
+    from bench import plan as plans
+    from bench.measure import modes
+
+    real = fingerprint.collect
+    monkeypatch.setattr(fingerprint, "collect", lambda: {**real(), "emulated": False})
+    monkeypatch.setattr(callgrind.shutil, "which", lambda name: None)  # stops after the note
+    store = tmp_path / "store"
+    assert _run_instructions(store, "-w", "loan.limit", "-r", "7", "--processes", "3") == 2
+    note, refusal = capsys.readouterr().err.splitlines()
+    assert note == (
+        "--measure instructions counts once: -r 7 and --processes 3 are not used "
+        "(the counts repeat exactly)"
+    )
+    assert "valgrind" in refusal
+    assert _run_instructions(store, "-w", "loan.limit", "--processes", "2") == 2
+    assert "--processes 2 is not used" in capsys.readouterr().err
+    for unused in ([], ["-r", "1"], ["-r", "1", "--processes", "1"]):
+        assert _run_instructions(store, "-w", "loan.limit", *unused) == 2
+        assert "not used" not in capsys.readouterr().err
+    timed = plans.resolve("smoke", rounds=7, processes=3)
+    assert modes.unused_options(timed, 7, 3) is None  # time mode uses them
 
 
 def test_run_on_an_emulated_host_is_refused_in_one_line(tmp_path, monkeypatch, capsys):

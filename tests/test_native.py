@@ -1,5 +1,10 @@
 """The C core's build record and its status → exception boundary."""
 
+import pathlib
+import subprocess
+import sys
+from types import SimpleNamespace
+
 import pytest
 
 import native
@@ -21,6 +26,58 @@ def test_build_info_records_how_the_core_was_built():
     assert "-ffp-contract=off" in info["flags"] and "-fno-wrapv" in info["flags"]
     assert "-march=native" not in info["flags"]
     assert len(info["source_sha256"]) == 64
+
+
+def _copy_of_the_package(folder):
+    """native/ and its siblings, the built core included (it was built from these sources)."""
+    import shutil
+
+    root = pathlib.Path(native.__file__).resolve().parent.parent
+    for package in ("bench", "native", "workloads", "reports"):
+        shutil.copytree(
+            root / package, folder / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return folder
+
+
+def test_the_built_core_matches_the_sources_beside_it(tmp_path):
+    """The source hash built into the core is the one of the sources in native/ now."""
+    assert native.stale_reason() is None
+    copy = _copy_of_the_package(tmp_path) / "native"
+    assert native.stale_reason(folder=copy) is None
+    header = copy / "include" / "bankcore.h"
+    header.write_text(
+        header.read_text().replace("/* END CDEF */", "int32_t bb_new(void);\n/* END CDEF */")
+    )
+    why = native.stale_reason(folder=copy)
+    assert why.startswith("it was built from other sources (source_sha256 ")
+    older = SimpleNamespace(bb_build_label=None)  # a core from before build_info's fields
+    assert "older native/build.py (no bb_build_compiler)" in native.stale_reason(older)
+    (copy / "include" / "bankcore.h").unlink()  # an install without its sources
+    assert native.stale_reason(folder=copy) is None
+
+
+def test_a_core_older_than_its_sources_is_one_line_with_the_fix(tmp_path):
+    """A C source changed after the in-place build (a new function, here): importing native
+    says so and how to fix it, instead of an AttributeError when the new symbol is called."""
+    work = _copy_of_the_package(tmp_path)
+    source = work / "native" / "src" / "limit.c"
+    source.write_text(source.read_text() + "\nint32_t bb_new_function(void) { return 0; }\n")
+    command = [sys.executable, "-c", "import native; print(native.__file__)"]
+    imported = subprocess.run(command, cwd=work, capture_output=True, text=True)
+    assert imported.returncode == 1 and "workloads.errors.BankbenchError: the C core in " in (
+        imported.stderr
+    )
+    assert str(work) in imported.stderr  # the copy, not the project's own core
+    verify = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "verify", "-w", "loan.limit", "-e", "c"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 2 and verify.stderr.count("\n") == 1, verify.stderr
+    assert verify.stderr.startswith(f"bankbench: error: the C core in {work / 'native'} is stale")
+    assert verify.stderr.rstrip().endswith("rebuild the core: python native/build.py")
 
 
 def test_every_status_has_a_name():

@@ -163,6 +163,30 @@ def test_a_plan_too_big_for_memory_is_refused_up_front(tmp_path):
         limits.check(small, available=1109, model=model)
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        FileNotFoundError(2, "No such file or directory", "/proc/meminfo"),  # a chroot
+        __import__("psutil").AccessDenied(),
+    ],
+)
+def test_unknown_available_memory_skips_the_check_with_one_warning(monkeypatch, failure):
+    import psutil
+
+    def unreadable():
+        raise failure
+
+    monkeypatch.setattr(psutil, "virtual_memory", unreadable)
+    assert limits.available_bytes() is None
+    model = {
+        "worker_base_bytes": 100,
+        "workloads": {"loan.limit": {"c": {"growth_fixed_bytes": 0, "growth_bytes_per_scale": 0}}},
+    }
+    small = plan.resolve("smoke", ["loan.limit"], ["c"], scale=1)
+    with pytest.warns(UserWarning, match="memory available is unknown .* check is skipped"):
+        limits.check(small, model=model)
+
+
 def test_a_store_that_is_a_file_is_refused_by_every_command(tmp_path):
     a_file = tmp_path / "results"
     a_file.write_text("not a store")

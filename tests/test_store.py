@@ -245,6 +245,29 @@ def test_a_running_run_whose_owner_is_gone_reads_abandoned():
     assert liveness.status({"status": "complete"}) == "complete"
 
 
+def test_a_live_owner_reads_running_where_proc_cannot_be_read(monkeypatch):
+    """In a chroot without /proc psutil finds no process at all (NoSuchProcess, even for
+    itself): a live run read there must not say abandoned; a dead owner still does."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from bench import liveness
+
+    def no_proc(pid=None):
+        raise psutil.NoSuchProcess(pid, msg="process PID not found (no /proc)")
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setattr(psutil, "Process", no_proc)
+    monkeypatch.setattr(liveness, "boot_id", lambda: None)
+    here = liveness.owner()
+    assert here["owner_boot_id"] is None
+    assert liveness.status(_run_row(**here)) == "running"
+    assert liveness.status(_run_row(**{**here, "owner_pid": gone.pid})) == "abandoned"
+
+
 def test_a_worker_whose_parent_is_gone_writes_nothing(tmp_path, monkeypatch):
     from bench import liveness
     from bench.store import StoreError
@@ -273,20 +296,23 @@ def _running(processes) -> list:
     return alive
 
 
-def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys):
+def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys, monkeypatch):
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
 
     import psutil
 
-    store = tmp_path / "store"
+    store, scratch = tmp_path / "store", tmp_path / "tmp"
+    scratch.mkdir()
     command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-e", "python"]
     parent = subprocess.Popen(
         [*command, "-w", "ledger.*,loan.*", "-s", "0.02", "--store", str(store)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         deadline = time.monotonic() + 300
@@ -309,3 +335,93 @@ def test_sigkill_mid_run_leaves_an_abandoned_run_and_no_worker(tmp_path, capsys)
     assert cli.main(["runs", "--store", str(store)]) == 0
     assert "abandoned" in capsys.readouterr().out
     assert Store(str(store)).runs().to_pylist()[0]["status"] == "abandoned"
+    # its scratch folder stays behind, named for its owner; the next run removes it
+    (left,) = scratch.iterdir()
+    assert left.name.startswith("bankbench-") and f"-{parent.pid}-" in left.name
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    quick = ["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1"]
+    assert cli.main([*quick, "--store", str(tmp_path / "next")]) == 0
+    assert list(scratch.iterdir()) == []
+
+
+def test_only_scratch_folders_of_provably_dead_runs_are_removed(tmp_path):
+    """Two concurrent runs must both keep their folders: only an owner that is gone (no such
+    process, or its number reused by a later process) loses it."""
+    import subprocess
+    import sys
+
+    from bench import liveness
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        dead.wait()
+        ours = liveness.scratch_prefix()
+        assert ours.count("-") == 4, "no /proc here: scratch folders are never removed"
+        tag, pid, ticks = ours.split("-")[1:4]
+        alive_ticks = liveness._stat(alive.pid)[1]
+        folders = {
+            "this": f"{ours}a1",
+            "concurrent": f"bankbench-{tag}-{alive.pid}-{alive_ticks}-b2",
+            "killed": f"bankbench-{tag}-{dead.pid}-{ticks}-c3",
+            "reused": f"bankbench-{tag}-{pid}-{int(ticks) - 1}-d4",  # our pid, earlier owner
+            "other boot": f"bankbench-00000000-{dead.pid}-{ticks}-e5",
+            "unnamed": "bankbench-f6g7h8i9",  # before owners were named: cannot tell
+        }
+        for name in folders.values():
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "job-0.json").write_text("{}")
+        (tmp_path / f"bankbench-{tag}-{dead.pid}-{ticks}-file").write_text("not a folder")
+        removed = liveness.remove_abandoned_scratch(str(tmp_path))
+        assert sorted(removed) == sorted([folders["killed"], folders["reused"]])
+        kept = {p.name for p in tmp_path.iterdir()}
+        assert kept == {folders[k] for k in ("this", "concurrent", "other boot", "unnamed")} | {
+            f"bankbench-{tag}-{dead.pid}-{ticks}-file"
+        }
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+# ---- listing ----
+def test_runs_lists_each_runs_measurement_mode(tmp_path, capsys):
+    """`bankbench runs` had no column for how a run measured; a store written before the mode
+    was recorded (no plan, or a plan without it) and an imported run read as time."""
+    import json
+
+    from bench.records import RunRecord
+
+    store = Store(str(tmp_path))
+    plans = {
+        "counted": {"measure": "instructions"},
+        "perf": {"measure": "counters"},
+        "clock": {"measure": "time"},
+        "older": {"profile": "smoke"},  # a plan from before measurement modes
+        "imported": None,
+    }
+    for label, plan in plans.items():
+        store.write_run(
+            RunRecord.start(
+                f"2026112{len(label)}T000000-{label}",
+                label,
+                {},
+                profile="smoke",
+                status="complete",
+                plan=plan,
+            )  # fmt: skip
+        )
+    assert cli.main(["runs", "--store", str(tmp_path)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:6] == ["run", "label", "status", "profile", "measure", "seed"]
+    measure_at = header.index("measure")
+    shown = {row.split()[1]: row[measure_at:].split()[0] for row in rows}
+    assert shown == {
+        "counted": "instructions",
+        "perf": "counters",
+        "clock": "time",
+        "older": "time",
+        "imported": "time",
+    }
+    assert cli.main(["runs", "--json", "--store", str(tmp_path)]) == 0
+    listed = {r["label"]: r["measure"] for r in json.loads(capsys.readouterr().out)}
+    assert listed == shown

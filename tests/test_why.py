@@ -119,3 +119,26 @@ def test_no_section_when_a_run_has_no_counts():
         machines=[_machine("x86", "x86_64", _samples("a", 1000, 500)), _machine("t", "x", timed)]
     )
     assert why.section(report) == []
+
+
+def test_counts_of_two_counting_methods_are_not_set_side_by_side():
+    """The why table compared callgrind/1 counts with callgrind/2 ones (the allocator in and
+    out of the count), which compare refuses: it refuses with compare's own sentence."""
+    from bench import compare_instructions
+    from reports.document import Paragraph
+
+    counted = {"measure": "instructions"}
+    base = [{**s, **counted} for s in _samples("a", 1000, None, source="callgrind/1")]
+    cand = [{**s, **counted} for s in _samples("b", 800, None, source="callgrind/2")]
+    report = SimpleNamespace(
+        machines=[_machine("old", "x86_64", base), _machine("new", "x86_64", cand)]
+    )
+    blocks = why.section(report)
+    assert not any(isinstance(b, Table) for b in blocks)
+    refusal = compare_instructions.compare({"run_id": "a"}, {"run_id": "b"}, base, cand).refusals[0]
+    assert "counted by different methods (callgrind/1 vs callgrind/2)" in refusal
+    (said,) = [b.text for b in blocks if isinstance(b, Paragraph)]
+    assert said == f"new against old: not compared: {refusal}."
+    same = _samples("b", 800, None, source="callgrind/1")
+    report.machines[1] = _machine("new", "x86_64", same)
+    assert any(isinstance(b, Table) for b in why.section(report))

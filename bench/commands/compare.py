@@ -15,7 +15,8 @@ NAME = "compare"
 HELP = "candidate vs baseline: ratios with CIs, verdicts, CI gate (times or counts)"
 EPILOG = (
     "exit status: 0 fine, 3 a regression beyond --fail-on-regression, "
-    "4 not comparable (also: no benchmark in common), 5 outputs differ, "
+    "4 not comparable (also: no benchmark in common; --fail-on-regression against a run "
+    "that did not finish), 5 outputs differ, "
     f"{EXIT_CANNOT_DECIDE} cannot decide (the samples cannot detect a change of "
     "--fail-on-regression: too few rounds, or a noisy host), "
     "2 error (also: a run compared with itself)"
@@ -77,11 +78,15 @@ def main(args) -> int:
     pct = args.fail_on_regression
     gate = compare.gate(result, pct) if pct is not None and result.comparable else None
     print(compare_format.render(result, args.format, gate))
+    outcome = gate.outcome if gate else "pass"
+    unfinished = gate.unfinished if gate and outcome == "incomplete" else None
+    compare_format.print_csv_note(args.format, result, unfinished)
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:
         return EXIT_NOT_COMPARABLE
-    outcome = gate.outcome if gate else "pass"
-    return {"regression": EXIT_REGRESSION, "cannot decide": EXIT_CANNOT_DECIDE}.get(
-        outcome, EXIT_OK
-    )
+    return {
+        "regression": EXIT_REGRESSION,
+        "incomplete": EXIT_NOT_COMPARABLE,
+        "cannot decide": EXIT_CANNOT_DECIDE,
+    }.get(outcome, EXIT_OK)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from bench.commands._arguments import add_run_options, plan_of, profiles_epilog
 from bench.commands._exit import EXIT_OK
 
@@ -17,9 +19,13 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     from bench import run, text
+    from bench.measure import modes
     from bench.store import Store
 
     plan = plan_of(args)
+    unused = modes.unused_options(plan, args.rounds, args.processes)
+    if unused:
+        print(unused, file=sys.stderr)
     run_id = run.run(plan, store_location=args.store, label=args.label)
     print(f"\nrun {run_id} in {text.terminal(args.store)}")
     print_tables(Store(args.store).samples([run_id]), args.slo)

@@ -28,9 +28,12 @@ def main(args) -> int:
             json.dumps(
                 [
                     {
-                        k: (str(v) if k.endswith("_at") else v)
-                        for k, v in r.items()
-                        if not k.endswith("_json")
+                        **{
+                            k: (str(v) if k.endswith("_at") else v)
+                            for k, v in r.items()
+                            if not k.endswith("_json")
+                        },
+                        "measure": RunRecord.from_row(r).measure,
                     }
                     for r in runs
                 ],
@@ -41,7 +44,10 @@ def main(args) -> int:
     if not runs:
         print(f"no runs in {text.terminal(args.store)} yet: `bankbench run` writes one")
         return EXIT_OK
-    print(f"{'run':<25} {'label':<24} {'status':<10} {'profile':<9} {'seed':>6} {'arch':<8} cpu")
+    print(
+        f"{'run':<25} {'label':<24} {'status':<10} {'profile':<9} {'measure':<12} {'seed':>6} "
+        f"{'arch':<8} cpu"
+    )
     for r in map(RunRecord.from_row, runs):
         emulated = " (emulated)" if r.emulated else ""
         seed = "" if r.seed is None else r.seed
@@ -49,7 +55,7 @@ def main(args) -> int:
         print(
             f"{text.terminal(r.run_id, 25):<25} {text.terminal(r.label or '', 24):<24} "
             f"{text.terminal(r.status, 10):<10} {text.terminal(r.profile or '', 9):<9} "
-            f"{seed:>6} {text.terminal(r.arch or '?', 8):<8} "
+            f"{text.terminal(r.measure, 12):<12} {seed:>6} {text.terminal(r.arch or '?', 8):<8} "
             f"{text.terminal(r.cpu_model or 'unknown', text.LABEL_WIDTH * 2)}{emulated}"
         )
     return EXIT_OK

@@ -35,6 +35,25 @@ def adjust(plan, engines_given: bool):
     return dataclasses.replace(plan, rounds=1, processes=1, min_round_s=0.0, engines=engines)
 
 
+def unused_options(plan, rounds: int | None, processes: int | None) -> str | None:
+    """One line naming the -r/--processes values the user gave that the mode's plan does not
+    use (instructions: one round in one process), or None: nothing given is left unused."""
+    unused = [
+        f"{option} {given}"
+        for option, given, used in (
+            ("-r", rounds, plan.rounds),
+            ("--processes", processes, plan.processes),
+        )
+        if given is not None and given != used
+    ]
+    if not unused:
+        return None
+    return (
+        f"--measure {plan.measure} counts once: {' and '.join(unused)} "
+        f"{'is' if len(unused) == 1 else 'are'} not used (the counts repeat exactly)"
+    )
+
+
 def skip_reason(plan, case) -> str | None:
     """Why this mode does not measure this benchmark of the plan, or None."""
     if plan.measure != INSTRUCTIONS:
