@@ -258,12 +258,16 @@ def _groups(samples: list[dict], run: dict) -> dict[tuple, dict]:
     return groups
 
 
-def output_parity(base_samples: list[dict], cand_samples: list[dict]) -> dict[tuple, str]:
+def output_parity(
+    base_samples: list[dict], cand_samples: list[dict], every_output: bool = False
+) -> dict[tuple, str]:
     """The one definition of "outputs differ", used by compare, summary and the report: per
     output (a workload at one scale, seed and batch size, whatever the engine and thread
     count; summary.output_key), 'same', 'DIFFERS' (the digests on the two sides differ) or
     'inconsistent' (one side's own engines or thread counts disagree). Outputs run on one
-    side only are absent."""
+    side only are absent, unless ``every_output`` (the cross-architecture digest gate, where
+    an output missing on one side, or run there without a digest, proves nothing and so
+    fails): then they are 'not run on the baseline' (or candidate) or 'no digest on …'."""
     a, b = summary.digest_sets(base_samples), summary.digest_sets(cand_samples)
     verdicts = {}
     for key in sorted(set(a) & set(b), key=repr):
@@ -271,7 +275,25 @@ def output_parity(base_samples: list[dict], cand_samples: list[dict]) -> dict[tu
             verdicts[key] = "inconsistent"
         else:
             verdicts[key] = "same" if a[key] == b[key] else "DIFFERS"
+    if every_output:
+        ran = {"baseline": _outputs(base_samples), "candidate": _outputs(cand_samples)}
+        digested = {"baseline": a, "candidate": b}
+        for side, other in (("baseline", "candidate"), ("candidate", "baseline")):
+            for key in ran[other] - ran[side]:
+                verdicts[key] = f"not run on the {side}"
+            for key in ran[side] - digested[side].keys():
+                verdicts.setdefault(key, f"no digest on the {side}")
     return verdicts
+
+
+def _outputs(samples: list[dict]) -> set[tuple]:
+    return {summary.output_key(s) for s in samples}
+
+
+def _output_finding(key: tuple, verdict: str) -> str:
+    """One output that is not the same on both sides, as compare prints it."""
+    output = f"{key[0]} (scale {key[1]:g}, seed {key[2]})"
+    return output if verdict in ("DIFFERS", "inconsistent") else f"{output}: {verdict}"
 
 
 class NotComparableError(BankbenchError):
@@ -341,9 +363,11 @@ def compare(
     allow: set[str],
     seed: int = 20261128,
     noise_floor: dict[str, float] | float | None = None,
+    every_output: bool = False,
 ) -> Comparison:
     """``noise_floor``: per benchmark (from ``bankbench calibrate``: a benchmark absent from
-    it has no known floor) or one fraction for all; None: no floor."""
+    it has no known floor) or one fraction for all; None: no floor. ``every_output``: the
+    digest gate (output_parity); one with no output at all to compare fails too."""
     result = contract(baseline, candidate, allow)
     for name, run, samples in (
         ("baseline", baseline, base_samples),
@@ -364,10 +388,12 @@ def compare(
             f"no benchmark in common (baseline {plural(len(a), 'benchmark')}, candidate "
             f"{len(b):,}): {_why_nothing_in_common(a, b)}"
         )
-    parity = output_parity(base_samples, cand_samples)
+    parity = output_parity(base_samples, cand_samples, every_output)
     result.outputs_differ = sorted(
-        {f"{k[0]} (scale {k[1]:g}, seed {k[2]})" for k, v in parity.items() if v != "same"}
+        {_output_finding(k, v) for k, v in parity.items() if v != "same"}
     )
+    if every_output and not parity:
+        result.outputs_differ = ["no output digest on either side: nothing was compared"]
     if result.outputs_differ or not result.comparable:
         return result
     if isinstance(noise_floor, dict):

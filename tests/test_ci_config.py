@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import sys
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -75,44 +77,70 @@ def _run_step(step: dict, cwd: pathlib.Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
 
 
-def _smoke_run(store: pathlib.Path, label: str) -> None:
+def _smoke_run(store: pathlib.Path, label: str, workloads: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-w", "loan.limit", "-e", "c",
+        [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-w", workloads, "-e", "c",
          "-t", "1", "--label", label, "--store", str(store)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
 
 
-def _tamper_digests(store: pathlib.Path) -> int:
+def _rewrite_samples(store: pathlib.Path, change) -> int:
+    """Apply ``change`` (an Arrow table in, a table out) to every samples file of a store;
+    how many files there were."""
     files = sorted((store / "samples").rglob("*.parquet"))
     for path in files:
-        table = pq.read_table(path)
-        index = table.schema.get_field_index("digest")
-        tampered = table.set_column(index, table.schema.field(index), [["0" * 64] * table.num_rows])
-        pq.write_table(tampered, path)
+        pq.write_table(change(pq.read_table(path)), path)
     return len(files)
 
 
+def _digests_set_to(value):
+    def change(table):
+        index = table.schema.get_field_index("digest")
+        field = table.schema.field(index)
+        return table.set_column(index, field, pa.array([value] * table.num_rows, field.type))
+
+    return change
+
+
+def _without_workload(workload: str):
+    return lambda table: table.filter(pc.field("workload") != workload)
+
+
+@pytest.fixture(scope="module")
+def digest_artifacts(tmp_path_factory) -> pathlib.Path:
+    """The two smoke runs the digest job downloads, made once: two workloads each."""
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    for arch in ("x86_64", "aarch64"):
+        _smoke_run(artifacts / f"smoke-{arch}" / "results", f"{arch}-smoke", DIGEST_WORKLOADS)
+    return artifacts
+
+
+DIGEST_WORKLOADS = "loan.limit,ledger.post"
+
+
+def _digest_step() -> dict:
+    job = workflow()["jobs"]["same-digests"]
+    return next(s for s in job["steps"] if "bankbench compare" in str(s.get("run", "")))
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="the step runs in bash")
-def test_a_tampered_digest_fails_the_compare_step(tmp_path, host_emulated):
+def test_a_tampered_digest_fails_the_compare_step(tmp_path, host_emulated, digest_artifacts):
     """The digest job's compare step, as written in the workflow: it passes on two runs with
     the same digests and fails (compare's exit 5 kept through the pipe into tee) when one
     store's digests were changed. On an emulated host (the suite under qemu-user) the step
     refuses the two runs' timings instead of passing (exit 4); different outputs still come
     first (exit 5)."""
-    job = workflow()["jobs"]["same-digests"]
-    step = next(s for s in job["steps"] if "bankbench compare" in str(s.get("run", "")))
-    artifacts = tmp_path / "artifacts"
-    _smoke_run(artifacts / "smoke-x86_64" / "results", "x86_64-smoke")
-    _smoke_run(artifacts / "smoke-aarch64" / "results", "aarch64-smoke")
-
+    step = _digest_step()
+    shutil.copytree(digest_artifacts, tmp_path / "artifacts")
     same = _run_step(step, tmp_path)
     assert same.returncode == (4 if host_emulated else 0), same.stdout + same.stderr
     assert ("emulated" in same.stdout) is host_emulated, same.stdout
     assert "bankbench compare" in (tmp_path / "summary.md").read_text()  # tee wrote it
 
-    assert _tamper_digests(artifacts / "smoke-aarch64" / "results") > 0
+    aarch64 = tmp_path / "artifacts" / "smoke-aarch64" / "results"
+    assert _rewrite_samples(aarch64, _digests_set_to("0" * 64)) > 0
     tampered = _run_step(step, tmp_path)
     assert tampered.returncode == 5, tampered.stdout + tampered.stderr
     assert "outputs differ" in tampered.stdout.lower()
@@ -120,6 +148,36 @@ def test_a_tampered_digest_fails_the_compare_step(tmp_path, host_emulated):
     # exit code, as the workflow did before — so this test fails on that workflow
     lost = _run_step({**step, "shell": GITHUB_DEFAULT_SHELL}, tmp_path)
     assert lost.returncode == 0 and "outputs differ" in lost.stdout.lower()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the step runs in bash")
+@pytest.mark.parametrize(
+    "change, finding",
+    [
+        (_digests_set_to(None), "): no digest on the candidate"),
+        (_digests_set_to(""), "): no digest on the candidate"),
+        (_without_workload("ledger.post"), "ledger.post (scale"),
+        (_without_workload("nothing such"), None),  # the control: untouched, so it passes
+    ],
+    ids=["null digests", "empty digests", "a workload missing", "unchanged"],
+)  # fmt: skip
+def test_the_compare_step_fails_when_it_could_not_compare_every_output(
+    tmp_path, host_emulated, digest_artifacts, change, finding
+):
+    """A gate that compared nothing must not pass: digests emptied on the aarch64 side, or a
+    workload it did not run, fail the step (exit 5) and name the output, as a changed digest
+    does; before --require-same-outputs the step passed on all three."""
+    shutil.copytree(digest_artifacts, tmp_path / "artifacts")
+    _rewrite_samples(tmp_path / "artifacts" / "smoke-aarch64" / "results", change)
+    result = _run_step(_digest_step(), tmp_path)
+    if finding is None:
+        assert result.returncode == (4 if host_emulated else 0), result.stdout + result.stderr
+    else:
+        assert result.returncode == 5, result.stdout + result.stderr
+        shown = result.stdout.replace("\\", "")  # Markdown's escapes
+        assert finding in shown and "outputs differ" in shown.lower(), result.stdout
+        if "ledger" in finding:
+            assert "not run on the candidate" in shown and "loan.limit" not in shown, shown
 
 
 def test_every_tox_environment_the_workflow_names_exists():

@@ -37,6 +37,13 @@ def add_arguments(p) -> None:
         f"exit {EXIT_CANNOT_DECIDE} when the samples cannot detect a PCT change",
     )
     p.add_argument(
+        "--require-same-outputs",
+        action="store_true",
+        help="the digest gate (e.g. x86-64 against aarch64): exit 5 unless every output "
+        "either run computed was run on the other too, with its digest, bit-identical "
+        "(without it, outputs run on one side only are listed, not judged)",
+    )
+    p.add_argument(
         "--noise-floor",
         type=noise_floor,
         default="auto",
@@ -74,6 +81,7 @@ def main(args) -> int:
         cand_samples,
         set(args.allow or []),
         noise_floor=floor,
+        every_output=args.require_same_outputs,
     )
     pct = args.fail_on_regression
     gate = compare.gate(result, pct) if pct is not None and result.comparable else None
