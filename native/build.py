@@ -79,17 +79,31 @@ extra_cflags = shlex.split(os.environ.get("BANKBENCH_EXTRA_CFLAGS", ""))
 # off in the release build
 asserts = os.environ.get("BANKBENCH_ASSERTS", "0").strip() not in ("", "0")
 assert_flags = ["-DBB_ASSERTS=1"] if asserts else []
-# extra flags make another program: never labelled portable (the audit checks the flags too)
+# The compiler variables setuptools takes from the environment (distutils' customize_compiler):
+# CC replaces the compiler, CFLAGS and CPPFLAGS join every compile line (before ours, so a
+# flag we pin still wins, but -march=native or -ffast-math there is obeyed).
+ENVIRONMENT_COMPILER_VARIABLES = ("CC", "CFLAGS", "CPPFLAGS", "LDSHARED", "LDFLAGS")
+compiler_environment = {
+    name: os.environ[name]
+    for name in ENVIRONMENT_COMPILER_VARIABLES
+    if os.environ.get(name, "").strip()
+}
+# extra flags, or a compiler or flags from the environment, make another program: never
+# labelled portable (the audit reads the whole effective line too)
 build_label = os.environ.get("BANKBENCH_BUILD_LABEL") or (
-    "custom" if extra_cflags else f"tuned-{tune}" if tune else "portable"
+    "custom" if extra_cflags or compiler_environment else f"tuned-{tune}" if tune else "portable"
 )
 compile_args = PORTABLE_CFLAGS + tune_flags(tune, platform.machine()) + assert_flags + extra_cflags
 effective_line = " ".join(
-    [
-        sysconfig.get_config_var("CC") or "cc",
+    word
+    for word in [
+        compiler_environment.get("CC") or sysconfig.get_config_var("CC") or "cc",
         sysconfig.get_config_var("CFLAGS") or "",
+        compiler_environment.get("CFLAGS", ""),
+        compiler_environment.get("CPPFLAGS", ""),
         *compile_args,
     ]
+    if word
 )
 
 ffibuilder = cffi.FFI()

@@ -1,5 +1,7 @@
 """The C core's build record and its status → exception boundary."""
 
+import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -276,3 +278,37 @@ def test_assertions_are_on_in_the_test_builds():
         pytest.skip("not a test build (BANKBENCH_ASSERTS unset)")
     assert native.build_info()["asserts"] == "on"
     assert "-DBB_ASSERTS=1" in native.build_info()["flags"]
+
+
+@pytest.mark.parametrize(
+    "variable, value", [("CFLAGS", "-ffast-math"), ("CC", "gcc -DBANKBENCH_CC_FROM_ENVIRONMENT=1")]
+)
+def test_a_compiler_or_flags_from_the_environment_make_a_custom_build(tmp_path, variable, value):
+    """setuptools applies CC and CFLAGS from the environment to the core's compile line: such
+    a build is another program, so it is labelled custom (never portable) and its effective
+    line shows them (h15: CFLAGS=-march=native gave 270 AVX instructions in a build labelled
+    portable whose record did not show the flag)."""
+    work = _copy_of_the_package(tmp_path)
+    for built in (work / "native").glob("_bankcore*"):
+        built.unlink()
+    env = {
+        name: text
+        for name, text in os.environ.items()
+        if name not in ("CC", "CFLAGS", "CPPFLAGS", "BANKBENCH_BUILD_LABEL", "LD_PRELOAD")
+        and name != "BANKBENCH_EXTRA_CFLAGS"
+    }
+    subprocess.run(
+        [sys.executable, "native/build.py", "--quiet"],
+        cwd=work,
+        env={**env, variable: value},
+        check=True,
+        capture_output=True,
+    )
+    check = "import json, native; print(json.dumps(native.build_info()))"
+    info = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", check], cwd=work, env=env, capture_output=True, text=True,
+            check=True,
+        ).stdout
+    )  # fmt: skip
+    assert info["label"] == "custom" and value in info["effective_line"], info
