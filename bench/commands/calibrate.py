@@ -17,6 +17,7 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     from bench import calibrate, fingerprint
+    from bench.store import Store
     from workloads.errors import InputError
 
     plan = plan_of(args)
@@ -24,6 +25,7 @@ def main(args) -> int:
         raise InputError(
             f"calibrate measures this host's timing noise: drop --measure {plan.measure}"
         )
+    Store(args.store)  # an unusable store is named first, as by every command
     emulation = fingerprint.host_emulation()
     if emulation:  # before minutes of runs whose timings compare would refuse anyway
         raise InputError(
