@@ -29,6 +29,7 @@ from scipy import stats
 
 from bench import scaling, summary
 from bench.commands._exit import EXIT_NOT_COMPARABLE
+from bench.fingerprint import emulation
 from bench.measure.modes import INSTRUCTIONS
 from bench.records import Calibration, RunRecord
 from bench.text import of, plural, visible
@@ -211,6 +212,14 @@ def _facts(run: dict) -> dict:
     return {"fingerprint": record.fingerprint or {}, "build": record.build or {}}
 
 
+def ran_emulated(run: dict) -> bool:
+    """Whether a run was timed under emulation: its runs-table column, or the fingerprint in the
+    same row (its flag or its facts), says so; one edited field does not make it comparable."""
+    recorded = _facts(run)["fingerprint"]
+    facts = recorded.get("emulation_facts") or {}
+    return bool(run.get("emulated") or recorded.get("emulated") or emulation(facts))
+
+
 def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
     if baseline["run_id"] == candidate["run_id"]:
         raise InputError(
@@ -220,7 +229,7 @@ def contract(baseline: dict, candidate: dict, allow: set[str]) -> Comparison:
     result = Comparison(baseline, candidate)
     a, b = _facts(baseline), _facts(candidate)
     for name, run in (("baseline", baseline), ("candidate", candidate)):
-        if run["emulated"]:
+        if ran_emulated(run):
             result.refusals.append(
                 f"the {name} ran emulated ({run['run_id']}): its timings are invalid"
             )

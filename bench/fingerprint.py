@@ -3,8 +3,10 @@
 Arm CPUs are identified by the MIDR (implementer, part) pair, never by a model name (aarch64
 /proc/cpuinfo has none, and lscpu's name for the same Kunpeng 920 changed three times across
 util-linux versions; reference/migration.md §2.2, §6A). A field that cannot be read is None
-("unknown"), never guessed. An aarch64 Python reading an x86 /proc/cpuinfo, or an Arm system
-without its ID registers, is emulation: timings from it are invalid.
+("unknown"), never guessed. A kernel or CPU of another architecture than the Python's (an
+aarch64 Python reading an x86 /proc/cpuinfo or an x86_64 /proc/sys/kernel/arch), or a CPU no
+silicon carries, is emulation: timings from it are invalid, and the CPU it shows is the
+emulator's, not the host's.
 """
 
 from __future__ import annotations
@@ -123,13 +125,20 @@ def cpu_identity(arch: str, cpuinfo: list[dict[str, str]]) -> dict:
     }
 
 
+def labelled_identity(identity: dict, emulation_reason: str | None) -> dict:
+    """The CPU identity as recorded: under emulation the CPU this Python sees is the
+    emulator's (QEMU's "max" CPU, or nothing), never the host's, and its name says so."""
+    if emulation_reason is None:
+        return identity
+    model = identity.get("cpu_model") or "unknown"
+    return {**identity, "cpu_model": f"emulated: {model} (the emulator's CPU, not the host's)"}
+
+
 # Architecture families, as each source spells them.
 _FAMILIES = {
     "x86": ("x86_64", "amd64", "x86-64", "i386", "i486", "i586", "i686", "x86"),
     "arm": ("aarch64", "arm64", "armv8", "armv7", "armhf", "armel", "arm"),
 }
-# The kernel exposes MIDR_EL1 in sysfs from Linux 4.7 on (arm64 cpuinfo_regs_init).
-_ARM_ID_REGISTERS_SINCE = (4, 7)
 
 
 def _family(text: str | None) -> str | None:
@@ -141,20 +150,26 @@ def _family(text: str | None) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _kernel_release(release: str) -> tuple[int, int] | None:
-    match = re.match(r"(\d+)\.(\d+)", release)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+def _kernel_release(version: str | None, release: str) -> str:
+    """The running kernel's release: the first word after "Linux version" in /proc/version (the
+    rest names the builder's host and compiler, e.g. root@x86_64-build-07 or a cross gcc, which
+    say nothing about this kernel), else uname's release."""
+    match = re.match(r"Linux version (\S+)", version or "")
+    return match.group(1) if match else release
 
 
 def emulation_facts(
     arch: str, cpuinfo: list[dict[str, str]], root: str = "/", release: str | None = None
 ) -> dict[str, dict]:
     """Independent facts about which machine runs this Python, each with a verdict:
-    ``foreign`` (the kernel or the CPU is of another architecture: emulated), ``consistent``,
-    or ``unknown`` (not readable here). qemu-user fakes ``uname -m``, the auxiliary vector and,
-    from version 8 on, an Arm ``/proc/cpuinfo``; it does not fake what the host kernel says
-    about itself in /proc/sys and /sys, nor the Arm ID registers in sysfs.
-    ``root`` is a folder holding proc/ and sys/ (tests give a fake one)."""
+    ``foreign`` (decisive: the kernel or the CPU is of another architecture, or a CPU no
+    silicon carries: emulated), ``absent`` (a fact a real host usually shows is missing:
+    supporting evidence, never decisive alone: containers and old kernels lack it too),
+    ``consistent``, or ``unknown`` (not readable here, or names no architecture).
+    qemu-user fakes ``uname -m``, the auxiliary vector and, from version 8 on, an Arm
+    ``/proc/cpuinfo`` (implementer 0x00); it does not fake what the host kernel says about
+    itself in /proc/sys and /sys. ``root`` is a folder holding proc/ and sys/ (tests give a
+    fake one); ``release`` is uname's, used when /proc/version cannot be read."""
 
     def read(path: str) -> str | None:
         return _read(os.path.join(root, path.lstrip("/")))
@@ -162,89 +177,95 @@ def emulation_facts(
     own = _family(arch)
     facts: dict[str, dict] = {}
 
-    def fact(name: str, value, family: str | None, why: str) -> None:
-        verdict = (
-            "unknown"
-            if family is None or own is None
-            else ("consistent" if family == own else "foreign")
-        )
+    def fact(name: str, value, verdict: str, why: str | None = None) -> None:
         facts[name] = {
             "value": value,
             "verdict": verdict,
-            "why": why if verdict == "foreign" else None,
+            "why": why if verdict in ("foreign", "absent") else None,
         }
+
+    def against(family: str | None) -> str:
+        """The verdict of a fact naming ``family``, against this Python's architecture."""
+        if family is None or own is None:
+            return "unknown"
+        return "consistent" if family == own else "foreign"
 
     fact(
         "python architecture",
         f"{arch} ({getattr(sys.implementation, '_multiarch', '') or platform.machine()})",
-        own,
-        "",
+        against(own),
     )
     kernel_arch = read("/proc/sys/kernel/arch")
     fact(
         "kernel architecture (/proc/sys/kernel/arch)",
         kernel_arch,
-        _family(kernel_arch),
+        against(_family(kernel_arch)),
         f"the kernel is {kernel_arch}, the Python {arch}",
     )
     modalias = read("/sys/devices/system/cpu/modalias")
-    cpu_type = re.match(r"cpu:type:([^:,]+)", modalias or "")
+    cpu_type = (re.match(r"cpu:type:([^:,]+)", modalias or "") or [None, None])[1]
     fact(
         "sysfs CPU type (/sys/devices/system/cpu/modalias)",
-        cpu_type.group(1) if cpu_type else None,
-        _family(cpu_type.group(1)) if cpu_type else None,
-        f"sysfs describes {cpu_type.group(1) if cpu_type else '?'} CPUs",
+        cpu_type,
+        against(_family(cpu_type)),
+        f"sysfs describes {cpu_type} CPUs",
     )
-    version = read("/proc/version")
+    kernel_release = _kernel_release(
+        read("/proc/version"), release if release is not None else platform.release()
+    )
     fact(
-        "kernel build string (/proc/version)",
-        version,
-        _family(version),
-        f"the kernel was built for {_family(version)}",
+        "kernel release (/proc/version)",
+        kernel_release or None,
+        against(_family(kernel_release)),
+        f"the kernel release {kernel_release} is built for {_family(kernel_release)}",
     )
     first = cpuinfo[0] if cpuinfo else {}
-    cpuinfo_family = (
-        "x86" if "vendor_id" in first else "arm" if "CPU implementer" in first else None
-    )
-    fact(
-        "/proc/cpuinfo",
-        first.get("vendor_id")
-        or (
-            f"implementer {first['CPU implementer']} part {first.get('CPU part')}"
-            if "CPU implementer" in first
-            else None
-        ),
-        cpuinfo_family,
-        "an x86 /proc/cpuinfo (qemu-user 7 shows the host's)",
-    )
-    if own == "arm":
-        midr = read("/sys/devices/system/cpu/cpu0/regs/identification/midr_el1")
-        release = release if release is not None else platform.release()
-        has_cpus = os.path.isdir(os.path.join(root, "sys/devices/system/cpu/cpu0"))
-        new_kernel = (_kernel_release(release) or (0, 0)) >= _ARM_ID_REGISTERS_SINCE
+    implementer = _int(first.get("CPU implementer"), 16)
+    if "vendor_id" in first:
         fact(
-            "Arm ID registers (sysfs midr_el1)",
-            midr,
-            "arm" if midr else ("x86" if has_cpus and new_kernel else None),
-            f"an arm64 kernel {release} exposes midr_el1 in sysfs; this one does not",
+            "/proc/cpuinfo",
+            " ".join(filter(None, (first["vendor_id"], first.get("model name")))),
+            against("x86"),
+            "an x86 /proc/cpuinfo (qemu-user 7 shows the host's)",
         )
-        claimed = _int(first.get("CPU implementer"), 16)
-        if midr and claimed is not None:
-            real = (_int(midr, 16) or 0) >> 24 & 0xFF
-            fact(
-                "/proc/cpuinfo implementer against midr_el1",
-                f"{claimed:#04x} against {real:#04x}",
-                "arm" if claimed == real else "x86",
-                "/proc/cpuinfo names another CPU than the ID registers (faked)",
-            )
-        elif claimed == 0:
+    elif "CPU implementer" in first:
+        shown = f"implementer {first['CPU implementer']} part {first.get('CPU part')}"
+        if own == "arm" and implementer == 0:
             # Implementer 0x00 is reserved for software use (Arm ARM, MIDR_EL1): no silicon
             # carries it; QEMU's "max" CPU does (part 0x051).
             fact(
-                "/proc/cpuinfo implementer",
-                "0x00 (reserved for software use)",
-                "x86",
-                "/proc/cpuinfo names implementer 0x00, reserved for software (QEMU's max CPU)",
+                "/proc/cpuinfo",
+                f"{shown} (0x00: reserved for software use)",
+                "foreign",
+                "/proc/cpuinfo names implementer 0x00, reserved for software: no silicon "
+                "carries it (QEMU's max CPU does)",
+            )
+        else:
+            fact("/proc/cpuinfo", shown, against("arm"), "an Arm /proc/cpuinfo")
+    else:
+        fact("/proc/cpuinfo", None, "unknown")
+    if own == "arm":
+        midr = read("/sys/devices/system/cpu/cpu0/regs/identification/midr_el1")
+        if midr:
+            fact("Arm ID registers (sysfs midr_el1)", midr, "consistent")
+        elif os.path.isdir(os.path.join(root, "sys/devices/system/cpu/cpu0")):
+            # An arm64 kernel from 4.11 on shows midr_el1 here; a container's or sandbox's
+            # sysfs, an older kernel, an x86 kernel under an emulator do not: supporting only.
+            fact(
+                "Arm ID registers (sysfs midr_el1)",
+                "not in sysfs (cpu0 has no regs/identification/midr_el1)",
+                "absent",
+                "sysfs shows no Arm ID registers",
+            )
+        else:
+            fact("Arm ID registers (sysfs midr_el1)", None, "unknown")
+        if midr and implementer is not None:
+            real = (_int(midr, 16) or 0) >> 24 & 0xFF
+            fact(
+                "/proc/cpuinfo implementer against midr_el1",
+                f"{implementer:#04x} against {real:#04x}",
+                "consistent" if implementer == real else "foreign",
+                "/proc/cpuinfo names another CPU than the ID registers (faked)",
             )
     binfmt = read(f"/proc/sys/fs/binfmt_misc/qemu-{arch}")
     facts[f"binfmt_misc qemu-{arch}"] = {
@@ -256,9 +277,14 @@ def emulation_facts(
 
 
 def emulation(facts: dict[str, dict]) -> str | None:
-    """Why this run is emulated (timings invalid), or None: every foreign fact."""
+    """Why this run is emulated (timings invalid), or None. Only a foreign fact decides; an
+    absent one (no ID registers in sysfs) supports a decision and never makes one."""
     foreign = [f["why"] for f in facts.values() if f["verdict"] == "foreign"]
-    return "; ".join(foreign) + " (emulated: qemu-user or similar)" if foreign else None
+    if not foreign:
+        return None
+    absent = [f["why"] for f in facts.values() if f["verdict"] == "absent"]
+    also = f"; supporting: {'; '.join(absent)}" if absent else ""
+    return "; ".join(foreign) + also + " (emulated: qemu-user or similar)"
 
 
 def host_emulation() -> str | None:
@@ -351,7 +377,7 @@ def collect() -> dict:
         "emulated": why is not None,
         "emulation_reason": why,
         "emulation_facts": facts,
-        **cpu_identity(arch, cpuinfo),
+        **labelled_identity(cpu_identity(arch, cpuinfo), why),
         **topology(),
         **memory_and_os(),
         "build": native.build_info(),

@@ -6,6 +6,8 @@ import pathlib
 import shutil
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from bench import cli, compare, compare_format, scaling
@@ -432,3 +434,27 @@ def test_compare_prints_each_store_warning_once(store, capsys):
     assert any("junk.parquet" in line for line in warned)
     assert any("threads=abc" in line for line in warned)
     assert len(warned) == len(set(warned)), warned
+
+
+def test_a_run_whose_fingerprint_says_emulated_is_refused_whatever_its_column_says(store, capsys):
+    """The runs-table column edited to False after the fact: the fingerprint in the same row
+    (its flag, or its facts alone) still says emulated, and compare refuses the timings."""
+    foreign = {"verdict": "foreign", "why": "the kernel is x86_64, the Python aarch64"}
+    emulated = {**FINGERPRINT, "emulated": True, "emulation_facts": {"kernel": foreign}}
+    data = {"w1": noisy(1.0, 9, 1)}
+    _store_run(store, "20261128T000000-aaaaaaaa", data, label="x86")
+    _store_run(store, "20261128T000001-bbbbbbbb", data, label="qemu")
+    path = next(pathlib.Path(store.location).rglob("20261128T000001-bbbbbbbb.parquet"))
+    for recorded in (emulated, {**emulated, "emulated": False}):
+        table = pq.read_table(path)
+        table = table.set_column(
+            table.schema.get_field_index("fingerprint_json"),
+            "fingerprint_json",
+            pa.array([json.dumps(recorded)]),
+        )
+        table = table.set_column(
+            table.schema.get_field_index("emulated"), "emulated", pa.array([False])
+        )
+        pq.write_table(table, path)
+        assert _compare(store, "x86", "qemu") == cli.EXIT_NOT_COMPARABLE, recorded
+        assert "the candidate ran emulated" in capsys.readouterr().out

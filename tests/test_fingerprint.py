@@ -69,6 +69,119 @@ def verdicts(facts: dict) -> dict[str, str]:
     return {name: fact["verdict"] for name, fact in facts.items()}
 
 
+def arm_host(cpu: str, release: str, builder: str) -> dict[str, str]:
+    """A real arm64 host's proc/sys: its kernel, its sysfs CPUs and ID registers."""
+    midr = {
+        "kunpeng": "0x00000000481fd010",  # HiSilicon 0x48, variant 1, part 0xd01, revision 0
+        "altra": "0x00000000413fd0c1",  # Arm 0x41, Neoverse N1 0xd0c, r3p1
+        "graviton3": "0x00000000411fd401",  # Arm 0x41, Neoverse V1 0xd40, r1p1
+    }
+    return {
+        "/proc/sys/kernel/arch": "aarch64\n",
+        "/sys/devices/system/cpu/modalias": "cpu:type:aarch64:feature:,0000,0001\n",
+        "/sys/devices/system/cpu/cpu0/regs/identification/midr_el1": midr[cpu] + "\n",
+        "/proc/version": f"Linux version {release} ({builder}) #1 SMP\n",
+    }
+
+
+ARM_CPUINFO = {
+    "kunpeng": KUNPENG_CPUINFO,
+    "altra": KUNPENG_CPUINFO.replace("0x48", "0x41")
+    .replace("0xd01", "0xd0c")
+    .replace("variant\t: 0x1", "variant\t: 0x3"),
+    "graviton3": KUNPENG_CPUINFO.replace("0x48", "0x41").replace("0xd01", "0xd40"),
+}
+REAL_ARM_HOSTS = {
+    "Kunpeng 920, openEuler": (
+        "kunpeng",
+        "5.10.0-60.18.0.50.oe2203.aarch64",
+        "root@dc-64g.compass-ci) (gcc_old (GCC) 10.3.1, GNU ld (GNU Binutils) 2.37",
+    ),
+    "Kunpeng 920, kernel built on an x86 host": (
+        "kunpeng",
+        "5.10.0",
+        "jenkins@x86_64-build-07) (gcc (GCC) 10.3.1, GNU ld (GNU Binutils) 2.37",
+    ),
+    "Kunpeng 920, kernel cross-built by an x86-64 gcc": (
+        "kunpeng",
+        "4.19.90-2003.4.0.0036.oe1.aarch64",
+        "abuild@build-x86-64) (x86_64-linux-gnu-gcc (GCC) 7.3.0",
+    ),
+    "Ampere Altra, Ubuntu": (
+        "altra",
+        "5.15.0-91-generic",
+        "buildd@bos02-arm64-032) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0",
+    ),
+    "Graviton3, Amazon Linux": (
+        "graviton3",
+        "6.1.109-118.189.amzn2023.aarch64",
+        "mockbuild@ip-10-0-41-187) (gcc (GCC) 11.4.1 20230605",
+    ),
+}
+
+
+@pytest.mark.parametrize("sysfs", ["bare metal", "container sysfs without regs/"])
+@pytest.mark.parametrize("host", REAL_ARM_HOSTS)
+def test_real_arm_hosts_are_not_emulated(tmp_path, host, sysfs):
+    """Neither the builder's host or compiler named in /proc/version nor a sysfs without the
+    ID registers (a container's or sandbox's sysfs, a kernel before 4.11) decides."""
+    cpu, release, builder = REAL_ARM_HOSTS[host]
+    files = arm_host(cpu, release, builder)
+    if sysfs != "bare metal":
+        del files["/sys/devices/system/cpu/cpu0/regs/identification/midr_el1"]
+        files["/sys/devices/system/cpu/cpu0/uevent"] = ""
+    root = fake_host(tmp_path, files)
+    facts = fingerprint.emulation_facts("aarch64", cpuinfo(ARM_CPUINFO[cpu]), root, release)
+    assert fingerprint.emulation(facts) is None, facts
+    assert "foreign" not in verdicts(facts).values(), facts
+    registers = facts["Arm ID registers (sysfs midr_el1)"]["verdict"]
+    assert registers == ("consistent" if sysfs == "bare metal" else "absent")
+
+
+def test_an_x86_64_host_is_not_emulated(tmp_path):
+    root = fake_host(tmp_path, X86_KERNEL)
+    facts = fingerprint.emulation_facts("x86_64", cpuinfo(X86_CPUINFO), root, "6.1.0-27-amd64")
+    assert fingerprint.emulation(facts) is None
+    assert set(verdicts(facts).values()) <= {"consistent", "note"}, facts
+
+
+def test_only_the_kernel_release_of_proc_version_counts(tmp_path):
+    """An x86-64 release decides; an x86-64 builder or compiler of an Arm kernel does not."""
+    version = "Linux version 6.1.0-27-amd64 (debian-kernel@arm64-buildd) (aarch64-linux-gnu-gcc-12)"
+    root = fake_host(tmp_path, {"/proc/version": version})
+    facts = fingerprint.emulation_facts("aarch64", cpuinfo(KUNPENG_CPUINFO), root, "6.1.0")
+    release = facts["kernel release (/proc/version)"]
+    assert (release["value"], release["verdict"]) == ("6.1.0-27-amd64", "foreign")
+    assert "6.1.0-27-amd64 is built for x86" in fingerprint.emulation(facts)
+
+
+def test_missing_id_registers_support_a_decision_and_never_make_one(tmp_path):
+    files = {"/sys/devices/system/cpu/cpu0/uevent": "", "/proc/sys/kernel/arch": "aarch64\n"}
+    alone = fingerprint.emulation_facts(
+        "aarch64", cpuinfo(KUNPENG_CPUINFO), fake_host(tmp_path / "arm", files), "6.1.0"
+    )
+    assert fingerprint.emulation(alone) is None
+    files["/proc/sys/kernel/arch"] = "x86_64\n"
+    with_foreign = fingerprint.emulation_facts(
+        "aarch64", cpuinfo(KUNPENG_CPUINFO), fake_host(tmp_path / "x86", files), "6.1.0"
+    )
+    reason = fingerprint.emulation(with_foreign)
+    assert "the kernel is x86_64" in reason
+    assert "supporting: sysfs shows no Arm ID registers" in reason
+
+
+def test_under_emulation_the_cpu_identity_is_labelled_the_emulators():
+    identity = {"cpu_model": "unknown vendor part 0x51", "midr_implementer": "0x00"}
+    assert fingerprint.labelled_identity(identity, None) == identity
+    labelled = fingerprint.labelled_identity(identity, "the kernel is x86_64 (emulated)")
+    assert labelled["cpu_model"] == (
+        "emulated: unknown vendor part 0x51 (the emulator's CPU, not the host's)"
+    )
+    assert fingerprint.labelled_identity({"cpu_model": None}, "x")["cpu_model"].startswith(
+        "emulated: unknown"
+    )
+
+
 def test_a_kunpeng_920_host_is_not_emulated(tmp_path):
     root = fake_host(
         tmp_path,
@@ -100,23 +213,34 @@ def test_qemu_user_7_is_caught_by_every_independent_fact(tmp_path):
     assert foreign == {
         "kernel architecture (/proc/sys/kernel/arch)",
         "sysfs CPU type (/sys/devices/system/cpu/modalias)",
-        "kernel build string (/proc/version)",
+        "kernel release (/proc/version)",
         "/proc/cpuinfo",
-        "Arm ID registers (sysfs midr_el1)",
     }
+    assert facts["Arm ID registers (sysfs midr_el1)"]["verdict"] == "absent"
     reason = fingerprint.emulation(facts)
     assert "the kernel is x86_64, the Python aarch64" in reason and "emulated" in reason
+    assert "arm64 kernel" not in reason  # the kernel here is x86_64: say nothing else of it
 
 
 def test_qemu_user_8_and_later_fake_cpuinfo_and_are_still_caught(tmp_path):
-    """The faked Arm /proc/cpuinfo looks consistent; the kernel and sysfs do not."""
+    """The faked Arm /proc/cpuinfo names implementer 0x00, which no silicon carries: one fact,
+    one verdict (foreign), as are the kernel's and sysfs's."""
     root = fake_host(tmp_path, X86_KERNEL)
     facts = fingerprint.emulation_facts("aarch64", cpuinfo(QEMU_MAX_CPUINFO), root, "6.1.0")
-    assert facts["/proc/cpuinfo"]["verdict"] == "consistent"
+    shown = facts["/proc/cpuinfo"]
+    assert shown["verdict"] == "foreign" and "implementer 0x00" in shown["value"]
+    assert [name for name in facts if "cpuinfo" in name] == ["/proc/cpuinfo"]
     assert facts["kernel architecture (/proc/sys/kernel/arch)"]["verdict"] == "foreign"
     assert facts["sysfs CPU type (/sys/devices/system/cpu/modalias)"]["verdict"] == "foreign"
-    assert facts["/proc/cpuinfo implementer"]["verdict"] == "foreign"
-    assert fingerprint.emulation(facts) is not None
+    assert "reserved for software" in fingerprint.emulation(facts)
+
+
+def test_qemu_max_cpu_alone_is_caught(tmp_path):
+    """qemu-user >= 8 where the host kernel says nothing readable about itself."""
+    facts = fingerprint.emulation_facts(
+        "aarch64", cpuinfo(QEMU_MAX_CPUINFO), fake_host(tmp_path, {}), "6.18.44-fc-v857"
+    )
+    assert "implementer 0x00" in fingerprint.emulation(facts)
 
 
 def test_an_x86_python_on_an_arm_kernel_is_caught(tmp_path):
@@ -184,7 +308,8 @@ def test_both_qemu_generations_are_caught(generation):
     assert facts["sysfs CPU type (/sys/devices/system/cpu/modalias)"]["verdict"] == "foreign"
     # the difference between the generations: 7 shows the x86 cpuinfo, 8+ fakes an Arm one
     shown = facts["/proc/cpuinfo"]
-    if generation == "7":
-        assert shown["verdict"] == "foreign", (version, shown)
-    else:
-        assert shown["verdict"] == "consistent" and "implementer 0x00" in shown["value"], version
+    assert shown["verdict"] == "foreign", (version, shown)
+    if generation != "7":
+        assert "implementer 0x00" in shown["value"], (version, shown)
+    # every line true: this x86-64 kernel is not called an arm64 one
+    assert "arm64 kernel" not in json.dumps(facts), (version, facts)
