@@ -405,7 +405,10 @@ def machines(report: analysis.Report) -> list:
     rows = [
         ["run", *[m.run["run_id"] for m in ms]],
         ["profile, status", *[f"{m.run['profile']}, {m.run['status']}" for m in ms]],
-        ["emulated", *["YES: timings invalid" if m.run["emulated"] else "no" for m in ms]],
+        [
+            "emulated",
+            *["YES: timings invalid" if compare.ran_emulated(m.run) else "no" for m in ms],
+        ],
         [
             "measured by",
             *[
@@ -792,7 +795,7 @@ def cost_section(report: analysis.Report) -> list:
 def methodology(report: analysis.Report) -> list:
     caveats = []
     for m in report.machines:
-        if m.run["emulated"]:
+        if compare.ran_emulated(m.run):
             caveats.append(
                 f"{m.name} ran under emulation ({m.fingerprint.get('emulation_reason')}): its "
                 "timings are invalid and were not compared."
