@@ -162,14 +162,17 @@ def scratch_prefix() -> str:
     return f"{SCRATCH}-{tag}-{os.getpid()}-{own[1]}-"
 
 
-def _owner_gone(pid: int, start_ticks: int) -> bool:
-    """Whether the process that started at ``start_ticks`` (this boot) as ``pid`` has provably
-    ended: no process has the number, or the one that has it is a zombie or started at
-    another time (the number was reused). Unreadable: not gone."""
+def _owner_gone(pid: int) -> bool:
+    """Whether the process ``pid`` (this boot) has provably ended: no process has the number,
+    or the one that has it is a zombie. A live process of that number keeps the folder even
+    when its start time differs from the one in the name: under qemu-user a process reads
+    its own /proc/self/stat as the emulator writes it, others read the real one, so the two
+    start times disagree for a live run (the folder of a reused number only waits longer).
+    Unreadable: not gone."""
     if not _pid_exists(pid):
         return True
     now = _stat(pid)
-    return now is not None and (now[0] in ("Z", "X") or now[1] != start_ticks)
+    return now is not None and now[0] in ("Z", "X")
 
 
 def remove_abandoned_scratch(folder: str) -> list[str]:
@@ -193,7 +196,7 @@ def remove_abandoned_scratch(folder: str) -> list[str]:
             continue
         if not stat.S_ISDIR(facts.st_mode) or facts.st_uid != os.getuid():
             continue  # tempfile made it a folder of ours: anything else is not a run's
-        if _owner_gone(int(match.group(2)), int(match.group(3))):
+        if _owner_gone(int(match.group(2))):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(name)
     return removed
