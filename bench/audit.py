@@ -82,6 +82,39 @@ ATOMICS = {
 OUTLINE_ATOMIC = re.compile(
     r"__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)"
 )
+# Every external symbol the core may use (undefined in its objects, imported by its shared
+# library). Derived from what the unmodified core imports on x86-64 and aarch64 (objdump -t of
+# each object, objdump -T of the .so): none of these computes a result that could round or
+# differ between the two. A libm call (cbrt, exp, pow, erf, fma: glibc's results differ in the
+# last bit between x86-64 and aarch64) or libgcc's float helpers (__powidf2) do float work that
+# the instruction count cannot see when the operands are integers bit-copied to doubles.
+CORE_IMPORTS = frozenset(
+    {
+        # memory and strings (the compiler also emits these for struct copies and zeroing)
+        *("memcpy", "memmove", "memset", "memcmp", "strlen", "strcmp", "strncmp"),
+        # the malloc family
+        *("malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign"),
+        # the arena (mmap/madvise), the futex barrier (syscall), the measurement clock
+        *("mmap", "munmap", "madvise", "syscall", "clock_gettime"),
+        # libgcc's 128-bit integer division (the annuity and interest arithmetic)
+        *("__divti3", "__modti3", "__udivti3", "__umodti3", "__udivmodti4", "__divmodti4"),
+        # BB_ASSERT's report in the test builds (-DBB_ASSERTS=1)
+        *("abort", "fprintf", "fflush", "stderr"),
+        # stack protector (distributions enable it by default), the static/shared start files
+        *("__stack_chk_fail", "__stack_chk_guard", "_GLOBAL_OFFSET_TABLE_"),
+        *("__cxa_finalize", "__gmon_start__", "_ITM_registerTMCloneTable"),
+        "_ITM_deregisterTMCloneTable",
+    }
+)
+# pthread, and the aarch64 outline-atomic helpers (the barrier's atomics: counted as atomics)
+CORE_IMPORT_PREFIXES = ("pthread_", "__aarch64_")
+# the cffi wrapper in the shared library (not the core's code) calls the Python C API
+WRAPPER_IMPORT = re.compile(r"_?Py[A-Z_]\w*")
+LIBM = re.compile(
+    r"(a?(sin|cos|tan)h?|atan2|exp(2|10|m1)?|log(2|10|1p|b)?|pow|sqrt|cbrt|hypot|erfc?"
+    r"|[lt]gamma|fma|fmod|remainder|remquo|s?nextafter|nexttoward|n?round|l?l?rint|trunc|floor"
+    r"|ceil|frexp|ldexp|scalbl?n|modf|copysign|f(min|max|dim|abs)|sincos|j[01n]|y[01n])[fl]?"
+)
 NOT_PORTABLE_FLAG = re.compile(
     r"^-m(arch|cpu|tune)=|^-m(sse|avx|fma|bmi|popcnt|lzcnt|f16c|aes|pclmul|sha|adx|movbe)"
 )
@@ -235,9 +268,50 @@ def describe(kinds: dict[str, collections.Counter]) -> str:
     return "; ".join(used) if used else "none"
 
 
+def imports(paths: list[str], objdump: str) -> set[str]:
+    """The external symbols of the files together: undefined in the objects and not defined
+    by another of them (``objdump -t``), or imported by a shared library (``objdump -T``)."""
+    undefined: set[str] = set()
+    defined: set[str] = set()
+    for path in paths:
+        table = "-t" if path.endswith(".o") else "-T"
+        for line in _check_output([objdump, table, path]).splitlines():
+            words = line.split()
+            if len(words) < 4 or not re.fullmatch(r"[0-9a-f]{8,16}", words[0]):
+                continue
+            name = words[-1].split("@")[0]
+            (undefined if "*UND*" in words else defined).add(name)
+    return undefined - defined
+
+
+def is_core_import(name: str, shared_library: bool) -> bool:
+    return (
+        name in CORE_IMPORTS
+        or name.startswith(CORE_IMPORT_PREFIXES)
+        or bool(shared_library and WRAPPER_IMPORT.fullmatch(name))
+    )
+
+
+def audit_imports(target: Target, paths: list[str], objdump: str, code: list[Instruction]):
+    """A call out of the core that is not on the allowlist fails, with the functions that
+    make it: the object code around a libm call on bit-copied integers is only moves."""
+    shared_library = not all(p.endswith(".o") for p in paths)
+    foreign = sorted(n for n in imports(paths, objdump) if not is_core_import(n, shared_library))
+    target.counts["foreign calls"] = len(foreign)
+    for name in foreign:
+        callers = sorted({i.function for i in code if i.callee == name})
+        where = f" (in {', '.join(callers[:8])})" if callers else ""
+        what = f"libm {name}" if LIBM.fullmatch(name) else name
+        target.errors.append(
+            f"calls {what}{where}: results are not guaranteed bit-identical across "
+            "architectures (not on the core's allowlist, bench/audit.py CORE_IMPORTS)"
+        )
+
+
 def audit_code(target: Target, paths: list[str], objdump: str) -> None:
     code = [i for p in paths for i in disassemble(p, objdump)]
     arch = target.arch
+    audit_imports(target, paths, objdump, code)
     target.counts["instructions"] = len(code)
     pairs = [(i.mnemonic, i.operands) for i in code]
     floating = 0

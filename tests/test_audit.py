@@ -325,3 +325,31 @@ def test_extra_cflags_make_a_custom_build_that_fails_the_audit(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "installed core (" in result.stdout and ", custom): FAILED" in result.stdout
     assert "ERROR: effective -ffp-contract is fast, pinned off" in result.stdout
+
+
+def _core_with(tmp_path, *fixtures: str) -> pathlib.Path:
+    copy = tmp_path / "native"
+    shutil.copytree(audit.NATIVE, copy, ignore=shutil.ignore_patterns("*.so", "*.o", "__pycache__"))
+    for name in fixtures:
+        shutil.copy(FIXTURES / name, copy / "src" / f"zz_{name}")
+    return copy
+
+
+@pytest.mark.skipif(HOST not in audit.FLOAT_CLASSES, reason="an x86-64 or aarch64 host")
+def test_a_libm_call_on_bit_copied_integers_fails_by_name(tmp_path):
+    """cbrt on an int64 copied into a double: the object holds moves and a call, no float
+    instruction. The audit lists the core's external calls and names the one that is not on
+    its allowlist; the unmodified core (x86-64 and aarch64) calls only allowed ones."""
+    assert audit.cross(HOST, prove=False).counts["foreign calls"] == 0
+    copy = _core_with(tmp_path, "libm_cbrt_bits.c", "libm_fma_call.c")
+    arches = [HOST, *(["aarch64"] if CROSS and HOST != "aarch64" else [])]
+    for arch in arches:
+        target = audit.cross(arch, folder=copy, prove=False)
+        assert (
+            "calls libm cbrt (in probe_cbrt_bits): results are not guaranteed bit-identical "
+            "across architectures"
+        ) in " ".join(target.errors), (arch, target.errors)
+        if arch == "x86_64":  # no FMA instruction in baseline x86-64: a call to libm's fma
+            assert any(e.startswith("calls libm fma (in probe_fma_call)") for e in target.errors)
+        else:  # aarch64 has the instruction
+            assert target.counts["fused multiply-add"] > 0
