@@ -353,3 +353,27 @@ def test_a_libm_call_on_bit_copied_integers_fails_by_name(tmp_path):
             assert any(e.startswith("calls libm fma (in probe_fma_call)") for e in target.errors)
         else:  # aarch64 has the instruction
             assert target.counts["fused multiply-add"] > 0
+
+
+@pytest.mark.skipif(HOST not in audit.FLOAT_CLASSES, reason="an x86-64 or aarch64 host")
+def test_architecture_conditional_code_and_wchar_fail_by_file_and_line(tmp_path):
+    """#if defined(__aarch64__) choosing another rate compiles to the same object code under
+    every switch of one target; preprocessed for both targets, the core's own lines differ.
+    wchar_t's signedness differs with no switch to try: its use is named."""
+    copy = _core_with(tmp_path, "arch_conditional_rate.c", "wchar_fee.c")
+    target = audit.cross(HOST, folder=copy)
+    errors = " | ".join(target.errors)
+    assert (
+        "src/zz_wchar_fee.c:8: uses wchar_t (wchar_t: int on x86-64, unsigned int on aarch64"
+        in (errors)
+    ), errors
+    other = audit.OTHER_ARCH[HOST]
+    if CROSS and HOST == "x86_64" or shutil.which("x86_64-linux-gnu-gcc"):
+        assert f"src/zz_arch_conditional_rate.c:9: preprocessed differently for {HOST}" in errors
+        assert (
+            f"and {other} line 7 (return amount_fen + amount_fen / 1000 ;)" in errors
+            and "the architecture chooses the code" in errors
+        )
+        assert not [e for e in target.errors if not e.startswith("src/zz_")], target.errors
+    else:
+        assert f"architecture-conditional code: not proved: no {other} compiler" in target.notes
