@@ -744,6 +744,12 @@ def installed(folder: pathlib.Path = NATIVE) -> Target:
     if arch not in FLOAT_CLASSES:
         raise AuditError(f"no instruction tables for {arch}; audit supports x86_64 and aarch64")
     target = Target("installed core", arch, info["label"], shlex.split(info["flags"]))
+    # the sources proved below must be the ones the core was built from (import native checks
+    # the sources beside the core; these may lie elsewhere, or be a copy)
+    if why := native.stale_reason(folder=folder):
+        target.errors.append(
+            f"the core was built from other sources: rebuild it (python native/build.py): {why}"
+        )
     line = shlex.split(info.get("effective_line") or info["flags"])
     command, line_flags = _compiler_of(line)
     audit_flags(target, line_flags)

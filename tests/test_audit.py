@@ -377,3 +377,18 @@ def test_architecture_conditional_code_and_wchar_fail_by_file_and_line(tmp_path)
         assert not [e for e in target.errors if not e.startswith("src/zz_")], target.errors
     else:
         assert f"architecture-conditional code: not proved: no {other} compiler" in target.notes
+
+
+@needs_objdump
+@release_build
+def test_the_audit_proves_the_sources_the_core_was_built_from(tmp_path):
+    """The sources compiled by the audit, with one file deleted: they still pass every proof,
+    but they are not what the installed core was built from (its symbols are still there)."""
+    copy = _core_with(tmp_path)
+    (copy / "src" / "probe.c").unlink()
+    target = audit.installed(copy)
+    assert any(
+        e.startswith("the core was built from other sources: rebuild it (python native/build.py)")
+        for e in target.errors
+    ), target.errors
+    assert audit.installed().errors == []
