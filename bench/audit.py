@@ -76,8 +76,13 @@ ATOMICS = {
         "LSE": r"(ld|st)(add|clr|eor|set|smax|smin|umax|umin)(a|l|al)?[bh]?|swp(a|l|al)?[bh]?"
         r"|casp?(a|l|al)?[bh]?",
         "exclusive": r"ld(a)?x[rp][bh]?|st(l)?x[rp][bh]?",
+        # C11 acquire loads and release stores (plain ldr/str are relaxed), and fences
+        "acquire/release": r"ldapu?r(s?[bh])?|ldar[bh]?|ldlar[bh]?|stlu?r[bh]?|stllr[bh]?",
+        "barrier": r"dmb|dsb",
     },
-    "x86_64": {"lock": r"lock( .*)?|xchg"},
+    # on x86-64 plain loads and stores are already acquire and release: a sequentially
+    # consistent store is an xchg (or a store and mfence), a fence is mfence
+    "x86_64": {"lock": r"lock( .*)?|xchg", "fence": r"[lms]fence"},
 }
 OUTLINE_ATOMIC = re.compile(
     r"__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)"
@@ -311,7 +316,6 @@ def audit_imports(target: Target, paths: list[str], objdump: str, code: list[Ins
 def audit_code(target: Target, paths: list[str], objdump: str) -> None:
     code = [i for p in paths for i in disassemble(p, objdump)]
     arch = target.arch
-    audit_imports(target, paths, objdump, code)
     target.counts["instructions"] = len(code)
     pairs = [(i.mnemonic, i.operands) for i in code]
     floating = 0
@@ -351,6 +355,7 @@ def audit_code(target: Target, paths: list[str], objdump: str) -> None:
     kinds = atomics(code, arch)
     target.counts.update({f"atomics ({k})": sum(v.values()) for k, v in kinds.items()})
     target.notes.append(f"atomics: {describe(kinds)}")
+    audit_imports(target, paths, objdump, code)
 
 
 @functools.cache

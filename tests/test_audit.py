@@ -392,3 +392,22 @@ def test_the_audit_proves_the_sources_the_core_was_built_from(tmp_path):
         for e in target.errors
     ), target.errors
     assert audit.installed().errors == []
+
+
+@needs_cross
+def test_acquire_release_and_fences_are_listed_on_aarch64(tmp_path):
+    """The barrier's own acquire loads and release stores were missing from the listing, and
+    so were a fixture's two acquire loads, release store and fence."""
+    core = audit.cross("aarch64", prove=False)
+    assert "acquire/release (ldar ×" in next(n for n in core.notes if n.startswith("atomics: "))
+    copy = _core_with(tmp_path, "atomics_acquire_release.c")
+    arm = audit.cross("aarch64", folder=copy, prove=False)
+    assert "barrier (dmb ×1)" in next(n for n in arm.notes if n.startswith("atomics: "))
+    added = {k: arm.counts[k] - core.counts[k] for k in arm.counts if k.startswith("atomics")}
+    assert added == {
+        "atomics (LSE)": 0,
+        "atomics (exclusive)": 0,
+        "atomics (acquire/release)": 3,
+        "atomics (barrier)": 1,
+        "atomics (outline-atomic calls)": 0,
+    }
