@@ -165,6 +165,8 @@ class Target:
     facts: dict[str, object] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    proved: list[str] = field(default_factory=list)  # what the compilations proved alike
+    not_proved: list[str] = field(default_factory=list)  # and what they could not, and why
 
 
 @dataclass(frozen=True)
@@ -569,10 +571,15 @@ def compile_objects(
 
 
 def differences(
-    toolchain: Toolchain, arch: str, flags: list[str], folder: pathlib.Path
+    toolchain: Toolchain,
+    arch: str,
+    flags: list[str],
+    folder: pathlib.Path,
+    settings: tuple[str, ...] | None = None,
 ) -> list[str]:
     """One line per function (or data section) whose object code changes with a setting that
-    differs between x86-64 and aarch64. Empty: no answer of the core can depend on them."""
+    differs between x86-64 and aarch64 (``settings``: some of them only). Empty: no answer of
+    the core can depend on them."""
     defaults = {**_defaults(toolchain, flags), **effective(flags)}
     builds = {
         setting: [
@@ -581,6 +588,7 @@ def differences(
             for choice in choices
         ]
         for setting, choices in VARIANTS[arch].items()
+        if settings is None or setting in settings
     }
     _compile_many(toolchain, [b for group in builds.values() for b in group], folder)
     problems = []
@@ -684,7 +692,9 @@ def same_program(target: Target, toolchain: Toolchain, flags: list[str], folder:
         other = _preprocess_many(toolchain_for(other_arch), common, folder)
     except AuditError:
         target.notes.append(f"architecture-conditional code: not proved: no {other_arch} compiler")
+        target.not_proved.append(f"architecture-conditional code (no {other_arch} compiler)")
         return
+    target.proved.append("architecture-conditional code")
     for source, lines in own.items():
         theirs = other[source]
         for (file, number, tokens), (_, at, other_tokens) in zip(lines, theirs, strict=False):
@@ -813,6 +823,7 @@ def _prove(target: Target, toolchain: Toolchain, flags: list[str], folder: pathl
         return
     found = differences(toolchain, target.arch, flags, folder)
     target.errors.extend(found)
+    target.proved.extend(VARIANTS[target.arch])
     same_program(target, toolchain, flags, folder)
     settings = ", ".join(
         f"{s} ({' / '.join(' '.join(c) for c in choices)})"
@@ -822,19 +833,62 @@ def _prove(target: Target, toolchain: Toolchain, flags: list[str], folder: pathl
         f"proved by compiling: {'differs' if found else 'identical object code'} under {settings}"
     )
     if target.arch == "aarch64":
-        target.notes.append(
-            "long double: aarch64 has no width switch (binary128 by the ABI), so it is proved "
-            "by the soft-float call count (0 = none) and by the x86-64 widths"
-        )
+        _prove_long_double_widths(target, flags, folder)
         kunpeng = kunpeng_atomics(toolchain, flags, folder)
         target.notes.append(f"a Kunpeng 920 build (-mcpu=tsv110, LSE) would use: {kunpeng}")
+
+
+def _prove_long_double_widths(target: Target, flags: list[str], folder: pathlib.Path) -> None:
+    """aarch64 has no long double width switch (binary128 by the ABI): a long double computed
+    at run time shows as soft-float calls, but one folded to an integer constant at compile
+    time leaves no trace. The x86-64 compiler (this host's, or a cross compiler) can choose
+    the width: the same sources must compile to the same code under each (same flags, less
+    the -m target options)."""
+    setting = "long double width"
+    try:
+        x86 = toolchain_for("x86_64")
+    except AuditError:
+        target.not_proved.append(f"{setting} (no x86_64 compiler)")
+        target.notes.append(
+            "long double: not proved on this host (aarch64 has no width switch; no x86_64 "
+            "compiler to try them): only long double at run time shows, as soft-float calls"
+        )
+        return
+    common = [f for f in flags if not f.startswith("-m")]
+    found = differences(x86, "x86_64", common, folder, (setting,))
+    target.errors.extend(found)
+    target.proved.append(setting)
+    target.notes.append(
+        f"long double: aarch64 has no width switch; proved with the x86-64 compiler "
+        f"({x86.compiler[0]}): {'differs' if found else 'identical object code'} under "
+        + " / ".join(" ".join(c) for c in VARIANTS["x86_64"][setting])
+    )
+
+
+def summary(targets: list[Target]) -> str:
+    """What the compilations proved alike for every target, and what they could not prove."""
+    proved = list(dict.fromkeys(s for t in targets for s in t.proved))
+    missing = [s for t in targets for s in t.not_proved if s.split(" (")[0] not in proved]
+    text = "proved alike by compiling: " + ", ".join(proved) if proved else "nothing proved"
+    if missing:
+        text += "; not proved: " + ", ".join(dict.fromkeys(missing))
+    return text
 
 
 def run(cross_arches: list[str]) -> tuple[list[Target], list[str]]:
     """The audited targets, and the differences that the compilations proved (every target's
     lines that name a setting, for the CLI's summary)."""
     targets = [installed(), *[cross(a) for a in cross_arches]]
-    proved = [
-        f"{t.arch}: {e}" for t in targets for e in t.errors if " changes the object code of " in e
-    ]
+    proved = [f"{t.arch}: {e}" for t in targets for e in t.errors if _is_source_finding(e)]
     return targets, proved
+
+
+def _is_source_finding(error: str) -> bool:
+    return any(
+        words in error
+        for words in (
+            " changes the object code of ",
+            "the architecture chooses the code",
+            "(wchar_t: ",
+        )
+    )

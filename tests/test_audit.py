@@ -150,7 +150,9 @@ def test_audit_command(capsys):
 
     assert cli.main(["audit"]) == 0
     out = capsys.readouterr().out
-    assert "installed core" in out and "fused multiply-add 0" in out and "sources: OK" in out
+    assert "installed core" in out and "fused multiply-add 0" in out
+    proved = "sources: OK (proved alike by compiling: plain char signedness, long double width"
+    assert proved in out, out
     if CROSS:
         assert cli.main(["audit", "--cross", "aarch64", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
@@ -411,3 +413,33 @@ def test_acquire_release_and_fences_are_listed_on_aarch64(tmp_path):
         "atomics (barrier)": 1,
         "atomics (outline-atomic calls)": 0,
     }
+
+
+@needs_cross
+def test_an_aarch64_audit_proves_long_double_widths_with_the_x86_compiler(tmp_path, monkeypatch):
+    """A long double folded to an integer constant leaves no trace in aarch64 code (no width
+    switch there): the x86-64 compiler proves the widths, or the audit says it could not."""
+    copy = _core_with(tmp_path, "long_double_fold.c")
+    arm = audit.cross("aarch64", folder=copy)
+    assert arm.counts["soft-float calls"] == 0  # nothing to see in the aarch64 code
+    assert any(
+        e.startswith("zz_long_double_fold.c: long double width changes the object code of ")
+        and "probe_long_double_fold" in e
+        for e in arm.errors
+    ), arm.errors
+    assert "long double width" in arm.proved
+
+    real = audit.toolchain_for
+
+    def no_x86(arch):
+        if arch == "x86_64":
+            raise audit.AuditError("x86_64-linux-gnu-gcc not found")
+        return real(arch)
+
+    monkeypatch.setattr(audit, "toolchain_for", no_x86)
+    clean = audit.cross("aarch64")
+    assert clean.errors == [] and "long double width" not in clean.proved
+    assert any(n.startswith("long double: not proved on this host") for n in clean.notes)
+    said = audit.summary([clean])
+    assert "; not proved: " in said and "long double width (no x86_64 compiler)" in said, said
+    assert "every long double width" not in audit.summary([clean])
