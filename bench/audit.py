@@ -292,8 +292,10 @@ def imports(paths: list[str], objdump: str) -> set[str]:
 
 
 def is_core_import(name: str, shared_library: bool) -> bool:
+    fortified = re.fullmatch(r"__(\w+)_chk", name)  # -D_FORTIFY_SOURCE (Ubuntu's CFLAGS)
     return (
         name in CORE_IMPORTS
+        or bool(fortified and fortified[1] in CORE_IMPORTS)
         or name.startswith(CORE_IMPORT_PREFIXES)
         or bool(shared_library and WRAPPER_IMPORT.fullmatch(name))
     )

@@ -342,6 +342,17 @@ def _core_with(tmp_path, *fixtures: str) -> pathlib.Path:
     return copy
 
 
+def test_the_allowlist_of_external_calls():
+    """-D_FORTIFY_SOURCE (in Ubuntu's interpreter CFLAGS) turns memcpy into __memcpy_chk; the
+    Python C API is allowed only in the shared library (cffi's wrapper), never in the core."""
+    assert audit.is_core_import("__memcpy_chk", False) and audit.is_core_import("memset", False)
+    assert audit.is_core_import("__aarch64_ldadd4_acq_rel", False)
+    assert not audit.is_core_import("__cbrt_chk", False) and not audit.is_core_import("cbrt", True)
+    assert not audit.is_core_import("__powidf2", True) and not audit.is_core_import("fma", True)
+    assert audit.is_core_import("PyLong_FromLong", True)
+    assert not audit.is_core_import("PyLong_FromLong", False)
+
+
 @pytest.mark.skipif(HOST not in audit.FLOAT_CLASSES, reason="an x86-64 or aarch64 host")
 def test_a_libm_call_on_bit_copied_integers_fails_by_name(tmp_path):
     """cbrt on an int64 copied into a double: the object holds moves and a call, no float
