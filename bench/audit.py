@@ -76,11 +76,49 @@ ATOMICS = {
         "LSE": r"(ld|st)(add|clr|eor|set|smax|smin|umax|umin)(a|l|al)?[bh]?|swp(a|l|al)?[bh]?"
         r"|casp?(a|l|al)?[bh]?",
         "exclusive": r"ld(a)?x[rp][bh]?|st(l)?x[rp][bh]?",
+        # C11 acquire loads and release stores (plain ldr/str are relaxed), and fences
+        "acquire/release": r"ldapu?r(s?[bh])?|ldar[bh]?|ldlar[bh]?|stlu?r[bh]?|stllr[bh]?",
+        "barrier": r"dmb|dsb",
     },
-    "x86_64": {"lock": r"lock( .*)?|xchg"},
+    # on x86-64 plain loads and stores are already acquire and release: a sequentially
+    # consistent store is an xchg (or a store and mfence), a fence is mfence
+    "x86_64": {"lock": r"lock( .*)?|xchg", "fence": r"[lms]fence"},
 }
 OUTLINE_ATOMIC = re.compile(
     r"__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)"
+)
+# Every external symbol the core may use (undefined in its objects, imported by its shared
+# library). Derived from what the unmodified core imports on x86-64 and aarch64 (objdump -t of
+# each object, objdump -T of the .so): none of these computes a result that could round or
+# differ between the two. A libm call (cbrt, exp, pow, erf, fma: glibc's results differ in the
+# last bit between x86-64 and aarch64) or libgcc's float helpers (__powidf2) do float work that
+# the instruction count cannot see when the operands are integers bit-copied to doubles.
+CORE_IMPORTS = frozenset(
+    {
+        # memory and strings (the compiler also emits these for struct copies and zeroing)
+        *("memcpy", "memmove", "memset", "memcmp", "strlen", "strcmp", "strncmp"),
+        # the malloc family
+        *("malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign"),
+        # the arena (mmap/madvise), the futex barrier (syscall), the measurement clock
+        *("mmap", "munmap", "madvise", "syscall", "clock_gettime"),
+        # libgcc's 128-bit integer division (the annuity and interest arithmetic)
+        *("__divti3", "__modti3", "__udivti3", "__umodti3", "__udivmodti4", "__divmodti4"),
+        # BB_ASSERT's report in the test builds (-DBB_ASSERTS=1)
+        *("abort", "fprintf", "fflush", "stderr"),
+        # stack protector (distributions enable it by default), the static/shared start files
+        *("__stack_chk_fail", "__stack_chk_guard", "_GLOBAL_OFFSET_TABLE_"),
+        *("__cxa_finalize", "__gmon_start__", "_ITM_registerTMCloneTable"),
+        "_ITM_deregisterTMCloneTable",
+    }
+)
+# pthread, and the aarch64 outline-atomic helpers (the barrier's atomics: counted as atomics)
+CORE_IMPORT_PREFIXES = ("pthread_", "__aarch64_")
+# the cffi wrapper in the shared library (not the core's code) calls the Python C API
+WRAPPER_IMPORT = re.compile(r"_?Py[A-Z_]\w*")
+LIBM = re.compile(
+    r"(a?(sin|cos|tan)h?|atan2|exp(2|10|m1)?|log(2|10|1p|b)?|pow|sqrt|cbrt|hypot|erfc?"
+    r"|[lt]gamma|fma|fmod|remainder|remquo|s?nextafter|nexttoward|n?round|l?l?rint|trunc|floor"
+    r"|ceil|frexp|ldexp|scalbl?n|modf|copysign|f(min|max|dim|abs)|sincos|j[01n]|y[01n])[fl]?"
 )
 NOT_PORTABLE_FLAG = re.compile(
     r"^-m(arch|cpu|tune)=|^-m(sse|avx|fma|bmi|popcnt|lzcnt|f16c|aes|pclmul|sha|adx|movbe)"
@@ -127,6 +165,8 @@ class Target:
     facts: dict[str, object] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    proved: list[str] = field(default_factory=list)  # what the compilations proved alike
+    not_proved: list[str] = field(default_factory=list)  # and what they could not, and why
 
 
 @dataclass(frozen=True)
@@ -235,6 +275,48 @@ def describe(kinds: dict[str, collections.Counter]) -> str:
     return "; ".join(used) if used else "none"
 
 
+def imports(paths: list[str], objdump: str) -> set[str]:
+    """The external symbols of the files together: undefined in the objects and not defined
+    by another of them (``objdump -t``), or imported by a shared library (``objdump -T``)."""
+    undefined: set[str] = set()
+    defined: set[str] = set()
+    for path in paths:
+        table = "-t" if path.endswith(".o") else "-T"
+        for line in _check_output([objdump, table, path]).splitlines():
+            words = line.split()
+            if len(words) < 4 or not re.fullmatch(r"[0-9a-f]{8,16}", words[0]):
+                continue
+            name = words[-1].split("@")[0]
+            (undefined if "*UND*" in words else defined).add(name)
+    return undefined - defined
+
+
+def is_core_import(name: str, shared_library: bool) -> bool:
+    fortified = re.fullmatch(r"__(\w+)_chk", name)  # -D_FORTIFY_SOURCE (Ubuntu's CFLAGS)
+    return (
+        name in CORE_IMPORTS
+        or bool(fortified and fortified[1] in CORE_IMPORTS)
+        or name.startswith(CORE_IMPORT_PREFIXES)
+        or bool(shared_library and WRAPPER_IMPORT.fullmatch(name))
+    )
+
+
+def audit_imports(target: Target, paths: list[str], objdump: str, code: list[Instruction]):
+    """A call out of the core that is not on the allowlist fails, with the functions that
+    make it: the object code around a libm call on bit-copied integers is only moves."""
+    shared_library = not all(p.endswith(".o") for p in paths)
+    foreign = sorted(n for n in imports(paths, objdump) if not is_core_import(n, shared_library))
+    target.counts["foreign calls"] = len(foreign)
+    for name in foreign:
+        callers = sorted({i.function for i in code if i.callee == name})
+        where = f" (in {', '.join(callers[:8])})" if callers else ""
+        what = f"libm {name}" if LIBM.fullmatch(name) else name
+        target.errors.append(
+            f"calls {what}{where}: results are not guaranteed bit-identical across "
+            "architectures (not on the core's allowlist, bench/audit.py CORE_IMPORTS)"
+        )
+
+
 def audit_code(target: Target, paths: list[str], objdump: str) -> None:
     code = [i for p in paths for i in disassemble(p, objdump)]
     arch = target.arch
@@ -277,6 +359,7 @@ def audit_code(target: Target, paths: list[str], objdump: str) -> None:
     kinds = atomics(code, arch)
     target.counts.update({f"atomics ({k})": sum(v.values()) for k, v in kinds.items()})
     target.notes.append(f"atomics: {describe(kinds)}")
+    audit_imports(target, paths, objdump, code)
 
 
 @functools.cache
@@ -490,10 +573,15 @@ def compile_objects(
 
 
 def differences(
-    toolchain: Toolchain, arch: str, flags: list[str], folder: pathlib.Path
+    toolchain: Toolchain,
+    arch: str,
+    flags: list[str],
+    folder: pathlib.Path,
+    settings: tuple[str, ...] | None = None,
 ) -> list[str]:
     """One line per function (or data section) whose object code changes with a setting that
-    differs between x86-64 and aarch64. Empty: no answer of the core can depend on them."""
+    differs between x86-64 and aarch64 (``settings``: some of them only). Empty: no answer of
+    the core can depend on them."""
     defaults = {**_defaults(toolchain, flags), **effective(flags)}
     builds = {
         setting: [
@@ -502,6 +590,7 @@ def differences(
             for choice in choices
         ]
         for setting, choices in VARIANTS[arch].items()
+        if settings is None or setting in settings
     }
     _compile_many(toolchain, [b for group in builds.values() for b in group], folder)
     problems = []
@@ -532,6 +621,108 @@ def differences(
                     "can differ between x86-64 and aarch64"
                 )
     return problems
+
+
+# ---- the same program for both targets ----
+OTHER_ARCH = {"x86_64": "aarch64", "aarch64": "x86_64"}
+_TOKEN = re.compile(r"""[LuU]?8?'(?:\\.|[^'\\])*'|[LuU]?8?"(?:\\.|[^"\\])*"|\w+|\S""")
+_LINE_MARKER = re.compile(r'^# (\d+) "((?:\\.|[^"\\])*)"((?: \d)*)$')
+# Types whose meaning differs between x86-64 and aarch64 with no switch to try both:
+# wchar_t (int against unsigned int) and wide literals, which have its type. (plain char and
+# long double are proved by their switches.)
+ARCH_TYPED_TOKEN = re.compile(r"wchar_t|L'.*|L\".*")
+
+
+def _preprocess(
+    toolchain: Toolchain, flags: tuple[str, ...], folder: pathlib.Path, source: str
+) -> list[tuple[str, int, tuple[str, ...]]]:
+    """The source after the preprocessor, as (file, line, tokens) of the core's own lines: the
+    lines that line markers attribute to system headers (flag 3) are left out."""
+    include = ["-I", str(folder / "include"), "-I", str(folder / "src")]
+    text = _check_output(
+        [*toolchain.compiler, *flags, *include, "-E", str(folder / "src" / source)]
+    )
+    lines: list[tuple[str, int, tuple[str, ...]]] = []
+    file, number, system = source, 0, False
+    for line in text.splitlines():
+        if match := _LINE_MARKER.match(line):
+            number, path = int(match[1]) - 1, pathlib.Path(match[2])
+            system = "3" in match[3].split() or path.name.startswith("<")
+            file = str(path.relative_to(folder)) if path.is_relative_to(folder) else path.name
+            continue
+        number += 1
+        if not system and (tokens := tuple(_TOKEN.findall(line))):
+            lines.append((file, number, tokens))
+    return lines
+
+
+_preprocessed: dict[tuple, list] = {}
+
+
+def _preprocess_many(
+    toolchain: Toolchain, flags: tuple[str, ...], folder: pathlib.Path
+) -> dict[str, list]:
+    contents = _contents(folder)
+    jobs = [n for n, c in contents.items() if (toolchain, flags, n, c) not in _preprocessed]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for name, lines in zip(
+            jobs, pool.map(lambda n: _preprocess(toolchain, flags, folder, n), jobs), strict=True
+        ):
+            _preprocessed[(toolchain, flags, name, contents[name])] = lines
+    return {n: _preprocessed[(toolchain, flags, n, c)] for n, c in contents.items()}
+
+
+def same_program(target: Target, toolchain: Toolchain, flags: list[str], folder: pathlib.Path):
+    """Each source preprocessed for x86-64 and for aarch64 (the same flags, less the -m target
+    options) must give the same tokens on the core's own lines: else the code is chosen by the
+    architecture (#if defined(__aarch64__), __CHAR_UNSIGNED__, __WCHAR_TYPE__…), which no
+    build of one target can see. And no core line may use a type that differs between them
+    with no switch to prove it (wchar_t)."""
+    common = tuple(f for f in flags if not f.startswith("-m"))
+    own = _preprocess_many(toolchain, common, folder)
+    for lines in own.values():
+        for file, number, tokens in lines:
+            if used := [t for t in tokens if ARCH_TYPED_TOKEN.fullmatch(t)]:
+                target.errors.append(
+                    f"{file}:{number}: uses {used[0]} (wchar_t: int on x86-64, unsigned int on "
+                    "aarch64, and no switch changes it): its results can differ between x86-64 "
+                    "and aarch64"
+                )
+                break
+    other_arch = OTHER_ARCH[target.arch]
+    try:
+        other = _preprocess_many(toolchain_for(other_arch), common, folder)
+    except AuditError:
+        target.notes.append(f"architecture-conditional code: not proved: no {other_arch} compiler")
+        target.not_proved.append(f"architecture-conditional code (no {other_arch} compiler)")
+        return
+    target.proved.append("architecture-conditional code")
+    for source, lines in own.items():
+        theirs = other[source]
+        for (file, number, tokens), (_, at, other_tokens) in zip(lines, theirs, strict=False):
+            if tokens != other_tokens:
+                there = "" if at == number else f" line {at}"
+                target.errors.append(
+                    f"{file}:{number}: preprocessed differently for {target.arch} "
+                    f"({' '.join(tokens)[:60]}) and {other_arch}{there} "
+                    f"({' '.join(other_tokens)[:60]}): the architecture chooses the code"
+                )
+                break
+        else:
+            if len(lines) != len(theirs):
+                file, number, _ = (lines if len(lines) > len(theirs) else theirs)[
+                    min(len(lines), len(theirs))
+                ]
+                target.errors.append(
+                    f"{file}:{number}: preprocessed for one of {target.arch} and {other_arch} "
+                    "only: the architecture chooses the code"
+                )
+    target.notes.append(
+        f"proved by preprocessing: the core's own lines are the same tokens for {target.arch} "
+        f"and {other_arch}"
+        if not any("the architecture chooses the code" in e for e in target.errors)
+        else f"preprocessed for {target.arch} and {other_arch}: differs"
+    )
 
 
 def _made(flag: str, settings: dict[str, str]) -> bool:
@@ -570,6 +761,12 @@ def installed(folder: pathlib.Path = NATIVE) -> Target:
     if arch not in FLOAT_CLASSES:
         raise AuditError(f"no instruction tables for {arch}; audit supports x86_64 and aarch64")
     target = Target("installed core", arch, info["label"], shlex.split(info["flags"]))
+    # the sources proved below must be the ones the core was built from (import native checks
+    # the sources beside the core; these may lie elsewhere, or be a copy)
+    if why := native.stale_reason(folder=folder):
+        target.errors.append(
+            f"the core was built from other sources: rebuild it (python native/build.py): {why}"
+        )
     line = shlex.split(info.get("effective_line") or info["flags"])
     command, line_flags = _compiler_of(line)
     audit_flags(target, line_flags)
@@ -628,6 +825,8 @@ def _prove(target: Target, toolchain: Toolchain, flags: list[str], folder: pathl
         return
     found = differences(toolchain, target.arch, flags, folder)
     target.errors.extend(found)
+    target.proved.extend(VARIANTS[target.arch])
+    same_program(target, toolchain, flags, folder)
     settings = ", ".join(
         f"{s} ({' / '.join(' '.join(c) for c in choices)})"
         for s, choices in VARIANTS[target.arch].items()
@@ -636,19 +835,62 @@ def _prove(target: Target, toolchain: Toolchain, flags: list[str], folder: pathl
         f"proved by compiling: {'differs' if found else 'identical object code'} under {settings}"
     )
     if target.arch == "aarch64":
-        target.notes.append(
-            "long double: aarch64 has no width switch (binary128 by the ABI), so it is proved "
-            "by the soft-float call count (0 = none) and by the x86-64 widths"
-        )
+        _prove_long_double_widths(target, flags, folder)
         kunpeng = kunpeng_atomics(toolchain, flags, folder)
         target.notes.append(f"a Kunpeng 920 build (-mcpu=tsv110, LSE) would use: {kunpeng}")
+
+
+def _prove_long_double_widths(target: Target, flags: list[str], folder: pathlib.Path) -> None:
+    """aarch64 has no long double width switch (binary128 by the ABI): a long double computed
+    at run time shows as soft-float calls, but one folded to an integer constant at compile
+    time leaves no trace. The x86-64 compiler (this host's, or a cross compiler) can choose
+    the width: the same sources must compile to the same code under each (same flags, less
+    the -m target options)."""
+    setting = "long double width"
+    try:
+        x86 = toolchain_for("x86_64")
+    except AuditError:
+        target.not_proved.append(f"{setting} (no x86_64 compiler)")
+        target.notes.append(
+            "long double: not proved on this host (aarch64 has no width switch; no x86_64 "
+            "compiler to try them): only long double at run time shows, as soft-float calls"
+        )
+        return
+    common = [f for f in flags if not f.startswith("-m")]
+    found = differences(x86, "x86_64", common, folder, (setting,))
+    target.errors.extend(found)
+    target.proved.append(setting)
+    target.notes.append(
+        f"long double: aarch64 has no width switch; proved with the x86-64 compiler "
+        f"({x86.compiler[0]}): {'differs' if found else 'identical object code'} under "
+        + " / ".join(" ".join(c) for c in VARIANTS["x86_64"][setting])
+    )
+
+
+def summary(targets: list[Target]) -> str:
+    """What the compilations proved alike for every target, and what they could not prove."""
+    proved = list(dict.fromkeys(s for t in targets for s in t.proved))
+    missing = [s for t in targets for s in t.not_proved if s.split(" (")[0] not in proved]
+    text = "proved alike by compiling: " + ", ".join(proved) if proved else "nothing proved"
+    if missing:
+        text += "; not proved: " + ", ".join(dict.fromkeys(missing))
+    return text
 
 
 def run(cross_arches: list[str]) -> tuple[list[Target], list[str]]:
     """The audited targets, and the differences that the compilations proved (every target's
     lines that name a setting, for the CLI's summary)."""
     targets = [installed(), *[cross(a) for a in cross_arches]]
-    proved = [
-        f"{t.arch}: {e}" for t in targets for e in t.errors if " changes the object code of " in e
-    ]
+    proved = [f"{t.arch}: {e}" for t in targets for e in t.errors if _is_source_finding(e)]
     return targets, proved
+
+
+def _is_source_finding(error: str) -> bool:
+    return any(
+        words in error
+        for words in (
+            " changes the object code of ",
+            "the architecture chooses the code",
+            "(wchar_t: ",
+        )
+    )

@@ -25,6 +25,8 @@ needs_objdump = pytest.mark.skipif(
 )
 needs_cross = pytest.mark.skipif(not CROSS, reason="needs gcc-aarch64-linux-gnu")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# the x86-64 compiler proves the long double widths (aarch64 has no switch for them)
+X86_COMPILER = HOST == "x86_64" or bool(shutil.which("x86_64-linux-gnu-gcc"))
 
 
 # the audit judges a release build; the sanitizer build overrides the pinned flags by design
@@ -150,7 +152,12 @@ def test_audit_command(capsys):
 
     assert cli.main(["audit"]) == 0
     out = capsys.readouterr().out
-    assert "installed core" in out and "fused multiply-add 0" in out and "sources: OK" in out
+    assert "installed core" in out and "fused multiply-add 0" in out
+    if X86_COMPILER:
+        proved = "sources: OK (proved alike by compiling: plain char signedness, long double width"
+    else:  # an aarch64 host without an x86-64 compiler cannot try the long double widths
+        proved = "; not proved: long double width (no x86_64 compiler)"
+    assert proved in out, out
     if CROSS:
         assert cli.main(["audit", "--cross", "aarch64", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
@@ -325,3 +332,131 @@ def test_extra_cflags_make_a_custom_build_that_fails_the_audit(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "installed core (" in result.stdout and ", custom): FAILED" in result.stdout
     assert "ERROR: effective -ffp-contract is fast, pinned off" in result.stdout
+
+
+def _core_with(tmp_path, *fixtures: str) -> pathlib.Path:
+    copy = tmp_path / "native"
+    shutil.copytree(audit.NATIVE, copy, ignore=shutil.ignore_patterns("*.so", "*.o", "__pycache__"))
+    for name in fixtures:
+        shutil.copy(FIXTURES / name, copy / "src" / f"zz_{name}")
+    return copy
+
+
+def test_the_allowlist_of_external_calls():
+    """-D_FORTIFY_SOURCE (in Ubuntu's interpreter CFLAGS) turns memcpy into __memcpy_chk; the
+    Python C API is allowed only in the shared library (cffi's wrapper), never in the core."""
+    assert audit.is_core_import("__memcpy_chk", False) and audit.is_core_import("memset", False)
+    assert audit.is_core_import("__aarch64_ldadd4_acq_rel", False)
+    assert not audit.is_core_import("__cbrt_chk", False) and not audit.is_core_import("cbrt", True)
+    assert not audit.is_core_import("__powidf2", True) and not audit.is_core_import("fma", True)
+    assert audit.is_core_import("PyLong_FromLong", True)
+    assert not audit.is_core_import("PyLong_FromLong", False)
+
+
+@pytest.mark.skipif(HOST not in audit.FLOAT_CLASSES, reason="an x86-64 or aarch64 host")
+def test_a_libm_call_on_bit_copied_integers_fails_by_name(tmp_path):
+    """cbrt on an int64 copied into a double: the object holds moves and a call, no float
+    instruction. The audit lists the core's external calls and names the one that is not on
+    its allowlist; the unmodified core (x86-64 and aarch64) calls only allowed ones."""
+    assert audit.cross(HOST, prove=False).counts["foreign calls"] == 0
+    copy = _core_with(tmp_path, "libm_cbrt_bits.c", "libm_fma_call.c")
+    arches = [HOST, *(["aarch64"] if CROSS and HOST != "aarch64" else [])]
+    for arch in arches:
+        target = audit.cross(arch, folder=copy, prove=False)
+        assert (
+            "calls libm cbrt (in probe_cbrt_bits): results are not guaranteed bit-identical "
+            "across architectures"
+        ) in " ".join(target.errors), (arch, target.errors)
+        if arch == "x86_64":  # no FMA instruction in baseline x86-64: a call to libm's fma
+            assert any(e.startswith("calls libm fma (in probe_fma_call)") for e in target.errors)
+        else:  # aarch64 has the instruction
+            assert target.counts["fused multiply-add"] > 0
+
+
+@pytest.mark.skipif(HOST not in audit.FLOAT_CLASSES, reason="an x86-64 or aarch64 host")
+def test_architecture_conditional_code_and_wchar_fail_by_file_and_line(tmp_path):
+    """#if defined(__aarch64__) choosing another rate compiles to the same object code under
+    every switch of one target; preprocessed for both targets, the core's own lines differ.
+    wchar_t's signedness differs with no switch to try: its use is named."""
+    copy = _core_with(tmp_path, "arch_conditional_rate.c", "wchar_fee.c")
+    target = audit.cross(HOST, folder=copy)
+    errors = " | ".join(target.errors)
+    assert (
+        "src/zz_wchar_fee.c:8: uses wchar_t (wchar_t: int on x86-64, unsigned int on aarch64"
+        in (errors)
+    ), errors
+    other = audit.OTHER_ARCH[HOST]
+    if shutil.which(f"{other}-linux-gnu-gcc"):
+        assert f"src/zz_arch_conditional_rate.c:9: preprocessed differently for {HOST}" in errors
+        assert (
+            f"and {other} line 7 (return amount_fen + amount_fen / 1000 ;)" in errors
+            and "the architecture chooses the code" in errors
+        )
+        assert not [e for e in target.errors if not e.startswith("src/zz_")], target.errors
+    else:
+        assert f"architecture-conditional code: not proved: no {other} compiler" in target.notes
+
+
+@needs_objdump
+@release_build
+def test_the_audit_proves_the_sources_the_core_was_built_from(tmp_path):
+    """The sources compiled by the audit, with one file deleted: they still pass every proof,
+    but they are not what the installed core was built from (its symbols are still there)."""
+    copy = _core_with(tmp_path)
+    (copy / "src" / "probe.c").unlink()
+    target = audit.installed(copy)
+    assert any(
+        e.startswith("the core was built from other sources: rebuild it (python native/build.py)")
+        for e in target.errors
+    ), target.errors
+    assert audit.installed().errors == []
+
+
+@needs_cross
+def test_acquire_release_and_fences_are_listed_on_aarch64(tmp_path):
+    """The barrier's own acquire loads and release stores were missing from the listing, and
+    so were a fixture's two acquire loads, release store and fence."""
+    core = audit.cross("aarch64", prove=False)
+    assert "acquire/release (ldar ×" in next(n for n in core.notes if n.startswith("atomics: "))
+    copy = _core_with(tmp_path, "atomics_acquire_release.c")
+    arm = audit.cross("aarch64", folder=copy, prove=False)
+    assert "barrier (dmb ×1)" in next(n for n in arm.notes if n.startswith("atomics: "))
+    added = {k: arm.counts[k] - core.counts[k] for k in arm.counts if k.startswith("atomics")}
+    assert added == {
+        "atomics (LSE)": 0,
+        "atomics (exclusive)": 0,
+        "atomics (acquire/release)": 3,
+        "atomics (barrier)": 1,
+        "atomics (outline-atomic calls)": 0,
+    }
+
+
+@needs_cross
+def test_an_aarch64_audit_proves_long_double_widths_with_the_x86_compiler(tmp_path, monkeypatch):
+    """A long double folded to an integer constant leaves no trace in aarch64 code (no width
+    switch there): the x86-64 compiler proves the widths, or the audit says it could not."""
+    if X86_COMPILER:
+        copy = _core_with(tmp_path, "long_double_fold.c")
+        arm = audit.cross("aarch64", folder=copy)
+        assert arm.counts["soft-float calls"] == 0  # nothing to see in the aarch64 code
+        assert any(
+            e.startswith("zz_long_double_fold.c: long double width changes the object code of ")
+            and "probe_long_double_fold" in e
+            for e in arm.errors
+        ), arm.errors
+        assert "long double width" in arm.proved
+
+    real = audit.toolchain_for
+
+    def no_x86(arch):
+        if arch == "x86_64":
+            raise audit.AuditError("x86_64-linux-gnu-gcc not found")
+        return real(arch)
+
+    monkeypatch.setattr(audit, "toolchain_for", no_x86)
+    clean = audit.cross("aarch64")
+    assert clean.errors == [] and "long double width" not in clean.proved
+    assert any(n.startswith("long double: not proved on this host") for n in clean.notes)
+    said = audit.summary([clean])
+    assert "; not proved: " in said and "long double width (no x86_64 compiler)" in said, said
+    assert "every long double width" not in audit.summary([clean])

@@ -54,8 +54,7 @@ def main(args) -> int:
         print(
             "sources: "
             + (
-                "OK (the same object code with plain char signed or unsigned, every long "
-                "double width, contraction fast or off)"
+                f"OK ({audit.summary(targets)})"
                 if not source_problems
                 else f"FAILED ({len(source_problems)} differences, named above)"
             )
