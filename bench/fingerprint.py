@@ -128,9 +128,9 @@ def cpu_identity(arch: str, cpuinfo: list[dict[str, str]]) -> dict:
 def labelled_identity(identity: dict, emulation_reason: str | None) -> dict:
     """The CPU identity as recorded: under emulation the CPU this Python sees is the
     emulator's (QEMU's "max" CPU, or nothing), never the host's, and its name says so."""
-    if emulation_reason is None:
+    model = identity.get("cpu_model")
+    if emulation_reason is None or not model:  # an unknown model stays unknown (None)
         return identity
-    model = identity.get("cpu_model") or "unknown"
     return {**identity, "cpu_model": f"emulated: {model} (the emulator's CPU, not the host's)"}
 
 

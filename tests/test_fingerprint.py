@@ -177,9 +177,7 @@ def test_under_emulation_the_cpu_identity_is_labelled_the_emulators():
     assert labelled["cpu_model"] == (
         "emulated: unknown vendor part 0x51 (the emulator's CPU, not the host's)"
     )
-    assert fingerprint.labelled_identity({"cpu_model": None}, "x")["cpu_model"].startswith(
-        "emulated: unknown"
-    )
+    assert fingerprint.labelled_identity({"cpu_model": None}, "x")["cpu_model"] is None
 
 
 def test_a_kunpeng_920_host_is_not_emulated(tmp_path):
