@@ -402,12 +402,46 @@ def pinned_settings() -> dict[str, str]:
     return {**effective(PORTABLE_CFLAGS), "fast-math": "off"}
 
 
-def audit_flags(target: Target, line: list[str] | None = None) -> None:
+_ASKED = re.compile(
+    r"^\s+-f(fp-contract|wrapv|strict-aliasing|unsafe-math-optimizations)(?:=\[[^\]]*\])?"
+    r"\s+(\S+)$"
+)
+
+
+def compiler_settings(compiler: list[str], flags: list[str]) -> dict[str, str]:
+    """The pinned settings as the compiler itself reads ``flags`` (``gcc -Q --help``): any
+    spelling (``--fp-contract=fast``), response files (``@file``) and implications
+    (``-fno-strict-overflow`` turns wrapv on) count, which no reading of the text can follow.
+    Empty where the compiler cannot say (not here, or not GCC)."""
+    if not compiler or shutil.which(compiler[0]) is None:
+        return {}
+    command = [*compiler, *flags, "-Q", "--help=optimizers,common"]
+    try:
+        text = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    values = {}
+    for line in text.splitlines():
+        if match := _ASKED.match(line):
+            name, value = match.groups()
+            state = {"[enabled]": "on", "[disabled]": "off"}.get(value, value)
+            if name == "fp-contract":
+                values["-ffp-contract"] = value
+            else:
+                values["fast-math" if "math" in name else name] = state
+    return values
+
+
+def audit_flags(
+    target: Target, line: list[str] | None = None, compiler: list[str] | None = None
+) -> None:
     """``line`` is the whole compile line when known (the interpreter's CFLAGS come first);
-    the build's own flags otherwise."""
+    the build's own flags otherwise. With its ``compiler``, the compiler's own reading of the
+    line decides the settings it reports."""
     from native.build import PORTABLE_CFLAGS
 
-    actual = effective(line if line is not None else target.flags)
+    flags = line if line is not None else target.flags
+    actual = {**effective(flags), **compiler_settings(compiler or [], flags)}
     for setting, wanted in pinned_settings().items():
         got = actual.get(setting, "off" if setting == "fast-math" else None)
         if got != wanted:
@@ -769,7 +803,7 @@ def installed(folder: pathlib.Path = NATIVE) -> Target:
         )
     line = shlex.split(info.get("effective_line") or info["flags"])
     command, line_flags = _compiler_of(line)
-    audit_flags(target, line_flags)
+    audit_flags(target, line_flags, command)
     import native._bankcore
 
     objdump = _tool("objdump")

@@ -135,6 +135,28 @@ def test_flags_of_a_portable_build_are_checked():
     ]
 
 
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_the_compiler_reads_the_whole_line_in_any_spelling(tmp_path):
+    """GCC's own reading of the compile line (gcc -Q --help) decides: another spelling of a
+    flag, a response file, or a flag that implies another passed the text reading (h15)."""
+    fast = tmp_path / "fast.rsp"
+    fast.write_text("-ffp-contract=fast\n")
+    for extra, expected in (
+        (["--fp-contract=fast"], "effective -ffp-contract is fast, pinned off"),
+        ([f"@{fast}"], "effective -ffp-contract is fast, pinned off"),
+        (["-fno-strict-overflow"], "effective wrapv is on, pinned off"),
+    ):
+        target = audit.Target("t", HOST, "custom", [*PORTABLE_CFLAGS, *extra])
+        audit.audit_flags(target, [*PORTABLE_CFLAGS, *extra], ["gcc"])
+        assert any(expected in e for e in target.errors), (extra, target.errors)
+        read_as_text = audit.Target("t", HOST, "custom", [*PORTABLE_CFLAGS, *extra])
+        audit.audit_flags(read_as_text, [*PORTABLE_CFLAGS, *extra])
+        assert read_as_text.errors == []  # what the text alone cannot see
+    clean = audit.Target("t", HOST, "portable", list(PORTABLE_CFLAGS))
+    audit.audit_flags(clean, list(PORTABLE_CFLAGS), ["gcc"])
+    assert clean.errors == []
+
+
 def test_predefined_platform_facts_of_this_host():
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
