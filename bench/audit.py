@@ -109,6 +109,9 @@ CORE_IMPORTS = frozenset(
         *("__stack_chk_fail", "__stack_chk_guard", "_GLOBAL_OFFSET_TABLE_"),
         *("__cxa_finalize", "__gmon_start__", "_ITM_registerTMCloneTable"),
         "_ITM_deregisterTMCloneTable",
+        # libgcc's outline-atomics start-up (init_have_lse_atomics, linked into the aarch64
+        # .so) reads the CPU's HWCAP to pick LSE or exclusives at run time
+        *("__getauxval", "getauxval"),
     }
 )
 # pthread, and the aarch64 outline-atomic helpers (the barrier's atomics: counted as atomics)
