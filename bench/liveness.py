@@ -162,19 +162,6 @@ def scratch_prefix() -> str:
     return f"{SCRATCH}-{tag}-{os.getpid()}-{own[1]}-"
 
 
-def _owner_gone(pid: int) -> bool:
-    """Whether the process ``pid`` (this boot) has provably ended: no process has the number,
-    or the one that has it is a zombie. A live process of that number keeps the folder even
-    when its start time differs from the one in the name: under qemu-user a process reads
-    its own /proc/self/stat as the emulator writes it, others read the real one, so the two
-    start times disagree for a live run (the folder of a reused number only waits longer).
-    Unreadable: not gone."""
-    if not _pid_exists(pid):
-        return True
-    now = _stat(pid)
-    return now is not None and now[0] in ("Z", "X")
-
-
 def remove_abandoned_scratch(folder: str) -> list[str]:
     """Remove the scratch folders in ``folder`` of runs whose process is provably dead
     (SIGKILL leaves them behind). A live run's folder stays, and so do another boot's, PID
@@ -196,7 +183,10 @@ def remove_abandoned_scratch(folder: str) -> list[str]:
             continue
         if not stat.S_ISDIR(facts.st_mode) or facts.st_uid != os.getuid():
             continue  # tempfile made it a folder of ours: anything else is not a run's
-        if _owner_gone(int(match.group(2))):
+        # its process is gone or a zombie; a live one keeps it whatever its start time (under
+        # qemu-user a process's own /proc/self/stat is the emulator's, so the start time in the
+        # name is not the one others read); unreadable: kept
+        if not _alive_since(int(match.group(2)), None):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(name)
     return removed
