@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import shlex
 
-from bench import compare, compare_format
+from bench import compare
+from bench.compare import formats as compare_format
 from bench.scaling import Rate
 from bench.text import plural
 from reports import analysis, charts, cost, why

@@ -5,15 +5,16 @@ which of them explains the difference: more instructions (the compiler or instru
 lower IPC with more misses (memory-bound), lower IPC without (the core itself), or neither
 (clock speed).
 
-The figures come from bench.compare_instructions (computed once, as compare shows them);
+The figures come from bench.compare.counts (computed once, as compare shows them);
 this module only words them. Rows: each workload's C engine, batch mode, one thread — the
 per-core view, where the machines differ by design and not by scaling.
 """
 
 from __future__ import annotations
 
-from bench import compare_instructions
-from bench.compare_instructions import CountRow
+from bench.compare import counts
+from bench.compare.contract import group_by_key
+from bench.compare.counts import CountRow
 from reports.document import Heading, Paragraph, Table
 
 SAME = 0.05  # a difference within ±5 % is "the same" in a sentence
@@ -100,10 +101,10 @@ def per_core_rows(base_samples: list[dict], cand_samples: list[dict]) -> list[Co
             and s.get("counts_source")
         ]
 
-    a = compare_instructions.groups(per_core(base_samples))
-    b = compare_instructions.groups(per_core(cand_samples))
+    a = group_by_key(per_core(base_samples))
+    b = group_by_key(per_core(cand_samples))
     shared = sorted(set(a) & set(b), key=lambda k: a[k][0]["benchmark"])
-    return compare_instructions.count_rows(a, b, shared)
+    return counts.count_rows(a, b, shared)
 
 
 def section(report) -> list:
@@ -116,7 +117,7 @@ def section(report) -> list:
             continue
         if not blocks:
             blocks.append(Heading("Why: instructions, cycles and misses per unit of work"))
-        refusal = compare_instructions.methods_apart(base.samples, machine.samples)
+        refusal = counts.methods_apart(base.samples, machine.samples)
         if refusal:  # as compare refuses them: not set side by side
             blocks.append(
                 Paragraph(f"{machine.name} against {base.name}: not compared: {refusal}.")

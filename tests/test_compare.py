@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench import cli, compare, compare_format, scaling
+from bench import cli, compare, scaling
+from bench.compare import formats as compare_format
 from bench.records import Calibration
 from bench.run import PROFILES
 from bench.store import Store
@@ -458,3 +459,130 @@ def test_a_run_whose_fingerprint_says_emulated_is_refused_whatever_its_column_sa
         pq.write_table(table, path)
         assert _compare(store, "x86", "qemu") == cli.EXIT_NOT_COMPARABLE, recorded
         assert "the candidate ran emulated" in capsys.readouterr().out
+
+
+# ---- per-workload sources and versions (samples with workload_source_sha256/_version) ----
+LOAN_AND_LEDGER = {"loan.score": noisy(1.0, 9, 11), "ledger.post": noisy(2.0, 9, 12)}
+
+
+def _with_workload_sources(rows, sources, versions=None):
+    """Sample rows as a store with the per-workload columns returns them."""
+    versions = versions or {}
+    return [
+        {
+            **r,
+            "workload_source_sha256": sources[r["workload"]],
+            "workload_version": versions.get(r["workload"], 1),
+        }
+        for r in rows
+    ]
+
+
+def test_a_changed_workload_source_refuses_exactly_its_benchmarks_and_the_rest_compare():
+    """ledger.c changed: the core's one source hash differs, yet loan.score still compares and
+    ledger.post alone is refused by name as "source changed"."""
+    before = {"loan.score": "loan-1", "ledger.post": "ledger-1"}
+    after = {"loan.score": "loan-1", "ledger.post": "ledger-2"}
+    result = compare.compare(
+        run("a", source_sha256="core-1"),
+        run("b", source_sha256="core-2"),
+        _with_workload_sources(samples("a", LOAN_AND_LEDGER), before),
+        _with_workload_sources(samples("b", LOAN_AND_LEDGER), after),
+        set(),
+    )
+    assert result.comparable and not result.refusals
+    assert [r.benchmark for r in result.rows] == ["loan.score[c-1t-1.0]"]
+    assert result.refused == {"ledger.post[c-1t-1.0]": compare.SOURCE_CHANGED}
+    out = compare_format.render(result, "table")
+    assert "not comparable: source changed: ledger.post[c-1t-1.0]" in out
+    assert any(line.startswith("loan.score[c-1t-1.0]") and "×" in line for line in out.split("\n"))
+    assert json.loads(compare_format.render(result, "json"))["refused"] == {
+        "ledger.post[c-1t-1.0]": "source changed"
+    }
+    # a gate cannot pass on benchmarks it did not compare
+    assert compare.gate(result, 5).outcome == "incomplete"
+
+
+def test_a_changed_workload_version_refuses_exactly_that_workload():
+    sources = {"loan.score": "loan-1", "ledger.post": "ledger-1"}
+    result = compare.compare(
+        run("a"),
+        run("b"),
+        _with_workload_sources(samples("a", LOAN_AND_LEDGER), sources),
+        _with_workload_sources(samples("b", LOAN_AND_LEDGER), sources, {"loan.score": 2}),
+        set(),
+    )
+    assert result.refused == {"loan.score[c-1t-1.0]": compare.VERSION_CHANGED}
+    assert [r.benchmark for r in result.rows] == ["ledger.post[c-1t-1.0]"]
+    assert "not comparable: workload version changed: loan.score[c-1t-1.0]" in (
+        compare_format.render(result, "markdown").replace("\\", "")
+    )
+
+
+def test_every_benchmark_refused_is_not_comparable():
+    result = compare.compare(
+        run("a"),
+        run("b"),
+        _with_workload_sources(
+            samples("a", LOAN_AND_LEDGER), {"loan.score": "1", "ledger.post": "1"}
+        ),
+        _with_workload_sources(
+            samples("b", LOAN_AND_LEDGER), {"loan.score": "2", "ledger.post": "2"}
+        ),
+        set(),
+    )
+    assert not result.comparable and not result.rows
+    assert set(result.refused) == {"loan.score[c-1t-1.0]", "ledger.post[c-1t-1.0]"}
+    out = compare_format.render(result, "table")
+    assert "every benchmark in common is not comparable" in out
+    assert "not comparable: source changed: ledger.post[c-1t-1.0], loan.score[c-1t-1.0]" in out
+
+
+def test_without_the_per_workload_columns_the_core_source_hash_refuses_the_whole_run():
+    """Old stores (or one side without the columns): today's run-level contract."""
+    sources = {"loan.score": "loan-1", "ledger.post": "ledger-1"}
+    for base_rows in (
+        samples("a", LOAN_AND_LEDGER),
+        _with_workload_sources(samples("a", LOAN_AND_LEDGER), sources),
+    ):
+        result = compare.compare(
+            run("a", source_sha256="core-1"),
+            run("b", source_sha256="core-2"),
+            base_rows,
+            samples("b", LOAN_AND_LEDGER),
+            set(),
+        )
+        assert not result.comparable and not result.rows and not result.refused
+        assert "sources differ (source_sha256)" in result.refusals[0]
+
+
+def test_compare_command_names_the_refused_benchmarks_and_gates_on_them(store, capsys, monkeypatch):
+    """A store whose samples carry the per-workload columns (the store returns them as extra
+    columns): the command compares loan.score, names ledger.post as refused, exits 0 without a
+    gate and 4 with one."""
+    _store_run(store, "20261128T000000-aaaaaaaa", LOAN_AND_LEDGER, label="x")
+    _store_run(store, "20261128T000001-bbbbbbbb", LOAN_AND_LEDGER, label="y")
+    ledger_source = {"20261128T000000-aaaaaaaa": "ledger-1", "20261128T000001-bbbbbbbb": "ledger-2"}
+    stored = Store.samples
+
+    def with_columns(self, run_ids=None):
+        rows = stored(self, run_ids).to_pylist()
+        for r in rows:
+            is_ledger = r["workload"] == "ledger.post"
+            r["workload_source_sha256"] = ledger_source[r["run_id"]] if is_ledger else "loan-1"
+            r["workload_version"] = 1
+        return pa.Table.from_pylist(rows)
+
+    monkeypatch.setattr(Store, "samples", with_columns)
+    assert _compare(store, "x", "y") == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "not comparable: source changed: ledger.post[c-1t-1.0]" in out
+    assert "loan.score[c-1t-1.0]" in out and "NOT COMPARABLE" not in out
+    assert _compare(store, "x", "y", "--fail-on-regression", "50") == cli.EXIT_NOT_COMPARABLE
+    assert (
+        "not comparable (their workloads' sources or versions changed)" in capsys.readouterr().out
+    )
+    assert _compare(store, "x", "y", "--format", "csv") == cli.EXIT_OK
+    captured = capsys.readouterr()
+    assert "loan.score" in captured.out and "ledger.post" not in captured.out
+    assert "not comparable: source changed: ledger.post[c-1t-1.0]" in captured.err

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from bench import cli, compare, compare_format, text
+from bench import cli, compare, text
+from bench.compare import formats as compare_format
 from bench.store import Store
 from reports import render, write
 

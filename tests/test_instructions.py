@@ -11,6 +11,8 @@ import textwrap
 import pytest
 
 import native
+from bench.commands import compare as compare_command
+from bench.compare import counts_formats
 from bench.measure import callgrind
 from bench.measure.counts import CALL, CORE
 
@@ -230,7 +232,7 @@ BASE = {
 
 
 def test_two_percent_more_instructions_in_one_workload_trips_a_one_percent_gate():
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
 
     slower = {k: (round(v * 1.02) if k.startswith("loan.limit") else v) for k, v in BASE.items()}
     result = ci.compare(
@@ -247,7 +249,7 @@ def test_two_percent_more_instructions_in_one_workload_trips_a_one_percent_gate(
     ]
     assert regressed[0].change_pct() == pytest.approx(2.0, abs=0.01)
     assert ci.regressions(result, 2.5) == []
-    table = ci.render(result, "table", 1.0, regressed)
+    table = counts_formats.render(result, "table", 1.0, regressed)
     assert "REGRESSION (exit 3)" in table and "more work" in table and "same work" in table
     assert "never gated" not in table  # that is said of counters only
     # the same counts (what two runs of one commit give): nothing regresses
@@ -260,7 +262,7 @@ def test_interpreter_counts_are_gated_at_their_measured_spread_and_the_text_says
     runs of identical code; `--fail-on-regression 0.1` then said "REGRESSION (exit 3)" for
     identical code while claiming the counts agree within 0.1 %. Core rows are gated at the
     threshold asked for, rows of scope call at no less than INTERPRETER_SPREAD_PCT."""
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
 
     base = {**BASE, "loan.limit[python-1t-0.002]": 2_000_000}
     drift = {**BASE, "loan.limit[python-1t-0.002]": 2_009_400}  # +0.47 %, identical code
@@ -269,7 +271,7 @@ def test_interpreter_counts_are_gated_at_their_measured_spread_and_the_text_says
     assert {r.benchmark: r.scope for r in result.rows}["loan.limit[python-1t-0.002]"] == "call"
     regressed = ci.regressions(result, 0.1)
     assert [r.benchmark for r in regressed] == ["ledger.post[c-1t-0.002]"]  # the core row only
-    table = ci.render(result, "table", 0.1, regressed)
+    table = counts_formats.render(result, "table", 0.1, regressed)
     python_row = next(line for line in table.splitlines() if "python" in line)
     assert python_row.rstrip().endswith("same work")
     gate = next(line for line in table.splitlines() if line.startswith("gate:"))
@@ -279,7 +281,7 @@ def test_interpreter_counts_are_gated_at_their_measured_spread_and_the_text_says
     )
     assert "C core's instruction counts (scope core) repeat within 0.1 %" in gate
     assert "misses are shown, not gated" in gate
-    rows = __import__("json").loads(ci.render(result, "json", 0.1, regressed))["rows"]
+    rows = __import__("json").loads(counts_formats.render(result, "json", 0.1, regressed))["rows"]
     assert {r["benchmark"]: r["threshold_pct"] for r in rows}["loan.limit[python-1t-0.002]"] == 1
     # a real interpreter regression beyond the spread is still caught
     worse = {**drift, "loan.limit[python-1t-0.002]": 2_030_000}  # +1.5 %
@@ -288,7 +290,7 @@ def test_interpreter_counts_are_gated_at_their_measured_spread_and_the_text_says
 
 
 def test_a_gate_tighter_than_the_counts_repeat_is_refused():
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
     from workloads.errors import InputError
 
     result = ci.compare(_run("a"), _run("b"), _count_samples("a", BASE), _count_samples("b", BASE))
@@ -303,7 +305,7 @@ def test_a_nan_gate_threshold_is_refused_not_a_pass(threshold):
     (measured, h12), and `.ci/instructions-gate BASE HEAD OUT nan` would pass it. Either the
     argument or the gate must refuse it."""
     from bench import cli
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
     from workloads.errors import InputError
 
     try:
@@ -333,14 +335,14 @@ def test_a_non_finite_or_negative_gate_threshold_is_refused_with_one_line(thresh
 
 
 def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
 
     result = ci.compare(
         _run("a"), _run("b", arch="aarch64"), _count_samples("a", BASE), _count_samples("b", BASE)
     )
     assert not result.comparable and not result.rows
     for fmt in ("table", "markdown"):
-        out = ci.render(result, fmt, 1.0)
+        out = counts_formats.render(result, fmt, 1.0)
         assert out.count("\n") == 0 and "different instruction sets" in out
 
 
@@ -354,7 +356,7 @@ def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
 def test_counts_of_two_counting_methods_are_refused_in_one_line(base_source, methods, capsys):
     """564028d against b4b04ae (the same C sources) read ledger.post -19.7 % "less work": a
     later commit left the allocator out of the counts. Counts of two methods are refused."""
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
 
     fewer = {k: v * 4 // 5 for k, v in BASE.items()}
     result = ci.compare(
@@ -365,11 +367,11 @@ def test_counts_of_two_counting_methods_are_refused_in_one_line(base_source, met
     )
     assert callgrind.SOURCE == "callgrind/2"
     assert not result.comparable and not result.rows
-    out = ci.render(result, "table", 1.0)
+    out = counts_formats.render(result, "table", 1.0)
     assert out.count("\n") == 0 and f"counted by different methods ({methods})" in out
     args = __import__("argparse").Namespace(fail_on_regression=1.0, format="table")
     samples = _count_samples("a", BASE, source=base_source), _count_samples("b", fewer)
-    assert ci.main(args, _run("a"), _run("b"), *samples) == 4
+    assert compare_command.counts_main(args, _run("a"), _run("b"), *samples) == 4
     assert "different methods" in capsys.readouterr().out
 
 
@@ -380,14 +382,12 @@ def test_refused_counts_say_why_in_every_format_and_csv_on_stderr(capsys):
     import csv
     import json
 
-    from bench import compare_instructions as ci
-
     runs = _run("a"), _run("b", arch="aarch64")
     samples = _count_samples("a", BASE), _count_samples("b", BASE)
 
     def compared(fmt):
         args = argparse.Namespace(fail_on_regression=None, format=fmt)
-        return ci.main(args, *runs, *samples), *capsys.readouterr()
+        return compare_command.counts_main(args, *runs, *samples), *capsys.readouterr()
 
     code, out, err = compared("csv")
     assert code == 4 and [row[0] for row in csv.reader(out.splitlines())] == ["benchmark"]
@@ -403,29 +403,32 @@ def test_refused_counts_say_why_in_every_format_and_csv_on_stderr(capsys):
 def test_an_instruction_gate_against_a_run_that_did_not_finish_never_passes(capsys):
     import argparse
 
-    from bench import compare_instructions as ci
-
     finished = {k: v for k, v in BASE.items() if k.startswith("loan.limit")}
     abandoned = {**_run("b"), "status": "abandoned"}
     samples = _count_samples("a", BASE), _count_samples("b", finished)
     gate = argparse.Namespace(fail_on_regression=1.0, format="table")
-    assert ci.main(gate, _run("a"), abandoned, *samples) == 4
+    assert compare_command.counts_main(gate, _run("a"), abandoned, *samples) == 4
     out = capsys.readouterr().out
     assert "GATE NOT PASSED (exit 4): the 1 % regression gate cannot pass: the candidate (b) is " \
         "abandoned" in out  # fmt: skip
     csv_gate = argparse.Namespace(fail_on_regression=1.0, format="csv")
-    assert ci.main(csv_gate, _run("a"), abandoned, *samples) == 4
+    assert compare_command.counts_main(csv_gate, _run("a"), abandoned, *samples) == 4
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gate cannot pass" in err
     no_gate = argparse.Namespace(fail_on_regression=None, format="table")
-    assert ci.main(no_gate, _run("a"), abandoned, *samples) == 0
+    assert compare_command.counts_main(no_gate, _run("a"), abandoned, *samples) == 0
     assert "the candidate (b) is abandoned" in capsys.readouterr().out
     more = {k: round(v * 1.02) for k, v in finished.items()}
-    assert ci.main(gate, _run("a"), abandoned, samples[0], _count_samples("b", more)) == 3
+    assert (
+        compare_command.counts_main(
+            gate, _run("a"), abandoned, samples[0], _count_samples("b", more)
+        )
+        == 3
+    )
 
 
 def test_counters_of_two_machines_are_shown_side_by_side_and_never_gated():
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
     from workloads.errors import InputError
 
     other = {k: v * 3 // 2 for k, v in BASE.items()}
@@ -439,13 +442,13 @@ def test_counters_of_two_machines_are_shown_side_by_side_and_never_gated():
     row = result.rows[0]
     assert row.candidate["instructions"] == pytest.approx(row.baseline["instructions"] * 1.5, 0.01)
     assert row.baseline["ipc"] == pytest.approx(2.0, 0.01)
-    assert "IPC" in ci.render(result, "table", None)
+    assert "IPC" in counts_formats.render(result, "table", None)
     with pytest.raises(InputError, match="not gated"):
         ci.regressions(result, 1.0)
 
 
 def test_a_time_run_and_a_counted_run_are_not_compared():
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
 
     timed = [{**s, "measure": "time"} for s in _count_samples("a", BASE)]
     assert ci.counted(timed, _count_samples("b", BASE))
@@ -454,13 +457,13 @@ def test_a_time_run_and_a_counted_run_are_not_compared():
 
 
 def test_markdown_escapes_what_runs_and_stores_say():
-    from bench import compare_instructions as ci
+    from bench.compare import counts as ci
 
     hostile = {"loan.limit[c-1t-0.002]": 1000}
     base_run = {**_run("a"), "label": "<img src=x onerror=alert(1)>|`x`\n# head"}
     rows = _count_samples("a", hostile)
     result = ci.compare(base_run, _run("b"), rows, _count_samples("b", hostile))
-    out = ci.render(result, "markdown", 1.0)
+    out = counts_formats.render(result, "markdown", 1.0)
     assert "<img" not in out and "\n# head" not in out
 
 

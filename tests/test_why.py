@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from bench.compare_instructions import CountRow
+from bench.compare.counts import CountRow
 from reports import why
 from reports.document import Table
 
@@ -124,7 +124,7 @@ def test_no_section_when_a_run_has_no_counts():
 def test_counts_of_two_counting_methods_are_not_set_side_by_side():
     """The why table compared callgrind/1 counts with callgrind/2 ones (the allocator in and
     out of the count), which compare refuses: it refuses with compare's own sentence."""
-    from bench import compare_instructions
+    from bench.compare import counts as compare_instructions
     from reports.document import Paragraph
 
     counted = {"measure": "instructions"}

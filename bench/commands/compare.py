@@ -1,4 +1,5 @@
-"""``bankbench compare``: candidate vs baseline, rendered by bench.compare_format."""
+"""``bankbench compare``: candidate vs baseline (bench.compare computes and renders), and the
+one map from its findings to the exit status."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ HELP = "candidate vs baseline: ratios with CIs, verdicts, CI gate (times or coun
 EPILOG = (
     "exit status: 0 fine, 3 a regression beyond --fail-on-regression, "
     "4 not comparable (also: no benchmark in common; --fail-on-regression against a run "
-    "that did not finish), 5 outputs differ, "
+    "that did not finish, or with benchmarks refused because their workload's source or "
+    "version changed), 5 outputs differ, "
     f"{EXIT_CANNOT_DECIDE} cannot decide (the samples cannot detect a change of "
     "--fail-on-regression: too few rounds, or a noisy host), "
     "2 error (also: a run compared with itself)"
@@ -55,7 +57,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from bench import compare, compare_format
+    from bench.compare import counts
     from bench.store import Store
 
     base_store = Store(args.store)
@@ -64,10 +66,16 @@ def main(args) -> int:
     baseline, candidate = base_store.find_run(args.baseline), cand_store.find_run(args.candidate)
     base_samples = base_store.samples([baseline["run_id"]]).to_pylist()
     cand_samples = cand_store.samples([candidate["run_id"]]).to_pylist()
-    from bench import compare_instructions
+    if counts.counted(base_samples, cand_samples):  # --measure instructions…
+        return counts_main(args, baseline, candidate, base_samples, cand_samples)
+    return times_main(args, base_store, baseline, candidate, base_samples, cand_samples)
 
-    if compare_instructions.counted(base_samples, cand_samples):  # --measure instructions…
-        return compare_instructions.main(args, baseline, candidate, base_samples, cand_samples)
+
+def times_main(args, base_store, baseline, candidate, base_samples, cand_samples) -> int:
+    """Compare two runs timed by the clock; the exit status."""
+    from bench import compare
+    from bench.compare import formats
+
     if args.noise_floor == "auto":
         from bench import calibrate
 
@@ -85,10 +93,32 @@ def main(args) -> int:
     )
     pct = args.fail_on_regression
     gate = compare.gate(result, pct) if pct is not None and result.comparable else None
-    print(compare_format.render(result, args.format, gate))
+    print(formats.render(result, args.format, gate))
     outcome = gate.outcome if gate else "pass"
     unfinished = gate.unfinished if gate and outcome == "incomplete" else None
-    compare_format.print_csv_note(args.format, result, unfinished)
+    formats.print_csv_note(args.format, result, unfinished)
+    return exit_status(result, outcome)
+
+
+def counts_main(args, baseline, candidate, base_samples, cand_samples) -> int:
+    """Compare two runs measured by counting (instructions or hardware counters); the exit
+    status."""
+    from bench.compare import counts, counts_formats, formats, unfinished_gate
+
+    result = counts.compare(baseline, candidate, base_samples, cand_samples)
+    pct = args.fail_on_regression
+    gated = pct is not None and result.comparable
+    regressed = counts.regressions(result, pct) if gated else []
+    unfinished = unfinished_gate(result.incomplete, pct) if gated and not regressed else None
+    print(counts_formats.render(result, args.format, pct, regressed, unfinished))
+    formats.print_csv_note(args.format, result, unfinished)
+    outcome = "regression" if regressed else ("incomplete" if unfinished else "pass")
+    return exit_status(result, outcome)
+
+
+def exit_status(result, outcome: str) -> int:
+    """The one map from a comparison (of times or of counts) and its gate's outcome to
+    compare's exit status: outputs that differ first, then not comparable, then the gate."""
     if result.outputs_differ:
         return EXIT_OUTPUTS_DIFFER
     if not result.comparable:

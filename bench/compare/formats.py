@@ -11,7 +11,9 @@ import json
 import sys
 
 from bench import text
-from bench.compare import ALPHA, Comparison, Gate, difference
+from bench.compare.comparison import ALPHA, Comparison
+from bench.compare.contract import difference, refusal_lines
+from bench.compare.regression import Gate
 from bench.text import plural
 
 LIST_MAX = 8  # one-side-only benchmarks named before "and N more"
@@ -30,7 +32,7 @@ def _names(names: list[str], escape) -> str:
 
 def json_header(result) -> dict:
     """What every comparison's JSON opens with (of times, here; of counts, in
-    bench.compare_instructions): the runs, whether and why not comparable, what differs."""
+    bench.compare.counts_formats): the runs, whether and why not comparable, what differs."""
     return {
         "baseline": result.baseline["run_id"],
         "candidate": result.candidate["run_id"],
@@ -49,6 +51,7 @@ def _json(result: Comparison, gate: Gate | None) -> str:
         {
             **json_header(result),
             "not_allowed": result.not_allowed,
+            "refused": result.refused,
             "noise_floor": {"source": result.noise_source, "calibrated": result.calibrated},
             "rows": [
                 {
@@ -132,6 +135,7 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
         return _join(lines, md)
     for reason in _not_comparable(result):
         lines.append(f"NOT COMPARABLE: {esc(reason)}")
+    lines += [esc(line) for line in refusal_lines(result.refused)]
     if result.differences:
         shown = {k: difference(a, b) for k, (a, b) in result.differences.items()}
         lines.append(
@@ -222,6 +226,8 @@ def print_csv_note(fmt: str, result, unfinished: str | None) -> None:
     line = why_not_compared(result) or unfinished
     if fmt == "csv" and line:
         print(f"bankbench: {text.terminal(line)}", file=sys.stderr)
+    for refused in refusal_lines(getattr(result, "refused", {})) if fmt == "csv" else []:
+        print(f"bankbench: {text.terminal(refused)}", file=sys.stderr)
 
 
 def normalised_views(result: Comparison, digits: int) -> list[str]:
