@@ -477,7 +477,7 @@ def test_an_aarch64_audit_proves_long_double_widths_with_the_x86_compiler(tmp_pa
             raise audit.AuditError("x86_64-linux-gnu-gcc not found")
         return real(arch)
 
-    monkeypatch.setattr(audit, "toolchain_for", no_x86)
+    monkeypatch.setattr(audit.compiling, "toolchain_for", no_x86)
     clean = audit.cross("aarch64")
     assert clean.errors == [] and "long double width" not in clean.proved
     assert any(n.startswith("long double: not proved on this host") for n in clean.notes)

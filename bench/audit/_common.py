@@ -1,0 +1,52 @@
+"""What every part of the audit shares: the audited Target, the audit's error, the tools it
+runs and where the installed sources lie."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from workloads.errors import BankbenchError
+
+NATIVE = pathlib.Path(__file__).resolve().parents[2] / "native"
+
+
+class AuditError(BankbenchError):
+    """The audit cannot run (a tool is missing, or the sources do not compile)."""
+
+
+@dataclass
+class Target:
+    """One audited build: the installed core, or the sources cross-compiled."""
+
+    name: str
+    arch: str
+    label: str
+    flags: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, object] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    proved: list[str] = field(default_factory=list)  # what the compilations proved alike
+    not_proved: list[str] = field(default_factory=list)  # and what they could not, and why
+
+
+def tool(*names: str) -> str:
+    for name in names:
+        if path := shutil.which(name):
+            return path
+    raise AuditError(
+        f"{names[0]} not found; install binutils (and gcc-aarch64-linux-gnu for --cross)"
+    )
+
+
+def check_output(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    except subprocess.CalledProcessError as error:
+        first = (error.stderr or "").strip().splitlines()[:1]
+        raise AuditError(
+            f"{pathlib.Path(command[0]).name} failed: {first[0] if first else error}"
+        ) from None
