@@ -16,6 +16,7 @@ from bench.compare import counts
 from bench.compare.contract import group_by_key
 from bench.compare.counts import CountRow
 from reports.document import Heading, Paragraph, Table
+from reports.numbers import fixed
 
 SAME = 0.05  # a difference within ±5 % is "the same" in a sentence
 MEMORY_BOUND_MISSES = 1.5  # this many times the misses per unit, with a lower IPC
@@ -79,12 +80,8 @@ def sentence(row: CountRow, same_arch: bool) -> str:
     return f"the same instructions per {unit} ({instructions:.3f}×): the same work"
 
 
-def _cell(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
-
-
 def _pair(row: CountRow, key: str, digits: int = 1) -> str:
-    return f"{_cell(row.baseline.get(key), digits)} / {_cell(row.candidate.get(key), digits)}"
+    return f"{fixed(row.baseline.get(key), digits)} / {fixed(row.candidate.get(key), digits)}"
 
 
 def per_core_rows(base_samples: list[dict], cand_samples: list[dict]) -> list[CountRow]:

@@ -501,6 +501,9 @@ def test_a_changed_workload_source_refuses_exactly_its_benchmarks_and_the_rest_c
     }
     # a gate cannot pass on benchmarks it did not compare
     assert compare.gate(result, 5).outcome == "incomplete"
+    from reports import verdict  # the report names them too
+
+    assert "Not comparable: source changed: ledger.post[c-1t-1.0]." in verdict._how_sure(result)
 
 
 def test_a_changed_workload_version_refuses_exactly_that_workload():

@@ -14,7 +14,7 @@ import pytest
 
 from bench import cli, summary
 from bench.store import Store
-from reports import analysis, content, cost, render, write
+from reports import analysis, content, cost, numbers, render, write
 from reports.document import Table
 from workloads.errors import InputError
 
@@ -602,8 +602,8 @@ def test_report_command_and_its_errors(store, cost_file, tmp_path, capsys):
 
 
 def test_numbers_format_for_people():
-    assert content.rate(1_234_567) == "1.23 M" and content.rate(None) == "–"
-    assert content.rate(math.nan) == "–" and content.money(1234.5, "CNY") == "1,234 CNY"
+    assert numbers.rate(1_234_567) == "1.23 M" and numbers.rate(None) == "–"
+    assert numbers.rate(math.nan) == "–" and numbers.money(1234.5, "CNY") == "1,234 CNY"
 
 
 def test_show_prints_the_capacity_at_the_slo(store, capsys):
