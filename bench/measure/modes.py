@@ -1,6 +1,8 @@
 """The measurement modes of ``bankbench run --measure``: what each needs from the plan, the
 worker's command and environment, and the one seam in the suite where a mode takes the
-measured call (``measured``).
+measured call (``measured``). Each mode is one object (``of(plan.measure)``), chosen once;
+the module's functions are the seam the plan, the run and the suite call, each asking the
+plan's mode.
 
 ``time`` is pytest-benchmark's wall clock (the default; the only mode that compares
 machines' speed). ``instructions`` runs the worker under Valgrind's callgrind: one counted
@@ -25,14 +27,185 @@ INTERPRETED_SCALE_MAX = 0.002
 CAPACITY = "capacity"  # bench.plan's kind of benchmark that measures service latency
 
 
-def adjust(plan, engines_given: bool):
-    """The plan as the mode runs it. Instructions: one round, one process, no repetition
-    within a round (a count does not vary); without -e, the C engine only (the gate's
-    subject; numpy and python are counted when asked for, where affordable)."""
-    if plan.measure != INSTRUCTIONS:
+# --- the parent: how the worker runs --------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Worker:
+    """How a worker process of this mode starts: a command prefix and its environment."""
+
+    prefix: tuple[str, ...] = ()
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)  # added to the parent's
+    dump_base: pathlib.Path | None = None
+    note: str | None = None  # one line for the user before the run
+
+
+# --- the modes --------------------------------------------------------------------------------
+
+
+class Mode:
+    """Time, the default: pytest-benchmark's wall clock measures every benchmark of the plan,
+    as the plan says, in a worker started as it is."""
+
+    name = TIME
+
+    def adjust(self, plan, engines_given: bool):
+        """The plan as this mode runs it."""
         return plan
-    engines = plan.engines if engines_given else ("c",)
-    return dataclasses.replace(plan, rounds=1, processes=1, min_round_s=0.0, engines=engines)
+
+    def skip_reason(self, plan, case) -> str | None:
+        """Why this mode does not measure this benchmark of the plan, or None."""
+        return None
+
+    def check_available(self, emulation_reason: str | None) -> None:
+        """Refuses (one line) a mode that cannot run on this host, before anything is stored."""
+
+    def prepare(self, folder: pathlib.Path) -> Worker:
+        """What the parent needs to start workers in this mode (checked by check_available)."""
+        return Worker()
+
+    def measured(self, benchmark, engine: str, target: Callable, pedantic: dict) -> Any:
+        """Run ``target`` as pytest-benchmark's pedantic would, and leave one Counts per round
+        in ``benchmark.extra_info["counts"]``: counting modes only (time is the clock's)."""
+        raise AssertionError(f"the {self.name} mode takes no measured call")
+
+
+class Instructions(Mode):
+    """Valgrind's callgrind counts one call per benchmark (the counts repeat, so rounds would
+    add nothing), after a warm-up."""
+
+    name = INSTRUCTIONS
+
+    def __init__(self) -> None:
+        self._meter: Any = None  # created in the worker, at its first measured call
+
+    def adjust(self, plan, engines_given: bool):
+        """One round, one process, no repetition within a round (a count does not vary);
+        without -e, the C engine only (the gate's subject; numpy and python are counted when
+        asked for, where affordable)."""
+        engines = plan.engines if engines_given else ("c",)
+        return dataclasses.replace(plan, rounds=1, processes=1, min_round_s=0.0, engines=engines)
+
+    def skip_reason(self, plan, case) -> str | None:
+        if case.kind == CAPACITY:
+            return (
+                "capacity is service latency under load (time spent waiting and running); "
+                "instruction counts cannot tell it"
+            )
+        if case.engine != "c" and plan.scale > INTERPRETED_SCALE_MAX:
+            return (
+                f"the {case.engine} engine under Valgrind runs ~100x slower than natively: its "
+                f"instructions are counted at scale ≤ {INTERPRETED_SCALE_MAX} (the smoke profile)"
+            )
+        if case.engine != "c" and case.threads > 1:
+            return (
+                "the interpreter's threads take turns at the GIL, and how often they wait for "
+                "it is the scheduler's doing: interpreted engines are counted at 1 thread"
+            )
+        return None
+
+    def check_available(self, emulation_reason: str | None) -> None:
+        from bench.measure import callgrind
+
+        callgrind.check_available(emulation_reason)
+
+    def prepare(self, folder: pathlib.Path) -> Worker:
+        from bench.measure import callgrind
+
+        valgrind = callgrind.check_available(None)
+        from_start = not callgrind.core_starts_instrumentation()
+        base = folder / "callgrind.out"
+        note = (
+            "the C core was built without Valgrind's headers: the whole worker runs "
+            "instrumented (the same counts, several times slower); reinstall bankbench "
+            "now that valgrind is installed to instrument only the measured calls"
+            if from_start
+            else None
+        )
+        return Worker(
+            tuple(callgrind.command(valgrind, base, from_start)),
+            callgrind.worker_environment(base),
+            base,
+            note,
+        )
+
+    def measured(self, benchmark, engine: str, target: Callable, pedantic: dict) -> Any:
+        if self._meter is None:
+            from bench.measure.callgrind import Meter
+
+            self._meter = Meter()
+        meter, per_call = self._meter, []
+        scope = CORE if engine == "c" else CALL
+        warmup = pedantic.get("warmup_rounds", 0) > 0
+
+        def counted(*args, **kwargs):
+            result, counts = meter.measure(lambda: target(*args, **kwargs), scope, warmup)
+            per_call.append(counts)
+            return result
+
+        options = {k: v for k, v in pedantic.items() if k in ("args", "kwargs", "setup")}
+        result = benchmark.pedantic(counted, rounds=1, iterations=1, warmup_rounds=0, **options)
+        benchmark.extra_info["counts"] = [per_call[-1].to_dict()]
+        return result
+
+
+class Counters(Mode):
+    """The time mode with this CPU's counters read around every timed call."""
+
+    name = COUNTERS
+
+    def __init__(self) -> None:
+        self._meter: Any = None  # created in the worker, at its first measured call
+
+    def prepare(self, folder: pathlib.Path) -> Worker:
+        from bench.measure.counters import CounterMeter
+
+        with CounterMeter() as meter:
+            if meter.counted_nothing:
+                reason = next(iter(meter.reasons.values()))
+                return Worker(note=f"hardware counters are stored as unknown: {reason}")
+        return Worker()
+
+    def measured(self, benchmark, engine: str, target: Callable, pedantic: dict) -> Any:
+        if self._meter is None:
+            from bench.measure.counters import CounterMeter
+
+            self._meter = CounterMeter()
+        meter, per_call = self._meter, []
+
+        def counted_by_cpu(*args, **kwargs):
+            result, counts = meter.measure(lambda: target(*args, **kwargs))
+            per_call.append(counts)
+            return result
+
+        result = benchmark.pedantic(counted_by_cpu, **pedantic)
+        # pytest-benchmark's calls: the warm-up rounds, the timed rounds, and one more to get
+        # the result when a round repeats the call
+        iterations = pedantic.get("iterations", 1)
+        first = pedantic.get("warmup_rounds", 0) * iterations
+        rounds = pedantic.get("rounds", 1)
+        benchmark.extra_info["counts"] = [
+            mean(per_call[first + r * iterations : first + (r + 1) * iterations]).to_dict()
+            for r in range(rounds)
+        ]
+        return result
+
+
+_MODES: dict[str, Mode] = {mode.name: mode for mode in (Mode(), Instructions(), Counters())}
+assert tuple(_MODES) == MODES
+
+
+def of(measure: str) -> Mode:
+    """The mode object of ``--measure``'s value (one per process: its meter lives there)."""
+    return _MODES[measure]
+
+
+# --- the seam: what the plan, the run and the suite call --------------------------------------
+
+
+def adjust(plan, engines_given: bool):
+    """The plan as its mode runs it (Instructions.adjust)."""
+    return of(plan.measure).adjust(plan, engines_given)
 
 
 def unused_options(plan, rounds: int | None, processes: int | None) -> str | None:
@@ -55,46 +228,13 @@ def unused_options(plan, rounds: int | None, processes: int | None) -> str | Non
 
 
 def skip_reason(plan, case) -> str | None:
-    """Why this mode does not measure this benchmark of the plan, or None."""
-    if plan.measure != INSTRUCTIONS:
-        return None
-    if case.kind == CAPACITY:
-        return (
-            "capacity is service latency under load (time spent waiting and running); "
-            "instruction counts cannot tell it"
-        )
-    if case.engine != "c" and plan.scale > INTERPRETED_SCALE_MAX:
-        return (
-            f"the {case.engine} engine under Valgrind runs ~100x slower than natively: its "
-            f"instructions are counted at scale ≤ {INTERPRETED_SCALE_MAX} (the smoke profile)"
-        )
-    if case.engine != "c" and case.threads > 1:
-        return (
-            "the interpreter's threads take turns at the GIL, and how often they wait for it "
-            "is the scheduler's doing: interpreted engines are counted at 1 thread"
-        )
-    return None
-
-
-# --- the parent: how the worker runs --------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Worker:
-    """How a worker process of this mode starts: a command prefix and its environment."""
-
-    prefix: tuple[str, ...] = ()
-    environment: dict[str, str] = dataclasses.field(default_factory=dict)  # added to the parent's
-    dump_base: pathlib.Path | None = None
-    note: str | None = None  # one line for the user before the run
+    """Why the plan's mode does not measure this benchmark of the plan, or None."""
+    return of(plan.measure).skip_reason(plan, case)
 
 
 def check_available(measure: str, emulation_reason: str | None) -> None:
     """Refuses (one line) a mode that cannot run on this host, before anything is stored."""
-    if measure == INSTRUCTIONS:
-        from bench.measure import callgrind
-
-        callgrind.check_available(emulation_reason)
+    of(measure).check_available(emulation_reason)
 
 
 def skipped_lines(plan) -> list[str]:
@@ -107,33 +247,7 @@ def skipped_lines(plan) -> list[str]:
 
 def prepare(measure: str, folder: pathlib.Path) -> Worker:
     """What the parent needs to start workers in this mode (checked by check_available)."""
-    if measure == INSTRUCTIONS:
-        from bench.measure import callgrind
-
-        valgrind = callgrind.check_available(None)
-        from_start = not callgrind.core_starts_instrumentation()
-        base = folder / "callgrind.out"
-        note = (
-            "the C core was built without Valgrind's headers: the whole worker runs "
-            "instrumented (the same counts, several times slower); reinstall bankbench "
-            "now that valgrind is installed to instrument only the measured calls"
-            if from_start
-            else None
-        )
-        return Worker(
-            tuple(callgrind.command(valgrind, base, from_start)),
-            callgrind.worker_environment(base),
-            base,
-            note,
-        )
-    if measure == COUNTERS:
-        from bench.measure.counters import CounterMeter
-
-        with CounterMeter() as meter:
-            if meter.counted_nothing:
-                reason = next(iter(meter.reasons.values()))
-                return Worker(note=f"hardware counters are stored as unknown: {reason}")
-    return Worker()
+    return of(measure).prepare(folder)
 
 
 def failure_detail(worker: Worker) -> str:
@@ -147,58 +261,12 @@ def failure_detail(worker: Worker) -> str:
 
 # --- the worker: the measured call ----------------------------------------------------------
 
-_meters: dict[str, Any] = {}
-
-
-def _meter(measure: str):
-    if measure not in _meters:
-        if measure == INSTRUCTIONS:
-            from bench.measure.callgrind import Meter
-
-            _meters[measure] = Meter()
-        else:
-            from bench.measure.counters import CounterMeter
-
-            _meters[measure] = CounterMeter()
-    return _meters[measure]
-
 
 def measured(benchmark, measure: str, engine: str, target: Callable, pedantic: dict) -> Any:
     """Run ``target`` as pytest-benchmark's pedantic would, in a counting mode, and leave one
     Counts per round in ``benchmark.extra_info["counts"]``."""
     assert measure in (INSTRUCTIONS, COUNTERS), measure
-    meter = _meter(measure)
-    per_call: list[Counts] = []
-    if measure == INSTRUCTIONS:
-        scope = CORE if engine == "c" else CALL
-        warmup = pedantic.get("warmup_rounds", 0) > 0
-
-        def counted(*args, **kwargs):
-            result, counts = meter.measure(lambda: target(*args, **kwargs), scope, warmup)
-            per_call.append(counts)
-            return result
-
-        options = {k: v for k, v in pedantic.items() if k in ("args", "kwargs", "setup")}
-        result = benchmark.pedantic(counted, rounds=1, iterations=1, warmup_rounds=0, **options)
-        benchmark.extra_info["counts"] = [per_call[-1].to_dict()]
-        return result
-
-    def counted_by_cpu(*args, **kwargs):
-        result, counts = meter.measure(lambda: target(*args, **kwargs))
-        per_call.append(counts)
-        return result
-
-    result = benchmark.pedantic(counted_by_cpu, **pedantic)
-    # pytest-benchmark's calls: the warm-up rounds, the timed rounds, and one more to get
-    # the result when a round repeats the call
-    iterations = pedantic.get("iterations", 1)
-    first = pedantic.get("warmup_rounds", 0) * iterations
-    rounds = pedantic.get("rounds", 1)
-    benchmark.extra_info["counts"] = [
-        mean(per_call[first + r * iterations : first + (r + 1) * iterations]).to_dict()
-        for r in range(rounds)
-    ]
-    return result
+    return of(measure).measured(benchmark, engine, target, pedantic)
 
 
 def mean(calls: list[Counts]) -> Counts:
