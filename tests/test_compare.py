@@ -589,3 +589,33 @@ def test_compare_command_names_the_refused_benchmarks_and_gates_on_them(store, c
     captured = capsys.readouterr()
     assert "loan.score" in captured.out and "ledger.post" not in captured.out
     assert "not comparable: source changed: ledger.post[c-1t-1.0]" in captured.err
+
+
+def test_refused_benchmarks_count_in_no_suite_view():
+    """ledger.post refused (its source changed) and 4× faster on the candidate: the geometric
+    mean, per core and per socket are loan.score's alone (equal speed)."""
+    facts = {**FINGERPRINT, "physical_cores": 2, "sockets": 1}
+    base, cand = run("a"), run("b")
+    base["fingerprint_json"] = cand["fingerprint_json"] = json.dumps(facts)
+    loan = {"loan.score": noisy(1.0, 9, 21, spread=0.001)}
+    ledger = {"ledger.post": noisy(1.0, 9, 22, spread=0.001)}
+    faster = {"ledger.post": [s / 4 for s in ledger["ledger.post"]]}
+
+    def both_thread_counts(run_id, data):
+        halved = {k: [s / 2 for s in v] for k, v in data.items()}
+        return samples(run_id, data) + samples(run_id, halved, threads=2)
+
+    a = both_thread_counts("a", {**loan, **ledger})
+    b = both_thread_counts("b", {**loan, **faster})
+    result = compare.compare(
+        base,
+        cand,
+        _with_workload_sources(a, {"loan.score": "loan-1", "ledger.post": "ledger-1"}),
+        _with_workload_sources(b, {"loan.score": "loan-1", "ledger.post": "ledger-2"}),
+        set(),
+    )
+    assert set(result.refused) == {"ledger.post[c-1t-1.0]", "ledger.post[c-2t-1.0]"}
+    assert {r.benchmark for r in result.rows} == {"loan.score[c-1t-1.0]", "loan.score[c-2t-1.0]"}
+    assert result.geomean[0] == pytest.approx(1.0, rel=0.01)
+    assert result.per_core == pytest.approx(1.0, rel=0.01)
+    assert result.per_socket == pytest.approx(1.0, rel=0.01)

@@ -124,7 +124,10 @@ def compare(
 ) -> Comparison:
     """``noise_floor``: per benchmark (from ``bankbench calibrate``: a benchmark absent from
     it has no known floor) or one fraction for all; None: no floor. ``every_output``: the
-    digest gate (output_parity); one with no output at all to compare fails too."""
+    digest gate (output_parity); one with no output at all to compare fails too. Where both
+    runs' samples record each workload's source hash (contract.sources_per_workload), the
+    benchmarks whose workload changed are refused by name (``Comparison.refused``) and the
+    rest compare."""
     per_workload = sources_per_workload(base_samples) and sources_per_workload(cand_samples)
     result = contract(baseline, candidate, allow, per_workload)
     for name, run, samples in (
@@ -146,9 +149,13 @@ def compare(
             f"no benchmark in common (baseline {plural(len(a), 'benchmark')}, candidate "
             f"{len(b):,}): {_why_nothing_in_common(a, b)}"
         )
-    if per_workload:
+    if per_workload:  # each benchmark judged by its workload's own source and version
         result.refused = refused_benchmarks([(a[k]["samples"], b[k]["samples"]) for k in shared])
-        shared = [k for k in shared if a[k]["name"] not in result.refused]
+        refused_keys = {k for k in shared if a[k]["name"] in result.refused}
+        shared = [k for k in shared if k not in refused_keys]
+        # nor do they count in the per-socket view, which reads the groups
+        a = {k: g for k, g in a.items() if k not in refused_keys}
+        b = {k: g for k, g in b.items() if k not in refused_keys}
         if result.refused and not shared:
             result.refusals.append(
                 f"every benchmark in common is not comparable ({len(result.refused):,}: "
