@@ -7,7 +7,7 @@ import argparse
 import math
 
 from bench import plan as plans
-from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES
+from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES, SEED_LIMIT
 from workloads.errors import InputError
 
 DEFAULT_STORE = "results"
@@ -31,8 +31,8 @@ def seed(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError("the seed is a whole number in [0, 2**63)")
+    if not 0 <= value < SEED_LIMIT:  # the one range: the store keeps seeds as int64
+        raise argparse.ArgumentTypeError("the seed is a whole number in [0, 2^63)")
     return value
 
 

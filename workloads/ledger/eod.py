@@ -211,6 +211,15 @@ class Eod(Workload):
     name = "ledger.eod"
     unit = "loan-days"
     engines = ("c", "python")
+    c_sources = (
+        "src/eod.c",
+        "src/ledger.c",
+        "src/schedule.c",
+        "src/batches.c",
+        "src/barrier.c",
+        "src/hashmap.c",
+        "src/tables.c",
+    )
     input_schemas = {
         "accounts": post.ACCOUNTS,
         "setup": post.TRANSFERS,

@@ -181,6 +181,7 @@ class Limit(Workload):
     name = "loan.limit"
     unit = "applications"
     engines = ("c", "python", "numpy")
+    c_sources = ("src/limit.c", "src/schedule.c")
     input_schemas = {"applicants": APPLICANTS, "params": {"json": pa.string()}}
     output_schemas = {"limits": LIMITS}
 

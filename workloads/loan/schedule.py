@@ -143,6 +143,7 @@ class Schedule(Workload):
     name = "loan.schedule"
     unit = "loans"
     engines = ("c", "python", "numpy")
+    c_sources = ("src/schedule.c",)
     input_schemas = {"loans": LOANS}
     output_schemas = {"installments": INSTALLMENTS, "loans": TOTALS}
 

@@ -186,6 +186,7 @@ class Score(Workload):
     version = 2  # 2: the scores table names a row's missing variables (missing_variables)
     unit = "applications"
     engines = ("c", "python", "numpy")
+    c_sources = ("src/score.c",)
     input_schemas = {
         "applicants": {"applicant_id": pa.uint64()},
         "scorecard": {"json": pa.string()},
