@@ -150,7 +150,9 @@ class Recorder:
         """The finished benchmark as pytest-benchmark's documented JSON (its
         pytest_benchmark_generate_json hook), read into Samples like an imported file."""
         from bench import samples
+        from workloads import registry
 
+        workload = registry.get(case.workload)
         output = config.hook.pytest_benchmark_generate_json(
             config=config,
             benchmarks=[benchmark.stats],
@@ -166,6 +168,9 @@ class Recorder:
             "seed": self.plan.seed,
             "mode": "batch" if case.kind in ("batch", "batching") else case.kind,
             "batch_size": case.batch_size,
+            # the comparability key of this workload: its version and its C's hash
+            "workload_version": workload.version,
+            "workload_source_sha256": workload.source_sha256(),
         }
         for entry in output["benchmarks"]:
             rows = samples.from_pytest_benchmark(
