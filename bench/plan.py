@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import platform
 from dataclasses import dataclass
 
 from bench.measure import modes
@@ -150,6 +151,7 @@ class Plan:
     processes: int
     pin: bool
     measure: str
+    label: str = ""  # the run's name; resolve() gives the one default (default_label)
 
     def cases(self) -> list[Case]:
         """Every benchmark this plan runs, in the suite's order."""
@@ -209,6 +211,11 @@ class Plan:
         )
 
 
+def default_label(profile: str) -> str:
+    """A run's name when none is given: this host and the profile (``kunpeng-a-quick``)."""
+    return f"{platform.node() or 'host'}-{profile}"
+
+
 def resolve(
     profile: str | None = None,
     workloads: list[str] | None = None,
@@ -220,6 +227,7 @@ def resolve(
     processes: int | None = None,
     pin: bool = False,
     measure: str = "time",
+    label: str | None = None,
 ) -> Plan:
     """The plan for these options; what is not given comes from the profile (or the default
     seed). Unknown workloads, engines, profiles and modes are refused here, before anything
@@ -247,5 +255,6 @@ def resolve(
         processes=processes or chosen.processes,
         pin=pin,
         measure=measure,
+        label=label or default_label(name),
     )
     return modes.adjust(plan, engines_given=bool(engines))

@@ -129,9 +129,9 @@ def test_max_is_every_usable_cpu_and_the_seed_changes_the_digests(threads_run):
 
 
 def test_the_full_profile_stores_its_sweep(tmp_path):
-    chosen = plan.resolve("full", ["loan.limit"], ["c"], scale=0.002, rounds=1)
+    chosen = plan.resolve("full", ["loan.limit"], ["c"], scale=0.002, rounds=1, label="sweep")
     assert chosen.threads == plan.sweep(plan.usable_cpus())
-    run_id = run.run(chosen, store_location=str(tmp_path), label="sweep", probes={})
+    run_id = run.run(chosen, store_location=str(tmp_path), probes={})
     assert sorted({t for _, t, _, _ in stored(tmp_path, run_id)}) == list(chosen.threads)
 
 
@@ -167,7 +167,7 @@ def test_the_suite_is_parametrized_from_the_plan_with_real_thread_counts(tmp_pat
 def test_a_missing_benchmark_makes_the_run_incomplete(tmp_path, monkeypatch):
     """Should a worker store fewer benchmarks than the plan has, the run says which and is
     not complete."""
-    chosen = plan.resolve("smoke", ["loan.limit"], ["c"], threads=[1, 2], rounds=1)
+    chosen = plan.resolve("smoke", ["loan.limit"], ["c"], threads=[1, 2], rounds=1, label="short")
     real_cases = plan.Plan.cases
 
     def one_more(self):
@@ -175,7 +175,7 @@ def test_a_missing_benchmark_makes_the_run_incomplete(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run, "_cases_of", lambda p: one_more(p))
     with pytest.raises(BankbenchError, match=r"loan.limit\[c-5t-0.002\]"):
-        run.run(chosen, store_location=str(tmp_path), label="short", probes={})
+        run.run(chosen, store_location=str(tmp_path), probes={})
     assert runs_by_label(tmp_path)["short"].status == "incomplete"
 
 

@@ -194,6 +194,9 @@ def add_run_options(p) -> None:
         "machines), instructions (counted under Valgrind: deterministic, the CI gate), "
         "counters (this CPU's cycles, IPC and misses beside the time, where it has a PMU)",
     )
+    p.add_argument(
+        "--label", help="a name for the run (default: host-profile; calibrate adds -A and -B)"
+    )
     add_store(p)
     add_slo(p)
 
@@ -211,6 +214,7 @@ def plan_of(args) -> plans.Plan:
         processes=args.processes,
         pin=args.pin,
         measure=args.measure,
+        label=args.label,
     )
 
 

@@ -42,7 +42,7 @@ def pytest_configure(config):
 
         _native.pin_threads(job["placement"])
     if job.get("run_id"):  # a plan alone (no run) measures without recording
-        config.stash[RECORDER] = Recorder(job)
+        config.stash[RECORDER] = Recorder(job, plan)
 
 
 def plan_of(config) -> Plan:
@@ -131,11 +131,11 @@ def reference() -> Reference:
 class Recorder:
     """Writes each finished benchmark's samples to the store and tells the parent."""
 
-    def __init__(self, job: dict):
+    def __init__(self, job: dict, plan: Plan):
         from bench.records import RunRecord
         from bench.store import Store
 
-        self.plan = Plan.from_dict(job["plan"])
+        self.plan = plan  # parsed once, by pytest_configure
         self.store = Store(job["store"])
         self.run = RunRecord.from_row(self.store.find_run(job["run_id"]))
         self.process = job["process"]
