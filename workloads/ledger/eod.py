@@ -387,11 +387,7 @@ class Eod(Workload):
             },
         }
         n = len(loans["loan_id"])
-        state = {
-            k: np.zeros(n, dtype=t.to_pandas_dtype())
-            for k, t in LOAN_STATE.items()
-            if k != "loan_id"
-        }
+        state = _tables.output_columns(LOAN_STATE, n, given={"loan_id": None}, zeroed=True)
         state_c = ffi.new(
             "bb_eod_loan_state *",
             {

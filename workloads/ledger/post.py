@@ -306,7 +306,7 @@ class CLedger:
 
     def balances(self, ids: np.ndarray) -> pa.Table:
         n = len(ids)
-        out = {k: np.empty(n, dtype=t.to_pandas_dtype()) for k, t in BALANCES.items() if k != "id"}
+        out = _tables.output_columns(BALANCES, n, given={"id": None})
         c_out = ffi.new("bb_ledger_balances *", {k: _native.out_pointer(v) for k, v in out.items()})
         _native.check_status(lib.bb_ledger_read_balances(self.c, c_out), "bb_ledger_read_balances")
         return _tables.table({"id": ids, **out}, BALANCES)

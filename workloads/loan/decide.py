@@ -189,8 +189,10 @@ class CSession:
             "product": _native.pointer(self.cols["product"]),
         }
         self.apps.n_periods = _native.pointer(self.cols["n_periods"])
-        self.out = {k: np.zeros(n, dtype=t.to_pandas_dtype()) for k, t in OFFERS.items()}
-        self.out["event_id"] = self.cols["event_id"]
+        # zeroed: an online session's undecided rows read 0
+        self.out = _tables.output_columns(
+            OFFERS, n, given={"event_id": self.cols["event_id"]}, zeroed=True
+        )
         self.offers = ffi.new(
             "bb_offers *",
             {k: _native.out_pointer(v) for k, v in self.out.items() if k != "event_id"},
