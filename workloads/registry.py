@@ -25,9 +25,10 @@ def register(workload: Workload) -> Workload:
 
 
 def _load() -> None:
-    if not _WORKLOADS:
-        import workloads.ledger  # noqa: F401  (each package registers its workloads)
-        import workloads.loan  # noqa: F401
+    # each package registers its workloads on import (once: Python caches modules), also
+    # when another workload registered itself first
+    import workloads.ledger  # noqa: F401
+    import workloads.loan  # noqa: F401
 
 
 def names() -> list[str]:
