@@ -61,7 +61,7 @@ def output_columns(
     schema: Schema,
     rows: int,
     *,
-    given: Mapping[str, np.ndarray] | None = None,
+    given: Mapping[str, np.ndarray | None] | None = None,
     zeroed: bool = False,
 ) -> dict[str, np.ndarray]:
     """An engine's output arrays: one per column of ``schema``, ``rows`` long, of the column's
