@@ -26,13 +26,20 @@ class Row:
 
 
 def _checks(workload, engines: list[str] | None, threads: list[int], online: bool):
-    """(engine, threads, online) of each check of one workload."""
+    """(engine, threads, online) of each check of one workload: the batch path of each
+    engine, and the online path of each engine its ONLINE benchmark declares."""
+    online_engines = {
+        engine
+        for declared in workload.benchmarks
+        if declared.kind == ONLINE
+        for engine in declared.engines or workload.engines
+    }
     for engine in engines or workload.engines:
         if engine not in workload.engines:
             continue
         for t in threads if engine != "python" else [1]:  # the reference runs on one thread
             yield engine, t, False
-        if online and ONLINE in workload.kinds():
+        if online and engine in online_engines:
             yield engine, 1, True
 
 
