@@ -6,6 +6,8 @@ floor are noise. The results are stored (calibration/), next to the two runs."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from bench import compare, run
@@ -14,10 +16,12 @@ from bench.records import Calibration, RunRecord
 from bench.store import Store, new_run_id
 
 
-def calibrate(plan: Plan, store_location: str, label: str | None) -> list[Calibration]:
+def calibrate(plan: Plan, store_location: str) -> list[Calibration]:
     store = Store(store_location)
     ids = [
-        run.run(plan, store_location=store_location, label=f"{label or 'calibration'}-{side}")
+        run.run(
+            dataclasses.replace(plan, label=f"{plan.label}-{side}"), store_location=store_location
+        )
         for side in ("A", "B")
     ]
     a, b = (store.find_run(i) for i in ids)

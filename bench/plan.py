@@ -13,13 +13,23 @@ import dataclasses
 import json
 import os
 import pathlib
+import platform
 from dataclasses import dataclass
 
 from bench.measure import modes
-from workloads import golden, registry
+from workloads import registry
+from workloads._base import (
+    BATCH,
+    BATCHING,
+    CANONICAL_SEED,
+    CAPACITY,
+    KINDS,
+    ONLINE,
+    SEED_LIMIT,
+)
 from workloads.errors import InputError
 
-DEFAULT_SEED = golden.CANONICAL_SEED  # the seed of the golden digests: one fixed, printed seed
+DEFAULT_SEED = CANONICAL_SEED  # the seed of the golden digests: one fixed, printed seed
 DEFAULT_PROFILE = "quick"
 DEFAULT_THREADS = (1, 2)
 ENGINES = ("c", "numpy", "python")
@@ -52,10 +62,9 @@ PROFILES = {
     "full": Profile(1.0, 9, None, "thread sweep 1, 2, 4, … all CPUs at full scale", 0.3),
 }
 
-# the kinds of benchmark in the suite (bench/suite/test_workloads.py), one test function each
-BATCH, ONLINE, BATCHING, CAPACITY = "batch", "online", "batching", "capacity"
-BATCHING_SIZES = (1, 128, 8189)
-CAPACITY_BATCH_SIZES = (1, 16, 256)
+# the kinds of benchmark a workload declares (workloads/_base.py: Workload.benchmarks); the
+# suite (bench/suite/test_workloads.py) has one test function each
+__all__ = ["BATCH", "BATCHING", "CAPACITY", "ONLINE", "SEED_LIMIT", "Case", "Plan", "resolve"]
 
 
 def usable_cpus() -> int:
@@ -142,6 +151,7 @@ class Plan:
     processes: int
     pin: bool
     measure: str
+    label: str = ""  # the run's name; resolve() gives the one default (default_label)
 
     def cases(self) -> list[Case]:
         """Every benchmark this plan runs, in the suite's order."""
@@ -154,26 +164,20 @@ class Plan:
     def every_case(self) -> list[Case]:
         """Every benchmark of the plan's selection, whatever the measurement mode."""
         cases = []
-        for name in self.workloads:
-            workload = registry.get(name)
-            for engine in workload.engines:
-                if engine not in self.engines:
-                    continue
-                # the reference is the oracle, not a parallel engine: one thread
-                for threads in self.threads if engine != "python" else (1,):
-                    cases.append(Case(BATCH, name, engine, threads))
-        if "loan.decide" in self.workloads:
-            cases += [
-                Case(ONLINE, "loan.decide", e, 1) for e in ("c", "python") if e in self.engines
-            ]
-            if "c" in self.engines:
-                cases += [
-                    Case(CAPACITY, "loan.decide", "c", t, size)
-                    for size in CAPACITY_BATCH_SIZES
-                    for t in self.threads
-                ]
-        if "ledger.post" in self.workloads and "c" in self.engines:
-            cases += [Case(BATCHING, "ledger.post", "c", 1, size) for size in BATCHING_SIZES]
+        for kind in KINDS:  # the suite's order: every batch benchmark first
+            for name in self.workloads:
+                workload = registry.get(name)
+                for declared in workload.benchmarks:
+                    if declared.kind != kind:
+                        continue
+                    for engine in declared.engines or workload.engines:
+                        if engine not in self.engines:
+                            continue
+                        # the reference is the oracle, not a parallel engine: one thread
+                        threaded = declared.threaded and engine != "python"
+                        for size in declared.batch_sizes or (None,):
+                            for threads in self.threads if threaded else (1,):
+                                cases.append(Case(kind, name, engine, threads, size))
         return cases
 
     def rounds_of(self, engine: str) -> int:
@@ -207,6 +211,11 @@ class Plan:
         )
 
 
+def default_label(profile: str) -> str:
+    """A run's name when none is given: this host and the profile (``kunpeng-a-quick``)."""
+    return f"{platform.node() or 'host'}-{profile}"
+
+
 def resolve(
     profile: str | None = None,
     workloads: list[str] | None = None,
@@ -218,6 +227,7 @@ def resolve(
     processes: int | None = None,
     pin: bool = False,
     measure: str = "time",
+    label: str | None = None,
 ) -> Plan:
     """The plan for these options; what is not given comes from the profile (or the default
     seed). Unknown workloads, engines, profiles and modes are refused here, before anything
@@ -228,6 +238,8 @@ def resolve(
     if measure not in MEASURE_MODES:
         raise InputError(f"unknown measurement mode '{measure}'; valid: {', '.join(MEASURE_MODES)}")
     chosen = PROFILES[name]
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
+        raise InputError(f"the seed is a whole number in [0, 2^63), got {seed!r}")
     unknown = [e for e in engines or () if e not in ENGINES]
     if unknown:
         raise InputError(f"unknown engine '{unknown[0]}'; valid: {', '.join(ENGINES)}")
@@ -243,5 +255,6 @@ def resolve(
         processes=processes or chosen.processes,
         pin=pin,
         measure=measure,
+        label=label or default_label(name),
     )
     return modes.adjust(plan, engines_given=bool(engines))

@@ -13,6 +13,10 @@ Schema history:
         and, in the counting modes, the call's counts (instructions, cycles, branches,
         branch_misses, l1d_misses, llc_misses: per call, null = unknown), what counted them
         (counts_source, counts_scope) and why the unknown ones are (counts_unknown).
+    3 — samples: workload_version (the workload's declared version) and
+        workload_source_sha256 (the hash of its own C and the shared core files it needs:
+        Workload.source_sha256), the comparability key per workload; null in older stores
+        and in imported files (not known).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def column(arrow_type: pa.DataType, default: Any = None, *, as_json: bool = False) -> Any:
@@ -188,6 +192,8 @@ class Sample(Record):
     counts_source: str | None = column(pa.string())  # "callgrind" | "perf"
     counts_scope: str | None = column(pa.string())  # "core" | "call"
     counts_unknown: str | None = column(pa.string())  # why the null counts are unknown
+    workload_version: int | None = column(pa.int32())  # Workload.version
+    workload_source_sha256: str | None = column(pa.string())  # Workload.source_sha256()
 
 
 @dataclass

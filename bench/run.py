@@ -213,7 +213,6 @@ def run(
     plan: Plan,
     *,
     store_location: str,
-    label: str | None,
     probes: dict | None = None,
 ) -> str:
     from bench import fingerprint, limits
@@ -242,7 +241,7 @@ def run(
     where = placement() if plan.pin else None
     record = RunRecord.start(
         new_run_id(),
-        label or f"{facts.get('hostname')}-{plan.profile}",
+        plan.label,
         facts,
         profile=plan.profile,
         build=build,

@@ -19,7 +19,7 @@ except ImportError as error:  # pragma: no cover - exercised only on a broken in
         "(or `python native/build.py` for an in-place development build)"
     ) from error
 
-__all__ = ["ffi", "lib", "build_info", "is_sanitizer_build"]
+__all__ = ["ffi", "lib", "build_info", "file_sha256", "is_sanitizer_build"]
 
 HERE = pathlib.Path(__file__).resolve().parent
 # what build_info() reads: a core built before one of them was added is stale
@@ -29,6 +29,7 @@ BUILD_RECORD_FUNCTIONS = (
     "bb_build_flags",
     "bb_build_effective_line",
     "bb_build_source_sha256",
+    "bb_build_file_sha256_json",
     "bb_build_asserts",
 )
 
@@ -86,6 +87,14 @@ def build_info() -> dict[str, str]:
         "cffi_version": cffi.__version__,
         "machine": platform.machine(),
     }
+
+
+def file_sha256() -> dict[str, str]:
+    """SHA-256 of each source the core was built from, by its path under native/
+    (``src/ledger.c``): a workload's source hash is made of its own files' entries."""
+    import json
+
+    return json.loads(ffi.string(lib.bb_build_file_sha256_json()).decode())
 
 
 def is_sanitizer_build() -> bool:

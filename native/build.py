@@ -12,6 +12,7 @@ builds (sanitizers); ``BANKBENCH_ASSERTS=1`` keeps the core's BB_ASSERT invarian
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pathlib
 import platform
@@ -45,15 +46,25 @@ def cdef_text() -> str:
     return text[start : text.index("/* END CDEF */")]
 
 
-def source_hash() -> str:
-    """The sources' hash, built into the core (native/_source_hash.py: ``import native``
-    compares it with the sources beside an in-place build). Loaded by path: cffi runs this
-    file before the ``native`` package can be imported."""
+def _source_hash_module():
+    """native/_source_hash.py, loaded by path: cffi runs this file before the ``native``
+    package can be imported."""
     spec = importlib.util.spec_from_file_location("_bankcore_source_hash", HERE / "_source_hash.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.source_hash(HERE)
+    return module
+
+
+def source_hash() -> str:
+    """The sources' hash, built into the core (native/_source_hash.py: ``import native``
+    compares it with the sources beside an in-place build)."""
+    return _source_hash_module().source_hash(HERE)
+
+
+def file_hashes_json() -> str:
+    """Each source file's hash, built into the core: workloads hash their own files from it."""
+    return json.dumps(_source_hash_module().file_hashes(HERE), sort_keys=True)
 
 
 def c_string(value: str) -> str:
@@ -114,6 +125,7 @@ ffibuilder.cdef(
     const char *bb_build_effective_line(void);
     const char *bb_build_compiler(void);
     const char *bb_build_source_sha256(void);
+    const char *bb_build_file_sha256_json(void);
     const char *bb_build_label(void);
     int bb_build_asserts(void);
     """
@@ -125,6 +137,8 @@ ffibuilder.set_source(
     f"const char *bb_build_effective_line(void) {{ return {c_string(effective_line)}; }}\n"
     "const char *bb_build_compiler(void) { return __VERSION__; }\n"
     f"const char *bb_build_source_sha256(void) {{ return {c_string(source_hash())}; }}\n"
+    "const char *bb_build_file_sha256_json(void) "
+    f"{{ return {c_string(file_hashes_json())}; }}\n"
     f"const char *bb_build_label(void) {{ return {c_string(build_label)}; }}\n"
     f"int bb_build_asserts(void) {{ return {int(asserts)}; }}\n",
     sources=[str(path.relative_to(HERE.parent)) for path in SOURCES],

@@ -241,7 +241,10 @@ def test_calibrate_stores_the_noise_floor(tmp_path, capsys, host_emulated):
     assert code == 0
     assert "detectable" in capsys.readouterr().out
     runs = Store(str(store)).runs().to_pylist()
-    assert sorted(r["label"] for r in runs) == ["calibration-A", "calibration-B"]
+    from bench.plan import default_label
+
+    label = default_label("smoke")  # the one default of a run's label, -A and -B added
+    assert sorted(r["label"] for r in runs) == [f"{label}-A", f"{label}-B"]
     calibration = ds.dataset(
         f"{store}/calibration", format="parquet", partitioning="hive"
     ).to_table()
@@ -253,7 +256,7 @@ def test_calibrate_stores_the_noise_floor(tmp_path, capsys, host_emulated):
     assert floor == {
         "loan.limit[c-1t-0.002]": max(abs(stored["aa_ratio"] - 1), stored["detectable_change"])
     }
-    code = cli.main(["compare", "calibration-A", "calibration-B", "--store", str(store)])
+    code = cli.main(["compare", f"{label}-A", f"{label}-B", "--store", str(store)])
     assert code == 0
     assert "noise floor: 1 of 1 compared benchmark calibrated" in capsys.readouterr().out
 

@@ -50,14 +50,7 @@ def one_loan(days: int):
     from workloads.loan import schedule
 
     start = schedule.FIRST_DUE_BASE_DAY  # 2026-01-01
-    gl = {
-        "settlement": 1,
-        "interest_income": 2,
-        "funding": 4,
-        "interest_receivable": 5,
-        "penalty_receivable": 6,
-        "penalty_income": 7,
-    }
+    gl = eod.GL_SLOTS  # the general-ledger accounts get their slot numbers as ids
     accounts = [(10, 156, 2001, 2), (11, 156, 1301, 4)] + [(i, 156, 9, 0) for i in gl.values()]
     setup = [
         (0, 100, 1, 10, 20_000, 0, 0, 0, 0, 156, 10, 0, 0),
@@ -152,9 +145,11 @@ def test_config_errors_name_the_problem(small):
         "first_due_day",
         pa.array(np.zeros(loans.num_rows, np.int32)),
     )
-    with pytest.raises(BankbenchError, match="first_due_day"):
-        W.run({**small, "loans": early})
-    assert eod.DAYS == 90
+    for engine in W.engines:  # refused before any engine runs: the same line from each
+        with pytest.raises(InputError) as refused:
+            W.run({**small, "loans": early}, engine=engine)
+        message = str(refused.value)
+        assert message == "ledger.eod loans: every first_due_day must come after start_day"
 
 
 def test_general_ledger_accounts_must_sit_in_their_cell():

@@ -312,3 +312,18 @@ def test_a_compiler_or_flags_from_the_environment_make_a_custom_build(tmp_path, 
         ).stdout
     )  # fmt: skip
     assert info["label"] == "custom" and value in info["effective_line"], info
+
+
+def test_tigerbeetle_result_codes_are_defined_once_in_the_header():
+    """bankcore.h's BB_TB_* are the codes: Python reads each from the compiled core."""
+    from workloads.ledger import _tigerbeetle as tb
+
+    in_core = {
+        name.removeprefix("BB_TB_").lower(): getattr(lib, name)
+        for name in dir(lib)
+        if name.startswith("BB_TB_") and name != "BB_TB_CREATED"
+    }
+    assert in_core == tb.CODES and tb.CREATED == lib.BB_TB_CREATED == 0xFFFF_FFFF
+    assert tb.EXCEEDS_CREDITS == 54 and tb.ID_ALREADY_FAILED == 68  # TigerBeetle's numbers
+    source = (pathlib.Path(native.__file__).parent / "src" / "ledger.c").read_text()
+    assert "EXCEEDS_CREDITS = " not in source  # no second definition

@@ -4,8 +4,10 @@ suite is parametrized from it, runs that cannot fit are refused, progress is vis
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import warnings
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -60,6 +62,40 @@ def test_every_requested_thread_count_is_stored_with_one_digest(threads_run):
     assert record.status == "complete"
 
 
+def test_every_sample_carries_its_workloads_version_and_source_hash(threads_run):
+    from workloads import registry
+
+    folder, _ = threads_run
+    rows = Store(str(folder)).samples([runs_by_label(folder)["five"].run_id]).to_pylist()
+    for name in ("loan.score", "ledger.post"):
+        workload = registry.get(name)
+        keys = {
+            (r["workload_version"], r["workload_source_sha256"])
+            for r in rows
+            if r["workload"] == name
+        }
+        assert keys == {(workload.version, workload.source_sha256())}, name
+    assert registry.get("loan.score").version == 2  # the stored value is the declared one
+
+
+def test_a_change_to_ledger_c_changes_only_the_hash_of_the_workloads_built_from_it(
+    monkeypatch,
+):
+    import native
+    from workloads import registry
+
+    before = {name: registry.get(name).source_sha256() for name in registry.names()}
+    built = native.file_sha256()
+    changed = {**built, "src/ledger.c": "0" * 64}
+    monkeypatch.setattr(native, "file_sha256", lambda: changed)
+    after = {name: registry.get(name).source_sha256() for name in registry.names()}
+    moved = sorted(name for name in before if before[name] != after[name])
+    assert moved == ["ledger.eod", "ledger.post"]  # eod posts through the ledger
+    changed_header = {**built, "include/bankcore.h": "0" * 64}
+    monkeypatch.setattr(native, "file_sha256", lambda: changed_header)
+    assert all(registry.get(n).source_sha256() != before[n] for n in before)  # shared: all
+
+
 def test_progress_off_a_terminal_is_one_line_per_finished_benchmark(threads_run):
     _, result = threads_run
     lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
@@ -93,9 +129,9 @@ def test_max_is_every_usable_cpu_and_the_seed_changes_the_digests(threads_run):
 
 
 def test_the_full_profile_stores_its_sweep(tmp_path):
-    chosen = plan.resolve("full", ["loan.limit"], ["c"], scale=0.002, rounds=1)
+    chosen = plan.resolve("full", ["loan.limit"], ["c"], scale=0.002, rounds=1, label="sweep")
     assert chosen.threads == plan.sweep(plan.usable_cpus())
-    run_id = run.run(chosen, store_location=str(tmp_path), label="sweep", probes={})
+    run_id = run.run(chosen, store_location=str(tmp_path), probes={})
     assert sorted({t for _, t, _, _ in stored(tmp_path, run_id)}) == list(chosen.threads)
 
 
@@ -131,7 +167,7 @@ def test_the_suite_is_parametrized_from_the_plan_with_real_thread_counts(tmp_pat
 def test_a_missing_benchmark_makes_the_run_incomplete(tmp_path, monkeypatch):
     """Should a worker store fewer benchmarks than the plan has, the run says which and is
     not complete."""
-    chosen = plan.resolve("smoke", ["loan.limit"], ["c"], threads=[1, 2], rounds=1)
+    chosen = plan.resolve("smoke", ["loan.limit"], ["c"], threads=[1, 2], rounds=1, label="short")
     real_cases = plan.Plan.cases
 
     def one_more(self):
@@ -139,7 +175,7 @@ def test_a_missing_benchmark_makes_the_run_incomplete(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run, "_cases_of", lambda p: one_more(p))
     with pytest.raises(BankbenchError, match=r"loan.limit\[c-5t-0.002\]"):
-        run.run(chosen, store_location=str(tmp_path), label="short", probes={})
+        run.run(chosen, store_location=str(tmp_path), probes={})
     assert runs_by_label(tmp_path)["short"].status == "incomplete"
 
 
@@ -178,13 +214,15 @@ def test_unknown_available_memory_skips_the_check_with_one_warning(monkeypatch, 
 
     monkeypatch.setattr(psutil, "virtual_memory", unreadable)
     assert limits.available_bytes() is None
-    model = {
-        "worker_base_bytes": 100,
-        "workloads": {"loan.limit": {"c": {"growth_fixed_bytes": 0, "growth_bytes_per_scale": 0}}},
-    }
+    # a plan no machine could hold: a check that ran would refuse it
+    huge = {"growth_fixed_bytes": 10**18, "growth_bytes_per_scale": 0}
+    model = {"worker_base_bytes": 100, "workloads": {"loan.limit": {"c": huge}}}
     small = plan.resolve("smoke", ["loan.limit"], ["c"], scale=1)
-    with pytest.warns(UserWarning, match="memory available is unknown .* check is skipped"):
-        limits.check(small, model=model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        limits.check(small, model=model)  # skipped: no ResourceError
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert re.search("memory available is unknown .* check is skipped", str(caught[0].message))
 
 
 def test_a_store_that_is_a_file_is_refused_by_every_command(tmp_path):
@@ -215,7 +253,8 @@ def test_records_are_the_schema_and_version_1_stores_still_read(tmp_path):
     assert RunRecord.from_row(record.to_row()) == record
     # a version-1 store: the columns it had, no seed, plan or measure
     old_runs = pa.schema([f for f in RUNS if f.name not in ("seed", "plan_json", "placement_json")])
-    old_samples = pa.schema([f for f in SAMPLES if f.name != "measure"])
+    newer = ("measure", "workload_version", "workload_source_sha256")  # schema 2 and 3
+    old_samples = pa.schema([f for f in SAMPLES if f.name not in newer])
     row = {**record.to_row(), "schema_version": 1}
     (tmp_path / "runs" / "arch=x86_64" / "host=h").mkdir(parents=True)
     pq.write_table(
@@ -238,6 +277,7 @@ def test_records_are_the_schema_and_version_1_stores_still_read(tmp_path):
     assert old.fingerprint == {"arch": "x86_64", "hostname": "h"}
     (read,) = store.samples(["r1"]).to_pylist()
     assert read["seconds"] == 0.5 and read["measure"] is None
+    assert read["workload_version"] is None and read["workload_source_sha256"] is None
 
 
 def test_pinned_threads_each_run_on_their_own_cpu():

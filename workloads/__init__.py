@@ -8,12 +8,17 @@ w.digest(outputs)
 """
 
 from workloads import registry
-from workloads._base import Workload
+from workloads._base import BATCH, BATCHING, CAPACITY, ONLINE, Benchmark, Workload
 from workloads.errors import BankbenchError, InputError, NativeError, UnknownNameError
 
 __all__ = [
     "registry",
     "Workload",
+    "Benchmark",
+    "BATCH",
+    "BATCHING",
+    "CAPACITY",
+    "ONLINE",
     "BankbenchError",
     "InputError",
     "NativeError",

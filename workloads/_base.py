@@ -1,14 +1,49 @@
-"""The workload interface (DESIGN.md): generate / run / digest / check / units / engines."""
+"""The workload interface (DESIGN.md): generate / run / digest / check / units / engines, and
+what a workload declares about itself (its benchmarks, C sources, golden file, version), so
+the harness (bench/plan.py, bench/verify.py, bench/suite) iterates over declarations and never
+names a workload."""
 
 from __future__ import annotations
 
+import hashlib
+import pathlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from workloads import _tables
 from workloads._tables import Schema, Tables
 from workloads.errors import InputError, UnknownNameError
+
+# the golden point: the (seed, scale) of every golden digest, and the default of generate()
+CANONICAL_SEED = 42
+CANONICAL_SCALE = 0.01  # small enough for the reference and for emulated aarch64
+# seeds are stored in the results' int64 columns: one range everywhere, [0, 2^63)
+SEED_LIMIT = 2**63
+GOLDEN_PATH = pathlib.Path(__file__).resolve().parent / "golden.json"
+
+# the kinds of benchmark a workload can declare; bench/suite has one test function per kind
+BATCH = "batch"  # a table per call: throughput over every engine and thread count
+ONLINE = "online"  # one request per call (Workload.online): per-call latency percentiles
+CAPACITY = "capacity"  # micro-batches of an online session on independent shards
+BATCHING = "batching"  # the batch path cut into requests of batch_size (Workload.batched)
+KINDS = (BATCH, ONLINE, CAPACITY, BATCHING)  # the suite's order
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One kind of benchmark a workload declares. ``engines`` None: every engine of the
+    workload; ``threaded``: at each of the plan's thread counts (the reference runs on one);
+    ``batch_sizes``: one benchmark per size (none: one benchmark)."""
+
+    kind: str
+    engines: tuple[str, ...] | None = None
+    threaded: bool = False
+    batch_sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        assert self.kind in KINDS, f"unknown benchmark kind {self.kind!r}; valid: {KINDS}"
 
 
 class Workload:
@@ -22,13 +57,19 @@ class Workload:
     engines: tuple[str, ...] = ("c", "python")
     input_schemas: Mapping[str, Schema] = {}
     output_schemas: Mapping[str, Schema] = {}
+    benchmarks: tuple[Benchmark, ...] = (Benchmark(BATCH, threaded=True),)
+    # the C files its engine is built from (paths under native/, or absolute for a
+    # workload's own C outside it), the shared core files it includes among them: its
+    # source hash (native/_source_hash.py) changes when one of these does, and only then
+    c_sources: tuple[str, ...] = ()
+    golden_path: pathlib.Path = GOLDEN_PATH  # where its golden entry lives (workloads/golden.py)
 
-    def generate(self, scale: float = 0.01, seed: int = 42) -> Tables:
+    def generate(self, scale: float = CANONICAL_SCALE, seed: int = CANONICAL_SEED) -> Tables:
         """Deterministic inputs: the same (scale, seed) gives the same bytes everywhere."""
         if not (isinstance(scale, (int, float)) and 0 < scale <= 1000):
             raise InputError(f"{self.name}: scale must be in (0, 1000], got {scale!r}")
-        if not (isinstance(seed, int) and 0 <= seed < 2**64):
-            raise InputError(f"{self.name}: seed must be an integer in [0, 2^64), got {seed!r}")
+        if not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
+            raise InputError(f"{self.name}: seed must be an integer in [0, 2^63), got {seed!r}")
         return self._generate(scale, seed)
 
     def run(self, inputs: Mapping[str, pa.Table], engine: str = "c", threads: int = 1) -> Tables:
@@ -53,6 +94,33 @@ class Workload:
 
     def units(self, inputs: Mapping[str, pa.Table]) -> int:
         return self._units(inputs)
+
+    def online(self, inputs: Mapping[str, pa.Table], engine: str = "c"):
+        """A session deciding one request per ``decide(row)`` call (and ``decide_many(begin,
+        end)``, ``size``, ``outputs()``): what an ONLINE or CAPACITY benchmark drives."""
+        raise NotImplementedError(f"{self.name} declares no online benchmark")
+
+    def batched(self, inputs: Mapping[str, pa.Table], batch_size: int) -> Tables:
+        """The same inputs cut into requests of at most ``batch_size``: BATCHING's inputs."""
+        raise NotImplementedError(f"{self.name} declares no batching benchmark")
+
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(b.kind for b in self.benchmarks)
+
+    def source_sha256(self) -> str:
+        """The hash of the C this workload runs: its ``c_sources`` and the shared core files,
+        as the core was built (a file outside native/, a workload's own C, as it is now).
+        Stored with every sample: a run compares with another only where it is equal."""
+        from native import _source_hash, file_sha256
+
+        built = file_sha256()
+        hashes = {}
+        for path in (*_source_hash.SHARED_CORE, *self.c_sources) if self.c_sources else ():
+            if path in built:
+                hashes[path] = built[path]
+            else:  # a workload's own C file, compiled by itself (an absolute path)
+                hashes[path] = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+        return _source_hash.workload_source_hash(hashes)
 
     # ---- for subclasses ----
     def _generate(self, scale: float, seed: int) -> Tables:

@@ -57,6 +57,28 @@ def table(arrays: Mapping[str, np.ndarray], schema: Schema) -> pa.Table:
     return pa.table({name: pa.array(arrays[name], type=kind) for name, kind in schema.items()})
 
 
+def output_columns(
+    schema: Schema,
+    rows: int,
+    *,
+    given: Mapping[str, np.ndarray | None] | None = None,
+    zeroed: bool = False,
+) -> dict[str, np.ndarray]:
+    """An engine's output arrays: one per column of ``schema``, ``rows`` long, of the column's
+    type, for C or numpy to write into; the ``given`` columns as they are (ids taken from the
+    inputs), the others left out when ``given`` maps them to None. ``zeroed``: a row the
+    engine does not write reads 0 (else its bytes are whatever the allocator left)."""
+    given = given or {}
+    allocate = np.zeros if zeroed else np.empty
+    out = {
+        name: allocate(rows, dtype=kind.to_pandas_dtype())
+        for name, kind in schema.items()
+        if name not in given
+    }
+    out.update({name: array for name, array in given.items() if array is not None})
+    return {name: out[name] for name in schema if name in out}  # in the schema's order
+
+
 def from_rows(rows: list[tuple], schema: Schema) -> pa.Table:
     """An Arrow table from Python row tuples (the reference engines build rows)."""
     names = list(schema)

@@ -7,11 +7,11 @@ import json
 import pathlib
 
 from workloads import registry
+from workloads._base import CANONICAL_SCALE, CANONICAL_SEED, GOLDEN_PATH, Workload
 from workloads.errors import InputError
 
-PATH = pathlib.Path(__file__).resolve().parent / "golden.json"
-CANONICAL_SEED = 42
-CANONICAL_SCALE = 0.01  # small enough for the reference and for emulated aarch64
+PATH = GOLDEN_PATH  # the built-in workloads' file; a workload declares its own (golden_path)
+__all__ = ["CANONICAL_SCALE", "CANONICAL_SEED", "PATH", "compute", "entry", "load", "write"]
 
 
 def load(path: pathlib.Path = PATH) -> dict[str, dict]:
@@ -19,6 +19,15 @@ def load(path: pathlib.Path = PATH) -> dict[str, dict]:
         return json.loads(path.read_text())["workloads"]
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"cannot read golden digests {path}: {error}") from None
+
+
+def entry(workload: Workload) -> dict | None:
+    """The workload's golden entry (seed, scale, units, digest) from the file it declares,
+    or None: none recorded, or recorded for another version of the workload."""
+    if not workload.golden_path.exists():
+        return None
+    found = load(workload.golden_path).get(workload.name)
+    return found if found and found["version"] == workload.version else None
 
 
 def compute(name: str, seed: int = CANONICAL_SEED, scale: float = CANONICAL_SCALE) -> dict:
@@ -35,11 +44,19 @@ def compute(name: str, seed: int = CANONICAL_SEED, scale: float = CANONICAL_SCAL
     }
 
 
-def write(names: list[str], path: pathlib.Path = PATH) -> dict[str, dict]:
-    """Recompute the named workloads' goldens with the reference, keep the others."""
-    golden = load(path) if path.exists() else {}
+def write(names: list[str], path: pathlib.Path | None = None) -> dict[str, dict]:
+    """Recompute the named workloads' goldens with the reference, keep the others; each goes
+    to the file its workload declares (or to ``path``). Returns the named ones' entries."""
+    written: dict[str, dict] = {}
     for name in names:
-        golden[name] = compute(name)
+        target = path or registry.get(name).golden_path
+        golden = load(target) if target.exists() else {}
+        golden[name] = written[name] = compute(name)
+        _write_file(target, golden)
+    return written
+
+
+def _write_file(path: pathlib.Path, golden: dict[str, dict]) -> None:
     path.write_text(
         json.dumps(
             {
@@ -50,4 +67,3 @@ def write(names: list[str], path: pathlib.Path = PATH) -> dict[str, dict]:
         )
         + "\n"
     )
-    return golden

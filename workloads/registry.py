@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from workloads._base import Workload
+from workloads._base import BATCHING, CAPACITY, ONLINE, Workload
 from workloads.errors import UnknownNameError
 
 _WORKLOADS: dict[str, Workload] = {}
@@ -12,14 +12,23 @@ _WORKLOADS: dict[str, Workload] = {}
 
 def register(workload: Workload) -> Workload:
     assert workload.name and workload.name not in _WORKLOADS, workload.name
+    kinds, cls = workload.kinds(), type(workload)
+    # a declared benchmark kind needs the method it drives
+    for kind, method in ((ONLINE, "online"), (CAPACITY, "online"), (BATCHING, "batched")):
+        assert kind not in kinds or getattr(cls, method) is not getattr(Workload, method), (
+            f"{workload.name} declares {kind} benchmarks but no {method}()"
+        )
+    for declared in workload.benchmarks:
+        assert set(declared.engines or ()) <= set(workload.engines), (workload.name, declared)
     _WORKLOADS[workload.name] = workload
     return workload
 
 
 def _load() -> None:
-    if not _WORKLOADS:
-        import workloads.ledger  # noqa: F401  (each package registers its workloads)
-        import workloads.loan  # noqa: F401
+    # each package registers its workloads on import (once: Python caches modules), also
+    # when another workload registered itself first
+    import workloads.ledger  # noqa: F401
+    import workloads.loan  # noqa: F401
 
 
 def names() -> list[str]:

@@ -7,7 +7,7 @@ import argparse
 import math
 
 from bench import plan as plans
-from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES
+from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES, SEED_LIMIT
 from workloads.errors import InputError
 
 DEFAULT_STORE = "results"
@@ -31,8 +31,8 @@ def seed(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError("the seed is a whole number in [0, 2**63)")
+    if not 0 <= value < SEED_LIMIT:  # the one range: the store keeps seeds as int64
+        raise argparse.ArgumentTypeError("the seed is a whole number in [0, 2^63)")
     return value
 
 
@@ -194,6 +194,9 @@ def add_run_options(p) -> None:
         "machines), instructions (counted under Valgrind: deterministic, the CI gate), "
         "counters (this CPU's cycles, IPC and misses beside the time, where it has a PMU)",
     )
+    p.add_argument(
+        "--label", help="a name for the run (default: host-profile; calibrate adds -A and -B)"
+    )
     add_store(p)
     add_slo(p)
 
@@ -211,6 +214,7 @@ def plan_of(args) -> plans.Plan:
         processes=args.processes,
         pin=args.pin,
         measure=args.measure,
+        label=args.label,
     )
 
 

@@ -11,8 +11,7 @@ EPILOG = profiles_epilog()
 
 
 def add_arguments(p) -> None:
-    add_run_options(p)
-    p.add_argument("--label", help="a name for the two runs (default: calibration)")
+    add_run_options(p)  # --label: the two runs are <label>-A and <label>-B
 
 
 def main(args) -> int:
@@ -32,7 +31,7 @@ def main(args) -> int:
             f"calibrate refused: this host is emulated ({emulation}): its timings are "
             "invalid, so it has no noise floor; calibrate the real machine"
         )
-    rows = calibrate.calibrate(plan, args.store, args.label)
+    rows = calibrate.calibrate(plan, args.store)
     print(f"\n{'benchmark':<40} {'samples':>7} {'CV':>7} {'A/A ratio':>10} {'detectable':>11}")
     for r in rows:
         print(

@@ -14,7 +14,6 @@ EPILOG = profiles_epilog()
 
 def add_arguments(p) -> None:
     add_run_options(p)
-    p.add_argument("--label", help="a name for this run (default: host-profile)")
 
 
 def main(args) -> int:
@@ -26,7 +25,7 @@ def main(args) -> int:
     unused = modes.unused_options(plan, args.rounds, args.processes)
     if unused:
         print(unused, file=sys.stderr)
-    run_id = run.run(plan, store_location=args.store, label=args.label)
+    run_id = run.run(plan, store_location=args.store)
     print(f"\nrun {run_id} in {text.terminal(args.store)}")
     print_tables(Store(args.store).samples([run_id]), args.slo)
     return EXIT_OK

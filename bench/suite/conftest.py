@@ -42,7 +42,7 @@ def pytest_configure(config):
 
         _native.pin_threads(job["placement"])
     if job.get("run_id"):  # a plan alone (no run) measures without recording
-        config.stash[RECORDER] = Recorder(job)
+        config.stash[RECORDER] = Recorder(job, plan)
 
 
 def plan_of(config) -> Plan:
@@ -70,14 +70,72 @@ def inputs_of(plan):
     return get
 
 
+class Reference:
+    """The reference's answer at each workload's golden point (its golden entry's seed and
+    scale): what every benchmark's path must reproduce there."""
+
+    def __init__(self):
+        self._golden: dict[str, tuple] = {}
+        self._digests: dict[tuple, str] = {}
+
+    def golden(self, workload) -> tuple[dict, dict]:
+        """(the golden point's inputs, the golden entry), generated once per workload."""
+        from workloads import golden
+
+        if workload.name not in self._golden:
+            entry = golden.entry(workload)
+            assert entry, (
+                f"{workload.name} v{workload.version} has no golden digest in "
+                f"{workload.golden_path}: record it with bankbench verify --write-golden"
+            )
+            inputs = workload.generate(scale=entry["scale"], seed=entry["seed"])
+            self._golden[workload.name] = (inputs, entry)
+        return self._golden[workload.name]
+
+    def assert_matches(self, case: Case, run, prepare=None, reference_run=None) -> None:
+        """``run(inputs)`` on the golden point's inputs (made by ``prepare`` from them, when
+        given) passes check() and gives the reference's digest: the golden digest where the
+        inputs are the golden ones and nothing else is asked; else ``reference_run``'s
+        (default: the Python reference's run) on the same inputs, computed once."""
+        from workloads import registry
+
+        workload = registry.get(case.workload)
+        golden_inputs, entry = self.golden(workload)
+        inputs = prepare(golden_inputs) if prepare else golden_inputs
+        outputs = run(inputs)
+        workload.check(inputs, outputs)
+        if prepare is None and reference_run is None:
+            expected, source = entry["digest"], f"the golden digest ({workload.golden_path.name})"
+        else:
+            key = (case.kind, case.workload, case.batch_size, case.threads if reference_run else 0)
+            if key not in self._digests:
+                if reference_run is None:
+                    reference_outputs = workload.run(inputs, "python", 1)
+                else:
+                    reference_outputs = reference_run(inputs)
+                workload.check(inputs, reference_outputs)
+                self._digests[key] = workload.digest(reference_outputs)
+            expected, source = self._digests[key], "the Python reference's digest"
+        digest = workload.digest(outputs)
+        assert digest == expected, (
+            f"{case.test_id()} at the golden point (seed {entry['seed']}, scale "
+            f"{entry['scale']}) gives digest {digest[:16]}, not {source} {expected[:16]}"
+        )
+
+
+@pytest.fixture(scope="session")
+def reference() -> Reference:
+    return Reference()
+
+
 class Recorder:
     """Writes each finished benchmark's samples to the store and tells the parent."""
 
-    def __init__(self, job: dict):
+    def __init__(self, job: dict, plan: Plan):
         from bench.records import RunRecord
         from bench.store import Store
 
-        self.plan = Plan.from_dict(job["plan"])
+        self.plan = plan  # parsed once, by pytest_configure
         self.store = Store(job["store"])
         self.run = RunRecord.from_row(self.store.find_run(job["run_id"]))
         self.process = job["process"]
@@ -92,7 +150,9 @@ class Recorder:
         """The finished benchmark as pytest-benchmark's documented JSON (its
         pytest_benchmark_generate_json hook), read into Samples like an imported file."""
         from bench import samples
+        from workloads import registry
 
+        workload = registry.get(case.workload)
         output = config.hook.pytest_benchmark_generate_json(
             config=config,
             benchmarks=[benchmark.stats],
@@ -108,6 +168,9 @@ class Recorder:
             "seed": self.plan.seed,
             "mode": "batch" if case.kind in ("batch", "batching") else case.kind,
             "batch_size": case.batch_size,
+            # the comparability key of this workload: its version and its C's hash
+            "workload_version": workload.version,
+            "workload_source_sha256": workload.source_sha256(),
         }
         for entry in output["benchmarks"]:
             rows = samples.from_pytest_benchmark(

@@ -1,12 +1,17 @@
-"""Batch throughput of every workload × engine × thread count of the plan, the online latency
-and capacity of loan.decide, and ledger.post's batching curve.
+"""The benchmarks each workload declares (workloads/_base.py: ``Workload.benchmarks``), one test
+function per kind: batch throughput of every workload × engine × thread count of the plan,
+online latency and capacity of the workloads with an online path, the batching curve of
+those that take requests of a size.
 
 The tests are parametrized from the run's Plan (bench/plan.py: ``Plan.cases``), one case
 per benchmark, with the real thread count in the id: ``test_batch[ledger.post-c-16t]``.
 Benchmark ids in the store read ``<workload>[<engine>-<threads>t-<scale>]``. Each benchmark
 reports what it measured (units, digest, …) in ``extra_info``; what it ran (workload,
-engine, threads, scale, seed) comes from the plan. The digest is checked against the
-reference's at the tiny test scale, so a fast wrong answer cannot pass."""
+engine, threads, scale, seed) comes from the plan. Every benchmark checks the invariants of
+the outputs it timed, and runs the same path (engine, threads, batch size, shards) once at
+the workload's golden point, whose digest must be the reference's (the golden digest, or the
+Python reference's on the same inputs where the path changes them): a fast wrong answer
+cannot pass."""
 
 from __future__ import annotations
 
@@ -26,9 +31,9 @@ from workloads import _native, registry
 ITERATIONS_MAX = 1000
 KIND_OF_TEST = {
     "test_batch": plans.BATCH,
-    "test_decide_online_latency": plans.ONLINE,
-    "test_ledger_post_batching": plans.BATCHING,
-    "test_decide_capacity": plans.CAPACITY,
+    "test_online_latency": plans.ONLINE,
+    "test_batching": plans.BATCHING,
+    "test_capacity": plans.CAPACITY,
 }
 
 
@@ -49,7 +54,7 @@ def measure(benchmark, plan, case, target, **pedantic):
     return benchmark.pedantic(target, **pedantic)
 
 
-def test_batch(benchmark, plan, inputs_of, case):
+def test_batch(benchmark, plan, inputs_of, reference, case):
     workload = registry.get(case.workload)
     inputs = inputs_of(case.workload)
     engine, threads = case.engine, case.threads
@@ -89,6 +94,7 @@ def test_batch(benchmark, plan, inputs_of, case):
     last = len(inner_ns) - (1 if iterations > 1 else 0)
     timed_ns = inner_ns[last - rounds * iterations : last]
     workload.check(inputs, outputs)
+    reference.assert_matches(case, lambda golden: workload.run(golden, engine, threads))
     benchmark.extra_info.update(
         units=workload.units(inputs),
         digest=workload.digest(outputs),
@@ -101,19 +107,22 @@ def test_batch(benchmark, plan, inputs_of, case):
     )
 
 
-def test_decide_online_latency(benchmark, plan, inputs_of, case):
-    """One application per call; the per-call latency percentiles come from an instrumented
+def decide_all(session):
+    for row in range(session.size):
+        session.decide(row)
+    return session
+
+
+def test_online_latency(benchmark, plan, inputs_of, reference, case):
+    """One request per call; the per-call latency percentiles come from an instrumented
     pass, the benchmark times whole passes."""
-    workload = registry.get("loan.decide")
-    inputs = inputs_of("loan.decide")
+    workload = registry.get(case.workload)
+    inputs = inputs_of(case.workload)
     benchmark.name = case.name(plan.scale)
-    benchmark.group = "loan.decide online"
+    benchmark.group = f"{case.workload} online"
 
     def one_pass():
-        session = workload.online(inputs, case.engine)
-        for row in range(session.size):
-            session.decide(row)
-        return session
+        return decide_all(workload.online(inputs, case.engine))
 
     session = workload.online(inputs, case.engine)
     latencies = np.empty(session.size, dtype=np.int64)
@@ -123,6 +132,10 @@ def test_decide_online_latency(benchmark, plan, inputs_of, case):
         session.decide(row)
         latencies[row] = clock() - start
     measure(benchmark, plan, case, one_pass, rounds=plan.rounds_of(case.engine), iterations=1)
+    workload.check(inputs, session.outputs())
+    reference.assert_matches(
+        case, lambda golden: decide_all(workload.online(golden, case.engine)).outputs()
+    )
     benchmark.extra_info.update(
         units=session.size,
         **samples.latency_info(latencies),
@@ -130,41 +143,49 @@ def test_decide_online_latency(benchmark, plan, inputs_of, case):
     )
 
 
-def test_ledger_post_batching(benchmark, plan, inputs_of, case):
-    """The batching curve through Python: one C request per batch of 1, 128 or 8189
-    transfers (TigerBeetle's maximum), the same transfers each time."""
-    from workloads.ledger import post
-
-    workload = registry.get("ledger.post")
-    inputs = dict(inputs_of("ledger.post"))
-    inputs["transfers"] = post.rebatch(inputs["transfers"], case.batch_size)
+def test_batching(benchmark, plan, inputs_of, reference, case):
+    """The batching curve through Python: one C request per ``batch_size`` events (the
+    workload's ``batched`` inputs), the same events each time."""
+    workload = registry.get(case.workload)
+    inputs = workload.batched(inputs_of(case.workload), case.batch_size)
     benchmark.name = case.name(plan.scale)
-    benchmark.group = "ledger.post batching"
+    benchmark.group = f"{case.workload} batching"
     rounds = 1 if case.batch_size == 1 else plan.rounds
     outputs = measure(
-        benchmark, plan, case, workload.run, args=(inputs, "c", 1), rounds=rounds, iterations=1
+        benchmark,
+        plan,
+        case,
+        workload.run,
+        args=(inputs, case.engine, case.threads),
+        rounds=rounds,
+        iterations=1,
     )
     workload.check(inputs, outputs)
+    reference.assert_matches(
+        case,
+        lambda batched: workload.run(batched, case.engine, case.threads),
+        prepare=lambda golden: workload.batched(golden, case.batch_size),
+    )
     benchmark.extra_info.update(units=workload.units(inputs), digest=workload.digest(outputs))
 
 
-def test_decide_capacity(benchmark, plan, inputs_of, case):
-    """Capacity at a latency target: loan.decide as a service taking micro-batches of
-    ``batch_size`` applications per C request, on ``threads`` independent shards (each with its
-    own fraud state, as a service sharded by customer). A decision's latency is the service
+def test_capacity(benchmark, plan, inputs_of, reference, case):
+    """Capacity at a latency target: the workload as a service taking micro-batches of
+    ``batch_size`` requests per C call, on ``threads`` independent shards (each with its own
+    online session, as a service sharded by customer). A request's latency is the service
     time of its micro-batch (closed loop: queueing for arrivals is not modelled). The report
     picks the highest throughput whose p99 stays under the SLO."""
     threads, batch_size = case.threads, case.batch_size
-    workload = registry.get("loan.decide")
-    inputs = inputs_of("loan.decide")
-    size = inputs["applications"].num_rows
-    bounds = np.linspace(0, size, threads + 1).astype(int)
+    workload = registry.get(case.workload)
+    inputs = inputs_of(case.workload)
+    size = workload.online(inputs, case.engine).size
+    bounds = shard_bounds(size, threads)
     benchmark.name = case.name(plan.scale)
-    benchmark.group = "loan.decide capacity"
+    benchmark.group = f"{case.workload} capacity"
     latencies: list[np.ndarray] = []
 
     def fresh_sessions():
-        return ([workload.online(inputs, "c") for _ in range(threads)],), {}
+        return ([workload.online(inputs, case.engine) for _ in range(threads)],), {}
 
     def serve(sessions):
         def shard(session, begin, end):
@@ -188,23 +209,67 @@ def test_decide_capacity(benchmark, plan, inputs_of, case):
     sessions = measure(
         benchmark, plan, case, serve, setup=fresh_sessions, rounds=plan.rounds, iterations=1
     )
+    outputs = sharded_outputs(sessions, bounds)
+    workload.check(inputs, outputs)
+    reference.assert_matches(
+        case,
+        lambda golden: served(workload, golden, case.engine, threads, batch_size),
+        # one shard is the batch path's answer, the golden digest; more: the reference's
+        reference_run=None
+        if threads == 1
+        else lambda golden: served(workload, golden, "python", threads, None),
+    )
     benchmark.extra_info.update(
         units=size,
         **samples.latency_info(np.concatenate(latencies)),
-        # one shard carries the whole stream's fraud state: the same answer as the batch path;
-        # on more, each shard's rows start from a fresh state (summary.output_key keeps their
-        # answer apart per thread count), still one answer on every CPU
-        digest=workload.digest(sharded_outputs(sessions, bounds)),
+        # one shard carries the whole stream's state: the same answer as the batch path; on
+        # more, each shard's rows start from a fresh state (summary.output_key keeps their
+        # answer apart per thread count, and the reference check computes it the same way),
+        # still one answer on every CPU
+        digest=workload.digest(outputs),
     )
 
 
+def shard_bounds(size: int, shards: int) -> np.ndarray:
+    return np.linspace(0, size, shards + 1).astype(int)
+
+
+def served(workload, inputs, engine: str, shards: int, batch_size: int | None) -> dict:
+    """The outputs of ``shards`` fresh online sessions deciding their rows in micro-batches
+    of ``batch_size`` (None: one by one, as the reference does): the answer a capacity
+    benchmark on that many threads must give."""
+    bounds = shard_bounds(workload.online(inputs, engine).size, shards)
+    sessions = []
+    for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        session = workload.online(inputs, engine)
+        if batch_size is None:
+            for row in range(begin, end):
+                session.decide(row)
+        else:
+            for first in range(begin, end, batch_size):
+                session.decide_many(first, min(first + batch_size, end))
+        sessions.append(session)
+    return sharded_outputs(sessions, bounds)
+
+
 def sharded_outputs(sessions, bounds) -> dict:
-    """The offers of a capacity run: shard i decided rows [bounds[i], bounds[i + 1]) in its
-    own session, whose other rows stay unset; those rows of each, in order."""
+    """The outputs of a capacity run: shard i decided rows [bounds[i], bounds[i + 1]) in its
+    own session; those rows of each, in order, per table. A session's table holds every row
+    (those it did not decide unset: the C engine's) or only the rows it decided (the
+    reference's)."""
+    size = int(bounds[-1])
+
+    def rows(table: pa.Table, begin: int, end: int) -> pa.Table:
+        part = table.slice(begin, end - begin) if table.num_rows == size else table
+        assert part.num_rows == end - begin, (part.num_rows, begin, end)
+        return part
 
     return {
-        "offers": pa.concat_tables(
-            session.outputs()["offers"].slice(int(begin), int(end - begin))
-            for session, begin, end in zip(sessions, bounds[:-1], bounds[1:], strict=True)
+        name: pa.concat_tables(
+            rows(session.outputs()[name], begin, end)
+            for session, begin, end in zip(
+                sessions, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True
+            )
         ).combine_chunks()
+        for name in sessions[0].outputs()
     }

@@ -6,36 +6,7 @@
 #include <string.h>
 #include "internal.h"
 
-/* result codes (TigerBeetle's numbers) */
-enum {
-    LINKED_EVENT_FAILED = 1, LINKED_EVENT_CHAIN_OPEN = 2, TIMESTAMP_MUST_BE_ZERO = 3,
-    RESERVED_FLAG = 4, ID_MUST_NOT_BE_ZERO = 5, ID_MUST_NOT_BE_INT_MAX = 6,
-    FLAGS_ARE_MUTUALLY_EXCLUSIVE = 7, DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO = 8,
-    DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX = 9, CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO = 10,
-    CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX = 11, ACCOUNTS_MUST_BE_DIFFERENT = 12,
-    PENDING_ID_MUST_BE_ZERO = 13, PENDING_ID_MUST_NOT_BE_ZERO = 14,
-    PENDING_ID_MUST_NOT_BE_INT_MAX = 15, PENDING_ID_MUST_BE_DIFFERENT = 16,
-    TIMEOUT_RESERVED_FOR_PENDING_TRANSFER = 17, LEDGER_MUST_NOT_BE_ZERO = 19,
-    CODE_MUST_NOT_BE_ZERO = 20, DEBIT_ACCOUNT_NOT_FOUND = 21, CREDIT_ACCOUNT_NOT_FOUND = 22,
-    ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER = 23, TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS = 24,
-    PENDING_TRANSFER_NOT_FOUND = 25, PENDING_TRANSFER_NOT_PENDING = 26,
-    PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID = 27,
-    PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID = 28,
-    PENDING_TRANSFER_HAS_DIFFERENT_LEDGER = 29, PENDING_TRANSFER_HAS_DIFFERENT_CODE = 30,
-    EXCEEDS_PENDING_TRANSFER_AMOUNT = 31, PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT = 32,
-    PENDING_TRANSFER_ALREADY_POSTED = 33, PENDING_TRANSFER_ALREADY_VOIDED = 34,
-    PENDING_TRANSFER_EXPIRED = 35, EXISTS_WITH_DIFFERENT_FLAGS = 36,
-    EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID = 37, EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID = 38,
-    EXISTS_WITH_DIFFERENT_AMOUNT = 39, EXISTS_WITH_DIFFERENT_PENDING_ID = 40,
-    EXISTS_WITH_DIFFERENT_USER_DATA_64 = 42, EXISTS_WITH_DIFFERENT_USER_DATA_32 = 43,
-    EXISTS_WITH_DIFFERENT_TIMEOUT = 44, EXISTS_WITH_DIFFERENT_CODE = 45, EXISTS = 46,
-    OVERFLOWS_DEBITS_PENDING = 47, OVERFLOWS_CREDITS_PENDING = 48, OVERFLOWS_DEBITS_POSTED = 49,
-    OVERFLOWS_CREDITS_POSTED = 50, OVERFLOWS_DEBITS = 51, OVERFLOWS_CREDITS = 52,
-    OVERFLOWS_TIMEOUT = 53, EXCEEDS_CREDITS = 54, EXCEEDS_DEBITS = 55,
-    IMPORTED_EVENT_NOT_EXPECTED = 57, CLOSING_TRANSFER_MUST_BE_PENDING = 64,
-    DEBIT_ACCOUNT_ALREADY_CLOSED = 65, CREDIT_ACCOUNT_ALREADY_CLOSED = 66,
-    EXISTS_WITH_DIFFERENT_LEDGER = 67, ID_ALREADY_FAILED = 68,
-};
+/* result codes: BB_TB_* in bankcore.h (TigerBeetle's numbers) */
 
 enum {  /* transfer flags */
     F_LINKED = 1, F_PENDING = 2, F_POST = 4, F_VOID = 8, F_BALANCING_DEBIT = 16,
@@ -324,53 +295,53 @@ static uint32_t record_ledger(const bb_ledger *l, const record_t *r)
 
 static uint32_t exists_plain(const bb_ledger *l, const transfer_t *t, const record_t *e)
 {
-    if (t->debit_account_id != e->debit_account_id) return EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
-    if (t->credit_account_id != e->credit_account_id) return EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
+    if (t->debit_account_id != e->debit_account_id) return BB_TB_EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
+    if (t->credit_account_id != e->credit_account_id) return BB_TB_EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
     if (t->flags & (F_BALANCING_DEBIT | F_BALANCING_CREDIT)) {
-        if (t->amount < e->amount) return EXISTS_WITH_DIFFERENT_AMOUNT;  /* an upper limit */
+        if (t->amount < e->amount) return BB_TB_EXISTS_WITH_DIFFERENT_AMOUNT;  /* an upper limit */
     } else if (t->amount != e->amount) {
-        return EXISTS_WITH_DIFFERENT_AMOUNT;
+        return BB_TB_EXISTS_WITH_DIFFERENT_AMOUNT;
     }
-    if (t->user_data_64 != e->user_data_64) return EXISTS_WITH_DIFFERENT_USER_DATA_64;
-    if (t->user_data_32 != e->user_data_32) return EXISTS_WITH_DIFFERENT_USER_DATA_32;
-    if (t->ledger != record_ledger(l, e)) return EXISTS_WITH_DIFFERENT_LEDGER;
-    if (t->code != e->code) return EXISTS_WITH_DIFFERENT_CODE;
-    return EXISTS;
+    if (t->user_data_64 != e->user_data_64) return BB_TB_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+    if (t->user_data_32 != e->user_data_32) return BB_TB_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+    if (t->ledger != record_ledger(l, e)) return BB_TB_EXISTS_WITH_DIFFERENT_LEDGER;
+    if (t->code != e->code) return BB_TB_EXISTS_WITH_DIFFERENT_CODE;
+    return BB_TB_EXISTS;
 }
 
 static uint32_t exists_post_or_void(const bb_ledger *l, const transfer_t *t, const record_t *e,
                                     const record_t *p)
 {
     if (t->debit_account_id && t->debit_account_id != e->debit_account_id)
-        return EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
+        return BB_TB_EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
     if (t->credit_account_id && t->credit_account_id != e->credit_account_id)
-        return EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
+        return BB_TB_EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
     if (t->flags & F_VOID) {
         if (t->amount == 0 ? e->amount != p->amount : t->amount != e->amount)
-            return EXISTS_WITH_DIFFERENT_AMOUNT;
+            return BB_TB_EXISTS_WITH_DIFFERENT_AMOUNT;
     }
     if (t->flags & F_POST) {
         if (t->amount == UINT64_MAX ? e->amount != p->amount : t->amount != e->amount)
-            return EXISTS_WITH_DIFFERENT_AMOUNT;
+            return BB_TB_EXISTS_WITH_DIFFERENT_AMOUNT;
     }
     if (t->user_data_64 == 0 ? e->user_data_64 != p->user_data_64 : t->user_data_64 != e->user_data_64)
-        return EXISTS_WITH_DIFFERENT_USER_DATA_64;
+        return BB_TB_EXISTS_WITH_DIFFERENT_USER_DATA_64;
     if (t->user_data_32 == 0 ? e->user_data_32 != p->user_data_32 : t->user_data_32 != e->user_data_32)
-        return EXISTS_WITH_DIFFERENT_USER_DATA_32;
-    if (t->ledger && t->ledger != record_ledger(l, e)) return EXISTS_WITH_DIFFERENT_LEDGER;
-    if (t->code && t->code != e->code) return EXISTS_WITH_DIFFERENT_CODE;
-    return EXISTS;
+        return BB_TB_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+    if (t->ledger && t->ledger != record_ledger(l, e)) return BB_TB_EXISTS_WITH_DIFFERENT_LEDGER;
+    if (t->code && t->code != e->code) return BB_TB_EXISTS_WITH_DIFFERENT_CODE;
+    return BB_TB_EXISTS;
 }
 
 static uint32_t exists(bb_ledger *l, const transfer_t *t, const record_t *e)
 {
-    if (t->flags != e->flags) return EXISTS_WITH_DIFFERENT_FLAGS;
-    if (t->pending_id != e->pending_id) return EXISTS_WITH_DIFFERENT_PENDING_ID;
-    if (t->timeout != e->timeout) return EXISTS_WITH_DIFFERENT_TIMEOUT;
+    if (t->flags != e->flags) return BB_TB_EXISTS_WITH_DIFFERENT_FLAGS;
+    if (t->pending_id != e->pending_id) return BB_TB_EXISTS_WITH_DIFFERENT_PENDING_ID;
+    if (t->timeout != e->timeout) return BB_TB_EXISTS_WITH_DIFFERENT_TIMEOUT;
     if (t->flags & (F_POST | F_VOID)) {
         const record_t *p = find_record(l, t->pending_id, NULL);
         BB_ASSERT(p != NULL);   /* e was made from p, and a rollback removes e before p */
-        return p ? exists_post_or_void(l, t, e, p) : EXISTS;
+        return p ? exists_post_or_void(l, t, e, p) : BB_TB_EXISTS;
     }
     return exists_plain(l, t, e);
 }
@@ -387,36 +358,36 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     int post = (t->flags & F_POST) != 0, void_ = (t->flags & F_VOID) != 0;
     if ((post && void_) || (t->flags & (F_PENDING | F_BALANCING_DEBIT | F_BALANCING_CREDIT
                                         | F_CLOSING_DEBIT | F_CLOSING_CREDIT)))
-        return FLAGS_ARE_MUTUALLY_EXCLUSIVE;
-    if (t->pending_id == 0) return PENDING_ID_MUST_NOT_BE_ZERO;
-    if (t->pending_id == UINT64_MAX) return PENDING_ID_MUST_NOT_BE_INT_MAX;
-    if (t->pending_id == t->id) return PENDING_ID_MUST_BE_DIFFERENT;
-    if (t->timeout != 0) return TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+        return BB_TB_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+    if (t->pending_id == 0) return BB_TB_PENDING_ID_MUST_NOT_BE_ZERO;
+    if (t->pending_id == UINT64_MAX) return BB_TB_PENDING_ID_MUST_NOT_BE_INT_MAX;
+    if (t->pending_id == t->id) return BB_TB_PENDING_ID_MUST_BE_DIFFERENT;
+    if (t->timeout != 0) return BB_TB_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
     int64_t p_index;
     record_t *p = find_record(l, t->pending_id, &p_index);
-    if (!p || p->state != R_LIVE) return PENDING_TRANSFER_NOT_FOUND;
-    if (!(p->flags & F_PENDING)) return PENDING_TRANSFER_NOT_PENDING;
+    if (!p || p->state != R_LIVE) return BB_TB_PENDING_TRANSFER_NOT_FOUND;
+    if (!(p->flags & F_PENDING)) return BB_TB_PENDING_TRANSFER_NOT_PENDING;
     int64_t dr = existing_account(l, p->debit_account_id);
     int64_t cr = existing_account(l, p->credit_account_id);
     if (t->debit_account_id && t->debit_account_id != p->debit_account_id)
-        return PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
+        return BB_TB_PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
     if (t->credit_account_id && t->credit_account_id != p->credit_account_id)
-        return PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
-    if (t->ledger && t->ledger != l->accounts[dr].ledger) return PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
-    if (t->code && t->code != p->code) return PENDING_TRANSFER_HAS_DIFFERENT_CODE;
+        return BB_TB_PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
+    if (t->ledger && t->ledger != l->accounts[dr].ledger) return BB_TB_PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
+    if (t->code && t->code != p->code) return BB_TB_PENDING_TRANSFER_HAS_DIFFERENT_CODE;
     uint64_t amount = void_ ? (t->amount > 0 ? t->amount : p->amount)
                             : (t->amount == UINT64_MAX ? p->amount : t->amount);
-    if (amount > p->amount) return EXCEEDS_PENDING_TRANSFER_AMOUNT;
-    if (void_ && amount < p->amount) return PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT;
-    if (p->status == S_POSTED) return PENDING_TRANSFER_ALREADY_POSTED;
-    if (p->status == S_VOIDED) return PENDING_TRANSFER_ALREADY_VOIDED;
+    if (amount > p->amount) return BB_TB_EXCEEDS_PENDING_TRANSFER_AMOUNT;
+    if (void_ && amount < p->amount) return BB_TB_PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT;
+    if (p->status == S_POSTED) return BB_TB_PENDING_TRANSFER_ALREADY_POSTED;
+    if (p->status == S_VOIDED) return BB_TB_PENDING_TRANSFER_ALREADY_VOIDED;
     /* p->timeout·10^9 + timestamp fits: it was checked against 2^63 when p was created */
     BB_ASSERT(p->timestamp + (uint64_t)p->timeout * NS_PER_S <= U63_MAX);
     if (p->status == S_EXPIRED || (p->timeout && p->timestamp + p->timeout * NS_PER_S <= t->timestamp))
-        return PENDING_TRANSFER_EXPIRED;
+        return BB_TB_PENDING_TRANSFER_EXPIRED;
     account_t *da = &l->accounts[dr], *ca = &l->accounts[cr];
-    if ((da->flags & A_CLOSED) && !void_) return DEBIT_ACCOUNT_ALREADY_CLOSED;
-    if ((ca->flags & A_CLOSED) && !void_) return CREDIT_ACCOUNT_ALREADY_CLOSED;
+    if ((da->flags & A_CLOSED) && !void_) return BB_TB_DEBIT_ACCOUNT_ALREADY_CLOSED;
+    if ((ca->flags & A_CLOSED) && !void_) return BB_TB_CREDIT_ACCOUNT_ALREADY_CLOSED;
 
     record_t record = {
         .debit_account_id = p->debit_account_id,
@@ -430,7 +401,7 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
     /* the pending amounts are in the balances until p resolves or expires, once */
     BB_ASSERT(da->debits_pending >= p_amount && ca->credits_pending >= p_amount);
     uint16_t p_flags = p->flags;
-    if (store_record(run, t->id, &record, 1) < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
+    if (store_record(run, t->id, &record, 1) < 0) { run->out_of_memory = 1; return BB_TB_LINKED_EVENT_FAILED; }
     /* store_record may have moved the records: use indices from here on */
     set_record_status(run, p_cell, p_index, post ? S_POSTED : S_VOIDED);
     set_balance(run, dr, DEBITS_PENDING, da->debits_pending - p_amount);
@@ -451,33 +422,33 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
 {
     bb_ledger *l = run->ledger;
     uint64_t sum;
-    if (t->flags & ~F_KNOWN) return RESERVED_FLAG;
-    if (t->id == 0) return ID_MUST_NOT_BE_ZERO;
-    if (t->id == UINT64_MAX) return ID_MUST_NOT_BE_INT_MAX;
+    if (t->flags & ~F_KNOWN) return BB_TB_RESERVED_FLAG;
+    if (t->id == 0) return BB_TB_ID_MUST_NOT_BE_ZERO;
+    if (t->id == UINT64_MAX) return BB_TB_ID_MUST_NOT_BE_INT_MAX;
     const record_t *e = find_record(l, t->id, NULL);
-    if (e) return e->state == R_ORPHAN ? ID_ALREADY_FAILED : exists(l, t, e);
+    if (e) return e->state == R_ORPHAN ? BB_TB_ID_ALREADY_FAILED : exists(l, t, e);
     if (t->flags & (F_POST | F_VOID)) return post_or_void(run, t);
-    if (t->debit_account_id == 0) return DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
-    if (t->debit_account_id == UINT64_MAX) return DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
-    if (t->credit_account_id == 0) return CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
-    if (t->credit_account_id == UINT64_MAX) return CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
-    if (t->credit_account_id == t->debit_account_id) return ACCOUNTS_MUST_BE_DIFFERENT;
-    if (t->pending_id != 0) return PENDING_ID_MUST_BE_ZERO;
+    if (t->debit_account_id == 0) return BB_TB_DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+    if (t->debit_account_id == UINT64_MAX) return BB_TB_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+    if (t->credit_account_id == 0) return BB_TB_CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+    if (t->credit_account_id == UINT64_MAX) return BB_TB_CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+    if (t->credit_account_id == t->debit_account_id) return BB_TB_ACCOUNTS_MUST_BE_DIFFERENT;
+    if (t->pending_id != 0) return BB_TB_PENDING_ID_MUST_BE_ZERO;
     if (!(t->flags & F_PENDING)) {
-        if (t->timeout != 0) return TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
-        if (t->flags & (F_CLOSING_DEBIT | F_CLOSING_CREDIT)) return CLOSING_TRANSFER_MUST_BE_PENDING;
+        if (t->timeout != 0) return BB_TB_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+        if (t->flags & (F_CLOSING_DEBIT | F_CLOSING_CREDIT)) return BB_TB_CLOSING_TRANSFER_MUST_BE_PENDING;
     }
-    if (t->ledger == 0) return LEDGER_MUST_NOT_BE_ZERO;
-    if (t->code == 0) return CODE_MUST_NOT_BE_ZERO;
+    if (t->ledger == 0) return BB_TB_LEDGER_MUST_NOT_BE_ZERO;
+    if (t->code == 0) return BB_TB_CODE_MUST_NOT_BE_ZERO;
     int64_t dr = find_account(l, t->debit_account_id);
-    if (dr < 0) return DEBIT_ACCOUNT_NOT_FOUND;
+    if (dr < 0) return BB_TB_DEBIT_ACCOUNT_NOT_FOUND;
     int64_t cr = find_account(l, t->credit_account_id);
-    if (cr < 0) return CREDIT_ACCOUNT_NOT_FOUND;
+    if (cr < 0) return BB_TB_CREDIT_ACCOUNT_NOT_FOUND;
     account_t *da = &l->accounts[dr], *ca = &l->accounts[cr];
-    if (da->ledger != ca->ledger) return ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
-    if (t->ledger != da->ledger) return TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
-    if (da->flags & A_CLOSED) return DEBIT_ACCOUNT_ALREADY_CLOSED;
-    if (ca->flags & A_CLOSED) return CREDIT_ACCOUNT_ALREADY_CLOSED;
+    if (da->ledger != ca->ledger) return BB_TB_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
+    if (t->ledger != da->ledger) return BB_TB_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+    if (da->flags & A_CLOSED) return BB_TB_DEBIT_ACCOUNT_ALREADY_CLOSED;
+    if (ca->flags & A_CLOSED) return BB_TB_CREDIT_ACCOUNT_ALREADY_CLOSED;
 
     uint64_t amount = t->amount;
     /* the balances' sums below never overflow: every amount added was checked against them */
@@ -494,23 +465,23 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
         if (room < amount) amount = room;
     }
     if (t->flags & F_PENDING) {
-        if (__builtin_add_overflow(amount, da->debits_pending, &sum)) return OVERFLOWS_DEBITS_PENDING;
-        if (__builtin_add_overflow(amount, ca->credits_pending, &sum)) return OVERFLOWS_CREDITS_PENDING;
+        if (__builtin_add_overflow(amount, da->debits_pending, &sum)) return BB_TB_OVERFLOWS_DEBITS_PENDING;
+        if (__builtin_add_overflow(amount, ca->credits_pending, &sum)) return BB_TB_OVERFLOWS_CREDITS_PENDING;
     }
-    if (__builtin_add_overflow(amount, da->debits_posted, &sum)) return OVERFLOWS_DEBITS_POSTED;
-    if (__builtin_add_overflow(amount, ca->credits_posted, &sum)) return OVERFLOWS_CREDITS_POSTED;
+    if (__builtin_add_overflow(amount, da->debits_posted, &sum)) return BB_TB_OVERFLOWS_DEBITS_POSTED;
+    if (__builtin_add_overflow(amount, ca->credits_posted, &sum)) return BB_TB_OVERFLOWS_CREDITS_POSTED;
     if (__builtin_add_overflow(amount, da->debits_pending + da->debits_posted, &sum))
-        return OVERFLOWS_DEBITS;
+        return BB_TB_OVERFLOWS_DEBITS;
     if (__builtin_add_overflow(amount, ca->credits_pending + ca->credits_posted, &sum))
-        return OVERFLOWS_CREDITS;
+        return BB_TB_OVERFLOWS_CREDITS;
     if (__builtin_add_overflow(t->timestamp, (uint64_t)t->timeout * NS_PER_S, &sum) || sum > U63_MAX)
-        return OVERFLOWS_TIMEOUT;
+        return BB_TB_OVERFLOWS_TIMEOUT;
     if ((da->flags & A_DEBITS_MUST_NOT_EXCEED_CREDITS)
         && da->debits_pending + da->debits_posted + amount > da->credits_posted)
-        return EXCEEDS_CREDITS;
+        return BB_TB_EXCEEDS_CREDITS;
     if ((ca->flags & A_CREDITS_MUST_NOT_EXCEED_DEBITS)
         && ca->credits_pending + ca->credits_posted + amount > ca->debits_posted)
-        return EXCEEDS_DEBITS;
+        return BB_TB_EXCEEDS_DEBITS;
 
     record_t record = {
         .debit_account_id = t->debit_account_id,
@@ -520,7 +491,7 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
         .status = (t->flags & F_PENDING) ? S_PENDING : S_NONE,
     };
     int64_t index = store_record(run, t->id, &record, 1);
-    if (index < 0) { run->out_of_memory = 1; return LINKED_EVENT_FAILED; }
+    if (index < 0) { run->out_of_memory = 1; return BB_TB_LINKED_EVENT_FAILED; }
     if (t->flags & F_PENDING) {
         set_balance(run, dr, DEBITS_PENDING, da->debits_pending + amount);
         set_balance(run, cr, CREDITS_PENDING, ca->credits_pending + amount);
@@ -542,10 +513,10 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
 
 static bool is_transient(uint32_t status)
 {
-    return status == DEBIT_ACCOUNT_NOT_FOUND || status == CREDIT_ACCOUNT_NOT_FOUND
-        || status == PENDING_TRANSFER_NOT_FOUND || status == EXCEEDS_CREDITS
-        || status == EXCEEDS_DEBITS || status == DEBIT_ACCOUNT_ALREADY_CLOSED
-        || status == CREDIT_ACCOUNT_ALREADY_CLOSED;
+    return status == BB_TB_DEBIT_ACCOUNT_NOT_FOUND || status == BB_TB_CREDIT_ACCOUNT_NOT_FOUND
+        || status == BB_TB_PENDING_TRANSFER_NOT_FOUND || status == BB_TB_EXCEEDS_CREDITS
+        || status == BB_TB_EXCEEDS_DEBITS || status == BB_TB_DEBIT_ACCOUNT_ALREADY_CLOSED
+        || status == BB_TB_CREDIT_ACCOUNT_ALREADY_CLOSED;
 }
 
 /* ---- the public API ---- */
@@ -698,13 +669,13 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             run.size = 0;
         }
         if (linked && i == end - 1) {
-            status = LINKED_EVENT_CHAIN_OPEN;
+            status = BB_TB_LINKED_EVENT_CHAIN_OPEN;
         } else if (chain_broken) {
-            status = LINKED_EVENT_FAILED;
+            status = BB_TB_LINKED_EVENT_FAILED;
         } else if (in->flags[i] & F_IMPORTED) {
-            status = IMPORTED_EVENT_NOT_EXPECTED;   /* imported batches are outside the subset */
+            status = BB_TB_IMPORTED_EVENT_NOT_EXPECTED;   /* imported batches are outside the subset */
         } else if (in->timestamp[i] != 0) {
-            status = TIMESTAMP_MUST_BE_ZERO;
+            status = BB_TB_TIMESTAMP_MUST_BE_ZERO;
         } else {
             transfer_t t = {
                 .id = in->id[i], .debit_account_id = in->debit_account_id[i],
@@ -721,13 +692,13 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             return BB_OUT_OF_MEMORY;
         }
         if (status != BB_TB_CREATED) {
-            const record_t *e = status == EXISTS ? find_record(l, in->id[i], NULL) : NULL;
+            const record_t *e = status == BB_TB_EXISTS ? find_record(l, in->id[i], NULL) : NULL;
             out->timestamp[p] = e ? e->timestamp : 0;   /* read before a rollback */
             if (chain_start >= 0 && !chain_broken) {
                 chain_broken = 1;
                 rollback(&run);
                 for (int64_t q = chain_start; q < p; q++) {
-                    out->status[q] = LINKED_EVENT_FAILED;
+                    out->status[q] = BB_TB_LINKED_EVENT_FAILED;
                     out->timestamp[q] = 0;
                 }
             }
@@ -743,7 +714,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             out->status[p] = status;
             out->timestamp[p] = timestamp;
         }
-        if (chain_start >= 0 && (!linked || status == LINKED_EVENT_CHAIN_OPEN)) {
+        if (chain_start >= 0 && (!linked || status == BB_TB_LINKED_EVENT_CHAIN_OPEN)) {
             chain_start = -1;
             chain_broken = 0;
             run.open = 0;

@@ -211,6 +211,15 @@ class Eod(Workload):
     name = "ledger.eod"
     unit = "loan-days"
     engines = ("c", "python")
+    c_sources = (
+        "src/eod.c",
+        "src/ledger.c",
+        "src/schedule.c",
+        "src/batches.c",
+        "src/barrier.c",
+        "src/hashmap.c",
+        "src/tables.c",
+    )
     input_schemas = {
         "accounts": post.ACCOUNTS,
         "setup": post.TRANSFERS,
@@ -378,11 +387,7 @@ class Eod(Workload):
             },
         }
         n = len(loans["loan_id"])
-        state = {
-            k: np.zeros(n, dtype=t.to_pandas_dtype())
-            for k, t in LOAN_STATE.items()
-            if k != "loan_id"
-        }
+        state = _tables.output_columns(LOAN_STATE, n, given={"loan_id": None}, zeroed=True)
         state_c = ffi.new(
             "bb_eod_loan_state *",
             {

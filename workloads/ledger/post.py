@@ -53,7 +53,7 @@ import pyarrow as pa
 
 from native import ffi, lib
 from workloads import _native, _tables
-from workloads._base import Workload
+from workloads._base import BATCH, BATCHING, Benchmark, Workload
 from workloads.errors import InputError
 from workloads.ledger import _sharded
 from workloads.ledger import _tigerbeetle as tb
@@ -139,6 +139,12 @@ class Post(Workload):
     name = "ledger.post"
     unit = "transfers"
     engines = ("c", "python")
+    c_sources = ("src/ledger.c", "src/batches.c", "src/barrier.c", "src/hashmap.c", "src/tables.c")
+    benchmarks = (
+        Benchmark(BATCH, threaded=True),
+        # the batching curve: one C request per 1, 128 or 8189 transfers (TigerBeetle's maximum)
+        Benchmark(BATCHING, engines=("c",), batch_sizes=(1, 128, BATCH_SIZE_MAX)),
+    )
     input_schemas = {"accounts": ACCOUNTS, "transfers": TRANSFERS, "config": _sharded.CONFIG}
     output_schemas = {"results": RESULTS, "accounts": BALANCES}
 
@@ -161,6 +167,9 @@ class Post(Workload):
 
     def _units(self, inputs) -> int:
         return inputs["transfers"].num_rows
+
+    def batched(self, inputs, batch_size: int) -> _tables.Tables:
+        return {**inputs, "transfers": rebatch(inputs["transfers"], batch_size)}
 
     def _run_python(self, inputs, threads: int) -> _tables.Tables:
         ledger = Ledger(
@@ -297,7 +306,7 @@ class CLedger:
 
     def balances(self, ids: np.ndarray) -> pa.Table:
         n = len(ids)
-        out = {k: np.empty(n, dtype=t.to_pandas_dtype()) for k, t in BALANCES.items() if k != "id"}
+        out = _tables.output_columns(BALANCES, n, given={"id": None})
         c_out = ffi.new("bb_ledger_balances *", {k: _native.out_pointer(v) for k, v in out.items()})
         _native.check_status(lib.bb_ledger_read_balances(self.c, c_out), "bb_ledger_read_balances")
         return _tables.table({"id": ids, **out}, BALANCES)

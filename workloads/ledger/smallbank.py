@@ -167,6 +167,7 @@ class SmallBank(Workload):
     name = "ledger.smallbank"
     unit = "transactions"
     engines = ("c", "python")
+    c_sources = ("src/smallbank.c", "src/batches.c", "src/barrier.c", "src/tables.c")
     input_schemas = {
         "customers": CUSTOMERS,
         "transactions": TRANSACTIONS,

@@ -141,16 +141,20 @@ def run(loans: pa.Table, threads: int) -> _tables.Tables:
     n = cols["n_periods"].astype(np.int64)
     per_loan = np.where((n >= 1) & (n <= spec.PERIODS_MAX), n, 0)
     offsets = np.concatenate([[0], np.cumsum(per_loan)]).astype(np.int64)
-    rows = {
-        name: np.zeros(int(offsets[-1]), dtype=kind.to_pandas_dtype())
-        for name, kind in spec.INSTALLMENTS.items()
-    }
-    rows["loan_id"][:] = np.repeat(cols["loan_id"], per_loan)
-    rows["period"][:] = np.arange(offsets[-1]) - np.repeat(offsets[:-1], per_loan) + 1
-    totals = {
-        name: np.zeros(count, dtype=kind.to_pandas_dtype()) for name, kind in spec.TOTALS.items()
-    }
-    totals["loan_id"] = cols["loan_id"]
+    rows = _tables.output_columns(
+        spec.INSTALLMENTS,
+        int(offsets[-1]),
+        given={
+            "loan_id": np.repeat(cols["loan_id"], per_loan),
+            "period": (np.arange(offsets[-1]) - np.repeat(offsets[:-1], per_loan) + 1).astype(
+                spec.INSTALLMENTS["period"].to_pandas_dtype()
+            ),
+        },
+        zeroed=True,
+    )
+    totals = _tables.output_columns(
+        spec.TOTALS, count, given={"loan_id": cols["loan_id"]}, zeroed=True
+    )
     _native.run_ranges(count, threads, lambda b, e: _chunk(cols, offsets, b, e, rows, totals))
     return {
         "installments": _tables.table(rows, spec.INSTALLMENTS),

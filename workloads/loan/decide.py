@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from native import ffi, lib
 from workloads import _native, _tables
-from workloads._base import Workload, scaled
+from workloads._base import BATCH, CAPACITY, ONLINE, Benchmark, Workload, scaled
 from workloads._rng import Stream
 from workloads.errors import InputError
 from workloads.loan import _applicants, fraud, limit, schedule, score
@@ -189,8 +189,10 @@ class CSession:
             "product": _native.pointer(self.cols["product"]),
         }
         self.apps.n_periods = _native.pointer(self.cols["n_periods"])
-        self.out = {k: np.zeros(n, dtype=t.to_pandas_dtype()) for k, t in OFFERS.items()}
-        self.out["event_id"] = self.cols["event_id"]
+        # zeroed: an online session's undecided rows read 0
+        self.out = _tables.output_columns(
+            OFFERS, n, given={"event_id": self.cols["event_id"]}, zeroed=True
+        )
         self.offers = ffi.new(
             "bb_offers *",
             {k: _native.out_pointer(v) for k, v in self.out.items() if k != "event_id"},
@@ -276,6 +278,21 @@ class Decide(Workload):
     name = "loan.decide"
     unit = "applications"
     engines = ("c", "python")
+    c_sources = (
+        "src/decide.c",
+        "src/fraud.c",
+        "src/score.c",
+        "src/limit.c",
+        "src/schedule.c",
+        "src/hashmap.c",
+        "src/tables.c",
+    )
+    benchmarks = (
+        Benchmark(BATCH, threaded=True),
+        Benchmark(ONLINE),  # one application per call, each engine: the latency path
+        # micro-batches of 1, 16, 256 applications per C request, one shard per thread
+        Benchmark(CAPACITY, engines=("c",), threaded=True, batch_sizes=(1, 16, 256)),
+    )
     input_schemas = {
         "applications": APPLICATIONS,
         "scorecard": {"json": pa.string()},

@@ -445,6 +445,7 @@ class Fraud(Workload):
     name = "loan.fraud"
     unit = "events"
     engines = ("c", "python")
+    c_sources = ("src/fraud.c", "src/hashmap.c", "src/tables.c")
     input_schemas = {"events": EVENTS, "rules": RULES, "lists": LISTS}
     output_schemas = {"decisions": DECISIONS, "confusion": CONFUSION}
 

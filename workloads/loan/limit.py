@@ -181,6 +181,7 @@ class Limit(Workload):
     name = "loan.limit"
     unit = "applications"
     engines = ("c", "python", "numpy")
+    c_sources = ("src/limit.c", "src/schedule.c")
     input_schemas = {"applicants": APPLICANTS, "params": {"json": pa.string()}}
     output_schemas = {"limits": LIMITS}
 
@@ -227,10 +228,8 @@ class Limit(Workload):
         return {"limits": _tables.from_rows(rows, LIMITS)}
 
     def _outputs(self, applicants: pa.Table) -> dict[str, np.ndarray]:
-        n = applicants.num_rows
-        out = {k: np.empty(n, dtype=t.to_pandas_dtype()) for k, t in LIMITS.items()}
-        out["applicant_id"] = _native.column_view(applicants.column("applicant_id"))
-        return out
+        ids = _native.column_view(applicants.column("applicant_id"))
+        return _tables.output_columns(LIMITS, applicants.num_rows, given={"applicant_id": ids})
 
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
         params = c_params(parse_params(inputs["params"]))

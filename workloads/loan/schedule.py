@@ -143,6 +143,7 @@ class Schedule(Workload):
     name = "loan.schedule"
     unit = "loans"
     engines = ("c", "python", "numpy")
+    c_sources = ("src/schedule.c",)
     input_schemas = {"loans": LOANS}
     output_schemas = {"installments": INSTALLMENTS, "loans": TOTALS}
 
@@ -202,11 +203,8 @@ class Schedule(Workload):
             _native.pointer(cols["n_periods"]), n, _native.out_pointer(offsets)
         )
         _native.check_status(rc, "bb_schedule_offsets")
-        rows = {
-            name: np.empty(int(offsets[n]), dtype=kind.to_pandas_dtype())
-            for name, kind in INSTALLMENTS.items()
-        }
-        totals = {name: np.empty(n, dtype=kind.to_pandas_dtype()) for name, kind in TOTALS.items()}
+        rows = _tables.output_columns(INSTALLMENTS, int(offsets[n]))
+        totals = _tables.output_columns(TOTALS, n)
         loans_c = ffi.new("bb_loans *", {name: _native.pointer(cols[name]) for name in LOANS})
         rows_c = ffi.new("bb_installments *", {k: _native.out_pointer(v) for k, v in rows.items()})
         totals_c = ffi.new(

@@ -186,6 +186,7 @@ class Score(Workload):
     version = 2  # 2: the scores table names a row's missing variables (missing_variables)
     unit = "applications"
     engines = ("c", "python", "numpy")
+    c_sources = ("src/score.c",)
     input_schemas = {
         "applicants": {"applicant_id": pa.uint64()},
         "scorecard": {"json": pa.string()},
@@ -227,10 +228,8 @@ class Score(Workload):
         return {"scores": _tables.from_rows(rows, SCORES)}
 
     def _outputs(self, applicants: pa.Table) -> dict[str, np.ndarray]:
-        n = applicants.num_rows
-        out = {name: np.empty(n, dtype=kind.to_pandas_dtype()) for name, kind in SCORES.items()}
-        out["applicant_id"] = _native.column_view(applicants.column("applicant_id"))
-        return out
+        ids = _native.column_view(applicants.column("applicant_id"))
+        return _tables.output_columns(SCORES, applicants.num_rows, given={"applicant_id": ids})
 
     def _run_numpy(self, inputs, threads: int) -> _tables.Tables:
         card = cards.from_table(inputs["scorecard"])
