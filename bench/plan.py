@@ -153,13 +153,18 @@ class Plan:
     measure: str
     label: str = ""  # the run's name; resolve() gives the one default (default_label)
 
+    @property
+    def mode(self) -> modes.Mode:
+        """The measurement mode's object (bench/measure/modes.py), chosen once by ``measure``."""
+        return modes.of(self.measure)
+
     def cases(self) -> list[Case]:
         """Every benchmark this plan runs, in the suite's order."""
-        return [c for c in self.every_case() if not modes.skip_reason(self, c)]
+        return [c for c in self.every_case() if not self.mode.skip_reason(self, c)]
 
     def skipped(self) -> list[tuple[Case, str]]:
         """The benchmarks the measurement mode cannot measure, and why."""
-        return [(c, why) for c in self.every_case() if (why := modes.skip_reason(self, c))]
+        return [(c, why) for c in self.every_case() if (why := self.mode.skip_reason(self, c))]
 
     def every_case(self) -> list[Case]:
         """Every benchmark of the plan's selection, whatever the measurement mode."""
@@ -257,4 +262,4 @@ def resolve(
         measure=measure,
         label=label or default_label(name),
     )
-    return modes.adjust(plan, engines_given=bool(engines))
+    return plan.mode.adjust(plan, engines_given=bool(engines))

@@ -229,9 +229,7 @@ def run(
         )
     facts = fingerprint.collect()
     build = facts.pop("build")
-    modes.check_available(
-        plan.measure, facts.get("emulation_reason") if facts["emulated"] else None
-    )
+    plan.mode.check_available(facts.get("emulation_reason") if facts["emulated"] else None)
     if facts["emulated"]:
         print(
             f"WARNING: {facts['emulation_reason']}: "
@@ -283,7 +281,7 @@ def run(
     try:
         liveness.remove_abandoned_scratch(tempfile.gettempdir())  # of killed runs
         with tempfile.TemporaryDirectory(prefix=liveness.scratch_prefix()) as folder:
-            worker_mode = modes.prepare(plan.measure, pathlib.Path(folder))
+            worker_mode = plan.mode.prepare(pathlib.Path(folder))
             if worker_mode.note:
                 print(worker_mode.note, file=sys.stderr)
             for process in range(plan.processes):

@@ -1,8 +1,7 @@
 """The measurement modes of ``bankbench run --measure``: what each needs from the plan, the
 worker's command and environment, and the one seam in the suite where a mode takes the
 measured call (``measured``). Each mode is one object (``of(plan.measure)``), chosen once;
-the module's functions are the seam the plan, the run and the suite call, each asking the
-plan's mode.
+the plan holds it (``plan.mode``), and the plan, the run and the suite call it there.
 
 ``time`` is pytest-benchmark's wall clock (the default; the only mode that compares
 machines' speed). ``instructions`` runs the worker under Valgrind's callgrind: one counted
@@ -18,13 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.measure.counts import CALL, CORE, EVENTS, Counts
+from workloads._base import CAPACITY
 
 TIME, INSTRUCTIONS, COUNTERS = "time", "instructions", "counters"
 MODES = (TIME, INSTRUCTIONS, COUNTERS)
 # instruction counts of the interpreted engines: the python reference under callgrind runs
 # ~100x slower than natively (ledger.eod at the smoke scale: ~0.9 s natively, minutes there)
 INTERPRETED_SCALE_MAX = 0.002
-CAPACITY = "capacity"  # bench.plan's kind of benchmark that measures service latency
 
 
 # --- the parent: how the worker runs --------------------------------------------------------
@@ -200,12 +199,7 @@ def of(measure: str) -> Mode:
     return _MODES[measure]
 
 
-# --- the seam: what the plan, the run and the suite call --------------------------------------
-
-
-def adjust(plan, engines_given: bool):
-    """The plan as its mode runs it (Instructions.adjust)."""
-    return of(plan.measure).adjust(plan, engines_given)
+# --- what the run command asks of the mode ----------------------------------------------------
 
 
 def unused_options(plan, rounds: int | None, processes: int | None) -> str | None:
@@ -227,27 +221,12 @@ def unused_options(plan, rounds: int | None, processes: int | None) -> str | Non
     )
 
 
-def skip_reason(plan, case) -> str | None:
-    """Why the plan's mode does not measure this benchmark of the plan, or None."""
-    return of(plan.measure).skip_reason(plan, case)
-
-
-def check_available(measure: str, emulation_reason: str | None) -> None:
-    """Refuses (one line) a mode that cannot run on this host, before anything is stored."""
-    of(measure).check_available(emulation_reason)
-
-
 def skipped_lines(plan) -> list[str]:
     """One line per reason the mode leaves benchmarks of the plan out, naming them."""
     by_reason: dict[str, list[str]] = {}
     for case, reason in plan.skipped():
         by_reason.setdefault(reason, []).append(case.name(plan.scale))
     return [f"not measured ({reason}): {', '.join(names)}" for reason, names in by_reason.items()]
-
-
-def prepare(measure: str, folder: pathlib.Path) -> Worker:
-    """What the parent needs to start workers in this mode (checked by check_available)."""
-    return of(measure).prepare(folder)
 
 
 def failure_detail(worker: Worker) -> str:
@@ -259,14 +238,7 @@ def failure_detail(worker: Worker) -> str:
     return callgrind.valgrind_log_tail(worker.dump_base)
 
 
-# --- the worker: the measured call ----------------------------------------------------------
-
-
-def measured(benchmark, measure: str, engine: str, target: Callable, pedantic: dict) -> Any:
-    """Run ``target`` as pytest-benchmark's pedantic would, in a counting mode, and leave one
-    Counts per round in ``benchmark.extra_info["counts"]``."""
-    assert measure in (INSTRUCTIONS, COUNTERS), measure
-    return of(measure).measured(benchmark, engine, target, pedantic)
+# --- the worker: the counts of a round ---------------------------------------------------------
 
 
 def mean(calls: list[Counts]) -> Counts:

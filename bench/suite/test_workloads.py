@@ -50,7 +50,7 @@ def measure(benchmark, plan, case, target, **pedantic):
     "counters": bench/measure/modes.py."""
     assert plan.measure in plans.MEASURE_MODES, plan.measure
     if plan.measure != modes.TIME:
-        return modes.measured(benchmark, plan.measure, case.engine, target, pedantic)
+        return plan.mode.measured(benchmark, case.engine, target, pedantic)
     return benchmark.pedantic(target, **pedantic)
 
 
