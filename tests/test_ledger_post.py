@@ -56,7 +56,10 @@ def test_script_gives_the_hand_derived_codes_and_balances(script, engine, thread
 
 
 def test_exists_reports_the_original_timestamp(script):
-    out = W.run(inputs_of(script["accounts"], script["batches"]), engine="c")["results"].to_pylist()
+    inputs = inputs_of(script["accounts"], script["batches"])
+    outputs = W.run(inputs, engine="c")
+    W.check(inputs, outputs)
+    out = outputs["results"].to_pylist()
     first = out[0]
     retry = next(r for r in out[1:] if r["id"] == first["id"] and r["status"] == tb.EXISTS)
     assert retry["timestamp"] == first["timestamp"] > 0
@@ -173,7 +176,9 @@ def test_replaying_a_batch_creates_nothing_it_created_before(case):
             assert now != tb.CREATED, "a created or failed-for-good id never posts again"
     if tb.CREATED not in after:  # against the same clock: a batch as long whose events cannot act
         inert = [dict(e, id=0) for e in batches[0]]
-        idle = W.run(inputs_of(ACCOUNTS, [funding, *batches, inert], cells), engine="c")
+        idle_inputs = inputs_of(ACCOUNTS, [funding, *batches, inert], cells)
+        idle = W.run(idle_inputs, engine="c")
+        W.check(idle_inputs, idle)
         assert twice["accounts"].equals(idle["accounts"]), (
             "a replay that creates nothing moves no money"
         )
