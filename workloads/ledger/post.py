@@ -259,7 +259,8 @@ def check_ledger(inputs, outputs) -> None:
 
     - a failed or rolled-back event leaves no trace: amount 0, never expired, no balance;
     - no id is live twice: the ids of created transfers are unique, and `exists` reports the
-      created transfer's timestamp;
+      timestamp of the transfer it found (created, or made earlier in its own chain, which
+      then rolled back: TigerBeetle reports that one too);
     - a post or void resolves a created pending transfer, created before it ran, at most
       once, before its deadline; a void returns the whole amount, a post at most it;
     - no transfer with timeout 0 expires; an expired pending transfer had timeout > 0, was
@@ -300,11 +301,24 @@ def check_ledger(inputs, outputs) -> None:
         assert e["id"] not in created, f"row {r}: no id is live twice (id {e['id']})"
         assert out["timestamp"] == stamp_of[r], f"row {r}: a created transfer has its own timestamp"
         created[e["id"]] = r
-    for r, out in enumerate(results):
-        if out["status"] == tb.EXISTS:
-            first = created.get(events[r]["id"])
-            assert first is not None and results[first]["timestamp"] == out["timestamp"], (
-                f"row {r}: exists reports the created transfer's timestamp"
+    for begin, end in bounds:
+        for r in range(begin, end):
+            if results[r]["status"] != tb.EXISTS:
+                continue
+            id_, stamp = events[r]["id"], results[r]["timestamp"]
+            first = created.get(id_)
+            if first is not None and order_of[first] < order_of[r]:
+                made = [first]
+            else:  # made earlier in its own chain, which then rolled back (TigerBeetle too)
+                made = [
+                    q
+                    for q in range(begin, end)
+                    if events[q]["id"] == id_
+                    and results[q]["status"] == tb.LINKED_EVENT_FAILED
+                    and order_of[q] < order_of[r]
+                ]
+            assert any(stamp_of[q] == stamp for q in made), (
+                f"row {r}: exists reports the timestamp of the transfer it found"
             )
 
     def deadline(p: int) -> int:
