@@ -8,10 +8,18 @@ resolved, expired and missing pending transfers, closing transfers (an account c
 expiry or void reopens it), balance-limited accounts, balancing transfers, linked chains,
 retries (exists, exists_with_different_*) and a few malformed events. Account and transfer
 ids are random, so with cells > 1 events and pending transfers land in every arrangement of
-cells (local, accounts in one cell and id in another, accounts spanning cells)."""
+cells (local, accounts in one cell and id in another, accounts spanning cells).
+
+The moves of issue 22's class of fault, each counted in MOVES (a move a long run never makes
+is a generator bug): a linked chain that rolls back with a short-timeout pending transfer in
+it; the rolled-back id reused (mostly in the next batch, before the stale deadline) by a
+pending transfer with timeout 0 or another timeout; a batch sized so that its expiry clock
+(first timestamp - 1) lands 1 ns before, or exactly at, the rolled-back transfer's deadline;
+posts and voids of the pending transfer that reused the id."""
 
 from __future__ import annotations
 
+import collections
 import random
 
 import pyarrow as pa
@@ -24,6 +32,14 @@ W = registry.get("ledger.post")
 M = tb.U64_MAX
 LEDGER = 156
 AMOUNTS = [0, 1, 3, 10, 50, 200, 1_000, 5_000]
+NS_PER_S = 10**9
+# every move of the generator; random_script adds each script's counts here
+MOVE_NAMES = (
+    "plain", "pending", "post", "void", "retry", "malformed", "linked_chain",
+    "rolled_back_short_pending", "reuse_with_timeout_0", "reuse_with_other_timeout",
+    "clock_1ns_before_stale_deadline", "clock_at_stale_deadline", "resolve_reused_id",
+)  # fmt: skip
+MOVES: collections.Counter[str] = collections.Counter()
 
 
 def event(id_: int, dr: int, cr: int, amount: int, flags: int = 0, **fields) -> dict:
@@ -76,6 +92,17 @@ class _Script:
         self.used: set[int] = set()
         self.pendings: list[dict] = []
         self.sent: list[dict] = []
+        self.moves: collections.Counter[str] = collections.Counter()
+        self.batch_index = 0  # of the batch being made (the funding batch is 0)
+        self.rolled_back: list[dict] = []  # pending transfers of failed chains, ids free
+        self.reuse_in: dict[int, list[dict]] = {}  # batch -> rolled-back pendings to reuse
+        self.size_of: dict[int, tuple[int, str]] = {}  # batch -> (size, clock move)
+        self.reused: list[dict] = []  # pending transfers that reused a rolled-back id
+        free = [a["id"] for a in self.accounts if not a["flags"] & 6 and a["ledger"] == LEDGER]
+        self.free = [i for i in free if not self._closed(i)]
+
+    def _closed(self, id_: int) -> bool:
+        return any(a["flags"] & tb.CLOSED for a in self.accounts if a["id"] == id_)
 
     def new_id(self) -> int:
         while True:
@@ -129,6 +156,10 @@ class _Script:
     def resolve(self, flags: int) -> dict:
         rng = self.rng
         p = rng.choice(self.pendings) if self.pendings else None
+        if self.reused and rng.random() < 0.3:
+            p = rng.choice(self.reused)
+        if p is not None and p in self.reused:
+            self.moves["resolve_reused_id"] += 1
         pending_id = p["id"] if p and rng.random() < 0.9 else rng.choice([0, self.new_id()])
         full = p["amount"] if p else 0
         if flags & tb.VOID_PENDING:
@@ -163,6 +194,9 @@ class _Script:
         kind = self.rng.choices(
             ["plain", "pending", "post", "void", "retry", "malformed"], [30, 28, 18, 10, 8, 3]
         )[0]
+        if kind == "retry" and not self.sent:
+            kind = "malformed"
+        self.moves[kind] += 1
         if kind == "plain":
             return self.plain(flags)
         if kind == "pending":
@@ -171,15 +205,67 @@ class _Script:
             return self.resolve(flags | tb.POST_PENDING)
         if kind == "void":
             return self.resolve(flags | tb.VOID_PENDING)
-        if kind == "retry" and self.sent:
+        if kind == "retry":
             return self.retry()
         return self.malformed()
 
+    def two_free_accounts(self) -> tuple[int, int]:
+        if len(self.free) >= 2:
+            dr, cr = self.rng.sample(self.free, 2)
+            return dr, cr
+        return self.account(), self.account()
+
+    def failing_chain(self) -> tuple[list[dict], dict]:
+        """A linked chain that rolls back, with a pending transfer of timeout 1-2 s in it."""
+        rng = self.rng
+        dr, cr = self.two_free_accounts()
+        p = event(self.new_id(), dr, cr, rng.choice(AMOUNTS[1:]), tb.LINKED | tb.PENDING)
+        p["timeout"] = rng.randint(1, 2)
+        chain = [p]
+        if rng.random() < 0.5:
+            chain.append(self.plain(tb.LINKED))
+        rng.shuffle(chain)
+        same = rng.choice(self.ids)
+        chain.append(event(self.new_id(), same, same, 1))  # accounts_must_be_different
+        self.moves["rolled_back_short_pending"] += 1
+        return chain, p
+
+    def reuse(self, p: dict) -> dict:
+        """A pending transfer with the id of the rolled-back p: timeout 0 or another timeout."""
+        rng = self.rng
+        dr, cr = self.two_free_accounts()
+        if rng.random() < 0.6:
+            timeout, move = 0, "reuse_with_timeout_0"
+        else:
+            timeout = rng.choice([t for t in range(1, 6) if t != p["timeout"]])
+            move = "reuse_with_other_timeout"
+        self.moves[move] += 1
+        e = event(p["id"], dr, cr, rng.choice(AMOUNTS[1:]), tb.PENDING, timeout=timeout)
+        self.pendings.append(e)
+        self.reused.append(e)
+        return e
+
     def batch(self) -> list[dict]:
         rng = self.rng
-        events: list[dict] = []
+        self.batch_index += 1
+        k = self.batch_index
+        events: list[dict] = [self.reuse(p) for p in self.reuse_in.pop(k, [])]
+        if k in self.size_of:  # sized so that its expiry clock lands at a stale deadline
+            size, move = self.size_of.pop(k)
+            if len(events) < size:
+                self.moves[move] += 1
+            while len(events) < size:
+                events.append(self.one())
+            self.sent += events
+            return events
+        failed: list[dict] = []
         for _ in range(rng.randint(1, 10)):
-            if rng.random() < 0.12:  # a linked chain of 2–3 (now and then left open at the end)
+            if rng.random() < 0.06:
+                chain, p = self.failing_chain()
+                events += chain
+                failed.append(p)
+            elif rng.random() < 0.12:  # a linked chain of 2–3 (now and then left open at the end)
+                self.moves["linked_chain"] += 1
                 size = rng.randint(2, 3)
                 chain = [self.one(tb.LINKED) for _ in range(size)]
                 if rng.random() < 0.9:
@@ -187,8 +273,29 @@ class _Script:
                 events += chain
             else:
                 events.append(self.one())
+        for p in failed:
+            self.plan_reuse(p, k, events)
         self.sent += events
         return events
+
+    def plan_reuse(self, p: dict, k: int, events: list[dict]) -> None:
+        """The rolled-back p (batch k) is due at (k+1)·10^9 - n + j + 1 + timeout·10^9: batch
+        k + timeout has expiry clock (k + timeout + 1)·10^9 - size, so a size of n - j puts
+        it 1 ns before the deadline and n - j - 1 exactly at it. Its id comes back in the
+        next batch (before the deadline) or some later one."""
+        rng = self.rng
+        n, j = len(events), next(i for i, e in enumerate(events) if e is p)
+        self.used.discard(p["id"])  # free again once the chain has rolled back
+        self.rolled_back.append(p)
+        later = k + 1 if rng.random() < 0.7 else k + rng.randint(2, 4)
+        self.reuse_in.setdefault(later, []).append(p)
+        self.used.add(p["id"])  # now reserved for the reuse
+        target = k + p["timeout"]
+        size, move = rng.choice(
+            [(n - j, "clock_1ns_before_stale_deadline"), (n - j - 1, "clock_at_stale_deadline")]
+        )
+        if size >= 1 and target not in self.size_of and target > later:
+            self.size_of[target] = (size, move)
 
 
 def random_script(seed: int) -> tuple[list[dict], list[list[dict]]]:
@@ -196,7 +303,13 @@ def random_script(seed: int) -> tuple[list[dict], list[list[dict]]]:
     script = _Script(random.Random(seed))
     batches = [script.funding()]
     batches += [script.batch() for _ in range(script.rng.randint(19, 39))]
+    MOVES.update(script.moves)
     return script.accounts, batches
+
+
+def missing_moves(moves: collections.Counter[str]) -> list[str]:
+    """The moves a run never made."""
+    return [m for m in MOVE_NAMES if not moves[m]]
 
 
 def check_against_reference(inputs: dict[str, pa.Table], threads=(1, 2, 4)) -> None:

@@ -388,6 +388,11 @@ typedef struct bb_ledger_transfers {
 typedef struct bb_ledger_results {
     uint64_t *timestamp;
     uint32_t *status;
+    uint64_t *amount;             /* what a created transfer moved, else 0 (NULL: not wanted) */
+    /* bb_ledger_run only, per row of its transfers (NULL: not wanted; the caller fills it
+     * with UINT32_MAX): k when the pending transfer created by that row expired before batch
+     * k of the run */
+    uint32_t *expired_in_batch;
 } bb_ledger_results;
 
 typedef struct bb_ledger_balances {

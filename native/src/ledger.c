@@ -42,7 +42,8 @@ typedef struct {
 
 _Static_assert(sizeof(record_t) == 64, "a record fills one cache line");
 
-typedef struct { uint64_t expires_at, timestamp; uint32_t cell, index; } expiry_t;
+/* row: the input row that created the pending transfer (for expired_in_batch) */
+typedef struct { uint64_t expires_at, timestamp; int64_t row; uint32_t cell, index; } expiry_t;
 
 typedef struct {
     expiry_t *items;
@@ -124,6 +125,7 @@ typedef struct {
     size_t size, capacity;
     int open;           /* inside a chain: record changes */
     int out_of_memory;
+    uint64_t amount;    /* what the last created transfer moved */
 } run_t;
 
 static void undo_push(run_t *run, undo_t entry)
@@ -283,6 +285,7 @@ static int64_t store_record(run_t *run, uint64_t id, const record_t *record, int
 /* ---- create_transfer (TigerBeetle's check order) ---- */
 typedef struct {
     uint64_t id, debit_account_id, credit_account_id, amount, pending_id, user_data_64, timestamp;
+    int64_t row;   /* its row in the input */
     uint32_t user_data_32, timeout, ledger;
     uint16_t code, flags;
 } transfer_t;
@@ -415,6 +418,7 @@ static uint32_t post_or_void(run_t *run, const transfer_t *t)
         if (p_flags & F_CLOSING_DEBIT) set_account_flags(run, dr, (uint16_t)(da->flags & ~A_CLOSED));
         if (p_flags & F_CLOSING_CREDIT) set_account_flags(run, cr, (uint16_t)(ca->flags & ~A_CLOSED));
     }
+    run->amount = amount;
     return BB_TB_CREATED;
 }
 
@@ -498,7 +502,7 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
         if (t->timeout) {  /* a rolled-back entry is skipped when it is popped */
             uint32_t home = cell_of(l, t->id);
             heap_t *heap = pending_is_local(l, &record, home) ? &l->cells[home].expiring : &l->crossing;
-            expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, home,
+            expiry_t item = {t->timestamp + t->timeout * NS_PER_S, t->timestamp, t->row, home,
                              record_index32((size_t)index)};
             if (heap_push(heap, item) != BB_OK) run->out_of_memory = 1;
         }
@@ -508,6 +512,7 @@ static uint32_t create_transfer(run_t *run, const transfer_t *t)
     }
     if (t->flags & F_CLOSING_DEBIT) set_account_flags(run, dr, (uint16_t)(da->flags | A_CLOSED));
     if (t->flags & F_CLOSING_CREDIT) set_account_flags(run, cr, (uint16_t)(ca->flags | A_CLOSED));
+    run->amount = amount;
     return BB_TB_CREATED;
 }
 
@@ -576,8 +581,11 @@ void bb_ledger_free(bb_ledger *l)
     free(l);
 }
 
+/* Where an expiry is reported: expired_in_batch[row] = batch for rows < rows (NULL: not). */
+typedef struct { uint32_t *expired_in_batch; int64_t rows; uint32_t batch; } expiry_report_t;
+
 /* Expires one popped pending transfer of a cell's heap (cell -1: the cross-cell heap). */
-static void expire_one(bb_ledger *l, int32_t cell, expiry_t item)
+static void expire_one(bb_ledger *l, int32_t cell, expiry_t item, const expiry_report_t *report)
 {
     BB_ASSERT(item.cell < l->n_cells && item.index < l->cells[item.cell].size);
     record_t *p = &l->cells[item.cell].records[item.index];
@@ -595,6 +603,9 @@ static void expire_one(bb_ledger *l, int32_t cell, expiry_t item)
     if (p->flags & F_CLOSING_DEBIT) da->flags = (uint16_t)(da->flags & ~A_CLOSED);
     if (p->flags & F_CLOSING_CREDIT) ca->flags = (uint16_t)(ca->flags & ~A_CLOSED);
     p->status = S_EXPIRED;
+    BB_ASSERT(p->timeout > 0);   /* only a pending transfer with a timeout has an entry */
+    if (report->expired_in_batch && item.row >= 0 && item.row < report->rows)
+        report->expired_in_batch[item.row] = report->batch;
 }
 
 BB_PREFETCHES void prefetch_expiring(const bb_ledger *l, expiry_t item)
@@ -609,7 +620,7 @@ BB_PREFETCHES void prefetch_expiring(const bb_ledger *l, expiry_t item)
  * their records, then their accounts, be fetched ahead of the expiry that needs them. */
 #define EXPIRE_CHUNK 64
 
-static void expire_heap(bb_ledger *l, int32_t cell, uint64_t now)
+static void expire_heap(bb_ledger *l, int32_t cell, uint64_t now, const expiry_report_t *report)
 {
     BB_ASSERT(cell >= -1 && cell < (int32_t)l->n_cells);
     heap_t *heap = cell < 0 ? &l->crossing : &l->cells[cell].expiring;
@@ -624,7 +635,7 @@ static void expire_heap(bb_ledger *l, int32_t cell, uint64_t now)
         for (int j = 0; j < n && j < PREFETCH_AHEAD; j++) prefetch_expiring(l, due[j]);
         for (int j = 0; j < n; j++) {
             if (j + PREFETCH_AHEAD < n) prefetch_expiring(l, due[j + PREFETCH_AHEAD]);
-            expire_one(l, cell, due[j]);
+            expire_one(l, cell, due[j], report);
         }
     }
 }
@@ -681,7 +692,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                 .id = in->id[i], .debit_account_id = in->debit_account_id[i],
                 .credit_account_id = in->credit_account_id[i], .amount = in->amount[i],
                 .pending_id = in->pending_id[i], .user_data_64 = in->user_data_64[i],
-                .timestamp = timestamp, .user_data_32 = in->user_data_32[i],
+                .timestamp = timestamp, .row = i, .user_data_32 = in->user_data_32[i],
                 .timeout = in->timeout[i], .ledger = in->ledger[i], .code = in->code[i],
                 .flags = in->flags[i],
             };
@@ -700,6 +711,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                 for (int64_t q = chain_start; q < p; q++) {
                     out->status[q] = BB_TB_LINKED_EVENT_FAILED;
                     out->timestamp[q] = 0;
+                    if (out->amount) out->amount[q] = 0;
                 }
             }
             if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
@@ -710,9 +722,11 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
                 }
             }
             out->status[p] = status;
+            if (out->amount) out->amount[p] = 0;
         } else {
             out->status[p] = status;
             out->timestamp[p] = timestamp;
+            if (out->amount) out->amount[p] = run.amount;
         }
         if (chain_start >= 0 && (!linked || status == BB_TB_LINKED_EVENT_CHAIN_OPEN)) {
             chain_start = -1;
@@ -821,6 +835,14 @@ static int32_t batch_expiry_time(const bb_batches *b, int64_t k, uint64_t *now)
     return BB_OK;
 }
 
+/* The expiries before batch k are reported in the run's results, at the rows of its input
+ * (a pending transfer of an earlier run has a row outside them, or another run's). */
+static expiry_report_t expiry_report(const post_run_t *run, const bb_batches *b, int64_t k)
+{
+    BB_ASSERT(k >= 0 && k < b->n && k < UINT32_MAX);
+    return (expiry_report_t){run->results->expired_in_batch, b->end[b->n - 1], (uint32_t)k};
+}
+
 /* Before any event of batch k: the expiry of the pending transfers that span cells (run
  * serially, between batches). They touch the accounts of local cells, so they expire here,
  * before those cells' events, as every due pending transfer does in the spec. */
@@ -830,7 +852,8 @@ static int32_t post_open(void *context, const bb_batches *b, int64_t k)
     uint64_t now;
     int32_t rc = batch_expiry_time(b, k, &now);
     if (rc != BB_OK) return rc;
-    expire_heap(run->ledger, -1, now);
+    expiry_report_t report = expiry_report(run, b, k);
+    expire_heap(run->ledger, -1, now, &report);
     return BB_OK;
 }
 
@@ -843,13 +866,15 @@ static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t 
     uint64_t now;
     int32_t rc = batch_expiry_time(b, k, &now);
     if (rc != BB_OK) return rc;
-    if (cell >= 0) expire_heap(run->ledger, cell, now);
+    expiry_report_t report = expiry_report(run, b, k);
+    if (cell >= 0) expire_heap(run->ledger, cell, now, &report);
 #if BB_ASSERTS
     /* a cell's events touch only its own ids and accounts: why cells may run in parallel */
     for (int64_t p = first; p < first + n_rows; p++)
         BB_ASSERT(cell < 0 || event_cell(run->transfers, b->order[p], run->ledger->n_cells) == cell);
 #endif
-    bb_ledger_results at = {run->scratch->timestamp + first, run->scratch->status + first};
+    bb_ledger_results at = {run->scratch->timestamp + first, run->scratch->status + first,
+                            run->scratch->amount ? run->scratch->amount + first : NULL, NULL};
     return bb_ledger_execute(run->ledger, run->transfers, b->begin[k], b->end[k],
                              b->timestamp[k], b->order + first, n_rows, &at);
 }
@@ -860,6 +885,8 @@ static void post_finish(void *context, const bb_batches *b, int64_t k)
     for (int64_t p = b->begin[k]; p < b->end[k]; p++) {
         run->results->timestamp[b->order[p]] = run->scratch->timestamp[p];
         run->results->status[b->order[p]] = run->scratch->status[p];
+        if (run->results->amount && run->scratch->amount)
+            run->results->amount[b->order[p]] = run->scratch->amount[p];
     }
 }
 

@@ -52,6 +52,7 @@ class Transfer:
     flags: int
     timestamp: int
     status: int = 0  # pending status of a pending transfer: PENDING_STATUS/POSTED/VOIDED/EXPIRED
+    expired_before: int = 0  # of an expired one: the timestamp of the batch it expired before
 
     def expires_at(self) -> int:
         return self.timestamp + self.timeout * tb.NS_PER_S
@@ -87,6 +88,24 @@ def cell_of_event(event: dict, cells: int) -> int:
     return home.pop() if len(home) == 1 else -1
 
 
+def batch_cells(events: list[dict], cells: int) -> list[int]:
+    """The cell each event of one batch runs in (-1: the cross-cell step), a linked chain
+    whole where all its members can run."""
+    single = [cell_of_event(e, cells) for e in events]
+    chain_cells = list(single)
+    start = None
+    n = len(events)
+    for i, e in enumerate(events):
+        if start is None and e["flags"] & tb.LINKED:
+            start = i
+        if start is not None and (not e["flags"] & tb.LINKED or i == n - 1):
+            same = len(set(single[start : i + 1])) == 1
+            for j in range(start, i + 1):
+                chain_cells[j] = single[start] if same else -1
+            start = None
+    return chain_cells
+
+
 class Ledger:
     def __init__(self, accounts: list[dict], cells: int):
         self.cells = cells
@@ -95,7 +114,10 @@ class Ledger:
         }
         self.transfers: dict[int, Transfer] = {}
         self.orphans: set[int] = set()
-        self.expiring: list[tuple[int, int, int]] = []  # (expires_at, timestamp, id)
+        # (expires_at, timestamp, id) of every created pending transfer with a timeout; a
+        # posted or voided one's entry stays until it is popped (its status says it is done),
+        # a rolled-back one's is removed with it
+        self.expiring: list[tuple[int, int, int]] = []
         self.undo: list | None = None  # open while a linked chain runs
 
     # ---- state changes, recorded for a chain's rollback ----
@@ -105,27 +127,39 @@ class Ledger:
         setattr(obj, field, value)
 
     def _insert(self, t: Transfer) -> None:
+        expiry = (t.expires_at(), t.timestamp, t.id) if t.flags & tb.PENDING and t.timeout else None
         if self.undo is not None:
-            self.undo.append(("insert", t.id))
+            self.undo.append(("insert", t.id, expiry))
         self.transfers[t.id] = t
-        if t.flags & tb.PENDING and t.timeout:
-            heapq.heappush(self.expiring, (t.expires_at(), t.timestamp, t.id))
+        if expiry:
+            heapq.heappush(self.expiring, expiry)
 
     def _rollback(self) -> None:
+        """Undoes an open chain: its balances and flags, its transfers, their expiry entries
+        (a stale entry would expire a later transfer that reuses the id)."""
         for entry in reversed(self.undo or []):
             if entry[0] == "set":
                 _, obj, field, old = entry
                 setattr(obj, field, old)
             else:
-                del self.transfers[entry[1]]  # stale expiry entries are skipped when popped
+                _, id_, expiry = entry
+                del self.transfers[id_]
+                if expiry:
+                    self._drop_expiry(expiry)
+
+    def _drop_expiry(self, expiry: tuple[int, int, int]) -> None:
+        self.expiring.remove(expiry)
+        heapq.heapify(self.expiring)
 
     # ---- expiry ----
-    def expire(self, now: int) -> None:
-        """Expire every pending transfer with expires_at <= now (before a batch)."""
+    def expire(self, now: int, batch_timestamp: int) -> None:
+        """Expire every pending transfer with expires_at <= now (before a batch). Every entry
+        is a created transfer's (a rollback removes its own); a posted or voided one's is
+        skipped."""
         while self.expiring and self.expiring[0][0] <= now:
             _, _, pending_id = heapq.heappop(self.expiring)
             p = self.transfers.get(pending_id)
-            if p is None or p.status != tb.PENDING_STATUS or p.expires_at() > now:
+            if p is None or p.status != tb.PENDING_STATUS:
                 continue
             dr, cr = self.accounts[p.debit_account_id], self.accounts[p.credit_account_id]
             dr.debits_pending -= p.amount
@@ -135,23 +169,14 @@ class Ledger:
             if p.flags & tb.CLOSING_CREDIT:
                 cr.flags &= ~tb.CLOSED
             p.status = tb.EXPIRED
+            p.expired_before = batch_timestamp
 
     # ---- one batch ----
     def run_batch(self, events: list[dict], batch_timestamp: int) -> list[tuple[int, int]]:
         """(timestamp, status) per event: expiry, then cell-local events, then the rest."""
         n = len(events)
-        self.expire(batch_timestamp - n)
-        cells = [cell_of_event(e, self.cells) for e in events]
-        chain_cells = list(cells)
-        start = None
-        for i, e in enumerate(events):  # a linked chain runs where all its members can
-            if start is None and e["flags"] & tb.LINKED:
-                start = i
-            if start is not None and (not e["flags"] & tb.LINKED or i == n - 1):
-                same = len(set(cells[start : i + 1])) == 1
-                for j in range(start, i + 1):
-                    chain_cells[j] = cells[start] if same else -1
-                start = None
+        self.expire(batch_timestamp - n, batch_timestamp)
+        chain_cells = batch_cells(events, self.cells)
         results: list[tuple[int, int]] = [(0, 0)] * n
         local = [i for i in range(n) if chain_cells[i] >= 0]
         crossing = [i for i in range(n) if chain_cells[i] < 0]

@@ -27,7 +27,17 @@ timestamp − 1 expires: its amounts return to the accounts' balances, and a clo
 reopens its account. A pending transfer that expires at a time inside a batch (after its
 first timestamp) is still pending for that batch's balance checks, but posting or voiding it
 at or after expires_at gets pending_transfer_expired; it expires for good before the next
-batch. Where its id and accounts sit (which cells) plays no part in when it expires.
+batch. Where its id and accounts sit (which cells) plays no part in when it expires. A
+pending transfer with timeout 0 never expires.
+
+Rollback: when an event of a linked chain fails, the chain's earlier events are undone
+completely — each transfer they created (it is not stored: its id is free again, and a later
+event may create a transfer with that id), the balances and account flags they changed, the
+pending statuses they set (a post or void in the chain leaves its pending transfer pending),
+and the expiry entries of the pending transfers they created (so a rolled-back transfer
+never expires, nor expires a later transfer that reuses its id). The failing event's own id
+is remembered as failed (id_already_failed) only when its code is transient, as
+TigerBeetle does.
 
 Cells (the sharding, for any thread count): account and transfer ids belong to cell
 id % cells. An event whose id, accounts and pending id all fall in one cell is local to it;
@@ -42,8 +52,12 @@ With cells = 1 the order is TigerBeetle's exactly. The cell count is data, not t
 count, so results are identical for every T.
 
 Outputs: ``results`` (id, timestamp — the transfer's when created, the existing transfer's on
-`exists`, else 0 — and status u32 per event) and ``accounts`` (id, debits_pending,
-debits_posted, credits_pending, credits_posted u64, flags u16). Unit: transfers.
+`exists`, else 0 —, status u32, amount u64 — what a created transfer moved: a balancing
+one's amount as limited, a post's amount, a void's the pending amount; 0 for every other
+event — and expired_in_batch u32 — for a created pending transfer that expired, the 0-based
+position k of the batch it expired before; 2^32-1 otherwise) per event, and ``accounts``
+(id, debits_pending, debits_posted, credits_pending, credits_posted u64, flags u16). check()
+states the ledger's invariants over these (check_ledger). Unit: transfers.
 """
 
 from __future__ import annotations
@@ -78,7 +92,14 @@ TRANSFER_FIELDS = {
     "timestamp": pa.uint64(),
 }
 TRANSFERS = {"batch": pa.uint32(), **TRANSFER_FIELDS}
-RESULTS = {"id": pa.uint64(), "timestamp": pa.uint64(), "status": pa.uint32()}
+RESULTS = {
+    "id": pa.uint64(),
+    "timestamp": pa.uint64(),
+    "status": pa.uint32(),
+    "amount": pa.uint64(),
+    "expired_in_batch": pa.uint32(),
+}
+NOT_EXPIRED = 0xFFFF_FFFF  # expired_in_batch of a row whose transfer did not expire
 BALANCES = {
     "id": pa.uint64(),
     "debits_pending": pa.uint64(),
@@ -137,6 +158,7 @@ def rebatch(transfers: pa.Table, batch_size: int) -> pa.Table:
 
 class Post(Workload):
     name = "ledger.post"
+    version = 2  # 2: results carry each created transfer's amount and expired_in_batch
     unit = "transfers"
     engines = ("c", "python")
     c_sources = ("src/ledger.c", "src/batches.c", "src/barrier.c", "src/hashmap.c", "src/tables.c")
@@ -182,9 +204,16 @@ class Post(Workload):
             _sharded.batch_bounds(transfers.column("batch").to_numpy())
         ):
             results += ledger.run_batch(rows[begin:end], (k + 1) * NS_PER_S)
-        out = [
-            (row["id"], stamp, status) for row, (stamp, status) in zip(rows, results, strict=True)
-        ]
+        out = []
+        for row, (stamp, status) in zip(rows, results, strict=True):
+            # a created transfer is the one live transfer of its id
+            t = ledger.transfers[row["id"]] if status == tb.CREATED else None
+            expired = (
+                t.expired_before // NS_PER_S - 1
+                if t is not None and t.status == tb.EXPIRED
+                else NOT_EXPIRED
+            )
+            out.append((row["id"], stamp, status, t.amount if t else 0, expired))
         balances = [
             (a.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.flags)
             for a in ledger.accounts.values()
@@ -229,6 +258,212 @@ class Post(Workload):
             made = np.bincount(chains, weights=created[in_chain].astype(np.int64))
             size = np.bincount(chains)
             assert ((made == 0) | (made == size)).all(), "linked chains are all-or-nothing"
+        check_ledger(inputs, outputs)
+
+
+def check_ledger(inputs, outputs) -> None:
+    """The ledger's invariants, read from the inputs and outputs alone (no engine is
+    trusted): every created transfer (status created; its amount and expired_in_batch are
+    outputs) and every account balance must agree with them.
+
+    - a failed or rolled-back event leaves no trace: amount 0, never expired, no balance;
+    - no id is live twice: the ids of created transfers are unique, and `exists` reports the
+      timestamp of the transfer it found (created, or made earlier in its own chain, which
+      then rolled back: TigerBeetle reports that one too);
+    - a post or void resolves a created pending transfer, created before it ran, at most
+      once, before its deadline; a void returns the whole amount, a post at most it;
+    - no transfer with timeout 0 expires; an expired pending transfer had timeout > 0, was
+      not resolved, and expired before the first batch after its creation whose expiry clock
+      (first timestamp - 1) is at or past its deadline; every such unresolved one expired;
+    - per account, debits_pending/credits_pending are the sums over its live pending
+      transfers, debits_posted/credits_posted the sums over its single-phase transfers and
+      posts; money is conserved per ledger;
+    - replayed in the order the spec runs events (per batch: expiry, cell-local events,
+      cross-cell ones), no limit flag is broken after any event, and a closed account is
+      moved only by a void; only a closing pending transfer closes, only its void or expiry
+      reopens, and no other account flag changes.
+    """
+    from workloads.ledger._ledger import batch_cells
+
+    cells = _sharded.cells_of(inputs["config"], "ledger.post")
+    transfers = inputs["transfers"]
+    events = transfers.select(list(TRANSFER_FIELDS)).to_pylist()
+    results = outputs["results"].to_pylist()
+    bounds = _sharded.batch_bounds(transfers.column("batch").to_numpy())
+    batch_of, stamp_of, order_of = [0] * len(events), [0] * len(events), [(0, 0, 0)] * len(events)
+    expiry_clock = []  # per batch: the clock its expiry runs at
+    for k, (begin, end) in enumerate(bounds):
+        n = end - begin
+        expiry_clock.append((k + 1) * NS_PER_S - n)
+        for j, cell in enumerate(batch_cells(events[begin:end], cells)):
+            batch_of[begin + j] = k
+            stamp_of[begin + j] = (k + 1) * NS_PER_S - n + j + 1
+            order_of[begin + j] = (k, 0 if cell >= 0 else 1, j)
+
+    created: dict[int, int] = {}  # id -> row of the created transfer
+    for r, (e, out) in enumerate(zip(events, results, strict=True)):
+        if out["status"] != tb.CREATED:
+            assert out["amount"] == 0 and out["expired_in_batch"] == NOT_EXPIRED, (
+                f"row {r}: a failed or rolled-back event leaves no trace"
+            )
+            continue
+        assert e["id"] not in created, f"row {r}: no id is live twice (id {e['id']})"
+        assert out["timestamp"] == stamp_of[r], f"row {r}: a created transfer has its own timestamp"
+        created[e["id"]] = r
+    for begin, end in bounds:
+        for r in range(begin, end):
+            if results[r]["status"] != tb.EXISTS:
+                continue
+            id_, stamp = events[r]["id"], results[r]["timestamp"]
+            first = created.get(id_)
+            if first is not None and order_of[first] < order_of[r]:
+                made = [first]
+            else:  # made earlier in its own chain, which then rolled back (TigerBeetle too)
+                made = [
+                    q
+                    for q in range(begin, end)
+                    if events[q]["id"] == id_
+                    and results[q]["status"] == tb.LINKED_EVENT_FAILED
+                    and order_of[q] < order_of[r]
+                ]
+            assert any(stamp_of[q] == stamp for q in made), (
+                f"row {r}: exists reports the timestamp of the transfer it found"
+            )
+
+    def deadline(p: int) -> int:
+        return stamp_of[p] + events[p]["timeout"] * NS_PER_S
+
+    resolved: dict[int, int] = {}  # pending row -> the row of its post or void
+    pending_of: dict[int, int] = {}  # post/void row -> pending row
+    for r in created.values():
+        e, amount = events[r], results[r]["amount"]
+        if not e["flags"] & (tb.POST_PENDING | tb.VOID_PENDING):
+            balancing = e["flags"] & (tb.BALANCING_DEBIT | tb.BALANCING_CREDIT)
+            assert amount <= e["amount"] if balancing else amount == e["amount"], (
+                f"row {r}: a transfer moves its amount (a balancing one at most it)"
+            )
+            continue
+        p = created.get(e["pending_id"])
+        assert p is not None and events[p]["flags"] & tb.PENDING, (
+            f"row {r}: a post or void resolves a created pending transfer"
+        )
+        assert order_of[p] < order_of[r], f"row {r}: a pending transfer is resolved after it ran"
+        assert p not in resolved, f"row {r}: a pending transfer resolves at most once"
+        assert not events[p]["timeout"] or stamp_of[r] < deadline(p), (
+            f"row {r}: a pending transfer is resolved before its deadline"
+        )
+        full = results[p]["amount"]
+        if e["flags"] & tb.VOID_PENDING:
+            assert amount == full, f"row {r}: a void returns the whole pending amount"
+        else:
+            asked = full if e["amount"] == tb.U64_MAX else e["amount"]
+            assert amount == asked <= full, f"row {r}: a post moves what it asks, at most pending"
+        resolved[p] = r
+        pending_of[r] = p
+
+    expired_before: dict[int, list[int]] = {}  # batch -> pending rows expired before it
+    for p in created.values():
+        e, out = events[p], results[p]
+        due = None  # the first batch after its creation whose expiry clock reaches the deadline
+        if e["flags"] & tb.PENDING and e["timeout"]:
+            due = next(
+                (k for k in range(batch_of[p] + 1, len(bounds)) if deadline(p) <= expiry_clock[k]),
+                None,
+            )
+        k = out["expired_in_batch"]
+        if k == NOT_EXPIRED:
+            assert p in resolved or due is None, (
+                f"row {p}: a pending transfer past its deadline expires (before batch {due})"
+            )
+            continue
+        assert e["flags"] & tb.PENDING and e["timeout"] > 0, (
+            f"row {p}: only a pending transfer with timeout > 0 expires (timeout {e['timeout']})"
+        )
+        assert p not in resolved, f"row {p}: a resolved pending transfer does not expire"
+        assert k == due, (
+            f"row {p}: a pending transfer expires before the first batch whose clock is at or "
+            f"past its deadline ({due}), not before batch {k}"
+        )
+        expired_before.setdefault(k, []).append(p)
+
+    accounts = {a["id"]: a for a in inputs["accounts"].to_pylist()}
+    balances = {a["id"]: a for a in outputs["accounts"].to_pylist()}
+    fields = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+    replay = {a: dict.fromkeys(fields, 0) | {"flags": accounts[a]["flags"]} for a in accounts}
+
+    def sides(r: int) -> tuple[dict, dict]:
+        row = events[pending_of.get(r, r)]
+        return replay[row["debit_account_id"]], replay[row["credit_account_id"]]
+
+    def expire(p: int) -> None:
+        dr, cr = sides(p)
+        dr["debits_pending"] -= results[p]["amount"]
+        cr["credits_pending"] -= results[p]["amount"]
+        if events[p]["flags"] & tb.CLOSING_DEBIT:
+            dr["flags"] &= ~tb.CLOSED
+        if events[p]["flags"] & tb.CLOSING_CREDIT:
+            cr["flags"] &= ~tb.CLOSED
+
+    steps = sorted([(order_of[r], r) for r in created.values()])
+    steps += [((k, -1, 0), -1 - k) for k in expired_before]
+    for _, r in sorted(steps):
+        if r < 0:  # the expiry before batch -1 - r
+            for p in expired_before[-1 - r]:
+                expire(p)
+            continue
+        e, amount = events[r], results[r]["amount"]
+        dr, cr = sides(r)
+        void = bool(e["flags"] & tb.VOID_PENDING)
+        assert void or not (dr["flags"] | cr["flags"]) & tb.CLOSED, (
+            f"row {r}: only a void moves a closed account"
+        )
+        if void:
+            expire(pending_of[r])
+        elif e["flags"] & tb.POST_PENDING:
+            dr["debits_pending"] -= results[pending_of[r]]["amount"]
+            cr["credits_pending"] -= results[pending_of[r]]["amount"]
+            dr["debits_posted"] += amount
+            cr["credits_posted"] += amount
+        elif e["flags"] & tb.PENDING:
+            dr["debits_pending"] += amount
+            cr["credits_pending"] += amount
+            dr["flags"] |= tb.CLOSED if e["flags"] & tb.CLOSING_DEBIT else 0
+            cr["flags"] |= tb.CLOSED if e["flags"] & tb.CLOSING_CREDIT else 0
+        else:
+            dr["debits_posted"] += amount
+            cr["credits_posted"] += amount
+        for a in (dr, cr):
+            assert not (a["flags"] & tb.DEBITS_MUST_NOT_EXCEED_CREDITS) or (
+                a["debits_pending"] + a["debits_posted"] <= a["credits_posted"]
+            ), f"row {r}: no debit-limited account is overdrawn after any event"
+            assert not (a["flags"] & tb.CREDITS_MUST_NOT_EXCEED_DEBITS) or (
+                a["credits_pending"] + a["credits_posted"] <= a["debits_posted"]
+            ), f"row {r}: no credit-limited account is over-credited after any event"
+
+    live = [p for p in created.values() if events[p]["flags"] & tb.PENDING and p not in resolved]
+    live = [p for p in live if results[p]["expired_in_batch"] == NOT_EXPIRED]
+    for a, got in balances.items():
+        pending_dr = sum(results[p]["amount"] for p in live if events[p]["debit_account_id"] == a)
+        pending_cr = sum(results[p]["amount"] for p in live if events[p]["credit_account_id"] == a)
+        assert (got["debits_pending"], got["credits_pending"]) == (pending_dr, pending_cr), (
+            f"account {a}: pending balances are the sums over its live pending transfers"
+        )
+        assert all(got[f] == replay[a][f] for f in fields), (
+            f"account {a}: balances are the sums over its created transfers "
+            f"(output {[got[f] for f in fields]}, transfers {[replay[a][f] for f in fields]})"
+        )
+        assert got["flags"] == replay[a]["flags"], (
+            f"account {a}: closed only by a live closing pending transfer, flags otherwise as given"
+        )
+    for ledger in {a["ledger"] for a in accounts.values()}:
+        mine = [balances[a] for a in accounts if accounts[a]["ledger"] == ledger]
+        for debit, credit in (
+            ("debits_posted", "credits_posted"),
+            ("debits_pending", "credits_pending"),
+        ):
+            assert sum(m[debit] for m in mine) == sum(m[credit] for m in mine), (
+                f"ledger {ledger}: money is conserved (sum of {debit} = sum of {credit})"
+            )
 
 
 def check_balances(accounts: pa.Table) -> None:
@@ -271,8 +506,10 @@ def post_batches(
     out: dict[str, np.ndarray] = {
         "timestamp": np.empty(n, np.uint64),
         "status": np.empty(n, np.uint32),
+        "amount": np.empty(n, np.uint64),
+        "expired_in_batch": np.full(n, NOT_EXPIRED, np.uint32),
     }
-    scratch = {k: np.empty_like(v) for k, v in out.items()}
+    scratch = {k: np.empty_like(v) for k, v in out.items() if k != "expired_in_batch"}
     results_c, scratch_c = (
         ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in arrays.items()})
         for arrays in (out, scratch)
