@@ -153,6 +153,27 @@ def test_a_payment_that_clears_the_oldest_installment_exactly_leaves_the_next_on
     assert W.digest(out) == W.digest(W.run(inputs, engine="python"))
 
 
+def test_an_interest_above_2_to_the_32_fen_accrues_as_the_reference():
+    # 10^12 fen at 18 %: 1.5 * 10^10 fen of interest in the first installment, so the day's
+    # share takes the C core's 128-bit division, not its 64-bit one
+    inputs = one_loan(40)
+    principal = 10**12
+    setup, loans = inputs["setup"], inputs["loans"]
+    amount = setup.column("amount").to_pylist()
+    amount[1] = principal
+    setup = setup.set_column(
+        setup.column_names.index("amount"), "amount", pa.array(amount, pa.uint64())
+    )
+    at = loans.column_names.index("principal_fen")
+    loans = loans.set_column(at, "principal_fen", pa.array([principal], pa.int64()))
+    inputs = {**inputs, "setup": setup, "loans": loans}
+    expected = W.run(inputs, engine="python")
+    assert max(expected["days"].column("accrued_fen").to_pylist()) > 2**32 // 31
+    got = W.run(inputs, engine="c")
+    for table in expected:
+        assert got[table].equals(expected[table]), table
+
+
 def test_accrual_and_buckets():
     from workloads.ledger._eod_reference import accrued_by, bucket_of
 

@@ -157,7 +157,11 @@ static int64_t accrued_by(int64_t interest, int32_t start, int32_t due, int32_t 
 {
     if (d <= start) return 0;
     if (d >= due) return interest;
-    return (int64_t)(((u128)interest * (u128)(d - start)) / (u128)(due - start));
+    uint64_t elapsed = (uint64_t)(d - start), period = (uint64_t)(due - start);   /* < 2^32 */
+    /* an installment's interest below 2^32 fen (any micro-loan's) keeps the product in 64
+     * bits: one division instruction instead of the library's 128-bit one (__udivti3) */
+    if ((uint64_t)interest <= UINT32_MAX) return (int64_t)((uint64_t)interest * elapsed / period);
+    return (int64_t)(((u128)interest * elapsed) / period);
 }
 
 static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, postings_t *p,
