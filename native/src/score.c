@@ -334,9 +334,11 @@ add_variable_block(const scored_variable *variable, int method, int32_t n_edges,
               : add_variable_block(var, method, n_edges, false, values, NULL, 0, rows, total, \
                                    status, missing))
 
-static __attribute__((noinline)) void add_variable(const scored_variable *var, const int64_t *values,
-                         const uint8_t *validity, uint64_t bit0, int64_t rows, int64_t *total,
-                         uint8_t *status, uint64_t *missing)
+/* Kept out of bb_score, so that its loops do not share registers with the block loop
+ * around them (inlined there, they kept loop constants on the stack). */
+static __attribute__((noinline)) void
+add_variable(const scored_variable *var, const int64_t *values, const uint8_t *validity,
+             uint64_t bit0, int64_t rows, int64_t *total, uint8_t *status, uint64_t *missing)
 {
     if (var->method == BY_TABLE) {
         ADD_VARIABLE_BLOCK(BY_TABLE, 0);
