@@ -490,19 +490,20 @@ def points_of(variable, value):
     return variable.unseen_points
 
 
+def inputs_of(card, rows):
+    """loan.score's inputs: the card, and one applicant per row of int64 values (None = null)."""
+    columns = {
+        v.name: pa.array([r[i] for r in rows], pa.int64()) for i, v in enumerate(card.variables)
+    }
+    applicants = {"applicant_id": pa.array(range(len(rows)), pa.uint64()), **columns}
+    return {"applicants": pa.table(applicants), "scorecard": cards.as_table(card)}
+
+
 @settings(max_examples=80, deadline=None)
 @given(card_and_rows())
 def test_score_is_base_plus_the_points_of_each_bin(case):
     card, rows = case
-    columns = {
-        v.name: pa.array([r[i] for r in rows], pa.int64()) for i, v in enumerate(card.variables)
-    }
-    inputs = {
-        "applicants": pa.table(
-            {"applicant_id": pa.array(range(len(rows)), pa.uint64()), **columns}
-        ),
-        "scorecard": cards.as_table(card),
-    }
+    inputs = inputs_of(card, rows)
     digests = set()
     for engine in W.engines:
         out = W.run(inputs, engine=engine)
@@ -608,15 +609,7 @@ def wide_card_and_rows(draw):
 def test_every_way_to_find_a_bin_scores_as_the_reference(case):
     card, rows = case
     rows = (rows * (300 // len(rows) + 1))[:300]  # more than one of the C core's row blocks
-    columns = {
-        v.name: pa.array([r[i] for r in rows], pa.int64()) for i, v in enumerate(card.variables)
-    }
-    inputs = {
-        "applicants": pa.table(
-            {"applicant_id": pa.array(range(len(rows)), pa.uint64()), **columns}
-        ),
-        "scorecard": cards.as_table(card),
-    }
+    inputs = inputs_of(card, rows)
     reference = W.run(inputs, engine="python")
     assert reference["scores"].column("score").to_pylist() == [
         card.base_points + sum(points_of(v, r[i]) for i, v in enumerate(card.variables))
