@@ -107,6 +107,66 @@ def test_waterfall_pays_penalty_then_interest_then_principal(engine):
     assert loan["days_past_due"] == 3
 
 
+def with_money(inputs, opening_fen: int, salary_fen: int, salary_day: int, tops_up: int):
+    """one_loan's inputs with another opening deposit and salary."""
+    setup, loans = inputs["setup"], inputs["loans"]
+    amount = setup.column("amount").to_pylist()
+    amount[0] = opening_fen
+    setup = setup.set_column(
+        setup.column_names.index("amount"), "amount", pa.array(amount, pa.uint64())
+    )
+    for name, value in (
+        ("monthly_income_fen", salary_fen),
+        ("salary_day", salary_day),
+        ("tops_up", tops_up),
+    ):
+        at = loans.column_names.index(name)
+        loans = loans.set_column(at, name, pa.array([value], loans.schema.field(name).type))
+    return {**inputs, "setup": setup, "loans": loans}
+
+
+@pytest.mark.parametrize("engine", W.engines)
+def test_a_payment_that_clears_the_oldest_installment_exactly_leaves_the_next_one_owed(engine):
+    # 2026-01-02 pays all but 50.00 RMB of installment 1 (150.00 interest + 1,940.89 principal);
+    # on 2026-02-02 installment 2 falls due and the salary pays exactly the penalty run up
+    # and those 50.00: installment 2 is then the oldest unpaid, whole, 1 day past due that day
+    paid_first = 15_000 + 194_089 - 5_000
+    probe = W.run(with_money(one_loan(33), paid_first, 0, 2, 0), engine="python")
+    penalty = probe["loans"].column("penalty_unpaid_fen")[0].as_py()
+    assert penalty > 0
+    salary = penalty + 5_000
+    inputs = with_money(one_loan(40), paid_first - salary, salary, 2, 1)
+    out = W.run(inputs, engine=engine)
+    W.check(inputs, out)
+    assert out["days"].column("collected_fen").to_pylist()[1] == paid_first
+    assert out["days"].column("collected_fen").to_pylist()[32] == salary
+    loan = out["loans"].to_pylist()[0]
+    assert loan["principal_outstanding_fen"] == 1_000_000 - 194_089
+    assert loan["days_past_due"] == 40 - 32 and loan["bucket"] == 1
+    assert W.digest(out) == W.digest(W.run(inputs, engine="python"))
+
+
+def test_an_interest_above_2_to_the_32_fen_accrues_as_the_reference():
+    # 10^12 fen at 18 %: 1.5 * 10^10 fen of interest in the first installment, so the day's
+    # share takes the C core's 128-bit division, not its 64-bit one
+    inputs = one_loan(40)
+    principal = 10**12
+    setup, loans = inputs["setup"], inputs["loans"]
+    amount = setup.column("amount").to_pylist()
+    amount[1] = principal
+    setup = setup.set_column(
+        setup.column_names.index("amount"), "amount", pa.array(amount, pa.uint64())
+    )
+    at = loans.column_names.index("principal_fen")
+    loans = loans.set_column(at, "principal_fen", pa.array([principal], pa.int64()))
+    inputs = {**inputs, "setup": setup, "loans": loans}
+    expected = W.run(inputs, engine="python")
+    assert max(expected["days"].column("accrued_fen").to_pylist()) > 2**32 // 31
+    got = W.run(inputs, engine="c")
+    for table in expected:
+        assert got[table].equals(expected[table]), table
+
+
 def test_accrual_and_buckets():
     from workloads.ledger._eod_reference import accrued_by, bucket_of
 

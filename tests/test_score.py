@@ -481,7 +481,7 @@ def points_of(variable, value):
     if value is None:
         return 0 if variable.missing_points is None else variable.missing_points
     if variable.kind == "numeric":
-        bounds = [-(10**9), *variable.edges, 10**9]
+        bounds = [-(2**63), *variable.edges, 2**63]  # every int64 value is in one bin
         (j,) = [j for j in range(len(bounds) - 1) if bounds[j] <= value < bounds[j + 1]]
         return variable.points[j]
     for j, labels in enumerate(variable.categories):
@@ -490,19 +490,20 @@ def points_of(variable, value):
     return variable.unseen_points
 
 
+def inputs_of(card, rows):
+    """loan.score's inputs: the card, and one applicant per row of int64 values (None = null)."""
+    columns = {
+        v.name: pa.array([r[i] for r in rows], pa.int64()) for i, v in enumerate(card.variables)
+    }
+    applicants = {"applicant_id": pa.array(range(len(rows)), pa.uint64()), **columns}
+    return {"applicants": pa.table(applicants), "scorecard": cards.as_table(card)}
+
+
 @settings(max_examples=80, deadline=None)
 @given(card_and_rows())
 def test_score_is_base_plus_the_points_of_each_bin(case):
     card, rows = case
-    columns = {
-        v.name: pa.array([r[i] for r in rows], pa.int64()) for i, v in enumerate(card.variables)
-    }
-    inputs = {
-        "applicants": pa.table(
-            {"applicant_id": pa.array(range(len(rows)), pa.uint64()), **columns}
-        ),
-        "scorecard": cards.as_table(card),
-    }
+    inputs = inputs_of(card, rows)
     digests = set()
     for engine in W.engines:
         out = W.run(inputs, engine=engine)
@@ -534,3 +535,91 @@ def test_score_is_base_plus_the_points_of_each_bin(case):
             3 - bisect.bisect_right([-300, 0, 300], s) for s in got
         ]
     assert len(digests) == 1
+
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@st.composite
+def wide_card_and_rows(draw):
+    """Cards that reach every way the C core finds a bin: numeric variables of 0 to 20 edges
+    (unrolled counts up to 8, a binary search above), categories whose codes span a few
+    values (a table) or the whole int64 range (a search), bins without labels, valid ranges,
+    up to 15 band thresholds; values on, beside and far from every edge and code."""
+    n_vars = draw(st.integers(1, 6))
+    variables, near = [], []
+    for i in range(n_vars):
+        if draw(st.booleans()):
+            keys = sorted(set(draw(st.lists(INT64, max_size=20))))
+            points = draw(
+                st.lists(st.integers(-500, 500), min_size=len(keys) + 1, max_size=len(keys) + 1)
+            )
+            variable = {"name": f"v{i}", "type": "numeric", "edges": keys, "points": points}
+        else:
+            if draw(st.booleans()):  # dense codes: a table of up to 256 slots
+                low = draw(INT64.filter(lambda x: x < 2**63 - 300))
+                keys = sorted(
+                    {low + d for d in draw(st.lists(st.integers(0, 255), min_size=1, max_size=12))}
+                )
+            else:
+                keys = sorted(set(draw(st.lists(INT64, max_size=12))))
+            n_bins = draw(st.integers(1, 4))
+            bins: list[list[int]] = [[] for _ in range(n_bins)]
+            for key in keys:
+                bins[draw(st.integers(0, n_bins - 1))].append(key)
+            points = draw(st.lists(st.integers(-500, 500), min_size=n_bins, max_size=n_bins))
+            variable = {
+                "name": f"v{i}",
+                "type": "categorical",
+                "categories": bins,
+                "points": points,
+                "unseen_points": draw(st.integers(-50, 50)),
+            }
+        if draw(st.booleans()):
+            low, high = sorted(draw(st.lists(INT64, min_size=2, max_size=2)))
+            variable.update(min=low, max=high)
+        if draw(st.booleans()):
+            variable["missing_points"] = draw(st.integers(-500, 500))
+        variables.append(variable)
+        near.append(
+            [k + d for k in keys for d in (-1, 0, 1) if -(2**63) <= k + d < 2**63]
+            + [-(2**63), 2**63 - 1]
+        )
+    thresholds = sorted(set(draw(st.lists(st.integers(-3000, 3000), max_size=15))), reverse=True)
+    raw = {
+        "format": cards.FORMAT,
+        "name": "wide",
+        "base_points": draw(st.integers(-1000, 1000)),
+        "cutoff": draw(st.integers(-500, 500)),
+        "band_thresholds": thresholds,
+        "variables": variables,
+    }
+    rows = draw(
+        st.lists(
+            st.tuples(*(st.none() | INT64 | st.sampled_from(values) for values in near)),
+            min_size=1,
+            max_size=30,
+        )
+    )
+    return cards.parse(json.dumps(raw)), [list(r) for r in rows]
+
+
+@settings(max_examples=150, deadline=None)
+@given(wide_card_and_rows())
+def test_every_way_to_find_a_bin_scores_as_the_reference(case):
+    card, rows = case
+    rows = (rows * (300 // len(rows) + 1))[:300]  # more than one of the C core's row blocks
+    inputs = inputs_of(card, rows)
+    reference = W.run(inputs, engine="python")
+    assert reference["scores"].column("score").to_pylist() == [
+        card.base_points + sum(points_of(v, r[i]) for i, v in enumerate(card.variables))
+        for r in rows
+    ]
+    assert reference["scores"].column("band").to_pylist() == [
+        sum(1 for t in card.band_thresholds if t > s)
+        for s in reference["scores"].column("score").to_pylist()
+    ]
+    for engine in ("c", "numpy"):
+        for threads in (1, 3):
+            out = W.run(inputs, engine=engine, threads=threads)
+            assert W.digest(out) == W.digest(reference), (engine, threads)

@@ -503,11 +503,14 @@ typedef struct bb_eod_loan_state {
 } bb_eod_loan_state;
 
 /* Loans must have valid schedules (checked: BB_INVALID_ARGUMENT otherwise); their loan
- * accounts must be funded with the principal and every account must be in the loan's cell. */
+ * accounts must be funded with the principal and every account must be in the loan's cell.
+ * days: the most bb_eod_run will run (it keeps the installments due by then, and one more). */
 int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *loans, int64_t n_loans,
-                   const bb_eod_gl *gl, uint32_t cells, int32_t start_day, bb_eod **out);
+                   const bb_eod_gl *gl, uint32_t cells, int32_t start_day, int32_t days,
+                   bb_eod **out);
 void    bb_eod_free(bb_eod *eod);
-/* Runs days [0, days) for the cells first, first+step, ... (each cell is independent). */
+/* Runs days [0, days) for the cells first, first+step, ... (each cell is independent);
+ * days <= the days given to bb_eod_new. */
 int32_t bb_eod_run(bb_eod *eod, int32_t days, int32_t cell_first, int32_t cell_step,
                    bb_eod_report *report);
 int32_t bb_eod_read_loans(const bb_eod *eod, bb_eod_loan_state *out);

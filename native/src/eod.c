@@ -16,11 +16,16 @@ enum { CODE_INCOME = 11, CODE_ACCRUAL = 12, CODE_PENALTY = 13, CODE_REPAYMENT = 
 typedef struct {
     int64_t principal_not_due, accrued_not_due, penalty_due;
     int64_t principal_due_unpaid, interest_due_unpaid;
+    /* what is unpaid of installment first_unpaid, once it has fallen due: the waterfall pays
+     * the oldest first, so only it can be part paid; those after it owe their whole amounts */
+    int64_t head_principal_unpaid, head_interest_unpaid;
     int64_t first_row;            /* this loan's installment 0 in the row arrays */
     int32_t period_start;         /* the day the current interest period began */
     int32_t dpd;
     uint32_t rate_ppm;
     uint16_t n, next_due, first_unpaid;
+    uint16_t kept;                /* installments in the row arrays: those due by the last day,
+                                     and the one after (its interest accrues) */
     uint8_t bucket;
 } loan_t;
 
@@ -40,10 +45,14 @@ struct bb_eod {
     bb_eod_gl gl;
     uint32_t cells;
     int32_t start_day;
+    int32_t days;                 /* bb_eod_run runs at most these */
     int64_t n_loans;
     loan_t *loans;
-    int32_t *due_day;             /* per installment row */
-    int64_t *principal, *interest, *principal_unpaid, *interest_unpaid;
+    /* per kept installment row; big tables (tables.c) sized for every installment, of which
+     * only the kept rows are written: the rest of the block is never touched */
+    int64_t rows_reserved;
+    int32_t *due_day;
+    int64_t *principal, *interest;
     int64_t **cell_loans;         /* the loans of each cell, in loan order */
     int64_t *cell_count;
     uint64_t *sequence;           /* the next transfer sequence number of each cell */
@@ -130,12 +139,29 @@ static uint8_t bucket_of(int32_t dpd)
     return 4;
 }
 
+/* Installment k (first_unpaid <= k < next_due) starts at its scheduled amounts. */
+static void make_head(const bb_eod *e, loan_t *l, uint16_t k)
+{
+    l->head_principal_unpaid = e->principal[l->first_row + k];
+    l->head_interest_unpaid = e->interest[l->first_row + k];
+}
+
+/* What is unpaid of a fallen-due installment k (first_unpaid <= k < next_due). */
+static int64_t principal_unpaid(const bb_eod *e, const loan_t *l, uint16_t k)
+{
+    return k == l->first_unpaid ? l->head_principal_unpaid : e->principal[l->first_row + k];
+}
+
 /* Interest accrued by day d of a period [start, due] (integer allocation: exact on the due day). */
 static int64_t accrued_by(int64_t interest, int32_t start, int32_t due, int32_t d)
 {
     if (d <= start) return 0;
     if (d >= due) return interest;
-    return (int64_t)(((u128)interest * (u128)(d - start)) / (u128)(due - start));
+    uint64_t elapsed = (uint64_t)(d - start), period = (uint64_t)(due - start);   /* < 2^32 */
+    /* an installment's interest below 2^32 fen (any micro-loan's) keeps the product in 64
+     * bits: one division instruction instead of the library's 128-bit one (__udivti3) */
+    if ((uint64_t)interest <= UINT32_MAX) return (int64_t)((uint64_t)interest * elapsed / period);
+    return (int64_t)(((u128)interest * elapsed) / period);
 }
 
 static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, postings_t *p,
@@ -169,6 +195,7 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
         if (l->next_due == l->n && l->first_unpaid == l->n && l->penalty_due == 0) continue;
         active++;
         if (l->next_due < l->n) {                       /* accrue today's share */
+            BB_ASSERT(l->next_due < l->kept);
             int64_t r = l->first_row + l->next_due;
             int64_t today = accrued_by(e->interest[r], l->period_start, e->due_day[r], day)
                           - accrued_by(e->interest[r], l->period_start, e->due_day[r], day - 1);
@@ -176,9 +203,9 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
             accrued += today;
         }
         while (l->next_due < l->n && e->due_day[l->first_row + l->next_due] == day) {  /* fall due */
+            BB_ASSERT(l->next_due < l->kept);
             int64_t r = l->first_row + l->next_due;
-            e->principal_unpaid[r] = e->principal[r];
-            e->interest_unpaid[r] = e->interest[r];
+            if (l->first_unpaid == l->next_due) make_head(e, l, l->next_due);
             l->principal_not_due -= e->principal[r];
             l->accrued_not_due -= e->interest[r];
             l->principal_due_unpaid += e->principal[r];
@@ -188,7 +215,7 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
         }
         int64_t overdue_principal = 0;                  /* due before today and still unpaid */
         for (uint16_t k = l->first_unpaid; k < l->next_due; k++)
-            if (e->due_day[l->first_row + k] < day) overdue_principal += e->principal_unpaid[l->first_row + k];
+            if (e->due_day[l->first_row + k] < day) overdue_principal += principal_unpaid(e, l, k);
         int64_t fine = (int64_t)bb_div_round_half_up((u128)overdue_principal * l->rate_ppm * 3,
                                                      (u128)720000000);   /* ×1.5, ACT/360 */
         l->penalty_due += fine;
@@ -201,22 +228,35 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
             int64_t to_penalty = pay < l->penalty_due ? pay : l->penalty_due;
             int64_t left = pay - to_penalty, to_interest = 0, to_principal = 0;
             l->penalty_due -= to_penalty;
-            for (uint16_t k = l->first_unpaid; k < l->next_due && left > 0; k++) {  /* oldest first */
-                int64_t r = l->first_row + k;
-                int64_t x = left < e->interest_unpaid[r] ? left : e->interest_unpaid[r];
-                e->interest_unpaid[r] -= x;
+            /* oldest first: installment k owes interest_left and principal_left */
+            uint16_t k = l->first_unpaid;
+            int64_t interest_left = l->head_interest_unpaid, principal_left = l->head_principal_unpaid;
+            while (k < l->next_due && left > 0) {
+                int64_t x = left < interest_left ? left : interest_left;
+                interest_left -= x;
                 left -= x;
                 to_interest += x;
-                int64_t y = left < e->principal_unpaid[r] ? left : e->principal_unpaid[r];
-                e->principal_unpaid[r] -= y;
+                int64_t y = left < principal_left ? left : principal_left;
+                principal_left -= y;
                 left -= y;
                 to_principal += y;
+                if (left == 0 || k + 1 == l->next_due) break;
+                k++;                                    /* paid in full: the next one, whole */
+                interest_left = e->interest[l->first_row + k];
+                principal_left = e->principal[l->first_row + k];
             }
             l->interest_due_unpaid -= to_interest;
             l->principal_due_unpaid -= to_principal;
-            while (l->first_unpaid < l->next_due && e->interest_unpaid[l->first_row + l->first_unpaid] == 0
-                   && e->principal_unpaid[l->first_row + l->first_unpaid] == 0)
+            if (k < l->next_due) {                      /* every one before k is paid */
+                l->first_unpaid = k;
+                l->head_interest_unpaid = interest_left;
+                l->head_principal_unpaid = principal_left;
+            }
+            while (l->first_unpaid < l->next_due && l->head_interest_unpaid == 0
+                   && l->head_principal_unpaid == 0) {
                 l->first_unpaid++;
+                if (l->first_unpaid < l->next_due) make_head(e, l, l->first_unpaid);
+            }
             uint64_t deposit = in->deposit_account_id[i];
             int parts = (to_penalty > 0) + (to_interest > 0) + (to_principal > 0);
             if (to_penalty > 0)
@@ -261,10 +301,11 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
 }
 
 int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, const bb_eod_gl *gl,
-                   uint32_t cells, int32_t start_day, bb_eod **out)
+                   uint32_t cells, int32_t start_day, int32_t days, bb_eod **out)
 {
     *out = NULL;
-    if (!ledger || n_loans < 0 || cells < 1 || cells > BB_CELLS_MAX) return BB_INVALID_ARGUMENT;
+    if (!ledger || n_loans < 0 || cells < 1 || cells > BB_CELLS_MAX || days < 0)
+        return BB_INVALID_ARGUMENT;
     bb_eod *e = calloc(1, sizeof *e);
     if (!e) return BB_OUT_OF_MEMORY;
     e->ledger = ledger;
@@ -272,6 +313,7 @@ int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, c
     e->gl = *gl;
     e->cells = cells;
     e->start_day = start_day;
+    e->days = days;
     e->n_loans = n_loans;
     int64_t rows = 0;
     for (int64_t i = 0; i < n_loans; i++) {
@@ -279,40 +321,46 @@ int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, c
         rows += in->n_periods[i];
     }
     e->loans = calloc((size_t)n_loans + 1, sizeof *e->loans);
-    e->due_day = calloc((size_t)rows + 1, sizeof *e->due_day);
-    e->principal = calloc((size_t)rows + 1, 8);
-    e->interest = calloc((size_t)rows + 1, 8);
-    e->principal_unpaid = calloc((size_t)rows + 1, 8);
-    e->interest_unpaid = calloc((size_t)rows + 1, 8);
+    e->rows_reserved = rows + 1;
+    e->due_day = bb_table_alloc((size_t)e->rows_reserved * sizeof *e->due_day);
+    e->principal = bb_table_alloc((size_t)e->rows_reserved * sizeof *e->principal);
+    e->interest = bb_table_alloc((size_t)e->rows_reserved * sizeof *e->interest);
     e->cell_loans = calloc(cells, sizeof *e->cell_loans);
     e->cell_count = calloc(cells, sizeof *e->cell_count);
     e->sequence = calloc(cells, sizeof *e->sequence);
-    if (!e->loans || !e->due_day || !e->principal || !e->interest || !e->principal_unpaid
-        || !e->interest_unpaid || !e->cell_loans || !e->cell_count || !e->sequence) {
+    if (!e->loans || !e->due_day || !e->principal || !e->interest || !e->cell_loans
+        || !e->cell_count || !e->sequence) {
         bb_eod_free(e);
         return BB_OUT_OF_MEMORY;
     }
     static const bb_factor_cache empty;
     bb_factor_cache cache = empty;
-    int64_t at = 0, payments[BB_PERIODS_MAX];
+    int64_t at = 0, last_day = (int64_t)start_day + days - 1;
+    int32_t due_day[BB_PERIODS_MAX];
+    int64_t principal[BB_PERIODS_MAX], interest[BB_PERIODS_MAX];
     for (int64_t i = 0; i < n_loans; i++) {
         loan_t *l = &e->loans[i];
         int64_t total_payment, total_interest;
         uint8_t status = bb_schedule_one(&cache, in->principal_fen[i], in->annual_rate_ppm[i],
                                          in->n_periods[i], BB_METHOD_EQUAL_INSTALLMENT,
-                                         in->first_due_day[i], e->due_day + at, payments,
-                                         e->principal + at, e->interest + at, NULL,
-                                         &total_payment, &total_interest);
+                                         in->first_due_day[i], due_day, NULL, principal,
+                                         interest, NULL, &total_payment, &total_interest);
         uint32_t cell = bb_cell_of(in->loan_account_id[i], cells);
         if (status != 0 || in->first_due_day[i] <= start_day
             || bb_cell_of(in->deposit_account_id[i], cells) != cell) {
             bb_eod_free(e);
             return BB_INVALID_ARGUMENT;
         }
+        uint16_t kept = 0;   /* due days increase: those by the last day, then one more */
+        while (kept < in->n_periods[i] && due_day[kept] <= last_day) kept++;
+        if (kept < in->n_periods[i]) kept++;
+        memcpy(e->due_day + at, due_day, kept * sizeof *due_day);
+        memcpy(e->principal + at, principal, kept * sizeof *principal);
+        memcpy(e->interest + at, interest, kept * sizeof *interest);
         *l = (loan_t){.principal_not_due = in->principal_fen[i], .first_row = at,
                       .period_start = start_day, .rate_ppm = in->annual_rate_ppm[i],
-                      .n = in->n_periods[i]};
-        at += in->n_periods[i];
+                      .n = in->n_periods[i], .kept = kept};
+        at += kept;
         e->cell_count[cell]++;
     }
     for (uint32_t c = 0; c < cells; c++) {
@@ -334,15 +382,18 @@ void bb_eod_free(bb_eod *e)
     if (!e) return;
     if (e->cell_loans)
         for (uint32_t c = 0; c < e->cells; c++) free(e->cell_loans[c]);
-    free(e->cell_loans); free(e->cell_count); free(e->sequence); free(e->loans); free(e->due_day);
-    free(e->principal); free(e->interest); free(e->principal_unpaid); free(e->interest_unpaid);
+    free(e->cell_loans); free(e->cell_count); free(e->sequence); free(e->loans);
+    bb_table_free(e->due_day, (size_t)e->rows_reserved * sizeof *e->due_day);
+    bb_table_free(e->principal, (size_t)e->rows_reserved * sizeof *e->principal);
+    bb_table_free(e->interest, (size_t)e->rows_reserved * sizeof *e->interest);
     free(e);
 }
 
 int32_t bb_eod_run(bb_eod *e, int32_t days, int32_t cell_first, int32_t cell_step,
                    bb_eod_report *report)
 {
-    if (!e || days < 0 || cell_first < 0 || cell_step < 1) return BB_INVALID_ARGUMENT;
+    if (!e || days < 0 || days > e->days || cell_first < 0 || cell_step < 1)
+        return BB_INVALID_ARGUMENT;
     for (uint32_t c = (uint32_t)cell_first; c < e->cells; c += (uint32_t)cell_step) {
         postings_t p;
         int32_t rc = postings_init(&p, 3 * e->cell_count[c] + 2);

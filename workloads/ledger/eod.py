@@ -344,7 +344,7 @@ class Eod(Workload):
         gl_c = ffi.new("bb_eod_gl *", {k: _native.pointer(gl[k]) for k in GL if k != "cell"})
         out = ffi.new("bb_eod **")
         _native.check_status(
-            lib.bb_eod_new(ledger.c, loans_c, len(loans["loan_id"]), gl_c, cells, start, out),
+            lib.bb_eod_new(ledger.c, loans_c, len(loans["loan_id"]), gl_c, cells, start, days, out),
             "bb_eod_new",
         )
         eod = ffi.gc(out[0], lib.bb_eod_free)

@@ -255,9 +255,13 @@ class Score(Workload):
                     ]
                 else:
                     keys, bins = (np.array(a, dtype=np.int64) for a in cards.category_keys(v))
-                    at = np.minimum(np.searchsorted(keys, x), len(keys) - 1)
-                    found = keys[at] == x
-                    earned = np.where(found, points[bins[at]], v.unseen_points)
+                    if len(keys):
+                        at = np.minimum(np.searchsorted(keys, x), len(keys) - 1)
+                        found = keys[at] == x
+                        earned = np.where(found, points[bins[at]], v.unseen_points)
+                    else:  # bins without labels: every value is unseen
+                        found = np.zeros(len(x), dtype=bool)
+                        earned = np.full(len(x), v.unseen_points, dtype=np.int64)
                     flags |= np.where(found, 0, STATUS_UNSEEN)
                 if present is not None:  # a null's value is whatever the buffer holds
                     here = present[begin:end]
