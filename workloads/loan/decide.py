@@ -371,21 +371,19 @@ class Decide(Workload):
         session.out["fraud_rules"][:] = matched
         decision_c, status_c = _native.pointer(decision), _native.pointer(status)
 
-        def kernel(begin: int, end: int) -> None:
-            rc = lib.bb_decide_rows(
-                session.card.c,
-                session.limit,
-                session.params,
-                session.apps,
-                decision_c,
-                status_c,
-                begin,
-                end,
-                session.offers,
-            )
-            _native.check_status(rc, "bb_decide_rows")
-
-        _native.run_ranges(len(decision), threads, kernel)
+        task = ffi.new(
+            "bb_decide_task *",
+            {
+                "card": session.card.c,
+                "limit": session.limit,
+                "params": session.params,
+                "apps": session.apps,
+                "fraud_decision": decision_c,
+                "fraud_status": status_c,
+                "out": session.offers,
+            },
+        )
+        _native.parallel_ranges("bb_decide_rows_task", task, len(decision), threads)
         return {"offers": session.table()}
 
     def _check(self, inputs, outputs) -> None:
