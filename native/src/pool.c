@@ -306,8 +306,11 @@ int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus)
     for (int32_t i = 0; i < n_cpus; i++) pool.cpus[i] = cpus[i];
     pool.n_cpus = (uint32_t)n_cpus;
     atomic_fetch_add_explicit(&pool.placement, 1, memory_order_release);
+    atomic_store(&pool.status, BB_OK);
+    place_self(0, &caller_placed);   /* the caller, part 0 of its calls, at once */
+    int32_t rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);
-    return BB_OK;
+    return rc;
 }
 
 int32_t bb_pool_threads(void)
