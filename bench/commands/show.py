@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from bench.commands._arguments import add_slo, add_store
 from bench.commands._exit import EXIT_OK
 
