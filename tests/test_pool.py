@@ -116,3 +116,38 @@ def test_show_words_the_dispatch_cost_in_thread_order():
     line = dispatch_line({"parallel_call_ns_8t": 12_100.0, "parallel_call_ns_2t": 3_800.0})
     assert line is not None and line.endswith("2t 3.80µs, 8t 12.10µs")
     assert dispatch_line({"cffi_call_overhead_ns": 90.0}) is None
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_the_capacity_service_loop_in_c_answers_as_micro_batches_from_python(shards):
+    from bench.suite.test_workloads import sharded_outputs
+    from workloads import registry
+
+    w = registry.get("loan.decide")
+    inputs = w.generate(scale=0.002, seed=7)
+    size, batch_size = inputs["applications"].num_rows, 7
+    bounds = np.linspace(0, size, shards + 1).astype(np.int64)
+    by_python = [w.online(inputs, "c") for _ in range(shards)]
+    for session, begin, end in zip(by_python, bounds[:-1], bounds[1:], strict=True):
+        for first in range(int(begin), int(end), batch_size):
+            session.decide_many(first, min(first + batch_size, int(end)))
+    in_c = [w.online(inputs, "c") for _ in range(shards)]
+    requests = -(-np.diff(bounds) // batch_size)
+    took = np.full(int(requests.sum()), -1, dtype=np.int64)
+    sessions = ffi.new("bb_decide_session[]", [s.request() for s in in_c])
+    task = ffi.new(
+        "bb_decide_serve_task *",
+        {
+            "sessions": sessions,
+            "bounds": _native.pointer(bounds),
+            "batch_size": batch_size,
+            "took_first": _native.pointer(np.concatenate([[0], np.cumsum(requests)[:-1]])),
+            "took_ns": _native.out_pointer(took),
+        },
+    )
+    _native.parallel_ranges("bb_decide_serve_shards", task, shards, shards)
+    assert (took >= 0).all(), "every request timed"
+    digest = w.digest(sharded_outputs(in_c, bounds))
+    assert digest == w.digest(sharded_outputs(by_python, bounds))
+    if shards == 1:  # one shard carries the whole stream: the batch answer
+        assert digest == w.digest(w.run(inputs, engine="c", threads=2))

@@ -521,6 +521,21 @@ typedef struct bb_fraud_decide_task {
 } bb_fraud_decide_task;
 int32_t bb_fraud_decide_rows(const void *args, int64_t begin, int64_t end);
 
+/* The capacity benchmark's service: shards [begin, end), shard s serving rows
+ * [bounds[s], bounds[s + 1]) in micro-batches of batch_size, in order, one bb_decide_many
+ * request each through its own session (fraud state and outputs), and writing each request's
+ * service time (ns, bb_now_ns) to took_ns from took_first[s] on. */
+typedef struct bb_decide_session {
+    bb_fraud *fraud; const bb_fraud_rules *rules; const bb_fraud_lists *lists;
+    const bb_scorecard *card; const bb_limit_params *limit; const bb_decide_params *params;
+    const bb_applications *apps; bb_offers *out;
+} bb_decide_session;
+typedef struct bb_decide_serve_task {
+    const bb_decide_session *sessions; const int64_t *bounds; int64_t batch_size;
+    const int64_t *took_first; int64_t *took_ns;
+} bb_decide_serve_task;
+int32_t bb_decide_serve_shards(const void *args, int64_t begin, int64_t end);
+
 /* Sharded runs: index g is group g of `groups` (bb_parallel_ranges with n = threads = groups,
  * so that every group runs at once and they meet at the barrier). */
 typedef struct bb_ledger_run_task {

@@ -237,6 +237,21 @@ class OnlineC:
         )
         _native.check_status(rc, "bb_decide_many")
 
+    def request(self) -> dict:
+        """The session as C request arguments (a bb_decide_session's fields), for a service
+        loop in C: the capacity benchmark's bb_decide_serve_shards."""
+        s = self.session
+        return {
+            "fraud": self.state.c,
+            "rules": self.rules,
+            "lists": self.lists,
+            "card": s.card.c,
+            "limit": s.limit,
+            "params": s.params,
+            "apps": s.apps,
+            "out": s.offers,
+        }
+
     def outputs(self) -> _tables.Tables:
         return {"offers": self.session.table()}
 
