@@ -151,3 +151,43 @@ def test_the_capacity_service_loop_in_c_answers_as_micro_batches_from_python(sha
     assert digest == w.digest(sharded_outputs(by_python, bounds))
     if shards == 1:  # one shard carries the whole stream: the batch answer
         assert digest == w.digest(w.run(inputs, engine="c", threads=2))
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, signal_name):
+    """SIGTERM to the run, or Ctrl-C (SIGINT to the whole process group, the worker too,
+    whose main thread is in a parallel call most of the time): the run stops as incomplete
+    and what finished stays stored. The pool's threads block signals, so the signal reaches
+    the thread that runs Python, which handles it when its C call returns."""
+    import signal
+    import time
+
+    from bench.store import Store
+
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-e", "c", "-t", "1,16"]
+    parent = subprocess.Popen(
+        [*command, "-w", "ledger.post,loan.score", "-s", "0.05", "--store", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a terminal's job
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and parent.poll() is None:
+            if any(store.glob("samples/**/*.parquet")):
+                break
+            time.sleep(0.05)
+        assert parent.poll() is None, "the run ended before it could be interrupted"
+        signal_number = getattr(signal, signal_name)
+        if signal_number == signal.SIGINT:
+            os.killpg(parent.pid, signal_number)
+        else:
+            parent.send_signal(signal_number)
+        assert parent.wait(timeout=60) != 0
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)
+    (run,) = Store(str(store)).runs().to_pylist()
+    assert run["status"] == "incomplete"
+    assert Store(str(store)).samples([run["run_id"]]).num_rows >= 1
