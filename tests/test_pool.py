@@ -120,7 +120,7 @@ def test_show_words_the_dispatch_cost_in_thread_order():
 
 @pytest.mark.parametrize("shards", [1, 3])
 def test_the_capacity_service_loop_in_c_answers_as_micro_batches_from_python(shards):
-    from bench.suite.test_workloads import sharded_outputs
+    from bench.suite.test_workloads import serve_in_c, sharded_outputs
     from workloads import registry
 
     w = registry.get("loan.decide")
@@ -132,20 +132,9 @@ def test_the_capacity_service_loop_in_c_answers_as_micro_batches_from_python(sha
         for first in range(int(begin), int(end), batch_size):
             session.decide_many(first, min(first + batch_size, int(end)))
     in_c = [w.online(inputs, "c") for _ in range(shards)]
-    requests = -(-np.diff(bounds) // batch_size)
-    took = np.full(int(requests.sum()), -1, dtype=np.int64)
-    sessions = ffi.new("bb_decide_session[]", [s.request() for s in in_c])
-    task = ffi.new(
-        "bb_decide_serve_task *",
-        {
-            "sessions": sessions,
-            "bounds": _native.pointer(bounds),
-            "batch_size": batch_size,
-            "took_first": _native.pointer(np.concatenate([[0], np.cumsum(requests)[:-1]])),
-            "took_ns": _native.out_pointer(took),
-        },
-    )
-    _native.parallel_ranges("bb_decide_serve_shards", task, shards, shards)
+    took = serve_in_c(in_c, bounds, batch_size)
+    shard_rows = zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    assert len(took) == sum(len(range(b, e, batch_size)) for b, e in shard_rows)
     assert (took >= 0).all(), "every request timed"
     digest = w.digest(sharded_outputs(in_c, bounds))
     assert digest == w.digest(sharded_outputs(by_python, bounds))

@@ -166,27 +166,8 @@ def test_decide_capacity(benchmark, plan, inputs_of, case):
     def fresh_sessions():
         return ([workload.online(inputs, "c") for _ in range(threads)],), {}
 
-    shard_bounds = bounds.astype(np.int64)
-    requests = -(-np.diff(shard_bounds) // batch_size)  # micro-batches per shard
-    took_first = np.concatenate([[0], np.cumsum(requests)[:-1]]).astype(np.int64)
-
     def serve(sessions):
-        # the service loop is C on the pool's threads (each request timed by the core's
-        # clock): no Python between requests, one parallel call
-        took = np.empty(int(requests.sum()), dtype=np.int64)
-        arguments = ffi.new("bb_decide_session[]", [s.request() for s in sessions])
-        task = ffi.new(
-            "bb_decide_serve_task *",
-            {
-                "sessions": arguments,
-                "bounds": _native.pointer(shard_bounds),
-                "batch_size": batch_size,
-                "took_first": _native.pointer(took_first),
-                "took_ns": _native.out_pointer(took),
-            },
-        )
-        _native.parallel_ranges("bb_decide_serve_shards", task, threads, threads)
-        latencies.append(took)
+        latencies.append(serve_in_c(sessions, bounds, batch_size))
         return sessions
 
     sessions = measure(
@@ -200,6 +181,30 @@ def test_decide_capacity(benchmark, plan, inputs_of, case):
         # answer apart per thread count), still one answer on every CPU
         digest=workload.digest(sharded_outputs(sessions, bounds)),
     )
+
+
+def serve_in_c(sessions, bounds, batch_size: int) -> np.ndarray:
+    """Session i serves rows [bounds[i], bounds[i + 1]) in micro-batches of batch_size, one
+    C request each, all sessions at once: the service loop is C on the pool's threads, one
+    parallel call, each request timed by the core's clock (no Python between requests).
+    The service times in ns, shard by shard."""
+    shard_bounds = np.asarray(bounds, dtype=np.int64)
+    requests = -(-np.diff(shard_bounds) // batch_size)  # micro-batches per shard
+    took_first = np.concatenate([[0], np.cumsum(requests)[:-1]]).astype(np.int64)
+    took = np.empty(int(requests.sum()), dtype=np.int64)
+    arguments = ffi.new("bb_decide_session[]", [s.request() for s in sessions])
+    task = ffi.new(
+        "bb_decide_serve_task *",
+        {
+            "sessions": arguments,
+            "bounds": _native.pointer(shard_bounds),
+            "batch_size": batch_size,
+            "took_first": _native.pointer(took_first),
+            "took_ns": _native.out_pointer(took),
+        },
+    )
+    _native.parallel_ranges("bb_decide_serve_shards", task, len(sessions), len(sessions))
+    return took
 
 
 def sharded_outputs(sessions, bounds) -> dict:
