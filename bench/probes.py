@@ -79,14 +79,14 @@ def _per_call_ns(call, calls: int, repeats: int) -> float:
 
 
 def parallel_call_ns(threads: int, calls: int = 200, repeats: int = 5) -> float:
-    """Nanoseconds of one empty parallel call of the pool on `threads` threads (one index
-    each), through cffi: the pool's dispatch cost. Its threads are started first."""
+    """Nanoseconds of one empty parallel call of the pool on `threads` threads, each running
+    its own (empty) part (bb_parallel_groups: no part is left for the caller to run), through
+    cffi: the pool's dispatch cost, a wake-up and a finish per thread. Its threads are
+    started first."""
     empty = ffi.addressof(lib, "bb_probe_empty_task")
 
     def call() -> None:
-        _native.check_status(
-            lib.bb_parallel_ranges(empty, ffi.NULL, threads, threads), "bb_parallel_ranges"
-        )
+        _native.check_status(lib.bb_parallel_groups(empty, ffi.NULL, threads), "bb_parallel_groups")
 
     call()
     return _per_call_ns(call, calls, repeats)

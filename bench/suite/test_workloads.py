@@ -187,7 +187,7 @@ def serve_in_c(sessions, bounds, batch_size: int) -> np.ndarray:
     """Session i serves rows [bounds[i], bounds[i + 1]) in micro-batches of batch_size, one
     C request each, all sessions at once: the service loop is C on the pool's threads, one
     parallel call, each request timed by the core's clock (no Python between requests).
-    The service times in ns, shard by shard."""
+    The service times in ns, shard by shard. The shards run at once, as a service's would."""
     shard_bounds = np.asarray(bounds, dtype=np.int64)
     requests = -(-np.diff(shard_bounds) // batch_size)  # micro-batches per shard
     took_first = np.concatenate([[0], np.cumsum(requests)[:-1]]).astype(np.int64)
@@ -203,7 +203,7 @@ def serve_in_c(sessions, bounds, batch_size: int) -> np.ndarray:
             "took_ns": _native.out_pointer(took),
         },
     )
-    _native.parallel_ranges("bb_decide_serve_shards", task, len(sessions), len(sessions))
+    _native.parallel_groups("bb_decide_serve_shards", task, len(sessions))
     return took
 
 

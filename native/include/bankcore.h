@@ -468,9 +468,11 @@ int64_t bb_now_ns(void);
  * a time per process (a second caller waits); a task must not make a parallel call. */
 #define BB_POOL_THREADS_MAX 1024
 typedef int32_t (*bb_task_fn)(const void *args, int64_t begin, int64_t end);
-/* Uniform work: min(threads, n) near-equal contiguous ranges, part i on thread i, all at
- * once (so parts may meet at a barrier: n = threads gives each thread one index). */
+/* Uniform work: min(threads, n) near-equal contiguous ranges, part i for thread i; a part
+ * its thread has not started when the caller is done with its own, the caller runs. */
 int32_t bb_parallel_ranges(bb_task_fn task, const void *args, int64_t n, int32_t threads);
+/* Index g of [0, groups) on thread g, every one at once (they may meet at a barrier). */
+int32_t bb_parallel_groups(bb_task_fn task, const void *args, int32_t groups);
 /* Uneven work: the threads claim chunks of `chunk` items in turn until none is left. */
 int32_t bb_parallel_chunks(bb_task_fn task, const void *args, int64_t n, int64_t chunk,
                            int32_t threads);
@@ -536,8 +538,8 @@ typedef struct bb_decide_serve_task {
 } bb_decide_serve_task;
 int32_t bb_decide_serve_shards(const void *args, int64_t begin, int64_t end);
 
-/* Sharded runs: index g is group g of `groups` (bb_parallel_ranges with n = threads = groups,
- * so that every group runs at once and they meet at the barrier). */
+/* Sharded runs: index g is group g of `groups` (bb_parallel_groups: every group runs at
+ * once, and they meet at the barrier). */
 typedef struct bb_ledger_run_task {
     bb_ledger *ledger; const bb_ledger_transfers *transfers; const bb_batches *batches;
     int32_t groups; bb_barrier *barrier; bb_ledger_results *scratch; bb_ledger_results *results;

@@ -23,10 +23,19 @@
 #define SPINS_BEFORE_PARK 4096   /* ~ a few µs of looking before a futex sleep */
 #define CACHE_LINE_BYTES 64
 
+/* A part's claim: (epoch << 2) | one of these. The caller opens a worker's part of call
+ * `epoch` as UNCLAIMED; the worker claims it, or, in a call whose parts need not run at
+ * once, the caller takes it when the worker has not started it by the time the caller is
+ * done with its own (a worker that gets no CPU, a noisy neighbour, holds nothing up). */
+#define PART_UNCLAIMED 0u
+#define PART_CLAIMED 1u
+#define PART_TAKEN 2u
+
 typedef struct {
     _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t ticket;   /* bumped to hand over a part */
     _Atomic uint32_t parked;      /* asleep on ticket: the caller must wake it */
-    uint32_t part;                /* of the current call: written before the ticket moves */
+    _Atomic uint64_t claim;
+    uint32_t part;                /* always its own: worker i runs part i + 1 */
     uint32_t placed;              /* the placement version this thread is pinned to */
     pthread_t thread;
 } worker;
@@ -38,6 +47,7 @@ typedef struct {
     int64_t n;
     int64_t chunk;     /* 0: static ranges, one per part; else claimed chunks of this size */
     uint32_t parts;
+    bool together;     /* every part on its own thread at once (they meet at a barrier) */
 } call;
 
 static struct {
@@ -45,6 +55,7 @@ static struct {
     worker *workers[BB_POOL_THREADS_MAX - 1];
     uint32_t started;             /* worker threads running (parked between calls) */
     call current;
+    _Atomic uint64_t epoch;       /* of the current call: bumped by each */
     _Alignas(CACHE_LINE_BYTES) _Atomic int64_t next;   /* claimed chunks: first unclaimed */
     _Atomic int32_t status;
     _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t remaining;   /* worker parts not finished */
@@ -151,10 +162,9 @@ static void place_self(uint32_t part, uint32_t *placed)
 #endif
 }
 
-static void run_part(uint32_t part, uint32_t *placed)
+static void run_part(uint32_t part)
 {
     const call *c = &pool.current;
-    place_self(part, placed);
     if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
         int64_t base = c->n / c->parts, extra = c->n % c->parts;
         int64_t begin = part * base + (part < extra ? part : extra);
@@ -176,8 +186,23 @@ static void wake_children(uint32_t part)
     for (uint32_t child = 2 * part + 1; child <= 2 * part + 2 && child < pool.current.parts;
          child++) {
         worker *w = pool.workers[child - 1];
-        move_on(&w->ticket, &w->parked);   /* releases the call's fields to the worker */
+        move_on(&w->ticket, &w->parked);
     }
+}
+
+/* Whether part `part` of call `epoch` is now this thread's (as `how`): it was open and no
+ * one else took it. The caller's release of the claim publishes the call's fields. */
+static bool takes_part(worker *w, uint64_t epoch, uint32_t how)
+{
+    uint64_t open = epoch << 2 | PART_UNCLAIMED;
+    return atomic_compare_exchange_strong_explicit(&w->claim, &open, epoch << 2 | how,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* One part fewer to wait for; whether it was the last. */
+static bool is_last_part_done(void)
+{
+    return atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_acq_rel) == 1;
 }
 
 static void *worker_main(void *argument)
@@ -186,10 +211,13 @@ static void *worker_main(void *argument)
     uint32_t seen = 0;
     for (;;) {
         seen = wait_while(&w->ticket, seen, &w->parked);
+        /* read after the ticket: at least the epoch of the call that moved it */
+        uint64_t epoch = atomic_load_explicit(&pool.epoch, memory_order_acquire);
+        if (!takes_part(w, epoch, PART_CLAIMED)) continue;   /* taken, or not in this call */
         wake_children(w->part);
-        run_part(w->part, &w->placed);
-        if (atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_acq_rel) == 1)
-            move_on(&pool.finished, &pool.caller_parked);
+        place_self(w->part, &w->placed);
+        run_part(w->part);
+        if (is_last_part_done()) move_on(&pool.finished, &pool.caller_parked);
     }
     return NULL;
 }
@@ -224,7 +252,8 @@ static int32_t start_workers(uint32_t count)
         }
         atomic_init(&w->ticket, 0);
         atomic_init(&w->parked, 0);
-        w->part = 0;
+        atomic_init(&w->claim, 0);   /* epoch 0, taken: no call yet */
+        w->part = pool.started + 1;
         w->placed = 0;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             free(w);
@@ -262,10 +291,22 @@ static int32_t run_call(call c, int32_t threads)
     atomic_store(&pool.next, 0);
     atomic_store(&pool.remaining, c.parts - 1);
     uint32_t finished = atomic_load(&pool.finished);
-    for (uint32_t part = 1; part < c.parts; part++) pool.workers[part - 1]->part = part;
+    uint64_t epoch = atomic_load(&pool.epoch) + 1;
+    for (uint32_t part = 1; part < c.parts; part++)
+        atomic_store_explicit(&pool.workers[part - 1]->claim, epoch << 2 | PART_UNCLAIMED,
+                              memory_order_release);
+    atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
     wake_children(0);
-    run_part(0, &caller_placed);
-    if (c.parts > 1) wait_while(&pool.finished, finished, &pool.caller_parked);
+    place_self(0, &caller_placed);
+    run_part(0);
+    bool done = c.parts == 1;
+    for (uint32_t part = 1; !c.together && part < c.parts; part++) {
+        if (!takes_part(pool.workers[part - 1], epoch, PART_TAKEN)) continue;
+        wake_children(part);   /* its children may still get a CPU sooner than the caller */
+        run_part(part);
+        done = is_last_part_done();
+    }
+    if (!done) wait_while(&pool.finished, finished, &pool.caller_parked);
     BB_ASSERT(atomic_load(&pool.remaining) == 0);   /* every part done before the next call */
     rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);
@@ -275,6 +316,12 @@ static int32_t run_call(call c, int32_t threads)
 int32_t bb_parallel_ranges(bb_task_fn fn, const void *args, int64_t n, int32_t threads)
 {
     return run_call((call){.fn = fn, .args = args, .n = n, .chunk = 0}, threads);
+}
+
+int32_t bb_parallel_groups(bb_task_fn fn, const void *args, int32_t groups)
+{
+    return run_call((call){.fn = fn, .args = args, .n = groups, .chunk = 0, .together = true},
+                    groups);
 }
 
 int32_t bb_parallel_chunks(bb_task_fn fn, const void *args, int64_t n, int64_t chunk,

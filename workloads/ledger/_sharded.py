@@ -100,4 +100,4 @@ def run(
         f"{core}_run_task *",
         {**fields, "batches": batches.c, "groups": groups, "barrier": barrier.c},
     )
-    _native.parallel_ranges(f"{core}_run_groups", task, groups, groups)
+    _native.parallel_groups(f"{core}_run_groups", task, groups)
