@@ -95,7 +95,8 @@ def test_pinned_parts_run_on_their_cpus_and_unpinning_restores_the_process_cpus(
     cpus = sorted(os.sched_getaffinity(0))
     _native.pin_threads(cpus)
     try:
-        ran = where(2 * len(cpus), 2 * len(cpus))
+        ran = np.full(2 * len(cpus), -2, dtype=np.int32)  # each part on its own thread
+        _native.parallel_groups("bb_probe_where", _native.out_pointer(ran), len(ran))
         assert ran.tolist() == [cpus[i % len(cpus)] for i in range(2 * len(cpus))]
     finally:
         _native.pin_threads([])
