@@ -181,3 +181,11 @@ def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, 
     (run,) = Store(str(store)).runs().to_pylist()
     assert run["status"] == "incomplete"
     assert Store(str(store)).samples([run["run_id"]]).num_rows >= 1
+
+
+def test_groups_never_leave_a_part_to_the_caller():
+    taken = lib.bb_pool_parts_taken()
+    empty = ffi.addressof(lib, "bb_probe_empty_task")
+    for _ in range(50):
+        assert lib.bb_parallel_groups(empty, ffi.NULL, 8) == lib.BB_OK
+    assert lib.bb_pool_parts_taken() == taken  # every part ran on its own thread

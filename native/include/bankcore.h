@@ -480,6 +480,9 @@ int32_t bb_parallel_chunks(bb_task_fn task, const void *args, int64_t n, int64_t
 int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus);
 /* Threads the pool has: the caller and the workers started so far. */
 int32_t bb_pool_threads(void);
+/* Parts of bb_parallel_ranges and _chunks calls, since the process started, that the caller
+ * ran because their thread had not started them by then (it got no CPU in time). */
+int64_t bb_pool_parts_taken(void);
 
 /* The tasks: each workload's row kernel or run over a range, its arguments in a struct
  * (native/src/tasks.c). */

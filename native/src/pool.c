@@ -56,6 +56,7 @@ static struct {
     uint32_t started;             /* worker threads running (parked between calls) */
     call current;
     _Atomic uint64_t epoch;       /* of the current call: bumped by each */
+    _Atomic int64_t parts_taken;  /* parts the caller ran for a thread that had not started */
     _Alignas(CACHE_LINE_BYTES) _Atomic int64_t next;   /* claimed chunks: first unclaimed */
     _Atomic int32_t status;
     _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t remaining;   /* worker parts not finished */
@@ -302,6 +303,7 @@ static int32_t run_call(call c, int32_t threads)
     bool done = c.parts == 1;
     for (uint32_t part = 1; !c.together && part < c.parts; part++) {
         if (!takes_part(pool.workers[part - 1], epoch, PART_TAKEN)) continue;
+        atomic_fetch_add_explicit(&pool.parts_taken, 1, memory_order_relaxed);
         wake_children(part);   /* its children may still get a CPU sooner than the caller */
         run_part(part);
         done = is_last_part_done();
@@ -367,3 +369,5 @@ int32_t bb_pool_threads(void)
     pthread_mutex_unlock(&pool.calling);
     return threads;
 }
+
+int64_t bb_pool_parts_taken(void) { return atomic_load(&pool.parts_taken); }
