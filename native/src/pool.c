@@ -1,4 +1,4 @@
-/* pool.c — the one worker pool of the process (bb_parallel_ranges, bb_parallel_chunks).
+/* pool.c — the one worker pool of the process (bb_parallel_ranges, _groups, _chunks).
  * Its threads start on the first call that needs them (also more than the CPUs: a scaling
  * curve goes past the core count), live for the process and are parked between calls, so a
  * parallel call costs a wake-up, not a thread start (a Python thread pool per call: ~240 µs
@@ -253,7 +253,7 @@ static int32_t start_workers(uint32_t count)
         }
         atomic_init(&w->ticket, 0);
         atomic_init(&w->parked, 0);
-        atomic_init(&w->claim, 0);   /* epoch 0, taken: no call yet */
+        atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
         w->part = pool.started + 1;
         w->placed = 0;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -267,7 +267,19 @@ static int32_t start_workers(uint32_t count)
     return rc;
 }
 
-static _Thread_local uint32_t caller_placed;
+/* The placement version of the thread that called last (no thread-local storage: the
+ * core imports no TLS runtime); a different caller is pinned afresh. Under `calling`. */
+static pthread_t caller;
+static uint32_t caller_placed;
+
+static uint32_t *placed_caller(void)
+{
+    if (!pthread_equal(caller, pthread_self())) {
+        caller = pthread_self();
+        caller_placed = 0;
+    }
+    return &caller_placed;
+}
 
 static int32_t run_call(call c, int32_t threads)
 {
@@ -298,7 +310,7 @@ static int32_t run_call(call c, int32_t threads)
                               memory_order_release);
     atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
     wake_children(0);
-    place_self(0, &caller_placed);
+    place_self(0, placed_caller());
     run_part(0);
     bool done = c.parts == 1;
     for (uint32_t part = 1; !c.together && part < c.parts; part++) {
@@ -356,7 +368,7 @@ int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus)
     pool.n_cpus = (uint32_t)n_cpus;
     atomic_fetch_add_explicit(&pool.placement, 1, memory_order_release);
     atomic_store(&pool.status, BB_OK);
-    place_self(0, &caller_placed);   /* the caller, part 0 of its calls, at once */
+    place_self(0, placed_caller());   /* the caller, part 0 of its calls, at once */
     int32_t rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);
     return rc;
