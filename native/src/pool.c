@@ -110,7 +110,9 @@ static void unpark(_Atomic uint32_t *word)
 /* Until *word moves on from value: spin, then sleep. The sleeper's count and the mover's
  * bump are sequentially consistent: either the mover sees `parked` and wakes it, or the
  * futex sees the new value and does not sleep. */
-static uint32_t wait_while(_Atomic uint32_t *word, uint32_t value, _Atomic uint32_t *parked)
+/* not inlined: the instruction counts leave the waiting out by this name */
+__attribute__((noinline)) static uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value,
+                                                      _Atomic uint32_t *parked)
 {
     uint32_t now;
     unsigned spins_max = atomic_load_explicit(&pool.spins, memory_order_relaxed);
@@ -141,7 +143,10 @@ static void record(int32_t rc)
     }
 }
 
-static bool is_aborted(void) { return atomic_load_explicit(&pool.status, memory_order_relaxed) != BB_OK; }
+static bool is_aborted(void)
+{
+    return atomic_load_explicit(&pool.status, memory_order_relaxed) != BB_OK;
+}
 
 /* Pins the calling thread to the CPU of its part, once per placement. */
 static void place_self(uint32_t part, uint32_t *placed)
@@ -163,7 +168,8 @@ static void place_self(uint32_t part, uint32_t *placed)
 #endif
 }
 
-static void run_part(uint32_t part)
+/* not inlined: the instruction counts take a worker's work by this name */
+__attribute__((noinline)) static void bb_pool_run_part(uint32_t part)
 {
     const call *c = &pool.current;
     if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
@@ -206,18 +212,18 @@ static bool is_last_part_done(void)
     return atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_acq_rel) == 1;
 }
 
-static void *worker_main(void *argument)
+static void *bb_pool_worker(void *argument)
 {
     worker *w = argument;
     uint32_t seen = 0;
     for (;;) {
-        seen = wait_while(&w->ticket, seen, &w->parked);
+        seen = bb_pool_wait(&w->ticket, seen, &w->parked);
         /* read after the ticket: at least the epoch of the call that moved it */
         uint64_t epoch = atomic_load_explicit(&pool.epoch, memory_order_acquire);
         if (!takes_part(w, epoch, PART_CLAIMED)) continue;   /* taken, or not in this call */
         wake_children(w->part);
         place_self(w->part, &w->placed);
-        run_part(w->part);
+        bb_pool_run_part(w->part);
         if (is_last_part_done()) move_on(&pool.finished, &pool.caller_parked);
     }
     return NULL;
@@ -234,7 +240,7 @@ static void forget_workers(void)
 
 /* Workers up to `count`, signals blocked in them (a SIGTERM or Ctrl-C goes to the thread
  * that runs Python). BB_THREADS_UNAVAILABLE when one cannot be started. */
-static int32_t start_workers(uint32_t count)
+__attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
 {
     static bool fork_handled;
     if (!fork_handled) {
@@ -256,7 +262,7 @@ static int32_t start_workers(uint32_t count)
         atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
         w->part = pool.started + 1;
         w->placed = 0;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        if (pthread_create(&w->thread, NULL, bb_pool_worker, w) != 0) {
             free(w);
             rc = BB_THREADS_UNAVAILABLE;
             break;
@@ -288,7 +294,7 @@ static int32_t run_call(call c, int32_t threads)
     int64_t items = c.chunk ? (c.n + c.chunk - 1) / c.chunk : c.n;
     c.parts = items < threads ? (uint32_t)(items > 0 ? items : 1) : (uint32_t)threads;
     pthread_mutex_lock(&pool.calling);
-    int32_t rc = start_workers(c.parts - 1);
+    int32_t rc = bb_pool_start_workers(c.parts - 1);
     if (rc != BB_OK) {
         pthread_mutex_unlock(&pool.calling);
         return rc;
@@ -311,16 +317,16 @@ static int32_t run_call(call c, int32_t threads)
     atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
     wake_children(0);
     place_self(0, placed_caller());
-    run_part(0);
+    bb_pool_run_part(0);
     bool done = c.parts == 1;
     for (uint32_t part = 1; !c.together && part < c.parts; part++) {
         if (!takes_part(pool.workers[part - 1], epoch, PART_TAKEN)) continue;
         atomic_fetch_add_explicit(&pool.parts_taken, 1, memory_order_relaxed);
         wake_children(part);   /* its children may still get a CPU sooner than the caller */
-        run_part(part);
+        bb_pool_run_part(part);
         done = is_last_part_done();
     }
-    if (!done) wait_while(&pool.finished, finished, &pool.caller_parked);
+    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked);
     BB_ASSERT(atomic_load(&pool.remaining) == 0);   /* every part done before the next call */
     rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);
