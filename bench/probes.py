@@ -4,18 +4,21 @@ what fraction of them a workload reaches (DESIGN.md "Probes").
 - memory bandwidth: a[i] = b[i] + k·c[i] over three arrays far larger than the caches
   (STREAM's triad, in integers), bytes moved per second, one thread and all threads;
 - random updates: read-modify-write of random words of a large table (GUPS-like), per second;
-- call overhead: nanoseconds per call of an empty C function through cffi.
+- call overhead: nanoseconds per call of an empty C function through cffi;
+- dispatch: nanoseconds per empty parallel call of the core's worker pool at 1, 2, the CPU
+  count and 4× the CPU count threads: what every parallel call pays before any work, beside
+  the scaling curve it limits.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from native import lib
+from native import ffi, lib
 from workloads import _native
 
 
@@ -32,15 +35,10 @@ def memory_bandwidth(words: int, threads: int, repeats: int = 3) -> float:
     """Bytes per second of the triad (3 words of traffic per element: 2 read, 1 written)."""
     a, b, c = (np.ones(words, dtype=np.uint64) for _ in range(3))
     pa, pb, pc = (_native.out_pointer(x) for x in (a, b, c))
+    task = ffi.new("bb_probe_triad_task *", {"a": pa, "b": pb, "c": pc, "k": 3})
 
     def triad() -> None:
-        _native.run_ranges(
-            words,
-            threads,
-            lambda begin, end: _native.check_status(
-                lib.bb_probe_triad(pa, pb, pc, 3, begin, end), "bb_probe_triad"
-            ),
-        )
+        _native.parallel_ranges("bb_probe_triad_rows", task, words, threads)
 
     return 3 * 8 * words / _best(triad, repeats)
 
@@ -51,18 +49,20 @@ def random_updates(log2_words: int, updates: int, threads: int = 1, repeats: int
     pointer = _native.out_pointer(table)
     parts = 1 << max(0, (threads - 1).bit_length())  # a power of two at least `threads`
     part_log2 = log2_words - parts.bit_length() + 1
-
-    def update(part: int) -> None:
-        rc = lib.bb_probe_random_update(
-            pointer + (part << part_log2), part_log2, updates // threads, 42 + part
-        )
-        _native.check_status(rc, "bb_probe_random_update")
-
-    seconds = _best(
-        lambda: _native.run_parallel([functools.partial(update, p) for p in range(threads)]),
-        repeats,
+    task = ffi.new(
+        "bb_probe_update_task *",
+        {
+            "table": pointer,
+            "part_log2": part_log2,
+            "updates_per_part": updates // threads,
+            "seed": 42,
+        },
     )
-    return updates // threads * threads / seconds
+
+    def update() -> None:
+        _native.parallel_ranges("bb_probe_random_update_parts", task, threads, threads)
+
+    return updates // threads * threads / _best(update, repeats)
 
 
 def call_overhead_ns(calls: int = 200_000) -> float:
@@ -71,6 +71,64 @@ def call_overhead_ns(calls: int = 200_000) -> float:
     for _ in range(calls):
         noop()
     return (time.perf_counter() - start) / calls * 1e9
+
+
+def _per_call_ns(call, calls: int, repeats: int) -> float:
+    """Nanoseconds per call of the fastest of `repeats` loops of `calls` calls."""
+    return _best(lambda: [call() for _ in range(calls)], repeats) / calls * 1e9
+
+
+def parallel_call_ns(threads: int, calls: int = 200, repeats: int = 5) -> float:
+    """Nanoseconds of one empty parallel call of the pool on `threads` threads, each running
+    its own (empty) part (bb_parallel_groups: no part is left for the caller to run), through
+    cffi: the pool's dispatch cost, a wake-up and a finish per thread. Its threads are
+    started first."""
+    empty = ffi.addressof(lib, "bb_probe_empty_task")
+
+    def call() -> None:
+        _native.check_status(lib.bb_parallel_groups(empty, ffi.NULL, threads), "bb_parallel_groups")
+
+    call()
+    return _per_call_ns(call, calls, repeats)
+
+
+def thread_pool_call_ns(threads: int, calls: int = 20, repeats: int = 3) -> float:
+    """Nanoseconds of one call of the parallel path before the pool (a Python
+    ThreadPoolExecutor per call, one task each, as workloads/_native.run_parallel did) with
+    tasks that do nothing: the 'before' column of the dispatch table, measured, not quoted."""
+    tasks = [lib.bb_probe_noop] * threads
+
+    def call() -> None:
+        if threads == 1:
+            tasks[0]()
+            return
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(task) for task in tasks]:
+                future.result()
+
+    return _per_call_ns(call, calls, repeats)
+
+
+def dispatch_thread_counts(cpus: int) -> list[int]:
+    """1, 2, the CPU count and 4× it: the counts the dispatch probe records."""
+    return sorted({1, 2, cpus, 4 * cpus})
+
+
+def dispatch(cpus: int) -> dict:
+    return {f"parallel_call_ns_{t}t": parallel_call_ns(t) for t in dispatch_thread_counts(cpus)}
+
+
+def dispatch_table(thread_counts: list[int]) -> list[dict]:
+    """Before and after, in one run on this host: per thread count, the ns of an empty
+    parallel call through a Python thread pool per call and through the core's pool."""
+    return [
+        {
+            "threads": t,
+            "thread_pool_ns": thread_pool_call_ns(t),
+            "native_pool_ns": parallel_call_ns(t),
+        }
+        for t in thread_counts
+    ]
 
 
 def run(size: str = "full") -> dict:
@@ -88,4 +146,5 @@ def run(size: str = "full") -> dict:
         f"random_updates_per_s_{threads}t": random_updates(table_log2, 1 << 24, threads),
         "random_update_table_bytes": 8 << table_log2,
         "cffi_call_overhead_ns": call_overhead_ns(),
+        **dispatch(threads),
     }

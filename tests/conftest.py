@@ -5,7 +5,7 @@ import pytest
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 
 SEEDS = (1, 7, 2026)  # parity seeds, other than the golden 42
-THREADS = (1, 2, 3)
+THREADS = (1, 2, 3, 4, 16)
 
 
 @pytest.fixture

@@ -100,6 +100,12 @@ class Workload:
         end)``, ``size``, ``outputs()``): what an ONLINE or CAPACITY benchmark drives."""
         raise NotImplementedError(f"{self.name} declares no online benchmark")
 
+    def serve_shards(self, sessions, bounds, batch_size: int):
+        """Session i (of ``online(inputs, "c")``) serves rows [bounds[i], bounds[i + 1]) in
+        micro-batches of ``batch_size``, all at once, the service loop in C: the service time
+        of each micro-batch in ns, shard by shard (numpy int64). What CAPACITY measures."""
+        raise NotImplementedError(f"{self.name} declares no capacity benchmark")
+
     def batched(self, inputs: Mapping[str, pa.Table], batch_size: int) -> Tables:
         """The same inputs cut into requests of at most ``batch_size``: BATCHING's inputs."""
         raise NotImplementedError(f"{self.name} declares no batching benchmark")

@@ -1,5 +1,6 @@
 """The boundary to the C core: status codes → exceptions, Arrow/numpy buffers → C pointers,
-and splitting a row range over threads (cffi releases the GIL during C calls)."""
+and parallel calls: a C task handed whole to the core's worker pool (native/src/pool.c), one
+C call that releases the GIL once; no Python runs on a worker thread."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ STATUS_NAMES = {
     lib.BB_RANGE_OUT_OF_BOUNDS: "BB_RANGE_OUT_OF_BOUNDS",
     lib.BB_RECONCILIATION_FAILED: "BB_RECONCILIATION_FAILED",
     lib.BB_ABORTED: "BB_ABORTED",
+    lib.BB_THREADS_UNAVAILABLE: "BB_THREADS_UNAVAILABLE",
 }
 
 _C_TYPES = {
@@ -103,11 +105,46 @@ def split_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return ranges
 
 
-_PLACEMENT: list[int] = []  # CPUs for the task threads, in order (bankbench run --pin)
+def parallel_ranges(task: str, args, n: int, threads: int) -> None:
+    """The C task `task`(args, begin, end) over [0, n) in min(threads, n) near-equal
+    contiguous ranges on the pool's threads (uniform work; a range whose thread has not
+    started when the caller is done with its own, the caller runs)."""
+    code = lib.bb_parallel_ranges(ffi.addressof(lib, task), args, n, threads)
+    _check_parallel(code, task, threads)
+
+
+def parallel_groups(task: str, args, groups: int) -> None:
+    """The C task on [g, g + 1) for each group g, every group on its own thread at once
+    (they may meet at a barrier)."""
+    code = lib.bb_parallel_groups(ffi.addressof(lib, task), args, groups)
+    _check_parallel(code, task, groups)
+
+
+def parallel_chunks(task: str, args, n: int, chunk: int, threads: int) -> None:
+    """The C task over [0, n) in chunks of `chunk` that `threads` threads claim in turn
+    (uneven work: a slowed thread takes fewer chunks)."""
+    code = lib.bb_parallel_chunks(ffi.addressof(lib, task), args, n, chunk, threads)
+    _check_parallel(code, task, threads)
+
+
+def _check_parallel(code: int, task: str, threads: int) -> None:
+    if code == lib.BB_THREADS_UNAVAILABLE:
+        raise NativeError(
+            f"could not start {threads} threads for {task}: ask for fewer threads (-t) or "
+            "raise the process limit (ulimit -u)",
+            code,
+            STATUS_NAMES[code],
+        )
+    check_status(code, task)
+
+
+_PLACEMENT: list[int] = []  # CPUs for the Python task threads, in order (bankbench run --pin)
 
 
 def pin_threads(cpus: list[int]) -> None:
-    """Pin the i-th task thread of every run_parallel to cpus[i % len(cpus)] (Linux)."""
+    """Pin part i of every parallel call to cpus[i % len(cpus)] (Linux): the pool's threads
+    once, and the task threads of run_parallel; [] undoes it."""
+    check_status(lib.bb_pool_place(ffi.new("int32_t[]", cpus), len(cpus)), "bb_pool_place")
     _PLACEMENT[:] = cpus
 
 
@@ -120,7 +157,9 @@ def _pinned(task: Callable[[], None], cpu: int) -> Callable[[], None]:
 
 
 def run_parallel(tasks: list[Callable[[], None]]) -> None:
-    """Run tasks on their own threads (one task runs inline); the first error is raised."""
+    """Python tasks on their own threads (one task runs inline); the first error is raised.
+    For the NumPy peers only, whose work is Python: C work goes to parallel_ranges or
+    parallel_chunks."""
     if _PLACEMENT:
         tasks = [_pinned(t, _PLACEMENT[i % len(_PLACEMENT)]) for i, t in enumerate(tasks)]
     if len(tasks) == 1:
@@ -132,5 +171,6 @@ def run_parallel(tasks: list[Callable[[], None]]) -> None:
 
 
 def run_ranges(n: int, threads: int, kernel: Callable[[int, int], None]) -> None:
-    """Call kernel(begin, end) on `threads` contiguous slices of [0, n) in parallel."""
+    """Call the Python kernel(begin, end) on `threads` contiguous slices of [0, n) in
+    parallel (the NumPy peers)."""
     run_parallel([functools.partial(kernel, b, e) for b, e in split_ranges(n, threads)])

@@ -14,7 +14,12 @@ def register(workload: Workload) -> Workload:
     assert workload.name and workload.name not in _WORKLOADS, workload.name
     kinds, cls = workload.kinds(), type(workload)
     # a declared benchmark kind needs the method it drives
-    for kind, method in ((ONLINE, "online"), (CAPACITY, "online"), (BATCHING, "batched")):
+    for kind, method in (
+        (ONLINE, "online"),
+        (CAPACITY, "online"),
+        (CAPACITY, "serve_shards"),
+        (BATCHING, "batched"),
+    ):
         assert kind not in kinds or getattr(cls, method) is not getattr(Workload, method), (
             f"{workload.name} declares {kind} benchmarks but no {method}()"
         )

@@ -84,6 +84,11 @@ CORE_IMPORTS = frozenset(
         # libgcc's outline-atomics start-up (init_have_lse_atomics, linked into the aarch64
         # .so) reads the CPU's HWCAP to pick LSE or exclusives at run time
         *("__getauxval", "getauxval"),
+        # the worker pool (pool.c): pinning its threads, the CPU count, its threads' signal
+        # mask, the fork handler (pthread_atfork is __register_atfork in glibc); the CPU a
+        # part ran on (the placement probe)
+        *("sched_setaffinity", "sched_getaffinity", "sched_getcpu", "sysconf"),
+        *("sigfillset", "__register_atfork"),
     }
 )
 # pthread, and the aarch64 outline-atomic helpers (the barrier's atomics: counted as atomics)

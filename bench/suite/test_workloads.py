@@ -26,7 +26,7 @@ from bench import samples
 from bench.measure import modes
 from bench.suite.conftest import plan_of
 from native import lib
-from workloads import _native, registry
+from workloads import registry
 
 ITERATIONS_MAX = 1000
 KIND_OF_TEST = {
@@ -188,22 +188,7 @@ def test_capacity(benchmark, plan, inputs_of, reference, case):
         return ([workload.online(inputs, case.engine) for _ in range(threads)],), {}
 
     def serve(sessions):
-        def shard(session, begin, end):
-            clock = time.perf_counter_ns
-            starts = range(begin, end, batch_size)
-            took = np.empty(len(starts), dtype=np.int64)
-            for i, first in enumerate(starts):
-                start = clock()
-                session.decide_many(first, min(first + batch_size, end))
-                took[i] = clock() - start
-            latencies.append(took)
-
-        _native.run_parallel(
-            [
-                lambda s=s, b=int(b), e=int(e): shard(s, b, e)
-                for s, b, e in zip(sessions, bounds[:-1], bounds[1:], strict=True)
-            ]
-        )
+        latencies.append(workload.serve_shards(sessions, bounds, batch_size))
         return sessions
 
     sessions = measure(

@@ -25,6 +25,7 @@
 #define BB_RANGE_OUT_OF_BOUNDS 4
 #define BB_RECONCILIATION_FAILED 5
 #define BB_ABORTED 6                /* another thread of the same run failed first */
+#define BB_THREADS_UNAVAILABLE 7    /* the worker pool could not start the threads asked for */
 
 /* Per-row status bits shared by the loan workloads (0 = row is fine). */
 #define BB_ROW_INVALID_INPUT 1
@@ -526,6 +527,123 @@ int32_t bb_probe_noop(void);
 /* CLOCK_MONOTONIC in nanoseconds (-1 on failure): the core's own clock, to check how much
  * the harness adds to the time it measures. */
 int64_t bb_now_ns(void);
+
+/* ---- the worker pool: parallel calls (native/src/pool.c) ----
+ * One pool per process: its threads start on the first call that needs them (also more than
+ * the CPUs), are pinned once after bb_pool_place, and sleep between calls. A parallel call
+ * runs task(args, begin, end) over [0, n) on `threads` threads, the caller being one of
+ * them, and returns when every part is done, with the first failing status (BB_ABORTED only
+ * when every failure was an abort), BB_THREADS_UNAVAILABLE when the threads could not be
+ * started. A task that fails stops the call: no part or chunk starts after it. One call at
+ * a time per process (a second caller waits); a task must not make a parallel call. */
+#define BB_POOL_THREADS_MAX 1024
+typedef int32_t (*bb_task_fn)(const void *args, int64_t begin, int64_t end);
+/* Uniform work: min(threads, n) near-equal contiguous ranges, part i for thread i; a part
+ * its thread has not started when the caller is done with its own, the caller runs. */
+int32_t bb_parallel_ranges(bb_task_fn task, const void *args, int64_t n, int32_t threads);
+/* Index g of [0, groups) on thread g, every one at once (they may meet at a barrier). */
+int32_t bb_parallel_groups(bb_task_fn task, const void *args, int32_t groups);
+/* Uneven work: the threads claim chunks of `chunk` items in turn until none is left. */
+int32_t bb_parallel_chunks(bb_task_fn task, const void *args, int64_t n, int64_t chunk,
+                           int32_t threads);
+/* Part i of every later call runs on cpus[i % n_cpus] (Linux); n_cpus = 0 undoes it. */
+int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus);
+/* Threads the pool has: the caller and the workers started so far. */
+int32_t bb_pool_threads(void);
+/* Parts of bb_parallel_ranges and _chunks calls, since the process started, that the caller
+ * ran because their thread had not started them by then (it got no CPU in time). */
+int64_t bb_pool_parts_taken(void);
+
+/* The tasks: each workload's row kernel or run over a range, its arguments in a struct
+ * (native/src/tasks.c). */
+typedef struct bb_score_task {
+    const bb_scorecard *card; const bb_feature_columns *features;
+    int32_t *score; uint8_t *band; uint8_t *decision; uint8_t *status; uint64_t *missing_variables;
+} bb_score_task;
+int32_t bb_score_rows(const void *args, int64_t begin, int64_t end);
+
+typedef struct bb_limit_task {
+    const bb_limit_params *params; const bb_limit_inputs *in;
+    int64_t *limit_fen; uint8_t *binding; uint8_t *status;
+} bb_limit_task;
+int32_t bb_limit_rows(const void *args, int64_t begin, int64_t end);
+
+typedef struct bb_schedule_task {
+    const bb_loans *loans; const int64_t *offsets;
+    bb_installments *rows; bb_loan_totals *totals;
+} bb_schedule_task;
+int32_t bb_schedule_rows(const void *args, int64_t begin, int64_t end);
+
+typedef struct bb_decide_task {
+    const bb_scorecard *card; const bb_limit_params *limit; const bb_decide_params *params;
+    const bb_applications *apps; const uint8_t *fraud_decision; const uint8_t *fraud_status;
+    bb_offers *out;
+} bb_decide_task;
+int32_t bb_decide_rows_task(const void *args, int64_t begin, int64_t end);
+
+/* Groups [begin, end) of rule families: group g streams every event through a state of
+ * each family of families[g] in turn (lowest bit first; each freed before the next), ORing
+ * into matched[g] and writing status[g]. */
+typedef struct bb_fraud_evaluate_task {
+    const bb_fraud_rules *rules; const bb_fraud_lists *lists; const bb_events *events;
+    int64_t n_events; const uint32_t *families; uint32_t *const *matched; uint8_t *const *status;
+} bb_fraud_evaluate_task;
+int32_t bb_fraud_evaluate_groups(const void *args, int64_t begin, int64_t end);
+
+typedef struct bb_fraud_decide_task {
+    const bb_fraud_rules *rules; const bb_fraud_lists *lists; const bb_events *events;
+    const uint32_t *matched; const uint8_t *status; uint8_t *decision;
+} bb_fraud_decide_task;
+int32_t bb_fraud_decide_rows(const void *args, int64_t begin, int64_t end);
+
+/* The capacity benchmark's service: shards [begin, end), shard s serving rows
+ * [bounds[s], bounds[s + 1]) in micro-batches of batch_size, in order, one bb_decide_many
+ * request each through its own session (fraud state and outputs), and writing each request's
+ * service time (ns, bb_now_ns) to took_ns from took_first[s] on. */
+typedef struct bb_decide_session {
+    bb_fraud *fraud; const bb_fraud_rules *rules; const bb_fraud_lists *lists;
+    const bb_scorecard *card; const bb_limit_params *limit; const bb_decide_params *params;
+    const bb_applications *apps; bb_offers *out;
+} bb_decide_session;
+typedef struct bb_decide_serve_task {
+    const bb_decide_session *sessions; const int64_t *bounds; int64_t batch_size;
+    const int64_t *took_first; int64_t *took_ns;
+} bb_decide_serve_task;
+int32_t bb_decide_serve_shards(const void *args, int64_t begin, int64_t end);
+
+/* Sharded runs: index g is group g of `groups` (bb_parallel_groups: every group runs at
+ * once, and they meet at the barrier). */
+typedef struct bb_ledger_run_task {
+    bb_ledger *ledger; const bb_ledger_transfers *transfers; const bb_batches *batches;
+    int32_t groups; bb_barrier *barrier; bb_ledger_results *scratch; bb_ledger_results *results;
+} bb_ledger_run_task;
+int32_t bb_ledger_run_groups(const void *args, int64_t begin, int64_t end);
+
+typedef struct bb_smallbank_run_task {
+    bb_smallbank *bank; const bb_smallbank_txns *txns; const bb_batches *batches;
+    int32_t groups; bb_barrier *barrier; bb_smallbank_results *results;
+} bb_smallbank_run_task;
+int32_t bb_smallbank_run_groups(const void *args, int64_t begin, int64_t end);
+
+/* Cells [begin, end) of ledger.eod, each independent (claimed one at a time). */
+typedef struct bb_eod_run_task {
+    bb_eod *eod; int32_t days; int32_t cells; bb_eod_report *report;
+} bb_eod_run_task;
+int32_t bb_eod_run_cells(const void *args, int64_t begin, int64_t end);
+
+typedef struct bb_probe_triad_task {
+    uint64_t *a; const uint64_t *b; const uint64_t *c; uint64_t k;
+} bb_probe_triad_task;
+int32_t bb_probe_triad_rows(const void *args, int64_t begin, int64_t end);
+/* Part p updates its own 2^part_log2 words at table + p * 2^part_log2 (seed + p). */
+typedef struct bb_probe_update_task {
+    uint64_t *table; int32_t part_log2; int64_t updates_per_part; uint64_t seed;
+} bb_probe_update_task;
+int32_t bb_probe_random_update_parts(const void *args, int64_t begin, int64_t end);
+/* Does nothing (args may be NULL): the cost of a parallel call itself. */
+int32_t bb_probe_empty_task(const void *args, int64_t begin, int64_t end);
+/* cpu[i] = the CPU index i ran on (-1 where the system cannot say): where parts run. */
+int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end);
 
 /* ---- measurement: the window of one measured call (native/src/measure.c) ---- */
 /* Do nothing; `bankbench run --measure instructions` runs under Valgrind's callgrind, which

@@ -7,9 +7,6 @@ native/include/bankcore.h)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import numpy as np
 import pyarrow as pa
 
@@ -88,21 +85,19 @@ def run(
     bounds: list[tuple[int, int]],
     threads: int,
     cells: int,
-    run_group: Callable[..., int],
+    fields: dict,
     core: str,
     timestamps: np.ndarray | None = None,
 ) -> None:
-    """run_group(batches, group, groups, barrier) on min(threads, cells) threads: the
-    core's {core}_run, returning a C status. The failing thread's status is raised (the
-    others only report that they were aborted)."""
+    """The core's {core}_run on min(threads, cells) groups at once, one parallel call of
+    the pool (its task {core}_run_groups, whose {core}_run_task gets `fields` and the
+    run's batches, groups and barrier). The failing group's status is raised (the others
+    only report that they were aborted)."""
     batches = Batches(bounds, cells, timestamps)
     groups = min(threads, cells)
     barrier = Barrier(groups, cells)
-    codes = [lib.BB_OK] * groups
-
-    def one(group: int) -> None:
-        codes[group] = run_group(batches.c, group, groups, barrier.c)
-
-    _native.run_parallel([functools.partial(one, g) for g in range(groups)])
-    failed = [c for c in codes if c not in (lib.BB_OK, lib.BB_ABORTED)]
-    _native.check_status(failed[0] if failed else max(codes), f"{core}_run")
+    task = ffi.new(
+        f"{core}_run_task *",
+        {**fields, "batches": batches.c, "groups": groups, "barrier": barrier.c},
+    )
+    _native.parallel_groups(f"{core}_run_groups", task, groups)

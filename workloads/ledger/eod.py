@@ -33,8 +33,6 @@ installments, 7.2–18 %), 90 days, 7 % of borrowers stop topping up.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pyarrow as pa
 
@@ -360,21 +358,17 @@ class Eod(Workload):
         report_c = ffi.new(
             "bb_eod_report *", {k: _native.out_pointer(v) for k, v in report.items()}
         )
-        groups = min(threads, cells)
-
-        def run(first: int) -> None:
-            try:
-                _native.check_status(
-                    lib.bb_eod_run(eod, days, first, groups, report_c), "bb_eod_run"
-                )
-            except NativeError as error:
-                if error.code_name == "BB_RECONCILIATION_FAILED":
-                    raise ReconciliationError(
-                        f"ledger.eod: reconciliation failed in cells {first}+{groups}k"
-                    ) from None
-                raise
-
-        _native.run_parallel([functools.partial(run, g) for g in range(groups)])
+        task = ffi.new(
+            "bb_eod_run_task *", {"eod": eod, "days": days, "cells": cells, "report": report_c}
+        )
+        try:  # cells differ in loans: claimed one at a time
+            _native.parallel_chunks("bb_eod_run_cells", task, cells, 1, threads)
+        except NativeError as error:
+            if error.code_name == "BB_RECONCILIATION_FAILED":
+                raise ReconciliationError(
+                    f"ledger.eod: reconciliation failed in one of the {cells} cells"
+                ) from None
+            raise
         buckets = report.pop("bucket_count").reshape(rows, 5)
         table = {
             "day": np.repeat(np.arange(start, start + days, dtype=np.int32), cells),

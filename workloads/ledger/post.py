@@ -519,9 +519,12 @@ def post_batches(
         bounds,
         threads,
         cells,
-        lambda batches, group, groups, barrier: lib.bb_ledger_run(
-            ledger_c.c, transfers_c, batches, group, groups, barrier, scratch_c, results_c
-        ),
+        {
+            "ledger": ledger_c.c,
+            "transfers": transfers_c,
+            "scratch": scratch_c,
+            "results": results_c,
+        },
         "bb_ledger",
         timestamps=np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S),
     )

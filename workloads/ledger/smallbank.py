@@ -244,9 +244,7 @@ class SmallBank(Workload):
             batch_bounds(cols["batch"]),
             threads,
             cells,
-            lambda batches, group, groups, barrier: lib.bb_smallbank_run(
-                bank_c, txns, batches, group, groups, barrier, results_c
-            ),
+            {"bank": bank_c, "txns": txns, "results": results_c},
             "bb_smallbank",
         )
         final = {k: np.empty(len(customers["checking_fen"]), np.int64) for k in CUSTOMERS}

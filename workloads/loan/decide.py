@@ -239,6 +239,21 @@ class OnlineC:
         )
         _native.check_status(rc, "bb_decide_many")
 
+    def request(self) -> dict:
+        """The session as C request arguments (a bb_decide_session's fields), for a service
+        loop in C: the capacity benchmark's bb_decide_serve_shards."""
+        s = self.session
+        return {
+            "fraud": self.state.c,
+            "rules": self.rules,
+            "lists": self.lists,
+            "card": s.card.c,
+            "limit": s.limit,
+            "params": s.params,
+            "apps": s.apps,
+            "out": s.offers,
+        }
+
     def outputs(self) -> _tables.Tables:
         return {"offers": self.session.table()}
 
@@ -365,6 +380,29 @@ class Decide(Workload):
     def _units(self, inputs) -> int:
         return inputs["applications"].num_rows
 
+    def serve_shards(self, sessions, bounds, batch_size: int) -> np.ndarray:
+        """Session i (an OnlineC) serves rows [bounds[i], bounds[i + 1]) in micro-batches of
+        batch_size, one C request each, all sessions at once: the service loop is C on the
+        pool's threads, one parallel call, each request timed by the core's clock (no Python
+        between requests). The service times in ns, shard by shard."""
+        shard_bounds = np.asarray(bounds, dtype=np.int64)
+        requests = -(-np.diff(shard_bounds) // batch_size)  # micro-batches per shard
+        took_first = np.concatenate([[0], np.cumsum(requests)[:-1]]).astype(np.int64)
+        took = np.empty(int(requests.sum()), dtype=np.int64)
+        arguments = ffi.new("bb_decide_session[]", [s.request() for s in sessions])
+        task = ffi.new(
+            "bb_decide_serve_task *",
+            {
+                "sessions": arguments,
+                "bounds": _native.pointer(shard_bounds),
+                "batch_size": batch_size,
+                "took_first": _native.pointer(took_first),
+                "took_ns": _native.out_pointer(took),
+            },
+        )
+        _native.parallel_groups("bb_decide_serve_shards", task, len(sessions))
+        return took
+
     def online(self, inputs, engine: str = "c"):
         """A session deciding one application per ``decide(row)`` call, rows in order."""
         if engine not in self.engines:
@@ -388,21 +426,19 @@ class Decide(Workload):
         session.out["fraud_rules"][:] = matched
         decision_c, status_c = _native.pointer(decision), _native.pointer(status)
 
-        def kernel(begin: int, end: int) -> None:
-            rc = lib.bb_decide_rows(
-                session.card.c,
-                session.limit,
-                session.params,
-                session.apps,
-                decision_c,
-                status_c,
-                begin,
-                end,
-                session.offers,
-            )
-            _native.check_status(rc, "bb_decide_rows")
-
-        _native.run_ranges(len(decision), threads, kernel)
+        task = ffi.new(
+            "bb_decide_task *",
+            {
+                "card": session.card.c,
+                "limit": session.limit,
+                "params": session.params,
+                "apps": session.apps,
+                "fraud_decision": decision_c,
+                "fraud_status": status_c,
+                "out": session.offers,
+            },
+        )
+        _native.parallel_ranges("bb_decide_rows_task", task, len(decision), threads)
         return {"offers": session.table()}
 
     def _check(self, inputs, outputs) -> None:

@@ -41,7 +41,6 @@ the thread count.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict, deque
 
 import numpy as np
@@ -394,29 +393,34 @@ def evaluate_c(
     matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
     status = [np.empty(n, dtype=np.uint8) for _ in groups]
     status_c = [_native.out_pointer(s) for s in status]
-
-    def evaluate(g: int) -> None:
-        for family in groups[g]:
-            with FraudState(rules_c, lists_c, family).c as state:  # freed before the next
-                rc = lib.bb_fraud_evaluate(
-                    state, events, 0, n, _native.out_pointer(matched[g]), status_c[g]
-                )
-            _native.check_status(rc, "bb_fraud_evaluate")
-
-    _native.run_parallel([functools.partial(evaluate, g) for g in range(len(groups))])
+    keep = {  # the task's arrays, alive through the call
+        "families": ffi.new("uint32_t[]", [sum(g) for g in groups]),  # a group's family bits
+        "matched": ffi.new("uint32_t *[]", [_native.out_pointer(m) for m in matched]),
+        "status": ffi.new("uint8_t *[]", status_c),
+    }
+    evaluate = ffi.new(
+        "bb_fraud_evaluate_task *",
+        {"rules": rules_c, "lists": lists_c, "events": events, "n_events": n, **keep},
+    )
+    # the groups are uneven (the user family is the heaviest): claimed one at a time
+    _native.parallel_chunks("bb_fraud_evaluate_groups", evaluate, len(groups), 1, threads)
     all_matched = matched[0]
     for more in matched[1:]:
         all_matched |= more
     decision = np.empty(n, dtype=np.uint8)
     matched_c, decision_c = _native.pointer(all_matched), _native.out_pointer(decision)
-
-    def decide(begin: int, end: int) -> None:
-        rc = lib.bb_fraud_decide(
-            rules_c, lists_c, events, matched_c, status_c[0], begin, end, decision_c
-        )
-        _native.check_status(rc, "bb_fraud_decide")
-
-    _native.run_ranges(n, threads, decide)
+    decide = ffi.new(
+        "bb_fraud_decide_task *",
+        {
+            "rules": rules_c,
+            "lists": lists_c,
+            "events": events,
+            "matched": matched_c,
+            "status": status_c[0],
+            "decision": decision_c,
+        },
+    )
+    _native.parallel_ranges("bb_fraud_decide_rows", decide, n, threads)
     return all_matched, status[0], decision
 
 

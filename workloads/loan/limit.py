@@ -250,13 +250,8 @@ class Limit(Workload):
         out = self._outputs(inputs["applicants"])
         ptr = {k: _native.out_pointer(out[k]) for k in ("limit_fen", "binding", "status")}
 
-        def kernel(begin: int, end: int) -> None:
-            rc = lib.bb_limit(
-                params, c_in, begin, end, ptr["limit_fen"], ptr["binding"], ptr["status"]
-            )
-            _native.check_status(rc, "bb_limit")
-
-        _native.run_ranges(len(cols["applicant_id"]), threads, kernel)
+        task = ffi.new("bb_limit_task *", {"params": params, "in": c_in, **ptr})
+        _native.parallel_ranges("bb_limit_rows", task, len(cols["applicant_id"]), threads)
         return {"limits": _tables.table(out, LIMITS)}
 
     def _run_numpy(self, inputs, threads: int) -> _tables.Tables:

@@ -217,11 +217,11 @@ class Schedule(Workload):
         )
         offsets_c = _native.pointer(offsets)
 
-        def kernel(begin: int, end: int) -> None:
-            rc = lib.bb_schedule(loans_c, offsets_c, begin, end, rows_c, totals_c)
-            _native.check_status(rc, "bb_schedule")
-
-        _native.run_ranges(n, threads, kernel)
+        task = ffi.new(
+            "bb_schedule_task *",
+            {"loans": loans_c, "offsets": offsets_c, "rows": rows_c, "totals": totals_c},
+        )
+        _native.parallel_ranges("bb_schedule_rows", task, n, threads)
         totals["loan_id"] = cols["loan_id"]
         return {
             "installments": _tables.table(rows, INSTALLMENTS),

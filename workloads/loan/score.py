@@ -298,21 +298,8 @@ class Score(Workload):
             for k in ("score", "band", "decision", "status", "missing_variables")
         }
 
-        def kernel(begin: int, end: int) -> None:
-            rc = lib.bb_score(
-                compiled.c,
-                features.c,
-                begin,
-                end,
-                pointers["score"],
-                pointers["band"],
-                pointers["decision"],
-                pointers["status"],
-                pointers["missing_variables"],
-            )
-            _native.check_status(rc, "bb_score")
-
-        _native.run_ranges(inputs["applicants"].num_rows, threads, kernel)
+        task = ffi.new("bb_score_task *", {"card": compiled.c, "features": features.c, **pointers})
+        _native.parallel_ranges("bb_score_rows", task, inputs["applicants"].num_rows, threads)
         return {"scores": _tables.table(out, SCORES)}
 
     def _check(self, inputs, outputs) -> None:

@@ -1,0 +1,391 @@
+/* pool.c — the one worker pool of the process (bb_parallel_ranges, _groups, _chunks).
+ * Its threads start on the first call that needs them (also more than the CPUs: a scaling
+ * curve goes past the core count), live for the process and are parked between calls, so a
+ * parallel call costs a wake-up, not a thread start (a Python thread pool per call: ~240 µs
+ * at 2 threads, 4.7 ms at 128 on a 2-core VM). The caller is part 0 of every call; worker
+ * i - 1 runs part i. No Python runs on a worker: cffi releases the GIL once for the whole
+ * call and the tasks are C functions. A worker spins a few microseconds for its next part,
+ * then sleeps on its own ticket word (a futex on Linux; a condition variable elsewhere), so
+ * a call wakes only the threads it uses. One call at a time: a second caller waits. */
+#define _GNU_SOURCE   /* sched_setaffinity, CPU_SET, syscall */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>   /* sysconf */
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+#include "internal.h"
+
+#define SPINS_BEFORE_PARK 4096   /* ~ a few µs of looking before a futex sleep */
+#define CACHE_LINE_BYTES 64
+
+/* A part's claim: (epoch << 2) | one of these. The caller opens a worker's part of call
+ * `epoch` as UNCLAIMED; the worker claims it, or, in a call whose parts need not run at
+ * once, the caller takes it when the worker has not started it by the time the caller is
+ * done with its own (a worker that gets no CPU, a noisy neighbour, holds nothing up). */
+#define PART_UNCLAIMED 0u
+#define PART_CLAIMED 1u
+#define PART_TAKEN 2u
+
+typedef struct {
+    _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t ticket;   /* bumped to hand over a part */
+    _Atomic uint32_t parked;      /* asleep on ticket: the caller must wake it */
+    _Atomic uint64_t claim;
+    uint32_t part;                /* always its own: worker i runs part i + 1 */
+    uint32_t placed;              /* the placement version this thread is pinned to */
+    pthread_t thread;
+} worker;
+_Static_assert(sizeof(worker) % CACHE_LINE_BYTES == 0, "each worker on its own cache lines");
+
+typedef struct {
+    bb_task_fn fn;
+    const void *args;
+    int64_t n;
+    int64_t chunk;     /* 0: static ranges, one per part; else claimed chunks of this size */
+    uint32_t parts;
+    bool together;     /* every part on its own thread at once (they meet at a barrier) */
+} call;
+
+static struct {
+    pthread_mutex_t calling;      /* one call at a time; guards growth and placement */
+    worker *workers[BB_POOL_THREADS_MAX - 1];
+    uint32_t started;             /* worker threads running (parked between calls) */
+    call current;
+    _Atomic uint64_t epoch;       /* of the current call: bumped by each */
+    _Atomic int64_t parts_taken;  /* parts the caller ran for a thread that had not started */
+    _Alignas(CACHE_LINE_BYTES) _Atomic int64_t next;   /* claimed chunks: first unclaimed */
+    _Atomic int32_t status;
+    _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t remaining;   /* worker parts not finished */
+    _Atomic uint32_t finished;    /* futex word of the caller: bumped when none remain */
+    _Atomic uint32_t caller_parked;
+    _Atomic uint32_t placement;   /* version: bumped by bb_pool_place */
+    _Atomic uint32_t spins;       /* before parking: none when the call has more threads than
+                                     CPUs (a spinner would take the CPU a worker needs) */
+    uint32_t cpus_online;
+    int32_t cpus[BB_POOL_THREADS_MAX];
+    uint32_t n_cpus;              /* 0: not pinned */
+#if defined(__linux__)
+    bool has_unpinned;
+    cpu_set_t unpinned;           /* the process's CPUs when first placed: restored by [] */
+#else
+    pthread_mutex_t parking;      /* the portable sleep: one condition for every word */
+    pthread_cond_t moved;
+#endif
+} pool = {
+    .calling = PTHREAD_MUTEX_INITIALIZER,
+#if !defined(__linux__)
+    .parking = PTHREAD_MUTEX_INITIALIZER,
+    .moved = PTHREAD_COND_INITIALIZER,
+#endif
+};
+
+/* Sleep while *word == value (or until a wake-up); wake every sleeper of word. */
+static void park(_Atomic uint32_t *word, uint32_t value)
+{
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+#else
+    pthread_mutex_lock(&pool.parking);
+    while (atomic_load(word) == value) pthread_cond_wait(&pool.moved, &pool.parking);
+    pthread_mutex_unlock(&pool.parking);
+#endif
+}
+
+static void unpark(_Atomic uint32_t *word)
+{
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+#else
+    (void)word;
+    pthread_mutex_lock(&pool.parking);
+    pthread_cond_broadcast(&pool.moved);
+    pthread_mutex_unlock(&pool.parking);
+#endif
+}
+
+/* Until *word moves on from value: spin, then sleep. The sleeper's count and the mover's
+ * bump are sequentially consistent: either the mover sees `parked` and wakes it, or the
+ * futex sees the new value and does not sleep. */
+/* not inlined: the instruction counts leave the waiting out by this name */
+__attribute__((noinline)) static uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value,
+                                                      _Atomic uint32_t *parked)
+{
+    uint32_t now;
+    unsigned spins_max = atomic_load_explicit(&pool.spins, memory_order_relaxed);
+    for (unsigned spins = 0; (now = atomic_load_explicit(word, memory_order_acquire)) == value;
+         spins++) {
+        if (spins < spins_max) continue;
+        atomic_store(parked, 1);
+        if (atomic_load(word) == value) park(word, value);
+        atomic_store(parked, 0);
+    }
+    return now;
+}
+
+static void move_on(_Atomic uint32_t *word, _Atomic uint32_t *parked)
+{
+    atomic_fetch_add(word, 1);
+    if (atomic_load(parked)) unpark(word);
+}
+
+/* The first failure is the call's status; BB_ABORTED (a part stopped because another
+ * failed) only when nothing else failed. */
+static void record(int32_t rc)
+{
+    if (rc == BB_OK) return;
+    int32_t seen = atomic_load(&pool.status);
+    while ((seen == BB_OK || (seen == BB_ABORTED && rc != BB_ABORTED))
+           && !atomic_compare_exchange_weak(&pool.status, &seen, rc)) {
+    }
+}
+
+static bool is_aborted(void)
+{
+    return atomic_load_explicit(&pool.status, memory_order_relaxed) != BB_OK;
+}
+
+/* Pins the calling thread to the CPU of its part, once per placement. */
+static void place_self(uint32_t part, uint32_t *placed)
+{
+    uint32_t version = atomic_load_explicit(&pool.placement, memory_order_acquire);
+    if (*placed == version) return;
+    *placed = version;
+#if defined(__linux__)
+    cpu_set_t set;
+    if (pool.n_cpus == 0) {
+        set = pool.unpinned;
+    } else {
+        CPU_ZERO(&set);
+        CPU_SET((size_t)pool.cpus[part % pool.n_cpus], &set);
+    }
+    if (sched_setaffinity(0, sizeof set, &set) != 0) record(BB_INVALID_ARGUMENT);
+#else
+    (void)part;
+#endif
+}
+
+/* not inlined: the instruction counts take a worker's work by this name */
+__attribute__((noinline)) static void bb_pool_run_part(uint32_t part)
+{
+    const call *c = &pool.current;
+    if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
+        int64_t base = c->n / c->parts, extra = c->n % c->parts;
+        int64_t begin = part * base + (part < extra ? part : extra);
+        int64_t end = begin + base + (part < extra ? 1 : 0);
+        if (!is_aborted()) record(c->fn(c->args, begin, end));
+        return;
+    }
+    while (!is_aborted()) {
+        int64_t begin = atomic_fetch_add_explicit(&pool.next, c->chunk, memory_order_relaxed);
+        if (begin >= c->n) return;
+        record(c->fn(c->args, begin, c->n - begin < c->chunk ? c->n : begin + c->chunk));
+    }
+}
+
+/* The hand-over is a tree: part p wakes parts 2p + 1 and 2p + 2, so the wake-ups of a
+ * wide call (each a system call when the worker sleeps) run on several threads at once. */
+static void wake_children(uint32_t part)
+{
+    for (uint32_t child = 2 * part + 1; child <= 2 * part + 2 && child < pool.current.parts;
+         child++) {
+        worker *w = pool.workers[child - 1];
+        move_on(&w->ticket, &w->parked);
+    }
+}
+
+/* Whether part `part` of call `epoch` is now this thread's (as `how`): it was open and no
+ * one else took it. The caller's release of the claim publishes the call's fields. */
+static bool takes_part(worker *w, uint64_t epoch, uint32_t how)
+{
+    uint64_t open = epoch << 2 | PART_UNCLAIMED;
+    return atomic_compare_exchange_strong_explicit(&w->claim, &open, epoch << 2 | how,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* One part fewer to wait for; whether it was the last. */
+static bool is_last_part_done(void)
+{
+    return atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_acq_rel) == 1;
+}
+
+static void *bb_pool_worker(void *argument)
+{
+    worker *w = argument;
+    uint32_t seen = 0;
+    for (;;) {
+        seen = bb_pool_wait(&w->ticket, seen, &w->parked);
+        /* read after the ticket: at least the epoch of the call that moved it */
+        uint64_t epoch = atomic_load_explicit(&pool.epoch, memory_order_acquire);
+        if (!takes_part(w, epoch, PART_CLAIMED)) continue;   /* taken, or not in this call */
+        wake_children(w->part);
+        place_self(w->part, &w->placed);
+        bb_pool_run_part(w->part);
+        if (is_last_part_done()) move_on(&pool.finished, &pool.caller_parked);
+    }
+    return NULL;
+}
+
+/* A forked child has only the thread that forked: it starts its own pool when it needs
+ * one (the parent's worker records are left behind, not freed: they are the parent's). */
+static void forget_workers(void)
+{
+    pthread_mutex_t unlocked = PTHREAD_MUTEX_INITIALIZER;
+    pool.calling = unlocked;
+    pool.started = 0;
+}
+
+/* Workers up to `count`, signals blocked in them (a SIGTERM or Ctrl-C goes to the thread
+ * that runs Python). BB_THREADS_UNAVAILABLE when one cannot be started. */
+__attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
+{
+    static bool fork_handled;
+    if (!fork_handled) {
+        if (pthread_atfork(NULL, NULL, forget_workers) != 0) return BB_THREADS_UNAVAILABLE;
+        fork_handled = true;
+    }
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &before);
+    int32_t rc = BB_OK;
+    while (rc == BB_OK && pool.started < count) {
+        worker *w = aligned_alloc(CACHE_LINE_BYTES, sizeof *w);
+        if (!w) {
+            rc = BB_OUT_OF_MEMORY;
+            break;
+        }
+        atomic_init(&w->ticket, 0);
+        atomic_init(&w->parked, 0);
+        atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
+        w->part = pool.started + 1;
+        w->placed = 0;
+        if (pthread_create(&w->thread, NULL, bb_pool_worker, w) != 0) {
+            free(w);
+            rc = BB_THREADS_UNAVAILABLE;
+            break;
+        }
+        pool.workers[pool.started++] = w;
+    }
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    return rc;
+}
+
+/* The placement version of the thread that called last (no thread-local storage: the
+ * core imports no TLS runtime); a different caller is pinned afresh. Under `calling`. */
+static pthread_t caller;
+static uint32_t caller_placed;
+
+static uint32_t *placed_caller(void)
+{
+    if (!pthread_equal(caller, pthread_self())) {
+        caller = pthread_self();
+        caller_placed = 0;
+    }
+    return &caller_placed;
+}
+
+static int32_t run_call(call c, int32_t threads)
+{
+    if (!c.fn || c.n < 0 || threads < 1 || threads > BB_POOL_THREADS_MAX || c.chunk < 0)
+        return BB_INVALID_ARGUMENT;
+    int64_t items = c.chunk ? (c.n + c.chunk - 1) / c.chunk : c.n;
+    c.parts = items < threads ? (uint32_t)(items > 0 ? items : 1) : (uint32_t)threads;
+    pthread_mutex_lock(&pool.calling);
+    int32_t rc = bb_pool_start_workers(c.parts - 1);
+    if (rc != BB_OK) {
+        pthread_mutex_unlock(&pool.calling);
+        return rc;
+    }
+    if (pool.cpus_online == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.cpus_online = online > 0 ? (uint32_t)online : 1;
+    }
+    atomic_store_explicit(&pool.spins, c.parts <= pool.cpus_online ? SPINS_BEFORE_PARK : 0,
+                          memory_order_relaxed);
+    pool.current = c;
+    atomic_store(&pool.status, BB_OK);
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.remaining, c.parts - 1);
+    uint32_t finished = atomic_load(&pool.finished);
+    uint64_t epoch = atomic_load(&pool.epoch) + 1;
+    for (uint32_t part = 1; part < c.parts; part++)
+        atomic_store_explicit(&pool.workers[part - 1]->claim, epoch << 2 | PART_UNCLAIMED,
+                              memory_order_release);
+    atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
+    wake_children(0);
+    place_self(0, placed_caller());
+    bb_pool_run_part(0);
+    bool done = c.parts == 1;
+    for (uint32_t part = 1; !c.together && part < c.parts; part++) {
+        if (!takes_part(pool.workers[part - 1], epoch, PART_TAKEN)) continue;
+        atomic_fetch_add_explicit(&pool.parts_taken, 1, memory_order_relaxed);
+        wake_children(part);   /* its children may still get a CPU sooner than the caller */
+        bb_pool_run_part(part);
+        done = is_last_part_done();
+    }
+    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked);
+    BB_ASSERT(atomic_load(&pool.remaining) == 0);   /* every part done before the next call */
+    rc = atomic_load(&pool.status);
+    pthread_mutex_unlock(&pool.calling);
+    return rc;
+}
+
+int32_t bb_parallel_ranges(bb_task_fn fn, const void *args, int64_t n, int32_t threads)
+{
+    return run_call((call){.fn = fn, .args = args, .n = n, .chunk = 0}, threads);
+}
+
+int32_t bb_parallel_groups(bb_task_fn fn, const void *args, int32_t groups)
+{
+    return run_call((call){.fn = fn, .args = args, .n = groups, .chunk = 0, .together = true},
+                    groups);
+}
+
+int32_t bb_parallel_chunks(bb_task_fn fn, const void *args, int64_t n, int64_t chunk,
+                           int32_t threads)
+{
+    if (chunk < 1) return BB_INVALID_ARGUMENT;
+    return run_call((call){.fn = fn, .args = args, .n = n, .chunk = chunk}, threads);
+}
+
+int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus)
+{
+    if (n_cpus < 0 || n_cpus > BB_POOL_THREADS_MAX || (n_cpus > 0 && !cpus))
+        return BB_INVALID_ARGUMENT;
+#if defined(__linux__)
+    for (int32_t i = 0; i < n_cpus; i++)
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return BB_INVALID_ARGUMENT;
+#endif
+    pthread_mutex_lock(&pool.calling);
+#if defined(__linux__)
+    if (!pool.has_unpinned) {   /* nothing to undo until something was pinned */
+        if (n_cpus == 0
+            || sched_getaffinity(0, sizeof pool.unpinned, &pool.unpinned) != 0) {
+            pthread_mutex_unlock(&pool.calling);
+            return n_cpus == 0 ? BB_OK : BB_INVALID_ARGUMENT;
+        }
+        pool.has_unpinned = true;
+    }
+#endif
+    for (int32_t i = 0; i < n_cpus; i++) pool.cpus[i] = cpus[i];
+    pool.n_cpus = (uint32_t)n_cpus;
+    atomic_fetch_add_explicit(&pool.placement, 1, memory_order_release);
+    atomic_store(&pool.status, BB_OK);
+    place_self(0, placed_caller());   /* the caller, part 0 of its calls, at once */
+    int32_t rc = atomic_load(&pool.status);
+    pthread_mutex_unlock(&pool.calling);
+    return rc;
+}
+
+int32_t bb_pool_threads(void)
+{
+    pthread_mutex_lock(&pool.calling);
+    int32_t threads = (int32_t)pool.started + 1;
+    pthread_mutex_unlock(&pool.calling);
+    return threads;
+}
+
+int64_t bb_pool_parts_taken(void) { return atomic_load(&pool.parts_taken); }

@@ -1,0 +1,191 @@
+"""The core's worker pool (native/src/pool.c): every index once, errors as one status, a
+thread that cannot start as one line naming the count, pinning, and the dispatch probe."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from bench import probes
+from bench.commands.show import dispatch_line
+from native import ffi, lib
+from workloads import _native
+from workloads.errors import NativeError
+
+
+def where(n: int, threads: int, chunk: int = 0) -> np.ndarray:
+    """The CPU each index of [0, n) ran on (-1 left where no part wrote)."""
+    cpu = np.full(n, -2, dtype=np.int32)
+    if chunk:
+        _native.parallel_chunks("bb_probe_where", _native.out_pointer(cpu), n, chunk, threads)
+    else:
+        _native.parallel_ranges("bb_probe_where", _native.out_pointer(cpu), n, threads)
+    return cpu
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 16, 40])
+@pytest.mark.parametrize("n", [0, 1, 5, 1000])
+def test_every_index_runs_in_ranges_and_in_chunks(n, threads):
+    assert (where(n, threads) >= -1).all()
+    assert (where(n, threads, chunk=7) >= -1).all()
+    assert lib.bb_pool_threads() >= min(threads, max(n, 1))
+
+
+def test_the_triad_probe_through_the_pool_computes_every_element():
+    a, b, c = (np.arange(10_001, dtype=np.uint64) for _ in range(3))
+    task = ffi.new(
+        "bb_probe_triad_task *",
+        {"a": _native.out_pointer(a), "b": _native.pointer(b), "c": _native.pointer(c), "k": 3},
+    )
+    for threads in (1, 2, 16):
+        a[:] = 0
+        _native.parallel_ranges("bb_probe_triad_rows", task, len(a), threads)
+        assert (a == b + 3 * c).all(), threads
+
+
+def test_a_failing_task_is_the_status_of_the_whole_call():
+    # a sharded run wants one group per thread: ranges of two groups fail in every part
+    task = ffi.new("bb_ledger_run_task *")
+    with pytest.raises(NativeError) as failed:
+        _native.parallel_ranges("bb_ledger_run_groups", task, 4, 2)
+    assert failed.value.code_name == "BB_INVALID_ARGUMENT"
+    assert "bb_ledger_run_groups" in str(failed.value)
+    empty = ffi.addressof(lib, "bb_probe_empty_task")
+    assert lib.bb_parallel_ranges(empty, ffi.NULL, 4, 2) == lib.BB_OK  # the pool goes on
+    assert lib.bb_parallel_ranges(empty, ffi.NULL, 4, lib.BB_POOL_THREADS_MAX + 1) == (
+        lib.BB_INVALID_ARGUMENT
+    )
+    assert lib.bb_parallel_chunks(empty, ffi.NULL, 4, 0, 2) == lib.BB_INVALID_ARGUMENT
+
+
+def test_threads_that_cannot_start_are_one_line_naming_the_count():
+    # a child whose address space has no room for 200 thread stacks
+    child = textwrap.dedent(
+        """
+        import resource
+        from workloads import _native
+        from workloads.errors import NativeError
+        from native import ffi
+        import numpy as np
+        cpu = np.zeros(200, dtype=np.int32)
+        _native.parallel_ranges("bb_probe_where", _native.out_pointer(cpu), 2, 2)
+        used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (used + (64 << 20), resource.RLIM_INFINITY))
+        try:
+            _native.parallel_ranges("bb_probe_where", _native.out_pointer(cpu), 200, 200)
+        except NativeError as error:
+            print(error.code_name, "|", error)
+        """
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("address-space limit and /proc: Linux")
+    out = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120
+    ).stdout.strip()
+    name, message = out.split(" | ")
+    assert name == "BB_THREADS_UNAVAILABLE"
+    assert "\n" not in message and "could not start 200 threads" in message
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU affinity")
+def test_pinned_parts_run_on_their_cpus_and_unpinning_restores_the_process_cpus():
+    cpus = sorted(os.sched_getaffinity(0))
+    _native.pin_threads(cpus)
+    try:
+        ran = np.full(2 * len(cpus), -2, dtype=np.int32)  # each part on its own thread
+        _native.parallel_groups("bb_probe_where", _native.out_pointer(ran), len(ran))
+        assert ran.tolist() == [cpus[i % len(cpus)] for i in range(2 * len(cpus))]
+    finally:
+        _native.pin_threads([])
+    assert os.sched_getaffinity(0) == set(cpus)  # the caller is part 0: unpinned again
+
+
+def test_the_dispatch_probe_covers_one_two_the_cpus_and_four_times_them():
+    assert probes.dispatch_thread_counts(2) == [1, 2, 8]
+    assert probes.dispatch_thread_counts(64) == [1, 2, 64, 256]
+    costs = probes.dispatch(2)
+    assert sorted(costs) == ["parallel_call_ns_1t", "parallel_call_ns_2t", "parallel_call_ns_8t"]
+    assert all(0 < ns < 50e6 for ns in costs.values())
+    (row,) = probes.dispatch_table([2])
+    assert row["threads"] == 2 and row["thread_pool_ns"] > 0 and row["native_pool_ns"] > 0
+
+
+def test_show_words_the_dispatch_cost_in_thread_order():
+    line = dispatch_line({"parallel_call_ns_8t": 12_100.0, "parallel_call_ns_2t": 3_800.0})
+    assert line is not None and line.endswith("2t 3.80µs, 8t 12.10µs")
+    assert dispatch_line({"cffi_call_overhead_ns": 90.0}) is None
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_the_capacity_service_loop_in_c_answers_as_micro_batches_from_python(shards):
+    from bench.suite.test_workloads import sharded_outputs
+    from workloads import registry
+
+    w = registry.get("loan.decide")
+    inputs = w.generate(scale=0.002, seed=7)
+    size, batch_size = inputs["applications"].num_rows, 7
+    bounds = np.linspace(0, size, shards + 1).astype(np.int64)
+    by_python = [w.online(inputs, "c") for _ in range(shards)]
+    for session, begin, end in zip(by_python, bounds[:-1], bounds[1:], strict=True):
+        for first in range(int(begin), int(end), batch_size):
+            session.decide_many(first, min(first + batch_size, int(end)))
+    in_c = [w.online(inputs, "c") for _ in range(shards)]
+    took = w.serve_shards(in_c, bounds, batch_size)
+    shard_rows = zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    assert len(took) == sum(len(range(b, e, batch_size)) for b, e in shard_rows)
+    assert (took >= 0).all(), "every request timed"
+    digest = w.digest(sharded_outputs(in_c, bounds))
+    assert digest == w.digest(sharded_outputs(by_python, bounds))
+    if shards == 1:  # one shard carries the whole stream: the batch answer
+        assert digest == w.digest(w.run(inputs, engine="c", threads=2))
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, signal_name):
+    """SIGTERM to the run, or Ctrl-C (SIGINT to the whole process group, the worker too,
+    whose main thread is in a parallel call most of the time): the run stops as incomplete
+    and what finished stays stored. The pool's threads block signals, so the signal reaches
+    the thread that runs Python, which handles it when its C call returns."""
+    import signal
+    import time
+
+    from bench.store import Store
+
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-e", "c", "-t", "1,16"]
+    parent = subprocess.Popen(
+        [*command, "-w", "ledger.post,loan.score", "-s", "0.05", "--store", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a terminal's job
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and parent.poll() is None:
+            if any(store.glob("samples/**/*.parquet")):
+                break
+            time.sleep(0.05)
+        assert parent.poll() is None, "the run ended before it could be interrupted"
+        signal_number = getattr(signal, signal_name)
+        if signal_number == signal.SIGINT:
+            os.killpg(parent.pid, signal_number)
+        else:
+            parent.send_signal(signal_number)
+        assert parent.wait(timeout=60) != 0
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)
+    (run,) = Store(str(store)).runs().to_pylist()
+    assert run["status"] == "incomplete"
+    assert Store(str(store)).samples([run["run_id"]]).num_rows >= 1
+
+
+def test_groups_never_leave_a_part_to_the_caller():
+    taken = lib.bb_pool_parts_taken()
+    empty = ffi.addressof(lib, "bb_probe_empty_task")
+    for _ in range(50):
+        assert lib.bb_parallel_groups(empty, ffi.NULL, 8) == lib.BB_OK
+    assert lib.bb_pool_parts_taken() == taken  # every part ran on its own thread
