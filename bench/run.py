@@ -216,7 +216,7 @@ def run(
     label: str | None,
     probes: dict | None = None,
 ) -> str:
-    from bench import fingerprint, limits
+    from bench import fingerprint, host_activity, limits
     from bench.records import RunRecord
     from bench.store import Store, new_run_id
 
@@ -230,6 +230,8 @@ def run(
         )
     facts = fingerprint.collect()
     build = facts.pop("build")
+    activity_before = host_activity.reading()  # before the probes and benchmarks
+    facts["host_activity"] = host_activity.during(activity_before, None)
     modes.check_available(
         plan.measure, facts.get("emulation_reason") if facts["emulated"] else None
     )
@@ -300,5 +302,9 @@ def run(
         signal.signal(signal.SIGTERM, previous)
         record.status = status
         record.finished_at = datetime.datetime.now(datetime.timezone.utc)
+        record.fingerprint = {
+            **facts,
+            "host_activity": host_activity.during(activity_before, host_activity.reading()),
+        }
         store.write_run(record)
     return record.run_id
