@@ -1,3 +1,5 @@
+import datetime
+import json
 import pathlib
 
 import pytest
@@ -11,6 +13,38 @@ THREADS = (1, 2, 3)
 @pytest.fixture
 def data_dir() -> pathlib.Path:
     return DATA
+
+
+def write_run(store, run_id: str, rows: list[dict], fingerprint: dict | None = None) -> dict:
+    """A complete run row with ``rows`` as its samples, written to ``store`` the way a run
+    writes them (the samples of each benchmark in one file)."""
+    fingerprint = fingerprint or {"arch": "x86_64", "hostname": "h", "python": "3.11.2"}
+    record = {
+        "run_id": run_id,
+        "status": "complete",
+        "profile": "standard",
+        "label": run_id,
+        "cpu_model": "test cpu",
+        "emulated": False,
+        "fingerprint_json": json.dumps({"logical_cpus": 2, **fingerprint}),
+        "build_json": json.dumps({"label": "portable", "source_sha256": "abc"}),
+        "started_at": datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc),
+        "finished_at": None,
+        "command_line": "test",
+        "bankbench_version": "0",
+        "git_commit": "0123abc",
+        "probes_json": "{}",
+    }
+    store.write_run(record)
+    for name in sorted({r["benchmark"] for r in rows}):
+        store.write_samples(record, name, [r for r in rows if r["benchmark"] == name])
+    return record
+
+
+@pytest.fixture
+def stored_run():
+    """``write_run``, for tests that build a store by hand."""
+    return write_run
 
 
 @pytest.fixture(scope="session")

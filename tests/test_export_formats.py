@@ -3,7 +3,6 @@ the history tools read. pytest-benchmark's round-trips through `bankbench import
 medians and is read by `pytest-benchmark compare`; the Bencher file holds the fields of the
 documented BMF schema; github-action-benchmark's has the custom tools' fields."""
 
-import datetime
 import json
 import pathlib
 import shutil
@@ -42,30 +41,6 @@ BMF_MEASURE_SLUG_LENGTH_MAX = 64
 BMF_BENCHMARK_NAME_LENGTH_MAX = 1024
 
 
-def _run(store, run_id, rows):
-    record = {
-        "run_id": run_id,
-        "status": "complete",
-        "profile": "smoke",
-        "label": run_id,
-        "cpu_model": "test cpu",
-        "emulated": False,
-        "fingerprint_json": json.dumps(
-            {"arch": "x86_64", "hostname": "h", "python": "3.11.2", "logical_cpus": 2}
-        ),
-        "build_json": json.dumps({"label": "portable", "source_sha256": "abc"}),
-        "started_at": datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc),
-        "finished_at": None,
-        "command_line": "test",
-        "bankbench_version": "0",
-        "git_commit": "0123abc",
-        "probes_json": "{}",
-    }
-    store.write_run(record)
-    for name in sorted({r["benchmark"] for r in rows}):
-        store.write_samples(record, name, [r for r in rows if r["benchmark"] == name])
-
-
 def _row(run_id, benchmark, i, seconds, mode="batch", **extra):
     return {
         "run_id": run_id,
@@ -93,7 +68,7 @@ TIMES = {
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, stored_run):
     store = Store(str(tmp_path / "store"))
     rows = [_row("timed", b, i, s) for b, times in TIMES.items() for i, s in enumerate(times)]
     rows += [
@@ -101,11 +76,11 @@ def store(tmp_path):
              latency_ns_p99=40_000 + 1000 * i)
         for i in range(3)
     ]  # fmt: skip
-    _run(store, "timed", rows)
+    stored_run(store, "timed", rows)
     counted = [
         _row("counted", b, 0, 0.0, measure="instructions", instructions=1_234_000) for b in TIMES
     ]
-    _run(store, "counted", counted)
+    stored_run(store, "counted", counted)
     return store
 
 

@@ -1,7 +1,6 @@
 """What the host was doing during a run: recorded with each run, and a comparison of two runs
 whose hosts were doing different things (a background job beside one of them) says so."""
 
-import datetime
 import json
 import os
 import subprocess
@@ -100,26 +99,8 @@ def test_a_calibration_of_other_benchmarks_says_it_does_not_apply():
     assert "only 1 of these 2 benchmarks" in note
 
 
-def _stored(store, run_id, others_cpus):
-    fingerprint = {"arch": "x86_64", "hostname": "h", "logical_cpus": 2, "python": "3.11"}
-    fingerprint["host_activity"] = _activity(others_cpus)
-    record = {
-        "run_id": run_id,
-        "status": "complete",
-        "profile": "standard",
-        "label": run_id,
-        "cpu_model": "test cpu",
-        "emulated": False,
-        "fingerprint_json": json.dumps(fingerprint),
-        "build_json": json.dumps({"label": "portable", "source_sha256": "abc"}),
-        "started_at": datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc),
-        "finished_at": None,
-        "command_line": "test",
-        "bankbench_version": "0",
-        "git_commit": None,
-        "probes_json": "{}",
-    }
-    store.write_run(record)
+def _stored(write, store, run_id, others_cpus):
+    fingerprint = {"arch": "x86_64", "hostname": "h", "host_activity": _activity(others_cpus)}
     rows = [
         {
             "run_id": run_id,
@@ -131,20 +112,19 @@ def _stored(store, run_id, others_cpus):
             "scale": 1.0,
             "seed": 42,
             "mode": "batch",
-            "batch_size": None,
             "round": i,
             "seconds": 0.01 * (1 + 0.001 * i),
             "digest": "d1",
         }
         for i in range(9)
     ]
-    store.write_samples(record, "loan.limit[c-1t-1.0]", rows)
+    write(store, run_id, rows, fingerprint)
 
 
-def test_compare_flags_runs_whose_hosts_did_different_things(tmp_path, capsys):
+def test_compare_flags_runs_whose_hosts_did_different_things(tmp_path, capsys, stored_run):
     store = Store(str(tmp_path / "store"))
-    _stored(store, "quiet", 0.02)
-    _stored(store, "loaded", 1.01)
+    _stored(stored_run, store, "quiet", 0.02)
+    _stored(stored_run, store, "loaded", 1.01)
     args = ["compare", "quiet", "loaded", "--store", store.location, "--noise-floor", "0"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
