@@ -215,7 +215,7 @@ def run(
     store_location: str,
     probes: dict | None = None,
 ) -> str:
-    from bench import fingerprint, limits
+    from bench import fingerprint, host_activity, limits
     from bench.records import RunRecord
     from bench.store import Store, new_run_id
 
@@ -229,6 +229,8 @@ def run(
         )
     facts = fingerprint.collect()
     build = facts.pop("build")
+    activity_before = host_activity.reading()  # before the probes and benchmarks
+    facts["host_activity"] = host_activity.during(activity_before, None)
     plan.mode.check_available(facts.get("emulation_reason") if facts["emulated"] else None)
     if facts["emulated"]:
         print(
@@ -297,5 +299,9 @@ def run(
         signal.signal(signal.SIGTERM, previous)
         record.status = status
         record.finished_at = datetime.datetime.now(datetime.timezone.utc)
+        record.fingerprint = {
+            **facts,
+            "host_activity": host_activity.during(activity_before, host_activity.reading()),
+        }
         store.write_run(record)
     return record.run_id

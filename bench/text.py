@@ -44,20 +44,46 @@ def terminal(text: object, width: int | None = None) -> str:
     return truncate(shown, width) if width else shown
 
 
-_MD_PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+# What CommonMark/GFM would read as markup, wherever it stands in one line of text: code spans,
+# emphasis and strikethrough, table pipes, GitHub math, an HTML tag (< is written &lt;), an
+# entity or escape, a link or image (its "](", "][" or "]:"), and "_" unless it sits inside a
+# word (a_b cannot open or close emphasis). Everything else (. - : ? ( ) [ ] ! …) stays as
+# written, so report.md reads in an editor.
+_MD_INLINE = re.compile(
+    r"[`*~|$<]"
+    r"|\\(?=[!-/:-@\[-`{-~]|$)"
+    r"|&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)"
+    r"|\](?=[(\[:])"
+    r"|(?<![^\W_])_|_(?![^\W_])"
+)
+# What starts a block at the start of a line (heading, quote, list item, thematic break, setext
+# underline, task box, table) and a heading's closing "#"s at its end.
+_MD_LINE_START = re.compile(r"^(?:[#>+=\-\[]|[0-9]{1,9}(?=[.)](?:\s|$)))")
+_MD_HEADING_CLOSE = re.compile(r"(?<=\s)#+(?=\s*$)")
+
+
+def _markdown_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return "&lt;" if char == "<" else "\\" + char
 
 
 def markdown(text: object, width: int | None = None) -> str:
-    """For GitHub-flavoured Markdown, in a paragraph or a table cell: every ASCII punctuation
-    character backslash-escaped (CommonMark makes each a literal; GFM tables read ``\\|`` as a
-    pipe inside the cell), so no HTML tag, entity, code span, emphasis, link or heading can
-    start, and visible controls keep it on one line. ``<`` and ``>`` are written as entities
-    too, for renderers that pass raw HTML before Markdown."""
+    """For GitHub-flavoured Markdown, in a paragraph, list item, heading or table cell: only
+    what Markdown would read as markup at its position is escaped (see _MD_INLINE), so no HTML
+    tag, entity, code span, emphasis, link, heading or table cell can start, and visible
+    controls keep it on one line; ``ledger.eod[c-1t-0.002]`` and ``work?`` stay as written."""
     shown = visible(text)
     if width:
         shown = truncate(shown, width)
-    escaped = _MD_PUNCTUATION.sub(r"\\\1", shown)
-    return escaped.replace("\\<", "&lt;").replace("\\>", "&gt;")
+    escaped = _MD_INLINE.sub(_markdown_char, shown)
+    escaped = _MD_HEADING_CLOSE.sub(lambda m: "\\" + m.group(0), escaped)
+    start = _MD_LINE_START.match(escaped)
+    if start is None:
+        return escaped
+    if start.group(0).isdigit():  # "1. x" as text: escape the list marker after the number
+        end = start.end()
+        return escaped[:end] + "\\" + escaped[end:]
+    return "\\" + escaped
 
 
 def html(text: object, width: int | None = None) -> str:

@@ -105,7 +105,7 @@ def test_a_slower_candidate_is_worse_and_trips_the_gate():
     assert rows["same[c-1t-1.0]"].verdict == "no significant difference"
     assert [r.benchmark for r in compare.regressions(result, 10)] == ["fast[c-1t-1.0]"]
     assert compare.regressions(result, 50) == []
-    assert "| fast\\[c\\-1t\\-1\\.0\\] | 0." in compare_format.render(result, "markdown")
+    assert "| fast[c-1t-1.0] | 0." in compare_format.render(result, "markdown")
 
 
 def test_outputs_that_differ_are_reported_first_and_not_timed():

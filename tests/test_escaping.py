@@ -209,6 +209,31 @@ def test_markdown_seam_keeps_every_character_as_text():
         assert html.unescape(rendered) == text.visible(sample), (sample, rendered)
 
 
+def test_markdown_seam_escapes_only_what_markdown_reads_there():
+    for plain in ("ledger.eod[c-1t-0.002]", "work?", "latency_ns_p99", "a - b (c): d!", "x\\n"):
+        assert text.markdown(plain) == plain
+    assert text.markdown("1.5 < 2 & a*b") == "1.5 &lt; 2 & a\\*b"
+    assert text.markdown("[x](http://e) [y]: z &amp;") == "\\[x\\](http://e) [y\\]: z \\&amp;"
+    # what starts a block only at the start of a line, and a heading's closing hashes
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    for line in ("# h", "> q", "- y", "+ y", "1. x", "2) x", "---", "===", "___", "[x]: /u"):
+        for place in ("{}", "- {}", "## {}", "| a |\n|---|\n| {} |"):
+            source = place.format(text.markdown(line))
+            tokens = md.parse(source)
+            kinds = {t.type for t in tokens} - {"inline", "paragraph_open", "paragraph_close"}
+            item = {"list_item_open", "list_item_close"}
+            expected = {
+                "{}": set(),
+                "- {}": {"bullet_list_open", "bullet_list_close"} | item,
+                "## {}": {"heading_open", "heading_close"},
+            }.get(place)
+            if expected is not None:
+                assert kinds == expected, (place, line, kinds)
+            inline = [t.content for t in tokens if t.type == "inline"][-1]
+            assert html.unescape(md.renderInline(inline)) == line, (place, line)
+    assert md.render("## " + text.markdown("Title #")) == "<h2>Title #</h2>\n"
+
+
 # ---- compare ----
 def test_compare_outputs_with_hostile_names(tmp_path, capsys):
     store, ids = _store(tmp_path, speed=1.3)

@@ -56,6 +56,26 @@ def add_arguments(p) -> None:
     add_store(p)
 
 
+def _host_notes(args, baseline: dict, candidate: dict, floor, benchmarks: set[str]) -> None:
+    """Flags for what a ratio may measure besides the code or the machine (bench.host_activity):
+    with the table and Markdown on stdout, beside data formats on stderr."""
+    import sys
+
+    from bench import host_activity, text
+    from bench.records import RunRecord
+
+    base, cand = (RunRecord.from_row(run).fingerprint or {} for run in (baseline, candidate))
+    notes = host_activity.differences(
+        base.get("host_activity"), cand.get("host_activity"), base.get("logical_cpus") or 1
+    )
+    calibration = host_activity.calibration_note(floor, benchmarks)
+    for note in [*notes, *([calibration] if calibration else [])]:
+        if args.format == "markdown":
+            print(f"\n> {text.markdown(note)}")
+        else:
+            print(text.terminal(note), file=sys.stdout if args.format == "table" else sys.stderr)
+
+
 def main(args) -> int:
     from bench.compare import counts
     from bench.store import Store
@@ -94,6 +114,8 @@ def times_main(args, base_store, baseline, candidate, base_samples, cand_samples
     pct = args.fail_on_regression
     gate = compare.gate(result, pct) if pct is not None and result.comparable else None
     print(formats.render(result, args.format, gate))
+    benchmarks = {row["benchmark"] for row in base_samples + cand_samples}
+    _host_notes(args, baseline, candidate, floor if isinstance(floor, dict) else {}, benchmarks)
     outcome = gate.outcome if gate else "pass"
     unfinished = gate.unfinished if gate and outcome == "incomplete" else None
     formats.print_csv_note(args.format, result, unfinished)
