@@ -15,7 +15,7 @@ import pytest
 from bench import cli, summary
 from bench.store import Store
 from reports import analysis, content, cost, numbers, render, write
-from reports.document import Table
+from reports.document import Bullets, Figure, Table, Tile, Tiles
 from workloads.errors import InputError
 
 HOSTILE = "<script>alert(1)</script>"
@@ -314,6 +314,10 @@ def test_verdict_speed_parity_and_cost(store, cost_file):
     )
 
 
+def _tiles(document) -> list[Tile]:
+    return next(b for b in document.blocks if isinstance(b, Tiles)).tiles
+
+
 def _cost_table(document) -> dict[str, list[str]]:
     start = next(i for i, b in enumerate(document.blocks) if getattr(b, "text", "") == "Cost")
     table = next(b for b in document.blocks[start:] if isinstance(b, Table))
@@ -326,8 +330,6 @@ def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(sto
     table = _cost_table(document)
     projected_rows = [
         "decisions/s per server",
-        "decisions/s per core",
-        "decisions/s per socket",
         "decisions/s per watt",
         "postings/s per server",
         "cost per million decisions (CNY)",
@@ -337,16 +339,19 @@ def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(sto
     ]
     for label in projected_rows:
         assert all(cell.endswith("(projected)") for cell in table[label]), (label, table[label])
-    for label in ("price", "annual energy", "5-year cost per server"):
+    per_core = ("decisions/s per core (1 thread, measured)", "price", "annual energy")
+    for label in (*per_core, "5-year cost per server"):
         assert not any("projected" in cell for cell in table[label])
     # the sentence quotes the table's cells, word for word
     for cell in table["servers for 1,000,000 decisions/s"] + table["5-year fleet cost"]:
         assert cell in verdict, (cell, verdict)
-    # and page one's answer quotes the same fleet costs, marked, uncut
-    answer = next(b for b in document.blocks if isinstance(b, Table)).rows[-1][1]
-    assert "(projected from runs on 1 core)" in answer and not answer.endswith("…")
+    # and page one's fleet tile quotes the same fleet costs, uncut; its risks say projected
+    fleet_tile = next(t for t in _tiles(document) if t.label == "5-year fleet")
+    assert not fleet_tile.sentence.endswith("…")
     for cell in table["5-year fleet cost"]:
-        assert cell.split(" (projected)")[0].split(" [")[0] in answer
+        assert cell.split(" (projected)")[0].split(" [")[0] in fleet_tile.sentence
+    risks = next(b for b in document.blocks if isinstance(b, Bullets)).items
+    assert any(r.startswith("Projected: yes — x86-base: projected from 1 of 32 cores") for r in risks)
     # the figure is a projection from the measured scaling (here linear: 0.1 s / threads),
     # with the fit's uncertainty
     figures = analysis.analyse(
@@ -367,9 +372,12 @@ def test_no_projection_withholds_the_cost_verdict(store, cost_file):
     verdict = [b.text for b in document.blocks if getattr(b, "emphasis", False)][1]
     assert verdict.startswith("Cost: NO COST VERDICT") and "--no-projection" in verdict
     table = _cost_table(document)
-    assert table["decisions/s per server"] == ["–", "–"]
+    assert table["decisions/s per server"] == ["withheld", "withheld"]
     assert table["5-year fleet cost"] == ["–", "–"]
-    assert not any("projected" in c for cells in table.values() for c in cells)
+    assert not any("(projected)" in c for cells in table.values() for c in cells)
+    tiles = {t.label: t.value for t in _tiles(document)}
+    assert tiles["CNY per million decisions"] == "withheld"
+    assert tiles["Servers for 1,000,000 decisions/s"] == "withheld"
 
 
 def test_a_class_the_runs_measured_is_not_projected(store, tmp_path):
@@ -381,7 +389,11 @@ def test_a_class_the_runs_measured_is_not_projected(store, tmp_path):
     # batch decisions scale, and said so
     assert verdict.startswith("Cost, PROJECTED (x86-base: projected from 1 of 2 cores;")
     table = _cost_table(document)
-    for label in ("decisions/s per server", "postings/s per server", "decisions/s per core"):
+    for label in (
+        "decisions/s per server",
+        "postings/s per server",
+        "decisions/s per core (1 thread, measured)",
+    ):
         assert not any("projected" in c for c in table[label])
     assert all(c.endswith("(projected)") for c in table["capacity per server at p99 ≤ 1 ms"])
 
@@ -395,11 +407,8 @@ def test_smoke_runs_are_insufficient_evidence(tmp_path):
     assert "INSUFFICIENT EVIDENCE" in verdict and "NO SIGNIFICANT DIFFERENCE" not in verdict
     sure = next(b.text for b in document.blocks if getattr(b, "text", "").startswith("How sure"))
     assert "smoke run" in sure
-    glance = next(b for b in document.blocks if isinstance(b, Table))
-    assert glance.rows[0] == [
-        "Which machine does more work?",
-        "not known: these measurements cannot tell",
-    ]
+    which = _tiles(document)[0]
+    assert (which.label, which.value) == ("Which machine", "not known")
 
 
 def test_an_abandoned_run_is_named_in_the_title_and_the_verdict(tmp_path):
