@@ -270,13 +270,13 @@ def cost_figures(machines: list[Machine], model: cost.CostModel, projection: boo
     sensitivity: list[dict] = []
     flips: list[str] = []
     withheld = None
-    for f, count in zip(figures[:2], needed[:2], strict=True):
+    for f, servers_for_target in zip(figures[:2], needed[:2], strict=True):
         if "capacity" in f.withheld and withheld is None:
             withheld = (
-                f"{f.machine.name}'s capacity per server ({plural(f.server.cores, 'core')}) is "
-                f"not given: {f.withheld['capacity']}"
+                f"capacity per server of {f.machine.name} ({plural(f.server.cores, 'core')}) "
+                f"is not given: {f.withheld['capacity']}"
             )
-        elif count is None and withheld is None:
+        elif servers_for_target is None and withheld is None:
             withheld = (
                 f"no measured loan.decide capacity configuration of {f.machine.name} met the "
                 "SLO (include loan.decide in the runs: its capacity benchmarks size the fleet)"

@@ -25,7 +25,7 @@ def page_one(report: analysis.Report) -> list:
     decisions and postings, the servers for the target load, the risks, and one chart of
     per-workload ratios — big numbers, one sentence each, from the figures the detail shows."""
     blocks: list = [Heading("At a glance"), Tiles(speed_tiles(report) + cost_tiles(report))]
-    blocks.append(Bullets(risks(report)))
+    blocks += [Heading("Risks", 3), Bullets(risks(report))]
     base = report.machines[0]
     for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
         rows = headline_rows(report, result)
@@ -206,12 +206,9 @@ def cost_tiles(report: analysis.Report) -> list[Tile]:
         )
     target = f"{model.target.decisions_per_s:,.0f} decisions/s"
     if figures.withheld:
+        reason = figures.withheld
         tiles.append(
-            Tile(
-                f"Servers for {target}",
-                "withheld",
-                figures.withheld[:1].upper() + figures.withheld[1:] + ".",
-            )
+            Tile(f"Servers for {target}", "withheld", reason[:1].upper() + reason[1:] + ".")
         )
     else:
         tiles.append(
@@ -269,9 +266,7 @@ def risks(report: analysis.Report) -> list[str]:
     if report.cost is not None:
         notes = _projection_notes(report.cost)
         withheld = [
-            f"{f.machine.name} {what} per server"
-            for f in report.cost.servers
-            for what in f.withheld
+            f"{f.machine.name} ({', '.join(f.withheld)})" for f in report.cost.servers if f.withheld
         ]
         lines.append(
             "Projected: "
@@ -283,7 +278,7 @@ def risks(report: analysis.Report) -> list[str]:
                 else "no: every rate priced was measured."
             )
             + (
-                f" Withheld (reasons in the cost section): {', '.join(withheld)}."
+                f" Per-server rates withheld (reasons in the cost section): {'; '.join(withheld)}."
                 if withheld
                 else ""
             )

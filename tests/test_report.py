@@ -686,6 +686,21 @@ def test_pdf_renders_to_pages(store, cost_file, tmp_path):
         env=_tool_env(),
     )
     assert len(list(tmp_path.glob("page-*.png"))) >= 3
+    # page one is procurement's answer whole; the detail starts on page two
+    pages = [
+        subprocess.run(
+            [_tool("pdftotext"), "-f", str(n), "-l", str(n), str(tmp_path / "r.pdf"), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_tool_env(),
+        ).stdout
+        for n in (1, 2)
+    ]
+    for answer in ("WHICH MACHINE", "HOW SURE", "CNY PER MILLION POSTINGS", "5-YEAR FLEET"):
+        assert answer in pages[0]
+    assert "Risks" in pages[0] and "For engineers" not in pages[0]
+    assert pages[1].lstrip().startswith("For engineers")
 
 
 def test_html_opens_in_headless_chromium_without_console_errors(store, cost_file, tmp_path):
