@@ -19,7 +19,7 @@ from reports.numbers import (
     rate,
     rate_figure,
     server_count,
-    server_rate,
+    server_rate_figure,
     small_money,
 )
 
@@ -183,7 +183,7 @@ def per_core_and_socket(report: analysis.Report) -> list:
                 f"{rate(t.per_core)}/s per core; {socket} per socket; "
                 f"{rate(t.units_per_s)}/s at {plural(t.threads, 'thread')}"
                 + (  # the cost table's figure, for the class priced
-                    f"; {server_rate(servers[i], priced[w])} per server of "
+                    f"; {server_rate_figure(servers[i], priced[w])} per server of "
                     f"{plural(servers[i].server.cores, 'core')}"
                     if servers and w in priced
                     else ""
@@ -236,7 +236,7 @@ def latency(report: analysis.Report) -> list:
                 f"{cap['batch_size']:,}, p99 {cap['p99_us']:,.0f} µs",
                 *(  # the cost table's figure, for the class priced
                     [
-                        f"{server_rate(servers[i], 'capacity')} decisions/s per server of "
+                        f"{server_rate_figure(servers[i], 'capacity')} decisions/s per server of "
                         f"{plural(servers[i].server.cores, 'core')}"
                     ]
                     if servers
@@ -381,14 +381,14 @@ def cost_section(report: analysis.Report) -> list:
         row("price", lambda f: money(f.server.machine.price, cur)),
         row("power at load", lambda f: f"{f.server.machine.power_w:g} W"),
         row("decisions/s per core (1 thread, measured)", lambda f: rate(f.decisions_per_core)),
-        row("decisions/s per server", lambda f: server_rate(f, "decisions")),
+        row("decisions/s per server", lambda f: server_rate_figure(f, "decisions")),
         row("decisions/s per watt", lambda f: per(f, f.decisions, f.server.machine.power_w)),
         row(
             f"decisions/s per 1,000 {cur}",
             lambda f: per(f, f.decisions, f.server.machine.price / 1000),
         ),
         row("postings/s per core (1 thread, measured)", lambda f: rate(f.postings_per_core)),
-        row("postings/s per server", lambda f: server_rate(f, "postings")),
+        row("postings/s per server", lambda f: server_rate_figure(f, "postings")),
         row(
             f"cost per million decisions ({cur})",
             lambda f: per_million(f.cost_per_million_decisions),
@@ -409,7 +409,7 @@ def cost_section(report: analysis.Report) -> list:
         ],
         row(
             f"capacity per server at p99 ≤ {model.target.p99_ms:g} ms",
-            lambda f: server_rate(f, "capacity"),
+            lambda f: server_rate_figure(f, "capacity"),
         ),
         [
             f"servers for {model.target.decisions_per_s:,.0f} decisions/s",
@@ -556,7 +556,10 @@ def methodology(report: analysis.Report) -> list:
                 "the serial fraction s fitted by least squares to the run's samples on real "
                 "cores, its 95 % range from the fit's standard error. A projection assumes the "
                 "larger server's cores are as fast as the measured ones and that memory and "
-                "latency keep up; it is marked (projected) wherever it appears.",
+                "latency keep up; it is marked (projected) wherever it appears, never falls "
+                "below the best rate measured, is not made from a run where more threads did "
+                "less work than fewer, and is withheld, with the reason, when its range spans "
+                f"more than {fleet.MAX_PROJECTION_SPREAD:g}×.",
             ]
         ),
         Heading("Caveats", 3),

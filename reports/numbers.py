@@ -63,7 +63,7 @@ def rate_figure(figure: Rate | None, k: float = 1.0, unit: str = "") -> str:
     )
 
 
-def server_rate(figures: ServerFigures, what: str) -> str:
+def server_rate_figure(figures: ServerFigures, what: str) -> str:
     """A rate per server (decisions, postings, capacity) as page one and every table word it:
     the figure, marked if projected, or 'withheld' where reports.fleet gave a reason instead."""
     figure = getattr(figures, what)

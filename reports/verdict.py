@@ -15,7 +15,7 @@ from reports.numbers import (
     money_range,
     percent,
     server_count,
-    server_rate,
+    server_rate_figure,
     small_money,
 )
 
@@ -28,7 +28,7 @@ def page_one(report: analysis.Report) -> list:
     blocks += [Heading("Risks", 3), Bullets(risks(report))]
     base = report.machines[0]
     for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
-        rows = headline_rows(report, result)
+        rows = headline_rows(report, machine, result)
         if not rows:
             continue
         blocks.append(
@@ -77,13 +77,11 @@ def section(report: analysis.Report) -> list:
 
 
 def headline_rows(
-    report: analysis.Report, result: compare.Comparison
+    report: analysis.Report, machine: analysis.Machine, result: compare.Comparison
 ) -> list[tuple[str, compare.Row]]:
     """One compared row per workload: the C engine's plain batch benchmark at the most
     threads both runs used on real cores (else the fewest threads run)."""
-    cores = min(
-        m.cores for m in (report.machines[0], report.machines[1 + report.comparisons.index(result)])
-    )
+    cores = min(report.machines[0].cores, machine.cores)
     chosen: dict[str, compare.Row] = {}
     for row in result.rows:
         key = dict(zip(compare.KEY, row.key, strict=True))
@@ -119,7 +117,7 @@ def speed_tiles(report: analysis.Report) -> list[Tile]:
             names = ", ".join(sorted(set(differing) or set(result.outputs_differ)))
             tiles += [
                 Tile("Which machine" + who, "DO NOT MIGRATE", f"Different results for {names}."),
-                Tile("How sure", "–", "Speed is not compared where the results differ."),
+                Tile("How sure" + who, "–", "Speed is not compared where the results differ."),
                 Tile("Same results?" + who, "NO", f"Outputs differ for {names}."),
             ]
             continue
@@ -160,8 +158,8 @@ def speed_tiles(report: analysis.Report) -> list[Tile]:
             Tile(
                 "How sure" + who,
                 f"{low:.2f}×–{high:.2f}×",
-                f"95 % confidence interval; {better} benchmarks significantly faster, {worse} "
-                "slower" + (f". Caveat: {problems[0]}." if problems else "."),
+                f"95 % confidence interval; {plural(better, 'benchmark')} significantly "
+                f"faster, {worse} slower" + (f". Caveat: {problems[0]}." if problems else "."),
             ),
             same,
         ]
@@ -200,7 +198,7 @@ def cost_tiles(report: analysis.Report) -> list[Tile]:
                 f"{cur} per million {unit}",
                 " vs ".join(small_money(v.value if v else None) for v in values),
                 f"{names} at full utilisation, at "
-                + " vs ".join(server_rate(f, what) for f in servers)
+                + " vs ".join(server_rate_figure(f, what) for f in servers)
                 + f" {unit}/s per server.",
             )
         )
@@ -216,7 +214,7 @@ def cost_tiles(report: analysis.Report) -> list[Tile]:
                 f"Servers for {target}",
                 " vs ".join(str(int(n.value)) if n else "–" for n in figures.needed),
                 f"{names}, at "
-                + " vs ".join(server_rate(f, "capacity") for f in servers)
+                + " vs ".join(server_rate_figure(f, "capacity") for f in servers)
                 + f" decisions/s per server within p99 ≤ {model.target.p99_ms:g} ms.",
             )
         )

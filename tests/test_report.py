@@ -522,7 +522,7 @@ def test_page_one_answers_and_one_chart_then_the_detail(store, cost_file):
     # the chart: one C-engine batch row per workload, at the most threads run on real cores
     machines, model = _machines_and_model(store, cost_file)
     report = analysis.analyse(machines, set(), model)
-    rows = verdict.headline_rows(report, report.comparisons[0])
+    rows = verdict.headline_rows(report, machines[1], report.comparisons[0])
     keys = [dict(zip(compare.KEY, r.key, strict=True)) for _, r in rows]
     assert sorted(k["workload"] for k in keys) == ["ledger.post", "loan.decide"]
     assert all(k["engine"] == "c" and k["mode"] == "batch" and k["threads"] == 2 for k in keys)
