@@ -120,6 +120,13 @@ class Machine:
         rows = [r for r in self.summary if _plain_batch(r, workload, engine) and r["units_per_s"]]
         return sorted(rows, key=lambda r: r["threads"])
 
+    def per_core(self, workload: str) -> float | None:
+        """The one definition of a rate per core: the C engine's one-thread batch rate (one
+        thread keeps one core busy), measured; the report's every per-core figure is this."""
+        return next(
+            (r["units_per_s"] for r in self.batch_rows(workload) if r["threads"] == 1), None
+        )
+
     def curve(self, workload: str, engine: str = "c") -> list[tuple[int, float]]:
         """(threads, units/s) of every sample of the workload's plain batch benchmarks at
         the largest scale run: its thread-scaling curve."""
@@ -259,11 +266,10 @@ def throughput(machine: Machine, workload: str) -> Throughput | None:
     if not rows:
         return None
     top = rows[-1]
-    one = next((r["units_per_s"] for r in rows if r["threads"] == 1), None)
     return Throughput(
         top["threads"],
         top["units_per_s"],
-        one,
+        machine.per_core(workload),
         compare.per_socket_rate(machine.curve(workload), machine.fingerprint),
     )
 

@@ -19,6 +19,7 @@ from reports.numbers import (
     rate,
     rate_figure,
     server_count,
+    server_rate_figure,
     small_money,
 )
 
@@ -169,9 +170,11 @@ def speed(report: analysis.Report) -> list:
 
 def per_core_and_socket(report: analysis.Report) -> list:
     rows = []
+    servers = report.cost.servers if report.cost else []
+    priced = {fleet.DECISIONS: "decisions", fleet.POSTINGS: "postings"}
     for w in report.workloads:
         cells = [analysis.WORKLOAD_WORDS.get(w, w)]
-        for t in report.throughput.get(w, []):
+        for i, t in enumerate(report.throughput.get(w, [])):
             if t is None:
                 cells.append("–")
                 continue
@@ -179,6 +182,12 @@ def per_core_and_socket(report: analysis.Report) -> list:
             cells.append(
                 f"{rate(t.per_core)}/s per core; {socket} per socket; "
                 f"{rate(t.units_per_s)}/s at {plural(t.threads, 'thread')}"
+                + (  # the cost table's figure, for the class priced
+                    f"; {server_rate_figure(servers[i], priced[w])} per server of "
+                    f"{plural(servers[i].server.cores, 'core')}"
+                    if servers and w in priced
+                    else ""
+                )
             )
         rows.append(cells)
     return [
@@ -213,7 +222,8 @@ def latency(report: analysis.Report) -> list:
         blocks.append(Paragraph("No online latency was measured in these runs."))
     slo = report.slo_ms
     rows = []
-    for m, (cap, measured) in zip(report.machines, report.capacity, strict=True):
+    servers = report.cost.servers if report.cost else []
+    for i, (m, (cap, measured)) in enumerate(zip(report.machines, report.capacity, strict=True)):
         rows.append(
             [
                 m.name,
@@ -224,6 +234,14 @@ def latency(report: analysis.Report) -> list:
                 if cap is None
                 else f"{plural(cap['threads'], 'thread')}, micro-batches of "
                 f"{cap['batch_size']:,}, p99 {cap['p99_us']:,.0f} µs",
+                *(  # the cost table's figure, for the class priced
+                    [
+                        f"{server_rate_figure(servers[i], 'capacity')} decisions/s per server of "
+                        f"{plural(servers[i].server.cores, 'core')}"
+                    ]
+                    if servers
+                    else []
+                ),
             ]
         )
     blocks += [
@@ -233,7 +251,10 @@ def latency(report: analysis.Report) -> list:
             "p99 micro-batch service time stays within the SLO (closed loop; arrival queueing is "
             "not modelled)."
         ),
-        Table(["machine", "capacity", "at"], rows),
+        Table(
+            ["machine", "measured on this host", "at", *(["per server"] if servers else [])],
+            rows,
+        ),
     ]
     return blocks
 
@@ -359,15 +380,15 @@ def cost_section(report: analysis.Report) -> list:
         row("physical cores, sockets", lambda f: f"{f.server.cores}, {f.server.sockets}"),
         row("price", lambda f: money(f.server.machine.price, cur)),
         row("power at load", lambda f: f"{f.server.machine.power_w:g} W"),
-        row("decisions/s per server", lambda f: rate_figure(f.decisions)),
-        row("decisions/s per core", lambda f: per(f, f.decisions, f.server.cores)),
-        row("decisions/s per socket", lambda f: per(f, f.decisions, f.server.sockets)),
+        row("decisions/s per core (1 thread, measured)", lambda f: rate(f.decisions_per_core)),
+        row("decisions/s per server", lambda f: server_rate_figure(f, "decisions")),
         row("decisions/s per watt", lambda f: per(f, f.decisions, f.server.machine.power_w)),
         row(
             f"decisions/s per 1,000 {cur}",
             lambda f: per(f, f.decisions, f.server.machine.price / 1000),
         ),
-        row("postings/s per server", lambda f: rate_figure(f.postings)),
+        row("postings/s per core (1 thread, measured)", lambda f: rate(f.postings_per_core)),
+        row("postings/s per server", lambda f: server_rate_figure(f, "postings")),
         row(
             f"cost per million decisions ({cur})",
             lambda f: per_million(f.cost_per_million_decisions),
@@ -388,7 +409,7 @@ def cost_section(report: analysis.Report) -> list:
         ],
         row(
             f"capacity per server at p99 ≤ {model.target.p99_ms:g} ms",
-            lambda f: rate_figure(f.capacity, unit=" decisions/s"),
+            lambda f: server_rate_figure(f, "capacity"),
         ),
         [
             f"servers for {model.target.decisions_per_s:,.0f} decisions/s",
@@ -405,25 +426,28 @@ def cost_section(report: analysis.Report) -> list:
             for y in cost.TCO_YEARS
         ],
     ]
-    withheld = sorted({w for f in servers for w in f.withheld})
+    withheld = [
+        f"{f.machine.name}, {what} per server: {why}."
+        for f in servers
+        for what, why in f.withheld.items()
+    ]
     blocks: list = [
         Heading("Cost"),
         Paragraph(
             f"Cost model {model.source}: electricity {model.site.electricity_per_kwh:g} {cur}/kWh, "
-            f"PUE {model.site.pue:g}, {cost.HOURS_PER_YEAR:,} h a year. Rates per server are "
-            "measured at the server's physical cores when a run used that many; otherwise they "
-            "are projected from the run's own thread scaling (Amdahl's law, with its 95 % "
-            "range in brackets) and marked (projected). Cost per million units assumes full "
+            f"PUE {model.site.pue:g}, {cost.HOURS_PER_YEAR:,} h a year. Per core: the "
+            "one-thread rate, as in the detail tables. Rates per server are measured at the "
+            "server's physical cores when a run used that many; otherwise they are projected "
+            "from the run's own thread scaling (Amdahl's law, with its 95 % range in brackets), "
+            "marked (projected), never below the best rate measured, and withheld when more "
+            "threads were slower than fewer or the range spans more than "
+            f"{fleet.MAX_PROJECTION_SPREAD:g}×. Cost per million units assumes full "
             "utilisation. Fleet cost = servers needed × (purchase + running costs)."
-            + (
-                f" Projections are off (--no-projection): {', '.join(withheld)} per server "
-                "are not given for servers larger than the runs measured."
-                if withheld
-                else ""
-            )
         ),
         Table(header, rows),
     ]
+    if withheld:
+        blocks.append(Paragraph("Not given: " + " ".join(withheld)))
     if figures.sensitivity and figures.saving is not None:
         years = cost.TCO_YEARS[-1]
         title = f"sensitivity of the {years}-year fleet saving" + (
@@ -532,7 +556,10 @@ def methodology(report: analysis.Report) -> list:
                 "the serial fraction s fitted by least squares to the run's samples on real "
                 "cores, its 95 % range from the fit's standard error. A projection assumes the "
                 "larger server's cores are as fast as the measured ones and that memory and "
-                "latency keep up; it is marked (projected) wherever it appears.",
+                "latency keep up; it is marked (projected) wherever it appears, never falls "
+                "below the best rate measured, is not made from a run where more threads did "
+                "less work than fewer, and is withheld, with the reason, when its range spans "
+                f"more than {fleet.MAX_PROJECTION_SPREAD:g}×.",
             ]
         ),
         Heading("Caveats", 3),
@@ -591,6 +618,7 @@ def build(report: analysis.Report) -> Document:
     names = " vs ".join(map(name, report.machines[1:])) + f" against {name(report.machines[0])}"
     document = Document("bankbench migration report", names)
     for section in (
+        verdict.page_one,
         verdict.section,
         machines,
         parity,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 class Heading:
     text: str
     level: int = 2
+    new_page: bool = False  # starts a page in print (the detail after page one)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,21 @@ class Code:
     lines: list[str]  # commands to rerun, one a line: monospace, verbatim (but escaped)
 
 
-Block = Heading | Paragraph | Bullets | Table | Figure | Code
+@dataclass(frozen=True)
+class Tile:
+    """One answer at a glance: what is asked, the answer in big print, one sentence why."""
+
+    label: str
+    value: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Tiles:
+    tiles: list[Tile]
+
+
+Block = Heading | Paragraph | Bullets | Table | Figure | Code | Tiles
 
 
 @dataclass

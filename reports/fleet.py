@@ -1,22 +1,36 @@
 """What each machine class costs as bought, and a fleet of it for the target load: the rates
-per server (measured at its physical cores, or projected from the run's own scaling), the
-cost model's figures per server (reports.cost's arithmetic), servers needed, fleet TCO, the
-saving and its sensitivity. One computation for the verdict's sentence and the cost table."""
+per core and per server (measured at its physical cores, or projected from the run's own
+scaling), the cost model's figures per server (reports.cost's arithmetic), servers needed,
+fleet TCO, the saving and its sensitivity. One computation for page one, the verdict's
+sentence, the cost table and the detail tables: each figure has one definition, here.
+
+- per core: the one-thread rate, measured (``Machine.per_core``);
+- per server: the rate at the priced class's physical cores: measured when a run used that
+  many threads on real cores, else projected (bench.scaling) — but never below the best rate
+  measured (a bigger server can run what was measured), not from a run where more threads did
+  less work than fewer (its scaling says nothing about more cores), and withheld when its 95 %
+  range spans more than MAX_PROJECTION_SPREAD (a guess, not a figure);
+- capacity: decisions/s per server within the SLO, by the same rules along the batch scaling.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from bench import scaling
 from bench.text import plural
-from reports import cost
+from reports import cost, numbers
 
 if TYPE_CHECKING:
     from reports.analysis import Machine
 
 DECISIONS = "loan.decide"
 POSTINGS = "ledger.post"
+# a projection whose 95 % range spans more than this (high / low) is withheld, with the reason
+MAX_PROJECTION_SPREAD = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,10 @@ class ServerFigures:
     decisions: scaling.Rate | None  # per server
     postings: scaling.Rate | None
     capacity: scaling.Rate | None  # decisions/s per server within the SLO
-    withheld: tuple[str, ...] = ()  # figures not given: projections were turned off
+    # figures not given, with why: {"decisions": "projections are turned off ..."}
+    withheld: dict[str, str] = field(default_factory=dict)
+    decisions_per_core: float | None = None  # the one-thread rates, measured
+    postings_per_core: float | None = None
     # the cost model's figures for one server (cost.annual_cost, cost.tco, cost_per_million)
     annual_cost: dict[str, float] = field(default_factory=dict)  # by item, currency a year
     tco: dict[int, float] = field(default_factory=dict)  # years → currency
@@ -104,7 +121,7 @@ class CostFigures:
     saving: Range | None  # the candidate fleet's saving over the baseline's, a fraction
     sensitivity: list[dict]
     flips: list[str]  # inputs whose ±20 % flips the cheaper machine
-    withheld: str | None  # why there is no cost verdict
+    withheld: str | None  # why there is no cost verdict, in words
 
     @property
     def projected(self) -> bool:
@@ -117,20 +134,60 @@ class CostFigures:
         return self.servers[1 if self.saving.value > 0 else 0].machine
 
 
-def _rate(
-    points,
+def _slower_with_more_threads(points: list[tuple[int, float]], host_cores: int) -> str | None:
+    """'2 threads did 190 k/s, less than 1 thread's 315 k/s' when a thread count on real cores
+    has a lower median rate than a smaller one: no scaling to project from."""
+    medians = {
+        t: float(np.median([r for u, r in points if u == t]))
+        for t in sorted({t for t, _ in points if t <= host_cores})
+    }
+    counts = list(medians)
+    for i, fewer in enumerate(counts):
+        for more in counts[i + 1 :]:
+            if medians[more] < medians[fewer]:
+                return (
+                    f"{plural(more, 'thread')} did {numbers.rate(medians[more])}/s, less than "
+                    f"{plural(fewer, 'thread')}'s {numbers.rate(medians[fewer])}/s"
+                )
+    return None
+
+
+def server_rate(
+    points: list[tuple[int, float]],
     cores: int,
     host_cores: int,
     projection: bool,
-    what: str,
-    withheld: list,
-    reference: list | None = None,
-):
+    reference: list[tuple[int, float]] | None = None,
+) -> tuple[scaling.Rate | None, str | None]:
+    """The rate per server of ``cores`` physical cores, or None and why it is withheld (see
+    the module docstring). ``reference``: the curve whose scaling a benchmark measured at one
+    thread count follows (capacity follows the batch decisions)."""
     rate = scaling.along(points, reference or points, cores, host_cores)
-    if rate is not None and rate.projected and not projection:
-        withheld.append(what)
-        return None
-    return rate
+    if rate is None or not rate.projected:
+        return rate, None
+    if not projection:
+        return None, "projections are turned off (--no-projection)"
+    slower = _slower_with_more_threads(reference or points, host_cores)
+    if slower:
+        return None, f"not projected: {slower}, no scaling to project from"
+    counts = {t for t, _ in points if t <= host_cores}
+    best = max((float(np.median([r for t, r in points if t == u])) for u in counts), default=0.0)
+    rate = scaling.Rate(
+        max(rate.value, best),
+        max(rate.low, best),
+        max(rate.high, best),
+        rate.threads,
+        rate.measured_threads,
+        True,
+        rate.serial_fraction,
+    )
+    if rate.high > MAX_PROJECTION_SPREAD * rate.low:
+        return None, (
+            f"the projection to {plural(cores, 'core')} ranges "
+            f"{numbers.rate(rate.low)}–{numbers.rate(rate.high)}/s, {rate.high / rate.low:.0f}× "
+            f"wide (more than {MAX_PROJECTION_SPREAD:g}×): run on more cores"
+        )
+    return rate, None
 
 
 def server_figures(machine: Machine, model: cost.CostModel, projection: bool) -> ServerFigures:
@@ -139,15 +196,20 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
     mclass = model.machine_for(machine.run, machine.fingerprint)
     cores = mclass.cores or machine.cores
     sockets = mclass.sockets or machine.sockets
-    withheld: list[str] = []
+    withheld: dict[str, str] = {}
+    rates: dict[str, scaling.Rate | None] = {}
     decision_curve = machine.curve(DECISIONS)
-    decisions = _rate(decision_curve, cores, machine.cores, projection, "decisions", withheld)
-    postings = _rate(
-        machine.curve(POSTINGS), cores, machine.cores, projection, "postings", withheld
-    )
-    _, points = machine.capacity_curve(model.target.p99_ms)
-    # capacity measured at one thread count scales as the batch decisions do
-    capacity = _rate(points, cores, machine.cores, projection, "capacity", withheld, decision_curve)
+    _, capacity_points = machine.capacity_curve(model.target.p99_ms)
+    for what, points, reference in (
+        ("decisions", decision_curve, None),
+        ("postings", machine.curve(POSTINGS), None),
+        # capacity measured at one thread count scales as the batch decisions do
+        ("capacity", capacity_points, decision_curve),
+    ):
+        rates[what], why = server_rate(points, cores, machine.cores, projection, reference)
+        if why:
+            withheld[what] = why
+    decisions, postings, capacity = rates["decisions"], rates["postings"], rates["capacity"]
     server = cost.Server(
         machine=mclass,
         cores=cores,
@@ -163,7 +225,9 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
         decisions,
         postings,
         capacity,
-        tuple(withheld),
+        withheld,
+        machine.per_core(DECISIONS),
+        machine.per_core(POSTINGS),
         annual_cost=cost.annual_cost(server, model.site),
         tco={years: cost.tco(server, model.site, years) for years in cost.TCO_YEARS},
         cost_per_million_decisions=PerMillion.of(server, model.site, decisions),
@@ -206,11 +270,18 @@ def cost_figures(machines: list[Machine], model: cost.CostModel, projection: boo
     sensitivity: list[dict] = []
     flips: list[str] = []
     withheld = None
-    if any(f.withheld for f in figures[:2]):
-        withheld = "projection"
-    elif None in needed[:2]:
-        withheld = "capacity"
-    else:
+    for f, servers_for_target in zip(figures[:2], needed[:2], strict=True):
+        if "capacity" in f.withheld and withheld is None:
+            withheld = (
+                f"capacity per server of {f.machine.name} ({plural(f.server.cores, 'core')}) "
+                f"is not given: {f.withheld['capacity']}"
+            )
+        elif servers_for_target is None and withheld is None:
+            withheld = (
+                f"no measured loan.decide capacity configuration of {f.machine.name} met the "
+                "SLO (include loan.decide in the runs: its capacity benchmarks size the fleet)"
+            )
+    if withheld is None:
         base, cand = fleet[last][0], fleet[last][1]
         assert base is not None and cand is not None
         saving = Range(

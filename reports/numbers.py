@@ -11,7 +11,7 @@ from bench.text import plural
 
 if TYPE_CHECKING:
     from bench.scaling import Rate
-    from reports.fleet import Range
+    from reports.fleet import Range, ServerFigures
 
 
 def rate(value: float | None) -> str:
@@ -61,6 +61,15 @@ def rate_figure(figure: Rate | None, k: float = 1.0, unit: str = "") -> str:
         rate(figure.low * k),
         rate(figure.high * k),
     )
+
+
+def server_rate_figure(figures: ServerFigures, what: str) -> str:
+    """A rate per server (decisions, postings, capacity) as page one and every table word it:
+    the figure, marked if projected, or 'withheld' where reports.fleet gave a reason instead."""
+    figure = getattr(figures, what)
+    if figure is None and what in figures.withheld:
+        return "withheld"
+    return rate_figure(figure)
 
 
 def percent(fraction: float) -> str:

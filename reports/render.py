@@ -13,7 +13,7 @@ import pathlib
 import struct
 
 from bench import text as seam
-from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
+from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table, Tiles
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
@@ -29,8 +29,13 @@ td.small { font-size: 10.5px; color: #57606a; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 figcaption { color: #57606a; font-size: 12.5px; }
 pre { background: #f6f8fa; padding: .7em; overflow-x: auto; white-space: pre-wrap; }
+.tiles { display: grid; grid-template-columns: repeat(3, 1fr); gap: .6em; margin: 1em 0; }
+.tile { border: 1px solid #d0d7de; border-radius: 6px; padding: .5em .8em; }
+.tile .label { color: #57606a; font-size: 12px; text-transform: uppercase; }
+.tile .value { font-size: 24px; font-weight: 700; line-height: 1.2; margin: .15em 0; }
+.tile .sentence { font-size: 12.5px; }
 @media print { body { max-width: none; } h2 { break-after: avoid; }
-               figure { break-inside: avoid; } }
+               figure { break-inside: avoid; } .new-page { break-before: page; } }
 """
 
 
@@ -56,7 +61,19 @@ def to_html(document: Document) -> str:
     ]
     for block in document.blocks:
         if isinstance(block, Heading):
-            parts.append(f"<h{block.level}>{_e(block.text)}</h{block.level}>")
+            attribute = ' class="new-page"' if block.new_page else ""
+            parts.append(f"<h{block.level}{attribute}>{_e(block.text)}</h{block.level}>")
+        elif isinstance(block, Tiles):
+            parts.append(
+                '<div class="tiles">'
+                + "".join(
+                    f'<div class="tile"><div class="label">{_e(t.label)}</div>'
+                    f'<div class="value">{_e(t.value)}</div>'
+                    f'<div class="sentence">{_e(t.sentence)}</div></div>'
+                    for t in block.tiles
+                )
+                + "</div>"
+            )
         elif isinstance(block, Paragraph):
             attribute = ' class="verdict"' if block.emphasis else ""
             parts.append(f"<p{attribute}>{_e(block.text)}</p>")
@@ -109,6 +126,9 @@ def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict
             lines += ["#" * block.level + " " + _m(block.text), ""]
         elif isinstance(block, Paragraph):
             lines += [f"**{_m(block.text)}**" if block.emphasis else _m(block.text), ""]
+        elif isinstance(block, Tiles):
+            lines += [f"- **{_m(t.label)}: {_m(t.value)}** — {_m(t.sentence)}" for t in block.tiles]
+            lines.append("")
         elif isinstance(block, Bullets):
             lines += [f"- {_m(i)}" for i in block.items] + [""]
         elif isinstance(block, Table):
@@ -142,10 +162,50 @@ def _fonts() -> tuple[str, str, str]:
 HEADING_ROOM_MM = 45  # a heading starts a new page unless this much room follows it
 
 
+FIGURE_CAPTION_MM = 12  # room kept under a chart for its caption
+
+
+def _shrunk_height_mm(full_mm: float) -> float:
+    """The least height a chart may be drawn at to fit the rest of a page: half its own,
+    at least 60 mm (or its own height, if less)."""
+    return min(full_mm, max(full_mm / 2, 60))
+
+
 def _png_height_mm(png: bytes, width_mm: float) -> float:
     """The height of a PNG drawn ``width_mm`` wide (its size is in the IHDR chunk)."""
     width, height = struct.unpack(">II", png[16:24])
     return width_mm * height / max(width, 1)
+
+
+TILE_COLUMNS = 3
+TILE_GAP_MM = 3.0
+
+
+def _pdf_tiles(pdf, block: Tiles) -> None:
+    """Page one's answers as boxes, TILE_COLUMNS a row: label, big value, one sentence."""
+    width = (pdf.epw - TILE_GAP_MM * (TILE_COLUMNS - 1)) / TILE_COLUMNS
+    for start in range(0, len(block.tiles), TILE_COLUMNS):
+        row = block.tiles[start : start + TILE_COLUMNS]
+        top = bottom = pdf.get_y()
+        for i, tile in enumerate(row):
+            x = pdf.l_margin + i * (width + TILE_GAP_MM)
+            pdf.set_xy(x + 2, top + 1.5)
+            for size, style, value, height, colour in (
+                (7, "", tile.label.upper(), 3.4, (87, 96, 106)),
+                (14, "B", tile.value, 6.5, (31, 35, 40)),
+                (7.5, "", tile.sentence, 3.5, (31, 35, 40)),
+            ):
+                pdf.set_font("DejaVu", style, size)
+                pdf.set_text_color(*colour)
+                pdf.multi_cell(
+                    width - 4, height, seam.pdf(value), new_x="LEFT", new_y="NEXT", align="L"
+                )
+            bottom = max(bottom, pdf.get_y() + 1.5)
+        pdf.set_draw_color(208, 215, 222)
+        for i in range(len(row)):
+            pdf.rect(pdf.l_margin + i * (width + TILE_GAP_MM), top, width, bottom - top)
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_y(bottom + TILE_GAP_MM)
 
 
 def to_pdf(document: Document) -> bytes:
@@ -171,17 +231,23 @@ def to_pdf(document: Document) -> bytes:
     text(10, "", document.subtitle, 5)
     pdf.ln(3)
     for number, block in enumerate(document.blocks):
-        if isinstance(block, Heading):
+        if isinstance(block, Heading) and block.new_page:
+            pdf.add_page()
+            text(14 if block.level == 2 else 11.5, "B", block.text, 7)
+            pdf.ln(1)
+        elif isinstance(block, Heading):
             # keep a heading with what follows it (a whole figure, or the start of the text)
             following = document.blocks[number + 1 : number + 2]
             room: float = HEADING_ROOM_MM
             if following and isinstance(following[0], Figure):
-                room = max(room, 20 + _png_height_mm(following[0].png, width))
+                room = max(room, 20 + _shrunk_height_mm(_png_height_mm(following[0].png, width)))
             if pdf.get_y() > pdf.h - pdf.b_margin - min(room, pdf.eph * 0.9):
                 pdf.add_page()
             pdf.ln(3)
             text(14 if block.level == 2 else 11.5, "B", block.text, 7)
             pdf.ln(1)
+        elif isinstance(block, Tiles):
+            _pdf_tiles(pdf, block)
         elif isinstance(block, Paragraph):
             text(10.5 if block.emphasis else 9, "B" if block.emphasis else "", block.text, 5)
             pdf.ln(2)
@@ -215,9 +281,14 @@ def to_pdf(document: Document) -> bytes:
                         cells.cell(value, style=style)
             pdf.ln(3)
         elif isinstance(block, Figure):
-            if pdf.get_y() > pdf.h - pdf.b_margin - min(_png_height_mm(block.png, width), 200):
+            full = _png_height_mm(block.png, width)
+            left = pdf.h - pdf.b_margin - pdf.get_y() - FIGURE_CAPTION_MM
+            if left < _shrunk_height_mm(full):
                 pdf.add_page()
-            pdf.image(io.BytesIO(block.png), w=width)
+                left = pdf.eph - FIGURE_CAPTION_MM
+            # a tall chart is drawn smaller to finish the page rather than leave it near empty
+            height = min(full, left)
+            pdf.image(io.BytesIO(block.png), w=width * height / full, h=height)
             text(8, "", block.caption, 4)
             pdf.ln(3)
         elif isinstance(block, Code):

@@ -8,14 +8,55 @@ from bench import compare
 from bench.compare import formats as compare_format
 from bench.compare.contract import refusal_lines
 from bench.text import plural
-from reports import analysis, cost, fleet
-from reports.document import Heading, Paragraph, Table
-from reports.numbers import money, money_range, percent, server_count
+from reports import analysis, charts, cost, fleet
+from reports.document import Bullets, Figure, Heading, Paragraph, Tile, Tiles
+from reports.numbers import (
+    money,
+    money_range,
+    percent,
+    server_count,
+    server_rate_figure,
+    small_money,
+)
+
+
+def page_one(report: analysis.Report) -> list:
+    """Procurement's page: which machine, by how much, how sure, the cost per million
+    decisions and postings, the servers for the target load, the risks, and one chart of
+    per-workload ratios — big numbers, one sentence each, from the figures the detail shows."""
+    blocks: list = [Heading("At a glance"), Tiles(speed_tiles(report) + cost_tiles(report))]
+    blocks += [Heading("Risks", 3), Bullets(risks(report))]
+    base = report.machines[0]
+    for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
+        rows = headline_rows(report, machine, result)
+        if not rows:
+            continue
+        blocks.append(
+            Figure(
+                f"headline-{report.machines.index(machine)}",
+                charts.forest(
+                    [(label, r.ratio, r.low, r.high, r.verdict) for label, r in rows],
+                    f"{machine.name} against {base.name}: C engine, per workload",
+                ),
+                f"Work per second, {machine.name} / {base.name}, per workload (C engine, batch, "
+                "at the most threads both runs used on real cores), with 95 % confidence "
+                "intervals; right of 1: the candidate is faster. Every engine, thread count and "
+                "batch size is in the detail.",
+            )
+        )
+    return blocks
 
 
 def section(report: analysis.Report) -> list:
-    """Page one: which machine, how sure, at what cost — in words a buyer reads."""
-    blocks: list = [Heading("Verdict"), *glance(report)]
+    """The verdict in full sentences, first of the detail for engineers."""
+    blocks: list = [
+        Heading("For engineers", new_page=True),
+        Paragraph(
+            "The detail behind page one: the verdict in full, the machines, every benchmark's "
+            "ratio, latency, scaling, the cost model and how it was all measured."
+        ),
+        Heading("Verdict"),
+    ]
     base = report.machines[0]
     for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
         blocks.append(Paragraph(_speed_verdict(base, machine, result, report), emphasis=True))
@@ -35,59 +76,215 @@ def section(report: analysis.Report) -> list:
     return blocks
 
 
-def glance(report: analysis.Report) -> list:
-    """Four questions a buyer asks, answered in a line each from the same figures as the
-    verdict below."""
+def headline_rows(
+    report: analysis.Report, machine: analysis.Machine, result: compare.Comparison
+) -> list[tuple[str, compare.Row]]:
+    """One compared row per workload: the C engine's plain batch benchmark at the most
+    threads both runs used on real cores (else the fewest threads run)."""
+    cores = min(report.machines[0].cores, machine.cores)
+    chosen: dict[str, compare.Row] = {}
+    for row in result.rows:
+        key = dict(zip(compare.KEY, row.key, strict=True))
+        if key["engine"] != "c" or key["mode"] != "batch" or key["batch_size"] is not None:
+            continue
+        threads = row.threads or 1
+        held = chosen.get(key["workload"])
+        if held is None or _better_threads(threads, held.threads or 1, cores):
+            chosen[key["workload"]] = row
+    return [
+        (f"{analysis.WORKLOAD_WORDS.get(w, w)} ({plural(r.threads or 1, 'thread')})", r)
+        for w, r in sorted(chosen.items())
+    ]
+
+
+def _better_threads(threads: int, held: int, cores: int) -> bool:
+    """Whether ``threads`` is a better headline than ``held``: the most on real cores."""
+    if (threads <= cores) != (held <= cores):
+        return threads <= cores
+    return threads > held if threads <= cores else threads < held
+
+
+def speed_tiles(report: analysis.Report) -> list[Tile]:
+    """Which machine, how sure, same results — for each candidate against the baseline."""
     base = report.machines[0]
-    faster, sure, same = [], [], []
+    tiles: list[Tile] = []
     for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
         column = report.machines.index(machine)
         differing = _differing(report, column)
-        who = f"{machine.name}: " if len(report.machines) > 2 else ""
-        if result.outputs_differ or differing:
-            same.append(f"{who}NO — different results for {', '.join(differing)}: do not migrate")
-            faster.append(f"{who}not compared (the results differ)")
-            sure.append(f"{who}–")
-            continue
+        who = f" ({machine.name})" if len(report.machines) > 2 else ""
         ran = sum(cells[column] == "same" for cells in report.parity.values())
-        if ran:
-            same.append(
-                f"{who}yes, bit-identical on {ran} of {plural(len(report.parity), 'workload')}"
+        if result.outputs_differ or differing:
+            names = ", ".join(sorted(set(differing) or set(result.outputs_differ)))
+            tiles += [
+                Tile("Which machine" + who, "DO NOT MIGRATE", f"Different results for {names}."),
+                Tile("How sure" + who, "–", "Speed is not compared where the results differ."),
+                Tile("Same results?" + who, "NO", f"Outputs differ for {names}."),
+            ]
+            continue
+        same = (
+            Tile(
+                "Same results?" + who,
+                "YES",
+                f"Bit-identical outputs on {ran} of {plural(len(report.parity), 'workload')} "
+                "(SHA-256 of every output).",
             )
-        else:  # never "identical" on nothing compared
-            same.append(f"{who}not checked: no workload ran on both")
+            if ran
+            else Tile("Same results?" + who, "not checked", "No workload ran on both.")
+        )
         verdict = result.suite_verdict if result.comparable else None
         if verdict is None or not result.geomean:
-            faster.append(f"{who}not compared ({'; '.join(result.refusals) or 'see below'})")
-            sure.append(f"{who}–")
+            reasons = "; ".join(result.refusals + result.not_allowed) or "no benchmark in common"
+            tiles += [
+                Tile("Which machine" + who, "not compared", f"No speed verdict: {reasons}."),
+                Tile("How sure" + who, "–", "Nothing was compared."),
+                same,
+            ]
             continue
         g, low, high = result.geomean
-        faster.append(
-            who
-            + {
-                "faster": f"{machine.name}, {g:.2f}× the work per second of {base.name}",
-                "slower": f"{base.name}: {machine.name} does {g:.2f}× its work per second",
-                "insufficient evidence": "not known: these measurements cannot tell",
-            }.get(verdict, f"neither: the difference ({g:.2f}×) is not significant")
-        )
+        n = plural(len(result.rows), "benchmark")
+        value, sentence = {
+            "faster": (machine.name, f"Does {g:.2f}× the work per second of {base.name} ({n})."),
+            "slower": (base.name, f"{machine.name} does {g:.2f}× its work per second ({n})."),
+            "insufficient evidence": (
+                "not known",
+                f"Measured {g:.2f}×, but these measurements cannot tell ({n}).",
+            ),
+        }.get(verdict, ("neither", f"The difference ({g:.2f}×, {n}) is not significant."))
+        better = sum(r.verdict == "better" for r in result.rows)
+        worse = sum(r.verdict == "worse" for r in result.rows)
         problems = result.evidence_problems
-        sure.append(
-            who
-            + (
-                "not sure — " + problems[0]
-                if verdict == "insufficient evidence"
-                else f"95 % sure the ratio lies between {low:.2f}× and {high:.2f}×"
-                + (f" (caveat: {problems[0]})" if problems else "")
+        tiles += [
+            Tile("Which machine" + who, value, sentence),
+            Tile(
+                "How sure" + who,
+                f"{low:.2f}×–{high:.2f}×",
+                f"95 % confidence interval; {plural(better, 'benchmark')} significantly "
+                f"faster, {worse} slower" + (f". Caveat: {problems[0]}." if problems else "."),
+            ),
+            same,
+        ]
+    return tiles
+
+
+def cost_tiles(report: analysis.Report) -> list[Tile]:
+    """Cost per million decisions and postings, servers for the target load, fleet cost —
+    the cost table's figures (reports.fleet), one value per machine."""
+    figures, model = report.cost, report.model
+    if figures is None or model is None:
+        return [Tile("Cost", "no cost file", "bankbench report --cost FILE prices a fleet.")]
+    cur = model.site.currency
+    servers = figures.servers
+    names = " vs ".join(f.machine.name for f in servers)
+    tiles = []
+    for unit, attribute, what in (
+        ("decisions", "cost_per_million_decisions", "decisions"),
+        ("postings", "cost_per_million_postings", "postings"),
+    ):
+        values = [getattr(f, attribute) for f in servers]
+        if all(v is None for v in values):
+            reasons = [
+                f"{f.machine.name}: {f.withheld[what]}" for f in servers if what in f.withheld
+            ]
+            tiles.append(
+                Tile(
+                    f"{cur} per million {unit}",
+                    "withheld" if reasons else "not measured",
+                    (reasons[0] + ".") if reasons else f"No {unit} rate was measured.",
+                )
+            )
+            continue
+        tiles.append(
+            Tile(
+                f"{cur} per million {unit}",
+                " vs ".join(small_money(v.value if v else None) for v in values),
+                f"{names} at full utilisation, at "
+                + " vs ".join(server_rate_figure(f, what) for f in servers)
+                + f" {unit}/s per server.",
             )
         )
-    rows = [
-        ["Which machine does more work?", "; ".join(faster)],
-        ["How sure is that?", "; ".join(sure)],
-        ["Do both compute the same results?", "; ".join(same)],
-    ]
+    target = f"{model.target.decisions_per_s:,.0f} decisions/s"
+    if figures.withheld:
+        reason = figures.withheld
+        tiles.append(
+            Tile(f"Servers for {target}", "withheld", reason[:1].upper() + reason[1:] + ".")
+        )
+    else:
+        tiles.append(
+            Tile(
+                f"Servers for {target}",
+                " vs ".join(str(int(n.value)) if n else "–" for n in figures.needed),
+                f"{names}, at "
+                + " vs ".join(server_rate_figure(f, "capacity") for f in servers)
+                + f" decisions/s per server within p99 ≤ {model.target.p99_ms:g} ms.",
+            )
+        )
+    years = cost.TCO_YEARS[-1]
+    cheaper = figures.cheaper
+    if figures.saving is None:
+        tiles.append(
+            Tile(f"{years}-year fleet", "no verdict", "Without servers needed, no fleet cost.")
+        )
+    else:
+        fleet_cost = figures.fleet_tco[years]
+        tiles.append(
+            Tile(
+                f"{years}-year fleet",
+                "the same"
+                if cheaper is None
+                else f"{cheaper.name} −{percent(abs(figures.saving.value))}",
+                " vs ".join(money(r.value if r else None, cur) for r in fleet_cost)
+                + f" ({names})"
+                + (
+                    "; NOT SETTLED within the projection's range."
+                    if figures.saving.low < 0 < figures.saving.high
+                    else "."
+                ),
+            )
+        )
+    return tiles
+
+
+def risks(report: analysis.Report) -> list[str]:
+    """What could make page one wrong: outputs, emulation, projections, the evidence."""
+    lines = []
+    for machine, result in zip(report.machines[1:], report.comparisons, strict=True):
+        column = report.machines.index(machine)
+        bad = _differing(report, column) or result.outputs_differ
+        lines.append(
+            f"Outputs identical ({machine.name}): "
+            + (f"NO — {', '.join(sorted(set(bad)))}: do not migrate." if bad else "yes.")
+        )
+    emulated = [m.name for m in report.machines if compare.ran_emulated(m.run)]
+    counted = [m.name for m in report.machines if m.timed_under_valgrind]
+    lines.append(
+        "Emulated: "
+        + (f"YES — {', '.join(emulated)}: timings invalid, not compared." if emulated else "no.")
+        + (f" Timed under Valgrind (not compared): {', '.join(counted)}." if counted else "")
+    )
     if report.cost is not None:
-        rows.append(["What does it cost?", _cost_answer(report)])
-    return [Table(["question", "answer"], rows)]
+        notes = _projection_notes(report.cost)
+        withheld = [
+            f"{f.machine.name} ({', '.join(f.withheld)})" for f in report.cost.servers if f.withheld
+        ]
+        lines.append(
+            "Projected: "
+            + (
+                "yes — " + "; ".join(notes) + "."
+                if notes
+                else "none given."
+                if withheld
+                else "no: every rate priced was measured."
+            )
+            + (
+                f" Per-server rates withheld (reasons in the cost section): {'; '.join(withheld)}."
+                if withheld
+                else ""
+            )
+        )
+    problems = sorted({p for r in report.comparisons for p in r.evidence_problems})
+    if problems:
+        lines.append("Evidence: " + "; ".join(problems) + ".")
+    return lines
 
 
 def _projection_notes(figures: fleet.CostFigures) -> list[str]:
@@ -95,40 +292,6 @@ def _projection_notes(figures: fleet.CostFigures) -> list[str]:
     return [
         f"{f.machine.name}: {f.projection_note}" for f in figures.servers[:2] if f.projection_note
     ]
-
-
-def _cost_answer(report: analysis.Report) -> str:
-    figures, model = report.cost, report.model
-    assert figures is not None and model is not None
-    if figures.withheld == "projection":
-        return "no cost verdict: the priced servers are larger than the runs measured"
-    if figures.withheld == "capacity" or figures.saving is None:
-        return "no cost verdict: no fleet capacity was measured"
-    years = cost.TCO_YEARS[-1]
-    cheaper = figures.cheaper
-    fleet = figures.fleet_tco[years]
-    cur = model.site.currency
-    measured = [
-        r.measured_threads
-        for f in figures.servers[:2]
-        for r in (f.decisions, f.postings, f.capacity)
-        if r is not None and r.projected
-    ]
-    mark = f" (projected from runs on {plural(min(measured), 'core')})" if measured else ""
-    if cheaper is None:
-        return f"the same{mark}"
-    first = 1 if figures.saving.value > 0 else 0
-    ours, theirs = fleet[first], fleet[1 - first]
-    return (
-        f"{cheaper.name}'s fleet is {percent(abs(figures.saving.value))} cheaper over "
-        f"{years} years{mark}: {money(ours.value if ours else None, cur)} against "
-        f"{money(theirs.value if theirs else None, cur)}"
-        + (
-            "; NOT SETTLED: within the projection's range either fleet may be cheaper"
-            if figures.saving.low < 0 < figures.saving.high
-            else ""
-        )
-    )
 
 
 def _differing(report: analysis.Report, column: int) -> list[str]:
@@ -234,28 +397,8 @@ def cost_verdict(report: analysis.Report) -> str:
     cur = model.site.currency
     base, cand = figures.servers[:2]
     target = f"{model.target.decisions_per_s:,.0f} decisions/s at p99 ≤ {model.target.p99_ms:g} ms"
-    if figures.withheld == "projection":
-        cores = ", ".join(
-            f"{f.machine.name} {plural(f.server.cores, 'core')}" for f in (base, cand)
-        )
-        measured = max(m.cores for m in report.machines[:2])
-        return (
-            f"Cost: NO COST VERDICT. The machine classes priced ({cores}) are larger than the "
-            f"runs measured (at most {plural(measured, 'core')}), and projections are turned "
-            "off (--no-projection). Run the suite on the servers themselves for a measured "
-            "cost verdict, or allow a projection."
-        )
-    if figures.withheld == "capacity":
-        missing = [
-            f.machine.name
-            for f, n in zip(figures.servers, figures.needed, strict=True)
-            if n is None
-        ]
-        return (
-            f"Cost: no fleet verdict for {target}: no measured loan.decide capacity "
-            f"configuration of {', '.join(missing)} met the SLO (include loan.decide in the "
-            "runs: its capacity benchmarks size the fleet)."
-        )
+    if figures.withheld:
+        return f"Cost: NO COST VERDICT for {target}: {figures.withheld}."
     saving = figures.saving
     assert saving is not None
     notes = _projection_notes(figures)

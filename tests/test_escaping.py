@@ -283,7 +283,11 @@ def test_report_formats_with_hostile_labels(tmp_path):
     elements.feed(page)
     ours = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "ul", "li"}
     ours |= {"table", "thead", "tbody", "tr", "th", "td", "figure", "img", "figcaption", "pre"}
+    ours |= {"div"}  # page one's tiles, each of a class of ours
     assert elements.tags <= ours, elements.tags - ours
+    tiles = ('<div class="tiles">', '<div class="tile">', '<div class="label">')
+    tiles += ('<div class="value">', '<div class="sentence">')
+    assert page.count("<div") == sum(page.count(t) for t in tiles) > 0
     assert all(src.startswith("data:image/png;base64,") for src in elements.images)
     assert "onerror=" not in page.replace("onerror=alert(2)&gt;", "")  # only as text
     assert not any(c in page for c in CONTROLS)

@@ -12,10 +12,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from bench import cli, summary
+from bench import cli, compare, scaling, summary
 from bench.store import Store
-from reports import analysis, content, cost, numbers, render, write
-from reports.document import Table
+from reports import analysis, content, cost, fleet, numbers, render, verdict, write
+from reports.document import Bullets, Figure, Table, Tile, Tiles
 from workloads.errors import InputError
 
 HOSTILE = "<script>alert(1)</script>"
@@ -87,8 +87,9 @@ def _run_record(run_id, label, hostname, emulated=False, profile="standard"):
     }
 
 
-def _benchmarks(speed, digests):
-    """(name, fields, median seconds) of a small synthetic run."""
+def _benchmarks(speed, digests, scaling=1.0):
+    """(name, fields, median seconds) of a small synthetic run; batch time ∝ 1 / threads **
+    ``scaling`` (1: linear; below 0: more threads are slower)."""
     quantiles = [1000 + 10 * i for i in range(104)]
     out = []
     for workload in ("loan.decide", "ledger.post"):
@@ -105,7 +106,7 @@ def _benchmarks(speed, digests):
                         "io_bytes": 10_000_000,
                         "digest": digests.get(workload, "d-" + workload),
                     },
-                    0.1 / threads / speed,
+                    0.1 / threads**scaling / speed,
                 )
             )
     out.append(
@@ -154,6 +155,7 @@ def make_run(
     profile="standard",
     seed=42,
     counted=None,
+    scaling=1.0,
 ):
     """``counted="instructions"``: as ``run --measure instructions`` stores it, timed under
     Valgrind (slow and harness-heavy, as measured there) with callgrind's counts per call;
@@ -161,7 +163,7 @@ def make_run(
     run = _run_record(run_id, label, hostname, emulated, profile)
     store.write_run(run)
     rng = np.random.default_rng(int(run_id[-8:], 16))
-    for name, fields, median in _benchmarks(speed, digests or {}):
+    for name, fields, median in _benchmarks(speed, digests or {}, scaling):
         rows = [
             {
                 "run_id": run_id,
@@ -314,6 +316,10 @@ def test_verdict_speed_parity_and_cost(store, cost_file):
     )
 
 
+def _tiles(document) -> list[Tile]:
+    return next(b for b in document.blocks if isinstance(b, Tiles)).tiles
+
+
 def _cost_table(document) -> dict[str, list[str]]:
     start = next(i for i, b in enumerate(document.blocks) if getattr(b, "text", "") == "Cost")
     table = next(b for b in document.blocks[start:] if isinstance(b, Table))
@@ -326,8 +332,6 @@ def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(sto
     table = _cost_table(document)
     projected_rows = [
         "decisions/s per server",
-        "decisions/s per core",
-        "decisions/s per socket",
         "decisions/s per watt",
         "postings/s per server",
         "cost per million decisions (CNY)",
@@ -337,16 +341,21 @@ def test_every_projected_figure_is_marked_and_the_cost_sentence_is_the_table(sto
     ]
     for label in projected_rows:
         assert all(cell.endswith("(projected)") for cell in table[label]), (label, table[label])
-    for label in ("price", "annual energy", "5-year cost per server"):
+    per_core = ("decisions/s per core (1 thread, measured)", "price", "annual energy")
+    for label in (*per_core, "5-year cost per server"):
         assert not any("projected" in cell for cell in table[label])
     # the sentence quotes the table's cells, word for word
     for cell in table["servers for 1,000,000 decisions/s"] + table["5-year fleet cost"]:
         assert cell in verdict, (cell, verdict)
-    # and page one's answer quotes the same fleet costs, marked, uncut
-    answer = next(b for b in document.blocks if isinstance(b, Table)).rows[-1][1]
-    assert "(projected from runs on 1 core)" in answer and not answer.endswith("…")
+    # and page one's fleet tile quotes the same fleet costs, uncut; its risks say projected
+    fleet_tile = next(t for t in _tiles(document) if t.label == "5-year fleet")
+    assert not fleet_tile.sentence.endswith("…")
     for cell in table["5-year fleet cost"]:
-        assert cell.split(" (projected)")[0].split(" [")[0] in answer
+        assert cell.split(" (projected)")[0].split(" [")[0] in fleet_tile.sentence
+    risks = next(b for b in document.blocks if isinstance(b, Bullets)).items
+    assert any(
+        r.startswith("Projected: yes — x86-base: projected from 1 of 32 cores") for r in risks
+    )
     # the figure is a projection from the measured scaling (here linear: 0.1 s / threads),
     # with the fit's uncertainty
     figures = analysis.analyse(
@@ -367,9 +376,12 @@ def test_no_projection_withholds_the_cost_verdict(store, cost_file):
     verdict = [b.text for b in document.blocks if getattr(b, "emphasis", False)][1]
     assert verdict.startswith("Cost: NO COST VERDICT") and "--no-projection" in verdict
     table = _cost_table(document)
-    assert table["decisions/s per server"] == ["–", "–"]
+    assert table["decisions/s per server"] == ["withheld", "withheld"]
     assert table["5-year fleet cost"] == ["–", "–"]
-    assert not any("projected" in c for cells in table.values() for c in cells)
+    assert not any("(projected)" in c for cells in table.values() for c in cells)
+    tiles = {t.label: t.value for t in _tiles(document)}
+    assert tiles["CNY per million decisions"] == "withheld"
+    assert tiles["Servers for 1,000,000 decisions/s"] == "withheld"
 
 
 def test_a_class_the_runs_measured_is_not_projected(store, tmp_path):
@@ -381,9 +393,140 @@ def test_a_class_the_runs_measured_is_not_projected(store, tmp_path):
     # batch decisions scale, and said so
     assert verdict.startswith("Cost, PROJECTED (x86-base: projected from 1 of 2 cores;")
     table = _cost_table(document)
-    for label in ("decisions/s per server", "postings/s per server", "decisions/s per core"):
+    for label in (
+        "decisions/s per server",
+        "postings/s per server",
+        "decisions/s per core (1 thread, measured)",
+    ):
         assert not any("projected" in c for c in table[label])
     assert all(c.endswith("(projected)") for c in table["capacity per server at p99 ≤ 1 ms"])
+
+
+def _figures_by_machine(document) -> dict[str, dict[str, set[str]]]:
+    """Each machine's per core, per server and capacity as page one, the cost table and the
+    detail tables state them: {figure: {where: text}}; one definition gives one text each."""
+    table = _cost_table(document)
+    tiles = {t.label: t for t in _tiles(document)}
+    blocks = document.blocks
+    per_core = next(
+        b
+        for i, b in enumerate(blocks)
+        if isinstance(b, Table) and blocks[i - 2].text == "Per core and per socket"
+    )
+    capacity = next(b for b in blocks if isinstance(b, Table) and "per server" in b.header)
+    found: dict[str, dict[str, set[str]]] = {}
+    detail_decisions = next(r for r in per_core.rows if r[0] == "loan decisions")
+    for i in range(2):
+        figures = found.setdefault(
+            str(i), {"per core": set(), "per server": set(), "capacity": set()}
+        )
+        figures["per core"].add(table["decisions/s per core (1 thread, measured)"][i])
+        figures["per core"].add(detail_decisions[1 + i].split("/s per core")[0])
+        figures["per server"].add(table["decisions/s per server"][i])
+        figures["per server"].add(detail_decisions[1 + i].split("; ")[-1].split(" per server")[0])
+        sentence = tiles["CNY per million decisions"].sentence
+        figures["per server"].add(
+            sentence.split("utilisation, at ")[1].split(" vs ")[i].split(" decisions/s")[0]
+        )
+        figures["capacity"].add(table["capacity per server at p99 ≤ 1 ms"][i])
+        figures["capacity"].add(capacity.rows[i][3].split(" decisions/s")[0])
+        sentence = tiles["Servers for 1,000,000 decisions/s"].sentence
+        figures["capacity"].add(
+            sentence.split(", at ")[-1].split(" vs ")[i].split(" decisions/s")[0]
+        )
+    return found
+
+
+def test_each_figure_has_one_value_per_machine_everywhere(store, cost_file):
+    """Per core, per server and capacity read the same on page one, in the cost table and in
+    the detail tables (issue: 3.32 k per core projected beside 315 k/s measured per core)."""
+    document = _document(store, cost_file)
+    for machine, figures in _figures_by_machine(document).items():
+        for name, texts in figures.items():
+            assert len(texts) == 1, (machine, name, texts)
+    # per core is the measured one-thread rate (100,000 units in 0.1 s, the candidate 1.5×),
+    # per server at least that
+    machines, model = _machines_and_model(store, cost_file)
+    figures = analysis.analyse(machines, set(), model).cost
+    per_core = [m.per_core("loan.decide") for m in machines]
+    assert per_core[0] == pytest.approx(1e6, rel=0.03)
+    assert per_core[1] == pytest.approx(1.5e6, rel=0.03)
+    table = _cost_table(document)
+    assert table["decisions/s per core (1 thread, measured)"] == [numbers.rate(v) for v in per_core]
+    assert all(f.decisions.low >= v for f, v in zip(figures.servers, per_core, strict=True))
+
+
+def _machines_and_model(store, cost_file):
+    return analysis.load(["x86-base", "arm-$cand$ | *x*"], [store.location]), cost.load([cost_file])
+
+
+def test_no_projected_rate_falls_below_a_measured_one(store, cost_file):
+    machines, model = _machines_and_model(store, cost_file)
+    figures = analysis.analyse(machines, set(), model).cost
+    for machine, f in zip(machines, figures.servers, strict=True):
+        for rate, curve in (
+            (f.decisions, machine.curve("loan.decide")),
+            (f.postings, machine.curve("ledger.post")),
+        ):
+            best = max(np.median([r for t, r in curve if t == u]) for u in {t for t, _ in curve})
+            assert rate.projected and rate.low >= best and rate.value >= best
+    # a fit through a noisy two-thread sample lands below the best median; the figure does not
+    points = [(1, 100.0)] * 5 + [(2, r) for r in (104.0, 40.0, 105.0, 106.0, 103.0)]
+    assert scaling.at(points, 64, 2).value < 104
+    rate, why = fleet.server_rate(points, 64, 2, projection=True)
+    assert why is None and rate.value >= 104 and rate.low >= 104
+
+
+def test_a_projection_from_slower_threads_or_a_wide_range_is_withheld(tmp_path, cost_file):
+    """More threads did less work: no projection, the reason instead, on page one, in the
+    cost table and the verdict; a projection spanning more than the stated factor likewise."""
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base", scaling=-0.3)
+    make_run(s, "20261128T000001-bbbbbbbb", "arm-cand", speed=1.5)
+    document = _document(s, cost_file, keys=("x86-base", "arm-cand"))
+    table = _cost_table(document)
+    assert table["decisions/s per server"][0] == "withheld"
+    assert table["decisions/s per server"][1].endswith("(projected)")
+    assert table["capacity per server at p99 ≤ 1 ms"][0] == "withheld"
+    assert table["servers for 1,000,000 decisions/s"][0] == "–"
+    tiles = {t.label: t for t in _tiles(document)}
+    assert tiles["Servers for 1,000,000 decisions/s"].value == "withheld"
+    assert "2 threads did" in tiles["Servers for 1,000,000 decisions/s"].sentence
+    verdict = [b.text for b in document.blocks if getattr(b, "emphasis", False)][1]
+    assert verdict.startswith("Cost: NO COST VERDICT") and "not projected" in verdict
+    noisy = [(1, r) for r in (100, 50, 150, 80, 120)] + [(2, r) for r in (160, 90, 250, 130, 200)]
+    rate, why = fleet.server_rate(noisy, 64, 2, projection=True)
+    assert rate is None and f"more than {fleet.MAX_PROJECTION_SPREAD:g}×" in why
+    # the same curve for a server the run measured is a measurement, never withheld
+    rate, why = fleet.server_rate(noisy, 2, 2, projection=True)
+    assert why is None and not rate.projected
+
+
+def test_page_one_answers_and_one_chart_then_the_detail(store, cost_file):
+    document = _document(store, cost_file)
+    split = next(i for i, b in enumerate(document.blocks) if getattr(b, "new_page", False))
+    page_one, detail = document.blocks[:split], document.blocks[split:]
+    labels = [t.label for t in _tiles(document)]
+    assert labels == [
+        "Which machine",
+        "How sure",
+        "Same results?",
+        "CNY per million decisions",
+        "CNY per million postings",
+        "Servers for 1,000,000 decisions/s",
+        "5-year fleet",
+    ]
+    assert [type(b) for b in page_one].count(Figure) == 1
+    risks = next(b for b in page_one if isinstance(b, Bullets)).items
+    assert [r.split(" ")[0] for r in risks[:3]] == ["Outputs", "Emulated:", "Projected:"]
+    # the chart: one C-engine batch row per workload, at the most threads run on real cores
+    machines, model = _machines_and_model(store, cost_file)
+    report = analysis.analyse(machines, set(), model)
+    rows = verdict.headline_rows(report, machines[1], report.comparisons[0])
+    keys = [dict(zip(compare.KEY, r.key, strict=True)) for _, r in rows]
+    assert sorted(k["workload"] for k in keys) == ["ledger.post", "loan.decide"]
+    assert all(k["engine"] == "c" and k["mode"] == "batch" and k["threads"] == 2 for k in keys)
+    assert any(isinstance(b, Figure) and b.name.startswith("forest") for b in detail)
 
 
 def test_smoke_runs_are_insufficient_evidence(tmp_path):
@@ -395,11 +538,8 @@ def test_smoke_runs_are_insufficient_evidence(tmp_path):
     assert "INSUFFICIENT EVIDENCE" in verdict and "NO SIGNIFICANT DIFFERENCE" not in verdict
     sure = next(b.text for b in document.blocks if getattr(b, "text", "").startswith("How sure"))
     assert "smoke run" in sure
-    glance = next(b for b in document.blocks if isinstance(b, Table))
-    assert glance.rows[0] == [
-        "Which machine does more work?",
-        "not known: these measurements cannot tell",
-    ]
+    which = _tiles(document)[0]
+    assert (which.label, which.value) == ("Which machine", "not known")
 
 
 def test_an_abandoned_run_is_named_in_the_title_and_the_verdict(tmp_path):
@@ -546,6 +686,21 @@ def test_pdf_renders_to_pages(store, cost_file, tmp_path):
         env=_tool_env(),
     )
     assert len(list(tmp_path.glob("page-*.png"))) >= 3
+    # page one is procurement's answer whole; the detail starts on page two
+    pages = [
+        subprocess.run(
+            [_tool("pdftotext"), "-f", str(n), "-l", str(n), str(tmp_path / "r.pdf"), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_tool_env(),
+        ).stdout
+        for n in (1, 2)
+    ]
+    for answer in ("WHICH MACHINE", "HOW SURE", "CNY PER MILLION POSTINGS", "5-YEAR FLEET"):
+        assert answer in pages[0]
+    assert "Risks" in pages[0] and "For engineers" not in pages[0]
+    assert pages[1].lstrip().startswith("For engineers")
 
 
 def test_html_opens_in_headless_chromium_without_console_errors(store, cost_file, tmp_path):
