@@ -220,3 +220,23 @@ def test_the_cli_lists_and_verifies_the_built_ins_beside_broken_plugins(hostile_
     assert "loan.limit" in verified.stdout and "acme.double" in verified.stdout
     verified = _bankbench(["verify", "-w", "loan.limit", "-t", "1"], hostile_site)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_plugins_source_hash_is_its_own_c_wherever_it_is_installed(tmp_path):
+    from workloads.loan.limit import Limit
+
+    def installed_at(folder: pathlib.Path, text: str):
+        folder.mkdir()
+        (folder / "accrual.c").write_text(text)
+
+        class Plugin(Limit):
+            name = "acme.accrual"
+            c_sources = (str(folder / "accrual.c"),)
+
+        return Plugin()
+
+    kernel = "int acme_accrue(void) { return 0; }\n"
+    here, there = installed_at(tmp_path / "a", kernel), installed_at(tmp_path / "b", kernel)
+    assert here.source_sha256() == there.source_sha256()  # two machines, two venvs
+    changed = installed_at(tmp_path / "c", kernel + "/* changed */\n")
+    assert changed.source_sha256() != here.source_sha256()  # compare: "source changed"

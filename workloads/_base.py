@@ -118,8 +118,11 @@ class Workload:
         for path in (*_source_hash.SHARED_CORE, *self.c_sources) if self.c_sources else ():
             if path in built:
                 hashes[path] = built[path]
-            else:  # a workload's own C file, compiled by itself (an absolute path)
-                hashes[path] = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+            else:  # a workload's own C file, compiled by itself (an absolute path), keyed
+                # by its name, not its folder: one plugin installed in two places compares
+                own = pathlib.Path(path)
+                assert f"own/{own.name}" not in hashes, f"{self.name}: two C files {own.name}"
+                hashes[f"own/{own.name}"] = hashlib.sha256(own.read_bytes()).hexdigest()
         return _source_hash.workload_source_hash(hashes)
 
     # ---- for subclasses ----
