@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 import pyarrow as pa
 
 from workloads._base import BATCHING, CAPACITY, KINDS, ONLINE, Benchmark, Workload
-from workloads.errors import PluginError, UnknownNameError
+from workloads.errors import BankbenchError, PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "bankbench.workloads"
 BUILT_IN_DISTRIBUTION = "bankbench"  # loaded first: a plugin cannot take a built-in's name
@@ -154,6 +154,7 @@ def load_entry_point(point: importlib.metadata.EntryPoint) -> list[str]:
                 f"workload '{candidate.name}' is outside the entry point's prefix "
                 f"'{point.name}.': name the entry point by its workloads' prefix"
             )
+        _check_build(candidate)
         checked.append(candidate)
     names = [w.name for w in checked]
     taken = [n for n in names if n in _WORKLOADS] + [n for n in set(names) if names.count(n) > 1]
@@ -162,6 +163,32 @@ def load_entry_point(point: importlib.metadata.EntryPoint) -> list[str]:
     for workload in checked:
         register(workload)
     return names
+
+
+def _check_build(workload: Workload) -> None:
+    """A plugin's own C extension is built, and built as the core is (one run, one label)."""
+    if not workload.c_module:
+        return
+    import native
+    from native import plugin_build
+
+    try:
+        record = workload.build_record()
+    except (ImportError, AttributeError) as error:
+        raise PluginError(
+            f"'{workload.name}': its C extension {workload.c_module} is not built with "
+            f"native.plugin_build ({error}); build it: pip install -e <the plugin's folder>"
+        ) from None
+    assert record is not None
+    why = plugin_build.refusal(record, native.build_info())
+    if why:
+        raise PluginError(f"'{workload.name}': {why}")
+
+
+def build_records() -> dict[str, dict[str, str]]:
+    """Each registered workload's own C build record (plugins with a C extension)."""
+    records = {name: w.build_record() for name, w in sorted(_WORKLOADS.items())}
+    return {name: record for name, record in records.items() if record is not None}
 
 
 def _load() -> None:
@@ -180,6 +207,12 @@ def _load() -> None:
         try:
             load_entry_point(point)
         except PluginError as error:
+            cause = error.__cause__
+            if _distribution(point) == BUILT_IN_DISTRIBUTION and isinstance(
+                cause, (BankbenchError, ImportError)
+            ):
+                _loaded = False
+                raise cause from None  # the core's own one line with its fix (stale, not built)
             warnings.warn(
                 f"workload plugin {_distribution(point)} (entry point "
                 f"'{point.name} = {point.value}' in group {ENTRY_POINT_GROUP}) left out: {error}",

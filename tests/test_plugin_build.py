@@ -1,0 +1,193 @@
+"""A plugin's C built by native.plugin_build: the core's pinned flags (one definition,
+native/_flags.py), its build record in the extension and in every run's build record, and a
+plugin built otherwise than the core (-march=native, a tuned label) left out with one line.
+
+The plugin (``acme.sum``, the total of a column of amounts) is a package in a temporary folder
+with a dist-info folder naming its entry point, as ``pip install`` leaves it; its extension is
+compiled in a subprocess by the helper, as its setup.py's ``cffi_modules`` would."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from workloads import registry
+
+SUM_C = """\
+#include <stdint.h>
+/* the total of n amounts; 1 when it would overflow int64 (never wraps) */
+int32_t acme_sum(const int64_t *amount_fen, int64_t n, int64_t *total_fen)
+{
+    int64_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (__builtin_add_overflow(total, amount_fen[i], &total)) return 1;
+    }
+    *total_fen = total;
+    return 0;
+}
+"""
+CDEF = "int32_t acme_sum(const int64_t *amount_fen, int64_t n, int64_t *total_fen);"
+
+PACKAGE = '''\
+"""acme.sum: the total of a column of amounts (a test's plugin with its own C)."""
+
+import pathlib
+
+import numpy as np
+import pyarrow as pa
+
+from workloads import Workload, _native, _tables
+from workloads._base import scaled
+from workloads._rng import Stream
+
+HERE = pathlib.Path(__file__).resolve().parent
+AMOUNTS = {"amount_fen": pa.int64()}
+TOTALS = {"total_fen": pa.int64()}
+
+
+class Sum(Workload):
+    name = "acme.sum"
+    unit = "amounts"
+    input_schemas = {"amounts": AMOUNTS}
+    output_schemas = {"totals": TOTALS}
+    c_sources = (str(HERE / "sum.c"),)
+    c_module = "acme_sum._core"
+    golden_path = HERE / "golden.json"
+
+    def _generate(self, scale, seed):
+        n = scaled(100_000, scale)
+        amounts = Stream(seed, "acme.amount").bounded(n, 1_000_000).astype(np.int64)
+        return {"amounts": _tables.table({"amount_fen": amounts}, AMOUNTS)}
+
+    def _run_python(self, inputs, threads):
+        total = sum(inputs["amounts"].column("amount_fen").to_pylist())
+        return {"totals": _tables.from_rows([(total,)], TOTALS)}
+
+    def _run_c(self, inputs, threads):
+        from acme_sum._core import ffi, lib
+
+        amounts = _native.column_view(inputs["amounts"].column("amount_fen"))
+        total = ffi.new("int64_t *")
+        rc = lib.acme_sum(ffi.from_buffer("int64_t[]", amounts), len(amounts), total)
+        assert rc == 0, "acme_sum overflowed"
+        return {"totals": _tables.table({"total_fen": np.array([total[0]])}, TOTALS)}
+
+    def _check(self, inputs, outputs):
+        assert outputs["totals"].num_rows == 1, "one total"
+
+    def _units(self, inputs):
+        return inputs["amounts"].num_rows
+'''
+
+BUILD = """
+import sys
+from native.plugin_build import plugin_ffibuilder
+ffibuilder = plugin_ffibuilder("acme_sum._core", cdef=sys.argv[1], sources=["acme_sum/sum.c"])
+ffibuilder.compile(tmpdir=".")
+"""
+
+
+def install_plugin(site: pathlib.Path, environ: dict[str, str] | None = None) -> pathlib.Path:
+    """The plugin's package, its extension built by the helper, and its dist-info."""
+    package = site / "acme_sum"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(PACKAGE)
+    (package / "sum.c").write_text(SUM_C)
+    env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "BANKBENCH_TUNE")}
+    subprocess.run(
+        [sys.executable, "-c", BUILD, CDEF], cwd=site, env={**env, **(environ or {})},
+        check=True, capture_output=True,
+    )  # fmt: skip
+    info = site / "acme_sum-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-sum\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[bankbench.workloads]\nacme = acme_sum:Sum\n")
+    return site
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    registry.names()
+    monkeypatch.setattr(registry, "_WORKLOADS", {})
+    monkeypatch.setattr(registry, "_loaded", False)
+    yield registry
+    sys.modules.pop("acme_sum._core", None)
+    sys.modules.pop("acme_sum", None)
+
+
+def test_the_core_and_the_helper_share_one_flag_list():
+    from native import _flags, build, plugin_build
+
+    # build.py loads native/_flags.py by its path (cffi runs it before the package exists)
+    assert pathlib.Path(build._flags.__file__) == pathlib.Path(_flags.__file__)
+    assert build.PORTABLE_CFLAGS == _flags.PORTABLE_CFLAGS and plugin_build._flags is _flags
+    native = pathlib.Path(_flags.__file__).parent
+    defining = [p.name for p in native.glob("*.py") if '"-ffp-contract=off",' in p.read_text()]
+    assert defining == ["_flags.py"]
+
+
+def test_a_plugin_built_by_the_helper_carries_the_cores_flags_and_its_own_source_hash(
+    fresh_registry, tmp_path, monkeypatch
+):
+    import native
+    from bench import fingerprint, verify
+    from native import plugin_build
+    from workloads import golden
+
+    site = install_plugin(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", registry.PluginWarning)  # it loads: no warning
+        workload = registry.get("acme.sum")
+    record = workload.build_record()
+    core = native.build_info()
+    assert record["label"] == core["label"] == "portable"
+    assert record["flags"].split()[: len(native.build.PORTABLE_CFLAGS)] == list(
+        native.build.PORTABLE_CFLAGS
+    )
+    assert record["source_sha256"] == plugin_build.own_source_hash([site / "acme_sum" / "sum.c"])
+    assert fingerprint.plugin_builds() == {"plugins": {"acme.sum": record}}
+    golden.write(["acme.sum"])  # into the plugin's own golden file
+    assert "acme.sum" in golden.load(site / "acme_sum" / "golden.json")
+    verdicts = [(r.engine, r.threads, r.verdict) for r in verify.rows(["acme.sum"], None, [1, 2])]
+    assert verdicts == [("c", 1, "OK"), ("c", 2, "OK"), ("python", 1, "OK")]
+
+
+@pytest.mark.parametrize(
+    "environ, reason",
+    [
+        ({"CFLAGS": "-march=native"}, "its C was built 'custom'"),
+        ({"BANKBENCH_TUNE": "native"}, "its C was built 'tuned-native' (-std=c11"),
+    ],
+)
+def test_a_plugin_built_otherwise_than_the_core_is_left_out_in_one_line(
+    fresh_registry, tmp_path, monkeypatch, environ, reason
+):
+    site = install_plugin(tmp_path / "site", environ)
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = registry.names()
+    assert "acme.sum" not in names and "loan.score" in names
+    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
+    assert line.startswith("workload plugin acme-sum (entry point 'acme = acme_sum:Sum'"), line
+    assert reason in line and "the core 'portable'" in line, line
+
+
+def test_a_plugin_whose_extension_was_never_built_is_one_line(
+    fresh_registry, tmp_path, monkeypatch
+):
+    site = install_plugin(tmp_path / "site")
+    for built in (site / "acme_sum").glob("_core*"):
+        built.unlink()
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert "acme.sum" not in registry.names()
+    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
+    assert "its C extension acme_sum._core is not built" in line, line
