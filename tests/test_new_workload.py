@@ -1,0 +1,71 @@
+"""``bankbench new-workload``: the scaffold installs and passes verify, a smoke run and its own
+tests with no edit. End to end in a temporary venv: it sees this checkout's environment (a
+.pth running site.addsitedir on it, so the editable bankbench and its packages load) and
+installs only the scaffold, with ``pip install --no-build-isolation -e`` (the build helper,
+native.plugin_build, lives in that environment). Timed: each step's seconds are printed."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import site
+import subprocess
+import time
+import venv
+
+import pytest
+
+from bench.commands import new_workload
+
+
+def test_a_name_without_a_prefix_or_with_a_built_in_prefix_is_refused(tmp_path):
+    from workloads.errors import InputError
+
+    with pytest.raises(InputError, match="its prefix first"):
+        new_workload.write("accrual", tmp_path)
+    with pytest.raises(InputError, match="bankbench's own"):
+        new_workload.write("loan.accrual", tmp_path)
+    new_workload.write("acme.accrual", tmp_path)
+    with pytest.raises(InputError, match="exists already"):
+        new_workload.write("acme.accrual", tmp_path)
+
+
+def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_path):
+    steps: dict[str, float] = {}
+
+    def step(name: str, command: list[str], cwd: pathlib.Path = tmp_path) -> str:
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
+        steps[name] = round(time.perf_counter() - started, 1)
+        assert done.returncode == 0, f"{name}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+        return done.stdout
+
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=False)
+    python = environment / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    ours = [p for p in site.getsitepackages() if pathlib.Path(p).is_dir()]
+    pathlib.Path(purelib, "bankbench-environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in ours)
+    )
+    bankbench = [str(python), "-m", "bench.cli"]
+    step("new-workload", [*bankbench, "new-workload", "acme.accrual", "--dir", str(tmp_path)])
+    package = tmp_path / "acme-accrual"
+    step(
+        "pip install -e",
+        [python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "-e", package],
+    )
+    listed = json.loads(step("list", [*bankbench, "list", "--json"]))
+    assert "acme.accrual" in [w["workload"] for w in listed] and len(listed) == 9
+    verified = step("verify", [*bankbench, "verify", "-w", "acme.*", "-t", "1,2"])
+    assert "3 of 3 OK" in verified, verified
+    ran = step(
+        "run smoke",
+        [*bankbench, "run", "-w", "acme.*", "-p", "smoke", "--store", tmp_path / "results"],
+    )
+    assert "acme.accrual[c-1t-" in ran and "acme.accrual[python-1t-" in ran, ran
+    step("its tests", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], package)
+    print("seconds per step:", steps)
