@@ -16,6 +16,7 @@ import venv
 import pytest
 
 from bench.commands import new_workload
+from bench.commands._exit import EXIT_NOT_COMPARABLE
 
 
 def test_a_name_without_a_prefix_or_with_a_built_in_prefix_is_refused(tmp_path):
@@ -64,8 +65,28 @@ def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_p
     assert "3 of 3 OK" in verified, verified
     ran = step(
         "run smoke",
-        [*bankbench, "run", "-w", "acme.*", "-p", "smoke", "--store", tmp_path / "results"],
-    )
+        [*bankbench, "run", "-w", "acme.*", "-p", "smoke", "--store", tmp_path / "results",
+         "--label", "first"],
+    )  # fmt: skip
     assert "acme.accrual[c-1t-" in ran and "acme.accrual[python-1t-" in ran, ran
     step("its tests", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], package)
+    # the same plugin with other C: its runs are never compared on speed
+    kernel = package / "acme_accrual" / "kernel.c"
+    kernel.write_text(kernel.read_text().replace("return __", "return /* changed */ __", 1))
+    kernel.write_text(kernel.read_text() + "/* another program */\n")
+    step(
+        "rebuild",
+        [python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "-e", package],
+    )
+    step(
+        "run changed",
+        [*bankbench, "run", "-w", "acme.*", "-p", "smoke", "--store", tmp_path / "results",
+         "--label", "changed"],
+    )  # fmt: skip
+    compared = subprocess.run(
+        [*bankbench, "compare", "first", "changed", "--store", tmp_path / "results"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert compared.returncode == EXIT_NOT_COMPARABLE, compared.stdout + compared.stderr
+    assert "source changed" in compared.stdout + compared.stderr, compared.stdout
     print("seconds per step:", steps)

@@ -191,3 +191,17 @@ def test_a_plugin_whose_extension_was_never_built_is_one_line(
         assert "acme.sum" not in registry.names()
     [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
     assert "its C extension acme_sum._core is not built" in line, line
+
+
+def test_a_plugin_whose_c_changed_since_its_build_is_one_line(
+    fresh_registry, tmp_path, monkeypatch
+):
+    site = install_plugin(tmp_path / "site")
+    with (site / "acme_sum" / "sum.c").open("a") as source:
+        source.write("/* changed, not rebuilt */\n")
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert "acme.sum" not in registry.names()
+    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
+    assert "its C changed since acme_sum._core was built" in line, line

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.metadata
+import pathlib
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -180,6 +181,15 @@ def _check_build(workload: Workload) -> None:
             f"native.plugin_build ({error}); build it: pip install -e <the plugin's folder>"
         ) from None
     assert record is not None
+    # its results carry the hash of its C as it is now (Workload.source_sha256): that must be
+    # the C its extension was built from (its record), as import native checks for the core
+    own = [path for path in workload.c_sources if pathlib.Path(path).is_absolute()]
+    if own and plugin_build.own_source_hash(own) != record["source_sha256"]:
+        raise PluginError(
+            f"'{workload.name}': its C changed since {workload.c_module} was built (or its "
+            "c_sources are not the files it was built from); rebuild it: "
+            "pip install --no-build-isolation -e <the plugin's folder>"
+        )
     why = plugin_build.refusal(record, native.build_info())
     if why:
         raise PluginError(f"'{workload.name}': {why}")
