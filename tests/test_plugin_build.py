@@ -15,79 +15,30 @@ import sys
 import warnings
 
 import pytest
+from test_toy_workload import TOY_C, TOY_MODULE
 
 from workloads import registry
 
-SUM_C = """\
-#include <stdint.h>
-/* the total of n amounts; 1 when it would overflow int64 (never wraps) */
-int32_t acme_sum(const int64_t *amount_fen, int64_t n, int64_t *total_fen)
-{
-    int64_t total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (__builtin_add_overflow(total, amount_fen[i], &total)) return 1;
-    }
-    *total_fen = total;
-    return 0;
-}
-"""
+# test_toy_workload's toy (the total of a column of amounts) as a plugin package with its
+# own extension, built by the helper
+SUM_C = TOY_C.replace("toy_sum", "acme_sum")
 CDEF = "int32_t acme_sum(const int64_t *amount_fen, int64_t n, int64_t *total_fen);"
-
-PACKAGE = '''\
-"""acme.sum: the total of a column of amounts (a test's plugin with its own C)."""
-
-import pathlib
-
-import numpy as np
-import pyarrow as pa
-
-from workloads import Workload, _native, _tables
-from workloads._base import scaled
-from workloads._rng import Stream
-
-HERE = pathlib.Path(__file__).resolve().parent
-AMOUNTS = {"amount_fen": pa.int64()}
-TOTALS = {"total_fen": pa.int64()}
-
-
-class Sum(Workload):
-    name = "acme.sum"
-    unit = "amounts"
-    input_schemas = {"amounts": AMOUNTS}
-    output_schemas = {"totals": TOTALS}
-    c_sources = (str(HERE / "sum.c"),)
-    c_module = "acme_sum._core"
-    golden_path = HERE / "golden.json"
-
-    def _generate(self, scale, seed):
-        n = scaled(100_000, scale)
-        amounts = Stream(seed, "acme.amount").bounded(n, 1_000_000).astype(np.int64)
-        return {"amounts": _tables.table({"amount_fen": amounts}, AMOUNTS)}
-
-    def _run_python(self, inputs, threads):
-        total = sum(inputs["amounts"].column("amount_fen").to_pylist())
-        return {"totals": _tables.from_rows([(total,)], TOTALS)}
-
-    def _run_c(self, inputs, threads):
-        from acme_sum._core import ffi, lib
-
-        amounts = _native.column_view(inputs["amounts"].column("amount_fen"))
-        total = ffi.new("int64_t *")
-        rc = lib.acme_sum(ffi.from_buffer("int64_t[]", amounts), len(amounts), total)
-        assert rc == 0, "acme_sum overflowed"
-        return {"totals": _tables.table({"total_fen": np.array([total[0]])}, TOTALS)}
-
-    def _check(self, inputs, outputs):
-        assert outputs["totals"].num_rows == 1, "one total"
-
-    def _units(self, inputs):
-        return inputs["amounts"].num_rows
-'''
+PACKAGE = (
+    TOY_MODULE.replace("registry.register(ToySum())\n", "")
+    .replace(
+        'golden_path = HERE / "toy_golden.json"',
+        'golden_path = HERE / "golden.json"\n    c_module = "acme_sum._core"',
+    )
+    .replace("from toy_core import", "from acme_sum._core import")
+    .replace("toy_sum", "acme_sum")
+    .replace("toy.", "acme.")
+    .replace("ToySum", "Sum")
+)
 
 BUILD = """
 import sys
 from native.plugin_build import plugin_ffibuilder
-ffibuilder = plugin_ffibuilder("acme_sum._core", cdef=sys.argv[1], sources=["acme_sum/sum.c"])
+ffibuilder = plugin_ffibuilder("acme_sum._core", cdef=sys.argv[1], sources=["acme_sum/acme_sum.c"])
 ffibuilder.compile(tmpdir=".")
 """
 
@@ -97,7 +48,7 @@ def install_plugin(site: pathlib.Path, environ: dict[str, str] | None = None) ->
     package = site / "acme_sum"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(PACKAGE)
-    (package / "sum.c").write_text(SUM_C)
+    (package / "acme_sum.c").write_text(SUM_C)
     env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "BANKBENCH_TUNE")}
     subprocess.run(
         [sys.executable, "-c", BUILD, CDEF], cwd=site, env={**env, **(environ or {})},
@@ -150,12 +101,26 @@ def test_a_plugin_built_by_the_helper_carries_the_cores_flags_and_its_own_source
     assert record["flags"].split()[: len(native.build.PORTABLE_CFLAGS)] == list(
         native.build.PORTABLE_CFLAGS
     )
-    assert record["source_sha256"] == plugin_build.own_source_hash([site / "acme_sum" / "sum.c"])
+    assert record["source_sha256"] == plugin_build.own_source_hash(
+        [site / "acme_sum" / "acme_sum.c"]
+    )
     assert fingerprint.plugin_builds() == {"plugins": {"acme.sum": record}}
     golden.write(["acme.sum"])  # into the plugin's own golden file
     assert "acme.sum" in golden.load(site / "acme_sum" / "golden.json")
     verdicts = [(r.engine, r.threads, r.verdict) for r in verify.rows(["acme.sum"], None, [1, 2])]
     assert verdicts == [("c", 1, "OK"), ("c", 2, "OK"), ("python", 1, "OK")]
+
+
+def left_out(site: pathlib.Path, monkeypatch) -> str:
+    """The one warning line of the plugin at ``site``, left out while the built-ins load."""
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = registry.names()
+    assert "acme.sum" not in names and "loan.score" in names
+    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
+    assert line.startswith("workload plugin acme-sum (entry point 'acme = acme_sum:Sum'"), line
+    return line
 
 
 @pytest.mark.parametrize(
@@ -168,14 +133,7 @@ def test_a_plugin_built_by_the_helper_carries_the_cores_flags_and_its_own_source
 def test_a_plugin_built_otherwise_than_the_core_is_left_out_in_one_line(
     fresh_registry, tmp_path, monkeypatch, environ, reason
 ):
-    site = install_plugin(tmp_path / "site", environ)
-    monkeypatch.syspath_prepend(str(site))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        names = registry.names()
-    assert "acme.sum" not in names and "loan.score" in names
-    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
-    assert line.startswith("workload plugin acme-sum (entry point 'acme = acme_sum:Sum'"), line
+    line = left_out(install_plugin(tmp_path / "site", environ), monkeypatch)
     assert reason in line and "the core 'portable'" in line, line
 
 
@@ -185,23 +143,13 @@ def test_a_plugin_whose_extension_was_never_built_is_one_line(
     site = install_plugin(tmp_path / "site")
     for built in (site / "acme_sum").glob("_core*"):
         built.unlink()
-    monkeypatch.syspath_prepend(str(site))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert "acme.sum" not in registry.names()
-    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
-    assert "its C extension acme_sum._core is not built" in line, line
+    assert "its C extension acme_sum._core is not built" in left_out(site, monkeypatch)
 
 
 def test_a_plugin_whose_c_changed_since_its_build_is_one_line(
     fresh_registry, tmp_path, monkeypatch
 ):
     site = install_plugin(tmp_path / "site")
-    with (site / "acme_sum" / "sum.c").open("a") as source:
+    with (site / "acme_sum" / "acme_sum.c").open("a") as source:
         source.write("/* changed, not rebuilt */\n")
-    monkeypatch.syspath_prepend(str(site))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert "acme.sum" not in registry.names()
-    [line] = [str(w.message) for w in caught if w.category is registry.PluginWarning]
-    assert "its C changed since acme_sum._core was built" in line, line
+    assert "its C changed since acme_sum._core was built" in left_out(site, monkeypatch)
