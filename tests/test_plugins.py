@@ -26,6 +26,8 @@ BUILT_IN = [
 # one module holds every fake plugin's objects; the entry points pick one each
 PLUGIN_MODULE = """\
 # no docstring: bankbench list reads a plugin module's first line where there is one
+import pathlib
+
 import pyarrow as pa
 
 from workloads import Workload
@@ -78,6 +80,16 @@ class Collides(Good):
 
 class OutsidePrefix(Good):
     name = "elsewhere.double"
+
+
+class Differs(Good):  # its second engine computes something else
+    name = "differs.double"
+    engines = ("python", "numpy")
+    golden_path = pathlib.Path(__file__).resolve().parent / "differs_golden.json"
+
+    def _run_numpy(self, inputs, threads):
+        rows = [(4 * a,) for a in inputs["amounts"].column("amount_fen").to_pylist()]
+        return {"amounts": _tables.from_rows(rows, AMOUNTS)}
 """
 
 ENTRY_POINTS = {
@@ -88,6 +100,7 @@ ENTRY_POINTS = {
     "schema": "fake_plugins:WrongSchema",
     "loan": "fake_plugins:Collides",
     "outside": "fake_plugins:OutsidePrefix",
+    "differs": "fake_plugins:Differs",
 }
 
 
@@ -143,7 +156,7 @@ def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         names = registry.names()
-    assert names == sorted([*BUILT_IN, "acme.double"])
+    assert names == sorted([*BUILT_IN, "acme.double", "differs.double"])
     assert registry.get("loan.score").__module__ != "fake_plugins"  # the built-in kept its name
     lines = sorted(str(w.message) for w in caught if w.category is registry.PluginWarning)
     assert len(lines) == 6, lines
@@ -209,7 +222,7 @@ def hostile_site(tmp_path_factory) -> pathlib.Path:
 def test_the_cli_lists_and_verifies_the_built_ins_beside_broken_plugins(hostile_site):
     listed = _bankbench(["list"], hostile_site)
     assert listed.returncode == 0, listed.stderr
-    assert all(name in listed.stdout for name in [*BUILT_IN, "acme.double"])
+    assert all(name in listed.stdout for name in [*BUILT_IN, "acme.double", "differs.double"])
     warned = [line for line in listed.stderr.splitlines() if "workload plugin" in line]
     assert len(warned) == 6 and len(listed.stderr.splitlines()) == 6, listed.stderr
     prefix = "bankbench: warning: workload plugin acme-plugins (entry point '"
@@ -239,3 +252,16 @@ def test_a_plugins_source_hash_is_its_own_c_wherever_it_is_installed(tmp_path):
     assert here.source_sha256() == there.source_sha256()  # two machines, two venvs
     changed = installed_at(tmp_path / "c", kernel + "/* changed */\n")
     assert changed.source_sha256() != here.source_sha256()  # compare: "source changed"
+
+
+def test_a_plugin_whose_engines_disagree_fails_verify_naming_it(fresh_registry, fake_plugins):
+    from bench import verify
+    from workloads import golden
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.PluginWarning)
+        workload = registry.get("differs.double")
+    golden.write_entry(workload)  # the reference's digest, in the plugin's own golden file
+    assert (fake_plugins / "differs_golden.json").exists()
+    rows = [(r.workload, r.engine, r.verdict) for r in verify.rows(["differs.*"], None, [1])]
+    assert rows == [("differs.double", "python", "OK"), ("differs.double", "numpy", "MISMATCH")]
