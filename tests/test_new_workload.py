@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import site
 import subprocess
 import time
@@ -17,6 +18,43 @@ import pytest
 
 from bench.commands import new_workload
 from bench.commands._exit import EXIT_NOT_COMPARABLE
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def plugin_venv(environment: pathlib.Path) -> pathlib.Path:
+    """A venv that sees this environment (bankbench, editable, and its packages) and takes
+    plugin packages of its own; its python."""
+    venv.create(environment, with_pip=False)
+    python = environment / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    ours = [p for p in site.getsitepackages() if pathlib.Path(p).is_dir()]
+    pathlib.Path(purelib, "bankbench-environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in ours)
+    )
+    return python
+
+
+def test_the_example_plugin_installs_from_its_folder_and_verifies(tmp_path):
+    """examples/example-tiered-interest, as CI would take it: installed from a copy of its
+    folder (the checkout is not written), verify at 1 and 2 threads, its own tests."""
+    example = tmp_path / "example"
+    shutil.copytree(ROOT / "examples" / "example-tiered-interest", example)
+    python = plugin_venv(tmp_path / "venv")
+    install = [python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps"]
+    outputs = []
+    for command, cwd in (
+        ([*install, "-e", example], tmp_path),
+        ([python, "-m", "bench.cli", "verify", "-w", "example.*", "-t", "1,2"], tmp_path),
+        ([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], example),
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        outputs.append(done.stdout)
+    assert "3 of 3 OK" in outputs[1] and "4 passed" in outputs[2], outputs
 
 
 def test_a_name_without_a_prefix_or_with_a_built_in_prefix_is_refused(tmp_path):
@@ -41,17 +79,7 @@ def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_p
         assert done.returncode == 0, f"{name}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
         return done.stdout
 
-    environment = tmp_path / "venv"
-    venv.create(environment, with_pip=False)
-    python = environment / "bin" / "python"
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    ours = [p for p in site.getsitepackages() if pathlib.Path(p).is_dir()]
-    pathlib.Path(purelib, "bankbench-environment.pth").write_text(
-        "".join(f"import site; site.addsitedir({p!r})\n" for p in ours)
-    )
+    python = plugin_venv(tmp_path / "venv")
     bankbench = [str(python), "-m", "bench.cli"]
     step("new-workload", [*bankbench, "new-workload", "acme.accrual", "--dir", str(tmp_path)])
     package = tmp_path / "acme-accrual"

@@ -1,5 +1,6 @@
-"""Builds __PACKAGE__._core with bankbench's pinned portable flags, its tuned-build switch
-(BANKBENCH_TUNE) and a build record (native.plugin_build), exactly as bankbench's own core."""
+"""Builds __PACKAGE__._core with bankbench's pinned portable flags,
+its tuned-build switch (BANKBENCH_TUNE) and a build record (native.plugin_build),
+exactly as bankbench's own core."""
 
 import pathlib
 

@@ -35,7 +35,8 @@ class __CLASS__(Workload):
     output_schemas = {"interest": INTEREST}
     benchmarks = (Benchmark(BATCH),)
     c_sources = (str(HERE / "kernel.c"), str(HERE / "kernel.h"))  # its source hash
-    c_module = "__PACKAGE__._core"  # built by build_core.py; its build record is recorded
+    # its extension, built by build_core.py: its build record is recorded with its results
+    c_module = "__PACKAGE__._core"
     golden_path = HERE / "golden.json"
 
     def _generate(self, scale, seed):

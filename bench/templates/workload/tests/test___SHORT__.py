@@ -1,4 +1,5 @@
-"""__NAME__: every engine gives the golden digest and passes check(); a bad input is refused."""
+"""__NAME__: every engine gives the golden digest and passes check();
+a bad input is refused."""
 
 import pytest
 
@@ -13,7 +14,7 @@ def workload():
 @pytest.mark.parametrize("engine", ["c", "python"])
 def test_every_engine_gives_the_golden_digest(workload, engine):
     entry = golden.entry(workload)
-    assert entry is not None, "no golden digest: bankbench verify --write-golden -w __NAME__"
+    assert entry is not None, "no golden: bankbench verify --write-golden -w " + workload.name
     inputs = workload.generate(scale=entry["scale"], seed=entry["seed"])
     outputs = workload.run(inputs, engine=engine)
     workload.check(inputs, outputs)
