@@ -43,12 +43,14 @@ ffibuilder.compile(tmpdir=".")
 """
 
 
-def install_plugin(site: pathlib.Path, environ: dict[str, str] | None = None) -> pathlib.Path:
+def install_plugin(
+    site: pathlib.Path, environ: dict[str, str] | None = None, c_text: str = SUM_C
+) -> pathlib.Path:
     """The plugin's package, its extension built by the helper, and its dist-info."""
     package = site / "acme_sum"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(PACKAGE)
-    (package / "acme_sum.c").write_text(SUM_C)
+    (package / "acme_sum.c").write_text(c_text)
     env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "BANKBENCH_TUNE")}
     subprocess.run(
         [sys.executable, "-c", BUILD, CDEF], cwd=site, env={**env, **(environ or {})},
@@ -153,3 +155,33 @@ def test_a_plugin_whose_c_changed_since_its_build_is_one_line(
     with (site / "acme_sum" / "acme_sum.c").open("a") as source:
         source.write("/* changed, not rebuilt */\n")
     assert "its C changed since acme_sum._core was built" in left_out(site, monkeypatch)
+
+
+def test_the_audit_covers_a_plugins_c_and_names_it_in_a_finding(
+    fresh_registry, tmp_path, monkeypatch
+):
+    from bench.audit import plugins
+
+    # a seeded fault: plain char, whose signedness differs between x86-64 and aarch64
+    faulty = SUM_C.replace(
+        "    *total_fen = total;",
+        "    char low = (char)(total & 0xff);\n    *total_fen = low < 0 ? total + 1 : total;",
+    )
+    site = install_plugin(tmp_path / "site", c_text=faulty)
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.PluginWarning)
+        [target] = plugins.plugin_targets([])
+    assert target.name.startswith("plugin acme.sum: sources compiled for "), target.name
+    assert target.label == "portable" and target.flags[:2] == ["-std=c11", "-O2"]
+    [finding] = [e for e in target.errors if "plain char" in e]
+    assert "acme_sum.c" in finding, finding
+    assert plugins.owner(target) == f"acme.sum ({target.arch})"
+
+
+def test_the_audit_finds_nothing_in_a_clean_plugin(fresh_registry, tmp_path, monkeypatch):
+    from bench.audit import plugins
+
+    monkeypatch.syspath_prepend(str(install_plugin(tmp_path / "site")))
+    [target] = plugins.plugin_targets([])
+    assert target.errors == [], target.errors
