@@ -380,5 +380,14 @@ def collect() -> dict:
         **labelled_identity(cpu_identity(arch, cpuinfo), why),
         **topology(),
         **memory_and_os(),
-        "build": native.build_info(),
+        "build": {**native.build_info(), **plugin_builds()},
     }
+
+
+def plugin_builds() -> dict:
+    """The build records of the plugins' own C (native.plugin_build), under ``plugins`` in
+    the run's build record beside the core's; nothing when no plugin brings C."""
+    from workloads import registry
+
+    records = registry.build_records()
+    return {"plugins": records} if records else {}

@@ -63,6 +63,9 @@ class Workload:
     # source hash (native/_source_hash.py) changes when one of these does, and only then
     c_sources: tuple[str, ...] = ()
     golden_path: pathlib.Path = GOLDEN_PATH  # where its golden entry lives (workloads/golden.py)
+    # a plugin's own cffi extension (built by native.plugin_build), whose build record is
+    # recorded with its results beside the core's; empty: it runs on bankbench's core
+    c_module: str = ""
 
     def generate(self, scale: float = CANONICAL_SCALE, seed: int = CANONICAL_SEED) -> Tables:
         """Deterministic inputs: the same (scale, seed) gives the same bytes everywhere."""
@@ -124,9 +127,20 @@ class Workload:
         for path in (*_source_hash.SHARED_CORE, *self.c_sources) if self.c_sources else ():
             if path in built:
                 hashes[path] = built[path]
-            else:  # a workload's own C file, compiled by itself (an absolute path)
-                hashes[path] = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+            else:  # a workload's own C file, compiled by itself (an absolute path), keyed
+                # by its name, not its folder: one plugin installed in two places compares
+                own = pathlib.Path(path)
+                assert f"own/{own.name}" not in hashes, f"{self.name}: two C files {own.name}"
+                hashes[f"own/{own.name}"] = hashlib.sha256(own.read_bytes()).hexdigest()
         return _source_hash.workload_source_hash(hashes)
+
+    def build_record(self) -> dict[str, str] | None:
+        """How its own C extension was built (native.plugin_build); None: on the core."""
+        if not self.c_module:
+            return None
+        from native import plugin_build
+
+        return plugin_build.build_record(self.c_module)
 
     # ---- for subclasses ----
     def _generate(self, scale: float, seed: int) -> Tables:

@@ -28,3 +28,8 @@ class NativeError(BankbenchError):
         super().__init__(message)
         self.code = code
         self.code_name = code_name
+
+
+class PluginError(BankbenchError):
+    """A workload plugin (an entry point in group ``bankbench.workloads``) that cannot be
+    used: not importable, an incomplete interface, a wrong schema, a name that is taken."""

@@ -11,7 +11,17 @@ from workloads._base import CANONICAL_SCALE, CANONICAL_SEED, GOLDEN_PATH, Worklo
 from workloads.errors import InputError
 
 PATH = GOLDEN_PATH  # the built-in workloads' file; a workload declares its own (golden_path)
-__all__ = ["CANONICAL_SCALE", "CANONICAL_SEED", "PATH", "compute", "entry", "load", "write"]
+__all__ = [
+    "CANONICAL_SCALE",
+    "CANONICAL_SEED",
+    "PATH",
+    "compute",
+    "compute_for",
+    "entry",
+    "load",
+    "write",
+    "write_entry",
+]
 
 
 def load(path: pathlib.Path = PATH) -> dict[str, dict]:
@@ -31,7 +41,12 @@ def entry(workload: Workload) -> dict | None:
 
 
 def compute(name: str, seed: int = CANONICAL_SEED, scale: float = CANONICAL_SCALE) -> dict:
-    workload = registry.get(name)
+    return compute_for(registry.get(name), seed, scale)
+
+
+def compute_for(
+    workload: Workload, seed: int = CANONICAL_SEED, scale: float = CANONICAL_SCALE
+) -> dict:
     inputs = workload.generate(scale=scale, seed=seed)
     outputs = workload.run(inputs, engine="python", threads=1)
     workload.check(inputs, outputs)
@@ -54,6 +69,16 @@ def write(names: list[str], path: pathlib.Path | None = None) -> dict[str, dict]
         golden[name] = written[name] = compute(name)
         _write_file(target, golden)
     return written
+
+
+def write_entry(workload: Workload) -> dict:
+    """One workload's golden, from its reference, into the file it declares (a workload not
+    registered yet: a plugin scaffold before it is installed)."""
+    target = workload.golden_path
+    golden = load(target) if target.exists() else {}
+    golden[workload.name] = computed = compute_for(workload)
+    _write_file(target, golden)
+    return computed
 
 
 def _write_file(path: pathlib.Path, golden: dict[str, dict]) -> None:

@@ -20,8 +20,10 @@ def summary(targets: list[Target]) -> str:
 def run(cross_arches: list[str]) -> tuple[list[Target], list[str]]:
     """The audited targets, and the differences that the compilations proved (every target's
     lines that name a setting, for the CLI's summary)."""
-    targets = [installed(), *[cross(a) for a in cross_arches]]
-    proved = [f"{t.arch}: {e}" for t in targets for e in t.errors if _is_source_finding(e)]
+    from bench.audit.plugins import owner, plugin_targets
+
+    targets = [installed(), *[cross(a) for a in cross_arches], *plugin_targets(cross_arches)]
+    proved = [f"{owner(t)}: {e}" for t in targets for e in t.errors if _is_source_finding(e)]
     return targets, proved
 
 

@@ -12,6 +12,7 @@ from bench.commands import (
     import_files,
     list_workloads,
     memory,
+    new_workload,
     probe,
     report,
     run,
@@ -36,4 +37,5 @@ COMMANDS = (
     audit,
     report,
     memory,
+    new_workload,
 )

@@ -34,6 +34,7 @@ def main(args) -> int:
     print(f"{'workload':<16} {'engines':<16} {'unit':<14} what")
     for w in workloads:
         module = importlib.import_module(type(w).__module__)
-        summary = (module.__doc__ or "").strip().splitlines()[0].split("—", 1)[-1].strip()
+        first = next(iter((module.__doc__ or "").strip().splitlines()), "")  # a plugin's: any
+        summary = first.split("—", 1)[-1].strip()
         print(f"{w.name:<16} {','.join(w.engines):<16} {w.unit:<14} {summary}")
     return EXIT_OK

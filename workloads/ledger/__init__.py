@@ -1,9 +1,9 @@
-"""Ledger workloads: TigerBeetle-semantics posting, end-of-day loan servicing, SmallBank."""
+"""Ledger workloads: TigerBeetle-semantics posting, end-of-day loan servicing, SmallBank.
+Registered through the entry point ``ledger`` in group ``bankbench.workloads``
+(pyproject.toml), the same door a bank's own workloads come in by."""
 
 from workloads.ledger.eod import Eod
 from workloads.ledger.post import Post
 from workloads.ledger.smallbank import SmallBank
-from workloads.registry import register
 
-for workload in (Post(), Eod(), SmallBank()):
-    register(workload)
+WORKLOADS = (Post(), Eod(), SmallBank())

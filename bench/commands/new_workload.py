@@ -1,0 +1,104 @@
+"""``bankbench new-workload NAME``: a working workload plugin package to start from — its C
+kernel built by bankbench's build helper, a Python reference, a generator on bankbench's PRNG,
+check() invariants, golden digests computed here from the reference, tests and a README that
+says what to replace. ``pip install --no-build-isolation -e`` of it, then ``bankbench verify``
+and ``bankbench run -w NAME -p smoke`` pass with no edit."""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+import sys
+
+from bench.commands._exit import EXIT_OK
+from workloads.errors import InputError
+
+NAME = "new-workload"
+HELP = "scaffold a workload plugin package (C kernel, reference, golden digests, tests)"
+EPILOG = """example:
+  bankbench new-workload acme.accrual     writes ./acme-accrual; then:
+  pip install --no-build-isolation -e ./acme-accrual && bankbench verify -w 'acme.*'
+"""
+TEMPLATE = pathlib.Path(__file__).resolve().parents[1] / "templates" / "workload"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("name", help="the workload's dotted name, its prefix first: acme.accrual")
+    p.add_argument(
+        "--dir", type=pathlib.Path, default=pathlib.Path("."), help="where to write it (default: .)"
+    )
+
+
+def substitutions(name: str) -> dict[str, str]:
+    from workloads.registry import NAME_PATTERN
+
+    if not NAME_PATTERN.fullmatch(name):
+        raise InputError(
+            f"workload name '{name}' is not dotted lower-case words, its prefix first; "
+            "e.g. bankbench new-workload acme.accrual"
+        )
+    package = name.replace(".", "_")
+    return {
+        "__PACKAGE__": package,
+        "__DIST__": package.replace("_", "-"),
+        "__PREFIX__": name.split(".", 1)[0],
+        "__SHORT__": package.split("_", 1)[1] if "_" in package else package,
+        "__CLASS__": "".join(word.capitalize() for word in package.split("_")),
+        "__CPREFIX__": package,
+        "__GUARD__": package.upper(),
+        "__NAME__": name,
+    }
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def write(name: str, folder: pathlib.Path) -> pathlib.Path:
+    """The package for ``name`` under ``folder``, its golden digests computed by the
+    reference it ships; returns the package's folder."""
+    values = substitutions(name)
+    target = folder / values["__DIST__"]
+    if target.exists():
+        raise InputError(f"{target} exists already; choose another --dir or remove it")
+    if name.split(".", 1)[0] in ("loan", "ledger"):
+        raise InputError(f"the prefix of '{name}' is bankbench's own; give yours its own prefix")
+    for source in sorted(TEMPLATE.rglob("*")):
+        if source.is_dir() or "__pycache__" in source.parts:
+            continue
+        written = target / _fill(str(source.relative_to(TEMPLATE)), values)
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_text(_fill(source.read_text(), values))
+    _write_golden(target, values["__PACKAGE__"])
+    return target
+
+
+def _write_golden(target: pathlib.Path, package: str) -> None:
+    """golden.json from the reference (the C is not built yet: the reference needs none)."""
+    from workloads import golden
+
+    sys.path.insert(0, str(target))
+    try:
+        module = importlib.import_module(f"{package}.workload")
+        workloads = [
+            value()
+            for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module.__name__
+        ]
+        for workload in workloads:
+            golden.write_entry(workload)
+    finally:
+        sys.path.remove(str(target))
+        for loaded in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[loaded]
+
+
+def main(args) -> int:
+    target = write(args.name, args.dir)
+    print(f"wrote {target}: the workload {args.name}, its C kernel, reference, golden digests")
+    print(f"next: pip install --no-build-isolation -e {target}")
+    print(f"      bankbench verify -w '{args.name}' && bankbench run -w '{args.name}' -p smoke")
+    print(f"      then replace what {target / 'README.md'} lists")
+    return EXIT_OK

@@ -1,0 +1,91 @@
+"""__NAME__ — one day's interest accrual on deposit balances (replace with your workload).
+
+Spec: for each account, interest_fen = floor(balance_fen × rate_ppm / (1 000 000 × 365)),
+balance_fen in [0, 10^12), rate_ppm (annual rate, parts per million) in [0, 10^6]. Inputs
+come from bankbench's PRNG (xoshiro256++, identical in C and Python), so the same (scale,
+seed) gives the same bytes on every machine. Measured: accounts per second.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pyarrow as pa
+
+from workloads import BATCH, Benchmark, InputError, NativeError, Workload, _native, _tables
+from workloads._base import scaled
+from workloads._rng import Stream
+
+HERE = pathlib.Path(__file__).resolve().parent
+ACCOUNTS = {"balance_fen": pa.int64(), "rate_ppm": pa.int64()}
+INTEREST = {"interest_fen": pa.int64()}
+BALANCE_LIMIT_FEN = 10**12
+RATE_LIMIT_PPM = 10**6
+PPM_DAYS = 1_000_000 * 365
+STATUS = {0: "OK", 1: "OVERFLOW"}  # kernel.h's codes
+
+
+class __CLASS__(Workload):
+    name = "__NAME__"
+    version = 1  # bump when the spec changes: results of other versions don't compare
+    unit = "accounts"
+    engines = ("c", "python")
+    input_schemas = {"accounts": ACCOUNTS}
+    output_schemas = {"interest": INTEREST}
+    benchmarks = (Benchmark(BATCH),)
+    c_sources = (str(HERE / "kernel.c"), str(HERE / "kernel.h"))  # its source hash
+    # its extension, built by build_core.py: its build record is recorded with its results
+    c_module = "__PACKAGE__._core"
+    golden_path = HERE / "golden.json"
+
+    def _generate(self, scale, seed):
+        count = scaled(1_000_000, scale)
+        balance = Stream(seed, "__NAME__.balance").bounded(count, BALANCE_LIMIT_FEN)
+        rate = Stream(seed, "__NAME__.rate").bounded(count, 200_000)  # up to 20 % a year
+        columns = {"balance_fen": balance.astype(np.int64), "rate_ppm": rate.astype(np.int64)}
+        return {"accounts": _tables.table(columns, ACCOUNTS)}
+
+    def _validate_more(self, inputs):
+        columns = _tables.columns(inputs["accounts"], ACCOUNTS)
+        balance, rate = columns["balance_fen"], columns["rate_ppm"]
+        if len(balance) and not (0 <= balance.min() and balance.max() < BALANCE_LIMIT_FEN):
+            raise InputError(f"{self.name}: balance_fen must be in [0, 10^12)")
+        if len(rate) and not (0 <= rate.min() and rate.max() <= RATE_LIMIT_PPM):
+            raise InputError(f"{self.name}: rate_ppm must be in [0, 10^6]")
+
+    def _run_python(self, inputs, threads):
+        accounts = inputs["accounts"]
+        balances = accounts.column("balance_fen").to_pylist()
+        rates = accounts.column("rate_ppm").to_pylist()
+        pairs = zip(balances, rates, strict=True)
+        rows = [(balance * rate // PPM_DAYS,) for balance, rate in pairs]
+        return {"interest": _tables.from_rows(rows, INTEREST)}
+
+    def _run_c(self, inputs, threads):
+        from __PACKAGE__._core import ffi, lib
+
+        accounts = inputs["accounts"]
+        balance = _native.column_view(accounts.column("balance_fen"))
+        rate = _native.column_view(accounts.column("rate_ppm"))
+        interest = np.empty(len(balance), dtype=np.int64)
+        status = lib.__CPREFIX___accrue(
+            ffi.from_buffer("int64_t[]", balance),
+            ffi.from_buffer("int64_t[]", rate),
+            len(balance),
+            ffi.from_buffer("int64_t[]", interest, require_writable=True),
+        )
+        if status != 0:
+            name = STATUS.get(status, "UNKNOWN")
+            raise NativeError(f"{self.name}: the kernel returned {name}", status, name)
+        return {"interest": _tables.table({"interest_fen": interest}, INTEREST)}
+
+    def _check(self, inputs, outputs):
+        balance = _tables.columns(inputs["accounts"], ACCOUNTS)["balance_fen"]
+        interest = _tables.columns(outputs["interest"], INTEREST)["interest_fen"]
+        assert len(interest) == len(balance), "one interest per account"
+        assert (interest >= 0).all(), "interest is never negative"
+        assert (interest * 365 <= balance).all(), "a day's interest at <= 100 % a year"
+
+    def _units(self, inputs):
+        return inputs["accounts"].num_rows

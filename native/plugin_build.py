@@ -1,0 +1,125 @@
+"""The build helper for a workload plugin's C: the same pinned flags, tuned-build switch and
+build record as bankbench's own core (native/_flags.py is the one definition of both).
+
+A plugin's build script, named in its setup.py as ``cffi_modules=["build_core.py:ffibuilder"]``::
+
+    from native.plugin_build import plugin_ffibuilder
+
+    ffibuilder = plugin_ffibuilder(
+        "acme_accrual._core",                  # the extension the plugin's _run_c imports
+        cdef="int32_t acme_accrue(const int64_t *balance_fen, int64_t n, int64_t *out_fen);",
+        sources=["acme_accrual/accrual.c"],    # relative to the plugin's setup.py
+    )
+
+The extension carries its build record (``build_record(module)``: label, compiler, flags,
+effective line, source hash, asserts), recorded with every result of the plugin's workloads
+beside the core's. The workload declares ``c_module = "acme_accrual._core"``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import pathlib
+import platform
+from collections.abc import Sequence
+
+from native import _flags, _source_hash
+
+# the build record's functions, in every plugin extension (each is its own shared object)
+RECORD_CDEF = """
+const char *bankbench_build_label(void);
+const char *bankbench_build_compiler(void);
+const char *bankbench_build_flags(void);
+const char *bankbench_build_effective_line(void);
+const char *bankbench_build_source_sha256(void);
+int bankbench_build_asserts(void);
+"""
+
+
+def own_source_hash(paths: Sequence[str | os.PathLike]) -> str:
+    """The hash of a plugin's own C, as a workload's source hash keys it (workloads/_base.py):
+    by file name, so one plugin built in two folders or on two machines hashes alike."""
+    return _source_hash.workload_source_hash(
+        {
+            f"own/{pathlib.Path(p).name}": hashlib.sha256(pathlib.Path(p).read_bytes()).hexdigest()
+            for p in paths
+        }
+    )
+
+
+def plugin_ffibuilder(
+    module_name: str,
+    cdef: str,
+    sources: Sequence[str],
+    include_dirs: Sequence[str] = (),
+    headers: Sequence[str] = (),
+    preamble: str = "#include <stdint.h>\n",
+):
+    """A cffi FFI for ``module_name`` compiled with bankbench's flags. ``headers``: the
+    plugin's own headers, hashed with ``sources`` into the record."""
+    import cffi
+
+    settings = _flags.build(platform.machine())
+    source_sha256 = own_source_hash([*sources, *headers])
+    record = {
+        "label": settings.label,
+        "flags": " ".join(settings.compile_args),
+        "effective_line": settings.effective_line,
+        "source_sha256": source_sha256,
+    }
+    functions = "".join(
+        f"const char *bankbench_build_{key}(void) {{ return {_flags.c_string(value)}; }}\n"
+        for key, value in record.items()
+    )
+    ffibuilder = cffi.FFI()
+    ffibuilder.cdef(cdef + RECORD_CDEF)
+    ffibuilder.set_source(
+        module_name,
+        preamble
+        + functions
+        + "const char *bankbench_build_compiler(void) { return __VERSION__; }\n"
+        + f"int bankbench_build_asserts(void) {{ return {int(settings.asserts)}; }}\n",
+        sources=list(sources),
+        include_dirs=list(include_dirs),
+        extra_compile_args=settings.compile_args,
+        extra_link_args=settings.link_args,
+    )
+    return ffibuilder
+
+
+def build_record(module_name: str) -> dict[str, str]:
+    """How a plugin's extension was built, in the keys of ``native.build_info()``."""
+    import cffi
+
+    module = importlib.import_module(module_name)
+    ffi, lib = module.ffi, module.lib
+
+    def text(function) -> str:
+        return ffi.string(function()).decode()
+
+    return {
+        "label": text(lib.bankbench_build_label),
+        "compiler": text(lib.bankbench_build_compiler),
+        "flags": text(lib.bankbench_build_flags),
+        "effective_line": text(lib.bankbench_build_effective_line),
+        "source_sha256": text(lib.bankbench_build_source_sha256),
+        "asserts": "on" if lib.bankbench_build_asserts() else "off",
+        "cffi_version": cffi.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def refusal(record: dict[str, str], core: dict[str, str]) -> str | None:
+    """Why a plugin's build may not run beside the core (None: it may): one run has one build
+    label, so a plugin built tuned (``-march=native``…) or custom beside a portable core, or
+    the other way round, would time two programs under one label."""
+    if record["label"] != core["label"]:
+        return (
+            f"its C was built '{record['label']}' ({record['flags']}), the core "
+            f"'{core['label']}': rebuild it with the core's settings (pip install -e . "
+            f"with the same BANKBENCH_TUNE and CFLAGS)"
+        )
+    if "=native" in record["effective_line"] and record["label"] != "tuned-native":
+        return "its C was built with -march/-mcpu=native but not labelled tuned-native"
+    return None

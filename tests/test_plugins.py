@@ -1,0 +1,267 @@
+"""The plugin seam (workloads/registry.py): every workload, bankbench's own and a bank's, comes
+in through the entry-point group ``bankbench.workloads``. Fake plugin distributions are a
+``*.dist-info`` folder (METADATA + entry_points.txt) and a module in a temporary folder put on
+sys.path, exactly what ``pip install`` leaves; each hostile one is one warning line naming it
+and its entry point, and the built-in workloads still run."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from workloads import registry
+from workloads.errors import PluginError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUILT_IN = [
+    "ledger.eod", "ledger.post", "ledger.smallbank",
+    "loan.decide", "loan.fraud", "loan.limit", "loan.schedule", "loan.score",
+]  # fmt: skip
+
+# one module holds every fake plugin's objects; the entry points pick one each
+PLUGIN_MODULE = """\
+# no docstring: bankbench list reads a plugin module's first line where there is one
+import pathlib
+
+import pyarrow as pa
+
+from workloads import Workload
+from workloads import _tables
+
+AMOUNTS = {"amount_fen": pa.int64()}
+
+
+class Good(Workload):
+    name = "acme.double"
+    unit = "amounts"
+    engines = ("python",)
+    input_schemas = {"amounts": AMOUNTS}
+    output_schemas = {"amounts": AMOUNTS}
+
+    def _generate(self, scale, seed):
+        return {"amounts": _tables.from_rows([(seed % 1000,), (7,)], AMOUNTS)}
+
+    def _run_python(self, inputs, threads):
+        rows = [(2 * a,) for a in inputs["amounts"].column("amount_fen").to_pylist()]
+        return {"amounts": _tables.from_rows(rows, AMOUNTS)}
+
+    def _check(self, inputs, outputs):
+        assert all(a % 2 == 0 for a in outputs["amounts"].column("amount_fen").to_pylist())
+
+    def _units(self, inputs):
+        return inputs["amounts"].num_rows
+
+
+class NoRun:  # generate and friends, but not a Workload and no run()
+    name = "norun.x"
+
+    def generate(self, scale, seed):
+        return {}
+
+
+class NoC(Good):  # says it has a C engine, brings no _run_c
+    name = "noc.double"
+    engines = ("c", "python")
+
+
+class WrongSchema(Good):
+    name = "schema.double"
+    output_schemas = {"amounts": {"amount_fen": "int64"}}  # a string, not a pyarrow type
+
+
+class Collides(Good):
+    name = "loan.score"
+
+
+class OutsidePrefix(Good):
+    name = "elsewhere.double"
+
+
+class Differs(Good):  # its second engine computes something else
+    name = "differs.double"
+    engines = ("python", "numpy")
+    golden_path = pathlib.Path(__file__).resolve().parent / "differs_golden.json"
+
+    def _run_numpy(self, inputs, threads):
+        rows = [(4 * a,) for a in inputs["amounts"].column("amount_fen").to_pylist()]
+        return {"amounts": _tables.from_rows(rows, AMOUNTS)}
+"""
+
+ENTRY_POINTS = {
+    "acme": "fake_plugins:Good",
+    "missing": "no_such_module_anywhere:WORKLOADS",
+    "norun": "fake_plugins:NoRun",
+    "noc": "fake_plugins:NoC",
+    "schema": "fake_plugins:WrongSchema",
+    "loan": "fake_plugins:Collides",
+    "outside": "fake_plugins:OutsidePrefix",
+    "differs": "fake_plugins:Differs",
+}
+
+
+def install_fake_distribution(
+    folder: pathlib.Path, name: str, entry_points: dict[str, str], module: str = PLUGIN_MODULE
+) -> pathlib.Path:
+    """What pip leaves for a distribution: its module and a dist-info folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fake_plugins.py").write_text(module)
+    info = folder / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = [f"{point} = {target}" for point, target in entry_points.items()]
+    (info / "entry_points.txt").write_text("[bankbench.workloads]\n" + "\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """The registry as a new process finds it; the loaded one again afterwards."""
+    registry.names()  # the built-ins loaded, so what is restored is the usual state
+    monkeypatch.setattr(registry, "_WORKLOADS", {})
+    monkeypatch.setattr(registry, "_loaded", False)
+    yield registry
+
+
+@pytest.fixture
+def fake_plugins(tmp_path, monkeypatch):
+    folder = install_fake_distribution(tmp_path / "site", "acme-plugins", ENTRY_POINTS)
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    sys.modules.pop("fake_plugins", None)
+
+
+def test_the_built_in_workloads_come_in_through_the_entry_point_group(fresh_registry):
+    points = {
+        p.name: p for p in registry.entry_points() if registry._distribution(p) == "bankbench"
+    }
+    assert sorted(points) == ["ledger", "loan"]
+    assert points["loan"].value == "workloads.loan:WORKLOADS"
+    assert registry.names() == BUILT_IN
+
+
+def test_stale_install_metadata_is_one_line_with_the_fix(fresh_registry, monkeypatch):
+    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(PluginError, match=r"reinstall: pip install -e \."):
+        registry.names()
+
+
+def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
+    fresh_registry, fake_plugins
+):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        names = registry.names()
+    assert names == sorted([*BUILT_IN, "acme.double", "differs.double"])
+    assert registry.get("loan.score").__module__ != "fake_plugins"  # the built-in kept its name
+    lines = sorted(str(w.message) for w in caught if w.category is registry.PluginWarning)
+    assert len(lines) == 6, lines
+    assert all("\n" not in line and "workload plugin acme-plugins" in line for line in lines)
+    expected = {
+        "missing": "cannot import it: ModuleNotFoundError: No module named 'no_such_module_",
+        "norun": "NoRun is not a workloads.Workload (no run, digest, check, units)",
+        "noc": "engine 'c' has no _run_c()",
+        "schema": "output_schemas must map table names to {column: pyarrow type}",
+        "loan": "workload name 'loan.score' is already taken",
+        "outside": "'elsewhere.double' is outside the entry point's prefix 'outside.'",
+    }
+    for point, reason in expected.items():
+        [line] = [line for line in lines if f"entry point '{point} = " in line]
+        assert reason in line, line
+    # once per process: asking again loads nothing again and warns no more
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        assert registry.names() == names
+    assert not again
+
+
+def test_a_good_plugin_runs_like_a_built_in(fresh_registry, fake_plugins):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.PluginWarning)
+        workload = registry.get("acme.double")
+    assert [w.name for w in registry.select(["acme.*"])] == ["acme.double"]
+    inputs = workload.generate(seed=42)
+    outputs = workload.run(inputs, engine="python")
+    workload.check(inputs, outputs)
+    assert outputs["amounts"].column("amount_fen").to_pylist() == [84, 14]
+
+
+def test_register_refuses_an_incomplete_workload_and_a_taken_name(fresh_registry):
+    from workloads.loan.score import Score
+
+    registry.names()
+    with pytest.raises(PluginError, match="already taken by workloads.loan.score.Score"):
+        registry.register(Score())
+
+    class Nameless(Score):
+        name = "Nameless"
+
+    with pytest.raises(PluginError, match="not a dotted lower-case name"):
+        registry.register(Nameless())
+
+
+def _bankbench(args: list[str], site: pathlib.Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=ROOT,
+        env=env, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory) -> pathlib.Path:
+    return install_fake_distribution(
+        tmp_path_factory.mktemp("hostile") / "site", "acme-plugins", ENTRY_POINTS
+    )
+
+
+def test_the_cli_lists_and_verifies_the_built_ins_beside_broken_plugins(hostile_site):
+    listed = _bankbench(["list"], hostile_site)
+    assert listed.returncode == 0, listed.stderr
+    assert all(name in listed.stdout for name in [*BUILT_IN, "acme.double", "differs.double"])
+    warned = [line for line in listed.stderr.splitlines() if "workload plugin" in line]
+    assert len(warned) == 6 and len(listed.stderr.splitlines()) == 6, listed.stderr
+    prefix = "bankbench: warning: workload plugin acme-plugins (entry point '"
+    assert all(line.startswith(prefix) for line in warned)
+    verified = _bankbench(["verify", "-w", "loan.limit,acme.double", "-t", "1"], hostile_site)
+    assert verified.returncode != 0  # acme.double ships no golden digest: NO GOLDEN
+    assert "loan.limit" in verified.stdout and "acme.double" in verified.stdout
+    verified = _bankbench(["verify", "-w", "loan.limit", "-t", "1"], hostile_site)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_plugins_source_hash_is_its_own_c_wherever_it_is_installed(tmp_path):
+    from workloads.loan.limit import Limit
+
+    def installed_at(folder: pathlib.Path, text: str):
+        folder.mkdir()
+        (folder / "accrual.c").write_text(text)
+
+        class Plugin(Limit):
+            name = "acme.accrual"
+            c_sources = (str(folder / "accrual.c"),)
+
+        return Plugin()
+
+    kernel = "int acme_accrue(void) { return 0; }\n"
+    here, there = installed_at(tmp_path / "a", kernel), installed_at(tmp_path / "b", kernel)
+    assert here.source_sha256() == there.source_sha256()  # two machines, two venvs
+    changed = installed_at(tmp_path / "c", kernel + "/* changed */\n")
+    assert changed.source_sha256() != here.source_sha256()  # compare: "source changed"
+
+
+def test_a_plugin_whose_engines_disagree_fails_verify_naming_it(fresh_registry, fake_plugins):
+    from bench import verify
+    from workloads import golden
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.PluginWarning)
+        workload = registry.get("differs.double")
+    golden.write_entry(workload)  # the reference's digest, in the plugin's own golden file
+    assert (fake_plugins / "differs_golden.json").exists()
+    rows = [(r.workload, r.engine, r.verdict) for r in verify.rows(["differs.*"], None, [1])]
+    assert rows == [("differs.double", "python", "OK"), ("differs.double", "numpy", "MISMATCH")]
