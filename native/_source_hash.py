@@ -19,9 +19,10 @@ def source_hash(folder: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-# what every workload's C depends on: the public header, the shared internal header and the
-# generator every workload's inputs come from (workloads/_rng.py calls it)
-SHARED_CORE = ("include/bankcore.h", "src/internal.h", "src/rng.c")
+# what every workload's C depends on: the public header, the shared internal header, the
+# generator every workload's inputs come from (workloads/_rng.py calls it) and the worker pool
+# every parallel call runs on (each workload's own task adapter sits in its own C file)
+SHARED_CORE = ("include/bankcore.h", "src/internal.h", "src/rng.c", "src/pool.c")
 
 
 def file_hashes(folder: pathlib.Path) -> dict[str, str]:

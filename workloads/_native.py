@@ -109,21 +109,21 @@ def parallel_ranges(task: str, args, n: int, threads: int) -> None:
     """The C task `task`(args, begin, end) over [0, n) in min(threads, n) near-equal
     contiguous ranges on the pool's threads (uniform work; a range whose thread has not
     started when the caller is done with its own, the caller runs)."""
-    code = lib.bb_parallel_ranges(ffi.addressof(lib, task), args, n, threads)
+    code = lib.bb_parallel_ranges(getattr(lib, task), args, n, threads)
     _check_parallel(code, task, threads)
 
 
 def parallel_groups(task: str, args, groups: int) -> None:
     """The C task on [g, g + 1) for each group g, every group on its own thread at once
     (they may meet at a barrier)."""
-    code = lib.bb_parallel_groups(ffi.addressof(lib, task), args, groups)
+    code = lib.bb_parallel_groups(getattr(lib, task), args, groups)
     _check_parallel(code, task, groups)
 
 
 def parallel_chunks(task: str, args, n: int, chunk: int, threads: int) -> None:
     """The C task over [0, n) in chunks of `chunk` that `threads` threads claim in turn
     (uneven work: a slowed thread takes fewer chunks)."""
-    code = lib.bb_parallel_chunks(ffi.addressof(lib, task), args, n, chunk, threads)
+    code = lib.bb_parallel_chunks(getattr(lib, task), args, n, chunk, threads)
     _check_parallel(code, task, threads)
 
 

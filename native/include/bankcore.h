@@ -555,7 +555,7 @@ int32_t bb_pool_threads(void);
 int64_t bb_pool_parts_taken(void);
 
 /* The tasks: each workload's row kernel or run over a range, its arguments in a struct
- * (native/src/tasks.c). */
+ * (each in its kernel's own C file). */
 typedef struct bb_score_task {
     const bb_scorecard *card; const bb_feature_columns *features;
     int32_t *score; uint8_t *band; uint8_t *decision; uint8_t *status; uint64_t *missing_variables;

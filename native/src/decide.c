@@ -96,3 +96,33 @@ int32_t bb_decide_one(bb_fraud *fraud, const bb_fraud_rules *rules, const bb_fra
     if (row < 0) return BB_INVALID_ARGUMENT;
     return bb_decide_many(fraud, rules, lists, card, limit, params, apps, row, row + 1, out);
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_decide_rows_task(const void *args, int64_t begin, int64_t end)
+{
+    const bb_decide_task *t = args;
+    return bb_decide_rows(t->card, t->limit, t->params, t->apps, t->fraud_decision,
+                          t->fraud_status, begin, end, t->out);
+}
+
+int32_t bb_decide_serve_shards(const void *args, int64_t begin, int64_t end)
+{
+    const bb_decide_serve_task *t = args;
+    if (t->batch_size < 1) return BB_INVALID_ARGUMENT;
+    for (int64_t shard = begin; shard < end; shard++) {
+        const bb_decide_session *s = &t->sessions[shard];
+        int64_t *took = t->took_ns + t->took_first[shard];
+        for (int64_t first = t->bounds[shard]; first < t->bounds[shard + 1];
+             first += t->batch_size) {
+            int64_t last = t->bounds[shard + 1] - first < t->batch_size ? t->bounds[shard + 1]
+                                                                       : first + t->batch_size;
+            int64_t start_ns = bb_now_ns();
+            int32_t rc = bb_decide_many(s->fraud, s->rules, s->lists, s->card, s->limit,
+                                        s->params, s->apps, first, last, s->out);
+            if (rc != BB_OK) return rc;
+            *took++ = bb_now_ns() - start_ns;
+        }
+    }
+    return BB_OK;
+}

@@ -420,3 +420,15 @@ int32_t bb_eod_read_loans(const bb_eod *e, bb_eod_loan_state *out)
     }
     return BB_OK;
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_eod_run_cells(const void *args, int64_t begin, int64_t end)
+{
+    const bb_eod_run_task *t = args;
+    for (int64_t cell = begin; cell < end; cell++) {   /* a step of `cells`: only this cell */
+        int32_t rc = bb_eod_run(t->eod, t->days, (int32_t)cell, t->cells, t->report);
+        if (rc != BB_OK) return rc;
+    }
+    return BB_OK;
+}

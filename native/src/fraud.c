@@ -599,3 +599,31 @@ int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists
         decision[i] = decide(rejecting, lists, events->user_id[i], matched[i], status[i]);
     return BB_OK;
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_fraud_evaluate_groups(const void *args, int64_t begin, int64_t end)
+{
+    const bb_fraud_evaluate_task *t = args;
+    for (int64_t g = begin; g < end; g++) {
+        for (uint32_t family = 1; family <= BB_FAMILY_ALL; family <<= 1) {
+            if (!(t->families[g] & family)) continue;
+            bb_fraud *state;
+            int32_t rc = bb_fraud_new(t->rules, t->lists, family, &state);
+            if (rc == BB_OK) {
+                rc = bb_fraud_evaluate(state, t->events, 0, t->n_events, t->matched[g],
+                                       t->status[g]);
+                bb_fraud_free(state);   /* before the next family: one state's tables at a time */
+            }
+            if (rc != BB_OK) return rc;
+        }
+    }
+    return BB_OK;
+}
+
+int32_t bb_fraud_decide_rows(const void *args, int64_t begin, int64_t end)
+{
+    const bb_fraud_decide_task *t = args;
+    return bb_fraud_decide(t->rules, t->lists, t->events, t->matched, t->status, begin, end,
+                           t->decision);
+}

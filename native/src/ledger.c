@@ -899,3 +899,13 @@ int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batc
                           .open = post_open, .context = &run, .cells = l ? l->n_cells : 0, .clocked = 1};
     return bb_run_batches(&work, batches, group, groups, barrier);
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_ledger_run_groups(const void *args, int64_t begin, int64_t end)
+{
+    const bb_ledger_run_task *t = args;
+    if (end != begin + 1) return BB_INVALID_ARGUMENT;   /* one group per thread, all at once */
+    return bb_ledger_run(t->ledger, t->transfers, t->batches, (int32_t)begin, t->groups,
+                         t->barrier, t->scratch, t->results);
+}

@@ -84,3 +84,11 @@ int32_t bb_limit(const bb_limit_params *params, const bb_limit_inputs *in, int64
                                  &limit_fen[i], &binding[i]);
     return BB_OK;
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_limit_rows(const void *args, int64_t begin, int64_t end)
+{
+    const bb_limit_task *t = args;
+    return bb_limit(t->params, t->in, begin, end, t->limit_fen, t->binding, t->status);
+}

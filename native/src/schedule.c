@@ -197,3 +197,11 @@ int32_t bb_schedule(const bb_loans *loans, const int64_t *offsets, int64_t begin
     }
     return BB_OK;
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_schedule_rows(const void *args, int64_t begin, int64_t end)
+{
+    const bb_schedule_task *t = args;
+    return bb_schedule(t->loans, t->offsets, begin, end, t->rows, t->totals);
+}

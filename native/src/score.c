@@ -399,3 +399,12 @@ int32_t bb_score(const bb_scorecard *card, const bb_feature_columns *features, i
     }
     return BB_OK;
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_score_rows(const void *args, int64_t begin, int64_t end)
+{
+    const bb_score_task *t = args;
+    return bb_score(t->card, t->features, begin, end, t->score, t->band, t->decision, t->status,
+                    t->missing_variables);
+}

@@ -191,3 +191,13 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                           .cells = bank ? bank->cells : 0};
     return bb_run_batches(&work, batches, group, groups, barrier);
 }
+
+/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
+ * arguments unpacked from one struct; each writes only its own part's outputs */
+int32_t bb_smallbank_run_groups(const void *args, int64_t begin, int64_t end)
+{
+    const bb_smallbank_run_task *t = args;
+    if (end != begin + 1) return BB_INVALID_ARGUMENT;   /* one group per thread, all at once */
+    return bb_smallbank_run(t->bank, t->txns, t->batches, (int32_t)begin, t->groups, t->barrier,
+                            t->results);
+}
