@@ -171,9 +171,9 @@ def speed(report: analysis.Report) -> list:
 def per_core_and_socket(report: analysis.Report) -> list:
     rows = []
     servers = report.cost.servers if report.cost else []
-    priced = {fleet.DECISIONS: "decisions", fleet.POSTINGS: "postings"}
+    priced = fleet.priced_workloads()
     for w in report.workloads:
-        cells = [analysis.WORKLOAD_WORDS.get(w, w)]
+        cells = [analysis.workload_words(w)]
         for i, t in enumerate(report.throughput.get(w, [])):
             if t is None:
                 cells.append("–")
@@ -214,8 +214,8 @@ def latency(report: analysis.Report) -> list:
             Figure(
                 "latency-cdf",
                 charts.latency_cdf(series),
-                "Per-application latency of loan decisions (loan.decide), one application per "
-                "call through Python: how long one customer waits for a decision.",
+                "Per-request latency of the online benchmark, one request per call through "
+                "Python: how long one customer waits for an answer.",
             )
         )
     else:
@@ -247,7 +247,8 @@ def latency(report: analysis.Report) -> list:
     blocks += [
         Heading(f"Capacity at p99 ≤ {slo:g} ms", 3),
         Paragraph(
-            "The highest loan.decide throughput over micro-batch sizes and thread counts whose "
+            f"The highest {fleet.priced('decisions') or 'decisions'} throughput over "
+            "micro-batch sizes and thread counts whose "
             "p99 micro-batch service time stays within the SLO (closed loop; arrival queueing is "
             "not modelled)."
         ),
@@ -266,13 +267,13 @@ def scaling(report: analysis.Report) -> list:
         for m in report.machines:
             points = analysis.scaling_points(m, w)
             if len(points) > 1:
-                curves.setdefault(analysis.WORKLOAD_WORDS.get(w, w), []).append(
+                curves.setdefault(analysis.workload_words(w), []).append(
                     (m.name, [p[0] for p in points], [p[2] for p in points])
                 )
             if points:
                 rows.append(
                     [
-                        analysis.WORKLOAD_WORDS.get(w, w),
+                        analysis.workload_words(w),
                         m.name,
                         "; ".join(
                             f"{plural(t, 'thread')}: {rate(r)}/s ({e * 100:.0f} %)"
