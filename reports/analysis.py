@@ -22,19 +22,20 @@ from bench.store import Store
 from bench.text import LABEL_WIDTH, plural, truncate, visible
 from reports import cost
 from reports.fleet import CostFigures, cost_figures
-from workloads.errors import InputError
+from workloads.errors import InputError, UnknownNameError
 
-# what each workload does, in words for a reader who does not know the ids
-WORKLOAD_WORDS = {
-    "loan.score": "credit scoring",
-    "loan.fraud": "fraud screening",
-    "loan.limit": "credit limits",
-    "loan.schedule": "repayment schedules",
-    "loan.decide": "loan decisions",
-    "ledger.post": "ledger postings",
-    "ledger.eod": "end-of-day loan servicing",
-    "ledger.smallbank": "SmallBank transactions",
-}
+
+def workload_words(name: str) -> str:
+    """What a workload does, in words (its declared title), or its id when this install does
+    not know it (a run of a plugin that is not installed here) or it declares none."""
+    from workloads import registry
+
+    try:
+        return registry.get(name).title or name
+    except UnknownNameError:
+        return name
+
+
 ENGINE_WORDS = {"c": "", "python": "Python reference", "numpy": "NumPy"}
 MODE_WORDS = {
     "batch": "batch",
@@ -45,7 +46,7 @@ MODE_WORDS = {
 
 def describe(workload: str, engine: str | None, mode: str | None, threads, batch_size) -> str:
     """A benchmark in words: 'loan decisions, batch, 2 threads'."""
-    parts = [WORKLOAD_WORDS.get(workload, workload)]
+    parts = [workload_words(workload)]
     if ENGINE_WORDS.get(engine or "c", engine):
         parts.append(ENGINE_WORDS.get(engine or "c", engine or ""))
     mode_words = MODE_WORDS.get(mode or "batch", mode or "")
@@ -328,7 +329,8 @@ def harness_overhead(machine: Machine) -> float | None:
 
 
 def latency_quantiles(machine: Machine) -> dict[str, list[int]]:
-    """Online loan.decide latency distributions (ns at samples.LATENCY_QUANTILES) by engine."""
+    """Online latency distributions (ns at samples.LATENCY_QUANTILES) by engine: the online
+    benchmark's (the workloads that declare one; today the decisions workload's)."""
     found: dict[str, list[int]] = {}
     for s in machine.samples:
         if s["mode"] == "online" and s["latency_ns_quantiles"]:

@@ -27,8 +27,6 @@ from reports import cost, numbers
 if TYPE_CHECKING:
     from reports.analysis import Machine
 
-DECISIONS = "loan.decide"
-POSTINGS = "ledger.post"
 # a projection whose 95 % range spans more than this (high / low) is withheld, with the reason
 MAX_PROJECTION_SPREAD = 2.0
 
@@ -190,6 +188,19 @@ def server_rate(
     return rate, None
 
 
+def priced_workloads() -> dict[str, str]:
+    """The workloads the cost figures price, by name: what each is priced as ("decisions",
+    "postings"), as the workloads declare (Workload.priced_as)."""
+    from workloads import registry
+
+    return {w.name: w.priced_as for w in registry.select(None) if w.priced_as}
+
+
+def priced(unit: str) -> str | None:
+    """The workload priced as ``unit`` ("decisions" or "postings"), or None."""
+    return next((name for name, what in priced_workloads().items() if what == unit), None)
+
+
 def server_figures(machine: Machine, model: cost.CostModel, projection: bool) -> ServerFigures:
     """The machine class bought: its cores (from the cost file, else the host's) at the rates
     measured at that thread count, or projected from the run's own scaling."""
@@ -198,11 +209,12 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
     sockets = mclass.sockets or machine.sockets
     withheld: dict[str, str] = {}
     rates: dict[str, scaling.Rate | None] = {}
-    decision_curve = machine.curve(DECISIONS)
+    decides, posts = priced("decisions"), priced("postings")
+    decision_curve = machine.curve(decides) if decides else []
     _, capacity_points = machine.capacity_curve(model.target.p99_ms)
     for what, points, reference in (
         ("decisions", decision_curve, None),
-        ("postings", machine.curve(POSTINGS), None),
+        ("postings", machine.curve(posts) if posts else [], None),
         # capacity measured at one thread count scales as the batch decisions do
         ("capacity", capacity_points, decision_curve),
     ):
@@ -226,8 +238,8 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
         postings,
         capacity,
         withheld,
-        machine.per_core(DECISIONS),
-        machine.per_core(POSTINGS),
+        machine.per_core(decides) if decides else None,
+        machine.per_core(posts) if posts else None,
         annual_cost=cost.annual_cost(server, model.site),
         tco={years: cost.tco(server, model.site, years) for years in cost.TCO_YEARS},
         cost_per_million_decisions=PerMillion.of(server, model.site, decisions),
@@ -277,9 +289,10 @@ def cost_figures(machines: list[Machine], model: cost.CostModel, projection: boo
                 f"is not given: {f.withheld['capacity']}"
             )
         elif servers_for_target is None and withheld is None:
+            decides = priced("decisions") or "the decisions workload"
             withheld = (
-                f"no measured loan.decide capacity configuration of {f.machine.name} met the "
-                "SLO (include loan.decide in the runs: its capacity benchmarks size the fleet)"
+                f"no measured {decides} capacity configuration of {f.machine.name} met the "
+                f"SLO (include {decides} in the runs: its capacity benchmarks size the fleet)"
             )
     if withheld is None:
         base, cand = fleet[last][0], fleet[last][1]

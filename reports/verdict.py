@@ -92,7 +92,7 @@ def headline_rows(
         if held is None or _better_threads(threads, held.threads or 1, cores):
             chosen[key["workload"]] = row
     return [
-        (f"{analysis.WORKLOAD_WORDS.get(w, w)} ({plural(r.threads or 1, 'thread')})", r)
+        (f"{analysis.workload_words(w)} ({plural(r.threads or 1, 'thread')})", r)
         for w, r in sorted(chosen.items())
     ]
 

@@ -54,6 +54,9 @@ class Workload:
     name: str = ""
     version: int = 1  # bump when the spec changes: results of other versions don't compare
     unit: str = ""  # what units() counts, e.g. "applications"
+    title: str = ""  # what it does, in words for a reader who does not know the ids (reports)
+    # the cost figure the report prices it as: "decisions" or "postings" (reports/fleet.py)
+    priced_as: str | None = None
     engines: tuple[str, ...] = ("c", "python")
     input_schemas: Mapping[str, Schema] = {}
     output_schemas: Mapping[str, Schema] = {}

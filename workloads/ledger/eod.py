@@ -207,6 +207,7 @@ def _missing(values: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 class Eod(Workload):
     name = "ledger.eod"
+    title = "end-of-day loan servicing"
     unit = "loan-days"
     engines = ("c", "python")
     c_sources = (

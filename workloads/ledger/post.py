@@ -158,6 +158,8 @@ def rebatch(transfers: pa.Table, batch_size: int) -> pa.Table:
 
 class Post(Workload):
     name = "ledger.post"
+    title = "ledger postings"
+    priced_as = "postings"
     version = 2  # 2: results carry each created transfer's amount and expired_in_batch
     unit = "transfers"
     engines = ("c", "python")

@@ -165,6 +165,7 @@ def generate(scale: float, seed: int, hotspot: bool = False) -> dict:
 
 class SmallBank(Workload):
     name = "ledger.smallbank"
+    title = "SmallBank transactions"
     unit = "transactions"
     engines = ("c", "python")
     c_sources = ("src/smallbank.c", "src/batches.c", "src/barrier.c", "src/tables.c")

@@ -291,6 +291,8 @@ class OnlinePython:
 
 class Decide(Workload):
     name = "loan.decide"
+    title = "loan decisions"
+    priced_as = "decisions"
     unit = "applications"
     engines = ("c", "python")
     c_sources = (

@@ -447,6 +447,7 @@ def precision_recall(confusion_table: pa.Table) -> tuple[tuple[int, int], tuple[
 
 class Fraud(Workload):
     name = "loan.fraud"
+    title = "fraud screening"
     unit = "events"
     engines = ("c", "python")
     c_sources = ("src/fraud.c", "src/hashmap.c", "src/tables.c")

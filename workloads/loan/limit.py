@@ -179,6 +179,7 @@ def _floor_mul_scale_div(m: np.ndarray, factor: int) -> np.ndarray:
 
 class Limit(Workload):
     name = "loan.limit"
+    title = "credit limits"
     unit = "applications"
     engines = ("c", "python", "numpy")
     c_sources = ("src/limit.c", "src/schedule.c")

@@ -141,6 +141,7 @@ def schedule_loan(principal: int, rate_ppm: int, n: int, method: int, first_due_
 
 class Schedule(Workload):
     name = "loan.schedule"
+    title = "repayment schedules"
     unit = "loans"
     engines = ("c", "python", "numpy")
     c_sources = ("src/schedule.c",)

@@ -183,6 +183,7 @@ class CFeatures:
 
 class Score(Workload):
     name = "loan.score"
+    title = "credit scoring"
     version = 2  # 2: the scores table names a row's missing variables (missing_variables)
     unit = "applications"
     engines = ("c", "python", "numpy")
