@@ -2,6 +2,9 @@
 engines at several thread and cell counts, conservation, replays, bad input."""
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import ledger_scripts  # tests/ledger_scripts.py (pytest puts tests/ on the path)
 import numpy as np
@@ -297,6 +300,33 @@ def test_check_finds_a_pending_transfer_that_should_have_expired():
     )
     with pytest.raises(AssertionError, match="past its deadline expires"):
         W.check(inputs, not_expired)
+
+
+def test_check_refuses_to_run_where_python_o_strips_its_asserts():
+    """check() states its invariants as assert statements; python -O (PYTHONOPTIMIZE) strips
+    them, so there check() must refuse to run instead of passing any output."""
+    code = f"""if True:
+        import sys
+        sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+        import ledger_scripts
+        import pyarrow as pa
+        from workloads.errors import BankbenchError
+        accounts = [{{"id": i, "ledger": 156, "code": 1, "flags": 0}} for i in (1, 2)]
+        inputs = ledger_scripts.inputs_of(accounts, [[ledger_scripts.event(5, 1, 2, 10)]])
+        out = ledger_scripts.W.run(inputs, engine="c")
+        results = out["results"]
+        i = results.schema.get_field_index("amount")
+        wrong = results.set_column(i, results.field(i), pa.array([11], results.field(i).type))
+        try:
+            ledger_scripts.W.check(inputs, dict(out, results=wrong))
+        except BankbenchError as error:
+            print(error)
+            sys.exit(0)
+        sys.exit("check() passed an output whose transfer moved 11 of its 10")
+    """
+    done = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "python -O" in done.stdout
 
 
 @pytest.mark.parametrize("cells", [1, 2, 3, 4, 7])

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from workloads import _tables
 from workloads._tables import Schema, Tables
-from workloads.errors import InputError, UnknownNameError
+from workloads.errors import BankbenchError, InputError, UnknownNameError
 
 # the golden point: the (seed, scale) of every golden digest, and the default of generate()
 CANONICAL_SEED = 42
@@ -95,6 +95,11 @@ class Workload:
 
     def check(self, inputs: Mapping[str, pa.Table], outputs: Mapping[str, pa.Table]) -> None:
         """Invariants of a correct result; raises AssertionError naming the broken one."""
+        if not __debug__:  # the invariants are assert statements, which python -O strips
+            raise BankbenchError(
+                f"{self.name}: check() cannot run under python -O (PYTHONOPTIMIZE), which strips "
+                "the assert statements its invariants are; run without -O"
+            )
         _tables.validate(outputs, self.output_schemas, f"{self.name} outputs")
         self._check(inputs, outputs)
 
