@@ -121,12 +121,15 @@ def speed_tiles(report: analysis.Report) -> list[Tile]:
                 Tile("Same results?" + who, "NO", f"Outputs differ for {names}."),
             ]
             continue
+        workloads = plural(len(report.parity), "workload")
         same = (
             Tile(
                 "Same results?" + who,
-                "YES",
-                f"Bit-identical outputs on {ran} of {plural(len(report.parity), 'workload')} "
-                "(SHA-256 of every output).",
+                # YES only where every workload was checked on both: a partial check is a
+                # partial answer, and page one says so in the big word too
+                "YES" if ran == len(report.parity) else f"{ran} OF {len(report.parity)}",
+                f"Bit-identical outputs on {ran} of {workloads} (SHA-256 of every output)"
+                + ("." if ran == len(report.parity) else "; the others did not run on both."),
             )
             if ran
             else Tile("Same results?" + who, "not checked", "No workload ran on both.")

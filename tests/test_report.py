@@ -793,3 +793,20 @@ def test_report_refuses_runs_with_nothing_in_common_as_compare_does(tmp_path, ca
     assert len(errors) == 1 and "no benchmark in common" in errors[0]
     assert "differ in seed (7 vs 42)" in errors[0]
     assert not out.exists()
+
+
+def test_page_one_says_yes_only_when_every_workload_was_checked_on_both(store, cost_file):
+    """A candidate that ran 1 of the baseline's workloads must not read "SAME RESULTS? YES"
+    on page one: the big word says how many were checked."""
+    machines, model = _machines_and_model(store, cost_file)
+    report = analysis.analyse(machines, set(), model)
+    assert _same_results_tile(report).value == "YES"
+    checked = len(report.parity)
+    report.parity["loan.unchecked"] = ["baseline", ""]  # ran on the baseline only
+    tile = _same_results_tile(report)
+    assert tile.value == f"{checked} OF {checked + 1}"
+    assert f"on {checked} of {checked + 1} workloads" in tile.sentence
+
+
+def _same_results_tile(report) -> Tile:
+    return next(t for t in verdict.speed_tiles(report) if t.label.startswith("Same results?"))
