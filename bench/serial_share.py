@@ -52,15 +52,15 @@ def row(workload: str, threads: int, split: dict[str, int]) -> dict:
         "threads": threads,
         "instructions": split["total"],
         "serial_instructions": split["serial"],
+        # of which inside a pool part, one thread alone between barriers (cross-cell steps)
+        "serial_in_parts": split["serial_in_parts"],
         "serial_share": share,
         "ceilings": {n: ceiling(split["serial"], split["total"], n) for n in CEILING_THREADS},
         "within_target": share <= TARGET_SHARE,
     }
 
 
-def measure(
-    workloads: list[str], threads: list[int], scale: float, seed: int
-) -> list[dict]:
+def measure(workloads: list[str], threads: list[int], scale: float, seed: int) -> list[dict]:
     """Run each workload's worker under callgrind; the table's rows, workload by workload."""
     valgrind = callgrind.check_available(None)
     from_start = not callgrind.core_starts_instrumentation()
@@ -126,19 +126,23 @@ def render(rows: list[dict], scale: float) -> str:
     """The table as text: one line per workload and thread count."""
     header = (
         f"{'workload':<18} {'threads':>7} {'instructions':>14} {'serial':>12} "
-        f"{'serial %':>9} "
+        f"{'in parts':>11} {'serial %':>9} "
         + " ".join(f"{f'bound@{n}':>9}" for n in CEILING_THREADS)
     )
     lines = [
         f"serial share of each batch workload's C call (callgrind instruction counts, scale "
-        f"{scale}); bound@N: Amdahl's ceiling on the speed-up at N threads, an upper bound",
+        f"{scale}); serial: run by one thread while the others wait, 'in parts' of it "
+        "between barriers inside a parallel call (cross-cell steps), the rest outside "
+        "(set-up, merges); bound@N: Amdahl's ceiling on the speed-up at N threads, an upper "
+        "bound",
         header,
     ]
     for r in rows:
         mark = "" if r["within_target"] else "  above 1 %"
         lines.append(
             f"{r['workload']:<18} {r['threads']:>7} {r['instructions']:>14,} "
-            f"{r['serial_instructions']:>12,} {float(r['serial_share']) * 100:>8.3f}% "
+            f"{r['serial_instructions']:>12,} {r['serial_in_parts']:>11,} "
+            f"{float(r['serial_share']) * 100:>8.3f}% "
             + " ".join(f"{float(c):>8.1f}x" for c in r["ceilings"].values())
             + mark
         )
@@ -146,4 +150,6 @@ def render(rows: list[dict], scale: float) -> str:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), [int(t) for t in sys.argv[4].split(",")])
+    _worker(
+        sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), [int(t) for t in sys.argv[4].split(",")]
+    )

@@ -238,15 +238,20 @@ def parse(lines: Iterable[str]) -> dict[str, Any]:
 PART_FUNCTION = WORKER_PARTS[1]
 # the waits inside a part: the sharded loop's threads meeting at its barrier
 PART_WAIT_FUNCTIONS = frozenset({"bb_barrier_wait"})
+# inside a part, but alone: the sharded loop's group 0 between two barriers (the cross-cell
+# events, planning and opening a batch) while every other group waits (native/src/batches.c)
+PART_ALONE_FUNCTIONS = frozenset({"bb_batches_alone"})
 
 
 def parallel_split(lines: Iterable[str]) -> dict[str, int]:
     """A callgrind dump → instructions (Ir) of the core's work in the window (``total``: as
     ``parse``'s ``core``, but the allocator counted in wherever it runs) and of the part of
     it inside the pool's parts (``parallel``: every call of PART_FUNCTION, on any thread,
-    less the PART_WAIT_FUNCTIONS waits inside). ``serial`` is the rest: the calling
-    thread's work outside the parts while the workers wait (set-up, merges, cross-cell
-    steps). Every wait (WAIT_FUNCTIONS) is left out of both: it is scheduling, not work."""
+    less the PART_WAIT_FUNCTIONS waits and the PART_ALONE_FUNCTIONS sections inside).
+    ``serial`` is the rest: the calling thread's work outside the parts while the workers
+    wait (set-up, merges), and the sections inside parts that one thread runs while the
+    others wait at a barrier (cross-cell steps). Every wait (WAIT_FUNCTIONS) is left out of
+    both: it is scheduling, not work."""
     events: list[str] = []
     positions = 1
     function = callee = ""
@@ -257,9 +262,9 @@ def parallel_split(lines: Iterable[str]) -> dict[str, int]:
         if pending_call:
             pending_call = False
             instructions = int(line.split()[positions:][events.index("Ir")])
-            is_entry = function.startswith(WRAPPER_PREFIX) and callee == function[
-                len(WRAPPER_PREFIX) :
-            ]
+            is_entry = (
+                function.startswith(WRAPPER_PREFIX) and callee == function[len(WRAPPER_PREFIX) :]
+            )
             if (is_entry and callee not in (BEGIN, END)) or (function, callee) == WORKER_PARTS:
                 sums["core"] += instructions
             if callee in WAIT_FUNCTIONS and function not in (*WAIT_FUNCTIONS, WORKER_PARTS[0]):
@@ -268,6 +273,8 @@ def parallel_split(lines: Iterable[str]) -> dict[str, int]:
                 sums["parts"] += instructions
             if callee in PART_WAIT_FUNCTIONS and function not in WAIT_FUNCTIONS:
                 sums["part_waiting"] += instructions
+            if callee in PART_ALONE_FUNCTIONS:
+                sums["alone"] += instructions
             continue
         if line.startswith("fn="):
             function = line[3:]  # names uncompressed (``command``: --compress-strings=no)
@@ -281,9 +288,14 @@ def parallel_split(lines: Iterable[str]) -> dict[str, int]:
             positions = len(line.split()) - 1
     assert "Ir" in events, "not a callgrind dump with instruction counts"
     total = sums["core"] - sums["waiting"]
-    parallel = sums["parts"] - sums["part_waiting"]
+    parallel = sums["parts"] - sums["part_waiting"] - sums["alone"]
     assert 0 <= parallel <= total, sums
-    return {"total": total, "parallel": parallel, "serial": total - parallel}
+    return {
+        "total": total,
+        "parallel": parallel,
+        "serial": total - parallel,
+        "serial_in_parts": sums["alone"],
+    }
 
 
 def counts_of(totals: dict[str, int], scope: str) -> Counts:
