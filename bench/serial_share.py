@@ -18,6 +18,7 @@ bandwidth, the caches and the pool's wake-ups only lower it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -104,7 +105,7 @@ def _worker(name: str, scale: float, seed: int, threads: list[int]) -> None:
     meter = callgrind.Meter()
     for count in threads:
         _, split = meter.measure_dump(
-            lambda count=count: workload.run(inputs, ENGINE, count),
+            functools.partial(workload.run, inputs, ENGINE, count),
             warmup=True,
             read=callgrind.parallel_split,
         )
