@@ -329,6 +329,51 @@ def topology() -> dict:
     }
 
 
+# who first writes each worker's share of the inputs, which decides the NUMA node its pages
+# live on (Linux places a page on the node of the thread that first touches it): today the
+# inputs are generated and written by Python on the main thread before any parallel call
+FIRST_TOUCH = "main thread"
+
+
+def placement_policy(
+    threads: list[int], nodes: dict[str, list[int]], pinned_cpus: list[int] | None
+) -> dict:
+    """Where a run's threads and input pages are: who first touches each worker's share of
+    the inputs, and the NUMA nodes its threads span (pinned: the nodes of the CPUs its widest
+    call uses; unpinned: every node the scheduler may use). ``nodes`` maps each NUMA node to
+    its usable CPUs (bench.run.numa_nodes)."""
+    widest = max(threads)
+    if pinned_cpus:
+        used = {pinned_cpus[i % len(pinned_cpus)] for i in range(widest)}
+        spanned = sorted(node for node, cpus in nodes.items() if used & set(cpus))
+        threads_on = f"pinned, {widest} threads on CPUs in turn from each node"
+    else:
+        spanned = sorted(nodes)
+        threads_on = "unpinned: the scheduler places the threads on any usable CPU"
+    status = _read("/proc/self/status") or ""
+    allowed = re.search(r"^Mems_allowed_list:\s*(\S+)", status, re.M)
+    if len(nodes) == 1:
+        summary = (
+            f"one NUMA node ({spanned[0]}): every thread and every page on it; placement "
+            "cannot change a result"
+        )
+    else:
+        summary = (
+            f"{len(spanned)} of {len(nodes)} NUMA nodes ({', '.join(spanned)}), {threads_on}; "
+            f"inputs first touched by the {FIRST_TOUCH}, so on its node: the other nodes' "
+            "threads read them remotely"
+        )
+    return {
+        "first_touch": FIRST_TOUCH,
+        "pinned": bool(pinned_cpus),
+        "threads_max": widest,
+        "numa_nodes": len(nodes),
+        "numa_nodes_spanned": spanned,
+        "memory_nodes_allowed": allowed.group(1) if allowed else None,
+        "summary": summary,
+    }
+
+
 def memory_and_os() -> dict:
     try:
         import psutil

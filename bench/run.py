@@ -239,6 +239,9 @@ def run(
             file=sys.stderr,
         )
     where = placement() if plan.pin else None
+    facts["placement_policy"] = fingerprint.placement_policy(
+        list(plan.threads), numa_nodes(), where["cpus"] if where else None
+    )
     record = RunRecord.start(
         new_run_id(),
         plan.label,

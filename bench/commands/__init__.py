@@ -17,6 +17,7 @@ from bench.commands import (
     report,
     run,
     runs,
+    scaling_bound,
     show,
     verify,
 )
@@ -33,6 +34,7 @@ COMMANDS = (
     import_files,
     env,
     probe,
+    scaling_bound,
     compare,
     audit,
     report,

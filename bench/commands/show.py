@@ -39,6 +39,9 @@ def main(args) -> int:
         f"started {run['started_at']}"
     )
     print_tables(store.samples([run["run_id"]]), args.slo)
+    policy = json.loads(run.get("fingerprint_json") or "{}").get("placement_policy")
+    if policy:
+        print(f"placement: {text.terminal(policy['summary'], 400)}")
     dispatch = dispatch_line(json.loads(run.get("probes_json") or "{}"))
     if dispatch:
         print(dispatch)

@@ -233,6 +233,71 @@ def parse(lines: Iterable[str]) -> dict[str, Any]:
     }
 
 
+# the serial share (bench/serial_share.py): a pool part runs while the other threads run
+# theirs; everything else the core does in a call runs on the calling thread alone
+PART_FUNCTION = WORKER_PARTS[1]
+# the waits inside a part: the sharded loop's threads meeting at its barrier
+PART_WAIT_FUNCTIONS = frozenset({"bb_barrier_wait"})
+# inside a part, but alone: the sharded loop's group 0 between two barriers (the cross-cell
+# events, planning and opening a batch) while every other group waits (native/src/batches.c)
+PART_ALONE_FUNCTIONS = frozenset({"bb_batches_alone"})
+
+
+def parallel_split(lines: Iterable[str]) -> dict[str, int]:
+    """A callgrind dump → instructions (Ir) of the core's work in the window (``total``: as
+    ``parse``'s ``core``, but the allocator counted in wherever it runs) and of the part of
+    it inside the pool's parts (``parallel``: every call of PART_FUNCTION, on any thread,
+    less the PART_WAIT_FUNCTIONS waits and the PART_ALONE_FUNCTIONS sections inside).
+    ``serial`` is the rest: the calling thread's work outside the parts while the workers
+    wait (set-up, merges), and the sections inside parts that one thread runs while the
+    others wait at a barrier (cross-cell steps). Every wait (WAIT_FUNCTIONS) is left out of
+    both: it is scheduling, not work."""
+    events: list[str] = []
+    positions = 1
+    function = callee = ""
+    sums = collections.Counter[str]()
+    pending_call = False
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if pending_call:
+            pending_call = False
+            instructions = int(line.split()[positions:][events.index("Ir")])
+            is_entry = (
+                function.startswith(WRAPPER_PREFIX) and callee == function[len(WRAPPER_PREFIX) :]
+            )
+            if (is_entry and callee not in (BEGIN, END)) or (function, callee) == WORKER_PARTS:
+                sums["core"] += instructions
+            if callee in WAIT_FUNCTIONS and function not in (*WAIT_FUNCTIONS, WORKER_PARTS[0]):
+                sums["waiting"] += instructions
+            if callee == PART_FUNCTION:
+                sums["parts"] += instructions
+            if callee in PART_WAIT_FUNCTIONS and function not in WAIT_FUNCTIONS:
+                sums["part_waiting"] += instructions
+            if callee in PART_ALONE_FUNCTIONS:
+                sums["alone"] += instructions
+            continue
+        if line.startswith("fn="):
+            function = line[3:]  # names uncompressed (``command``: --compress-strings=no)
+        elif line.startswith("cfn="):
+            callee = line[4:]
+        elif line.startswith("calls="):
+            pending_call = True
+        elif line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("positions:"):
+            positions = len(line.split()) - 1
+    assert "Ir" in events, "not a callgrind dump with instruction counts"
+    total = sums["core"] - sums["waiting"]
+    parallel = sums["parts"] - sums["part_waiting"] - sums["alone"]
+    assert 0 <= parallel <= total, sums
+    return {
+        "total": total,
+        "parallel": parallel,
+        "serial": total - parallel,
+        "serial_in_parts": sums["alone"],
+    }
+
+
 def counts_of(totals: dict[str, int], scope: str) -> Counts:
     """callgrind's events → Counts: Ir instructions, Bc + Bi branches, Bcm + Bim
     mispredicted, D1mr + D1mw level-1 data misses, ILmr + DLmr + DLmw last-level misses.
@@ -296,6 +361,14 @@ class Meter:
         and faults pages in, and it fills the simulated caches (emptied when
         instrumentation starts) as the measured call will find them."""
         assert scope in (CORE, CALL), scope
+        result, parsed = self.measure_dump(call, warmup, parse)
+        if scope == CORE and not parsed["entries"]:
+            raise MeasureUnavailable("the measured call made no call into the C core")
+        return result, counts_of(parsed[scope], scope)
+
+    def measure_dump(self, call: Callable[[], Any], warmup: bool, read: Callable[[Any], Any]):
+        """call() between the two markers, as ``measure``; its result and ``read`` of the
+        window's dump (an open file of it)."""
         before = set(self._dumps())
         self._instrument(1)
         try:
@@ -320,11 +393,9 @@ class Meter:
             )
         path = self._dumps()[new[0]]
         with open(path) as dump:
-            parsed = parse(dump)
+            parsed = read(dump)
         os.unlink(path)  # one dump per call; the run can have hundreds
-        if scope == CORE and not parsed["entries"]:
-            raise MeasureUnavailable("the measured call made no call into the C core")
-        return result, counts_of(parsed[scope], scope)
+        return result, parsed
 
 
 def valgrind_log_tail(dump_base: pathlib.Path, lines: int = 5) -> str:
