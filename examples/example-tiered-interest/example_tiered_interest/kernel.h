@@ -15,6 +15,20 @@
 int32_t example_tiered_interest_accrue(const int64_t *balance_fen, int64_t count,
                                        const int64_t *upper_fen, const int64_t *rate_ppm,
                                        int64_t tier_count, int64_t *interest_fen);
+
+/* one accrual's arrays, for the range task */
+typedef struct {
+    const int64_t *balance_fen;
+    const int64_t *upper_fen;
+    const int64_t *rate_ppm;
+    int64_t tier_count;
+    int64_t *interest_fen;
+} example_tiered_interest_args;
+
+/* accounts [begin, end) of one accrual (args: an example_tiered_interest_args): the core's
+   pool runs it over contiguous ranges, one per thread (bb_parallel_ranges); each account's
+   interest depends on that account alone, so the split cannot change a result */
+int32_t example_tiered_interest_range(const void *args, int64_t begin, int64_t end);
 /* END CDEF */
 
 #endif

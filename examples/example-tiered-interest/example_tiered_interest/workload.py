@@ -38,7 +38,7 @@ class ExampleTieredInterest(Workload):
     engines = ("c", "python")
     input_schemas = {"accounts": ACCOUNTS, "tiers": TIERS}
     output_schemas = {"interest": INTEREST}
-    benchmarks = (Benchmark(BATCH),)
+    benchmarks = (Benchmark(BATCH, threaded=True),)  # the C on the core's pool
     c_sources = (str(HERE / "kernel.c"), str(HERE / "kernel.h"))  # its source hash
     # its extension, built by build_core.py: its build record is recorded with its results
     c_module = "example_tiered_interest._core"
@@ -87,14 +87,23 @@ class ExampleTieredInterest(Workload):
         upper = _native.column_view(inputs["tiers"].column("upper_fen"))
         rate = _native.column_view(inputs["tiers"].column("rate_ppm"))
         interest = np.empty(len(balance), dtype=np.int64)
-        status = lib.example_tiered_interest_accrue(
-            ffi.from_buffer("int64_t[]", balance),
-            len(balance),
-            ffi.from_buffer("int64_t[]", upper),
-            ffi.from_buffer("int64_t[]", rate),
-            len(upper),
-            ffi.from_buffer("int64_t[]", interest, require_writable=True),
+        arrays = {  # kept alive here: the struct below holds only their addresses
+            "balance_fen": ffi.from_buffer("int64_t[]", balance),
+            "upper_fen": ffi.from_buffer("int64_t[]", upper),
+            "rate_ppm": ffi.from_buffer("int64_t[]", rate),
+            "interest_fen": ffi.from_buffer("int64_t[]", interest, require_writable=True),
+        }
+        args = ffi.new("example_tiered_interest_args *", {**arrays, "tier_count": len(upper)})
+        # the core's pool runs the kernel's range task on `threads` threads: the task and its
+        # arguments cross from this extension's FFI to the core's as plain addresses
+        task = _native.ffi.cast(
+            "bb_task_fn",
+            int(ffi.cast("uintptr_t", ffi.addressof(lib, "example_tiered_interest_range"))),
         )
+        task_args = _native.ffi.cast("const void *", int(ffi.cast("uintptr_t", args)))
+        status = _native.lib.bb_parallel_ranges(task, task_args, len(balance), threads)
+        if status == _native.lib.BB_THREADS_UNAVAILABLE:  # the pool's own status
+            _native._check_parallel(status, "example_tiered_interest_range", threads)
         if status != 0:
             name = STATUS.get(status, "UNKNOWN")
             raise NativeError(f"{self.name}: the kernel returned {name}", status, name)
