@@ -17,7 +17,6 @@ import pytest
 from workloads import registry
 from workloads.errors import PluginError
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILT_IN = [
     "ledger.eod", "ledger.post", "ledger.smallbank",
     "loan.decide", "loan.fraud", "loan.limit", "loan.schedule", "loan.score",
@@ -207,7 +206,7 @@ def test_register_refuses_an_incomplete_workload_and_a_taken_name(fresh_registry
 def _bankbench(args: list[str], site: pathlib.Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(site)}
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=site,
         env=env, timeout=600,
     )  # fmt: skip
 
