@@ -267,7 +267,11 @@ def test_report_from_real_runs(store, tmp_path, capsys, host_emulated):
     html = (out / "report.html").read_text()
     # runs from an emulated host are reported, with no speed verdict and the reason
     assert ("NO SPEED VERDICT" in html and "ran under emulation" in html) is host_emulated
-    assert "loan.limit[c-2t-0.002]" in html and "No cost file was given" in html
+    # both machines' outputs agree, on any host; the per-benchmark speed table only where the
+    # timings were compared (under emulation a benchmark is named only if it was noisy)
+    assert "<tr><td>loan.limit</td><td>baseline</td><td>same</td></tr>" in html
+    assert ("loan.limit[c-2t-0.002]</td>" in html) is not host_emulated
+    assert "No cost file was given" in html
     assert (out / "report.pdf").stat().st_size > 10_000
 
 
