@@ -114,8 +114,8 @@ def _refuse_untimed(run: dict, what: str) -> None:
 def pytest_benchmark_document(run: dict, samples: pa.Table) -> dict:
     """The run as a pytest-benchmark JSON file (format 3 and later, with its raw data): what
     `bankbench import` and `pytest-benchmark compare` read. Each benchmark keeps its id as
-    ``name`` and ``fullname``, its workload as ``group``, and its engine, threads, scale, mode
-    and batch size as ``params``; units per call and the output digest go in ``extra_info``."""
+    ``name`` and ``fullname``, its workload as ``group``, and its engine, threads, scale, seed,
+    mode and batch size as ``params``; units per call and the output digest go in ``extra_info``."""
     from importlib import metadata
 
     from bench.records import RunRecord
@@ -128,7 +128,8 @@ def pytest_benchmark_document(run: dict, samples: pa.Table) -> dict:
         if not seconds:
             continue
         first = rows[0]
-        params = {k: first.get(k) for k in ("engine", "threads", "scale", "mode", "batch_size")}
+        keys = ("engine", "threads", "scale", "seed", "mode", "batch_size")
+        params = {k: first.get(k) for k in keys}
         benchmarks.append(
             {
                 "group": first.get("workload"),

@@ -7,7 +7,11 @@ Formats read: every version since 3.0 (``--benchmark-json`` and ``--benchmark-sa
 per-round times in ``stats.data`` (present with ``--benchmark-json`` and with
 ``--benchmark-save-data``), each the mean of ``stats.iterations`` calls, which is kept; a file
 saved without raw data gives one sample, its median (source ``pytest-benchmark median``).
-pytest-benchmark's version goes in the run's ``pytest_benchmark_version``.
+pytest-benchmark's version goes in the run's ``pytest_benchmark_version``. A benchmark's
+``scale`` and ``seed``, where its ``params`` or ``extra_info`` name them (``bankbench export
+--format pytest-benchmark`` writes both in ``params``), are kept in its samples, and a seed
+all of a file's benchmarks share is the run's; a value of another kind (a project's own
+"scale" of "large") is theirs, not ours, and is left out.
 
 A file is validated completely before anything is written, and its samples are written
 before its run row, so the store never holds an imported run without its samples.
@@ -36,6 +40,8 @@ class Benchmark:
     seconds: list[float]  # per round, each the mean of ``iterations`` calls
     iterations: int
     source: str
+    scale: float | None = None  # where the file says (params or extra_info)
+    seed: int | None = None
 
 
 @dataclass
@@ -79,6 +85,30 @@ def _positive_seconds(value: Any) -> bool:
     )
 
 
+SEED_MAX = 2**63 - 1  # the store's int64
+
+
+def _described(entry: dict, key: str) -> Any:
+    """What the entry's params or extra_info say of ``key`` (params first: pytest's own)."""
+    for where in ("params", "extra_info"):
+        said = entry.get(where)
+        if isinstance(said, dict) and said.get(key) is not None:
+            return said[key]
+    return None
+
+
+def _scale(value: Any) -> float | None:
+    """bankbench's scale: a positive finite number; anything else is the project's own."""
+    return float(value) if _positive_seconds(value) else None
+
+
+def _seed(value: Any) -> int | None:
+    """bankbench's seed: a whole number the store's int64 holds."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= SEED_MAX:
+        return value
+    return None
+
+
 def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise InputError(f"{path}: benchmark {index} has no 'name'; nothing was imported")
@@ -112,6 +142,8 @@ def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
         seconds=seconds,
         iterations=iterations,
         source=SOURCE_RAW if raw is not None else SOURCE_MEDIAN,
+        scale=_scale(_described(entry, "scale")),
+        seed=_seed(_described(entry, "seed")),
     )
 
 
@@ -160,6 +192,7 @@ def _run_row(imported: Imported, label: str | None) -> RunRecord:
     commit = data.get("commit_info")
     commit = commit if isinstance(commit, dict) else {}
     version = data.get("version")
+    seeds = {benchmark.seed for benchmark in imported.benchmarks}
     return RunRecord.start(
         new_run_id(),
         label or imported.path.stem,
@@ -171,6 +204,7 @@ def _run_row(imported: Imported, label: str | None) -> RunRecord:
         bankbench_version=None,  # not a bankbench run
         pytest_benchmark_version=str(version) if version is not None else None,
         git_commit=commit.get("id"),
+        seed=seeds.pop() if len(seeds) == 1 else None,  # one seed, every benchmark's
     )
 
 
@@ -188,6 +222,8 @@ def write(store: Store, imported: Imported, label: str | None) -> tuple[str, int
                 seconds=seconds,
                 iterations=benchmark.iterations,
                 source=benchmark.source,
+                scale=benchmark.scale,
+                seed=benchmark.seed,
             )
             for i, seconds in enumerate(benchmark.seconds)
         ]

@@ -105,6 +105,9 @@ def test_pytest_benchmark_file_round_trips_through_import_with_the_same_medians(
     imported = [r for r in store.runs().to_pylist() if r["status"] == "imported"]
     (run,) = imported
     assert _medians(store, run["run_id"]) == _medians(store, "timed")  # exactly: same floats
+    rows = store.samples([run["run_id"]]).to_pylist()
+    assert {(r["scale"], r["seed"]) for r in rows} == {(0.002, 42)}  # kept, not lost
+    assert run["seed"] == 42  # every benchmark's, so the run's
     stats = {b["name"]: b["stats"] for b in document["benchmarks"]}
     assert stats["loan.score[c-1t-0.002]"]["median"] == 0.0020
     assert stats["loan.score[c-1t-0.002]"]["iterations"] == 7

@@ -188,3 +188,45 @@ def test_csv_export_keeps_every_column_of_every_sample_mode(tmp_path, capsys):
         sources |= {r["source"] for r in rows}
     assert modes == {"batch", "online", "capacity", "imported"}
     assert sources == {"bankbench", "pytest-benchmark", "pytest-benchmark median"}
+
+
+def _file_with(tmp_path, name: str, described: list[tuple[str, dict]]) -> pathlib.Path:
+    """A pytest-benchmark file whose benchmarks say what they ran in params or extra_info."""
+    data = json.loads(FILES["v5-data"].read_text())
+    template = data["benchmarks"][0]
+    data["benchmarks"] = [
+        {**template, "name": f"test_x[{i}]", "fullname": f"t.py::test_x[{i}]", "params": None,
+         "extra_info": {}, where: said}
+        for i, (where, said) in enumerate(described)
+    ]  # fmt: skip
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_an_imported_benchmarks_scale_and_seed_are_kept_where_the_file_says_them(tmp_path, capsys):
+    store = tmp_path / "store"
+    shared = _file_with(
+        tmp_path,
+        "shared.json",
+        [("params", {"engine": "c", "scale": 0.002, "seed": 42}),
+         ("extra_info", {"scale": 1, "seed": 42})],
+    )  # fmt: skip
+    theirs = _file_with(
+        tmp_path,
+        "theirs.json",
+        [("params", {"scale": 0.5, "seed": 7}),
+         ("params", {"scale": "large", "seed": True}),  # the project's own words, not ours
+         ("extra_info", {"scale": float("nan"), "seed": -1})],
+    )  # fmt: skip
+    code, out, _ = _bankbench(capsys, "import", shared, theirs, "--store", store)
+    assert code == 0, out
+    for label, expected, run_seed in (
+        ("shared", [(0.002, 42), (1.0, 42)], 42),
+        ("theirs", [(0.5, 7), (None, None), (None, None)], None),
+    ):
+        run = Store(str(store)).find_run(label)
+        rows = Store(str(store)).samples([run["run_id"]]).to_pylist()
+        kept = {r["benchmark"]: (r["scale"], r["seed"]) for r in rows}
+        assert [kept[f"t.py::test_x[{i}]"] for i in range(len(expected))] == expected
+        assert run["seed"] == run_seed  # a run's seed only where every benchmark shares it
