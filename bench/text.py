@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html as _html
 import re
+import shlex
 import unicodedata
 
 ELLIPSIS = "…"
@@ -96,6 +97,41 @@ def pdf(text: object, width: int | None = None) -> str:
     """For the PDF (fpdf2 draws text, it does not parse markup): visible controls only."""
     shown = visible(text)
     return truncate(shown, width) if width else shown
+
+
+def _shell_escaped(char: str) -> str:
+    """One character in bash's ANSI-C quoting ($'…'): visible()'s escapes, by code point."""
+    code = ord(char)
+    if char in "\\'":
+        return "\\" + char
+    if unicodedata.category(char) not in ("Cc", "Cf"):
+        return char
+    if char in "\n\r\t":
+        return _escaped(char)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    # bash's \x writes a byte; \u and \U write the code point in UTF-8
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def command(line: str) -> str:
+    """A stored command line as a shell reruns it, with nothing invisible in it: each word that
+    holds a control or format character (a label with a newline) is written in bash's ANSI-C
+    quoting, ``$'night\\nrun'``, whose escapes are visible()'s; the others as shlex quotes
+    them. A line that does not split as shell words is shown as it is (each format's seam
+    still makes its controls visible)."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return line
+    if visible(line) == line:
+        return line  # nothing to show otherwise: the line as it was typed
+    return " ".join(
+        shlex.quote(word)
+        if visible(word) == word
+        else "$'" + "".join(map(_shell_escaped, word)) + "'"
+        for word in words
+    )
 
 
 def chart(text: object, width: int = LABEL_WIDTH) -> str:

@@ -102,9 +102,15 @@ def to_html(document: Document) -> str:
                 f"<figcaption>{_e(block.caption)}</figcaption></figure>"
             )
         elif isinstance(block, Code):
-            parts.append("<pre>" + "\n".join(map(seam.html, block.lines)) + "</pre>")
+            parts.append("<pre>" + "\n".join(seam.html(c) for c in _commands(block)) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _commands(block: Code) -> list[str]:
+    """A Code block's commands as a shell reruns them (a label's newline as $'…\\n…', not a
+    \\n a shell would read as two characters); each format's seam escapes them after."""
+    return [seam.command(line) for line in block.lines]
 
 
 # ---- Markdown ----
@@ -142,7 +148,7 @@ def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict
             lines += [f"![{_m(block.caption)}]({image_folder}/{name})", ""]
         elif isinstance(block, Code):
             fence = "~~~~"  # a fenced block is literal text: only a fence could end it early
-            code = "\n".join(map(seam.visible, block.lines)).replace("~~~", "~ ~ ~")
+            code = "\n".join(map(seam.visible, _commands(block))).replace("~~~", "~ ~ ~")
             lines += [fence, code, fence, ""]
     return "\n".join(lines), images
 
@@ -296,7 +302,7 @@ def to_pdf(document: Document) -> bytes:
             pdf.multi_cell(
                 width,
                 4,
-                "\n".join(map(seam.pdf, block.lines)),
+                "\n".join(map(seam.pdf, _commands(block))),
                 new_x="LMARGIN",
                 new_y="NEXT",
                 align="L",

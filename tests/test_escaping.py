@@ -7,6 +7,7 @@ must receive no control character; the PDF must render; a failed report must lea
 import datetime
 import html.parser
 import json
+import shlex
 import shutil
 import subprocess
 
@@ -376,3 +377,40 @@ def test_warnings_show_user_text_escaped(capsys):
     warnings.warn_explicit("label \x1b[31mred\u202e\r\nnext", UserWarning, "x.py", 1)
     err = capsys.readouterr().err
     assert err == "bankbench: warning: label \\x1b[31mred\\u202e\\r\\nnext\n"
+
+
+def test_a_command_shows_a_hostile_word_as_a_shell_reruns_it():
+    """The manifest's commands: a label with a newline (or any control or bidi character) is
+    shown in bash's $'…' quoting, visible and, run again, the very same argument; the shell
+    gets back every word exactly. Words without such characters stay as shlex quotes them."""
+    words = ["bankbench", "run", "--label", PIECES.replace("\x00", ""), "night\nrun", "a'b\\c"]
+    words += ["tag\U000e0001", "plain"]
+    line = shlex.join(words)
+    shown = text.command(line)
+    assert text.visible(shown) == shown  # nothing invisible is left
+    assert "--label $'night\\nrun'" in text.command(shlex.join(["x", "--label", "night\nrun"]))
+    assert text.command("bankbench run -w 'loan.*' --label day") == (
+        "bankbench run -w 'loan.*' --label day"  # nothing to show otherwise: unchanged
+    )
+    assert text.command("bankbench 'unbalanced\n") == "bankbench 'unbalanced\n"  # seams escape it
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash not installed")
+    done = subprocess.run([bash, "-c", "printf '%s\\0' " + shown], capture_output=True, check=True)
+    assert done.stdout.decode().split("\0")[:-1] == words
+
+
+def test_the_reports_commands_show_a_labels_newline_as_a_shell_reruns_it():
+    from reports.document import Code, Document
+
+    document = Document("t", "s", [Code(["bankbench run -p smoke --label 'night\nrun'"])])
+    expected = "bankbench run -p smoke --label $'night\\nrun'"
+    assert f"<pre>{html.escape(expected)}</pre>" in render.to_html(document)
+    assert f"~~~~\n{expected}\n~~~~" in render.to_markdown(document, None)[0]
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("pdftotext not installed")
+    pdf = subprocess.run(
+        [pdftotext, "-", "-"], input=render.to_pdf(document), capture_output=True, check=True
+    )
+    assert expected in pdf.stdout.decode()
