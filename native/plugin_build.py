@@ -13,7 +13,14 @@ A plugin's build script, named in its setup.py as ``cffi_modules=["build_core.py
 
 The extension carries its build record (``build_record(module)``: label, compiler, flags,
 effective line, source hash, asserts), recorded with every result of the plugin's workloads
-beside the core's. The workload declares ``c_module = "acme_accrual._core"``."""
+beside the core's. The workload declares ``c_module = "acme_accrual._core"``.
+
+``bankbench new-workload`` copies this file with ``_flags.py`` and ``_source_hash.py`` into the
+plugin's ``bankbench_build/`` folder, so the plugin builds with setuptools and cffi alone, in
+pip's isolated build environment, where bankbench is not (it is on no package index). The copy
+is the same definition, not a second one: a plugin whose recorded flags differ from the
+core's (a copy older than the installed bankbench) is left out with the command that
+refreshes it (``refusal``)."""
 
 from __future__ import annotations
 
@@ -24,7 +31,11 @@ import pathlib
 import platform
 from collections.abc import Sequence
 
-from native import _flags, _source_hash
+if __package__:  # native.plugin_build, in bankbench
+    from native import _flags, _source_hash
+else:  # a plugin's copy (bankbench_build/), beside copies of its two standard-library helpers
+    import _flags  # type: ignore[no-redef]
+    import _source_hash  # type: ignore[no-redef]
 
 # the build record's functions, in every plugin extension (each is its own shared object)
 RECORD_CDEF = """
@@ -122,4 +133,17 @@ def refusal(record: dict[str, str], core: dict[str, str]) -> str | None:
         )
     if "=native" in record["effective_line"] and record["label"] != "tuned-native":
         return "its C was built with -march/-mcpu=native but not labelled tuned-native"
+    if pinned_flags(record["flags"]) != pinned_flags(core["flags"]):
+        return (
+            f"its C was built with '{record['flags']}', the core with '{core['flags']}' (the "
+            "plugin's copy of the build helper is from another bankbench): refresh it with "
+            "bankbench new-workload --refresh-build-helper <the plugin's folder>, then "
+            "pip install -e <the plugin's folder>"
+        )
     return None
+
+
+def pinned_flags(flags: str) -> list[str]:
+    """A build's compile flags less the assertion switch, which only the core's own C reads
+    (its BB_ASSERT macro; recorded apart, as ``asserts``)."""
+    return [flag for flag in flags.split() if flag != "-DBB_ASSERTS=1"]

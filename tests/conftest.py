@@ -68,6 +68,8 @@ SLOW = {
     "tests/test_instructions_gate.py": "installs two commits, each into its own venv",
     "tests/test_s3_store.py": "starts moto's S3 server",
     "tests/test_scorecardpy_oracle.py": "the scorecardpy oracle (tox -e scorecardpy)",
+    "tests/test_new_workload.py::test_the_must_show_sequence_in_a_clean_venv": "installs the "
+    "checkout and its dependencies into a clean venv (about 1-2 minutes here)",
 }
 
 

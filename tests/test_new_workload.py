@@ -1,13 +1,18 @@
 """``bankbench new-workload``: the scaffold installs and passes verify, a smoke run and its own
 tests with no edit. End to end in a temporary venv: it sees this checkout's environment (a
 .pth running site.addsitedir on it, so the editable bankbench and its packages load) and
-installs only the scaffold, with ``pip install --no-build-isolation -e`` (the build helper,
-native.plugin_build, lives in that environment). Timed: each step's seconds are printed."""
+installs only the scaffold, with ``pip install --no-build-isolation -e`` (offline: CI's
+emulated root has no package index; the scaffold's copy of the build helper builds it either
+way). Issue 26's Must-show, a plain ``pip install -e`` in a clean venv with bankbench installed
+from the checkout, is the slow test at the end. Timed: each step's seconds are printed."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import pathlib
+import re
 import shutil
 import site
 import subprocess
@@ -17,8 +22,10 @@ import venv
 import pytest
 
 import native
+from bench import fingerprint
 from bench.commands import new_workload
 from bench.commands._exit import EXIT_NOT_COMPARABLE
+from workloads.errors import InputError
 
 # a plugin is built with the core's own flags and label, and left out when they differ: the
 # sanitizer build of the core (-O1 -fsanitize, its own label) is such a difference by design
@@ -65,8 +72,6 @@ def test_the_example_plugin_installs_from_its_folder_and_verifies(tmp_path):
 
 
 def test_a_name_without_a_prefix_or_with_a_built_in_prefix_is_refused(tmp_path):
-    from workloads.errors import InputError
-
     with pytest.raises(InputError, match="its prefix first"):
         new_workload.write("accrual", tmp_path)
     with pytest.raises(InputError, match="bankbench's own"):
@@ -124,4 +129,89 @@ def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_p
     )  # fmt: skip
     assert compared.returncode == EXIT_NOT_COMPARABLE, compared.stdout + compared.stderr
     assert "source changed" in compared.stdout + compared.stderr, compared.stdout
+    print("seconds per step:", steps)
+
+
+def test_the_scaffold_carries_the_build_helper_and_a_refresh_copies_it_again(tmp_path, capsys):
+    """The scaffold builds without bankbench in the build environment: its build script imports
+    only its copy of the helper, byte for byte this bankbench's, which a refresh restores."""
+    from native import plugin_build
+
+    package = new_workload.write("acme.accrual", tmp_path)
+    helper = pathlib.Path(plugin_build.__file__).parent
+    build_script = (package / "build_core.py").read_text()
+    assert "from plugin_build import plugin_ffibuilder" in build_script
+    assert "import native" not in build_script and "from native" not in build_script
+    for name in new_workload.BUILD_HELPER_FILES:
+        assert (package / "bankbench_build" / name).read_bytes() == (helper / name).read_bytes()
+    copied_flags = package / "bankbench_build" / "_flags.py"
+    copied_flags.write_text(copied_flags.read_text().replace('"-O2",', '"-O3",'))
+    parser = argparse.ArgumentParser()
+    new_workload.add_arguments(parser)
+    assert new_workload.main(parser.parse_args(["--refresh-build-helper", str(package)])) == 0
+    assert copied_flags.read_bytes() == (helper / "_flags.py").read_bytes()
+    assert f"next: pip install -e {package}" in capsys.readouterr().out
+    with pytest.raises(InputError, match="no build_core.py"):
+        new_workload.copy_build_helper(tmp_path)
+
+
+def _checkout_copy(target: pathlib.Path) -> pathlib.Path:
+    """This checkout's sources, without its builds, venvs and results: what a user installs."""
+    ignored = shutil.ignore_patterns(
+        ".git", ".venv", "venv*", ".tox", "build", "dist", "*.egg-info", "results", "*.so",
+        "__pycache__", ".hypothesis", ".pytest_cache", ".benchmarks", ".mypy_cache",
+        ".ruff_cache", "_bankcore.c",
+    )  # fmt: skip
+    shutil.copytree(ROOT, target, ignore=ignored)
+    return target
+
+
+@pytest.mark.skipif(
+    not (ROOT / "pyproject.toml").is_file(), reason="no checkout here (an installed package)"
+)
+@pytest.mark.skipif(
+    fingerprint.host_emulation() is not None,
+    reason="emulated: installing the checkout and its dependencies takes an hour here",
+)
+def test_the_must_show_sequence_in_a_clean_venv(tmp_path):
+    """Issue 26's Must-show, as a bank's engineer types it: a clean venv, the checkout installed
+    (bankbench is on no package index), the scaffold, a plain ``pip install -e`` (pip's isolated
+    build: setuptools and cffi from the index, the build helper from the scaffold's copy),
+    verify of everything, two smoke runs of the plugin and their report."""
+    steps: dict[str, float] = {}
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
+        "PATH": f"{environment / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+    def step(name: str, command: list) -> str:
+        started = time.perf_counter()
+        done = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1800
+        )
+        steps[name] = round(time.perf_counter() - started, 1)
+        assert done.returncode == 0, f"{name}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+        return done.stdout
+
+    checkout = _checkout_copy(tmp_path / "checkout")
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    step("pip install <checkout>", [*pip, checkout])
+    step("bankbench new-workload", ["bankbench", "new-workload", "acme.accrual"])
+    step("pip install -e ./acme-accrual", [*pip, "-e", "./acme-accrual"])
+    verified = step("bankbench verify", ["bankbench", "verify"])
+    assert re.search(r"^acme\.accrual +c +1 +\w+ +OK$", verified, re.M), verified
+    assert re.search(r"^(\d+) of \1 OK", verified, re.M), verified
+    for label in ("a", "b"):  # a report compares two runs: here the one against the other
+        ran = step(
+            f"bankbench run ({label})",
+            ["bankbench", "run", "-w", "acme.*", "-p", "smoke", "--label", label],
+        )
+        assert "acme.accrual[c-1t-" in ran and "acme.accrual[python-1t-" in ran, ran
+    step("bankbench report", ["bankbench", "report", "a", "b", "-o", "report"])
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert re.search(r"<td[^>]*>acme\.accrual\[c-1t-", html), "no row of the plugin in the HTML"
+    assert (tmp_path / "report" / "report.pdf").stat().st_size > 0
     print("seconds per step:", steps)

@@ -192,3 +192,19 @@ def test_the_audit_finds_nothing_in_a_clean_plugin(fresh_registry, tmp_path, mon
     monkeypatch.syspath_prepend(str(install_plugin(tmp_path / "site")))
     [target] = plugins.plugin_targets([])
     assert target.errors == [], target.errors
+
+
+def test_a_plugin_built_by_another_bankbenchs_copy_of_the_helper_is_refused_with_the_fix():
+    """A scaffold carries a copy of the build helper (bankbench new-workload): a copy from
+    another bankbench, whose pinned flags differ from the core's, is refused under the same
+    label; the assertion switch, which only the core's C reads, is no difference."""
+    from native import plugin_build
+
+    core = native.build_info()
+    same = {**core, "flags": core["flags"].replace(" -DBB_ASSERTS=1", "")}
+    assert plugin_build.refusal(same, core) is None
+    assert plugin_build.refusal({**same, "flags": same["flags"] + " -DBB_ASSERTS=1"}, core) is None
+    older = {**core, "flags": core["flags"].replace("-O2", "-O3")}
+    why = plugin_build.refusal(older, core)
+    assert why is not None and "\n" not in why
+    assert "-O3" in why and "bankbench new-workload --refresh-build-helper" in why, why

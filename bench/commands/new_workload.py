@@ -1,8 +1,15 @@
 """``bankbench new-workload NAME``: a working workload plugin package to start from — its C
 kernel built by bankbench's build helper, a Python reference, a generator on bankbench's PRNG,
 check() invariants, golden digests computed here from the reference, tests and a README that
-says what to replace. ``pip install --no-build-isolation -e`` of it, then ``bankbench verify``
-and ``bankbench run -w NAME -p smoke`` pass with no edit."""
+says what to replace. ``pip install -e`` of it, then ``bankbench verify`` and
+``bankbench run -w NAME -p smoke`` pass with no edit.
+
+bankbench is on no package index, so pip's isolated build environment cannot hold it: the
+package gets a copy of bankbench's build helper (``bankbench_build/``: native/plugin_build.py
+and the two standard-library modules it reads, the pinned flags among them) and builds with
+setuptools and cffi alone, on any machine it is copied to. bankbench leaves out a plugin whose
+recorded flags differ from its core's; ``--refresh-build-helper FOLDER`` copies the installed
+bankbench's helper into a package written by an older one."""
 
 from __future__ import annotations
 
@@ -17,15 +24,28 @@ NAME = "new-workload"
 HELP = "scaffold a workload plugin package (C kernel, reference, golden digests, tests)"
 EPILOG = """example:
   bankbench new-workload acme.accrual     writes ./acme-accrual; then:
-  pip install --no-build-isolation -e ./acme-accrual && bankbench verify -w 'acme.*'
+  pip install -e ./acme-accrual && bankbench verify -w 'acme.*'
+  bankbench new-workload --refresh-build-helper ./acme-accrual   after upgrading bankbench
 """
 TEMPLATE = pathlib.Path(__file__).resolve().parents[1] / "templates" / "workload"
+# the build helper as a plugin's build runs it (native.plugin_build, beside what it imports)
+BUILD_HELPER_FILES = ("plugin_build.py", "_flags.py", "_source_hash.py")
+BUILD_HELPER_FOLDER = "bankbench_build"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("name", help="the workload's dotted name, its prefix first: acme.accrual")
+    p.add_argument(
+        "name", nargs="?", help="the workload's dotted name, its prefix first: acme.accrual"
+    )
     p.add_argument(
         "--dir", type=pathlib.Path, default=pathlib.Path("."), help="where to write it (default: .)"
+    )
+    p.add_argument(
+        "--refresh-build-helper",
+        type=pathlib.Path,
+        metavar="FOLDER",
+        help="copy this bankbench's build helper into the plugin package FOLDER (after an "
+        "upgrade: a plugin built by an older copy is left out), then pip install -e FOLDER",
     )
 
 
@@ -71,8 +91,26 @@ def write(name: str, folder: pathlib.Path) -> pathlib.Path:
         written = target / _fill(str(source.relative_to(TEMPLATE)), values)
         written.parent.mkdir(parents=True, exist_ok=True)
         written.write_text(_fill(source.read_text(), values))
+    copy_build_helper(target)
     _write_golden(target, values["__PACKAGE__"])
     return target
+
+
+def copy_build_helper(package: pathlib.Path) -> pathlib.Path:
+    """This bankbench's build helper into ``package``/bankbench_build, byte for byte."""
+    from native import plugin_build
+
+    if not (package / "build_core.py").is_file():
+        raise InputError(
+            f"{package} is not a plugin package written by bankbench new-workload (it has no "
+            "build_core.py); give the folder that holds its pyproject.toml"
+        )
+    helper = pathlib.Path(plugin_build.__file__).resolve().parent
+    folder = package / BUILD_HELPER_FOLDER
+    folder.mkdir(exist_ok=True)
+    for name in BUILD_HELPER_FILES:
+        (folder / name).write_bytes((helper / name).read_bytes())
+    return folder
 
 
 def _write_golden(target: pathlib.Path, package: str) -> None:
@@ -96,9 +134,16 @@ def _write_golden(target: pathlib.Path, package: str) -> None:
 
 
 def main(args) -> int:
+    if args.refresh_build_helper:
+        folder = copy_build_helper(args.refresh_build_helper)
+        print(f"copied this bankbench's build helper into {folder}")
+        print(f"next: pip install -e {args.refresh_build_helper}")
+        return EXIT_OK
+    if not args.name:
+        raise InputError("give the workload's name, e.g. bankbench new-workload acme.accrual")
     target = write(args.name, args.dir)
     print(f"wrote {target}: the workload {args.name}, its C kernel, reference, golden digests")
-    print(f"next: pip install --no-build-isolation -e {target}")
+    print(f"next: pip install -e {target}")
     print(f"      bankbench verify -w '{args.name}' && bankbench run -w '{args.name}' -p smoke")
     print(f"      then replace what {target / 'README.md'} lists")
     return EXIT_OK
