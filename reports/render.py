@@ -215,6 +215,24 @@ def _pdf_tiles(pdf, block: Tiles) -> None:
 
 
 def to_pdf(document: Document) -> bytes:
+    """The PDF; its last section (the reproducibility manifest) is kept on one page: drawn
+    where it falls, and when that splits it across two pages (a line or two alone on the last
+    page), drawn again from the top of a page of its own."""
+    last = max(
+        (i for i, b in enumerate(document.blocks) if isinstance(b, Heading) and not b.new_page),
+        default=None,
+    )
+    rendered, split = _render_pdf(document, last, page_before=None)
+    if split:
+        rendered, _ = _render_pdf(document, last, page_before=last)
+    return rendered
+
+
+def _render_pdf(
+    document: Document, last: int | None, page_before: int | None
+) -> tuple[bytes, bool]:
+    """The PDF, a page started before block ``page_before``, and whether the section that
+    starts at heading ``last`` runs onto another page than the one it starts on."""
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -236,7 +254,12 @@ def to_pdf(document: Document) -> bytes:
     text(18, "B", document.title, 9)
     text(10, "", document.subtitle, 5)
     pdf.ln(3)
+    last_page = None  # the page the last section starts on
     for number, block in enumerate(document.blocks):
+        if number == page_before:
+            pdf.add_page()
+        if number == last:
+            last_page = pdf.page
         if isinstance(block, Heading) and block.new_page:
             pdf.add_page()
             text(14 if block.level == 2 else 11.5, "B", block.text, 7)
@@ -249,6 +272,7 @@ def to_pdf(document: Document) -> bytes:
                 room = max(room, 20 + _shrunk_height_mm(_png_height_mm(following[0].png, width)))
             if pdf.get_y() > pdf.h - pdf.b_margin - min(room, pdf.eph * 0.9):
                 pdf.add_page()
+                last_page = pdf.page if number == last else last_page
             pdf.ln(3)
             text(14 if block.level == 2 else 11.5, "B", block.text, 7)
             pdf.ln(1)
@@ -308,4 +332,5 @@ def to_pdf(document: Document) -> bytes:
                 align="L",
             )
             pdf.ln(2)
-    return bytes(pdf.output())
+    split = last_page is not None and pdf.page != last_page and page_before is None
+    return bytes(pdf.output()), split

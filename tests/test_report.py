@@ -810,3 +810,40 @@ def test_page_one_says_yes_only_when_every_workload_was_checked_on_both(store, c
 
 def _same_results_tile(report) -> Tile:
     return next(t for t in verdict.speed_tiles(report) if t.label.startswith("Same results?"))
+
+
+def test_the_pdfs_last_section_the_manifest_is_never_split_across_pages():
+    """Wherever the report's text before it ends on a page, the reproducibility manifest (the
+    last section: heading, table, the commands) sits on one page: no line of it alone on the
+    last page (pdftotext, one page per form feed)."""
+    from reports.document import Code, Document, Heading, Paragraph
+
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("pdftotext not installed")
+    manifest = [
+        Heading("Reproducibility manifest"),
+        Table(["machine", "run"], [["a", "20261204T000000-aaaaaaaa"], ["b", "2026-b"]]),
+        Paragraph("Each run was made by:"),
+        Code(["bankbench run -p smoke --label a", "bankbench run -p smoke --label b"]),
+        Paragraph("This report was made by:"),
+        Code(["bankbench report a b --store results -o DIR"]),
+    ]
+    split = []
+    for items in range(30, 62):  # the text before it ends 4.6 mm lower each time
+        document = Document("t", "s", [Bullets([f"item {i}" for i in range(items)]), *manifest])
+        pages = (
+            subprocess.run(
+                [pdftotext, "-", "-"],
+                input=render.to_pdf(document),
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\f")
+        )
+        [first] = [i for i, page in enumerate(pages) if "Reproducibility manifest" in page]
+        [last] = [i for i, page in enumerate(pages) if "-o DIR" in page]
+        if first != last:
+            split.append(items)
+    assert split == [], f"the manifest was split across pages after {split} items"
