@@ -264,3 +264,21 @@ def test_a_plugin_whose_engines_disagree_fails_verify_naming_it(fresh_registry, 
     assert (fake_plugins / "differs_golden.json").exists()
     rows = [(r.workload, r.engine, r.verdict) for r in verify.rows(["differs.*"], None, [1])]
     assert rows == [("differs.double", "python", "OK"), ("differs.double", "numpy", "MISMATCH")]
+
+
+def test_the_cli_fails_verify_naming_a_plugin_whose_engines_disagree_and_checks_the_rest(
+    tmp_path,
+):
+    """Issue 26's hostile plugin whose outputs differ between its engines, through the command
+    a user runs: verify exits non-zero on its MISMATCH row, and a built-in beside it is OK."""
+    site = install_fake_distribution(tmp_path / "site", "acme-plugins", ENTRY_POINTS)
+    written = _bankbench(["verify", "--write-golden", "-w", "differs.double"], site)
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert (site / "differs_golden.json").exists()
+    verified = _bankbench(["verify", "-w", "loan.limit,differs.double", "-t", "1"], site)
+    assert verified.returncode != 0, verified.stdout
+    rows = [line.split() for line in verified.stdout.splitlines()]
+    verdicts = {(row[0], row[1]): row[-1] for row in rows if len(row) == 5}
+    assert verdicts[("differs.double", "numpy")] == "MISMATCH", verified.stdout
+    assert verdicts[("differs.double", "python")] == "OK", verified.stdout
+    assert verdicts[("loan.limit", "c")] == "OK", verified.stdout
