@@ -154,3 +154,84 @@ def along(
         True,
         fitted.serial,
     )
+
+
+# ---- strong and weak scaling of one run (``bankbench show``, the report's scaling section) ----
+STRONG, WEAK = "strong", "weak"
+CURVE_MODES = {"batch": STRONG, "weak": WEAK}  # the sample mode of each curve's benchmarks
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One thread count of a scaling curve: the median rate and the parallel efficiency,
+    rate(t) / (t × rate(1)) on both curves: 1.0 is perfect (strong: t threads did the same
+    work t times as fast; weak: t times the work in the same time)."""
+
+    threads: int
+    units_per_s: float
+    efficiency: float
+
+
+def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, list[CurvePoint]]]:
+    """Per (workload, engine) of a run's summary rows (bench.summary.summarize) that has a
+    one-thread plain batch benchmark: its strong curve (mode "batch": the work fixed) and
+    its weak curve (mode "weak": scale × threads), each from that one-thread rate, in
+    thread order. Both start at the one-thread benchmark, which is one point of each."""
+    single: dict[tuple[str, str], dict] = {}
+    for r in summary:
+        if r["mode"] == "batch" and r["batch_size"] is None and r["threads"] == 1:
+            if r["units_per_s"]:
+                single[(r["workload"], r["engine"])] = r
+    curves: dict[tuple[str, str], dict[str, list[CurvePoint]]] = {}
+    for key, one in sorted(single.items()):
+        rate_one = one["units_per_s"]
+        curves[key] = {STRONG: [], WEAK: [CurvePoint(1, rate_one, 1.0)]}
+        for r in sorted(summary, key=lambda r: r["threads"]):
+            curve = CURVE_MODES.get(r["mode"])
+            if (
+                curve is None
+                or (r["workload"], r["engine"]) != key
+                or r["batch_size"] is not None
+                or not r["units_per_s"]
+            ):
+                continue
+            efficiency = r["units_per_s"] / (r["threads"] * rate_one)
+            curves[key][curve].append(CurvePoint(r["threads"], r["units_per_s"], efficiency))
+        if len(curves[key][WEAK]) == 1:
+            curves[key][WEAK] = []  # no weak benchmark ran: no weak curve
+    return curves
+
+
+def render_curves(curves: dict[tuple[str, str], dict[str, list[CurvePoint]]]) -> list[str]:
+    """The curves side by side, one line per workload and thread count (``bankbench show``);
+    no lines when no workload has a weak curve or more than one thread count."""
+    from bench.summary import BENCHMARK_MAX
+    from bench.text import terminal
+
+    shown = {k: c for k, c in curves.items() if c[WEAK] or len({p.threads for p in c[STRONG]}) > 1}
+    if not shown:
+        return []
+    lines = [
+        "thread scaling, efficiency = rate(t) / (t × rate(1)); strong: the work fixed at the "
+        "run's scale; weak: the run's scale per thread (the work grows with the threads)",
+        f"{'workload[engine]':<28} {'threads':>7} {'strong rate':>14} {'eff':>6} "
+        f"{'weak rate':>14} {'eff':>6}",
+    ]
+    for (workload, engine), curve in shown.items():
+        by_threads: dict[int, dict[str, CurvePoint]] = {}
+        for kind in (STRONG, WEAK):
+            for p in curve[kind]:
+                by_threads.setdefault(p.threads, {})[kind] = p
+        name = terminal(f"{workload}[{engine}]", BENCHMARK_MAX)
+        for threads, points in sorted(by_threads.items()):
+            cells = []
+            for kind in (STRONG, WEAK):
+                point = points.get(kind)
+                cells.append(
+                    f"{point.units_per_s:>12,.0f}/s {point.efficiency * 100:>5.0f}%"
+                    if point
+                    else f"{'–':>14} {'–':>6}"
+                )
+            lines.append(f"{name:<28} {threads:>7} {cells[0]} {cells[1]}")
+            name = ""
+    return lines
