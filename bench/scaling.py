@@ -15,6 +15,7 @@ the one-thread rate times the cores.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -36,17 +37,13 @@ class Rate:
     measured_threads: int  # the most threads on real cores behind the figure
     projected: bool
     serial_fraction: float | None = None  # the fitted s, when projected
+    # the counted serial share's Amdahl bound on the speed-up at ``threads`` (bench/
+    # serial_share.py), where one bounded the projection, and whether it lowered it
+    ceiling: float | None = None
+    capped: bool = False
 
     def scaled(self, k: float) -> Rate:
-        return Rate(
-            self.value * k,
-            self.low * k,
-            self.high * k,
-            self.threads,
-            self.measured_threads,
-            self.projected,
-            self.serial_fraction,
-        )
+        return dataclasses.replace(self, value=self.value * k, low=self.low * k, high=self.high * k)
 
 
 @dataclass(frozen=True)

@@ -455,9 +455,11 @@ def methodology(report: analysis.Report) -> list:
                 "cores, its 95 % range from the fit's standard error. A projection assumes the "
                 "larger server's cores are as fast as the measured ones and that memory and "
                 "latency keep up; it is marked (projected) wherever it appears, never falls "
-                "below the best rate measured, is not made from a run where more threads did "
-                "less work than fewer, and is withheld, with the reason, when its range spans "
-                f"more than {fleet.MAX_PROJECTION_SPREAD:g}×.",
+                "below the best rate measured, never above the Amdahl bound of the workload's "
+                "serial share counted in instructions (bankbench scaling-bound: capped there "
+                "and said so), is not made from a run where more threads did less work than "
+                "fewer, and is withheld, with the reason, when its range spans more than "
+                f"{fleet.MAX_PROJECTION_SPREAD:g}×.",
             ]
         ),
         Heading("Caveats", 3),
