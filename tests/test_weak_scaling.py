@@ -202,3 +202,11 @@ def test_the_reports_scaling_section_shows_strong_and_weak_side_by_side(tmp_path
     assert rows[(decisions, "arm-cand")][3] == "not measured"
     assert any(isinstance(b, Figure) for b in blocks)
     assert not any(isinstance(b, Paragraph) and "No run measured weak" in b.text for b in blocks)
+
+
+def test_show_prints_the_2_thread_evidence_with_the_probes_of_the_same_run(weak_run):
+    shown = bankbench("show", "weak", "--store", str(weak_run)).stdout.splitlines()
+    row = next(line for line in shown if line.startswith("loan.limit "))
+    # the run's own probes were recorded at 1 and 2 threads: the triad's efficiency is known
+    assert row.split()[3] == "triad" and row.split()[4].endswith("%"), row
+    assert next(line for line in shown if line.startswith("host: load average"))

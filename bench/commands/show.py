@@ -40,9 +40,14 @@ def main(args) -> int:
     )
     samples = store.samples([run["run_id"]])
     print_tables(samples, args.slo)
-    for line in scaling.render_curves(scaling.efficiency_curves(summary.summarize(samples))):
+    summarized = summary.summarize(samples)
+    for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
         print(line)
-    policy = json.loads(run.get("fingerprint_json") or "{}").get("placement_policy")
+    record = json.loads(run.get("fingerprint_json") or "{}")
+    evidence = scaling.two_thread_evidence(summarized, json.loads(run.get("probes_json") or "{}"))
+    for line in scaling.render_two_thread(evidence, record.get("host_activity")):
+        print(line)
+    policy = record.get("placement_policy")
     if policy:
         print(f"placement: {text.terminal(policy['summary'], 400)}")
     dispatch = dispatch_line(json.loads(run.get("probes_json") or "{}"))
