@@ -188,6 +188,7 @@ class Plan:
         for kind in KINDS:  # the suite's order: every batch benchmark first
             for name in self.workloads:
                 workload = registry.get(name)
+                weak: list[Case] = []  # after the workload's other engines: inputs made once
                 for declared in workload.benchmarks:
                     if declared.kind != kind:
                         continue
@@ -200,7 +201,8 @@ class Plan:
                             for threads in self.threads if threaded else (1,):
                                 if self._strong(kind, engine, threads, size, threaded):
                                     cases.append(Case(kind, name, engine, threads, size))
-                        cases += self._weak_cases(kind, name, engine, declared, threaded)
+                        weak += self._weak_cases(kind, name, engine, declared, threaded)
+                cases += weak
         return cases
 
     def _strong(
