@@ -199,7 +199,8 @@ def load_model(path: pathlib.Path = MODEL) -> dict:
 
 def share_for(model: dict, workload: str, source_sha256: str | None) -> tuple[Fraction | None, str]:
     """The counted serial share of ``workload``'s C as a run ran it (its samples'
-    ``workload_source_sha256``), or None and why there is none to bound a projection with."""
+    ``workload_source_sha256``) and where it was counted ("at scale 0.05 on x86_64"), or None
+    and why there is none to bound a projection with."""
     entry = (model.get("workloads") or {}).get(workload)
     if entry is None:
         return (
@@ -211,7 +212,12 @@ def share_for(model: dict, workload: str, source_sha256: str | None) -> tuple[Fr
             f"the serial share of {workload} was counted on other C sources than the run's "
             "(bankbench scaling-bound --write-model counts it again)"
         )
-    return Fraction(entry["serial_instructions"], entry["instructions"]), ""
+    where = " ".join(
+        f"{words} {entry[key]}"
+        for key, words in (("scale", "at scale"), ("arch", "on"))
+        if key in entry
+    )
+    return Fraction(entry["serial_instructions"], entry["instructions"]), where
 
 
 if __name__ == "__main__":

@@ -275,7 +275,7 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
         # capacity measured at one thread count scales as the batch decisions do
         ("capacity", decides, capacity_points, decision_curve),
     ):
-        share, unbounded = (
+        share, counted = (
             serial_share.share_for(model_of_shares, workload, source_sha256(machine, workload))
             if workload
             else (None, "")
@@ -287,8 +287,9 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
         if rate is not None and rate.projected:
             bounds[what] = (
                 bound_words(rate, rate.capped)
+                + (f" (serial share counted {counted})" if counted else "")
                 if rate.ceiling is not None
-                else f"not bounded: {unbounded}"
+                else f"not bounded: {counted}"
             )
     decisions, postings, capacity = rates["decisions"], rates["postings"], rates["capacity"]
     server = cost.Server(
