@@ -41,6 +41,7 @@ MODE_WORDS = {
     "batch": "batch",
     "online": "one at a time",
     "capacity": "micro-batches",
+    "weak": "weak scaling (scale × threads)",
 }
 
 
