@@ -323,7 +323,8 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
 def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
     """The table ``bankbench show`` prints, with the host's load beside it; a busy host makes
     the measurement invalid, and the lines say so."""
-    from bench.summary import duration
+    from bench.summary import BENCHMARK_MAX, duration
+    from bench.text import terminal
 
     if not rows:
         return []
@@ -339,7 +340,7 @@ def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
     for r in rows:
         probe = r["probe_efficiency_2t"]
         lines.append(
-            f"{r['workload']:<18} {duration(r['call_s_1t']):>10} "
+            f"{terminal(r['workload'], BENCHMARK_MAX):<18} {duration(r['call_s_1t']):>10} "
             f"{r['efficiency_2t'] * 100:>6.0f}% {r['probe']:>15} "
             f"{'–' if probe is None else f'{probe * 100:.0f}%':>12}  {r['verdict']}"
         )

@@ -83,3 +83,12 @@ def test_a_probe_not_recorded_at_two_threads_is_unknown_not_guessed():
     (row,) = scaling.two_thread_evidence(_rows("loan.limit", 0.1, 0.08), probes)
     assert row["probe_efficiency_2t"] is None and row["verdict"] == "BELOW 80 %"
     assert scaling.two_thread_evidence(_rows("loan.limit", 0.1, 0.08)[:1], probes) == []
+
+
+def test_a_workload_name_from_the_store_is_shown_escaped_on_one_line():
+    hostile = "evil\x1b[2J\nname\u202e"
+    (row,) = scaling.two_thread_evidence(_rows(hostile, 0.1, 0.06), PROBES)
+    line = scaling.render_two_thread([row], QUIET)[2]
+    assert "\x1b" not in line and "\n" not in line and "\u202e" not in line
+    curves = scaling.render_curves(scaling.efficiency_curves(_rows(hostile, 0.1, 0.06)))
+    assert not any(c in "".join(curves) for c in ("\x1b", "\n", "\u202e"))
