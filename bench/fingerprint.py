@@ -333,6 +333,9 @@ def topology() -> dict:
 # live on (Linux places a page on the node of the thread that first touches it): today the
 # inputs are generated and written by Python on the main thread before any parallel call
 FIRST_TOUCH = "main thread"
+# pinned, the row-parallel outputs (loan.score, loan.limit) are first touched by the worker
+# that writes each range (workloads/_native.first_touch_rows: the pool's bb_parallel_first_touch)
+OUTPUTS_FIRST_TOUCH_PINNED = "each pinned worker, its own rows (loan.score, loan.limit outputs)"
 
 
 def placement_policy(
@@ -343,9 +346,12 @@ def placement_policy(
     call uses; unpinned: every node the scheduler may use). ``nodes`` maps each NUMA node to
     its usable CPUs (bench.run.numa_nodes)."""
     widest = max(threads)
+    node_of = {cpu: node for node, cpus in nodes.items() for cpu in cpus}
+    worker_nodes = None
     if pinned_cpus:
-        used = {pinned_cpus[i % len(pinned_cpus)] for i in range(widest)}
-        spanned = sorted(node for node, cpus in nodes.items() if used & set(cpus))
+        # part i of every call runs on pinned_cpus[i % n] (the pool's placement): its node
+        worker_nodes = [node_of.get(pinned_cpus[i % len(pinned_cpus)]) for i in range(widest)]
+        spanned = sorted({n for n in worker_nodes if n is not None})
         threads_on = f"pinned, {widest} threads on CPUs in turn from each node"
     else:
         spanned = sorted(nodes)
@@ -362,10 +368,13 @@ def placement_policy(
             f"{len(spanned)} of {len(nodes)} NUMA nodes ({', '.join(spanned)}), {threads_on}; "
             f"inputs first touched by the {FIRST_TOUCH}, so on its node: the other nodes' "
             "threads read them remotely"
+            + (f"; outputs first touched by {OUTPUTS_FIRST_TOUCH_PINNED}" if pinned_cpus else "")
         )
     return {
         "first_touch": FIRST_TOUCH,
+        "outputs_first_touch": OUTPUTS_FIRST_TOUCH_PINNED if pinned_cpus else FIRST_TOUCH,
         "pinned": bool(pinned_cpus),
+        "worker_nodes": worker_nodes,  # pinned: the NUMA node of part i of the widest call
         "threads_max": widest,
         "numa_nodes": len(nodes),
         "numa_nodes_spanned": spanned,

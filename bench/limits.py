@@ -59,13 +59,18 @@ def check(plan, available: int | None = None, model: dict | None = None) -> None
     if not model:
         return
     estimates = [
-        (size, case.workload, case.engine)
+        (size, case.workload, case.engine, scale)
         for case in plan.cases()
-        if (size := estimate_bytes(model, case.workload, case.engine, plan.scale)) is not None
+        if (
+            size := estimate_bytes(
+                model, case.workload, case.engine, scale := case.scale_at(plan.scale)
+            )
+        )
+        is not None
     ]
     if not estimates:
         return
-    size, workload, engine = max(estimates)
+    size, workload, engine, scale = max(estimates)
     free = available_bytes() if available is None else available
     if free is None:
         warnings.warn(
@@ -76,9 +81,10 @@ def check(plan, available: int | None = None, model: dict | None = None) -> None
         return
     if size > free:
         raise ResourceError(
-            f"{workload} ({engine}) at scale {plan.scale:g} needs about {size / GIB:.1f} GiB "
+            f"{workload} ({engine}) at scale {scale:g} needs about {size / GIB:.1f} GiB "
             f"(estimated from `bankbench memory`'s ratios), but {free / GIB:.1f} GiB is "
-            "available: choose a smaller --scale, or fewer workloads or engines"
+            "available: choose a smaller --scale, fewer workloads or engines, or fewer "
+            "threads for weak scaling"
         )
 
 

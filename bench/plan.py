@@ -26,6 +26,7 @@ from workloads._base import (
     KINDS,
     ONLINE,
     SEED_LIMIT,
+    Benchmark,
 )
 from workloads.errors import InputError
 
@@ -33,6 +34,11 @@ DEFAULT_SEED = CANONICAL_SEED  # the seed of the golden digests: one fixed, prin
 DEFAULT_PROFILE = "quick"
 DEFAULT_THREADS = (1, 2)
 ENGINES = ("c", "numpy", "python")
+# which thread-scaling curves a run measures: "strong" (the work fixed, today's sweep), "weak"
+# (each thread gets a scale-sized share: the work grows with the threads, as a bank grows by
+# customers per server) or both; weak cases are the C engine's plain batch benchmarks
+SCALING_MODES = ("strong", "weak", "both")
+WEAK_ENGINES = ("c",)
 # how a benchmark is measured: "time" is wall-clock (the only mode that compares machines);
 # "instructions" and "counters" (bench/measure/modes.py) plug into the suite's measure() seam
 MEASURE_MODES = modes.MODES
@@ -125,17 +131,26 @@ class Case:
     engine: str
     threads: int
     batch_size: int | None = None
+    weak: bool = False  # weak scaling: the plan's scale per thread (scale_at)
+
+    def scale_at(self, scale: float) -> float:
+        """The scale this case runs at, for a plan of ``scale``: times the threads when
+        weak (12 significant digits: 0.05 × 3 is 0.15, not 0.15000000000000002)."""
+        return float(f"{scale * self.threads:.12g}") if self.weak else scale
 
     def name(self, scale: float) -> str:
-        """The benchmark's id in the store: ``<workload>[<engine>-<threads>t-<scale>…]``."""
+        """The benchmark's id in the store: ``<workload>[<engine>-<threads>t-<scale>…]``, its
+        own scale in it (``-weak-`` before the threads of a weak case)."""
         batch = f"-batch{self.batch_size}" if self.batch_size is not None else ""
         kind = {ONLINE: "-online", CAPACITY: "-capacity"}.get(self.kind, "")
-        return f"{self.workload}[{self.engine}{kind}-{self.threads}t-{scale}{batch}]"
+        kind += "-weak" if self.weak else ""
+        return f"{self.workload}[{self.engine}{kind}-{self.threads}t-{self.scale_at(scale)}{batch}]"
 
     def test_id(self) -> str:
         """pytest's parameter id: the real thread count, never an index."""
         batch = f"-batch{self.batch_size}" if self.batch_size is not None else ""
-        return f"{self.workload}-{self.engine}-{self.threads}t{batch}"
+        weak = "-weak" if self.weak else ""
+        return f"{self.workload}-{self.engine}{weak}-{self.threads}t{batch}"
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,7 @@ class Plan:
     pin: bool
     measure: str
     label: str = ""  # the run's name; resolve() gives the one default (default_label)
+    scaling: str = "strong"  # SCALING_MODES: which thread-scaling curves the run measures
 
     @property
     def mode(self) -> modes.Mode:
@@ -172,6 +188,7 @@ class Plan:
         for kind in KINDS:  # the suite's order: every batch benchmark first
             for name in self.workloads:
                 workload = registry.get(name)
+                weak: list[Case] = []  # after the workload's other engines: inputs made once
                 for declared in workload.benchmarks:
                     if declared.kind != kind:
                         continue
@@ -182,8 +199,35 @@ class Plan:
                         threaded = declared.threaded and engine != "python"
                         for size in declared.batch_sizes or (None,):
                             for threads in self.threads if threaded else (1,):
-                                cases.append(Case(kind, name, engine, threads, size))
+                                if self._strong(kind, engine, threads, size, threaded):
+                                    cases.append(Case(kind, name, engine, threads, size))
+                        weak += self._weak_cases(kind, name, engine, declared, threaded)
+                cases += weak
         return cases
+
+    def _strong(
+        self, kind: str, engine: str, threads: int, size: int | None, threaded: bool
+    ) -> bool:
+        """Whether the fixed-work case runs: always, but under weak scaling alone only the
+        one-thread plain batch case of an engine with a weak curve (its base: at one thread
+        the two curves are one benchmark)."""
+        weak_alone = self.scaling == "weak" and engine in WEAK_ENGINES and threaded
+        return not weak_alone or kind != BATCH or size is not None or threads == 1
+
+    def _weak_cases(
+        self, kind: str, name: str, engine: str, declared: Benchmark, threaded: bool
+    ) -> list[Case]:
+        """The weak-scaling cases of one declared plain batch benchmark: one per thread count
+        above one (the scale times the threads)."""
+        if (
+            self.scaling == "strong"
+            or kind != BATCH
+            or declared.batch_sizes
+            or not threaded
+            or engine not in WEAK_ENGINES
+        ):
+            return []
+        return [Case(kind, name, engine, t, None, weak=True) for t in self.threads if t > 1]
 
     def rounds_of(self, engine: str) -> int:
         """The reference engine is slow and only a correctness anchor: one round."""
@@ -213,6 +257,7 @@ class Plan:
             f"threads {','.join(map(str, self.threads))}, engines {','.join(self.engines)}, "
             f"{self.rounds} rounds, {self.processes} process(es), measure {self.measure}"
             + (", pinned" if self.pin else "")
+            + (f", scaling {self.scaling}" if self.scaling != "strong" else "")
         )
 
 
@@ -233,6 +278,7 @@ def resolve(
     pin: bool = False,
     measure: str = "time",
     label: str | None = None,
+    scaling: str = "strong",
 ) -> Plan:
     """The plan for these options; what is not given comes from the profile (or the default
     seed). Unknown workloads, engines, profiles and modes are refused here, before anything
@@ -242,6 +288,8 @@ def resolve(
         raise InputError(f"unknown profile '{name}'; valid: {', '.join(PROFILES)}")
     if measure not in MEASURE_MODES:
         raise InputError(f"unknown measurement mode '{measure}'; valid: {', '.join(MEASURE_MODES)}")
+    if scaling not in SCALING_MODES:
+        raise InputError(f"unknown scaling '{scaling}'; valid: {', '.join(SCALING_MODES)}")
     chosen = PROFILES[name]
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
         raise InputError(f"the seed is a whole number in [0, 2^63), got {seed!r}")
@@ -261,5 +309,6 @@ def resolve(
         pin=pin,
         measure=measure,
         label=label or default_label(name),
+        scaling=scaling,
     )
     return plan.mode.adjust(plan, engines_given=bool(engines))

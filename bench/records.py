@@ -165,7 +165,7 @@ class Sample(Record):
     threads: int | None = column(pa.int32())
     scale: float | None = column(pa.float64())
     seed: int | None = column(pa.int64())
-    mode: str = column(pa.string(), "batch")  # batch | online | capacity
+    mode: str = column(pa.string(), "batch")  # batch | online | capacity | weak (scale × threads)
     batch_size: int | None = column(pa.int32())
     process: int = column(pa.int32(), 0)
     round: int = column(pa.int32(), 0)

@@ -15,6 +15,7 @@ the one-thread rate times the cores.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -36,17 +37,13 @@ class Rate:
     measured_threads: int  # the most threads on real cores behind the figure
     projected: bool
     serial_fraction: float | None = None  # the fitted s, when projected
+    # the counted serial share's Amdahl bound on the speed-up at ``threads`` (bench/
+    # serial_share.py), where one bounded the projection, and whether it lowered it
+    ceiling: float | None = None
+    capped: bool = False
 
     def scaled(self, k: float) -> Rate:
-        return Rate(
-            self.value * k,
-            self.low * k,
-            self.high * k,
-            self.threads,
-            self.measured_threads,
-            self.projected,
-            self.serial_fraction,
-        )
+        return dataclasses.replace(self, value=self.value * k, low=self.low * k, high=self.high * k)
 
 
 @dataclass(frozen=True)
@@ -154,3 +151,215 @@ def along(
         True,
         fitted.serial,
     )
+
+
+# ---- strong and weak scaling of one run (``bankbench show``, the report's scaling section) ----
+STRONG, WEAK = "strong", "weak"
+CURVE_MODES = {"batch": STRONG, "weak": WEAK}  # the sample mode of each curve's benchmarks
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One thread count of a scaling curve: the median rate and the parallel efficiency,
+    rate(t) / (t × rate(1)) on both curves: 1.0 is perfect (strong: t threads did the same
+    work t times as fast; weak: t times the work in the same time)."""
+
+    threads: int
+    units_per_s: float
+    efficiency: float
+
+
+def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, list[CurvePoint]]]:
+    """Per (workload, engine) of a run's summary rows (bench.summary.summarize) that has a
+    one-thread plain batch benchmark: its strong curve (mode "batch": the work fixed) and
+    its weak curve (mode "weak": scale × threads), each from that one-thread rate, in
+    thread order. Both start at the one-thread benchmark, which is one point of each."""
+    single: dict[tuple[str, str], dict] = {}
+    for r in summary:
+        if r["mode"] == "batch" and r["batch_size"] is None and r["threads"] == 1:
+            if r["units_per_s"]:
+                single[(r["workload"], r["engine"])] = r
+    curves: dict[tuple[str, str], dict[str, list[CurvePoint]]] = {}
+    for key, one in sorted(single.items()):
+        rate_one = one["units_per_s"]
+        curves[key] = {STRONG: [], WEAK: [CurvePoint(1, rate_one, 1.0)]}
+        for r in sorted(summary, key=lambda r: r["threads"]):
+            curve = CURVE_MODES.get(r["mode"])
+            if (
+                curve is None
+                or (r["workload"], r["engine"]) != key
+                or r["batch_size"] is not None
+                or not r["units_per_s"]
+            ):
+                continue
+            efficiency = r["units_per_s"] / (r["threads"] * rate_one)
+            curves[key][curve].append(CurvePoint(r["threads"], r["units_per_s"], efficiency))
+        if len(curves[key][WEAK]) == 1:
+            curves[key][WEAK] = []  # no weak benchmark ran: no weak curve
+    return curves
+
+
+def render_curves(curves: dict[tuple[str, str], dict[str, list[CurvePoint]]]) -> list[str]:
+    """The curves side by side, one line per workload and thread count (``bankbench show``);
+    no lines when no workload has a weak curve or more than one thread count."""
+    from bench.summary import BENCHMARK_MAX
+    from bench.text import terminal
+
+    shown = {k: c for k, c in curves.items() if c[WEAK] or len({p.threads for p in c[STRONG]}) > 1}
+    if not shown:
+        return []
+    lines = [
+        "thread scaling, efficiency = rate(t) / (t × rate(1)); strong: the work fixed at the "
+        "run's scale; weak: the run's scale per thread (the work grows with the threads)",
+        f"{'workload[engine]':<28} {'threads':>7} {'strong rate':>14} {'eff':>6} "
+        f"{'weak rate':>14} {'eff':>6}",
+    ]
+    for (workload, engine), curve in shown.items():
+        by_threads: dict[int, dict[str, CurvePoint]] = {}
+        for kind in (STRONG, WEAK):
+            for p in curve[kind]:
+                by_threads.setdefault(p.threads, {})[kind] = p
+        name = terminal(f"{workload}[{engine}]", BENCHMARK_MAX)
+        for threads, points in sorted(by_threads.items()):
+            cells = []
+            for kind in (STRONG, WEAK):
+                point = points.get(kind)
+                cells.append(
+                    f"{point.units_per_s:>12,.0f}/s {point.efficiency * 100:>5.0f}%"
+                    if point
+                    else f"{'–':>14} {'–':>6}"
+                )
+            lines.append(f"{name:<28} {threads:>7} {cells[0]} {cells[1]}")
+            name = ""
+    return lines
+
+
+# ---- 2-thread efficiency against the probe that bounds it (issue 23's Must-show) ----
+EFFICIENCY_TARGET = 0.80  # a C workload of a call of 1 ms or more: 2 threads at >= 80 %
+PROBE_POINTS = 0.10  # or, bound by memory, within 10 points of its bounding probe's
+CALL_MIN_S = 1e-3  # shorter one-thread calls are not judged (dispatch dominates them)
+# the probe that bounds each workload family when it is memory-bound: the ledger finds
+# accounts and transfers by id in tables far larger than a cache line (random updates); the
+# loan workloads stream their columns (the triad)
+PROBES = {
+    "memory_bandwidth_bytes_per_s": "triad",
+    "random_updates_per_s": "random updates",
+}
+
+
+def bounding_probe(workload: str) -> str:
+    """The probe key (PROBES) whose 2-thread efficiency bounds ``workload`` if it is bound
+    by memory."""
+    return (
+        "random_updates_per_s" if workload.startswith("ledger.") else "memory_bandwidth_bytes_per_s"
+    )
+
+
+def probe_efficiency(probes: dict, probe: str, threads: int = 2) -> float | None:
+    """rate(t) / (t × rate(1)) of a probe the run recorded at 1 and ``threads`` threads."""
+    one, more = probes.get(f"{probe}_1t"), probes.get(f"{probe}_{threads}t")
+    if not isinstance(one, (int, float)) or not isinstance(more, (int, float)) or one <= 0:
+        return None
+    return more / (threads * one)
+
+
+def host_busy(activity: dict | None) -> str | None:
+    """Why a run's timings of 2 threads are not evidence (the host was busy or its activity
+    is unknown), or None on a quiet host (bench/host_activity.py's readings)."""
+    from bench import host_activity
+
+    if not activity or activity.get("others_cpus") is None:
+        return "the host's activity during the run is unknown (a run killed before its end?)"
+    reasons = []
+    if activity["others_cpus"] >= host_activity.OTHERS_CPUS_APART:
+        reasons.append(f"other work kept {activity['others_cpus']:.2f} CPUs busy")
+    if (activity.get("steal_pct") or 0) >= host_activity.STEAL_PCT_APART:
+        reasons.append(f"the hypervisor stole {activity['steal_pct']:.1f} % of the CPU time")
+    return "; ".join(reasons) or None
+
+
+def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
+    """Per C workload with plain batch medians at 1 and 2 threads: the one-thread call, the
+    2-thread efficiency, the bounding probe's 2-thread efficiency (same run) and the verdict
+    against the target (>= 80 %, or at most 10 points below the probe)."""
+    rows = []
+    for (workload, engine), curve in efficiency_curves(summary).items():
+        two = next((p for p in curve[STRONG] if p.threads == 2), None)
+        if engine != "c" or two is None:
+            continue
+        one_s = next(
+            r["median_s"]
+            for r in summary
+            if (r["workload"], r["engine"], r["mode"], r["threads"]) == (workload, "c", "batch", 1)
+            and r["batch_size"] is None
+        )
+        probe = bounding_probe(workload)
+        bound = probe_efficiency(probes, probe)
+        if one_s < CALL_MIN_S:
+            verdict = "not judged: a call under 1 ms"
+        elif two.efficiency >= EFFICIENCY_TARGET:
+            verdict = "meets 80 %"
+        elif bound is not None and two.efficiency >= bound - PROBE_POINTS:
+            verdict = f"at most 10 points below the {PROBES[probe]} (if bound by memory)"
+        else:
+            verdict = "BELOW 80 %" + (
+                f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
+            )
+        if two.efficiency < 0.5:
+            verdict += "; SLOWER at 2 threads than at 1"
+        rows.append(
+            {
+                "workload": workload,
+                "call_s_1t": one_s,
+                "efficiency_2t": two.efficiency,
+                "probe": PROBES[probe],
+                "probe_efficiency_2t": bound,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
+    """The table ``bankbench show`` prints, with the host's load beside it; a busy host makes
+    the measurement invalid, and the lines say so."""
+    from bench.summary import BENCHMARK_MAX, duration
+    from bench.text import terminal
+
+    if not rows:
+        return []
+    busy = host_busy(activity)
+    before, after = ((activity or {}).get(f"load_average_{w}") for w in ("before", "after"))
+    lines = [
+        "2-thread efficiency of each C workload (medians of this run) against the probe that "
+        "bounds it if memory-bound (same run): target >= 80 % for a call of 1 ms or more, or "
+        "at most 10 points below the probe",
+        f"{'workload':<18} {'1t call':>10} {'2t eff':>7} {'bounding probe':>15} "
+        f"{'probe 2t eff':>12}  verdict",
+    ]
+    for r in rows:
+        probe = r["probe_efficiency_2t"]
+        lines.append(
+            f"{terminal(r['workload'], BENCHMARK_MAX):<18} {duration(r['call_s_1t']):>10} "
+            f"{r['efficiency_2t'] * 100:>6.0f}% {r['probe']:>15} "
+            f"{'–' if probe is None else f'{probe * 100:.0f}%':>12}  {r['verdict']}"
+        )
+    where = (
+        "load average (1, 5, 15 min) "
+        + ", ".join(
+            f"{when} {' / '.join(f'{v:g}' for v in load)}"
+            for when, load in (("before the run", before), ("after", after))
+            if load
+        )
+        if before or after
+        else "load average unknown"
+    )
+    lines.append(
+        f"host: {where}; "
+        + (
+            f"INVALID as evidence: {busy}; measure on a quiet host"
+            if busy
+            else "quiet during the run (no other work kept half a CPU busy)"
+        )
+    )
+    return lines

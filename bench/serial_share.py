@@ -30,6 +30,7 @@ from fractions import Fraction
 from bench.measure import callgrind
 from workloads.errors import BankbenchError
 
+MODEL = pathlib.Path(__file__).resolve().parent / "serial_share_model.json"
 CEILING_THREADS = (64, 128)
 TARGET_SHARE = Fraction(1, 100)  # issue 23: <= 1 % serial (a ceiling >= 56x at 128)
 ENGINE = "c"
@@ -40,7 +41,11 @@ def ceiling(serial: int, total: int, threads: int) -> Fraction:
     instructions run on one thread alone."""
     if total <= 0:
         raise ValueError("no instructions counted")
-    share = Fraction(serial, total)
+    return amdahl_speedup(Fraction(serial, total), threads)
+
+
+def amdahl_speedup(share: Fraction, threads: int) -> Fraction:
+    """1 / (s + (1 - s) / N): the most N threads can speed up work of serial share s."""
     return 1 / (share + (1 - share) / threads)
 
 
@@ -148,6 +153,71 @@ def render(rows: list[dict], scale: float) -> str:
             + mark
         )
     return "\n".join(lines)
+
+
+def write_model(rows: list[dict], scale: float, seed: int, path: pathlib.Path = MODEL) -> dict:
+    """Keep the bound reports cap projections with (reports/fleet.py): per workload counted,
+    the largest serial share of its rows (the lowest ceiling) with the hash of the C it was
+    counted on (Workload.source_sha256: a bound holds for that code only); the entries of
+    workloads not counted now stay as they were."""
+    import platform
+
+    from workloads import registry
+
+    worst: dict[str, dict] = {}
+    for r in rows:
+        held = worst.get(r["workload"])
+        if held is None or r["serial_share"] > held["serial_share"]:
+            worst[r["workload"]] = r
+    model = load_model(path)
+    entries = model.get("workloads") or {}
+    for name, r in worst.items():
+        entries[name] = {
+            "serial_instructions": r["serial_instructions"],
+            "instructions": r["instructions"],
+            "serial_share": float(r["serial_share"]),
+            "threads": r["threads"],
+            "scale": scale,
+            "seed": seed,
+            "arch": platform.machine(),
+            "workload_source_sha256": registry.get(name).source_sha256(),
+        }
+    model = {
+        "written_by": "bankbench scaling-bound --write-model",
+        "workloads": dict(sorted(entries.items())),
+    }
+    path.write_text(json.dumps(model, indent=1) + "\n")
+    return model
+
+
+def load_model(path: pathlib.Path = MODEL) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def share_for(model: dict, workload: str, source_sha256: str | None) -> tuple[Fraction | None, str]:
+    """The counted serial share of ``workload``'s C as a run ran it (its samples'
+    ``workload_source_sha256``) and where it was counted ("at scale 0.05 on x86_64"), or None
+    and why there is none to bound a projection with."""
+    entry = (model.get("workloads") or {}).get(workload)
+    if entry is None:
+        return (
+            None,
+            f"no counted serial share of {workload} (bankbench scaling-bound --write-model)",
+        )
+    if source_sha256 is None or entry["workload_source_sha256"] != source_sha256:
+        return None, (
+            f"the serial share of {workload} was counted on other C sources than the run's "
+            "(bankbench scaling-bound --write-model counts it again)"
+        )
+    where = " ".join(
+        f"{words} {entry[key]}"
+        for key, words in (("scale", "at scale"), ("arch", "on"))
+        if key in entry
+    )
+    return Fraction(entry["serial_instructions"], entry["instructions"]), where
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ MODE_WORDS = {
     "batch": "batch",
     "online": "one at a time",
     "capacity": "micro-batches",
+    "weak": "weak scaling (scale × threads)",
 }
 
 
@@ -283,6 +284,16 @@ def scaling_points(machine: Machine, workload: str) -> list[tuple[int, float, fl
     if any(r["threads"] == 1 for r in rows):
         measured[1] = 1.0
     return [(r["threads"], r["units_per_s"], measured.get(r["threads"], math.nan)) for r in rows]
+
+
+def weak_scaling_points(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
+    """(threads, units/s, weak efficiency) of the C engine's weak-scaling curve (the run's
+    scale per thread, ``--scaling weak|both``), from its one-thread rate: efficiency = rate(t)
+    / (t × rate(1)); empty when the run measured no weak curve (or under Valgrind)."""
+    if machine.timed_under_valgrind:
+        return []
+    curve = scaling.efficiency_curves(machine.summary).get((workload, "c"), {})
+    return [(p.threads, p.units_per_s, p.efficiency) for p in curve.get(scaling.WEAK, [])]
 
 
 def probe_fraction(machine: Machine, workload: str) -> float | None:

@@ -136,9 +136,16 @@ def latency_cdf(series: list[tuple[str, list[int]]]) -> bytes:
     return _png(fig)
 
 
-def scaling(curves: dict[str, list[tuple[str, list[int], list[float]]]]) -> bytes:
-    """curves: workload → [(machine, threads, parallel efficiency)]; small multiples."""
-    names = sorted(curves)
+Curves = dict[str, list[tuple[str, list[int], list[float]]]]
+
+
+def scaling(curves: Curves, weak: Curves | None = None) -> bytes:
+    """curves: workload → [(machine, threads, parallel efficiency)], the strong (fixed-work)
+    curves; ``weak``: the weak-scaling ones (work per thread fixed), drawn in each machine's
+    colour and marker, dotted with open markers. Small multiples, one per workload."""
+    weak = weak or {}
+    names = sorted(set(curves) | set(weak))
+    machines = list(dict.fromkeys(m for c in (curves, weak) for s in c.values() for m, *_ in s))
     columns = 3
     rows = max(1, math.ceil(len(names) / columns))
     fig = Figure(figsize=(7.5, 2.3 * rows + 0.4))
@@ -146,20 +153,33 @@ def scaling(curves: dict[str, list[tuple[str, list[int], list[float]]]]) -> byte
     for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
     highest = max(
-        (e for series in curves.values() for _, _, eff in series for e in eff if np.isfinite(e)),
+        (
+            e
+            for c in (curves, weak)
+            for series in c.values()
+            for _, _, eff in series
+            for e in eff
+            if np.isfinite(e)
+        ),
         default=1.0,
     )
     for ax, name in zip(axes.flat, names, strict=False):
-        for i, (machine, threads, efficiency) in enumerate(curves[name]):
-            ax.plot(
-                threads,
-                [e * 100 for e in efficiency],
-                marker=MARKERS[i % len(MARKERS)],
-                linestyle=LINES[i % len(LINES)],
-                markersize=4,
-                color=_colour(i),
-                label=_label(machine),
-            )
+        for kind, series in (("strong", curves.get(name, [])), ("weak", weak.get(name, []))):
+            for machine, threads, efficiency in series:
+                i = machines.index(machine)
+                ax.plot(
+                    threads,
+                    [e * 100 for e in efficiency],
+                    marker=MARKERS[i % len(MARKERS)],
+                    # with weak curves the line style tells the curve, else the machine
+                    linestyle=(
+                        ("-" if kind == "strong" else ":") if weak else LINES[i % len(LINES)]
+                    ),
+                    markersize=4,
+                    color=_colour(i),
+                    markerfacecolor=_colour(i) if kind == "strong" else "white",
+                    label=_label(machine) + (f", {kind}" if weak else ""),
+                )
         ax.axhline(100, color="#444444", linewidth=0.8, linestyle="--")
         ax.set_title(_label(name), fontsize=8)
         ax.set_ylim(0, max(130, highest * 100 * 1.1))
@@ -167,9 +187,21 @@ def scaling(curves: dict[str, list[tuple[str, list[int], list[float]]]]) -> byte
         ax.set_xlabel("threads", fontsize=7)
         ax.set_ylabel("efficiency, %", fontsize=7)
         ax.grid(alpha=0.3)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7)
-    fig.suptitle("parallel efficiency: rate(t) / (t × rate(1)); 100 % = linear scaling")
+    labelled: dict[str, Line2D] = {}
+    for ax in axes.flat[: len(names)]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            labelled.setdefault(label, handle)
+    fig.legend(
+        list(labelled.values()),
+        list(labelled),
+        loc="lower center",
+        ncol=min(4, len(labelled)),
+        fontsize=7,
+    )
+    fig.suptitle(
+        "parallel efficiency: rate(t) / (t × rate(1)); 100 % = linear scaling"
+        + ("; solid: strong, dotted: weak" if weak else "")
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _png(fig)
 

@@ -254,37 +254,70 @@ def latency(report: analysis.Report) -> list:
 
 
 def scaling(report: analysis.Report) -> list:
+    """Strong scaling (the work fixed) and, where a run measured it, weak scaling (the work
+    per thread fixed: ``bankbench run --scaling weak|both``), side by side per workload."""
     curves: dict[str, list] = {}
+    weak_curves: dict[str, list] = {}
     rows = []
     for w in report.workloads:
         for m in report.machines:
             points = analysis.scaling_points(m, w)
+            weak = analysis.weak_scaling_points(m, w)
+            words = analysis.workload_words(w)
             if len(points) > 1:
-                curves.setdefault(analysis.workload_words(w), []).append(
+                curves.setdefault(words, []).append(
                     (m.name, [p[0] for p in points], [p[2] for p in points])
                 )
-            if points:
+            if len(weak) > 1:
+                weak_curves.setdefault(words, []).append(
+                    (m.name, [p[0] for p in weak], [p[2] for p in weak])
+                )
+            if points or weak:
                 rows.append(
                     [
-                        analysis.workload_words(w),
+                        words,
                         m.name,
-                        "; ".join(
-                            f"{plural(t, 'thread')}: {rate(r)}/s ({e * 100:.0f} %)"
-                            for t, r, e in points
+                        *(
+                            "; ".join(
+                                f"{plural(t, 'thread')}: {rate(r)}/s ({e * 100:.0f} %)"
+                                for t, r, e in curve
+                            )
+                            or "not measured"
+                            for curve in (points, weak)
                         ),
                     ]
                 )
     blocks: list = [Heading("Thread scaling")]
-    if curves:
+    if curves or weak_curves:
         blocks.append(
             Figure(
                 "scaling",
-                charts.scaling(curves),
-                "Parallel efficiency per workload, C engine: 100 % means twice the threads "
-                "did twice the work.",
+                charts.scaling(curves, weak_curves),
+                "Parallel efficiency per workload, C engine, rate(t) / (t × rate(1)). Strong "
+                "(solid): the same work on more threads, 100 % means twice the threads did it "
+                "in half the time. Weak (dotted, open markers): each thread gets the run's "
+                "scale of work, 100 % means twice the threads did twice the work in the same "
+                "time — how a server holds up as a bank grows.",
             )
         )
-    blocks.append(Table(["workload", "machine", "rate (efficiency) by threads"], rows))
+    blocks.append(
+        Table(
+            [
+                "workload",
+                "machine",
+                "strong: rate (efficiency) by threads",
+                "weak: rate (efficiency) by threads",
+            ],
+            rows,
+        )
+    )
+    if not weak_curves:
+        blocks.append(
+            Paragraph(
+                "No run measured weak scaling (bankbench run --scaling both times each C "
+                "workload at the scale times the threads as well)."
+            )
+        )
     return blocks
 
 
@@ -422,9 +455,11 @@ def methodology(report: analysis.Report) -> list:
                 "cores, its 95 % range from the fit's standard error. A projection assumes the "
                 "larger server's cores are as fast as the measured ones and that memory and "
                 "latency keep up; it is marked (projected) wherever it appears, never falls "
-                "below the best rate measured, is not made from a run where more threads did "
-                "less work than fewer, and is withheld, with the reason, when its range spans "
-                f"more than {fleet.MAX_PROJECTION_SPREAD:g}×.",
+                "below the best rate measured, never above the Amdahl bound of the workload's "
+                "serial share counted in instructions (bankbench scaling-bound: capped there "
+                "and said so), is not made from a run where more threads did less work than "
+                "fewer, and is withheld, with the reason, when its range spans more than "
+                f"{fleet.MAX_PROJECTION_SPREAD:g}×.",
             ]
         ),
         Heading("Caveats", 3),

@@ -112,13 +112,23 @@ def section(report: analysis.Report) -> list:
             "from the run's own thread scaling (Amdahl's law, with its 95 % range in brackets), "
             "marked (projected), never below the best rate measured, and withheld when more "
             "threads were slower than fewer or the range spans more than "
-            f"{fleet.MAX_PROJECTION_SPREAD:g}×. Cost per million units assumes full "
+            f"{fleet.MAX_PROJECTION_SPREAD:g}×. A projection is never above the Amdahl bound "
+            "of the workload's serial share, counted in instructions (bankbench "
+            "scaling-bound), at the server's cores: one above it is capped there. "
+            "Cost per million units assumes full "
             "utilisation. Fleet cost = servers needed × (purchase + running costs)."
         ),
         Table(header, rows),
     ]
     if withheld:
         blocks.append(Paragraph("Not given: " + " ".join(withheld)))
+    bounded = [
+        f"{f.machine.name}, {what} per server: projection, {words}."
+        for f in servers
+        for what, words in f.bounds.items()
+    ]
+    if bounded:
+        blocks.append(Paragraph("Projection bounds: " + " ".join(bounded)))
     if figures.sensitivity and figures.saving is not None:
         years = cost.TCO_YEARS[-1]
         title = f"sensitivity of the {years}-year fleet saving" + (

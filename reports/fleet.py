@@ -9,18 +9,24 @@ sentence, the cost table and the detail tables: each figure has one definition, 
   many threads on real cores, else projected (bench.scaling) — but never below the best rate
   measured (a bigger server can run what was measured), not from a run where more threads did
   less work than fewer (its scaling says nothing about more cores), and withheld when its 95 %
-  range spans more than MAX_PROJECTION_SPREAD (a guess, not a figure);
-- capacity: decisions/s per server within the SLO, by the same rules along the batch scaling.
+  range spans more than MAX_PROJECTION_SPREAD (a guess, not a figure); and never above the
+  Amdahl bound of the workload's counted serial share (bench/serial_share.py, ``bankbench
+  scaling-bound --write-model``) for the code the run ran: a projection above it is capped
+  there, and the text says so ("capped by the serial-share bound of 52.2× at 64 threads");
+- capacity: decisions/s per server within the SLO, by the same rules along the batch scaling
+  (bounded by the decisions workload's serial share).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench import scaling
+from bench import scaling, serial_share
 from bench.text import plural
 from reports import cost, numbers
 
@@ -67,6 +73,9 @@ class ServerFigures:
     capacity: scaling.Rate | None  # decisions/s per server within the SLO
     # figures not given, with why: {"decisions": "projections are turned off ..."}
     withheld: dict[str, str] = field(default_factory=dict)
+    # per projected figure: how the serial-share bound held it ("capped by …", "within …",
+    # or why there is none), for the cost section's words
+    bounds: dict[str, str] = field(default_factory=dict)
     decisions_per_core: float | None = None  # the one-thread rates, measured
     postings_per_core: float | None = None
     # the cost model's figures for one server (cost.annual_cost, cost.tco, cost_per_million)
@@ -88,7 +97,10 @@ class ServerFigures:
         if not rates:
             return None
         fewest = min(r.measured_threads for r in rates)
-        return f"projected from {fewest} of {plural(self.server.cores, 'core')}"
+        capped = [r for r in rates if r.capped and r.ceiling is not None]
+        return f"projected from {fewest} of {plural(self.server.cores, 'core')}" + (
+            f", {bound_words(capped[0], capped=True)}" if capped else ""
+        )
 
     def with_capacity(self, value: float) -> cost.Server:
         return cost.Server(
@@ -150,16 +162,50 @@ def _slower_with_more_threads(points: list[tuple[int, float]], host_cores: int) 
     return None
 
 
+def bound_words(rate: scaling.Rate, capped: bool) -> str:
+    """'capped by the serial-share bound of 52.2× at 64 threads' (or 'within …')."""
+    assert rate.ceiling is not None
+    return (
+        f"{'capped by' if capped else 'within'} the serial-share bound of {rate.ceiling:.1f}× "
+        f"at {plural(rate.threads, 'thread')}"
+    )
+
+
+def amdahl_cap(
+    rate: scaling.Rate, points: list[tuple[int, float]], host_cores: int, share: Fraction
+) -> scaling.Rate:
+    """``rate`` no higher than Amdahl's bound for serial share ``share``: the rate at the
+    fewest threads measured on real cores (t₀, one thread for a batch curve) times the bound's
+    growth from t₀ to the projected threads, S(T) / S(t₀), S(n) = 1 / (s + (1 − s) / n); never
+    below the best rate measured (a bigger server can run what was measured)."""
+    real = [(t, r) for t, r in points if t <= host_cores]
+    fewest = min(t for t, _ in real)
+    base = float(np.median([r for t, r in real if t == fewest]))
+    bound = serial_share.amdahl_speedup(share, rate.threads)
+    best = max(float(np.median([r for t, r in real if t == u])) for u in {t for t, _ in real})
+    cap = max(base * float(bound / serial_share.amdahl_speedup(share, fewest)), best)
+    return dataclasses.replace(
+        rate,
+        value=min(rate.value, cap),
+        low=min(rate.low, cap),
+        high=min(rate.high, cap),
+        ceiling=float(bound),
+        capped=rate.value > cap,
+    )
+
+
 def server_rate(
     points: list[tuple[int, float]],
     cores: int,
     host_cores: int,
     projection: bool,
     reference: list[tuple[int, float]] | None = None,
+    share: Fraction | None = None,
 ) -> tuple[scaling.Rate | None, str | None]:
     """The rate per server of ``cores`` physical cores, or None and why it is withheld (see
     the module docstring). ``reference``: the curve whose scaling a benchmark measured at one
-    thread count follows (capacity follows the batch decisions)."""
+    thread count follows (capacity follows the batch decisions). ``share``: the workload's
+    counted serial share, whose Amdahl bound caps a projection."""
     rate = scaling.along(points, reference or points, cores, host_cores)
     if rate is None or not rate.projected:
         return rate, None
@@ -179,6 +225,8 @@ def server_rate(
         True,
         rate.serial_fraction,
     )
+    if share is not None:
+        rate = amdahl_cap(rate, points, host_cores, share)
     if rate.high > MAX_PROJECTION_SPREAD * rate.low:
         return None, (
             f"the projection to {plural(cores, 'core')} ranges "
@@ -186,6 +234,13 @@ def server_rate(
             f"wide (more than {MAX_PROJECTION_SPREAD:g}×): run on more cores"
         )
     return rate, None
+
+
+def source_sha256(machine: Machine, workload: str) -> str | None:
+    """The hash of the C the run ran ``workload`` on (its samples'), None when unknown or not
+    one (an imported run, or samples of several builds)."""
+    hashes = {s.get("workload_source_sha256") for s in machine.samples if s["workload"] == workload}
+    return hashes.pop() if len(hashes) == 1 else None
 
 
 def priced_workloads() -> dict[str, str]:
@@ -208,19 +263,34 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
     cores = mclass.cores or machine.cores
     sockets = mclass.sockets or machine.sockets
     withheld: dict[str, str] = {}
+    bounds: dict[str, str] = {}
     rates: dict[str, scaling.Rate | None] = {}
     decides, posts = priced("decisions"), priced("postings")
     decision_curve = machine.curve(decides) if decides else []
     _, capacity_points = machine.capacity_curve(model.target.p99_ms)
-    for what, points, reference in (
-        ("decisions", decision_curve, None),
-        ("postings", machine.curve(posts) if posts else [], None),
+    model_of_shares = serial_share.load_model()
+    for what, workload, points, reference in (
+        ("decisions", decides, decision_curve, None),
+        ("postings", posts, machine.curve(posts) if posts else [], None),
         # capacity measured at one thread count scales as the batch decisions do
-        ("capacity", capacity_points, decision_curve),
+        ("capacity", decides, capacity_points, decision_curve),
     ):
-        rates[what], why = server_rate(points, cores, machine.cores, projection, reference)
+        share, counted = (
+            serial_share.share_for(model_of_shares, workload, source_sha256(machine, workload))
+            if workload
+            else (None, "")
+        )
+        rates[what], why = server_rate(points, cores, machine.cores, projection, reference, share)
         if why:
             withheld[what] = why
+        rate = rates[what]
+        if rate is not None and rate.projected:
+            bounds[what] = (
+                bound_words(rate, rate.capped)
+                + (f" (serial share counted {counted})" if counted else "")
+                if rate.ceiling is not None
+                else f"not bounded: {counted}"
+            )
     decisions, postings, capacity = rates["decisions"], rates["postings"], rates["capacity"]
     server = cost.Server(
         machine=mclass,
@@ -238,6 +308,7 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
         postings,
         capacity,
         withheld,
+        bounds,
         machine.per_core(decides) if decides else None,
         machine.per_core(posts) if posts else None,
         annual_cost=cost.annual_cost(server, model.site),

@@ -148,6 +148,34 @@ def pin_threads(cpus: list[int]) -> None:
     _PLACEMENT[:] = cpus
 
 
+def first_touch(array: np.ndarray, threads: int) -> np.ndarray:
+    """Zero a C-contiguous array by rows in the ranges parallel_ranges(len(array), threads)
+    gives, each range by the pool thread that runs that part (none taken by the caller), so
+    Linux puts its pages on that thread's NUMA node; the CPU each part ran on (-1: unknown)."""
+    assert array.flags.c_contiguous and array.flags.writeable
+    rows = len(array)
+    cpus = np.full(max(1, min(threads, rows)), -1, dtype=np.int32)
+    code = lib.bb_parallel_first_touch(
+        ffi.from_buffer("uint8_t[]", array, require_writable=True),
+        rows,
+        array.nbytes // rows if rows else max(1, array.itemsize),
+        threads,
+        out_pointer(cpus),
+    )
+    _check_parallel(code, "bb_parallel_first_touch", threads)
+    return cpus
+
+
+def first_touch_rows(arrays: list[np.ndarray], threads: int) -> None:
+    """First touch of a row-parallel call's outputs (first_touch), where placement is asked
+    for: a pinned run (bankbench run --pin) of more than one thread. Unpinned, the pages stay
+    where the allocator or the first write puts them (on a one-node host, anywhere is the
+    same)."""
+    if _PLACEMENT and threads > 1:
+        for array in arrays:
+            first_touch(array, threads)
+
+
 def _pinned(task: Callable[[], None], cpu: int) -> Callable[[], None]:
     def run() -> None:
         os.sched_setaffinity(0, {cpu})  # 0: the calling thread, on Linux

@@ -195,6 +195,14 @@ def add_run_options(p) -> None:
         "counters (this CPU's cycles, IPC and misses beside the time, where it has a PMU)",
     )
     p.add_argument(
+        "--scaling",
+        choices=plans.SCALING_MODES,
+        default=plans.SCALING_MODES[0],
+        help="thread-scaling curves of the C engine's batch benchmarks: strong (the work fixed "
+        "at the scale, the default), weak (the scale per thread: the work grows with the "
+        "threads, case ids say -weak-) or both",
+    )
+    p.add_argument(
         "--label", help="a name for the run (default: host-profile; calibrate adds -A and -B)"
     )
     add_store(p)
@@ -215,6 +223,7 @@ def plan_of(args) -> plans.Plan:
         pin=args.pin,
         measure=args.measure,
         label=args.label,
+        scaling=args.scaling,
     )
 
 

@@ -16,6 +16,7 @@ examples:
   bankbench scaling-bound                      every batch workload at 2 and 4 threads
   bankbench scaling-bound -w 'ledger.*' -t 2,8 -s 0.2 --json
 """
+MODEL_NAME = "bench/serial_share_model.json"
 DEFAULT_SCALE = 0.05  # the quick profile's: a few seconds a workload under Valgrind
 
 
@@ -27,6 +28,12 @@ def add_arguments(p) -> None:
     )
     add_seed(p)
     add_json(p)
+    p.add_argument(
+        "--write-model",
+        action="store_true",
+        help=f"also keep each workload's largest serial share in {MODEL_NAME}: reports cap "
+        "their projections to more cores by its bound",
+    )
 
 
 def main(args) -> int:
@@ -51,4 +58,7 @@ def main(args) -> int:
         print(json.dumps(serial_share.as_json(rows), indent=1))
     else:
         print(serial_share.render(rows, args.scale))
+    if args.write_model:
+        serial_share.write_model(rows, args.scale, seed)
+        print(f"the bounds of these {len(chosen)} workloads are in {serial_share.MODEL}")
     return EXIT_OK

@@ -25,7 +25,7 @@ _SHOWN = ("run_id", "label", "status", "profile", "seed")  # store text in the h
 
 
 def main(args) -> int:
-    from bench import text
+    from bench import scaling, summary, text
     from bench.commands.run import print_tables
     from bench.store import Store
 
@@ -38,8 +38,16 @@ def main(args) -> int:
         f"{text.terminal(run['cpu_model'] or 'unknown cpu', text.LABEL_WIDTH * 2)}, "
         f"started {run['started_at']}"
     )
-    print_tables(store.samples([run["run_id"]]), args.slo)
-    policy = json.loads(run.get("fingerprint_json") or "{}").get("placement_policy")
+    samples = store.samples([run["run_id"]])
+    print_tables(samples, args.slo)
+    summarized = summary.summarize(samples)
+    for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
+        print(line)
+    record = json.loads(run.get("fingerprint_json") or "{}")
+    evidence = scaling.two_thread_evidence(summarized, json.loads(run.get("probes_json") or "{}"))
+    for line in scaling.render_two_thread(evidence, record.get("host_activity")):
+        print(line)
+    policy = record.get("placement_policy")
     if policy:
         print(f"placement: {text.terminal(policy['summary'], 400)}")
     dispatch = dispatch_line(json.loads(run.get("probes_json") or "{}"))

@@ -56,16 +56,18 @@ def plan(request) -> Plan:
 
 @pytest.fixture(scope="session")
 def inputs_of(plan):
-    """Generated inputs per workload, once per session (generation is never timed)."""
+    """Generated inputs per workload (at the plan's scale, or a weak case's), once per
+    session (generation is never timed)."""
     from workloads import registry
 
-    cache = {}
+    cache: dict[tuple[str, float], dict] = {}
 
-    def get(name):
-        if name not in cache:
+    def get(name, scale=None):
+        key = (name, plan.scale if scale is None else scale)
+        if key not in cache:
             cache.clear()  # one workload's inputs in memory at a time
-            cache[name] = registry.get(name).generate(scale=plan.scale, seed=plan.seed)
-        return cache[name]
+            cache[key] = registry.get(name).generate(scale=key[1], seed=plan.seed)
+        return cache[key]
 
     return get
 
@@ -164,9 +166,14 @@ class Recorder:
             "workload": case.workload,
             "engine": case.engine,
             "threads": case.threads,
-            "scale": self.plan.scale,
+            "scale": case.scale_at(self.plan.scale),
             "seed": self.plan.seed,
-            "mode": "batch" if case.kind in ("batch", "batching") else case.kind,
+            # a weak case is a batch benchmark kept off the fixed-work curve
+            "mode": "weak"
+            if case.weak
+            else "batch"
+            if case.kind in ("batch", "batching")
+            else case.kind,
             "batch_size": case.batch_size,
             # the comparability key of this workload: its version and its C's hash
             "workload_version": workload.version,

@@ -55,8 +55,10 @@ def measure(benchmark, plan, case, target, **pedantic):
 
 
 def test_batch(benchmark, plan, inputs_of, reference, case):
+    """Fixed work (the plan's scale) or, for a weak case, the scale times the threads; both
+    run the same path at the golden point against the reference."""
     workload = registry.get(case.workload)
-    inputs = inputs_of(case.workload)
+    inputs = inputs_of(case.workload, case.scale_at(plan.scale))
     engine, threads = case.engine, case.threads
     benchmark.name = case.name(plan.scale)
     benchmark.group = case.workload

@@ -546,6 +546,13 @@ int32_t bb_parallel_groups(bb_task_fn task, const void *args, int32_t groups);
 /* Uneven work: the threads claim chunks of `chunk` items in turn until none is left. */
 int32_t bb_parallel_chunks(bb_task_fn task, const void *args, int64_t n, int64_t chunk,
                            int32_t threads);
+/* First touch: zero the `n_items` items of `item_bytes` at `bytes` in the ranges
+ * bb_parallel_ranges(n_items, threads) gives, each range by the thread that runs that part
+ * (every part on its own thread, none taken by the caller), so Linux places its pages on
+ * that thread's NUMA node before the call that works on them. `cpu_of_part` (or NULL): the
+ * CPU each part ran on, min(threads, n_items) of them (-1 where unknown). */
+int32_t bb_parallel_first_touch(uint8_t *bytes, int64_t n_items, int64_t item_bytes,
+                                int32_t threads, int32_t *cpu_of_part);
 /* Part i of every later call runs on cpus[i % n_cpus] (Linux); n_cpus = 0 undoes it. */
 int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus);
 /* Threads the pool has: the caller and the workers started so far. */

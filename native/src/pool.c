@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>   /* memset */
 #include <unistd.h>   /* sysconf */
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -168,14 +169,21 @@ static void place_self(uint32_t part, uint32_t *placed)
 #endif
 }
 
+/* Part g's range [begin, end) of n items in `parts` near-equal ranges: run_call's split. */
+static void range_of_part(int64_t n, int64_t parts, int64_t g, int64_t *begin, int64_t *end)
+{
+    int64_t base = n / parts, extra = n % parts;
+    *begin = g * base + (g < extra ? g : extra);
+    *end = *begin + base + (g < extra ? 1 : 0);
+}
+
 /* not inlined: the instruction counts take a worker's work by this name */
 __attribute__((noinline)) static void bb_pool_run_part(uint32_t part)
 {
     const call *c = &pool.current;
     if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
-        int64_t base = c->n / c->parts, extra = c->n % c->parts;
-        int64_t begin = part * base + (part < extra ? part : extra);
-        int64_t end = begin + base + (part < extra ? 1 : 0);
+        int64_t begin, end;
+        range_of_part(c->n, c->parts, part, &begin, &end);
         if (!is_aborted()) record(c->fn(c->args, begin, end));
         return;
     }
@@ -349,6 +357,41 @@ int32_t bb_parallel_chunks(bb_task_fn fn, const void *args, int64_t n, int64_t c
 {
     if (chunk < 1) return BB_INVALID_ARGUMENT;
     return run_call((call){.fn = fn, .args = args, .n = n, .chunk = chunk}, threads);
+}
+
+typedef struct {
+    uint8_t *bytes;
+    int64_t n_items, item_bytes, parts;
+    int32_t *cpu_of_part;
+} touch_args;
+
+static int32_t touch_part(const void *args, int64_t group, int64_t group_end)
+{
+    const touch_args *t = args;
+    BB_ASSERT(group_end == group + 1 && group < t->parts);
+    int64_t begin, end;
+    range_of_part(t->n_items, t->parts, group, &begin, &end);
+    if (end > begin)
+        memset(t->bytes + begin * t->item_bytes, 0, (size_t)((end - begin) * t->item_bytes));
+#if defined(__linux__)
+    if (t->cpu_of_part) t->cpu_of_part[group] = (int32_t)sched_getcpu();
+#else
+    if (t->cpu_of_part) t->cpu_of_part[group] = -1;
+#endif
+    return BB_OK;
+}
+
+int32_t bb_parallel_first_touch(uint8_t *bytes, int64_t n_items, int64_t item_bytes,
+                                int32_t threads, int32_t *cpu_of_part)
+{
+    if (n_items < 0 || item_bytes < 1 || n_items > INT64_MAX / item_bytes
+        || (n_items > 0 && !bytes) || threads < 1 || threads > BB_POOL_THREADS_MAX)
+        return BB_INVALID_ARGUMENT;
+    /* the parts bb_parallel_ranges makes of n_items (run_call), each on its own thread */
+    int64_t parts = n_items < threads ? (n_items > 0 ? n_items : 1) : threads;
+    touch_args t = {bytes, n_items, item_bytes, parts, cpu_of_part};
+    call c = {.fn = touch_part, .args = &t, .n = parts, .chunk = 0, .together = true};
+    return run_call(c, (int32_t)parts);
 }
 
 int32_t bb_pool_place(const int32_t *cpus, int32_t n_cpus)

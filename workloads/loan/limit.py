@@ -249,7 +249,9 @@ class Limit(Workload):
             },
         )
         out = self._outputs(inputs["applicants"])
-        ptr = {k: _native.out_pointer(out[k]) for k in ("limit_fen", "binding", "status")}
+        written = ("limit_fen", "binding", "status")
+        _native.first_touch_rows([out[k] for k in written], threads)  # pinned: each its rows
+        ptr = {k: _native.out_pointer(out[k]) for k in written}
 
         task = ffi.new("bb_limit_task *", {"params": params, "in": c_in, **ptr})
         _native.parallel_ranges("bb_limit_rows", task, len(cols["applicant_id"]), threads)

@@ -294,10 +294,9 @@ class Score(Workload):
         compiled = CompiledCard(card)
         features = CFeatures(cards.feature_columns(card, inputs["applicants"]))
         out = self._outputs(inputs["applicants"])
-        pointers = {
-            k: _native.out_pointer(out[k])
-            for k in ("score", "band", "decision", "status", "missing_variables")
-        }
+        written = ("score", "band", "decision", "status", "missing_variables")
+        _native.first_touch_rows([out[k] for k in written], threads)  # pinned: each its rows
+        pointers = {k: _native.out_pointer(out[k]) for k in written}
 
         task = ffi.new("bb_score_task *", {"card": compiled.c, "features": features.c, **pointers})
         _native.parallel_ranges("bb_score_rows", task, inputs["applicants"].num_rows, threads)

@@ -1,0 +1,94 @@
+"""Issue 23's 2-thread Must-show read off one command: `bankbench show` prints, per C workload,
+the one-thread call, the 2-thread efficiency, the 2-thread efficiency of the probe that bounds
+it (same run), the verdict against >= 80 % or at most 10 points below the probe, and the host's
+load beside it; a busy host makes the measurement invalid, and the table says so."""
+
+import pytest
+
+from bench import scaling
+
+QUIET = {"others_cpus": 0.1, "steal_pct": 0.0, "load_average_before": [0.3, 0.2, 0.1]}
+PROBES = {
+    "memory_bandwidth_bytes_per_s_1t": 10e9,
+    "memory_bandwidth_bytes_per_s_2t": 14e9,  # 70 %
+    "random_updates_per_s_1t": 100e6,
+    "random_updates_per_s_2t": 190e6,  # 95 %
+}
+
+
+def _rows(workload, one_s, two_s, units=1000):
+    return [
+        {
+            "workload": workload,
+            "engine": "c",
+            "mode": "batch",
+            "threads": t,
+            "batch_size": None,
+            "median_s": s,
+            "units_per_s": units / s,
+        }
+        for t, s in ((1, one_s), (2, two_s))
+    ]
+
+
+def test_each_workload_gets_its_verdict_against_80_percent_or_its_bounding_probe():
+    summary = [
+        *_rows("loan.score", 0.100, 0.0625),  # 80 %: meets the target
+        *_rows("loan.limit", 0.100, 0.080),  # 62.5 %: at most 10 points below the triad's 70 %
+        *_rows("ledger.post", 0.100, 0.080),  # 62.5 %: the random updates' 95 % is far
+        *_rows("loan.fraud", 0.0005, 0.0004),  # a call under 1 ms: not judged
+        *_rows("loan.decide", 0.010, 0.012),  # 41.7 %: slower at 2 threads than at 1
+    ]
+    rows = {r["workload"]: r for r in scaling.two_thread_evidence(summary, PROBES)}
+    assert rows["loan.score"]["efficiency_2t"] == pytest.approx(0.8)
+    assert rows["loan.score"]["verdict"] == "meets 80 %"
+    assert rows["loan.limit"]["probe"] == "triad"
+    assert rows["loan.limit"]["probe_efficiency_2t"] == pytest.approx(0.7)
+    assert rows["loan.limit"]["verdict"].startswith("at most 10 points below the triad")
+    assert rows["ledger.post"]["probe"] == "random updates"
+    assert rows["ledger.post"]["verdict"] == (
+        "BELOW 80 %, and more than 10 points below the random updates"
+    )
+    assert rows["loan.fraud"]["verdict"] == "not judged: a call under 1 ms"
+    assert rows["loan.decide"]["verdict"] == (
+        "BELOW 80 %, and more than 10 points below the triad; SLOWER at 2 threads than at 1"
+    )
+    lines = scaling.render_two_thread(list(rows.values()), QUIET)
+    score = next(line for line in lines if line.startswith("loan.score"))
+    assert score.split()[:6] == ["loan.score", "100.00ms", "80%", "triad", "70%", "meets"]
+    assert lines[-1] == (
+        "host: load average (1, 5, 15 min) before the run 0.3 / 0.2 / 0.1; quiet during the run "
+        "(no other work kept half a CPU busy)"
+    )
+
+
+def test_a_busy_or_unknown_host_makes_the_measurement_invalid():
+    rows = scaling.two_thread_evidence(_rows("loan.score", 0.1, 0.06), PROBES)
+    busy = {**QUIET, "others_cpus": 1.85, "load_average_after": [11.0, 10.0, 9.0]}
+    last = scaling.render_two_thread(rows, busy)[-1]
+    assert "after 11 / 10 / 9" in last
+    assert last.endswith(
+        "INVALID as evidence: other work kept 1.85 CPUs busy; measure on a quiet host"
+    )
+    stolen = scaling.render_two_thread(rows, {**QUIET, "steal_pct": 5.0})[-1]
+    assert "INVALID as evidence: the hypervisor stole 5.0 % of the CPU time" in stolen
+    unknown = scaling.render_two_thread(rows, None)[-1]
+    assert unknown.startswith(
+        "host: load average unknown; INVALID as evidence: the host's activity"
+    )
+
+
+def test_a_probe_not_recorded_at_two_threads_is_unknown_not_guessed():
+    probes = {"memory_bandwidth_bytes_per_s_1t": 1e10, "memory_bandwidth_bytes_per_s_64t": 3e11}
+    (row,) = scaling.two_thread_evidence(_rows("loan.limit", 0.1, 0.08), probes)
+    assert row["probe_efficiency_2t"] is None and row["verdict"] == "BELOW 80 %"
+    assert scaling.two_thread_evidence(_rows("loan.limit", 0.1, 0.08)[:1], probes) == []
+
+
+def test_a_workload_name_from_the_store_is_shown_escaped_on_one_line():
+    hostile = "evil\x1b[2J\nname\u202e"
+    (row,) = scaling.two_thread_evidence(_rows(hostile, 0.1, 0.06), PROBES)
+    line = scaling.render_two_thread([row], QUIET)[2]
+    assert "\x1b" not in line and "\n" not in line and "\u202e" not in line
+    curves = scaling.render_curves(scaling.efficiency_curves(_rows(hostile, 0.1, 0.06)))
+    assert not any(c in "".join(curves) for c in ("\x1b", "\n", "\u202e"))
