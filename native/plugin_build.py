@@ -124,19 +124,22 @@ def build_record(module_name: str) -> dict[str, str]:
 def refusal(record: dict[str, str], core: dict[str, str]) -> str | None:
     """Why a plugin's build may not run beside the core (None: it may): one run has one build
     label, so a plugin built tuned (``-march=native``…) or custom beside a portable core, or
-    the other way round, would time two programs under one label."""
+    the other way round, would time two programs under one label. The reason names the flags
+    that differ, so the user sees what to take out of (or put into) the plugin's build."""
+    differs = flag_difference(record["effective_line"], core["effective_line"])
     if record["label"] != core["label"]:
         return (
-            f"its C was built '{record['label']}' ({record['flags']}), the core "
-            f"'{core['label']}': rebuild it with the core's settings (pip install -e . "
-            f"with the same BANKBENCH_TUNE and CFLAGS)"
+            f"its C was built '{record['label']}', the core '{core['label']}' ({differs}): "
+            "rebuild it with the core's settings (pip install -e <the plugin's folder> with "
+            "the same BANKBENCH_TUNE and CFLAGS)"
         )
     if "=native" in record["effective_line"] and record["label"] != "tuned-native":
-        return "its C was built with -march/-mcpu=native but not labelled tuned-native"
+        return f"its C was built with -march/-mcpu=native but not labelled tuned-native ({differs})"
     if pinned_flags(record["flags"]) != pinned_flags(core["flags"]):
         return (
-            f"its C was built with '{record['flags']}', the core with '{core['flags']}' (the "
-            "plugin's copy of the build helper is from another bankbench): refresh it with "
+            f"its C was built with other pinned flags than the core ("
+            f"{flag_difference(record['flags'], core['flags'])}: the plugin's copy of the build "
+            "helper is from another bankbench): refresh it with "
             "bankbench new-workload --refresh-build-helper <the plugin's folder>, then "
             "pip install -e <the plugin's folder>"
         )
@@ -147,3 +150,15 @@ def pinned_flags(flags: str) -> list[str]:
     """A build's compile flags less the assertion switch, which only the core's own C reads
     (its BB_ASSERT macro; recorded apart, as ``asserts``)."""
     return [flag for flag in flags.split() if flag != "-DBB_ASSERTS=1"]
+
+
+def flag_difference(plugin_line: str, core_line: str) -> str:
+    """The words of a plugin's compile line that the core's lacks and the other way round,
+    e.g. "plugin adds -march=native" (the assertion switch aside: only the core reads it)."""
+    plugin, core = pinned_flags(plugin_line), pinned_flags(core_line)
+    added = [flag for flag in plugin if flag not in core]
+    missing = [flag for flag in core if flag not in plugin]
+    parts = [f"plugin adds {' '.join(added)}"] if added else []
+    parts += [f"plugin lacks {' '.join(missing)}"] if missing else []
+    # the same words in another order (a later -O wins): say so rather than nothing
+    return "; ".join(parts) or "the same flags in another order"

@@ -81,6 +81,30 @@ class OutsidePrefix(Good):
     name = "elsewhere.double"
 
 
+class UnknownStatus(Good):  # its kernel returns a code its header does not name
+    name = "status.double"
+
+    def _run_python(self, inputs, threads):
+        self.check_status(77, {0: "OK", 1: "OVERFLOW"}, "status_double_kernel")
+
+
+class Crashes(Good):  # its "C" dereferences address 0: a segfault
+    name = "crashes.double"
+
+    def _run_python(self, inputs, threads):
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+class LongName(Good):
+    name = "long." + "x" * 120
+
+
+class Wide(Good):  # longer than verify's 16 columns for a name
+    name = "wide.double_with_a_longer_name"
+
+
 class Differs(Good):  # its second engine computes something else
     name = "differs.double"
     engines = ("python", "numpy")
@@ -91,6 +115,7 @@ class Differs(Good):  # its second engine computes something else
         return {"amounts": _tables.from_rows(rows, AMOUNTS)}
 """
 
+LONGER = "wide.double_with_a_longer_name"
 ENTRY_POINTS = {
     "acme": "fake_plugins:Good",
     "missing": "no_such_module_anywhere:WORKLOADS",
@@ -100,7 +125,12 @@ ENTRY_POINTS = {
     "loan": "fake_plugins:Collides",
     "outside": "fake_plugins:OutsidePrefix",
     "differs": "fake_plugins:Differs",
+    "status": "fake_plugins:UnknownStatus",
+    "crashes": "fake_plugins:Crashes",
+    "long": "fake_plugins:LongName",
+    "wide": "fake_plugins:Wide",
 }
+LOADED = ["acme.double", "crashes.double", "differs.double", "status.double", LONGER]
 
 
 def install_fake_distribution(
@@ -155,10 +185,10 @@ def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         names = registry.names()
-    assert names == sorted([*BUILT_IN, "acme.double", "differs.double"])
+    assert names == sorted([*BUILT_IN, *LOADED])
     assert registry.get("loan.score").__module__ != "fake_plugins"  # the built-in kept its name
     lines = sorted(str(w.message) for w in caught if w.category is registry.PluginWarning)
-    assert len(lines) == 6, lines
+    assert len(lines) == 7, lines
     assert all("\n" not in line and "workload plugin acme-plugins" in line for line in lines)
     expected = {
         "missing": "cannot import it: ModuleNotFoundError: No module named 'no_such_module_",
@@ -167,6 +197,7 @@ def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
         "schema": "output_schemas must map table names to {column: pyarrow type}",
         "loan": "workload name 'loan.score' is already taken",
         "outside": "'elsewhere.double' is outside the entry point's prefix 'outside.'",
+        "long": "...' is 125 characters long; at most 100",
     }
     for point, reason in expected.items():
         [line] = [line for line in lines if f"entry point '{point} = " in line]
@@ -221,9 +252,10 @@ def hostile_site(tmp_path_factory) -> pathlib.Path:
 def test_the_cli_lists_and_verifies_the_built_ins_beside_broken_plugins(hostile_site):
     listed = _bankbench(["list"], hostile_site)
     assert listed.returncode == 0, listed.stderr
-    assert all(name in listed.stdout for name in [*BUILT_IN, "acme.double", "differs.double"])
+    assert all(name in listed.stdout for name in [*BUILT_IN, *LOADED])
     warned = [line for line in listed.stderr.splitlines() if "workload plugin" in line]
-    assert len(warned) == 6 and len(listed.stderr.splitlines()) == 6, listed.stderr
+    assert len(warned) == 7 and len(listed.stderr.splitlines()) == 7, listed.stderr
+    assert all(len(line) < 400 for line in warned), warned  # the long name is cut
     prefix = "bankbench: warning: workload plugin acme-plugins (entry point '"
     assert all(line.startswith(prefix) for line in warned)
     verified = _bankbench(["verify", "-w", "loan.limit,acme.double", "-t", "1"], hostile_site)
@@ -282,3 +314,43 @@ def test_the_cli_fails_verify_naming_a_plugin_whose_engines_disagree_and_checks_
     assert verdicts[("differs.double", "numpy")] == "MISMATCH", verified.stdout
     assert verdicts[("differs.double", "python")] == "OK", verified.stdout
     assert verdicts[("loan.limit", "c")] == "OK", verified.stdout
+
+
+def test_a_plugin_whose_c_crashes_or_returns_an_unknown_status_fails_its_row_not_verify(
+    hostile_site,
+):
+    """Issue 26's adversarial check: a kernel status no header names, and a segfault, in two
+    plugins verified beside a built-in: each is its own failed row that names the plugin (the
+    code, the signal), the built-in is still verified OK, and verify exits non-zero."""
+    verified = _bankbench(
+        ["verify", "-w", "crashes.double,loan.limit,status.double", "-t", "1"], hostile_site
+    )
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert "Traceback" not in verified.stderr, verified.stderr
+    rows = [line.split() for line in verified.stdout.splitlines()]
+    verdicts = {(row[0], row[1]): row[-1] for row in rows if len(row) >= 4}
+    assert verdicts[("loan.limit", "c")] == "OK", verified.stdout
+    assert verdicts[("status.double", "python")] == "ERROR", verified.stdout
+    assert verdicts[("crashes.double", "python")] == "CRASHED", verified.stdout
+    status = (
+        "  error: status.double: status_double_kernel returned status 77 "
+        "(a code its kernel.h does not name)"
+    )
+    assert status in verified.stdout.splitlines(), verified.stdout
+    [crash] = [line for line in verified.stdout.splitlines() if line.startswith("  crashed:")]
+    assert "crashes.double: the plugin's process was killed by SIGSEGV" in crash, crash
+    assert "entry point 'crashes = fake_plugins:Crashes'" in crash, crash
+    assert "0 of" not in verified.stdout.splitlines()[-1], verified.stdout
+
+
+def test_verify_aligns_its_columns_to_the_longest_name(hostile_site):
+    verified = _bankbench(["verify", "-w", f"loan.limit,{LONGER}", "-t", "1"], hostile_site)
+    table = verified.stdout.splitlines()[:-1]
+    assert len(table) == 5 and table[0].startswith("workload "), verified.stdout
+    # every row's engine and verdict start in the header's columns
+    assert {line.index(line.split()[1], len(line.split()[0])) for line in table} == {
+        len(LONGER) + 1
+    }, table
+    assert {line.index(line.split()[3], len(LONGER) + 20) for line in table} == {
+        len(LONGER) + 1 + 14 + 1 + 7 + 2
+    }, table  # and the digests (the header's "digest")

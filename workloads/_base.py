@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from workloads import _tables
 from workloads._tables import Schema, Tables
-from workloads.errors import BankbenchError, InputError, UnknownNameError
+from workloads.errors import BankbenchError, InputError, NativeError, UnknownNameError
 
 # the golden point: the (seed, scale) of every golden digest, and the default of generate()
 CANONICAL_SEED = 42
@@ -149,6 +149,15 @@ class Workload:
         from native import plugin_build
 
         return plugin_build.build_record(self.c_module)
+
+    def check_status(self, status: int, names: Mapping[int, str], call: str) -> None:
+        """A plugin's C status (0: success) into a NativeError that names this workload, the
+        call and the code, by its name in ``names`` (its kernel.h's codes) and its number, so
+        a code its header does not name still says which it was."""
+        if status == 0:
+            return
+        name = names.get(status, "a code its kernel.h does not name")
+        raise NativeError(f"{self.name}: {call} returned status {status} ({name})", status, name)
 
     # ---- for subclasses ----
     def _generate(self, scale: float, seed: int) -> Tables:

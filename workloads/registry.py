@@ -26,12 +26,18 @@ ENTRY_POINT_GROUP = "bankbench.workloads"
 BUILT_IN_DISTRIBUTION = "bankbench"  # loaded first: a plugin cannot take a built-in's name
 # lower-case dotted words, at least two: the prefix is the plugin's own
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+# a name is a benchmark id's stem, a store partition's value, a scaffold's folder and package:
+# short enough for every file system and for one line of a table
+NAME_LENGTH_MAX = 100
 # what the harness calls on every workload (DESIGN.md, "Workload interface")
 INTERFACE = ("generate", "run", "digest", "check", "units")
 # what a subclass must define, beyond the base class (it raises NotImplementedError)
 SUBCLASS_METHODS = ("_generate", "_check", "_units")
 
 _WORKLOADS: dict[str, Workload] = {}
+# a plugin's workloads (a distribution other than bankbench): name → "distribution (entry point
+# 'point = value')", for lines that name them and for verify, which runs their code apart
+_PLUGINS: dict[str, str] = {}
 _loaded = False
 
 
@@ -49,9 +55,9 @@ def problems(workload: object) -> list[str]:
             + (f" (no {', '.join(missing)})" if missing else "")
         ]
     cls, found = type(workload), []
-    name = workload.name
-    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
-        found.append(f"name {name!r} is not a dotted lower-case name such as 'acme.accrual'")
+    why = name_problem(workload.name)
+    if why:
+        found.append(why)
     engines = workload.engines
     if not (isinstance(engines, tuple) and engines and all(isinstance(e, str) for e in engines)):
         found.append(f"engines must be a non-empty tuple of names, got {engines!r}")
@@ -90,6 +96,21 @@ def problems(workload: object) -> list[str]:
     return found
 
 
+def name_problem(name: object) -> str | None:
+    """What is wrong with a workload name (None: nothing), in words for one line."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        return f"name {shown_name(name)} is not a dotted lower-case name such as 'acme.accrual'"
+    if len(name) > NAME_LENGTH_MAX:
+        return f"name {shown_name(name)} is {len(name)} characters long; at most {NAME_LENGTH_MAX}"
+    return None
+
+
+def shown_name(name: object) -> str:
+    """A workload's name quoted for a message, its first 60 characters where it is longer."""
+    quoted = repr(name)
+    return quoted if len(quoted) <= 62 else quoted[:60] + "...'"
+
+
 def _is_schema_set(schemas: object) -> bool:
     return isinstance(schemas, Mapping) and all(
         isinstance(table, str)
@@ -104,7 +125,7 @@ def register(workload: Workload) -> Workload:
     is not a complete workload or its name is taken."""
     found = problems(workload)
     if found:
-        raise PluginError(f"{getattr(workload, 'name', workload)!r}: {'; '.join(found)}")
+        raise PluginError(f"{shown_name(getattr(workload, 'name', workload))}: {'; '.join(found)}")
     if workload.name in _WORKLOADS:
         taken = type(_WORKLOADS[workload.name])
         raise PluginError(
@@ -153,7 +174,7 @@ def load_entry_point(point: importlib.metadata.EntryPoint) -> list[str]:
     for candidate in candidates:
         found = problems(candidate)
         if found:
-            raise PluginError(f"{getattr(candidate, 'name', '?')!r}: {'; '.join(found)}")
+            raise PluginError(f"{shown_name(getattr(candidate, 'name', '?'))}: {'; '.join(found)}")
         assert isinstance(candidate, Workload)  # problems() said so
         if candidate.name.split(".", 1)[0] != point.name:
             raise PluginError(
@@ -193,7 +214,7 @@ def _check_build(workload: Workload) -> None:
         raise PluginError(
             f"'{workload.name}': its C changed since {workload.c_module} was built (or its "
             "c_sources are not the files it was built from); rebuild it: "
-            "pip install --no-build-isolation -e <the plugin's folder>"
+            "pip install -e <the plugin's folder>"
         )
     why = plugin_build.refusal(record, native.build_info())
     if why:
@@ -218,9 +239,10 @@ def _load() -> None:
             f"bankbench's own workloads are missing from the entry points "
             f"'{ENTRY_POINT_GROUP}' (stale install metadata); reinstall: pip install -e ."
         )
+    _PLUGINS.clear()
     for point in points:
         try:
-            load_entry_point(point)
+            loaded = load_entry_point(point)
         except PluginError as error:
             cause = error.__cause__
             if _distribution(point) == BUILT_IN_DISTRIBUTION and isinstance(
@@ -234,6 +256,17 @@ def _load() -> None:
                 PluginWarning,
                 stacklevel=2,
             )
+            continue
+        if _distribution(point) != BUILT_IN_DISTRIBUTION:
+            origin = f"{_distribution(point)} (entry point '{point.name} = {point.value}')"
+            _PLUGINS.update(dict.fromkeys(loaded, origin))
+
+
+def plugin_origin(name: str) -> str | None:
+    """Where a plugin's workload comes from: "distribution (entry point '…')"; None for a
+    built-in (or one registered by hand, with register())."""
+    _load()
+    return _PLUGINS.get(name)
 
 
 def names() -> list[str]:

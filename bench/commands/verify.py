@@ -11,7 +11,10 @@ from bench.plan import DEFAULT_THREADS
 
 NAME = "verify"
 HELP = "check every engine against the golden digests"
-EPILOG = "exit status: 0 all identical, 1 a digest or invariant differs, 2 error"
+EPILOG = (
+    "exit status: 0 all identical, 1 a digest or invariant differs or a check failed "
+    "(ERROR, or CRASHED: a plugin's process died), 2 error"
+)
 
 
 def add_arguments(p) -> None:
@@ -42,9 +45,12 @@ def main(args) -> int:
                 print(f"{name:<16} seed {entry['seed']} scale {entry['scale']} {entry['digest']}")
         return EXIT_OK
     results = []
+    # the widest name sets the first column (a plugin's may be up to 100 characters)
+    width = max([16, *(len(w.name) for w in registry.select(args.workloads))])
     if not args.json:
         print(
-            f"{'workload':<16} {'engine':<14} {'threads':>7}  {'digest':<16}  verdict", flush=True
+            f"{'workload':<{width}} {'engine':<14} {'threads':>7}  {'digest':<16}  verdict",
+            flush=True,
         )
     # a live line in a terminal; elsewhere the table itself is one line per check
     bar = (
@@ -65,11 +71,7 @@ def main(args) -> int:
             bar.finish(row.workload)
             bar.close()
         if not args.json:
-            print(
-                f"{row.workload:<16} {row.engine:<14} {row.threads:>7}  "
-                f"{row.digest[:16]}  {row.verdict}",
-                flush=True,
-            )
+            print(_row_line(row, width), flush=True)
     failed = [r for r in results if not r.ok]
     against = "golden digests" if args.seed is None else f"Python reference's at seed {args.seed}"
     if args.json:
@@ -78,9 +80,28 @@ def main(args) -> int:
         print(
             f"{len(results) - len(failed)} of {len(results)} OK"
             + (
-                f"; {len(failed)} differ from the {against}: outputs are NOT identical"
+                f"; {_failures(failed)} against the {against}: outputs are NOT identical"
                 if failed
                 else f"; outputs are bit-identical to the {against}"
             )
         )
     return EXIT_MISMATCH if failed else EXIT_OK
+
+
+def _failures(failed) -> str:
+    """How many checks failed, by verdict: '1 MISMATCH, 2 CRASHED'."""
+    verdicts = [row.verdict for row in failed]
+    return ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts))
+
+
+def _row_line(row, width: int) -> str:
+    """One check; a failure that is not a digest (an error, a crash) says why beneath it."""
+    from bench import text
+
+    line = (
+        f"{text.terminal(row.workload):<{width}} {text.terminal(row.engine):<14} "
+        f"{row.threads:>7}  {row.digest[:16]:<16}  {row.verdict}"
+    )
+    if row.verdict in ("ERROR", "CRASHED", "INVARIANT") and row.detail:
+        line += f"\n  {row.verdict.lower()}: {text.terminal(row.detail)}"
+    return line

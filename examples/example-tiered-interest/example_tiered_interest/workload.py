@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 import pyarrow as pa
 
-from workloads import BATCH, Benchmark, InputError, NativeError, Workload, _native, _tables
+from workloads import BATCH, Benchmark, InputError, Workload, _native, _tables
 from workloads._base import scaled
 from workloads._rng import Stream
 
@@ -104,9 +104,7 @@ class ExampleTieredInterest(Workload):
         status = _native.lib.bb_parallel_ranges(task, task_args, len(balance), threads)
         if status == _native.lib.BB_THREADS_UNAVAILABLE:  # the pool's own status
             _native._check_parallel(status, "example_tiered_interest_range", threads)
-        if status != 0:
-            name = STATUS.get(status, "UNKNOWN")
-            raise NativeError(f"{self.name}: the kernel returned {name}", status, name)
+        self.check_status(status, STATUS, "example_tiered_interest_range")
         return {"interest": _tables.table({"interest_fen": interest}, INTEREST)}
 
     def _check(self, inputs, outputs):

@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 import pyarrow as pa
 
-from workloads import BATCH, Benchmark, InputError, NativeError, Workload, _native, _tables
+from workloads import BATCH, Benchmark, InputError, Workload, _native, _tables
 from workloads._base import scaled
 from workloads._rng import Stream
 
@@ -75,9 +75,7 @@ class __CLASS__(Workload):
             len(balance),
             ffi.from_buffer("int64_t[]", interest, require_writable=True),
         )
-        if status != 0:
-            name = STATUS.get(status, "UNKNOWN")
-            raise NativeError(f"{self.name}: the kernel returned {name}", status, name)
+        self.check_status(status, STATUS, "__CPREFIX___accrue")
         return {"interest": _tables.table({"interest_fen": interest}, INTEREST)}
 
     def _check(self, inputs, outputs):
