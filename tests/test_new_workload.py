@@ -1,9 +1,10 @@
 """``bankbench new-workload``: the scaffold installs and passes verify, a smoke run and its own
 tests with no edit. End to end in a temporary venv: it sees this checkout's environment (a
 .pth running site.addsitedir on it, so the editable bankbench and its packages load) and
-installs only the scaffold, with ``pip install --no-build-isolation -e`` (offline: CI's
-emulated root has no package index; the scaffold's copy of the build helper builds it either
-way). Issue 26's Must-show, a plain ``pip install -e`` in a clean venv with bankbench installed
+installs only the scaffold, with a plain ``pip install -e`` as the guide says (pip's isolated
+build fetches setuptools and cffi; under emulation, in CI's aarch64 root, which has no package
+index, ``--no-build-isolation`` with the root's own; the scaffold's copy of the build helper
+builds it either way). Issue 26's Must-show, a plain ``pip install -e`` in a clean venv with bankbench installed
 from the checkout, is the slow test at the end. Timed: each step's seconds are printed."""
 
 from __future__ import annotations
@@ -52,13 +53,21 @@ def plugin_venv(environment: pathlib.Path) -> pathlib.Path:
     return python
 
 
+def pip_install(python: pathlib.Path) -> list:
+    """pip install of a plugin's folder into the venv of ``python``, as the guide says (its
+    dependencies are this environment's already)."""
+    offline = ["--no-build-isolation"] if fingerprint.host_emulation() is not None else []
+    return [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *offline,
+            "--no-deps"]  # fmt: skip
+
+
 def test_the_example_plugin_installs_from_its_folder_and_verifies(tmp_path):
     """examples/example-tiered-interest, as CI would take it: installed from a copy of its
     folder (the checkout is not written), verify at 1 and 2 threads, its own tests."""
     example = tmp_path / "example"
     shutil.copytree(ROOT / "examples" / "example-tiered-interest", example)
     python = plugin_venv(tmp_path / "venv")
-    install = [python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps"]
+    install = pip_install(python)
     outputs = []
     for command, cwd in (
         ([*install, "-e", example], tmp_path),
@@ -69,6 +78,25 @@ def test_the_example_plugin_installs_from_its_folder_and_verifies(tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         outputs.append(done.stdout)
     assert "3 of 3 OK" in outputs[1] and "4 passed" in outputs[2], outputs
+
+
+def test_the_example_builds_as_a_scaffold_does():
+    """The example carries this bankbench's build helper, byte for byte, and the scaffold's
+    build script and manifest: it builds with a plain pip install -e from its folder."""
+    from native import plugin_build
+
+    example = ROOT / "examples" / "example-tiered-interest"
+    helper = pathlib.Path(plugin_build.__file__).parent
+    for name in new_workload.BUILD_HELPER_FILES:
+        copy = example / new_workload.BUILD_HELPER_FOLDER / name
+        assert copy.read_bytes() == (helper / name).read_bytes(), (
+            f"{copy} is not this bankbench's: "
+            "bankbench new-workload --refresh-build-helper examples/example-tiered-interest"
+        )
+    values = new_workload.substitutions("example.tiered_interest")
+    for name in ("build_core.py", "MANIFEST.in", "pyproject.toml", "setup.py"):
+        scaffold = new_workload._fill((new_workload.TEMPLATE / name).read_text(), values)
+        assert (example / name).read_text() == scaffold, name
 
 
 def test_a_name_without_a_prefix_or_with_a_built_in_prefix_is_refused(tmp_path):
@@ -97,7 +125,7 @@ def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_p
     package = tmp_path / "acme-accrual"
     step(
         "pip install -e",
-        [python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "-e", package],
+        [*pip_install(python), "-e", package],
     )
     listed = json.loads(step("list", [*bankbench, "list", "--json"]))
     assert "acme.accrual" in [w["workload"] for w in listed] and len(listed) == 9
@@ -116,7 +144,7 @@ def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_p
     kernel.write_text(kernel.read_text() + "/* another program */\n")
     step(
         "rebuild",
-        [python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "-e", package],
+        [*pip_install(python), "-e", package],
     )
     step(
         "run changed",
@@ -215,3 +243,23 @@ def test_the_must_show_sequence_in_a_clean_venv(tmp_path):
     assert re.search(r"<td[^>]*>acme\.accrual\[c-1t-", html), "no row of the plugin in the HTML"
     assert (tmp_path / "report" / "report.pdf").stat().st_size > 0
     print("seconds per step:", steps)
+
+
+def test_two_names_that_are_one_package_are_refused_naming_the_first(tmp_path):
+    """acme.x.y and acme.x_y are both the package acme_x_y (one folder, one distribution)."""
+    new_workload.write("acme.x.y", tmp_path)
+    with pytest.raises(InputError, match=r"holds the workload 'acme\.x\.y', whose package is "):
+        new_workload.write("acme.x_y", tmp_path)
+    with pytest.raises(InputError, match="exists already"):
+        new_workload.write("acme.x.y", tmp_path)
+
+
+def test_a_refresh_of_a_folder_that_is_not_there_says_so(tmp_path):
+    with pytest.raises(InputError, match=r"nonexistent is not a folder; give the folder of the "):
+        new_workload.copy_build_helper(tmp_path / "nonexistent")
+
+
+def test_a_name_over_100_characters_is_refused_in_one_line(tmp_path):
+    with pytest.raises(InputError, match="is 105 characters long; at most 100") as refused:
+        new_workload.write("acme." + "x" * 100, tmp_path)
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 200

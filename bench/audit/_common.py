@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from workloads.errors import BankbenchError
 
 NATIVE = pathlib.Path(__file__).resolve().parents[2] / "native"
+PLUGIN_PREFIX = "plugin "  # a plugin target's name begins so: findings name the plugin by it
 
 
 class AuditError(BankbenchError):
@@ -31,6 +32,13 @@ class Target:
     notes: list[str] = field(default_factory=list)
     proved: list[str] = field(default_factory=list)  # what the compilations proved alike
     not_proved: list[str] = field(default_factory=list)  # and what they could not, and why
+
+    @property
+    def code(self) -> str:
+        """Whose code a finding is about: "the core's" or "plugin acme.accrual's"."""
+        if self.name.startswith(PLUGIN_PREFIX):
+            return f"plugin {self.name[len(PLUGIN_PREFIX) :].split(':', 1)[0]}'s"
+        return "the core's"
 
 
 def tool(*names: str) -> str:

@@ -229,7 +229,8 @@ def audit_imports(target: Target, paths: list[str], objdump: str, code: list[Ins
         what = f"libm {name}" if LIBM.fullmatch(name) else name
         target.errors.append(
             f"calls {what}{where}: results are not guaranteed bit-identical across "
-            "architectures (not on the core's allowlist, bench/audit.py CORE_IMPORTS)"
+            f"architectures ({target.code} C may call only what the core may: "
+            "bench/audit/objdump.py CORE_IMPORTS)"
         )
 
 
@@ -261,8 +262,8 @@ def audit_code(target: Target, paths: list[str], objdump: str) -> None:
         ]
         where = sorted({i.function for i in code if _is_float(i, arch)})
         target.errors.append(
-            f"{floating} floating-point instructions or calls ({', '.join(classes)}) in a core "
-            f"whose money is integer fen: in {', '.join(where[:8])}"
+            f"{floating} floating-point instructions or calls ({', '.join(classes)}) in "
+            f"{target.code} C, whose money is integer fen: in {', '.join(where[:8])}"
             + (f" (+{len(where) - 8} more)" if len(where) > 8 else "")
         )
     if arch == "aarch64":

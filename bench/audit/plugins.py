@@ -11,10 +11,9 @@ import shutil
 import tempfile
 
 from bench import fingerprint
+from bench.audit._common import PLUGIN_PREFIX as PREFIX
 from bench.audit._common import Target
 from bench.audit.targets import cross
-
-PREFIX = "plugin "  # a plugin target's name begins so: findings.run names its findings by it
 
 
 def plugin_targets(cross_arches: list[str]) -> list[Target]:

@@ -105,7 +105,7 @@ def same_program(target: Target, toolchain: Toolchain, flags: list[str], folder:
                     "only: the architecture chooses the code"
                 )
     target.notes.append(
-        f"proved by preprocessing: the core's own lines are the same tokens for {target.arch} "
+        f"proved by preprocessing: {target.code} own lines are the same tokens for {target.arch} "
         f"and {other_arch}"
         if not any("the architecture chooses the code" in e for e in target.errors)
         else f"preprocessed for {target.arch} and {other_arch}: differs"

@@ -1,4 +1,5 @@
-"""``bankbench audit``: the compiled core's flags, instructions and sources."""
+"""``bankbench audit``: the compiled core's (and each plugin's) flags, instructions and
+sources."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from bench.commands._arguments import add_json, names
 from bench.commands._exit import EXIT_MISMATCH, EXIT_OK
 
 NAME = "audit"
-HELP = "check the compiled core: flags, no float/SVE, atomics, code proved by compiling"
+HELP = (
+    "check the compiled core and each plugin's C: flags, no float/SVE, atomics, code proved "
+    "by compiling"
+)
 EPILOG = (
     "examples:\n  bankbench audit\n  bankbench audit --cross aarch64   "
     "# also the sources compiled with aarch64-linux-gnu-gcc\n"

@@ -50,13 +50,16 @@ def add_arguments(p) -> None:
 
 
 def substitutions(name: str) -> dict[str, str]:
-    from workloads.registry import NAME_PATTERN
+    from workloads.registry import NAME_PATTERN, name_problem, shown_name
 
     if not NAME_PATTERN.fullmatch(name):
         raise InputError(
-            f"workload name '{name}' is not dotted lower-case words, its prefix first; "
-            "e.g. bankbench new-workload acme.accrual"
+            f"workload name {shown_name(name)} is not dotted lower-case words, its prefix "
+            "first; e.g. bankbench new-workload acme.accrual"
         )
+    why = name_problem(name)
+    if why:
+        raise InputError(f"workload {why}")
     package = name.replace(".", "_")
     return {
         "__PACKAGE__": package,
@@ -81,10 +84,9 @@ def write(name: str, folder: pathlib.Path) -> pathlib.Path:
     reference it ships; returns the package's folder."""
     values = substitutions(name)
     target = folder / values["__DIST__"]
-    if target.exists():
-        raise InputError(f"{target} exists already; choose another --dir or remove it")
     if name.split(".", 1)[0] in ("loan", "ledger"):
         raise InputError(f"the prefix of '{name}' is bankbench's own; give yours its own prefix")
+    _refuse_a_taken_package(name, values["__PACKAGE__"], target)
     for source in sorted(TEMPLATE.rglob("*")):
         if source.is_dir() or "__pycache__" in source.parts:
             continue
@@ -96,10 +98,44 @@ def write(name: str, folder: pathlib.Path) -> pathlib.Path:
     return target
 
 
+def _refuse_a_taken_package(name: str, package: str, target: pathlib.Path) -> None:
+    """A name is its package by '.' → '_', so acme.x.y and acme.x_y are one package (one
+    folder, one distribution, one import name): the second is refused, naming the first."""
+    import importlib.util
+    import tomllib
+
+    from workloads import registry
+
+    same = "; choose a name that differs in more than '.' against '_'"
+    written = target / "pyproject.toml"
+    if written.is_file():
+        description = tomllib.loads(written.read_text())["project"].get("description", "")
+        other = description.split(":", 1)[0]
+        if other and other != name:
+            raise InputError(
+                f"{target} holds the workload '{other}', whose package is {package} too{same}"
+            )
+    if target.exists():
+        raise InputError(f"{target} exists already; choose another --dir or remove it")
+    for other in registry.names():
+        if other != name and other.replace(".", "_") == package:
+            raise InputError(f"the installed workload '{other}' is the package {package}{same}")
+    if importlib.util.find_spec(package) is not None:
+        raise InputError(
+            f"a Python package {package} is installed already; choose another workload name "
+            f"(or pip uninstall {package.replace('_', '-')})"
+        )
+
+
 def copy_build_helper(package: pathlib.Path) -> pathlib.Path:
     """This bankbench's build helper into ``package``/bankbench_build, byte for byte."""
     from native import plugin_build
 
+    if not package.is_dir():
+        raise InputError(
+            f"{package} is not a folder; give the folder of the plugin package (the one that "
+            "holds its pyproject.toml), e.g. --refresh-build-helper ./acme-accrual"
+        )
     if not (package / "build_core.py").is_file():
         raise InputError(
             f"{package} is not a plugin package written by bankbench new-workload (it has no "

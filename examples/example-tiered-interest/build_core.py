@@ -1,10 +1,15 @@
 """Builds example_tiered_interest._core with bankbench's pinned portable flags,
-its tuned-build switch (BANKBENCH_TUNE) and a build record (native.plugin_build),
-exactly as bankbench's own core."""
+its tuned-build switch (BANKBENCH_TUNE) and a build record, exactly as bankbench's own core."""
 
+import os
 import pathlib
+import sys
 
-from native.plugin_build import plugin_ffibuilder
+# bankbench's build helper (native/plugin_build.py), copied into bankbench_build/ by
+# bankbench new-workload: the build needs only setuptools and cffi, so pip's isolated build
+# environment, which holds no bankbench, builds it (cffi runs this file from the package root)
+sys.path.insert(0, os.path.abspath("bankbench_build"))
+from plugin_build import plugin_ffibuilder  # noqa: E402
 
 HEADER = pathlib.Path("example_tiered_interest/kernel.h")
 text = HEADER.read_text()
