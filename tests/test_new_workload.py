@@ -4,8 +4,8 @@ tests with no edit. End to end in a temporary venv: it sees this checkout's envi
 installs only the scaffold, with a plain ``pip install -e`` as the guide says (pip's isolated
 build fetches setuptools and cffi; under emulation, in CI's aarch64 root, which has no package
 index, ``--no-build-isolation`` with the root's own; the scaffold's copy of the build helper
-builds it either way). Issue 26's Must-show, a plain ``pip install -e`` in a clean venv with bankbench installed
-from the checkout, is the slow test at the end. Timed: each step's seconds are printed."""
+builds it either way). Issue 26's Must-show, a plain ``pip install -e`` in a clean venv with
+bankbench installed from the checkout, is the slow test at the end. Timed: each step's seconds are printed."""
 
 from __future__ import annotations
 

@@ -135,10 +135,14 @@ def left_out(site: pathlib.Path, monkeypatch) -> str:
 @pytest.mark.parametrize(
     "environ, reason",
     [
-        ({"CFLAGS": "-march=native"}, "its C was built 'custom', the core 'portable' (plugin "
-         "adds -march=native)"),
-        ({"BANKBENCH_TUNE": "native"}, "its C was built 'tuned-native', the core 'portable' "
-         "(plugin adds -march=native)"),
+        (
+            {"CFLAGS": "-march=native"},
+            "its C was built 'custom', the core 'portable' (plugin adds -march=native)",
+        ),
+        (
+            {"BANKBENCH_TUNE": "native"},
+            "its C was built 'tuned-native', the core 'portable' (plugin adds -march=native)",
+        ),
     ],
 )
 def test_a_plugin_built_otherwise_than_the_core_is_left_out_in_one_line(

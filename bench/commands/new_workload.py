@@ -102,15 +102,16 @@ def _refuse_a_taken_package(name: str, package: str, target: pathlib.Path) -> No
     """A name is its package by '.' → '_', so acme.x.y and acme.x_y are one package (one
     folder, one distribution, one import name): the second is refused, naming the first."""
     import importlib.util
-    import tomllib
+    import re
 
     from workloads import registry
 
     same = "; choose a name that differs in more than '.' against '_'"
     written = target / "pyproject.toml"
     if written.is_file():
-        description = tomllib.loads(written.read_text())["project"].get("description", "")
-        other = description.split(":", 1)[0]
+        # the scaffold's pyproject.toml says whose package it is: description = "NAME: …"
+        described = re.search(r'^description = "([a-z0-9_.]+): ', written.read_text(), re.M)
+        other = described.group(1) if described else ""
         if other and other != name:
             raise InputError(
                 f"{target} holds the workload '{other}', whose package is {package} too{same}"
