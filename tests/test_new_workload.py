@@ -5,7 +5,8 @@ installs only the scaffold, with a plain ``pip install -e`` as the guide says (p
 build fetches setuptools and cffi; under emulation, in CI's aarch64 root, which has no package
 index, ``--no-build-isolation`` with the root's own; the scaffold's copy of the build helper
 builds it either way). Issue 26's Must-show, a plain ``pip install -e`` in a clean venv with
-bankbench installed from the checkout, is the slow test at the end. Timed: each step's seconds are printed."""
+bankbench installed from the checkout, is the slow test at the end. Timed: each step's
+seconds are printed."""
 
 from __future__ import annotations
 
