@@ -237,8 +237,12 @@ def latency(report: analysis.Report) -> list:
                 ),
             ]
         )
+    blocks.append(Heading(f"Capacity at p99 ≤ {slo:g} ms", 3))
+    if not any(cap is not None or measured for cap, measured in report.capacity):
+        # runs of workloads without a capacity benchmark (a plugin's, say): nothing to name
+        blocks.append(Paragraph("No capacity benchmark was measured in these runs."))
+        return blocks
     blocks += [
-        Heading(f"Capacity at p99 ≤ {slo:g} ms", 3),
         Paragraph(
             f"The highest {fleet.priced('decisions') or 'decisions'} throughput over "
             "micro-batch sizes and thread counts whose "

@@ -243,6 +243,10 @@ def test_the_must_show_sequence_in_a_clean_venv(tmp_path):
     html = (tmp_path / "report" / "report.html").read_text()
     assert re.search(r"<td[^>]*>acme\.accrual\[c-1t-", html), "no row of the plugin in the HTML"
     assert (tmp_path / "report" / "report.pdf").stat().st_size > 0
+    # a plugin-only report names no built-in: its capacity section says nothing was measured
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "No capacity benchmark was measured in these runs." in markdown
+    assert "loan.decide" not in markdown
     print("seconds per step:", steps)
 
 
