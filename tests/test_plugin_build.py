@@ -215,3 +215,23 @@ def test_a_plugin_built_by_another_bankbenchs_copy_of_the_helper_is_refused_with
     assert why is not None and "\n" not in why
     assert "(plugin adds -O3; plugin lacks -O2" in why, why
     assert "bankbench new-workload --refresh-build-helper" in why, why
+
+
+def test_the_audit_calls_a_plugins_floating_point_its_own_not_the_cores(
+    fresh_registry, tmp_path, monkeypatch
+):
+    from bench.audit import plugins
+
+    # a seeded fault: the total through long double (x87 on x86-64, 128-bit soft float on
+    # aarch64: two different roundings of money)
+    faulty = SUM_C.replace(
+        "    *total_fen = total;",
+        "    *total_fen = (int64_t)((long double)total / 7.0L * 7.0L);",
+    )
+    monkeypatch.syspath_prepend(str(install_plugin(tmp_path / "site", c_text=faulty)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.PluginWarning)
+        [target] = plugins.plugin_targets([])
+    [finding] = [e for e in target.errors if "floating-point" in e]
+    assert "in plugin acme.sum's C, whose money is integer fen" in finding, finding
+    assert "core" not in finding, finding

@@ -197,7 +197,7 @@ def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
         "schema": "output_schemas must map table names to {column: pyarrow type}",
         "loan": "workload name 'loan.score' is already taken",
         "outside": "'elsewhere.double' is outside the entry point's prefix 'outside.'",
-        "long": "...' is 125 characters long; at most 100",
+        "long": "...': its name is 125 characters long; at most 100",
     }
     for point, reason in expected.items():
         [line] = [line for line in lines if f"entry point '{point} = " in line]

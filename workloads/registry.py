@@ -101,7 +101,7 @@ def name_problem(name: object) -> str | None:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         return f"name {shown_name(name)} is not a dotted lower-case name such as 'acme.accrual'"
     if len(name) > NAME_LENGTH_MAX:
-        return f"name {shown_name(name)} is {len(name)} characters long; at most {NAME_LENGTH_MAX}"
+        return f"its name is {len(name)} characters long; at most {NAME_LENGTH_MAX}"
     return None
 
 

@@ -32,9 +32,9 @@ def plugin_targets(cross_arches: list[str]) -> list[Target]:
                 shutil.copy(path, pathlib.Path(staged) / "src" / path.name)
             for arch in dict.fromkeys([fingerprint.machine(), *cross_arches]):
                 flags = shlex.split(record["flags"])
-                target = cross(arch, flags, record["label"], pathlib.Path(staged))
-                target.name = f"{PREFIX}{workload.name}: {target.name}"
-                targets.append(target)
+                targets.append(
+                    cross(arch, flags, record["label"], pathlib.Path(staged), plugin=workload.name)
+                )
     return targets
 
 

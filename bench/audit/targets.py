@@ -11,7 +11,7 @@ import tempfile
 
 from bench import fingerprint
 from bench.audit import compiling
-from bench.audit._common import NATIVE, AuditError, Target, tool
+from bench.audit._common import NATIVE, PLUGIN_PREFIX, AuditError, Target, tool
 from bench.audit.compiling import VARIANTS, Toolchain, compile_objects, differences
 from bench.audit.flags import audit_flags, predefined
 from bench.audit.objdump import FLOAT_CLASSES, atomics, audit_code, describe, disassemble
@@ -71,10 +71,12 @@ def cross(
     label: str = "portable",
     folder: pathlib.Path = NATIVE,
     prove: bool = True,
+    plugin: str = "",
 ) -> Target:
     """The sources in ``folder`` compiled (not linked) for ``arch`` — this host's or another —
     with the pinned flags, or with ``flags`` to audit a variant; ``prove=False`` skips the
-    compilations under each setting (for a quick look at one variant's code)."""
+    compilations under each setting (for a quick look at one variant's code). ``plugin``: the
+    workload whose own C they are, named by the target and its findings."""
     from native.build import PORTABLE_CFLAGS
 
     if not (folder / "src").is_dir():
@@ -84,7 +86,8 @@ def cross(
         raise AuditError(f"no instruction tables for {arch}; audit supports x86_64 and aarch64")
     flags = list(PORTABLE_CFLAGS if flags is None else flags)
     where = "compiled" if arch == fingerprint.machine() else "cross-compiled"
-    target = Target(f"sources {where} for {arch}", arch, label, flags)
+    name = f"sources {where} for {arch}"
+    target = Target(f"{PLUGIN_PREFIX}{plugin}: {name}" if plugin else name, arch, label, flags)
     audit_flags(target)
     with tempfile.TemporaryDirectory() as scratch:
         audit_code(target, compile_objects(toolchain, flags, folder, scratch), toolchain.objdump)

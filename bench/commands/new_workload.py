@@ -59,7 +59,7 @@ def substitutions(name: str) -> dict[str, str]:
         )
     why = name_problem(name)
     if why:
-        raise InputError(f"workload {why}")
+        raise InputError(f"workload {shown_name(name)}: {why}")
     package = name.replace(".", "_")
     return {
         "__PACKAGE__": package,
