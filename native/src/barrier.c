@@ -1,9 +1,12 @@
 /* barrier.c — where the threads of one sharded run meet (twice per batch; the loop is in
  * batches.c), and their claims on a batch's tasks. A Python thread pool costs ~100 µs a
- * meeting, this a few µs. Waiters spin briefly, then sleep on the generation word (a futex
- * on Linux, woken by the last to arrive; elsewhere they yield): with more threads than
- * CPUs, a waiter that kept yielding took the CPU from the thread it waited for (ledger.post,
- * 16 threads on 2 CPUs: ~300,000 involuntary context switches per run, now under 1,000).
+ * meeting, this a few µs. Waiters spin briefly; when every party has a CPU of its own they
+ * then yield for up to 100 µs (a sleeper's idle vCPU takes a VM tens of µs to wake: a third
+ * of ledger.eod's and smallbank's 2 threads on a quiet host); then they sleep on the
+ * generation word (a futex on Linux, woken by the last to arrive; elsewhere they yield).
+ * With more threads than CPUs they do not yield: a waiter that kept yielding took the CPU
+ * from the thread it waited for (ledger.post, 16 threads on 2 CPUs: ~300,000 involuntary
+ * context switches per run, now under 1,000).
  * A thread that fails aborts the barrier, so the others return instead of waiting for it
  * forever (a sleeper looks again every millisecond). */
 #define _GNU_SOURCE   /* sched_yield, syscall */
@@ -27,6 +30,7 @@ struct bb_barrier {
     _Atomic int aborted;
     uint32_t parties;
     uint32_t cells;
+    bool yields;   /* a CPU per party: waiters yield before they sleep (bb_yields_before_sleep) */
     _Atomic int64_t *claimed;   /* per cell, then for planning: how many batches claimed */
 };
 
@@ -47,6 +51,7 @@ int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
     atomic_init(&b->aborted, 0);
     b->parties = parties;
     b->cells = cells;
+    b->yields = parties <= bb_cpus_online();
     for (uint32_t c = 0; c <= cells; c++) atomic_init(&claimed[c], 0);
     b->claimed = claimed;
     *out = b;
@@ -101,10 +106,13 @@ int32_t bb_barrier_wait(bb_barrier *b)
         if (atomic_load(&b->sleepers)) wake_all(b);
         return BB_OK;
     }
+    int64_t yield_until_ns = 0;
     for (unsigned spins = 0;
          atomic_load_explicit(&b->generation, memory_order_acquire) == generation; spins++) {
         if (atomic_load_explicit(&b->aborted, memory_order_relaxed)) return BB_ABORTED;
-        if (spins >= SPINS_BEFORE_SLEEP) sleep_while(b, generation);
+        if (spins < SPINS_BEFORE_SLEEP) continue;
+        if (b->yields && bb_yields_before_sleep(&yield_until_ns)) continue;
+        sleep_while(b, generation);
     }
     return BB_OK;
 }

@@ -188,6 +188,12 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
 
 /* barrier.c: BB_OK once every party has arrived (their writes before it are visible after
  * it), BB_ABORTED when the barrier was aborted. */
+/* Waiting (pool.c). A thread that waits with a CPU of its own yields in a loop before it
+ * sleeps: a sleeper leaves its vCPU idle, and a VM takes tens of µs to wake an idle vCPU.
+ * bb_yields_before_sleep yields once and says yes until YIELD_NS after its first call
+ * (*until_ns 0 before it). */
+bool bb_yields_before_sleep(int64_t *until_ns);
+uint32_t bb_cpus_online(void);
 int32_t bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
 uint32_t bb_barrier_cells(const bb_barrier *barrier);
