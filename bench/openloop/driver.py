@@ -219,7 +219,10 @@ class _DecideService:
 
     def serve(self, arrivals: np.ndarray, server_batch: int) -> Served:
         return _serve(
-            arrivals, self.shard_of_request, self.threads, server_batch,
+            arrivals,
+            self.shard_of_request,
+            self.threads,
+            server_batch,
             decide_sessions=self.sessions,
         )
 
@@ -295,8 +298,12 @@ class _PostService:
         service = ffi.new(
             "bb_openloop_ledger *",
             {
-                "ledger": self.ledger.c, "transfers": transfers, "batches": self.batches.c,
-                "groups": self.groups, "scratch": scratch, "results": results,
+                "ledger": self.ledger.c,
+                "transfers": transfers,
+                "batches": self.batches.c,
+                "groups": self.groups,
+                "scratch": scratch,
+                "results": results,
             },
         )
         return _serve(arrivals, self.shard_of_request, 1, 1, ledger_service=service)
@@ -436,7 +443,9 @@ def _result(workload, threads, offered_per_s, arrivals, served: Served, overhead
     achieved = n * NS_PER_S / span_ns
     # what the schedule itself offered: a short Poisson schedule deviates from the rate by
     # ~1/√n, which is not the server falling behind
-    scheduled = (n - 1) * NS_PER_S / max(1, int(arrivals[-1] - arrivals[0])) if n > 1 else offered_per_s
+    scheduled = (
+        (n - 1) * NS_PER_S / max(1, int(arrivals[-1] - arrivals[0])) if n > 1 else offered_per_s
+    )
     saturated = achieved < ACHIEVED_SHARE * min(offered_per_s, scheduled) or (
         served.backlog_max_second > BACKLOG_GROWTH * served.backlog_max_first + BACKLOG_SLACK
     )
