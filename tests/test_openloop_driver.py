@@ -203,3 +203,45 @@ def test_ledger_post_refuses_what_it_cannot_serve():
             scale=SCALE,
             client_batch=8189,
         )
+
+
+def served_with(latencies_ns, idle_ns, backlog_first=1, backlog_second=1, last_ns=None):
+    counts = [np.zeros(lib.BB_OPENLOOP_COUNTS, dtype=np.uint64) for _ in range(3)]
+    for target, values in ((counts[0], latencies_ns), (counts[2], idle_ns)):
+        for value in values:
+            target[lib.bb_openloop_counts_index(value)] += 1
+    n = len(latencies_ns)
+    return driver.Served(
+        first_half=counts[0],
+        second_half=counts[1],
+        idle_lateness=counts[2],
+        served=n,
+        last_completion_ns=last_ns or n * 1000,
+        fastest_service_ns=1000,
+        wait_ns_sum=0,
+        backlog_max_first=backlog_first,
+        backlog_max_second=backlog_second,
+    )
+
+
+def test_one_late_wake_up_behind_the_p99_is_host_jitter():
+    """1,000 requests 1 µs apart, served in 1 µs; one worker woke 5 ms late and the queue
+    behind it holds the p99: flagged, though the idle lateness p99 is small."""
+    arrivals = np.arange(1000, dtype=np.int64) * 1000
+    latencies = [1000] * 980 + [5_000_000] * 20
+    calm = driver._result("x", 1, 1e6, arrivals, served_with(latencies, [100] * 999), 10.0)
+    late = driver._result(
+        "x", 1, 1e6, arrivals, served_with(latencies, [100] * 998 + [5_000_000]), 10.0
+    )
+    assert "host jitter" in late.flags and "host jitter" not in calm.flags
+
+
+def test_a_queue_that_drains_is_not_saturation_but_one_that_grows_is():
+    arrivals = np.arange(1000, dtype=np.int64) * 1000
+    latencies = [1000] * 1000
+    drained = served_with(latencies, [100], backlog_first=1, backlog_second=90)
+    grown = served_with(latencies, [100], backlog_first=1, backlog_second=400)
+    assert not driver._result("x", 1, 1e6, arrivals, drained, 10.0).saturated
+    assert driver._result("x", 1, 1e6, arrivals, grown, 10.0).saturated
+    behind = served_with(latencies, [100], last_ns=2_000_000)  # achieved half the rate
+    assert driver._result("x", 1, 1e6, arrivals, behind, 10.0).saturated
