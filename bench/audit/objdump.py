@@ -73,6 +73,8 @@ CORE_IMPORTS = frozenset(
         *("malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign"),
         # the arena (mmap/madvise), the futex barrier (syscall), the measurement clock
         *("mmap", "munmap", "madvise", "syscall", "clock_gettime"),
+        # the open-loop driver's wait for a request's arrival (openloop.c)
+        "clock_nanosleep",
         # libgcc's 128-bit integer division (the annuity and interest arithmetic)
         *("__divti3", "__modti3", "__udivti3", "__umodti3", "__udivmodti4", "__divmodti4"),
         # BB_ASSERT's report in the test builds (-DBB_ASSERTS=1)

@@ -662,6 +662,70 @@ void bb_measure_end(void);
  * start: the same counts, slower). */
 int32_t bb_measure_instrumentation(int32_t on);
 
+/* ---- the open-loop driver (native/src/openloop.c) ----
+ * Requests arrive on a schedule fixed by (seed, rate, n), integer nanoseconds computed
+ * without floating point, so it is bit-identical on every architecture. A worker per shard
+ * serves its requests in arrival order, each at max(now, arrival), up to server_batch of
+ * them already waiting at once, and records completion - intended arrival in HdrHistogram
+ * counts (lowest 1 ns, highest BB_OPENLOOP_HIGHEST_NS, 3 significant digits: the layout of
+ * the hdrhistogram package, so Python encodes the counts as they are). The same loop runs on
+ * a simulated clock (virtual service times, no waiting) for the queueing known answers. */
+#define BB_ARRIVAL_POISSON 0
+#define BB_ARRIVAL_CONSTANT 1
+#define BB_OPENLOOP_HIGHEST_NS 100000000000
+#define BB_OPENLOOP_COUNTS 28672          /* (27 buckets + 1) x 1024 half sub-buckets */
+#define BB_OPENLOOP_REAL 0
+#define BB_OPENLOOP_SIMULATED 1
+/* n arrival times (ns from 0, non-decreasing) at a mean gap of mean_gap_q16_ns / 2^16 ns:
+ * exponential gaps (BB_ARRIVAL_POISSON) or equal ones (BB_ARRIVAL_CONSTANT). */
+int32_t bb_openloop_arrivals(uint64_t seed, uint64_t mean_gap_q16_ns, int32_t arrival, int64_t n,
+                             int64_t *arrival_ns);
+/* n independent exponential durations (ns, rounded down) of mean mean_q16_ns / 2^16 ns. */
+int32_t bb_openloop_exponential(uint64_t seed, uint64_t mean_q16_ns, int64_t n, int64_t *out_ns);
+/* What one worker saw; each counts array has BB_OPENLOOP_COUNTS entries, zeroed by the
+ * caller. Latency of requests [0, half_request) goes to latency_first, the rest to
+ * latency_second; idle_lateness: start - arrival of each request that found its queue empty. */
+typedef struct bb_openloop_worker {
+    uint64_t *latency_first;
+    uint64_t *latency_second;
+    uint64_t *idle_lateness;
+    int64_t served;
+    int64_t last_completion_ns;     /* from the point's start */
+    int64_t fastest_service_ns;
+    int64_t wait_ns_sum;            /* sum of start - arrival over its requests */
+    int64_t backlog_max_first;      /* most requests waiting at a start, per half */
+    int64_t backlog_max_second;
+} bb_openloop_worker;
+typedef struct bb_openloop_point {
+    const int64_t *arrival_ns;      /* per request, from the point's start */
+    const int64_t *rows;            /* the requests by shard, each shard's in arrival order */
+    const int64_t *bounds;          /* shard s serves rows[bounds[s]..bounds[s + 1]) */
+    int32_t shards;                 /* one worker each, on the pool's threads (real clock) */
+    int64_t server_batch;           /* up to this many waiting requests per service */
+    int64_t half_request;
+    int32_t clock;                  /* BB_OPENLOOP_REAL or BB_OPENLOOP_SIMULATED */
+    const int64_t *service_ns;      /* simulated: each request's service time */
+    const bb_decide_session *decide; /* real: loan.decide, one session per shard */
+    const struct bb_openloop_ledger *ledger;   /* real: ledger.post (then one shard) */
+    bb_openloop_worker *workers;    /* one per shard */
+} bb_openloop_point;
+/* ledger.post as a service: request k is batch k of `batches` (one client batch), posted
+ * by `groups` threads at once as bb_ledger_run does it (each request its own run over one
+ * batch, so one barrier each, made by the driver); expired_in_batch in `results` is then
+ * set to 0 for a pending transfer that expired before some request (the caller knows which
+ * from its timeout). */
+typedef struct bb_openloop_ledger {
+    bb_ledger *ledger; const bb_ledger_transfers *transfers; const bb_batches *batches;
+    int32_t groups; bb_ledger_results *scratch; bb_ledger_results *results;
+} bb_openloop_ledger;
+int32_t bb_openloop_run(const bb_openloop_point *point);
+/* The driver's own cost of `iterations` requests to a busy worker (a clock read and a
+ * histogram record each) in ns, into counts (BB_OPENLOOP_COUNTS, scratch). */
+int32_t bb_openloop_overhead(int64_t iterations, uint64_t *counts, int64_t *total_ns);
+/* The counts index of a value (clamped to [0, BB_OPENLOOP_HIGHEST_NS]): the tests hold it
+ * against the hdrhistogram package's. */
+int64_t bb_openloop_counts_index(int64_t value);
+
 /* END CDEF */
 
 /* Each array of the structs above has the length of its named constant, and the constants
