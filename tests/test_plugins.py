@@ -101,6 +101,16 @@ class LongName(Good):
     name = "long." + "x" * 120
 
 
+class ExitsAtLoad(Good):  # sys.exit(0) as it loads: must not end bankbench with exit 0
+    def __init__(self):
+        raise SystemExit(0)
+
+
+class HostileUnit(Good):  # its unit is its author's text: an ANSI colour and a bidi override
+    name = "unit.double"
+    unit = "\x1b[31mred\u202eevil"
+
+
 class Wide(Good):  # longer than verify's 16 columns for a name
     name = "wide.double_with_a_longer_name"
 
@@ -128,9 +138,13 @@ ENTRY_POINTS = {
     "status": "fake_plugins:UnknownStatus",
     "crashes": "fake_plugins:Crashes",
     "long": "fake_plugins:LongName",
+    "exits": "fake_plugins:ExitsAtLoad",
+    "unit": "fake_plugins:HostileUnit",
     "wide": "fake_plugins:Wide",
 }
-LOADED = ["acme.double", "crashes.double", "differs.double", "status.double", LONGER]
+LOADED = [
+    "acme.double", "crashes.double", "differs.double", "status.double", "unit.double", LONGER,
+]  # fmt: skip
 
 
 def install_fake_distribution(
@@ -188,7 +202,7 @@ def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
     assert names == sorted([*BUILT_IN, *LOADED])
     assert registry.get("loan.score").__module__ != "fake_plugins"  # the built-in kept its name
     lines = sorted(str(w.message) for w in caught if w.category is registry.PluginWarning)
-    assert len(lines) == 7, lines
+    assert len(lines) == 8, lines
     assert all("\n" not in line and "workload plugin acme-plugins" in line for line in lines)
     expected = {
         "missing": "cannot import it: ModuleNotFoundError: No module named 'no_such_module_",
@@ -198,6 +212,7 @@ def test_each_hostile_plugin_is_one_warning_naming_it_and_the_rest_load(
         "loan": "workload name 'loan.score' is already taken",
         "outside": "'elsewhere.double' is outside the entry point's prefix 'outside.'",
         "long": "...': its name is 125 characters long; at most 100",
+        "exits": "cannot import it: SystemExit: 0",
     }
     for point, reason in expected.items():
         [line] = [line for line in lines if f"entry point '{point} = " in line]
@@ -254,7 +269,8 @@ def test_the_cli_lists_and_verifies_the_built_ins_beside_broken_plugins(hostile_
     assert listed.returncode == 0, listed.stderr
     assert all(name in listed.stdout for name in [*BUILT_IN, *LOADED])
     warned = [line for line in listed.stderr.splitlines() if "workload plugin" in line]
-    assert len(warned) == 7 and len(listed.stderr.splitlines()) == 7, listed.stderr
+    assert len(warned) == 8 and len(listed.stderr.splitlines()) == 8, listed.stderr
+    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout  # the unit is shown escaped
     assert all(len(line) < 400 for line in warned), warned  # the long name is cut
     prefix = "bankbench: warning: workload plugin acme-plugins (entry point '"
     assert all(line.startswith(prefix) for line in warned)

@@ -165,7 +165,10 @@ def load_entry_point(point: importlib.metadata.EntryPoint) -> list[str]:
     """Register the workloads an entry point names, all or none; raises PluginError."""
     try:
         candidates = _workloads_of(point.load())
-    except Exception as error:  # a plugin's import fails in any way its code can
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # any way its code can fail, SystemExit too: a plugin's
+        # sys.exit(0) at import must not end bankbench silently with every built-in unchecked
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise PluginError(f"cannot import it: {type(error).__name__}: {first}") from error
     if not candidates:

@@ -75,6 +75,8 @@ CORE_IMPORTS = frozenset(
         *("mmap", "munmap", "madvise", "syscall", "clock_gettime"),
         # the open-loop driver's wait for a request's arrival (openloop.c)
         "clock_nanosleep",
+        # the pool's and the barrier's waiters give their CPU up before parking (pool.c)
+        "sched_yield",
         # libgcc's 128-bit integer division (the annuity and interest arithmetic)
         *("__divti3", "__modti3", "__udivti3", "__umodti3", "__udivmodti4", "__divmodti4"),
         # BB_ASSERT's report in the test builds (-DBB_ASSERTS=1)

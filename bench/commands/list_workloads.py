@@ -18,6 +18,7 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     import importlib
 
+    from bench import text
     from workloads import registry
 
     workloads = registry.select(None)
@@ -36,5 +37,7 @@ def main(args) -> int:
         module = importlib.import_module(type(w).__module__)
         first = next(iter((module.__doc__ or "").strip().splitlines()), "")  # a plugin's: any
         summary = first.split("—", 1)[-1].strip()
-        print(f"{w.name:<16} {','.join(w.engines):<16} {w.unit:<14} {summary}")
+        # a plugin's name, engines, unit and docstring are its author's text: the one seam
+        name, engines = text.terminal(w.name), text.terminal(",".join(w.engines))
+        print(f"{name:<16} {engines:<16} {text.terminal(w.unit):<14} {text.terminal(summary)}")
     return EXIT_OK
