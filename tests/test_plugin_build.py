@@ -50,8 +50,19 @@ ffibuilder.compile(tmpdir=".")
 """
 
 
+# a build script that adds a flag after the helper chose them: the record still says portable
+ADDS_AFTER_THE_HELPER = BUILD.replace(
+    "ffibuilder.compile(",
+    'ffibuilder._assigned_source[3]["extra_compile_args"] += ["-march=native"]\n'
+    "ffibuilder.compile(",
+)
+
+
 def install_plugin(
-    site: pathlib.Path, environ: dict[str, str] | None = None, c_text: str = SUM_C
+    site: pathlib.Path,
+    environ: dict[str, str] | None = None,
+    c_text: str = SUM_C,
+    build: str = BUILD,
 ) -> pathlib.Path:
     """The plugin's package, its extension built by the helper, and its dist-info."""
     package = site / "acme_sum"
@@ -60,7 +71,7 @@ def install_plugin(
     (package / "acme_sum.c").write_text(c_text)
     env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "BANKBENCH_TUNE")}
     subprocess.run(
-        [sys.executable, "-c", BUILD, CDEF], cwd=site, env={**env, **(environ or {})},
+        [sys.executable, "-c", build, CDEF], cwd=site, env={**env, **(environ or {})},
         check=True, capture_output=True,
     )  # fmt: skip
     info = site / "acme_sum-1.0.dist-info"
@@ -198,6 +209,21 @@ def test_the_audit_finds_nothing_in_a_clean_plugin(fresh_registry, tmp_path, mon
     monkeypatch.syspath_prepend(str(install_plugin(tmp_path / "site")))
     [target] = plugins.plugin_targets([])
     assert target.errors == [], target.errors
+
+
+def test_the_audit_reads_the_switches_a_plugin_was_really_compiled_with(
+    fresh_registry, tmp_path, monkeypatch
+):
+    from bench.audit import plugins
+
+    site = install_plugin(tmp_path / "site", build=ADDS_AFTER_THE_HELPER)
+    monkeypatch.syspath_prepend(str(site))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", registry.PluginWarning)
+        [target] = plugins.plugin_targets([])
+    assert target.label == "portable"  # the build record cannot see it
+    [finding] = [e for e in target.errors if "DWARF producer" in e]
+    assert "was compiled with -march=" in finding and "\n" not in finding, finding
 
 
 def test_a_plugin_built_by_another_bankbenchs_copy_of_the_helper_is_refused_with_the_fix():
