@@ -147,6 +147,9 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
     if any(r["mode"] == "capacity" for r in summary):
         best = capacity(summary, slo_ms)
         print(
+            # what the closed loop claims: the open-loop sweep's line (bench/openloop/summary.py)
+            # is the measured capacity
+            f"closed loop (arrivals not modelled: a claim, not capacity), "
             f"capacity at p99 ≤ {slo_ms:g} ms: "
             + (
                 f"{best['units_per_s']:,.0f} decisions/s "
