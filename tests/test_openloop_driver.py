@@ -92,7 +92,8 @@ def test_bad_input_is_one_clear_error():
         )
     with pytest.raises(InputError, match="arrival"):
         schedule.arrivals_ns(1, 1000, 10, "bursty")
-    assert driver.supports("loan.decide") and not driver.supports("loan.score")
+    assert driver.supports("loan.decide") and driver.supports("ledger.post")
+    assert not driver.supports("loan.score")
 
 
 def test_the_c_driver_refuses_a_queue_out_of_order():
@@ -106,3 +107,55 @@ def test_the_c_driver_refuses_a_queue_out_of_order():
     assert lib.bb_openloop_run(point) == lib.BB_INVALID_ARGUMENT
     assert lib.bb_openloop_run(ffi.NULL) == lib.BB_INVALID_ARGUMENT
     assert lib.bb_openloop_arrivals(1, 0, 0, 10, ffi.NULL) == lib.BB_INVALID_ARGUMENT
+
+
+POST = registry.get("ledger.post")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("client_batch, requests", [(1, 400), (128, 40), (8189, 3)])
+def test_transfer_results_equal_the_batch_engines_at_every_thread_count(
+    threads, client_batch, requests
+):
+    """Request k is client batch k; the results and balances equal the batch engine's over
+    the same batches (and expired_in_batch, which the driver derives, the engine reports)."""
+    result, outputs = driver.measure_point(
+        "ledger.post", offered_per_s=50_000 / client_batch, requests=requests, threads=threads,
+        seed=SEED, scale=SCALE, client_batch=client_batch,
+    )
+    inputs = POST.batched(POST.generate(scale=SCALE, seed=SEED), client_batch)
+    batch = inputs["transfers"].column("batch").to_numpy()
+    inputs["transfers"] = inputs["transfers"].slice(0, int(np.searchsorted(batch, requests)))
+    expected = POST.run(inputs, engine="c", threads=threads)
+    assert outputs["results"].equals(expected["results"])
+    assert POST.digest(outputs) == POST.digest(expected)
+    assert histogram.decode(result.histogram).get_total_count() == requests
+
+
+def test_pending_transfers_that_expire_are_reported_in_their_batch():
+    """The generated transfers hold pending ones with timeouts that expire within the run:
+    the parity above covers expired_in_batch only if some do."""
+    _, outputs = driver.measure_point(
+        "ledger.post", offered_per_s=1e6, requests=40, threads=2, seed=SEED, scale=SCALE,
+        client_batch=128,
+    )
+    expired = outputs["results"].column("expired_in_batch").to_numpy()
+    assert ((expired != 0xFFFF_FFFF) & (expired > 0)).any()
+
+
+def test_ledger_post_refuses_what_it_cannot_serve():
+    with pytest.raises(InputError, match="client batch 7"):
+        driver.run_point(
+            "ledger.post", offered_per_s=100, requests=1, threads=1, seed=1, scale=SCALE,
+            client_batch=7,
+        )
+    with pytest.raises(InputError, match="one client batch per request"):
+        driver.run_point(
+            "ledger.post", offered_per_s=100, requests=1, threads=1, seed=1, scale=SCALE,
+            server_batch=4,
+        )
+    with pytest.raises(InputError, match="client batches of 8189"):
+        driver.run_point(
+            "ledger.post", offered_per_s=100, requests=100, threads=1, seed=1, scale=SCALE,
+            client_batch=8189,
+        )

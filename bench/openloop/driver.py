@@ -41,7 +41,9 @@ BACKLOG_GROWTH = 2
 BACKLOG_SLACK = 64
 OVERHEAD_ITERATIONS = 20_000
 NS_PER_S = 10**9
-WORKLOADS = ("loan.decide",)
+WORKLOADS = ("loan.decide", "ledger.post")
+CLIENT_BATCHES = (1, 128, 8189)  # ledger.post: transfers per request (TigerBeetle's maximum)
+SPLIT_BATCH_MIN = 1024  # ledger.post: a client batch this large is posted by every thread
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def _serve(
     *,
     service_ns: np.ndarray | None = None,
     decide_sessions=None,
+    ledger_service=None,
 ) -> Served:
     """The C driver over one point: request i arrives at arrivals[i] and is served by shard
     shard_of_request[i]; the simulated clock when service_ns is given."""
@@ -124,6 +127,9 @@ def _serve(
     if service_ns is not None:
         point.clock = lib.BB_OPENLOOP_SIMULATED
         point.service_ns = _native.pointer(service_ns)
+    elif ledger_service is not None:
+        point.clock = lib.BB_OPENLOOP_REAL
+        point.ledger = ledger_service
     else:
         point.clock = lib.BB_OPENLOOP_REAL
         keep.append(ffi.new("bb_decide_session[]", [s.request() for s in decide_sessions]))
@@ -211,11 +217,130 @@ class _DecideService:
         self.threads = threads
         self.sessions = [self.workload.online(self.inputs, "c") for _ in range(threads)]
 
+    def serve(self, arrivals: np.ndarray, server_batch: int) -> Served:
+        return _serve(
+            arrivals, self.shard_of_request, self.threads, server_batch,
+            decide_sessions=self.sessions,
+        )
+
     def outputs(self) -> dict[str, pa.Table]:
         """The offers, row by row from the shard that decided each row."""
         return _by_row(
             [s.outputs()["offers"] for s in self.sessions], self.shard_of_request, whole=True
         )
+
+
+class _PostService:
+    """ledger.post as a service: request k is the k-th client batch of client_batch transfers
+    (the generated transfers re-cut, chains whole), posted by the sharded ledger one request
+    at a time in arrival order (one queue: the ledger's state orders every batch after the
+    one before): a large batch by min(threads, cells) groups at once, its cells shared out
+    as bb_ledger_run does; a small one by one thread (see SPLIT_BATCH_MIN). The results are
+    the same for every thread count and equal the batch engine's."""
+
+    def __init__(self, requests: int, threads: int, seed: int, scale: float, client_batch: int):
+        from workloads.ledger import _sharded, post
+
+        if client_batch not in CLIENT_BATCHES:
+            raise InputError(
+                f"open loop: ledger.post client batch {client_batch}; one of "
+                f"{', '.join(map(str, CLIENT_BATCHES))}"
+            )
+        self.workload = registry.get("ledger.post")
+        inputs = self.workload.batched(self.workload.generate(scale=scale, seed=seed), client_batch)
+        batch = inputs["transfers"].column("batch").to_numpy()
+        available = int(batch[-1]) + 1 if len(batch) else 0
+        if not 1 <= requests <= available:
+            raise InputError(
+                f"open loop: ledger.post at scale {scale} has {available} client batches of "
+                f"{client_batch}, {requests} requests asked for; raise the scale or ask for fewer"
+            )
+        rows = int(np.searchsorted(batch, requests))
+        self.inputs = {**inputs, "transfers": inputs["transfers"].slice(0, rows)}
+        self.cells = _sharded.cells_of(self.inputs["config"], "ledger.post")
+        # a client batch is split over the threads only when it is large: the groups meet at
+        # a barrier three times a request, which costs more than a small batch's own work
+        # (closed-loop peak, scale 0.1, this 2-vCPU host at load 4: 1 transfer per request
+        # 682k/s on one group, 50k/s on two; 128: 4.6M vs 1.6M; 8189: 4.1M vs 3.3M)
+        self.groups = min(threads, self.cells) if client_batch >= SPLIT_BATCH_MIN else 1
+        self.shard_of_request = np.zeros(requests, dtype=np.int64)
+        self._post, self._sharded = post, _sharded
+        self.cols = _tables_columns(self.inputs["transfers"], post.TRANSFERS)
+        self.accounts = _tables_columns(self.inputs["accounts"], post.ACCOUNTS)
+        self.ledger = post.CLedger(self.accounts, self.cells)
+        _native.check_status(lib.bb_ledger_reserve(self.ledger.c, rows), "bb_ledger_reserve")
+        self.bounds = _sharded.batch_bounds(self.cols["batch"])
+        self.timestamps = np.arange(1, len(self.bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S)
+        self.batches = _sharded.Batches(self.bounds, self.cells, self.timestamps)
+        self.out = {
+            "timestamp": np.empty(rows, np.uint64),
+            "status": np.empty(rows, np.uint32),
+            "amount": np.empty(rows, np.uint64),
+            "expired_in_batch": np.full(rows, post.NOT_EXPIRED, np.uint32),
+        }
+        self.scratch = {k: np.empty_like(v) for k, v in self.out.items() if k != "expired_in_batch"}
+
+    def serve(self, arrivals: np.ndarray, server_batch: int) -> Served:
+        if server_batch != 1:
+            raise InputError("open loop: ledger.post serves one client batch per request")
+        post = self._post
+        transfers = ffi.new(
+            "bb_ledger_transfers *",
+            {k: _native.pointer(self.cols[k]) for k in post.TRANSFER_FIELDS},
+        )
+        results, scratch = (
+            ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in arrays.items()})
+            for arrays in (self.out, self.scratch)
+        )
+        service = ffi.new(
+            "bb_openloop_ledger *",
+            {
+                "ledger": self.ledger.c, "transfers": transfers, "batches": self.batches.c,
+                "groups": self.groups, "scratch": scratch, "results": results,
+            },
+        )
+        return _serve(arrivals, self.shard_of_request, 1, 1, ledger_service=service)
+
+    def outputs(self) -> dict[str, pa.Table]:
+        """The results and balances; expired_in_batch from the run's marks: each request is
+        a run of its own (its batch is batch 0 there), so the batch a marked pending
+        transfer expired before is the first whose expiry time (its first timestamp − 1)
+        reaches the transfer's expires_at, as the ledger expires them."""
+        post = self._post
+        out = dict(self.out)
+        expired = np.flatnonzero(out["expired_in_batch"] != post.NOT_EXPIRED)
+        sizes = np.array([e - b for b, e in self.bounds], dtype=np.uint64)
+        expiry_time = self.timestamps - sizes
+        expires_at = out["timestamp"][expired] + self.cols["timeout"][expired].astype(
+            np.uint64
+        ) * np.uint64(NS_PER_S)
+        marked = out["expired_in_batch"].copy()
+        marked[expired] = np.searchsorted(expiry_time, expires_at, side="left").astype(np.uint32)
+        out["expired_in_batch"] = marked
+        return {
+            "results": _table({"id": self.cols["id"], **out}, post.RESULTS),
+            "accounts": self.ledger.balances(self.accounts["id"]),
+        }
+
+
+def _tables_columns(table: pa.Table, schema) -> dict[str, np.ndarray]:
+    from workloads import _tables
+
+    return _tables.columns(table, schema)
+
+
+def _table(arrays, schema) -> pa.Table:
+    from workloads import _tables
+
+    return _tables.table(arrays, schema)
+
+
+def _service(workload, requests, threads, seed, scale, client_batch):
+    if workload == "ledger.post":
+        return _PostService(requests, threads, seed, scale, client_batch)
+    if client_batch != 1:
+        raise InputError(f"open loop: {workload} takes one application per request")
+    return _DecideService(requests, threads, seed, scale)
 
 
 def _by_row(tables: list[pa.Table], shard_of_row: np.ndarray, whole: bool) -> dict:
@@ -283,16 +408,11 @@ def measure_point(
     _check_workload(workload)
     if threads < 1:
         raise InputError(f"open loop: {threads} threads: needs 1 or more")
-    if client_batch != 1:
-        raise InputError(f"open loop: {workload} takes one application per request")
     arrivals = schedule.arrivals_ns(seed, offered_per_s, requests, arrival)
-    service = _DecideService(requests, threads, seed, scale)
+    service = _service(workload, requests, threads, seed, scale, client_batch)
     overhead_ns = driver_overhead_ns()
     with _pinned(pin, threads):
-        served = _serve(
-            arrivals, service.shard_of_request, threads, server_batch,
-            decide_sessions=service.sessions,
-        )
+        served = service.serve(arrivals, server_batch)
     assert served.served == requests, (served.served, requests)
     outputs = service.outputs()
     service.workload.check(service.inputs, outputs)
@@ -362,16 +482,21 @@ def closed_loop_peak_per_s(
     """The closed-loop peak: every request waiting from the start, served back to back with
     the same service configuration; completed requests per second."""
     _check_workload(workload)
-    if client_batch != 1:
-        raise InputError(f"open loop: {workload} takes one application per request")
-    rows = registry.get(workload).generate(scale=scale, seed=seed)["applications"].num_rows
-    service = _DecideService(rows, threads, seed, scale)
+    requests = _requests_available(workload, seed, scale, client_batch)
+    service = _service(workload, requests, threads, seed, scale, client_batch)
     with _pinned(pin, threads):
-        served = _serve(
-            np.zeros(rows, dtype=np.int64), service.shard_of_request, threads, server_batch,
-            decide_sessions=service.sessions,
-        )
-    return rows * NS_PER_S / max(1, served.last_completion_ns)
+        served = service.serve(np.zeros(requests, dtype=np.int64), server_batch)
+    return requests * NS_PER_S / max(1, served.last_completion_ns)
+
+
+def _requests_available(workload: str, seed: int, scale: float, client_batch: int) -> int:
+    """How many requests the workload's inputs at (seed, scale) hold."""
+    w = registry.get(workload)
+    inputs = w.generate(scale=scale, seed=seed)
+    if workload == "ledger.post":
+        batch = w.batched(inputs, client_batch)["transfers"].column("batch").to_numpy()
+        return int(batch[-1]) + 1 if len(batch) else 0
+    return inputs["applications"].num_rows
 
 
 __all__ = [

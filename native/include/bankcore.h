@@ -706,8 +706,18 @@ typedef struct bb_openloop_point {
     int32_t clock;                  /* BB_OPENLOOP_REAL or BB_OPENLOOP_SIMULATED */
     const int64_t *service_ns;      /* simulated: each request's service time */
     const bb_decide_session *decide; /* real: loan.decide, one session per shard */
+    const struct bb_openloop_ledger *ledger;   /* real: ledger.post (then one shard) */
     bb_openloop_worker *workers;    /* one per shard */
 } bb_openloop_point;
+/* ledger.post as a service: request k is batch k of `batches` (one client batch), posted
+ * by `groups` threads at once as bb_ledger_run does it (each request its own run over one
+ * batch, so one barrier each, made by the driver); expired_in_batch in `results` is then
+ * set to 0 for a pending transfer that expired before some request (the caller knows which
+ * from its timeout). */
+typedef struct bb_openloop_ledger {
+    bb_ledger *ledger; const bb_ledger_transfers *transfers; const bb_batches *batches;
+    int32_t groups; bb_ledger_results *scratch; bb_ledger_results *results;
+} bb_openloop_ledger;
 int32_t bb_openloop_run(const bb_openloop_point *point);
 /* The driver's own cost of `iterations` requests to a busy worker (a clock read and a
  * histogram record each) in ns, into counts (BB_OPENLOOP_COUNTS, scratch). */

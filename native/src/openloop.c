@@ -8,6 +8,7 @@
  * bit by squaring a Q31 mantissa (integer multiplies only), so every architecture computes
  * the same nanoseconds. */
 #define _GNU_SOURCE   /* clock_nanosleep */
+#include <stdlib.h>
 #include <time.h>
 #include "internal.h"
 
@@ -130,6 +131,7 @@ typedef struct {
     int32_t shard;
     int64_t origin_ns;      /* the real clock's reading at the point's start */
     int64_t virtual_ns;
+    bb_barrier *const *barriers;   /* ledger.post: one per request */
 } worker_clock;
 
 static int64_t clock_now(worker_clock *c)
@@ -146,6 +148,18 @@ static int64_t clock_wait(worker_clock *c, int64_t until_ns)
     return wait_until(until_ns + c->origin_ns) - c->origin_ns;
 }
 
+/* ledger.post's request k on group `group`: batch k alone, a run of its own. */
+static int32_t post_request(const bb_openloop_ledger *l, bb_barrier *const *barriers, int64_t k,
+                            int32_t group)
+{
+    const bb_batches *all = l->batches;
+    bb_batches one = {.begin = all->begin + k, .end = all->end + k, .timestamp = all->timestamp + k,
+                      .n = 1, .cells = all->cells, .cell = all->cell, .order = all->order,
+                      .start = all->start + k * ((int64_t)all->cells + 2)};
+    return bb_ledger_run(l->ledger, l->transfers, &one, group, l->groups, barriers[k], l->scratch,
+                         l->results);
+}
+
 /* Serves requests rows[first..last) at once; the clock afterwards. */
 static int32_t serve(worker_clock *c, int64_t first, int64_t last, int64_t *done_ns)
 {
@@ -159,6 +173,14 @@ static int32_t serve(worker_clock *c, int64_t first, int64_t last, int64_t *done
         *done_ns = c->virtual_ns;
         return BB_OK;
     }
+    if (p->ledger) {
+        for (int64_t i = first; i < last; i++) {
+            int32_t rc = post_request(p->ledger, c->barriers, p->rows[i], 0);
+            if (rc != BB_OK) return rc;
+        }
+        *done_ns = clock_now(c);
+        return BB_OK;
+    }
     const bb_decide_session *s = &p->decide[c->shard];
     for (int64_t i = first; i < last; i++) {
         int32_t rc = bb_decide_one(s->fraud, s->rules, s->lists, s->card, s->limit, s->params,
@@ -170,9 +192,11 @@ static int32_t serve(worker_clock *c, int64_t first, int64_t last, int64_t *done
 }
 
 /* One shard's requests in arrival order, each at max(now, arrival). */
-static int32_t serve_shard(const bb_openloop_point *p, int32_t shard, int64_t origin_ns)
+static int32_t serve_shard(const bb_openloop_point *p, int32_t shard, int64_t origin_ns,
+                           bb_barrier *const *barriers)
 {
-    worker_clock clock = {.point = p, .shard = shard, .origin_ns = origin_ns, .virtual_ns = 0};
+    worker_clock clock = {.point = p, .shard = shard, .origin_ns = origin_ns, .virtual_ns = 0,
+                          .barriers = barriers};
     bb_openloop_worker *w = &p->workers[shard];
     int64_t end = p->bounds[shard + 1], arrived = p->bounds[shard];
     w->fastest_service_ns = INT64_MAX;
@@ -211,16 +235,30 @@ static int32_t serve_shard(const bb_openloop_point *p, int32_t shard, int64_t or
 typedef struct {
     const bb_openloop_point *point;
     int64_t origin_ns;
+    bb_barrier *const *barriers;
 } run_task;
 
 static int32_t serve_shards(const void *args, int64_t begin, int64_t end)
 {
     const run_task *t = args;
     for (int64_t s = begin; s < end; s++) {
-        int32_t rc = serve_shard(t->point, (int32_t)s, t->origin_ns);
+        int32_t rc = serve_shard(t->point, (int32_t)s, t->origin_ns, t->barriers);
         if (rc != BB_OK) return rc;
     }
     return BB_OK;
+}
+
+/* ledger.post: group 0 is the server (it waits for each arrival and records); the other
+ * groups post their part of each request as it comes, meeting group 0 at its barrier. */
+static int32_t serve_ledger_groups(const void *args, int64_t begin, int64_t end)
+{
+    const run_task *t = args;
+    if (end != begin + 1) return BB_INVALID_ARGUMENT;   /* one group per thread, all at once */
+    if (begin == 0) return serve_shard(t->point, 0, t->origin_ns, t->barriers);
+    int32_t rc = BB_OK;
+    for (int64_t k = 0; rc == BB_OK && k < t->point->bounds[1]; k++)
+        rc = post_request(t->point->ledger, t->barriers, k, (int32_t)begin);
+    return rc;
 }
 
 static bool point_is_valid(const bb_openloop_point *p)
@@ -229,8 +267,12 @@ static bool point_is_valid(const bb_openloop_point *p)
         || !p->workers || p->bounds[0] != 0)
         return false;
     if (p->clock == BB_OPENLOOP_SIMULATED ? !p->service_ns
-                                          : (p->clock != BB_OPENLOOP_REAL || !p->decide))
+                                          : (p->clock != BB_OPENLOOP_REAL || !p->decide == !p->ledger))
         return false;
+    if (p->ledger && (p->shards != 1 || p->server_batch != 1 || p->ledger->groups < 1
+                      || !p->ledger->batches || !p->ledger->batches->timestamp
+                      || p->ledger->batches->n != p->bounds[1]))
+        return false;   /* one queue of whole client batches, a batch per request */
     for (int32_t s = 0; s < p->shards; s++) {
         const bb_openloop_worker *w = &p->workers[s];
         if (p->bounds[s + 1] < p->bounds[s] || !w->latency_first || !w->latency_second
@@ -254,13 +296,30 @@ int32_t bb_openloop_run(const bb_openloop_point *point)
 {
     if (!point_is_valid(point)) return BB_INVALID_ARGUMENT;
     if (point->clock == BB_OPENLOOP_SIMULATED) {
-        run_task task = {point, 0};
+        run_task task = {point, 0, NULL};
         return serve_shards(&task, 0, point->shards);
     }
+    if (!point->ledger) {
+        int64_t now = bb_now_ns();
+        if (now < 0) return BB_INVALID_ARGUMENT;
+        run_task task = {point, now + START_LEAD_NS, NULL};
+        return bb_parallel_groups(serve_shards, &task, point->shards);
+    }
+    const bb_openloop_ledger *l = point->ledger;
+    int64_t n = point->bounds[1];
+    bb_barrier **barriers = calloc((size_t)(n > 0 ? n : 1), sizeof *barriers);
+    int32_t rc = barriers ? BB_OK : BB_OUT_OF_MEMORY;
+    for (int64_t k = 0; rc == BB_OK && k < n; k++)
+        rc = bb_barrier_new((uint32_t)l->groups, l->batches->cells, &barriers[k]);
     int64_t now = bb_now_ns();
-    if (now < 0) return BB_INVALID_ARGUMENT;
-    run_task task = {point, now + START_LEAD_NS};
-    return bb_parallel_groups(serve_shards, &task, point->shards);
+    if (rc == BB_OK && now < 0) rc = BB_INVALID_ARGUMENT;
+    if (rc == BB_OK) {
+        run_task task = {point, now + START_LEAD_NS, barriers};
+        rc = bb_parallel_groups(serve_ledger_groups, &task, l->groups);
+    }
+    for (int64_t k = 0; barriers && k < n; k++) bb_barrier_free(barriers[k]);
+    free(barriers);
+    return rc;
 }
 
 int32_t bb_openloop_overhead(int64_t iterations, uint64_t *counts, int64_t *total_ns)
