@@ -68,4 +68,3 @@ def test_a_signal_during_a_sweep_keeps_its_finished_points(tmp_path, signal_name
     assert rows, "the finished points are kept"
     assert sorted(r["round"] for r in rows) == list(range(len(rows)))  # each once, in order
     assert all(r["histogram"] and r["offered_per_s"] > 0 for r in rows)
-    assert len(rows) < 8 + 12  # it was stopped before the sweep could finish

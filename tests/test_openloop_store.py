@@ -86,6 +86,6 @@ def test_show_prints_the_points_and_the_measured_capacity_beside_the_closed_loop
     out = capsys.readouterr().out
     assert out.count("/s ") >= len(rates)  # a line per point
     (line,) = [x for x in out.splitlines() if x.startswith("capacity at p99 ≤ 1 ms, loan")]
-    assert "95,000/s measured, open loop (p99 921.0 µs, achieved 95,000/s)" in line
+    assert "95,000/s measured, open loop (offered 95,000/s: p99 921.0 µs, achieved 95,000/s)" in line
     assert "closed loop would claim 100,000/s" in line
     assert "saturated" in out and "driver overhead 30.0 ns per request" in out

@@ -59,7 +59,7 @@ def run_sweep(threads=1, **options):
         seed=1,
         scale=0.01,
         measure_point=options.pop("measure_point", mm1_point),
-        peak=mm1_peak,
+        peak=options.pop("peak", mm1_peak),
         **options,
     )
 
@@ -133,7 +133,11 @@ def test_capacity_from_flagged_points_only_when_no_other_and_says_so():
 def test_capacity_is_at_most_the_highest_achieved_rate():
     result = run_sweep(2)
     found = capacities.capacity(result.points, SLO_NS)
-    assert found.offered_per_s <= capacities.max_achieved_per_s(result.points)
+    assert found.per_s <= capacities.max_achieved_per_s(result.points)
+    slightly_behind = PointResult(**{**result.points[0].__dict__, "achieved_per_s":
+                                     result.points[0].offered_per_s * 0.995})
+    found = capacities.capacity([slightly_behind], SLO_NS)
+    assert found.per_s == slightly_behind.achieved_per_s < found.offered_per_s
 
 
 def test_bootstrap_intervals_hold_the_mean_and_the_ratio():
@@ -155,3 +159,15 @@ def test_a_peak_that_is_not_a_rate_is_refused(peak):
 def test_fewer_than_eight_points_are_refused():
     with pytest.raises(InputError):
         sweep.grid_per_s(1000.0, 7)
+
+
+def test_a_peak_that_understates_extends_the_sweep_until_a_point_saturates():
+    def understated(workload, *, threads, seed, scale, **service):
+        return MU_PER_S * threads / 2  # the grid's top, 120 % of this, keeps up
+
+    result = run_sweep(peak=understated)
+    grid = result.points[: sweep.GRID_POINTS_MIN]
+    assert not any(p.saturated for p in grid)
+    assert any(p.saturated for p in result.points)
+    found = capacities.capacity(result.points, SLO_NS)
+    assert found.offered_per_s > grid[-1].offered_per_s

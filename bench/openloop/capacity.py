@@ -20,10 +20,16 @@ BOOTSTRAP_SEED = 24  # fixed: the same points give the same interval on every re
 
 @dataclass(frozen=True)
 class Capacity:
-    offered_per_s: float  # the capacity: the highest qualifying offered rate
-    achieved_per_s: float
+    offered_per_s: float  # the highest qualifying offered rate
+    achieved_per_s: float  # what the server completed there (≥ 99 % of offered)
     latency_ns_p99: int
     from_flagged: tuple[str, ...]  # the flags of the point it came from, when flagged
+
+    @property
+    def per_s(self) -> float:
+        """The capacity figure: the rate the server was offered and kept up with there, never
+        above what it completed (offered can exceed achieved by the 1 % allowance)."""
+        return min(self.offered_per_s, self.achieved_per_s)
 
 
 def capacity(points, slo_ns: int) -> Capacity | None:

@@ -56,7 +56,7 @@ def sweeps(rows: list[dict]) -> list[dict]:
             for _, rs in sorted(repeats.items())
         ]
         measured = [c for c in per_repeat if c is not None]
-        best = max(measured, key=lambda c: c.offered_per_s) if measured else None
+        best = max(measured, key=lambda c: c.per_s) if measured else None
         points = sorted(group, key=lambda r: r["offered_per_s"])
         found.append(
             {
@@ -68,8 +68,8 @@ def sweeps(rows: list[dict]) -> list[dict]:
                 "repeats": len(repeats),
                 "peak_per_s": max(r["peak_per_s"] for r in group),
                 "capacity": best,
-                "capacities_per_s": [c.offered_per_s for c in measured],
-                "capacity_interval": capacities.interval([c.offered_per_s for c in measured]),
+                "capacities_per_s": [c.per_s for c in measured],
+                "capacity_interval": capacities.interval([c.per_s for c in measured]),
                 "max_achieved_per_s": max(r["achieved_per_s"] for r in group),
                 "saturated_points": sum(bool(r["saturated"]) for r in group),
                 "driver_overhead_ns": max(r["driver_overhead_ns"] for r in group),
@@ -107,8 +107,9 @@ def capacity_line(sweep: dict) -> str:
         else ""
     )
     return (
-        f"capacity at {slo}, {name}: {rate(found.offered_per_s)}{ci} measured, open loop "
-        f"(p99 {microseconds(found.latency_ns_p99)}, achieved {rate(found.achieved_per_s)})"
+        f"capacity at {slo}, {name}: {rate(found.per_s)}{ci} measured, open loop "
+        f"(offered {rate(found.offered_per_s)}: p99 {microseconds(found.latency_ns_p99)}, "
+        f"achieved {rate(found.achieved_per_s)})"
         f"{flagged}; {closed}"
     )
 
