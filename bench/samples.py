@@ -84,8 +84,9 @@ def from_pytest_benchmark(
     ]
 
 
-def from_open_loop_point(run_id: str, point, *, index: int, peak_per_s: float, slo_ns: int,
-                         repeat: int, **fields) -> Sample:
+def from_open_loop_point(
+    run_id: str, point, *, index: int, peak_per_s: float, slo_ns: int, repeat: int, **fields
+) -> Sample:
     """One open-loop load point (bench/openloop/driver.py: PointResult) as a Sample of mode
     "open-loop": ``round`` is its order in the sweep, ``seconds`` the time it took to serve
     its requests (requests / achieved rate). ``fields`` (what the plan says of the case)

@@ -281,9 +281,15 @@ def latency_vs_load(workload: str, curves: list[LoadCurve], slo_ns: int) -> byte
         every_ns += [max(p[1], 1) for p in points]
         label = _label(f"{machine}, {threads}t")
         ax.plot(offered, p99_us, color=colour, linestyle=LINES[i % len(LINES)], label=label)
-        for (x, y, saturated) in zip(offered, p99_us, (p[2] for p in points), strict=True):
-            ax.plot([x], [y], marker=MARKERS[i % len(MARKERS)], color=colour,
-                    markerfacecolor="white" if saturated else colour, markersize=5)
+        for x, y, saturated in zip(offered, p99_us, (p[2] for p in points), strict=True):
+            ax.plot(
+                [x],
+                [y],
+                marker=MARKERS[i % len(MARKERS)],
+                color=colour,
+                markerfacecolor="white" if saturated else colour,
+                markersize=5,
+            )
         if capacity_per_s is not None:
             ax.axvline(capacity_per_s, color=colour, linestyle=":", linewidth=1.2)
     ax.axhline(slo_ns / 1000, color="#444444", linewidth=1.0)

@@ -37,8 +37,9 @@ def _curves(machines, workload: str) -> list[charts.LoadCurve]:
         for s in sweeps_of(m):
             if s["workload"] != workload:
                 continue
-            points = [(r["offered_per_s"], r["latency_ns_p99"], bool(r["saturated"]))
-                      for r in s["points"]]
+            points = [
+                (r["offered_per_s"], r["latency_ns_p99"], bool(r["saturated"])) for r in s["points"]
+            ]
             capacity = s["capacity"].per_s if s["capacity"] else None
             curves.append((m.name, s["threads"], points, capacity))
     return curves
@@ -64,13 +65,15 @@ def _fleet_rows(machines, target_per_s: float) -> list[list[str]]:
             if s["capacity"] is None or s["workload"] != DECISIONS:
                 continue
             per_s = s["capacity"].per_s
-            rows.append([
-                m.name,
-                s["workload"],
-                f"{plural(s['threads'], 'thread')} (measured)",
-                open_loop.rate(per_s),
-                f"{math.ceil(target_per_s / per_s):,}",
-            ])
+            rows.append(
+                [
+                    m.name,
+                    s["workload"],
+                    f"{plural(s['threads'], 'thread')} (measured)",
+                    open_loop.rate(per_s),
+                    f"{math.ceil(target_per_s / per_s):,}",
+                ]
+            )
     return rows
 
 
@@ -93,15 +96,23 @@ def section(report) -> list:
             )
         )
     rows = [
-        [m.name, s["workload"], plural(s["threads"], "thread"), _capacity_cell(s),
-         f"{open_loop.rate(s['peak_per_s'])} (not capacity)", f"{len(s['points'])}"]
+        [
+            m.name,
+            s["workload"],
+            plural(s["threads"], "thread"),
+            _capacity_cell(s),
+            f"{open_loop.rate(s['peak_per_s'])} (not capacity)",
+            f"{len(s['points'])}",
+        ]
         for m in machines
         for s in sweeps_of(m)
     ]
     blocks += [
         Heading(f"Capacity at p99 ≤ {slo_ns / 1e6:g} ms, measured open loop", 3),
-        Table(["machine", "workload", "threads", "capacity, measured", "closed-loop claim",
-               "points"], rows),
+        Table(
+            ["machine", "workload", "threads", "capacity, measured", "closed-loop claim", "points"],
+            rows,
+        ),
     ]
     target = report.model.target.decisions_per_s if report.model else None
     if target:
@@ -113,7 +124,8 @@ def section(report) -> list:
                 "than the run used needs a run at that thread count (the cost section's "
                 "figures mark their projections)."
             ),
-            Table(["machine", "workload", "at", "capacity", "servers"],
-                  _fleet_rows(machines, target)),
+            Table(
+                ["machine", "workload", "at", "capacity", "servers"], _fleet_rows(machines, target)
+            ),
         ]
     return blocks

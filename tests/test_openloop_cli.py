@@ -39,8 +39,24 @@ def _growing_files(store):
 def test_a_signal_during_a_sweep_keeps_its_finished_points(tmp_path, signal_name):
     store = tmp_path / "store"
     parent = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-w", "loan.decide",
-         "-e", "c", "-t", "1", "--slo-ms", "0.5", "--store", str(store)],
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "run",
+            "-p",
+            "smoke",
+            "-w",
+            "loan.decide",
+            "-e",
+            "c",
+            "-t",
+            "1",
+            "--slo-ms",
+            "0.5",
+            "--store",
+            str(store),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group, as a terminal's job
@@ -62,7 +78,8 @@ def test_a_signal_during_a_sweep_keeps_its_finished_points(tmp_path, signal_name
     (run,) = Store(str(store)).runs().to_pylist()
     assert run["status"] == "incomplete"
     rows = [
-        r for r in Store(str(store)).samples([run["run_id"]]).to_pylist()
+        r
+        for r in Store(str(store)).samples([run["run_id"]]).to_pylist()
         if r["mode"] == "open-loop"
     ]
     assert rows, "the finished points are kept"

@@ -23,15 +23,33 @@ def _points(mu_per_s: float, repeats: int, workload="loan.decide", threads=1) ->
         # each repeat's server a little faster: the capacities spread, as repeats on a host do
         scale = mu_per_s * (1 + 0.01 * repeat) / MU_PER_S
         for i, share in enumerate(RATES_SHARE):
-            point = mm1_point(workload, offered_per_s=share * MU_PER_S * threads, requests=1000,
-                              threads=threads, seed=1, scale=0.1)
-            point = type(point)(**{**point.__dict__,
-                                   "offered_per_s": point.offered_per_s * scale,
-                                   "achieved_per_s": point.achieved_per_s * scale})
-            rows.append(samples.from_open_loop_point(
-                "run", point, index=i, peak_per_s=mu_per_s * threads, slo_ns=SLO_NS,
-                repeat=repeat, benchmark=f"{workload}[c-open-loop-{threads}t-0.1]",
-                mode="open-loop").to_row())
+            point = mm1_point(
+                workload,
+                offered_per_s=share * MU_PER_S * threads,
+                requests=1000,
+                threads=threads,
+                seed=1,
+                scale=0.1,
+            )
+            point = type(point)(
+                **{
+                    **point.__dict__,
+                    "offered_per_s": point.offered_per_s * scale,
+                    "achieved_per_s": point.achieved_per_s * scale,
+                }
+            )
+            rows.append(
+                samples.from_open_loop_point(
+                    "run",
+                    point,
+                    index=i,
+                    peak_per_s=mu_per_s * threads,
+                    slo_ns=SLO_NS,
+                    repeat=repeat,
+                    benchmark=f"{workload}[c-open-loop-{threads}t-0.1]",
+                    mode="open-loop",
+                ).to_row()
+            )
     return rows
 
 
@@ -63,10 +81,14 @@ def test_the_report_section_draws_each_workload_and_sizes_the_fleet_from_measure
     model = types.SimpleNamespace(target=types.SimpleNamespace(decisions_per_s=1_000_000))
     blocks = open_loop.section(types.SimpleNamespace(machines=machines, model=model))
     figures = [b for b in blocks if isinstance(b, Figure)]
-    assert [f.name for f in figures] == ["latency-vs-load-ledger.post", "latency-vs-load-loan.decide"]
+    assert [f.name for f in figures] == [
+        "latency-vs-load-ledger.post",
+        "latency-vs-load-loan.decide",
+    ]
     assert all(f.png.startswith(b"\x89PNG") for f in figures)
-    assert any(isinstance(b, Paragraph) and "closed-loop number is not used" in b.text
-               for b in blocks)
+    assert any(
+        isinstance(b, Paragraph) and "closed-loop number is not used" in b.text for b in blocks
+    )
     capacity_table, fleet_table = [b for b in blocks if isinstance(b, Table)]
     (x86,) = [r for r in capacity_table.rows if r[0] == "x86-a" and r[1] == "loan.decide"]
     # the median repeat's capacity (95,000, 95,950, 96,900/s), the CI of the mean beside it

@@ -32,8 +32,14 @@ def mm1_point(workload, *, offered_per_s, requests, threads, seed, scale, flags=
         requests=requests,
         offered_per_s=offered_per_s,
         achieved_per_s=min(offered_per_s, mu),
-        latency_ns={"p50": p99_ns // 6, "p90": p99_ns // 2, "p99": p99_ns, "p999": p99_ns,
-                    "p9999": p99_ns, "max": p99_ns},
+        latency_ns={
+            "p50": p99_ns // 6,
+            "p90": p99_ns // 2,
+            "p99": p99_ns,
+            "p999": p99_ns,
+            "p9999": p99_ns,
+            "max": p99_ns,
+        },
         histogram="",
         p99_first_half_ns=p99_ns,
         p99_second_half_ns=p99_ns,
@@ -109,19 +115,28 @@ def test_an_interrupted_sweep_has_handed_over_its_finished_points():
 
 
 def test_capacity_skips_a_point_that_fell_behind_even_within_the_slo():
-    behind = mm1_point("loan.decide", offered_per_s=50_000.0, requests=10, threads=1, seed=1,
-                       scale=0.01)
+    behind = mm1_point(
+        "loan.decide", offered_per_s=50_000.0, requests=10, threads=1, seed=1, scale=0.01
+    )
     behind = PointResult(**{**behind.__dict__, "achieved_per_s": 40_000.0})
-    kept = mm1_point("loan.decide", offered_per_s=20_000.0, requests=10, threads=1, seed=1,
-                     scale=0.01)
+    kept = mm1_point(
+        "loan.decide", offered_per_s=20_000.0, requests=10, threads=1, seed=1, scale=0.01
+    )
     found = capacities.capacity([behind, kept], SLO_NS)
     assert found.offered_per_s == 20_000.0 and found.from_flagged == ()
 
 
 def test_capacity_from_flagged_points_only_when_no_other_and_says_so():
     def point(rate, flags=()):
-        return mm1_point("loan.decide", offered_per_s=rate, requests=10, threads=1, seed=1,
-                         scale=0.01, flags=flags)
+        return mm1_point(
+            "loan.decide",
+            offered_per_s=rate,
+            requests=10,
+            threads=1,
+            seed=1,
+            scale=0.01,
+            flags=flags,
+        )
 
     found = capacities.capacity([point(20_000.0), point(60_000.0, ("host jitter",))], SLO_NS)
     assert found.offered_per_s == 20_000.0 and found.from_flagged == ()
@@ -134,8 +149,9 @@ def test_capacity_is_at_most_the_highest_achieved_rate():
     result = run_sweep(2)
     found = capacities.capacity(result.points, SLO_NS)
     assert found.per_s <= capacities.max_achieved_per_s(result.points)
-    slightly_behind = PointResult(**{**result.points[0].__dict__, "achieved_per_s":
-                                     result.points[0].offered_per_s * 0.995})
+    slightly_behind = PointResult(
+        **{**result.points[0].__dict__, "achieved_per_s": result.points[0].offered_per_s * 0.995}
+    )
     found = capacities.capacity([slightly_behind], SLO_NS)
     assert found.per_s == slightly_behind.achieved_per_s < found.offered_per_s
 

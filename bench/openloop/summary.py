@@ -40,7 +40,8 @@ class StoredPoint:
 
 def sweeps(rows: list[dict]) -> list[dict]:
     """Per open-loop benchmark (one workload × thread count): its points in offered order,
-    the capacity of each repeat, the median repeat's and the CI of their mean, the closed-loop peak, and the self-checks."""
+    the capacity of each repeat, the median repeat's and the CI of their mean, the
+    closed-loop peak, and the self-checks."""
     by_benchmark: dict[str, list[dict]] = {}
     for row in rows:
         if row.get("mode") == MODE:
@@ -100,7 +101,10 @@ def capacity_line(sweep: dict) -> str:
     closed = f"closed loop would claim {rate(sweep['peak_per_s'])} (peak throughput)"
     found = sweep["capacity"]
     if found is None:
-        return f"capacity at {slo}, {name}: no offered load met the SLO (measured, open loop); {closed}"
+        return (
+            f"capacity at {slo}, {name}: no offered load met the SLO (measured, open loop); "
+            f"{closed}"
+        )
     interval = sweep["capacity_interval"]
     ci = f" [{rate(interval[0])}–{rate(interval[1])}, 95 % CI]" if interval else ""
     flagged = (
