@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from bench import text
+from bench.measure.modes import OPEN_LOOP
 
 
 def output_key(row: dict) -> tuple:
@@ -28,8 +29,9 @@ def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:
 
 def summarize(samples: pa.Table) -> list[dict]:
     """Median time, coefficient of variation, throughput, and whether every engine and thread
-    count of a workload (at one batch size) produced the same digest."""
-    rows = samples.to_pylist()
+    count of a workload (at one batch size) produced the same digest. Open-loop load points
+    are curves, not timed rounds: bench/openloop/summary.py reads them."""
+    rows = [r for r in samples.to_pylist() if r.get("mode") != OPEN_LOOP]
     by_benchmark: dict[str, list[dict]] = {}
     for row in rows:
         by_benchmark.setdefault(row["benchmark"], []).append(row)
