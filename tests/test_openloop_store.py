@@ -117,3 +117,17 @@ def test_show_prints_the_points_and_the_measured_capacity_beside_the_closed_loop
     assert measured in line
     assert "closed loop would claim 100,000/s" in line
     assert "saturated" in out and "driver overhead 30.0 ns per request" in out
+
+
+def test_store_text_in_the_open_loop_lines_reaches_the_terminal_escaped(tmp_path, capsys):
+    store = Store(str(tmp_path))
+    record = _run(store)
+    rows = _rows(record, [20_000.0, 120_000.0])
+    for row in rows:
+        row.workload = "loan.decide\x1b[31m\u202e"
+        row.flags = ["host jitter\r\x1b[2J"]
+    store.write_samples(record, "loan.decide[c-open-loop-1t-0.1]\x1b[0m", rows, growing=True)
+    assert cli.main(["show", record.run_id, "--store", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "open loop" in out
+    assert not any(c in out for c in ("\x1b", "\u202e", "\r"))

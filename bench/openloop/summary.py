@@ -108,7 +108,7 @@ def capacity_line(sweep: dict) -> str:
     interval = sweep["capacity_interval"]
     ci = f" [{rate(interval[0])}–{rate(interval[1])}, 95 % CI]" if interval else ""
     flagged = (
-        f"; from flagged points only ({', '.join(found.from_flagged)})"
+        f"; from flagged points only ({text.terminal(', '.join(found.from_flagged))})"
         if found.from_flagged
         else ""
     )
