@@ -21,8 +21,13 @@ DECIDE = registry.get("loan.decide")
 @pytest.mark.parametrize("server_batch", [1, 8])
 def test_decisions_equal_the_references_at_every_thread_count(threads, server_batch):
     result, outputs = driver.measure_point(
-        "loan.decide", offered_per_s=200_000, requests=2000, threads=threads, seed=SEED,
-        scale=SCALE, server_batch=server_batch,
+        "loan.decide",
+        offered_per_s=200_000,
+        requests=2000,
+        threads=threads,
+        seed=SEED,
+        scale=SCALE,
+        server_batch=server_batch,
     )
     expected = driver.reference_outputs(
         "loan.decide", requests=2000, threads=threads, seed=SEED, scale=SCALE
@@ -79,15 +84,26 @@ def test_the_closed_loop_peak_is_a_positive_rate():
 
 def test_bad_input_is_one_clear_error():
     with pytest.raises(UnknownNameError, match="no open-loop driver"):
-        driver.run_point("loan.score", offered_per_s=1000, requests=10, threads=1, seed=1, scale=SCALE)
+        driver.run_point(
+            "loan.score", offered_per_s=1000, requests=10, threads=1, seed=1, scale=SCALE
+        )
     with pytest.raises(InputError, match="raise the scale"):
-        driver.run_point("loan.decide", offered_per_s=1000, requests=10**6, threads=1, seed=1, scale=SCALE)
+        driver.run_point(
+            "loan.decide", offered_per_s=1000, requests=10**6, threads=1, seed=1, scale=SCALE
+        )
     for rate in (0, -5, float("nan"), float("inf")):
         with pytest.raises(InputError, match="offered rate"):
-            driver.run_point("loan.decide", offered_per_s=rate, requests=10, threads=1, seed=1, scale=SCALE)
+            driver.run_point(
+                "loan.decide", offered_per_s=rate, requests=10, threads=1, seed=1, scale=SCALE
+            )
     with pytest.raises(InputError, match="server batch"):
         driver.run_point(
-            "loan.decide", offered_per_s=1000, requests=10, threads=1, seed=1, scale=SCALE,
+            "loan.decide",
+            offered_per_s=1000,
+            requests=10,
+            threads=1,
+            seed=1,
+            scale=SCALE,
             server_batch=0,
         )
     with pytest.raises(InputError, match="arrival"):
@@ -100,7 +116,10 @@ def test_the_c_driver_refuses_a_queue_out_of_order():
     """A shard's requests out of arrival order: a status, never a crash."""
     with pytest.raises(NativeError, match="bb_openloop_run failed with BB_INVALID_ARGUMENT"):
         driver._serve(
-            np.array([5, 1, 9], dtype=np.int64), np.zeros(3, dtype=np.int64), 1, 1,
+            np.array([5, 1, 9], dtype=np.int64),
+            np.zeros(3, dtype=np.int64),
+            1,
+            1,
             service_ns=np.ones(3, dtype=np.int64),
         )
     point = ffi.new("bb_openloop_point *")
@@ -120,8 +139,13 @@ def test_transfer_results_equal_the_batch_engines_at_every_thread_count(
     """Request k is client batch k; the results and balances equal the batch engine's over
     the same batches (and expired_in_batch, which the driver derives, the engine reports)."""
     result, outputs = driver.measure_point(
-        "ledger.post", offered_per_s=50_000 / client_batch, requests=requests, threads=threads,
-        seed=SEED, scale=SCALE, client_batch=client_batch,
+        "ledger.post",
+        offered_per_s=50_000 / client_batch,
+        requests=requests,
+        threads=threads,
+        seed=SEED,
+        scale=SCALE,
+        client_batch=client_batch,
     )
     inputs = POST.batched(POST.generate(scale=SCALE, seed=SEED), client_batch)
     batch = inputs["transfers"].column("batch").to_numpy()
@@ -136,7 +160,12 @@ def test_pending_transfers_that_expire_are_reported_in_their_batch():
     """The generated transfers hold pending ones with timeouts that expire within the run:
     the parity above covers expired_in_batch only if some do."""
     _, outputs = driver.measure_point(
-        "ledger.post", offered_per_s=1e6, requests=40, threads=2, seed=SEED, scale=SCALE,
+        "ledger.post",
+        offered_per_s=1e6,
+        requests=40,
+        threads=2,
+        seed=SEED,
+        scale=SCALE,
         client_batch=128,
     )
     expired = outputs["results"].column("expired_in_batch").to_numpy()
@@ -146,16 +175,73 @@ def test_pending_transfers_that_expire_are_reported_in_their_batch():
 def test_ledger_post_refuses_what_it_cannot_serve():
     with pytest.raises(InputError, match="client batch 7"):
         driver.run_point(
-            "ledger.post", offered_per_s=100, requests=1, threads=1, seed=1, scale=SCALE,
+            "ledger.post",
+            offered_per_s=100,
+            requests=1,
+            threads=1,
+            seed=1,
+            scale=SCALE,
             client_batch=7,
         )
     with pytest.raises(InputError, match="one client batch per request"):
         driver.run_point(
-            "ledger.post", offered_per_s=100, requests=1, threads=1, seed=1, scale=SCALE,
+            "ledger.post",
+            offered_per_s=100,
+            requests=1,
+            threads=1,
+            seed=1,
+            scale=SCALE,
             server_batch=4,
         )
     with pytest.raises(InputError, match="client batches of 8189"):
         driver.run_point(
-            "ledger.post", offered_per_s=100, requests=100, threads=1, seed=1, scale=SCALE,
+            "ledger.post",
+            offered_per_s=100,
+            requests=100,
+            threads=1,
+            seed=1,
+            scale=SCALE,
             client_batch=8189,
         )
+
+
+def served_with(latencies_ns, idle_ns, backlog_first=1, backlog_second=1, last_ns=None):
+    counts = [np.zeros(lib.BB_OPENLOOP_COUNTS, dtype=np.uint64) for _ in range(3)]
+    for target, values in ((counts[0], latencies_ns), (counts[2], idle_ns)):
+        for value in values:
+            target[lib.bb_openloop_counts_index(value)] += 1
+    n = len(latencies_ns)
+    return driver.Served(
+        first_half=counts[0],
+        second_half=counts[1],
+        idle_lateness=counts[2],
+        served=n,
+        last_completion_ns=last_ns or n * 1000,
+        fastest_service_ns=1000,
+        wait_ns_sum=0,
+        backlog_max_first=backlog_first,
+        backlog_max_second=backlog_second,
+    )
+
+
+def test_one_late_wake_up_behind_the_p99_is_host_jitter():
+    """1,000 requests 1 µs apart, served in 1 µs; one worker woke 5 ms late and the queue
+    behind it holds the p99: flagged, though the idle lateness p99 is small."""
+    arrivals = np.arange(1000, dtype=np.int64) * 1000
+    latencies = [1000] * 980 + [5_000_000] * 20
+    calm = driver._result("x", 1, 1e6, arrivals, served_with(latencies, [100] * 999), 10.0)
+    late = driver._result(
+        "x", 1, 1e6, arrivals, served_with(latencies, [100] * 998 + [5_000_000]), 10.0
+    )
+    assert "host jitter" in late.flags and "host jitter" not in calm.flags
+
+
+def test_a_queue_that_drains_is_not_saturation_but_one_that_grows_is():
+    arrivals = np.arange(1000, dtype=np.int64) * 1000
+    latencies = [1000] * 1000
+    drained = served_with(latencies, [100], backlog_first=1, backlog_second=90)
+    grown = served_with(latencies, [100], backlog_first=1, backlog_second=400)
+    assert not driver._result("x", 1, 1e6, arrivals, drained, 10.0).saturated
+    assert driver._result("x", 1, 1e6, arrivals, grown, 10.0).saturated
+    behind = served_with(latencies, [100], last_ns=2_000_000)  # achieved half the rate
+    assert driver._result("x", 1, 1e6, arrivals, behind, 10.0).saturated

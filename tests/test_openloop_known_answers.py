@@ -30,7 +30,11 @@ def assert_within_sampling_error(values: list[float], expected: float) -> None:
     mean = float(np.mean(values))
     standard_error = float(np.std(values, ddof=1)) / math.sqrt(len(values))
     assert standard_error <= STANDARD_ERROR_MAX * expected, (standard_error, expected)
-    assert abs(mean - expected) <= STANDARD_ERRORS * standard_error, (mean, expected, standard_error)
+    assert abs(mean - expected) <= STANDARD_ERRORS * standard_error, (
+        mean,
+        expected,
+        standard_error,
+    )
 
 
 @pytest.mark.parametrize("rho", [0.5, 0.8, 0.9])
@@ -68,8 +72,12 @@ def test_mm1_sojourn_p99_is_ln100_over_mu_minus_lambda(rho):
 def test_an_idle_server_adds_no_wait():
     """Constant arrivals slower than the service: nobody waits, every latency is S."""
     point = driver.simulate(
-        offered_per_s=50_000, service_mean_ns=SERVICE_NS, service="deterministic",
-        requests=1000, seed=1, arrival="constant",
+        offered_per_s=50_000,
+        service_mean_ns=SERVICE_NS,
+        service="deterministic",
+        requests=1000,
+        seed=1,
+        arrival="constant",
     )
     assert point.mean_wait_ns == 0
     assert histogram.decode(point.histogram).get_count_at_value(SERVICE_NS) == 1000
@@ -81,7 +89,10 @@ def test_a_server_batch_takes_only_the_requests_already_waiting():
     complete at 2S (each still pays its own wait: 0 here); never waits for a third."""
     arrivals = np.array([0, 0, 10 * SERVICE_NS], dtype=np.int64)
     served = driver._serve(
-        arrivals, np.zeros(3, dtype=np.int64), 1, 8,
+        arrivals,
+        np.zeros(3, dtype=np.int64),
+        1,
+        8,
         service_ns=np.full(3, SERVICE_NS, dtype=np.int64),
     )
     latencies = histogram.from_counts(served.latency)
@@ -118,7 +129,9 @@ def test_constant_arrivals_are_evenly_spaced():
     n = 1_000_000
     arrivals = schedule.arrivals_ns(1, 3_000_000, n, "constant")
     gap_q16 = schedule.mean_gap_q16_ns(3_000_000)
-    assert arrivals[:4].tolist() == [(k * gap_q16) >> 16 for k in range(1, 5)] == [333, 666, 999, 1333]
+    assert (
+        arrivals[:4].tolist() == [(k * gap_q16) >> 16 for k in range(1, 5)] == [333, 666, 999, 1333]
+    )
     exact = np.arange(1, n + 1, dtype=np.int64) * 10**9 // 3_000_000
     k = np.arange(1, n + 1)
     assert (np.abs(arrivals - exact) < 1 + k / 2**17).all()

@@ -25,6 +25,9 @@ FLAGS = ("host jitter", "not steady", "rate not generated", "driver overhead")
 # arrival at p99 — the host did not run the worker on time, which is not queueing
 HOST_JITTER_FLOOR_NS = 20_000
 HOST_JITTER_SHARE_OF_P99 = 0.10  # …and the lateness is more than this share of the p99
+# …or one such late start alone reached this share of the p99: a worker woken milliseconds
+# late builds a queue behind that request which the p99 then shows
+HOST_JITTER_MAX_SHARE_OF_P99 = 0.5
 # "not steady": an unsaturated point whose two halves' p99 differ by more than this factor
 NOT_STEADY_RATIO = 2.0
 # "driver overhead": the driver's own cost per request to a busy worker (a clock read and a
@@ -34,11 +37,14 @@ DRIVER_OVERHEAD_SHARE = 0.05
 # "rate not generated": at the offered rate the driver's own cost alone would take more than
 # this share of every worker's time, so the schedule cannot be kept however fast the service
 RATE_GENERATED_SHARE = 0.05
-# saturated: achieved below this share of the rate the schedule offered, or the most requests
-# waiting in the second half above BACKLOG_GROWTH × the first half's + BACKLOG_SLACK
+# saturated: achieved below this share of the rate the schedule offered, or the queue grew
+# without bound: the most requests waiting in the second half above BACKLOG_GROWTH × the
+# first half's + BACKLOG_SLACK and above BACKLOG_SHARE of the point's requests (a queue
+# that one stall of the host built and the server then drained is not saturation)
 ACHIEVED_SHARE = 0.99
 BACKLOG_GROWTH = 2
 BACKLOG_SLACK = 64
+BACKLOG_SHARE = 0.1
 OVERHEAD_ITERATIONS = 20_000
 NS_PER_S = 10**9
 WORKLOADS = ("loan.decide", "ledger.post")
@@ -219,7 +225,10 @@ class _DecideService:
 
     def serve(self, arrivals: np.ndarray, server_batch: int) -> Served:
         return _serve(
-            arrivals, self.shard_of_request, self.threads, server_batch,
+            arrivals,
+            self.shard_of_request,
+            self.threads,
+            server_batch,
             decide_sessions=self.sessions,
         )
 
@@ -295,8 +304,12 @@ class _PostService:
         service = ffi.new(
             "bb_openloop_ledger *",
             {
-                "ledger": self.ledger.c, "transfers": transfers, "batches": self.batches.c,
-                "groups": self.groups, "scratch": scratch, "results": results,
+                "ledger": self.ledger.c,
+                "transfers": transfers,
+                "batches": self.batches.c,
+                "groups": self.groups,
+                "scratch": scratch,
+                "results": results,
             },
         )
         return _serve(arrivals, self.shard_of_request, 1, 1, ledger_service=service)
@@ -436,12 +449,18 @@ def _result(workload, threads, offered_per_s, arrivals, served: Served, overhead
     achieved = n * NS_PER_S / span_ns
     # what the schedule itself offered: a short Poisson schedule deviates from the rate by
     # ~1/√n, which is not the server falling behind
-    scheduled = (n - 1) * NS_PER_S / max(1, int(arrivals[-1] - arrivals[0])) if n > 1 else offered_per_s
-    saturated = achieved < ACHIEVED_SHARE * min(offered_per_s, scheduled) or (
-        served.backlog_max_second > BACKLOG_GROWTH * served.backlog_max_first + BACKLOG_SLACK
+    scheduled = (
+        (n - 1) * NS_PER_S / max(1, int(arrivals[-1] - arrivals[0])) if n > 1 else offered_per_s
     )
+    saturated = achieved < ACHIEVED_SHARE * min(offered_per_s, scheduled) or (
+        served.backlog_max_second
+        > max(BACKLOG_GROWTH * served.backlog_max_first + BACKLOG_SLACK, BACKLOG_SHARE * n)
+    )
+    idle_max = histogram.percentiles_of(histogram.from_counts(served.idle_lateness))["max"]
     flags = []
-    if idle_p99 > max(HOST_JITTER_FLOOR_NS, HOST_JITTER_SHARE_OF_P99 * latency["p99"]):
+    if idle_p99 > max(HOST_JITTER_FLOOR_NS, HOST_JITTER_SHARE_OF_P99 * latency["p99"]) or (
+        idle_max > max(HOST_JITTER_FLOOR_NS, HOST_JITTER_MAX_SHARE_OF_P99 * latency["p99"])
+    ):
         flags.append("host jitter")
     halves = sorted((p99_first, p99_second))
     if not saturated and halves[0] > 0 and halves[1] > NOT_STEADY_RATIO * halves[0]:

@@ -25,7 +25,9 @@ def mean_gap_q16_ns(offered_per_s: float) -> int:
         raise InputError(f"open loop: offered rate {offered_per_s!r}/s must be a positive number")
     gap = round(Fraction(NS_PER_S * Q16) / Fraction(offered_per_s))
     if not 1 <= gap < 2**62:
-        raise InputError(f"open loop: offered rate {offered_per_s!r}/s is outside what a schedule holds")
+        raise InputError(
+            f"open loop: offered rate {offered_per_s!r}/s is outside what a schedule holds"
+        )
     return gap
 
 
