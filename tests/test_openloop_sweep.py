@@ -187,3 +187,18 @@ def test_a_peak_that_understates_extends_the_sweep_until_a_point_saturates():
     assert any(p.saturated for p in result.points)
     found = capacities.capacity(result.points, SLO_NS)
     assert found.offered_per_s > grid[-1].offered_per_s
+
+
+def test_a_noisy_miss_at_a_low_load_does_not_stop_the_bisection():
+    def stalled_at_first(workload, **point):
+        found = mm1_point(workload, **point)
+        if point["offered_per_s"] < 0.25 * MU_PER_S:  # a host stall at the lowest load
+            return PointResult(
+                **{**found.__dict__, "latency_ns": {**found.latency_ns, "p99": 10 * SLO_NS}}
+            )
+        return found
+
+    result = run_sweep(measure_point=stalled_at_first)
+    exact = MU_PER_S - math.log(100) / (SLO_NS / 1e9)
+    found = capacities.capacity(result.points, SLO_NS)
+    assert exact * (1 - 2 * sweep.BISECTION_TOLERANCE) <= found.offered_per_s <= exact

@@ -64,14 +64,15 @@ def grid_per_s(peak_per_s: float, points: int = GRID_POINTS_MIN) -> list[float]:
 
 
 def bracket(points: list[PointResult], slo_ns: int) -> tuple[float, float] | None:
-    """(the highest offered rate meeting the SLO below the lowest one missing it, that
-    lowest missing rate), or None when the points do not straddle the SLO."""
-    missing = [p.offered_per_s for p in points if not meets_slo(p, slo_ns)]
-    if not missing:
+    """(the highest offered rate meeting the SLO, the lowest rate above it missing it), or
+    None when none meets it or none above it misses. Capacity is the highest meeting rate, so
+    a noisy miss below it (a host stall at a low load) does not stop the bisection."""
+    meeting = [p.offered_per_s for p in points if meets_slo(p, slo_ns)]
+    if not meeting:
         return None
-    high = min(missing)
-    meeting = [p.offered_per_s for p in points if meets_slo(p, slo_ns) and p.offered_per_s < high]
-    return (max(meeting), high) if meeting else None
+    low = max(meeting)
+    above = [p.offered_per_s for p in points if not meets_slo(p, slo_ns) and p.offered_per_s > low]
+    return (low, min(above)) if above else None
 
 
 def run(
