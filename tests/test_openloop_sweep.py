@@ -202,3 +202,17 @@ def test_a_noisy_miss_at_a_low_load_does_not_stop_the_bisection():
     exact = MU_PER_S - math.log(100) / (SLO_NS / 1e9)
     found = capacities.capacity(result.points, SLO_NS)
     assert exact * (1 - 2 * sweep.BISECTION_TOLERANCE) <= found.offered_per_s <= exact
+
+
+def test_a_stall_that_saturates_a_low_load_does_not_stop_the_extension():
+    def understated(workload, *, threads, seed, scale, **service):
+        return MU_PER_S * threads / 2
+
+    def stalled_at_first(workload, **point):
+        found = mm1_point(workload, **point)
+        if point["offered_per_s"] < 0.25 * MU_PER_S / 2:
+            return PointResult(**{**found.__dict__, "saturated": True})
+        return found
+
+    result = run_sweep(peak=understated, measure_point=stalled_at_first)
+    assert max(result.points, key=lambda p: p.offered_per_s).saturated

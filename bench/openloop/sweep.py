@@ -3,7 +3,7 @@
 First the closed-loop peak (requests back to back: kept as "peak throughput", never as
 capacity); then a grid of offered loads that follows THAT peak, from GRID_LOW_SHARE to
 GRID_HIGH_SHARE of it, so every thread count's grid straddles its own saturation; past the grid
-while no point has saturated yet (a peak that understates); then bisection between the last
+while its highest load has not saturated (a peak that understates); then bisection between the last
 point meeting the SLO and the first missing it, until the two
 are within BISECTION_TOLERANCE of each other. Each finished point goes to ``on_point`` at
 once, so an interrupted sweep keeps every point it finished (the caller stores them).
@@ -27,7 +27,7 @@ GRID_LOW_SHARE = 0.2  # the lowest offered load, a share of the closed-loop peak
 GRID_HIGH_SHARE = 1.5
 # a closed-loop peak can understate what the server sustains open loop (ledger.post's did on
 # this VM: every grid point kept up); the sweep then goes on past the grid, each load this
-# factor above the last, until one saturates (at most EXTENSION_STEPS_MAX more points)
+# factor above the last, until the highest saturates (at most EXTENSION_STEPS_MAX more points)
 EXTENSION_FACTOR = 1.25
 EXTENSION_STEPS_MAX = 6
 BISECTION_TOLERANCE = 0.02  # stop when the bracket is this close (relative to its low end)
@@ -114,9 +114,10 @@ def run(
     for offered_per_s in grid_per_s(peak_per_s, points):
         measure(offered_per_s)
     for _ in range(EXTENSION_STEPS_MAX):
-        if any(p.saturated for p in done):
+        highest = max(done, key=lambda p: p.offered_per_s)
+        if highest.saturated:  # not any point: a host stall can saturate a low load
             break
-        measure(max(p.offered_per_s for p in done) * EXTENSION_FACTOR)
+        measure(highest.offered_per_s * EXTENSION_FACTOR)
     for _ in range(BISECTION_STEPS_MAX):
         edges = bracket(done, slo_ns)
         if edges is None or edges[1] - edges[0] <= BISECTION_TOLERANCE * edges[0]:
