@@ -52,25 +52,74 @@ class Profile:
     purpose: str
     min_round_s: float  # a fast engine's round repeats the call until it lasts this long
     processes: int = 1
+    open_loop: OpenLoop | None = None  # the latency-vs-load sweep (bench/openloop/sweep.py)
 
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """A profile's open-loop sweep: ``requests`` per load point (the workload generated at
+    ``scale``, which must hold that many), ``points`` offered loads on the grid, the whole
+    sweep ``repeats`` times (seeds seed, seed + 1, …) for a confidence interval."""
+
+    requests: int
+    scale: float
+    points: int
+    repeats: int
+
+
+# loan.decide generates 200 000 applications per unit of scale: a point's requests are rows
+OPEN_LOOP_SMOKE = OpenLoop(requests=20_000, scale=0.1, points=8, repeats=1)
+OPEN_LOOP_QUICK = OpenLoop(requests=20_000, scale=0.1, points=8, repeats=1)
+OPEN_LOOP_STANDARD = OpenLoop(requests=100_000, scale=0.5, points=10, repeats=3)
 
 PROFILES = {
-    "smoke": Profile(0.002, 3, DEFAULT_THREADS, "seconds: CI and first contact", 0.0),
-    "quick": Profile(0.05, 5, DEFAULT_THREADS, "about 2 minutes", 0.1),
+    "smoke": Profile(
+        0.002, 3, DEFAULT_THREADS, "seconds: CI and first contact", 0.0, 1, OPEN_LOOP_SMOKE
+    ),
+    "quick": Profile(0.05, 5, DEFAULT_THREADS, "about 2 minutes", 0.1, 1, OPEN_LOOP_QUICK),
     "standard": Profile(
-        0.2, 9, DEFAULT_THREADS, "about 10 minutes: the default for comparisons", 0.3
+        0.2,
+        9,
+        DEFAULT_THREADS,
+        "about 10 minutes: the default for comparisons",
+        0.3,
+        1,
+        OPEN_LOOP_STANDARD,
     ),
     # the regression gate: 2 workers × 8 rounds of 0.2 s per benchmark give Mann-Whitney a
     # p-value floor far below 0.05, and a second process averages out one process's layout
     "ci": Profile(
-        0.05, 8, DEFAULT_THREADS, "the CI regression gate: a 5 % change on a quiet host", 0.2, 2
+        0.05,
+        8,
+        DEFAULT_THREADS,
+        "the CI regression gate: a 5 % change on a quiet host",
+        0.2,
+        2,
+        OPEN_LOOP_QUICK,
     ),
-    "full": Profile(1.0, 9, None, "thread sweep 1, 2, 4, … all CPUs at full scale", 0.3),
+    "full": Profile(
+        1.0, 9, None, "thread sweep 1, 2, 4, … all CPUs at full scale", 0.3, 1, OPEN_LOOP_STANDARD
+    ),
 }
 
 # the kinds of benchmark a workload declares (workloads/_base.py: Workload.benchmarks); the
 # suite (bench/suite/test_workloads.py) has one test function each
-__all__ = ["BATCH", "BATCHING", "CAPACITY", "ONLINE", "SEED_LIMIT", "Case", "Plan", "resolve"]
+# the open-loop sweep: a plan's kind beside the workloads' own, one case per workload the
+# driver serves (bench/openloop/driver.py: supports) and thread count, C engine only
+OPEN_LOOP = modes.OPEN_LOOP
+DEFAULT_SLO_MS = 1.0
+
+__all__ = [
+    "BATCH",
+    "BATCHING",
+    "CAPACITY",
+    "ONLINE",
+    "OPEN_LOOP",
+    "SEED_LIMIT",
+    "Case",
+    "Plan",
+    "resolve",
+]
 
 
 def usable_cpus() -> int:
@@ -132,17 +181,23 @@ class Case:
     threads: int
     batch_size: int | None = None
     weak: bool = False  # weak scaling: the plan's scale per thread (scale_at)
+    scale: float | None = None  # its own scale, not the plan's (an open-loop sweep's)
 
     def scale_at(self, scale: float) -> float:
-        """The scale this case runs at, for a plan of ``scale``: times the threads when
-        weak (12 significant digits: 0.05 × 3 is 0.15, not 0.15000000000000002)."""
+        """The scale this case runs at, for a plan of ``scale``: its own when it has one,
+        times the threads when weak (12 significant digits: 0.05 × 3 is 0.15, not
+        0.15000000000000002)."""
+        if self.scale is not None:
+            return self.scale
         return float(f"{scale * self.threads:.12g}") if self.weak else scale
 
     def name(self, scale: float) -> str:
         """The benchmark's id in the store: ``<workload>[<engine>-<threads>t-<scale>…]``, its
         own scale in it (``-weak-`` before the threads of a weak case)."""
         batch = f"-batch{self.batch_size}" if self.batch_size is not None else ""
-        kind = {ONLINE: "-online", CAPACITY: "-capacity"}.get(self.kind, "")
+        kind = {ONLINE: "-online", CAPACITY: "-capacity", OPEN_LOOP: "-open-loop"}.get(
+            self.kind, ""
+        )
         kind += "-weak" if self.weak else ""
         return f"{self.workload}[{self.engine}{kind}-{self.threads}t-{self.scale_at(scale)}{batch}]"
 
@@ -151,6 +206,14 @@ class Case:
         batch = f"-batch{self.batch_size}" if self.batch_size is not None else ""
         weak = "-weak" if self.weak else ""
         return f"{self.workload}-{self.engine}{weak}-{self.threads}t{batch}"
+
+    @property
+    def mode(self) -> str:
+        """The samples' mode in the store: a weak case is a batch benchmark kept off the
+        fixed-work curve; batching is batch throughput."""
+        if self.weak:
+            return "weak"
+        return "batch" if self.kind in (BATCH, BATCHING) else self.kind
 
 
 @dataclass(frozen=True)
@@ -168,6 +231,8 @@ class Plan:
     measure: str
     label: str = ""  # the run's name; resolve() gives the one default (default_label)
     scaling: str = "strong"  # SCALING_MODES: which thread-scaling curves the run measures
+    slo_ms: float = DEFAULT_SLO_MS  # the p99 target capacity is measured at
+    open_loop: OpenLoop | None = None  # the profile's sweep; None: no open-loop cases
 
     @property
     def mode(self) -> modes.Mode:
@@ -203,7 +268,20 @@ class Plan:
                                     cases.append(Case(kind, name, engine, threads, size))
                         weak += self._weak_cases(kind, name, engine, declared, threaded)
                 cases += weak
-        return cases
+        return cases + self._open_loop_cases()
+
+    def _open_loop_cases(self) -> list[Case]:
+        """One sweep per workload the open-loop driver serves and thread count (C engine)."""
+        from bench.openloop import driver
+
+        if self.open_loop is None or "c" not in self.engines:
+            return []
+        return [
+            Case(OPEN_LOOP, name, "c", threads, scale=self.open_loop.scale)
+            for name in self.workloads
+            if driver.supports(name)
+            for threads in self.threads
+        ]
 
     def _strong(
         self, kind: str, engine: str, threads: int, size: int | None, threaded: bool
@@ -242,6 +320,8 @@ class Plan:
         values = {k: v for k, v in data.items() if k in known}
         for key in ("workloads", "engines", "threads"):
             values[key] = tuple(values[key])
+        if values.get("open_loop") is not None:
+            values["open_loop"] = OpenLoop(**values["open_loop"])
         return cls(**values)
 
     def write(self, path: pathlib.Path) -> None:
@@ -258,6 +338,12 @@ class Plan:
             f"{self.rounds} rounds, {self.processes} process(es), measure {self.measure}"
             + (", pinned" if self.pin else "")
             + (f", scaling {self.scaling}" if self.scaling != "strong" else "")
+            + (
+                f", open loop {self.open_loop.points}+ loads × {self.open_loop.requests:,} "
+                f"requests × {self.open_loop.repeats} at p99 ≤ {self.slo_ms:g} ms"
+                if self.open_loop and any(c.kind == OPEN_LOOP for c in self.cases())
+                else ""
+            )
         )
 
 
@@ -279,6 +365,7 @@ def resolve(
     measure: str = "time",
     label: str | None = None,
     scaling: str = "strong",
+    slo_ms: float = DEFAULT_SLO_MS,
 ) -> Plan:
     """The plan for these options; what is not given comes from the profile (or the default
     seed). Unknown workloads, engines, profiles and modes are refused here, before anything
@@ -291,6 +378,8 @@ def resolve(
     if scaling not in SCALING_MODES:
         raise InputError(f"unknown scaling '{scaling}'; valid: {', '.join(SCALING_MODES)}")
     chosen = PROFILES[name]
+    if not (isinstance(slo_ms, (int, float)) and 0 < slo_ms < 1e6):
+        raise InputError(f"the SLO is a positive number of milliseconds, got {slo_ms!r}")
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
         raise InputError(f"the seed is a whole number in [0, 2^63), got {seed!r}")
     unknown = [e for e in engines or () if e not in ENGINES]
@@ -310,5 +399,7 @@ def resolve(
         measure=measure,
         label=label or default_label(name),
         scaling=scaling,
+        slo_ms=float(slo_ms),
+        open_loop=chosen.open_loop,
     )
     return plan.mode.adjust(plan, engines_given=bool(engines))

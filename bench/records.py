@@ -17,6 +17,12 @@ Schema history:
         workload_source_sha256 (the hash of its own C and the shared core files it needs:
         Workload.source_sha256), the comparability key per workload; null in older stores
         and in imported files (not known).
+    4 — samples of mode "open-loop" (bench/openloop: one row per load point, round = the
+        point's order in its sweep): offered_per_s, achieved_per_s, latency_ns_max,
+        saturated, flags (driver.FLAGS), histogram (HdrHistogram's compressed base64),
+        peak_per_s (the sweep's closed-loop peak), slo_ns, repeat, driver_overhead_ns,
+        fastest_service_ns, idle_lateness_ns_p99, schedule_digest. Older stores read them
+        as null: they have no open-loop samples.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def column(arrow_type: pa.DataType, default: Any = None, *, as_json: bool = False) -> Any:
@@ -194,6 +200,20 @@ class Sample(Record):
     counts_unknown: str | None = column(pa.string())  # why the null counts are unknown
     workload_version: int | None = column(pa.int32())  # Workload.version
     workload_source_sha256: str | None = column(pa.string())  # Workload.source_sha256()
+    # an open-loop load point (mode "open-loop"; schema 4), see bench/openloop/driver.py
+    offered_per_s: float | None = column(pa.float64())
+    achieved_per_s: float | None = column(pa.float64())
+    latency_ns_max: int | None = column(pa.int64())
+    saturated: bool | None = column(pa.bool_())
+    flags: list[str] | None = column(pa.list_(pa.string()))
+    histogram: str | None = column(pa.string())
+    peak_per_s: float | None = column(pa.float64())  # the closed-loop peak of its sweep
+    slo_ns: int | None = column(pa.int64())  # the p99 target the sweep bisected towards
+    repeat: int | None = column(pa.int32())  # which repeat of the sweep (seed + repeat)
+    driver_overhead_ns: float | None = column(pa.float64())
+    fastest_service_ns: int | None = column(pa.int64())
+    idle_lateness_ns_p99: int | None = column(pa.int64())
+    schedule_digest: str | None = column(pa.string())
 
 
 @dataclass

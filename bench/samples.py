@@ -82,3 +82,41 @@ def from_pytest_benchmark(
         )
         for i, seconds in enumerate(timings)
     ]
+
+
+def from_open_loop_point(
+    run_id: str, point, *, index: int, peak_per_s: float, slo_ns: int, repeat: int, **fields
+) -> Sample:
+    """One open-loop load point (bench/openloop/driver.py: PointResult) as a Sample of mode
+    "open-loop": ``round`` is its order in the sweep, ``seconds`` the time it took to serve
+    its requests (requests / achieved rate). ``fields`` (what the plan says of the case)
+    are checked against the point's own."""
+    assert fields.get("workload", point.workload) == point.workload
+    assert fields.get("threads", point.threads) == point.threads
+    values = dict(
+        run_id=run_id,
+        round=index,
+        mode="open-loop",
+        workload=point.workload,
+        threads=point.threads,
+        units=point.requests,
+        seconds=point.requests / point.achieved_per_s if point.achieved_per_s else 0.0,
+        offered_per_s=point.offered_per_s,
+        achieved_per_s=point.achieved_per_s,
+        latency_ns_p50=point.latency_ns["p50"],
+        latency_ns_p99=point.latency_ns["p99"],
+        latency_ns_p999=point.latency_ns["p999"],
+        latency_ns_max=point.latency_ns["max"],
+        saturated=point.saturated,
+        flags=list(point.flags),
+        histogram=point.histogram,
+        peak_per_s=peak_per_s,
+        slo_ns=slo_ns,
+        repeat=repeat,
+        driver_overhead_ns=point.driver_overhead_ns,
+        fastest_service_ns=point.fastest_service_ns,
+        idle_lateness_ns_p99=point.idle_lateness_p99_ns,
+        schedule_digest=point.schedule_digest,
+        measure="time",
+    )
+    return Sample(**{**fields, **values})

@@ -112,10 +112,19 @@ class Store:
         )
 
     def write_samples(
-        self, run: RunRecord | dict, name: str, rows: list[Sample] | list[dict], process: int = 0
+        self,
+        run: RunRecord | dict,
+        name: str,
+        rows: list[Sample] | list[dict],
+        process: int = 0,
+        *,
+        growing: bool = False,
     ) -> None:
         """One benchmark's samples from one worker process (each worker numbers its own
         files, so the process is part of the name: the workers of one run share a folder).
+        ``growing``: every sample so far of a benchmark that writes after each step (an
+        open-loop sweep, point by point), replacing its previous file, so an interrupt keeps
+        each finished step and a reader never sees a step twice.
         A worker whose run's process is gone stops here: nothing writes into an abandoned run."""
         record = run if isinstance(run, RunRecord) else RunRecord.from_row(run)
         if liveness.parent_gone():
@@ -126,11 +135,15 @@ class Store:
             [(r if isinstance(r, Sample) else Sample.from_row(r)).to_row() for r in rows],
             schema=SAMPLES,
         )
-        index = self._written.get(record.run_id, 0)
-        self._written[record.run_id] = index + 1
+        if growing:  # one file, rewritten whole (atomically) as the benchmark grows
+            index_part = "growing"
+        else:
+            index = self._written.get(record.run_id, 0)
+            self._written[record.run_id] = index + 1
+            index_part = f"{index:04d}"
         path = (
             f"{self.root}/samples/{self._partition(record.fingerprint or {})}/"
-            f"run={record.run_id}/{process:02d}-{index:04d}-{_safe(name)}.parquet"
+            f"run={record.run_id}/{process:02d}-{index_part}-{_safe(name)}.parquet"
         )
         self._write(table, path)
 

@@ -16,9 +16,12 @@ import functools
 import math
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from bench import calibrate, compare, scaling, summary
+from bench.compare import capacity as capacity_compare
 from bench.records import RunRecord
-from bench.store import Store
+from bench.store import SAMPLES, Store
 from bench.text import LABEL_WIDTH, plural, truncate, visible
 from reports import cost
 from reports.fleet import CostFigures, cost_figures
@@ -94,6 +97,7 @@ class Machine:
     probes: dict
     samples: list[dict]
     summary: list[dict]
+    open_loop_points: list[dict] = field(default_factory=list)  # mode "open-loop"
 
     @property
     def name(self) -> str:
@@ -180,7 +184,9 @@ def load(keys: list[str], stores: list[str]) -> list[Machine]:
             except InputError as error:
                 errors.append(str(error))
                 continue
-            samples = store.samples([run["run_id"]])
+            # open-loop load points are read apart (reports/open_loop.py): they are curves,
+            # not timed rounds of a benchmark to compare or summarise
+            points, rows = capacity_compare.split(store.samples([run["run_id"]]).to_pylist())
             record = RunRecord.from_row(run)  # the one place the JSON columns are decoded
             machines.append(
                 Machine(
@@ -189,8 +195,9 @@ def load(keys: list[str], stores: list[str]) -> list[Machine]:
                     fingerprint=record.fingerprint or {},
                     build=record.build or {},
                     probes=record.probes or {},
-                    samples=samples.to_pylist(),
-                    summary=summary.summarize(samples),
+                    samples=rows,
+                    summary=summary.summarize(pa.Table.from_pylist(rows, schema=SAMPLES)),
+                    open_loop_points=points,
                 )
             )
             break

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from bench.samples import LATENCY_QUANTILES
 from bench.text import chart as _label
@@ -262,3 +262,49 @@ def tornado(rows: list[dict], base_saving: float, title: str) -> bytes:
 
 
 LOW, HIGH = MACHINE_COLOURS[0], MACHINE_COLOURS[1]
+
+
+# one open-loop curve: (machine, threads, [(offered/s, p99 ns, saturated)], capacity/s or None)
+LoadCurve = tuple[str, int, list[tuple[float, int, bool]], float | None]
+
+
+def latency_vs_load(workload: str, curves: list[LoadCurve], slo_ns: int) -> bytes:
+    """p99 latency (log) against offered load, one line per machine and thread count; the
+    SLO as a horizontal line, each capacity marked by a vertical one, saturated points open."""
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.subplots()
+    every_ns = [slo_ns]
+    for i, (machine, threads, points, capacity_per_s) in enumerate(curves):
+        colour = _colour(i)
+        offered = [p[0] for p in points]
+        p99_us = [max(p[1], 1) / 1000 for p in points]
+        every_ns += [max(p[1], 1) for p in points]
+        label = _label(f"{machine}, {threads}t")
+        ax.plot(offered, p99_us, color=colour, linestyle=LINES[i % len(LINES)], label=label)
+        for x, y, saturated in zip(offered, p99_us, (p[2] for p in points), strict=True):
+            ax.plot(
+                [x],
+                [y],
+                marker=MARKERS[i % len(MARKERS)],
+                color=colour,
+                markerfacecolor="white" if saturated else colour,
+                markersize=5,
+            )
+        if capacity_per_s is not None:
+            ax.axvline(capacity_per_s, color=colour, linestyle=":", linewidth=1.2)
+    ax.axhline(slo_ns / 1000, color="#444444", linewidth=1.0)
+    ax.set_yscale("log")
+    ticks = ticks_125(min(every_ns) / 1000, max(every_ns) / 1000)
+    ax.set_yticks(ticks, [f"{v:g}" for v in ticks])  # plain numbers: math text is off
+    ax.set_ylim(ticks[0], ticks[-1])
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(left=0)
+    ax.text(0, slo_ns / 1000, " SLO (p99)", va="bottom", fontsize=7)
+    ax.set_xlabel("offered load, million requests/s (dotted: capacity; open marker: saturated)")
+    ax.set_ylabel("p99 latency, µs (log)")
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7)
+    ax.set_title(f"{_label(workload)}: p99 vs offered load, open loop")
+    return _png(fig)

@@ -8,7 +8,7 @@ import shlex
 
 from bench import compare
 from bench.text import plural
-from reports import analysis, charts, cost_section, fleet, verdict, why
+from reports import analysis, charts, cost_section, fleet, open_loop, verdict, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
 from reports.numbers import (
     rate,
@@ -529,6 +529,7 @@ def build(report: analysis.Report) -> Document:
         speed,
         why.section,
         latency,
+        open_loop.section,
         scaling,
         probe_limits,
         cost_section.section,

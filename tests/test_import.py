@@ -186,7 +186,7 @@ def test_csv_export_keeps_every_column_of_every_sample_mode(tmp_path, capsys):
             assert written["iterations"] == str(original["iterations"] or "")
         modes |= {r["mode"] for r in rows}
         sources |= {r["source"] for r in rows}
-    assert modes == {"batch", "online", "capacity", "imported"}
+    assert modes == {"batch", "online", "capacity", "open-loop", "imported"}
     assert sources == {"bankbench", "pytest-benchmark", "pytest-benchmark median"}
 
 

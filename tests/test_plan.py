@@ -99,7 +99,9 @@ def test_a_change_to_ledger_c_changes_only_the_hash_of_the_workloads_built_from_
 def test_progress_off_a_terminal_is_one_line_per_finished_benchmark(threads_run):
     _, result = threads_run
     lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
-    assert len(lines) == 13 and lines[-1].startswith("[13/13] ledger.post[c-1t-0.002-batch8189]")
+    # 13 timed benchmarks, then ledger.post's open-loop sweep at each of the 5 thread counts
+    assert len(lines) == 18 and lines[12].startswith("[13/18] ledger.post[c-1t-0.002-batch8189]")
+    assert lines[-1].startswith("[18/18] ledger.post[c-open-loop-8t-0.1]")
     assert "\r" not in result.stderr and all("ETA" in line for line in lines)
     assert "seed 42" in result.stderr and "threads 1,2,3,4,8" in result.stderr
 

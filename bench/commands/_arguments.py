@@ -132,11 +132,14 @@ def add_store(p, several: bool = False) -> None:
 
 def add_slo(p) -> None:
     p.add_argument(
+        "--slo-ms",
         "--slo",
+        dest="slo",
         type=slo_ms,
-        default=1.0,
+        default=plans.DEFAULT_SLO_MS,
         metavar="MS",
-        help="p99 latency target for the capacity line, in milliseconds (default 1)",
+        help="p99 latency target of capacity (the open-loop sweep's and the capacity line's), "
+        f"in milliseconds (default {plans.DEFAULT_SLO_MS:g})",
     )
 
 
@@ -224,6 +227,7 @@ def plan_of(args) -> plans.Plan:
         measure=args.measure,
         label=args.label,
         scaling=args.scaling,
+        slo_ms=args.slo,
     )
 
 

@@ -94,7 +94,10 @@ def main(args) -> int:
 def times_main(args, base_store, baseline, candidate, base_samples, cand_samples) -> int:
     """Compare two runs timed by the clock; the exit status."""
     from bench import compare
-    from bench.compare import formats
+    from bench.compare import capacity, formats
+
+    base_points, base_samples = capacity.split(base_samples)
+    cand_points, cand_samples = capacity.split(cand_samples)
 
     if args.noise_floor == "auto":
         from bench import calibrate
@@ -114,6 +117,9 @@ def times_main(args, base_store, baseline, candidate, base_samples, cand_samples
     pct = args.fail_on_regression
     gate = compare.gate(result, pct) if pct is not None and result.comparable else None
     print(formats.render(result, args.format, gate))
+    if result.comparable and args.format in ("table", "markdown"):
+        for line in capacity.lines(capacity.ratios(base_points, cand_points)):
+            print(line)
     benchmarks = {row["benchmark"] for row in base_samples + cand_samples}
     _host_notes(args, baseline, candidate, floor if isinstance(floor, dict) else {}, benchmarks)
     outcome = gate.outcome if gate else "pass"

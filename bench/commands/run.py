@@ -31,17 +31,24 @@ def main(args) -> int:
     return EXIT_OK
 
 
-def print_tables(samples, slo_ms: float) -> None:
+def print_tables(samples, slo_ms: float, *, open_loop_points: bool = False) -> None:
     """A run's tables, after ``run`` and in ``show``: times, unless every sample was timed
     under Valgrind (``--measure instructions``: its times are Valgrind's, not the
-    machine's), then the counts per unit of work, when any sample was counted."""
+    machine's), then the counts per unit of work, when any sample was counted; then the
+    open-loop sweeps (their load points too with ``open_loop_points``)."""
+    import pyarrow.compute as pc
+
     from bench import summary
     from bench.measure import modes
     from bench.measure import summary as counts_summary
+    from bench.openloop import summary as open_loop
 
+    found = open_loop.sweeps(samples.to_pylist())
+    samples = samples.filter(pc.invert(pc.equal(samples.column("mode"), open_loop.MODE)))
     listed = samples.column("measure").to_pylist() if "measure" in samples.column_names else []
     measures = {s or modes.TIME for s in listed} or {modes.TIME}
-    if measures != {modes.INSTRUCTIONS}:
+    if measures != {modes.INSTRUCTIONS} and samples.num_rows:
         summary.print_table(summary.summarize(samples), slo_ms)
     if measures != {modes.TIME}:
         counts_summary.print_table(samples.to_pylist())
+    open_loop.print_table(found, points=open_loop_points)

@@ -39,7 +39,7 @@ def main(args) -> int:
         f"started {run['started_at']}"
     )
     samples = store.samples([run["run_id"]])
-    print_tables(samples, args.slo)
+    print_tables(samples, args.slo, open_loop_points=True)
     summarized = summary.summarize(samples)
     for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
         print(line)

@@ -19,6 +19,9 @@ from typing import Any
 from bench.measure.counts import CALL, CORE, EVENTS, Counts
 from workloads._base import CAPACITY
 
+# the open-loop sweep's kind of case (bench/plan.py re-exports it: plan imports this module)
+OPEN_LOOP = "open-loop"
+
 TIME, INSTRUCTIONS, COUNTERS = "time", "instructions", "counters"
 MODES = (TIME, INSTRUCTIONS, COUNTERS)
 # instruction counts of the interpreted engines: the python reference under callgrind runs
@@ -86,6 +89,11 @@ class Instructions(Mode):
         return dataclasses.replace(plan, rounds=1, processes=1, min_round_s=0.0, engines=engines)
 
     def skip_reason(self, plan, case) -> str | None:
+        if case.kind == OPEN_LOOP:
+            return (
+                "an open-loop sweep is latency from each request's intended arrival, on the "
+                "wall clock; instruction counts cannot tell it"
+            )
         if case.kind == CAPACITY:
             return (
                 "capacity is service latency under load (time spent waiting and running); "

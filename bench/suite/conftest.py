@@ -152,9 +152,7 @@ class Recorder:
         """The finished benchmark as pytest-benchmark's documented JSON (its
         pytest_benchmark_generate_json hook), read into Samples like an imported file."""
         from bench import samples
-        from workloads import registry
 
-        workload = registry.get(case.workload)
         output = config.hook.pytest_benchmark_generate_json(
             config=config,
             benchmarks=[benchmark.stats],
@@ -162,33 +160,45 @@ class Recorder:
             machine_info={},
             commit_info={},
         )
-        known = {
-            "workload": case.workload,
-            "engine": case.engine,
-            "threads": case.threads,
-            "scale": case.scale_at(self.plan.scale),
-            "seed": self.plan.seed,
-            # a weak case is a batch benchmark kept off the fixed-work curve
-            "mode": "weak"
-            if case.weak
-            else "batch"
-            if case.kind in ("batch", "batching")
-            else case.kind,
-            "batch_size": case.batch_size,
-            # the comparability key of this workload: its version and its C's hash
-            "workload_version": workload.version,
-            "workload_source_sha256": workload.source_sha256(),
-        }
         for entry in output["benchmarks"]:
             rows = samples.from_pytest_benchmark(
                 self.run.run_id,
                 entry,
-                known=known,
+                known=self.known(case),
                 process=self.process,
                 measure=self.plan.measure,
                 peak_rss_bytes=samples.peak_rss_bytes(),
             )
             self.store.write_samples(self.run, entry["name"], rows, self.process)
+
+    def known(self, case: Case) -> dict:
+        """What the plan says of every sample of ``case``."""
+        from workloads import registry
+
+        workload = registry.get(case.workload)
+        return {
+            "workload": case.workload,
+            "engine": case.engine,
+            "threads": case.threads,
+            "scale": case.scale_at(self.plan.scale),
+            "seed": self.plan.seed,
+            "mode": case.mode,
+            "batch_size": case.batch_size,
+            # the comparability key of this workload: its version and its C's hash
+            "workload_version": workload.version,
+            "workload_source_sha256": workload.source_sha256(),
+        }
+
+    def write_growing(self, case: Case, rows: list) -> None:
+        """Every sample so far of a case that grows step by step (an open-loop sweep)."""
+        name = case.name(self.plan.scale)
+        self.store.write_samples(self.run, name, rows, self.process, growing=True)
+
+
+@pytest.fixture
+def recorder(request) -> Recorder | None:
+    """The run's recorder (None under a plain pytest: nothing is stored)."""
+    return request.config.stash.get(RECORDER, None)
 
 
 @pytest.fixture(autouse=True)
