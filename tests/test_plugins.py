@@ -270,7 +270,8 @@ def test_the_cli_lists_and_verifies_the_built_ins_beside_broken_plugins(hostile_
     assert all(name in listed.stdout for name in [*BUILT_IN, *LOADED])
     warned = [line for line in listed.stderr.splitlines() if "workload plugin" in line]
     assert len(warned) == 8 and len(listed.stderr.splitlines()) == 8, listed.stderr
-    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout  # the unit is shown escaped
+    # the hostile unit is shown escaped
+    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout
     assert all(len(line) < 400 for line in warned), warned  # the long name is cut
     prefix = "bankbench: warning: workload plugin acme-plugins (entry point '"
     assert all(line.startswith(prefix) for line in warned)

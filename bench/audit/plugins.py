@@ -20,7 +20,9 @@ from bench.audit.compiling import toolchain_for
 from bench.audit.targets import cross
 
 # the switches that change the code a compiler makes for a machine, as DWARF records them
-_CODE_SWITCH = re.compile(r"^-(m\S+|f(fp-contract|fast-math|unsafe-math|associative-math)\S*|Ofast)$")
+_CODE_SWITCH = re.compile(
+    r"^-(m\S+|f(fp-contract|fast-math|unsafe-math|associative-math)\S*|Ofast)$"
+)
 
 
 def plugin_targets(cross_arches: list[str]) -> list[Target]:
@@ -39,7 +41,9 @@ def plugin_targets(cross_arches: list[str]) -> list[Target]:
                 shutil.copy(path, pathlib.Path(staged) / "src" / path.name)
             for arch in dict.fromkeys([fingerprint.machine(), *cross_arches]):
                 flags = shlex.split(record["flags"])
-                target = cross(arch, flags, record["label"], pathlib.Path(staged), plugin=workload.name)
+                target = cross(
+                    arch, flags, record["label"], pathlib.Path(staged), plugin=workload.name
+                )
                 if arch == fingerprint.machine():
                     _audit_compiled_switches(target, workload.c_module, flags)
                 targets.append(target)

@@ -143,9 +143,9 @@ def _serve(
     _native.check_status(lib.bb_openloop_run(point), "bb_openloop_run")
     active = [w for w in workers if w.served > 0]
     return Served(
-        first_half=sum(c[0] for c in counts),
-        second_half=sum(c[1] for c in counts),
-        idle_lateness=sum(c[2] for c in counts),
+        first_half=np.sum([c[0] for c in counts], axis=0),
+        second_half=np.sum([c[1] for c in counts], axis=0),
+        idle_lateness=np.sum([c[2] for c in counts], axis=0),
         served=sum(w.served for w in workers),
         last_completion_ns=max((w.last_completion_ns for w in active), default=0),
         fastest_service_ns=min((w.fastest_service_ns for w in active), default=0),
@@ -281,7 +281,7 @@ class _PostService:
         self.bounds = _sharded.batch_bounds(self.cols["batch"])
         self.timestamps = np.arange(1, len(self.bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S)
         self.batches = _sharded.Batches(self.bounds, self.cells, self.timestamps)
-        self.out = {
+        self.out: dict[str, np.ndarray] = {
             "timestamp": np.empty(rows, np.uint64),
             "status": np.empty(rows, np.uint32),
             "amount": np.empty(rows, np.uint64),
