@@ -488,6 +488,12 @@ def _result(workload, threads, offered_per_s, arrivals, served: Served, overhead
     )
 
 
+# the first pass pays cold caches and first-touch page faults: ledger.post at smoke scale,
+# 1 thread, passes of 1.88, 2.60 and 2.46 M requests/s (a peak that understates sets a grid
+# too low to saturate)
+PEAK_PASSES = 3
+
+
 def closed_loop_peak_per_s(
     workload: str,
     *,
@@ -499,13 +505,17 @@ def closed_loop_peak_per_s(
     pin: bool = False,
 ) -> float:
     """The closed-loop peak: every request waiting from the start, served back to back with
-    the same service configuration; completed requests per second."""
+    the same service configuration; completed requests per second, the best of PEAK_PASSES
+    passes, each on a fresh service (a pass changes the ledger's state)."""
     _check_workload(workload)
     requests = _requests_available(workload, seed, scale, client_batch)
-    service = _service(workload, requests, threads, seed, scale, client_batch)
-    with _pinned(pin, threads):
-        served = service.serve(np.zeros(requests, dtype=np.int64), server_batch)
-    return requests * NS_PER_S / max(1, served.last_completion_ns)
+    rates = []
+    for _ in range(PEAK_PASSES):
+        service = _service(workload, requests, threads, seed, scale, client_batch)
+        with _pinned(pin, threads):
+            served = service.serve(np.zeros(requests, dtype=np.int64), server_batch)
+        rates.append(requests * NS_PER_S / max(1, served.last_completion_ns))
+    return max(rates)
 
 
 def _requests_available(workload: str, seed: int, scale: float, client_batch: int) -> int:
