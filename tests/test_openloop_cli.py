@@ -21,7 +21,7 @@ def run_cli(*args):
 
 
 @pytest.mark.parametrize("option", ["--slo-ms", "--slo"])
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan"])
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", "1e-7"])
 def test_an_slo_that_is_not_a_positive_number_is_one_line_and_exit_2(tmp_path, option, value):
     result = run_cli("run", "-p", "smoke", option, value, "--store", str(tmp_path / "s"))
     assert result.returncode == 2

@@ -7,7 +7,15 @@ import argparse
 import math
 
 from bench import plan as plans
-from bench.plan import DEFAULT_PROFILE, DEFAULT_SEED, MEASURE_MODES, PROFILES, SEED_LIMIT
+from bench.plan import (
+    DEFAULT_PROFILE,
+    DEFAULT_SEED,
+    MEASURE_MODES,
+    PROFILES,
+    SEED_LIMIT,
+    SLO_MS_LIMIT,
+    SLO_MS_MIN,
+)
 from workloads.errors import InputError
 
 DEFAULT_STORE = "results"
@@ -55,9 +63,9 @@ scale = _number_in(
     lambda v: 0 < v <= 1000, "a number, e.g. 0.01 or 1", "scale must be in (0, 1000]"
 )
 slo_ms = _number_in(
-    lambda v: 0 < v < 1e6,
+    lambda v: SLO_MS_MIN <= v < SLO_MS_LIMIT,
     "a number of milliseconds",
-    "the SLO must be a positive number of milliseconds",
+    f"the SLO must be a number of milliseconds in [{SLO_MS_MIN}, {SLO_MS_LIMIT:.0f})",
 )
 _percent = _number_in(
     lambda v: 0 <= v < 100, "a percentage or 'auto'", "the noise floor must be in [0, 100) percent"

@@ -1,6 +1,7 @@
 """Capacity from open-loop points: the highest offered rate whose p99 meets the SLO and whose
-achieved rate kept up (≥ 99 % of offered). Flagged points (driver.FLAGS: the driver could not
-trust its measurement) are left out; only when no unflagged point qualifies is capacity taken
+achieved rate kept up (≥ 99 % of offered), as must every lower load of the sweep (but those
+the driver flags host jitter). Flagged points (driver.FLAGS: the driver could not trust its
+measurement) are left out; only when no unflagged point qualifies is capacity taken
 from flagged ones, and it then says so. Repeated sweeps give a bootstrap confidence interval
 (scipy), within one machine and for the ratio between two."""
 
@@ -15,6 +16,7 @@ from bench.openloop.sweep import meets_slo
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
+HOST_JITTER = "host jitter"  # driver.FLAGS: a late start of a request that found no queue
 BOOTSTRAP_SEED = 24  # fixed: the same points give the same interval on every reading
 
 
@@ -35,18 +37,30 @@ class Capacity:
 def capacity(points, slo_ns: int) -> Capacity | None:
     """The capacity of one sweep's points (PointResult-like: offered_per_s, achieved_per_s,
     latency_ns, saturated, flags), or None when no point meets the SLO."""
-    qualifying = [p for p in points if meets_slo(p, slo_ns)]
-    trusted = [p for p in qualifying if not p.flags]
-    chosen = trusted or qualifying
-    if not chosen:
+    best = _highest_before_a_miss([p for p in points if not p.flags], slo_ns)
+    best = best or _highest_before_a_miss(points, slo_ns)
+    if best is None:
         return None
-    best = max(chosen, key=lambda p: p.offered_per_s)
     return Capacity(
         offered_per_s=best.offered_per_s,
         achieved_per_s=best.achieved_per_s,
         latency_ns_p99=best.latency_ns["p99"],
         from_flagged=tuple(best.flags),
     )
+
+
+def _highest_before_a_miss(points, slo_ns: int):
+    """The highest offered load meeting the SLO below the lowest that missed it: a load that
+    meets it above a miss is one lucky point (a host stall spared it), not a capacity the
+    server has, and a fleet sized on it is too small. A miss flagged host jitter (a stall
+    of the host, seen by the driver) does not end the sweep's capacity."""
+    best = None
+    for point in sorted(points, key=lambda p: p.offered_per_s):
+        if meets_slo(point, slo_ns):
+            best = point
+        elif HOST_JITTER not in point.flags:  # a miss the driver blames on the host says
+            break  # nothing of the server's capacity; any other miss ends it
+    return best
 
 
 def max_achieved_per_s(points) -> float:
