@@ -237,3 +237,26 @@ def test_a_stall_that_saturates_a_low_load_does_not_stop_the_extension():
 
     result = run_sweep(peak=understated, measure_point=stalled_at_first)
     assert max(result.points, key=lambda p: p.offered_per_s).saturated
+
+
+def test_a_sweep_that_missed_nothing_says_its_capacity_is_a_lower_bound():
+    from bench.openloop import summary
+
+    def row(offered_per_s, p99_ns, saturated=False):
+        return {
+            "offered_per_s": offered_per_s,
+            "achieved_per_s": offered_per_s,
+            "latency_ns_p99": p99_ns,
+            "saturated": saturated,
+        }
+
+    found = capacities.Capacity(40_000.0, 40_000.0, SLO_NS // 10, ())
+    sweep = {
+        "workload": "loan.decide", "threads": 1, "slo_ns": SLO_NS, "peak_per_s": 50_000.0,
+        "capacity": found, "capacity_interval": None,
+        "points": [row(20_000.0, SLO_NS // 10), row(40_000.0, SLO_NS // 10)],
+    }  # fmt: skip
+    # cut short by Ctrl-C before any load missed the SLO: a floor, not the capacity
+    assert ": at least 40,000/s measured, open loop" in summary.capacity_line(sweep)
+    sweep["points"].append(row(60_000.0, 2 * SLO_NS, saturated=True))
+    assert ": 40,000/s measured, open loop" in summary.capacity_line(sweep)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bench import text
 from bench.openloop import capacity as capacities
+from bench.openloop.sweep import ACHIEVED_SHARE_MIN
 
 MODE = "open-loop"
 
@@ -112,8 +113,16 @@ def capacity_line(sweep: dict) -> str:
         if found.from_flagged
         else ""
     )
+    missed = any(
+        r["saturated"]
+        or r["latency_ns_p99"] > sweep["slo_ns"]
+        or r["achieved_per_s"] < ACHIEVED_SHARE_MIN * r["offered_per_s"]
+        for r in sweep["points"]
+    )
+    # a sweep cut short (Ctrl-C), or whose loads all met the SLO, bounds it from below only
+    at_least = "" if missed else "at least "
     return (
-        f"capacity at {slo}, {name}: {rate(found.per_s)}{ci} measured, open loop "
+        f"capacity at {slo}, {name}: {at_least}{rate(found.per_s)}{ci} measured, open loop "
         f"(offered {rate(found.offered_per_s)}: p99 {microseconds(found.latency_ns_p99)}, "
         f"achieved {rate(found.achieved_per_s)})"
         f"{flagged}; {closed}"
