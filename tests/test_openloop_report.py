@@ -7,12 +7,12 @@ from __future__ import annotations
 import types
 
 import pytest
+from test_openloop_sweep import MU_PER_S, SLO_NS, mm1_point
 
 from bench import samples
 from bench.compare import capacity as capacity_compare
 from reports import open_loop
 from reports.document import Figure, Paragraph, Table
-from tests.test_openloop_sweep import MU_PER_S, SLO_NS, mm1_point
 
 RATES_SHARE = (0.2, 0.5, 0.9, 0.95, 0.97, 1.2)  # of μ: p99 ≤ 1 ms up to 0.95 μ at μ=100k/s
 

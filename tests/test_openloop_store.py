@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from test_openloop_sweep import MU_PER_S, SLO_NS, mm1_point
 
 from bench import cli, samples
 from bench.openloop import summary as open_loop
 from bench.records import RunRecord, Sample
 from bench.store import Store
-from tests.test_openloop_sweep import MU_PER_S, SLO_NS, mm1_point
 
 
 def _run(store: Store) -> RunRecord:
