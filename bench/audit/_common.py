@@ -50,9 +50,26 @@ def tool(*names: str) -> str:
     )
 
 
+# a compiler or objdump call takes seconds, minutes under qemu-user, whose forked child can hang
+# before its exec (seen once in the emulated aarch64 root): killed at this bound, tried again
+TOOL_TIMEOUT_S = 600
+
+
 def check_output(command: list[str]) -> str:
     try:
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=True, timeout=TOOL_TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired:
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=True, timeout=TOOL_TIMEOUT_S
+            )
+        return done.stdout
+    except subprocess.TimeoutExpired:
+        raise AuditError(
+            f"{pathlib.Path(command[0]).name} took over {TOOL_TIMEOUT_S} s twice"
+        ) from None
     except subprocess.CalledProcessError as error:
         first = (error.stderr or "").strip().splitlines()[:1]
         raise AuditError(
