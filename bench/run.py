@@ -272,10 +272,16 @@ def run(
         print(line, file=sys.stderr)
     status = "complete"
 
-    def on_term(signum, frame):  # SIGTERM: stop like Ctrl-C, keep what finished
+    stops: list[int] = []  # the signals that asked this run to stop
+
+    def on_stop(signum, frame):  # SIGTERM or Ctrl-C: stop, keep what finished
+        stops.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C only where it is not ignored (a job started with it ignored, as nohup does, keeps
+    # ignoring it); SIGTERM always.
+    asked = [signal.SIGTERM] + [signal.SIGINT] * (signal.getsignal(signal.SIGINT) != signal.SIG_IGN)
+    previous = {number: signal.signal(number, on_stop) for number in asked}
     progress = Progress(len(cases) * plan.processes)
     job = {
         "plan": plan.to_dict(),
@@ -294,12 +300,15 @@ def run(
                     {**job, "process": process}, pathlib.Path(folder), progress, worker_mode
                 )
         _check_stored(store, record.run_id, [c.name(plan.scale) for c in cases])
+        if stops:  # its KeyboardInterrupt was lost: raised inside a finaliser, Python prints it
+            raise KeyboardInterrupt
     except BaseException:
         status = "incomplete"
         raise
     finally:
         progress.close()
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         record.status = status
         record.finished_at = datetime.datetime.now(datetime.timezone.utc)
         record.fingerprint = {

@@ -3,13 +3,12 @@ in one line; a real SIGTERM or Ctrl-C during a sweep keeps every point it finish
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import terminal_job  # tests/terminal_job.py (pytest puts tests/ on the path)
 
 from bench.store import Store
 
@@ -38,7 +37,7 @@ def _growing_files(store):
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_a_signal_during_a_sweep_keeps_its_finished_points(tmp_path, signal_name):
     store = tmp_path / "store"
-    parent = subprocess.Popen(
+    parent = terminal_job.start(
         [
             sys.executable,
             "-m",
@@ -56,25 +55,17 @@ def test_a_signal_during_a_sweep_keeps_its_finished_points(tmp_path, signal_name
             "0.5",
             "--store",
             str(store),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, as a terminal's job
+        ]
     )
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and parent.poll() is None and not _growing_files(store):
             time.sleep(0.02)
         assert parent.poll() is None, "the run ended before its sweep could be interrupted"
-        number = getattr(signal, signal_name)
-        if number == signal.SIGINT:
-            os.killpg(parent.pid, number)  # Ctrl-C reaches the whole foreground group
-        else:
-            parent.send_signal(number)
+        terminal_job.interrupt(parent, signal_name)
         assert parent.wait(timeout=120) != 0
     finally:
-        if parent.poll() is None:
-            os.killpg(parent.pid, signal.SIGKILL)
+        terminal_job.kill_if_running(parent)
     (run,) = Store(str(store)).runs().to_pylist()
     assert run["status"] == "incomplete"
     rows = [

@@ -153,18 +153,16 @@ def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, 
     whose main thread is in a parallel call most of the time): the run stops as incomplete
     and what finished stays stored. The pool's threads block signals, so the signal reaches
     the thread that runs Python, which handles it when its C call returns."""
-    import signal
     import time
+
+    import terminal_job  # tests/terminal_job.py (pytest puts tests/ on the path)
 
     from bench.store import Store
 
     store = tmp_path / "store"
     command = [sys.executable, "-m", "bench.cli", "run", "-p", "smoke", "-e", "c", "-t", "1,16"]
-    parent = subprocess.Popen(
-        [*command, "-w", "ledger.post,loan.score", "-s", "0.05", "--store", str(store)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, as a terminal's job
+    parent = terminal_job.start(
+        [*command, "-w", "ledger.post,loan.score", "-s", "0.05", "--store", str(store)]
     )
     try:
         deadline = time.monotonic() + 300
@@ -173,15 +171,10 @@ def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, 
                 break
             time.sleep(0.05)
         assert parent.poll() is None, "the run ended before it could be interrupted"
-        signal_number = getattr(signal, signal_name)
-        if signal_number == signal.SIGINT:
-            os.killpg(parent.pid, signal_number)
-        else:
-            parent.send_signal(signal_number)
+        terminal_job.interrupt(parent, signal_name)
         assert parent.wait(timeout=60) != 0
     finally:
-        if parent.poll() is None:
-            os.killpg(parent.pid, signal.SIGKILL)
+        terminal_job.kill_if_running(parent)
     (run,) = Store(str(store)).runs().to_pylist()
     assert run["status"] == "incomplete"
     assert Store(str(store)).samples([run["run_id"]]).num_rows >= 1
