@@ -31,11 +31,13 @@ def validate(
         table = tables[table_name]
         if not isinstance(table, pa.Table):
             raise InputError(f"{workload}: input '{table_name}' must be a pyarrow.Table")
+        present = table.schema  # column_names builds a new list on every read: once a table
+        names = set(present.names)
         for column, expected in schema.items():
             where = f"{workload}: column '{table_name}.{column}'"
-            if column not in table.column_names:
+            if column not in names:
                 raise InputError(f"{where} is missing")
-            actual = table.schema.field(column).type
+            actual = present.field(column).type
             if actual != expected:
                 raise InputError(f"{where} has type {actual}, expected {expected}; cast it first")
             if table.column(column).null_count and not nulls_allowed:

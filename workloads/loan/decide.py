@@ -167,7 +167,7 @@ class CSession:
         apps = inputs["applications"]
         n = apps.num_rows
         self.cols = _tables.columns(apps, APPLICATIONS)
-        self.card = score.CompiledCard(parsed.card)
+        self.card = score.compiled(parsed.card)
         # the arrays behind the pointers live as long as the session (and with them the
         # Arrow buffers they view): the caller's inputs may be gone before the first decide
         self.features = score.CFeatures(cards.feature_columns(parsed.card, apps))
