@@ -101,6 +101,8 @@ def worker_command(job_path: pathlib.Path) -> list[str]:
         "no:cacheprovider",
         "-p",
         "no:xdist",
+        "-p",  # the plan's order: pytest-randomly, where a user has it, would shuffle it
+        "no:randomly",
         "--benchmark-only",
         "--benchmark-disable-gc",
         "--benchmark-columns=median,iqr,rounds",

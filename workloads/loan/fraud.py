@@ -477,7 +477,7 @@ class Fraud(Workload):
         return inputs["events"].num_rows
 
     def _labels(self, events: pa.Table) -> np.ndarray:
-        if "label" in events.column_names:  # validated: uint8, no nulls, a known label
+        if "label" in events.schema.names:  # validated: uint8, no nulls, a known label
             return _native.column_view(events.column("label"))
         return np.zeros(events.num_rows, dtype=np.uint8)
 
