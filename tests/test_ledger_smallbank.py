@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workloads import _tables, registry
+from native import ffi, lib
+from workloads import _native, _tables, registry
 from workloads.errors import InputError
+from workloads.ledger import _sharded
 from workloads.ledger import smallbank as sb
 from workloads.ledger._sharded import config_table
 
@@ -154,3 +156,137 @@ def test_a_null_id_or_amount_is_one_error_naming_the_column(engine, table, colum
     )
     with pytest.raises(InputError, match=rf"'{table}\.{column}' has 1 null value"):
         W.run(inputs, engine=engine, threads=2)
+
+
+THREAD_COUNTS = (1, 2, 3, 4, 16)
+
+
+def long_script(seed: int, cells: int, batch_rows: int) -> dict:
+    """Generated SmallBank at a small scale, cut into many batches of batch_rows, with a few
+    invalid rows (unknown customer, unknown type) so every kind of plan entry occurs."""
+    inputs = sb.generate(0.002, seed, hotspot=seed % 2 == 1)
+    t = inputs["transactions"]
+    rows = t.num_rows
+    rng = np.random.default_rng(seed)
+    kind = t.column("type").to_numpy().copy()
+    a = t.column("customer_a").to_numpy().copy()
+    kind[rng.choice(rows, 20, replace=False)] = 7
+    a[rng.choice(rows, 20, replace=False)] = inputs["customers"].num_rows + 3
+    t = t.set_column(0, "batch", pa.array((np.arange(rows) // batch_rows).astype(np.uint32)))
+    t = t.set_column(1, "type", pa.array(kind, pa.uint8()))
+    t = t.set_column(2, "customer_a", pa.array(a, pa.uint32()))
+    return {**inputs, "transactions": t, "config": config_table(cells)}
+
+
+@pytest.mark.parametrize("seed, cells, batch_rows", [(0, 8, 97), (1, 3, 250), (2, 16, 61)])
+def test_long_scripts_agree_with_the_reference_at_any_thread_count(seed, cells, batch_rows):
+    """Many batches (the groups classify every batch's rows before the first one runs, and
+    load and read the balances of their own cells): the C engine gives the reference's
+    outputs at every thread count, more threads than cells included."""
+    inputs = long_script(seed, cells, batch_rows)
+    assert inputs["transactions"].num_rows // batch_rows >= 30
+    expected = W.run(inputs, engine="python")
+    W.check(inputs, expected)
+    for threads in THREAD_COUNTS:
+        out = W.run(inputs, engine="c", threads=threads)
+        assert out["results"].equals(expected["results"]), threads
+        assert out["customers"].equals(expected["customers"]), threads
+        assert W.digest(out) == W.digest(expected), threads
+
+
+def expected_plan(inputs: dict, cells: int) -> dict[str, list[int]]:
+    """The plan as one thread makes it (bb_batches): each row's cell, each batch's rows
+    cross-cell first then cell by cell in batch order, and where each part starts."""
+    t = inputs["transactions"]
+    kinds, a, b = (t.column(c).to_pylist() for c in ("type", "customer_a", "customer_b"))
+    n = inputs["customers"].num_rows
+    cell = [sb.cell_of(k, x, y, n, cells) for k, x, y in zip(kinds, a, b, strict=True)]
+    order: list[int] = []
+    start: list[int] = []
+    for begin, end in _sharded.batch_bounds(t.column("batch").to_numpy()):
+        rows = range(begin, end)
+        order += sorted(rows, key=lambda i: cell[i])  # stable: batch order within a cell
+        start += [begin + sum(cell[i] + 2 <= q for i in rows) for q in range(cells + 2)]
+    return {"cell": cell, "order": order, "start": start}
+
+
+def test_the_plan_is_the_same_for_any_thread_count(monkeypatch):
+    """Every group classifies its own share of each batch's rows: the plan the batches run
+    by is the one a single thread makes, whatever the thread count."""
+    made: list[_sharded.Batches] = []
+
+    class Kept(_sharded.Batches):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(_sharded, "Batches", Kept)
+    inputs = long_script(3, 5, 113)
+    expected = expected_plan(inputs, 5)
+    for threads in THREAD_COUNTS:
+        W.run(inputs, engine="c", threads=threads)
+        plan = {k: made[-1]._arrays[k].tolist() for k in expected}
+        assert plan == expected, threads
+
+
+def run_loaded_by_new(inputs: dict, threads: int) -> tuple[list, list]:
+    """The C run without the task's balances: bb_smallbank_new loads them, bb_smallbank_read
+    reads them back (the entry points' other use)."""
+    cells = _sharded.cells_of(inputs["config"], W.name)
+    customers = _tables.columns(inputs["customers"], sb.CUSTOMERS)
+    cols = _tables.columns(inputs["transactions"], sb.TRANSACTIONS)
+    n = len(customers["checking_fen"])
+    out = ffi.new("bb_smallbank **")
+    rc = lib.bb_smallbank_new(
+        _native.pointer(customers["checking_fen"]),
+        _native.pointer(customers["savings_fen"]),
+        n,
+        cells,
+        out,
+    )
+    assert rc == lib.BB_OK
+    bank = ffi.gc(out[0], lib.bb_smallbank_free)
+    txns = ffi.new(
+        "bb_smallbank_txns *",
+        {k: _native.pointer(cols[k]) for k in ("type", "customer_a", "customer_b", "amount_fen")},
+    )
+    status = np.empty(len(cols["type"]), np.uint8)
+    value = np.empty(len(cols["type"]), np.int64)
+    results = ffi.new(
+        "bb_smallbank_results *",
+        {"status": _native.out_pointer(status), "balance_fen": _native.out_pointer(value)},
+    )
+    fields = {"bank": bank, "txns": txns, "results": results}
+    _sharded.run(_sharded.batch_bounds(cols["batch"]), threads, cells, fields, "bb_smallbank")
+    final = {k: np.empty(n, np.int64) for k in sb.CUSTOMERS}
+    rc = lib.bb_smallbank_read(
+        bank, _native.out_pointer(final["checking_fen"]), _native.out_pointer(final["savings_fen"])
+    )
+    assert rc == lib.BB_OK
+    return (
+        list(zip(status.tolist(), value.tolist(), strict=True)),
+        list(zip(final["checking_fen"].tolist(), final["savings_fen"].tolist(), strict=True)),
+    )
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_balances_loaded_by_new_run_as_those_the_groups_load(threads):
+    inputs = long_script(4, 3, 200)
+    expected = W.run(inputs, engine="c", threads=threads)
+    results, final = run_loaded_by_new(inputs, threads)
+    assert results == [(r["status"], r["value_fen"]) for r in expected["results"].to_pylist()]
+    assert final == [
+        (c["checking_fen"], c["savings_fen"]) for c in expected["customers"].to_pylist()
+    ]
+
+
+def test_a_new_bank_without_balances_holds_zeros():
+    out = ffi.new("bb_smallbank **")
+    assert lib.bb_smallbank_new(ffi.NULL, ffi.NULL, 7, 3, out) == lib.BB_OK
+    bank = ffi.gc(out[0], lib.bb_smallbank_free)
+    checking, savings = np.full(7, -1, np.int64), np.full(7, -1, np.int64)
+    assert (
+        lib.bb_smallbank_read(bank, _native.out_pointer(checking), _native.out_pointer(savings))
+        == 0
+    )
+    assert checking.tolist() == savings.tolist() == [0] * 7

@@ -452,6 +452,7 @@ typedef struct bb_smallbank_results {
     int64_t *balance_fen;               /* the balance read, or the amount a check charged */
 } bb_smallbank_results;
 
+/* NULL balances: every balance 0, for bb_smallbank_run_groups to load. */
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
                          int64_t n_customers, uint32_t cells, bb_smallbank **out);
 void    bb_smallbank_free(bb_smallbank *bank);
@@ -629,6 +630,11 @@ int32_t bb_ledger_run_groups(const void *args, int64_t begin, int64_t end);
 typedef struct bb_smallbank_run_task {
     bb_smallbank *bank; const bb_smallbank_txns *txns; const bb_batches *batches;
     int32_t groups; bb_barrier *barrier; bb_smallbank_results *results;
+    /* optional (NULL: not done): the customers' balances in row order, which the groups
+     * load into the bank before the first batch and read back out after the last, each
+     * group its share of the rows */
+    const int64_t *checking_fen, *savings_fen;
+    int64_t *final_checking_fen, *final_savings_fen;
 } bb_smallbank_run_task;
 int32_t bb_smallbank_run_groups(const void *args, int64_t begin, int64_t end);
 

@@ -27,6 +27,42 @@ static size_t customers_bytes(const bb_smallbank *bank)
     return (size_t)bank->per_cell * bank->cells * sizeof *bank->customers;
 }
 
+/* Group `group`'s share of rows [begin, end): one of `groups` contiguous runs, in group
+ * order, their sizes at most one apart. */
+static void share_of(int64_t begin, int64_t end, int32_t group, int32_t groups, int64_t *first,
+                     int64_t *last)
+{
+    int64_t each = (end - begin) / groups, extra = (end - begin) % groups;
+    *first = begin + each * group + (group < extra ? group : extra);
+    *last = *first + each + (group < extra);
+}
+
+/* Customers [begin, end) from balances in row order into their slots: read in order,
+ * written as one stream per cell, without a division per customer. */
+static void load_rows(bb_smallbank *bank, const int64_t *checking_fen, const int64_t *savings_fen,
+                      int64_t begin, int64_t end)
+{
+    int64_t c = begin % bank->cells, k = begin / bank->cells;
+    for (int64_t row = begin; row < end; row++) {
+        customer_t *slot = &bank->customers[c * bank->per_cell + k];
+        *slot = (customer_t){checking_fen[row], savings_fen[row]};
+        if (++c == bank->cells) { c = 0; k++; }
+    }
+}
+
+/* The balances of customers [begin, end), out to row order. */
+static void read_rows(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen,
+                      int64_t begin, int64_t end)
+{
+    int64_t c = begin % bank->cells, k = begin / bank->cells;
+    for (int64_t row = begin; row < end; row++) {
+        const customer_t *slot = &bank->customers[c * bank->per_cell + k];
+        checking_fen[row] = slot->checking;
+        savings_fen[row] = slot->savings;
+        if (++c == bank->cells) { c = 0; k++; }
+    }
+}
+
 int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen,
                          int64_t n_customers, uint32_t cells, bb_smallbank **out)
 {
@@ -40,8 +76,7 @@ int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen
     bank->per_cell = n_customers / cells + 1;
     bank->customers = bb_table_alloc(customers_bytes(bank));
     if (!bank->customers) { free(bank); return BB_OUT_OF_MEMORY; }
-    for (int64_t i = 0; i < n_customers; i++)
-        *customer(bank, (uint32_t)i) = (customer_t){checking_fen[i], savings_fen[i]};
+    if (checking_fen && savings_fen) load_rows(bank, checking_fen, savings_fen, 0, n_customers);
     *out = bank;
     return BB_OK;
 }
@@ -55,18 +90,22 @@ void bb_smallbank_free(bb_smallbank *bank)
 
 static bool has_two_customers(uint8_t type) { return type == BB_SB_AMALGAMATE || type == BB_SB_SEND_PAYMENT; }
 
-/* The cell of each transaction of one batch [begin, end) (-1: between cells, or invalid). */
+/* The cell of transaction i (-1: between cells, or invalid). */
+static int32_t cell_of(const bb_smallbank *bank, const bb_smallbank_txns *t, int64_t i)
+{
+    uint32_t a = t->customer_a[i], b = t->customer_b[i];
+    int32_t home = (int32_t)(a % bank->cells);
+    if (a >= bank->n || t->type[i] > BB_SB_WRITE_CHECK) return -1;
+    if (!has_two_customers(t->type[i])) return home;
+    return (b < bank->n && b % bank->cells == a % bank->cells) ? home : -1;
+}
+
+/* The cell of each transaction of one batch [begin, end). */
 static int32_t plan_cells(const bb_smallbank *bank, const bb_smallbank_txns *t, int64_t begin,
                           int64_t end, int32_t *cell)
 {
     BB_ASSERT(bank && begin >= 0 && end >= begin);
-    for (int64_t i = begin; i < end; i++) {
-        uint32_t a = t->customer_a[i], b = t->customer_b[i];
-        int32_t home = (int32_t)(a % bank->cells);
-        if (a >= bank->n || t->type[i] > BB_SB_WRITE_CHECK) cell[i] = -1;
-        else if (!has_two_customers(t->type[i])) cell[i] = home;
-        else cell[i] = (b < bank->n && b % bank->cells == a % bank->cells) ? home : -1;
-    }
+    for (int64_t i = begin; i < end; i++) cell[i] = cell_of(bank, t, i);
     return BB_OK;
 }
 
@@ -142,11 +181,7 @@ static void execute(bb_smallbank *bank, const bb_smallbank_txns *t, const int64_
 int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen)
 {
     if (!bank) return BB_INVALID_ARGUMENT;
-    for (int64_t i = 0; i < bank->n; i++) {
-        const customer_t *c = customer(bank, (uint32_t)i);
-        checking_fen[i] = c->checking;
-        savings_fen[i] = c->savings;
-    }
+    read_rows(bank, checking_fen, savings_fen, 0, bank->n);
     return BB_OK;
 }
 
@@ -154,12 +189,48 @@ typedef struct {
     bb_smallbank *bank;
     const bb_smallbank_txns *txns;
     bb_smallbank_results *results;
+    bool classified;   /* every row's cell is in batches->cell already (classify_rows) */
 } smallbank_run_t;
+
+/* Whether classify_rows may write batches->cell: the checks bb_run_batches makes of what it
+ * reads, bar the barrier's claims; every group finds the same. */
+static bool classifiable(const bb_smallbank *bank, const bb_smallbank_txns *txns,
+                         const bb_batches *b, int32_t group, int32_t groups,
+                         const bb_barrier *barrier)
+{
+    if (!bank || !txns || !b || !barrier || b->n < 0 || groups < 1 || group < 0
+        || group >= groups || b->cells != bank->cells || b->cells != bb_barrier_cells(barrier))
+        return false;
+    if (b->n == 0) return true;
+    if (!b->begin || !b->end || !b->cell) return false;
+    for (int64_t k = 0; k < b->n; k++)
+        if (b->begin[k] < (k ? b->end[k - 1] : 0) || b->end[k] < b->begin[k]) return false;
+    return true;
+}
+
+/* This group's share of every batch's rows: their cells, before any batch runs. A row's
+ * cell depends on that row alone, so the groups classify in parallel and the plan is the
+ * same for any group count; one thread classifying the first batch while the others waited
+ * was a third of the serial share (bankbench scaling-bound), and the thread that plans the
+ * next batch while the others run cells now only sorts it. */
+static void classify_rows(const bb_smallbank *bank, const bb_smallbank_txns *txns,
+                          const bb_batches *b, int32_t group, int32_t groups)
+{
+    for (int64_t k = 0; k < b->n; k++) {
+        int64_t first, last;
+        share_of(b->begin[k], b->end[k], group, groups, &first, &last);
+        plan_cells(bank, txns, first, last, b->cell);
+    }
+}
 
 static int32_t smallbank_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
 {
     smallbank_run_t *run = context;
-    return plan_cells(run->bank, run->txns, begin, end, cell);
+    if (!run->classified) return plan_cells(run->bank, run->txns, begin, end, cell);
+#if BB_ASSERTS
+    for (int64_t i = begin; i < end; i++) BB_ASSERT(cell[i] == cell_of(run->bank, run->txns, i));
+#endif
+    return BB_OK;
 }
 
 static int32_t smallbank_step(void *context, const bb_batches *b, int64_t k, int32_t cell,
@@ -183,7 +254,13 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
                          bb_barrier *barrier, bb_smallbank_results *results)
 {
-    smallbank_run_t run = {.bank = bank, .txns = txns, .results = results};
+    smallbank_run_t run = {.bank = bank, .txns = txns, .results = results,
+                           .classified = classifiable(bank, txns, batches, group, groups, barrier)};
+    if (run.classified) {
+        classify_rows(bank, txns, batches, group, groups);
+        int32_t rc = bb_barrier_wait(barrier);   /* every row classified before any plan */
+        if (rc != BB_OK) return rc;
+    }
     /* no finish: results go straight to row order, since a transaction is a few loads and
      * stores, and a copy from a scratch table would cost more than the lines its threads
      * share */
@@ -198,6 +275,22 @@ int32_t bb_smallbank_run_groups(const void *args, int64_t begin, int64_t end)
 {
     const bb_smallbank_run_task *t = args;
     if (end != begin + 1) return BB_INVALID_ARGUMENT;   /* one group per thread, all at once */
-    return bb_smallbank_run(t->bank, t->txns, t->batches, (int32_t)begin, t->groups, t->barrier,
-                            t->results);
+    int32_t group = (int32_t)begin;
+    /* loading and reading in parallel: on the calling thread, while the workers waited,
+     * they were a quarter of the serial share. The run's first barrier (after
+     * classify_rows) orders the loads before any transaction, its last one every
+     * transaction before the reads. */
+    bool load = t->checking_fen && t->savings_fen;
+    bool read = t->final_checking_fen && t->final_savings_fen;
+    if ((load || read)
+        && !classifiable(t->bank, t->txns, t->batches, group, t->groups, t->barrier))
+        return BB_INVALID_ARGUMENT;   /* every group finds the same: none waits */
+    int64_t first = 0, last = 0;
+    if (t->bank) share_of(0, t->bank->n, group, t->groups, &first, &last);
+    if (load) load_rows(t->bank, t->checking_fen, t->savings_fen, first, last);
+    int32_t rc = bb_smallbank_run(t->bank, t->txns, t->batches, group, t->groups, t->barrier,
+                                  t->results);
+    if (rc == BB_OK && read)
+        read_rows(t->bank, t->final_checking_fen, t->final_savings_fen, first, last);
+    return rc;
 }
