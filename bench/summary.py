@@ -162,7 +162,7 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
     scaling = efficiency(summary)
     if scaling:
         print(
-            "parallel efficiency, rate(t) / (t × rate(1)): "
+            "parallel efficiency, rate(t) / (t × rate(1)), t the threads it ran on: "
             + "; ".join(
                 f"{text.terminal(name, BENCHMARK_MAX)} {t}t"
                 + (f" (ran on {used})" if used < t else "")

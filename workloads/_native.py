@@ -108,10 +108,12 @@ def split_ranges(n: int, parts: int) -> list[tuple[int, int]]:
 
 # The least work worth a part of its own. A parallel call costs 0.5 µs on one thread, 1.1 µs
 # on 2 and 67 µs on 8 of a 2-core host (`bankbench probe`, parallel_call_ns: more threads than
-# cores wait for a time slice). 2,000,000 instructions are ~0.7 ms at ~3 a nanosecond, so
-# even that oversubscribed dispatch stays under 10 % of one part; at the smoke profile the
-# calls of 2-5 million instructions (loan.fraud, ledger.post) ran slower on 2 threads than 1.
-PART_INSTRUCTIONS_MIN = 2_000_000
+# cores wait for a time slice), and waking a parked worker on a quiet VM ~56 µs
+# (docs/performance.md). 4,000,000 instructions are ~1.3 ms at ~3 a nanosecond: those costs
+# stay under 5 % of one part. At 2,000,000 the smoke profile's ledger.post (4.5 million in
+# one batch, two barriers: 0.90 → 3.97 ms) and ledger.eod (7 million: 1.74 → 1.81 ms) still
+# ran on 2 threads, no faster than on 1.
+PART_INSTRUCTIONS_MIN = 4_000_000
 
 _THREADS_USED: list[list[int]] = []  # per open threads_counted(): the threads of each call
 
