@@ -23,6 +23,9 @@ Schema history:
         peak_per_s (the sweep's closed-loop peak), slo_ns, repeat, driver_overhead_ns,
         fastest_service_ns, idle_lateness_ns_p99, schedule_digest. Older stores read them
         as null: they have no open-loop samples.
+    5 — samples: threads_used, the most threads a benchmark's parallel C calls ran on
+        (workloads/_native.py: threads_worth gives fewer than asked to work too small to
+        split); null in older stores and imports: read as the threads asked.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def column(arrow_type: pa.DataType, default: Any = None, *, as_json: bool = False) -> Any:
@@ -214,6 +217,7 @@ class Sample(Record):
     fastest_service_ns: int | None = column(pa.int64())
     idle_lateness_ns_p99: int | None = column(pa.int64())
     schedule_digest: str | None = column(pa.string())
+    threads_used: int | None = column(pa.int32())  # schema 5; null: as asked (threads)
 
 
 @dataclass

@@ -19,6 +19,7 @@ MEASURED = (
     "digest",
     "io_bytes",
     "iterations",
+    "threads_used",
     "latency_ns_p50",
     "latency_ns_p99",
     "latency_ns_p999",

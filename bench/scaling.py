@@ -166,7 +166,8 @@ class CurvePoint:
 
     threads: int
     units_per_s: float
-    efficiency: float
+    efficiency: float  # over the threads it ran on (threads_used), not the threads asked
+    threads_used: int | None = None  # None: as asked
 
 
 def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, list[CurvePoint]]]:
@@ -192,8 +193,9 @@ def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, li
                 or not r["units_per_s"]
             ):
                 continue
-            efficiency = r["units_per_s"] / (r["threads"] * rate_one)
-            curves[key][curve].append(CurvePoint(r["threads"], r["units_per_s"], efficiency))
+            used = r.get("threads_used") or r["threads"]
+            efficiency = r["units_per_s"] / (used * rate_one)
+            curves[key][curve].append(CurvePoint(r["threads"], r["units_per_s"], efficiency, used))
         if len(curves[key][WEAK]) == 1:
             curves[key][WEAK] = []  # no weak benchmark ran: no weak curve
     return curves
@@ -209,8 +211,9 @@ def render_curves(curves: dict[tuple[str, str], dict[str, list[CurvePoint]]]) ->
     if not shown:
         return []
     lines = [
-        "thread scaling, efficiency = rate(t) / (t × rate(1)); strong: the work fixed at the "
-        "run's scale; weak: the run's scale per thread (the work grows with the threads)",
+        "thread scaling, efficiency = rate(t) / (t × rate(1)), t the threads a point ran on; "
+        "strong: the work fixed at the run's scale; weak: the run's scale per thread (the work "
+        "grows with the threads)",
         f"{'workload[engine]':<28} {'threads':>7} {'strong rate':>14} {'eff':>6} "
         f"{'weak rate':>14} {'eff':>6}",
     ]
@@ -229,7 +232,16 @@ def render_curves(curves: dict[tuple[str, str], dict[str, list[CurvePoint]]]) ->
                     if point
                     else f"{'–':>14} {'–':>6}"
                 )
-            lines.append(f"{name:<28} {threads:>7} {cells[0]} {cells[1]}")
+            notes = sorted(
+                {
+                    f"{kind}: ran on {p.threads_used} of {threads} threads: too small to split "
+                    "further"
+                    for kind, p in points.items()
+                    if p.threads_used is not None and p.threads_used < threads
+                }
+            )
+            note = f"  ({'; '.join(notes)})" if notes else ""
+            lines.append(f"{name:<28} {threads:>7} {cells[0]} {cells[1]}{note}")
             name = ""
     return lines
 
@@ -305,7 +317,9 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
             verdict = "BELOW 80 %" + (
                 f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
             )
-        if two.efficiency < 0.5:
+        if two.threads_used is not None and two.threads_used < 2:
+            verdict += "; ran on 1 thread: too small to split"
+        elif two.efficiency < 0.5:
             verdict += "; SLOWER at 2 threads than at 1"
         rows.append(
             {

@@ -18,6 +18,20 @@ def output_key(row: dict) -> tuple:
     return (row["workload"], row["scale"], row["seed"], row["batch_size"], shards)
 
 
+def threads_used(row: dict) -> int | None:
+    """The threads a benchmark ran on: what its sample recorded, else (an older store, an
+    import) the threads asked."""
+    return row.get("threads_used") or row.get("threads")
+
+
+def threads_note(row: dict) -> str:
+    """Why a benchmark ran on fewer threads than asked, or nothing when it did not."""
+    used, asked = row.get("threads_used"), row.get("threads")
+    if used is None or asked is None or used >= asked:
+        return ""
+    return f"ran on {used} of {asked} threads: too small to split further"
+
+
 def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:
     """The digests seen per output_key."""
     digests: dict[tuple, set[str]] = {}
@@ -49,6 +63,7 @@ def summarize(samples: pa.Table) -> list[dict]:
                 "workload": first["workload"],
                 "engine": first["engine"],
                 "threads": first["threads"],
+                "threads_used": threads_used(first),
                 "mode": first["mode"],
                 "batch_size": first["batch_size"],
                 "samples": len(group),
@@ -69,16 +84,22 @@ def summarize(samples: pa.Table) -> list[dict]:
     return sorted(summary, key=lambda r: r["benchmark"])
 
 
-def efficiency(summary: list[dict]) -> list[tuple[str, int, float]]:
-    """(workload[engine], threads, rate(t) / (t × rate(1))) of every batch benchmark run at
-    more than one thread."""
+def efficiency(summary: list[dict]) -> list[tuple[str, int, float, int]]:
+    """(workload[engine], threads, rate(t) / (u × rate(1)), u) of every batch benchmark run
+    at more than one thread, u the threads it ran on (threads_used): a benchmark asked for 16
+    that ran on 2 is judged as 2 threads, not 16."""
     single = {
         (r["workload"], r["engine"]): r["units_per_s"]
         for r in summary
         if r["mode"] == "batch" and r["batch_size"] is None and r["threads"] == 1
     }
     return [
-        (f"{r['workload']}[{r['engine']}]", r["threads"], r["units_per_s"] / (r["threads"] * one))
+        (
+            f"{r['workload']}[{r['engine']}]",
+            r["threads"],
+            r["units_per_s"] / ((used := r.get("threads_used") or r["threads"]) * one),
+            used,
+        )
         for r in summary
         if r["mode"] == "batch"
         and r["batch_size"] is None
@@ -132,18 +153,21 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
         throughput = f"{r['units_per_s']:>12,.0f} /s" if r["units_per_s"] else f"{'':>14}"
         latency = f"  p99 {r['latency_us_p99']:.1f} µs" if r["latency_us_p99"] else ""
         ok = {True: "yes", False: "DIFFER", None: "-"}[r["digest_ok"]]
+        note = f"  ({why})" if (why := threads_note(r)) else ""
         print(
             f"{text.terminal(r['benchmark'], BENCHMARK_MAX):<{BENCHMARK_WIDTH}} "
             f"{duration(r['median_s']):>11} {r['cv'] * 100:>5.1f}% "
-            f"{throughput:>18}  {text.terminal(r['digest'], 16):<16} {ok}{latency}"
+            f"{throughput:>18}  {text.terminal(r['digest'], 16):<16} {ok}{latency}{note}"
         )
     scaling = efficiency(summary)
     if scaling:
         print(
-            "parallel efficiency, rate(t) / (t × rate(1)): "
+            "parallel efficiency, rate(t) / (t × rate(1)), t the threads it ran on: "
             + "; ".join(
-                f"{text.terminal(name, BENCHMARK_MAX)} {t}t {e * 100:.0f} %"
-                for name, t, e in scaling
+                f"{text.terminal(name, BENCHMARK_MAX)} {t}t"
+                + (f" (ran on {used})" if used < t else "")
+                + f" {e * 100:.0f} %"
+                for name, t, e, used in scaling
             )
         )
     if any(r["mode"] == "capacity" for r in summary):

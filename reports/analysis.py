@@ -287,7 +287,7 @@ def scaling_points(machine: Machine, workload: str) -> list[tuple[int, float, fl
     """(threads, units/s, parallel efficiency) of the C engine, efficiency = rate(t) /
     (t × rate(1))."""
     rows = machine.batch_rows(workload)
-    measured = {t: e for _, t, e in summary.efficiency(rows)}
+    measured = {t: e for _, t, e, _ in summary.efficiency(rows)}
     if any(r["threads"] == 1 for r in rows):
         measured[1] = 1.0
     return [(r["threads"], r["units_per_s"], measured.get(r["threads"], math.nan)) for r in rows]

@@ -138,7 +138,7 @@ def test_a_weak_run_stores_its_cases_at_their_own_scale_with_the_references_dige
     assert {r["digest"] for r in weak} == {workload.digest(workload.run(inputs, "python", 1))}
     # off the fixed-work curve: the strong efficiency line has only the strong 2-thread case
     strong = summary.efficiency(summary.summarize(store.samples([run_id])))
-    assert [(n, t) for n, t, _ in strong] == [("loan.limit[c]", 2)]
+    assert [(n, t) for n, t, _, _ in strong] == [("loan.limit[c]", 2)]
 
 
 def test_show_prints_the_strong_and_weak_curves_side_by_side(weak_run):
@@ -211,3 +211,29 @@ def test_show_prints_the_2_thread_evidence_with_the_probes_of_the_same_run(weak_
     # the run's own probes were recorded at 1 and 2 threads: the triad's efficiency is known
     assert row.split()[3] == "triad" and row.split()[4].endswith("%"), row
     assert next(line for line in shown if line.startswith("host: load average"))
+
+
+def test_a_call_too_small_to_split_records_and_shows_the_threads_it_ran_on(weak_run):
+    # loan.limit at the smoke scale is ~4,000 applicants × 188 instructions: one part's worth
+    store = Store(str(weak_run))
+    run_id = store.find_run("weak")["run_id"]
+    rows = store.samples([run_id]).to_pylist()
+    batch = {r["threads"]: {s["threads_used"] for s in rows if s["benchmark"] == r["benchmark"]}
+             for r in rows if r["mode"] == "batch"}  # fmt: skip
+    assert batch == {1: {1}, 2: {1}}
+    two = next(
+        r
+        for r in summary.summarize(store.samples([run_id]))
+        if r["mode"] == "batch" and r["threads"] == 2
+    )
+    assert two["threads_used"] == 1
+    # efficiency over the one thread it ran on, not the two asked
+    [(_, asked, efficiency, used)] = summary.efficiency(summary.summarize(store.samples([run_id])))
+    assert (asked, used) == (2, 1)
+    assert efficiency == pytest.approx(two["units_per_s"] / next(
+        r["units_per_s"] for r in summary.summarize(store.samples([run_id]))
+        if r["mode"] == "batch" and r["threads"] == 1
+    ))  # fmt: skip
+    shown = bankbench("show", "weak", "--store", str(weak_run))
+    assert shown.returncode == 0, shown.stderr
+    assert "ran on 1 of 2 threads" in shown.stdout

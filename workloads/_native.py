@@ -4,10 +4,11 @@ C call that releases the GIL once; no Python runs on a worker thread."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -103,6 +104,45 @@ def split_ranges(n: int, parts: int) -> list[tuple[int, int]]:
         ranges.append((begin, end))
         begin = end
     return ranges
+
+
+# The least work worth a part of its own. A parallel call costs 0.5 µs on one thread, 1.1 µs
+# on 2 and 67 µs on 8 of a 2-core host (`bankbench probe`, parallel_call_ns: more threads than
+# cores wait for a time slice), and waking a parked worker on a quiet VM ~56 µs
+# (docs/performance.md). 4,000,000 instructions are ~1.3 ms at ~3 a nanosecond: those costs
+# stay under 5 % of one part. At 2,000,000 the smoke profile's ledger.post (4.5 million in
+# one batch, two barriers: 0.90 → 3.97 ms) and ledger.eod (7 million: 1.74 → 1.81 ms) still
+# ran on 2 threads, no faster than on 1.
+PART_INSTRUCTIONS_MIN = 4_000_000
+
+_THREADS_USED: list[list[int]] = []  # per open threads_counted(): the threads of each call
+
+
+def threads_worth(units: int, instructions_per_unit: int, threads_asked: int) -> int:
+    """The threads a parallel call of `units` units of `instructions_per_unit` each is
+    worth: at most `threads_asked`, at least 1, and no more than parts of at least
+    PART_INSTRUCTIONS_MIN instructions each. The one rule every C workload's parallel call
+    goes through (it only decides how many threads share a call, never what they compute);
+    what it gives is counted by threads_counted."""
+    assert threads_asked >= 1 and units >= 0 and instructions_per_unit >= 0
+    parts = units * instructions_per_unit // PART_INSTRUCTIONS_MIN
+    threads = max(1, min(threads_asked, parts))
+    for counted in _THREADS_USED:
+        counted.append(threads)
+    assert 1 <= threads <= threads_asked
+    return threads
+
+
+@contextlib.contextmanager
+def threads_counted() -> Iterator[list[int]]:
+    """The threads threads_worth gave each parallel call made inside the block, in order
+    (empty: the block made none), so a run can say it used fewer threads than asked."""
+    counted: list[int] = []
+    _THREADS_USED.append(counted)
+    try:
+        yield counted
+    finally:
+        del _THREADS_USED[next(i for i, c in enumerate(_THREADS_USED) if c is counted)]
 
 
 def parallel_ranges(task: str, args, n: int, threads: int) -> None:

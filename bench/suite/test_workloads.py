@@ -26,7 +26,7 @@ from bench import samples
 from bench.measure import modes
 from bench.suite.conftest import plan_of
 from native import lib
-from workloads import registry
+from workloads import _native, registry
 
 ITERATIONS_MAX = 1000
 KIND_OF_TEST = {
@@ -64,13 +64,16 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
     benchmark.group = case.workload
     rounds = plan.rounds_of(engine)
     inner_ns: list[int] = []
+    used: list[int] = []  # the threads each parallel C call was worth (_native.threads_worth)
 
     def timed_run(*args):
         """workload.run, timed also by the core's own clock: what the harness adds is the
         difference between pytest-benchmark's time and this one."""
         start = lib.bb_now_ns()
-        outputs = workload.run(*args)
+        with _native.threads_counted() as counted:
+            outputs = workload.run(*args)
         inner_ns.append(lib.bb_now_ns() - start)
+        used[:] = counted
         return outputs
 
     iterations = 1
@@ -102,6 +105,9 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         digest=workload.digest(outputs),
         io_bytes=sum(t.nbytes for t in (*inputs.values(), *outputs.values())),
         iterations=iterations,
+        # the most threads any of its parallel calls ran on: fewer than asked when the work
+        # was too small to split further (a call without parallel C calls: as asked)
+        threads_used=max(used, default=threads),
         inner_seconds=[  # per call, as pytest-benchmark's own round times are
             sum(timed_ns[r * iterations : (r + 1) * iterations]) / iterations / 1e9
             for r in range(rounds)

@@ -50,6 +50,10 @@ from workloads.loan import schedule
 
 CELLS = 8
 DAYS_MAX = 36_600  # a century of end-of-day runs
+# core instructions per loan-day of the end-of-day call, what _native.threads_worth splits it
+# by (bench/serial_share_model.json at scale 0.05: 186,905,554 over 450,000 loan-days, less
+# the setup's 10,000 transfers at _sharded.INSTRUCTIONS_PER_ROW's 891)
+INSTRUCTIONS_PER_LOAN_DAY = 395
 SETUP_REFUSED = "ledger.eod: the setup postings were refused by the ledger"
 DAYS = 90
 GL_SLOTS = {
@@ -362,6 +366,8 @@ class Eod(Workload):
         task = ffi.new(
             "bb_eod_run_task *", {"eod": eod, "days": days, "cells": cells, "report": report_c}
         )
+        loan_days = len(loans["loan_id"]) * days
+        threads = _native.threads_worth(loan_days, INSTRUCTIONS_PER_LOAN_DAY, threads)
         try:  # cells differ in loans: claimed one at a time
             _native.parallel_chunks("bb_eod_run_cells", task, cells, 1, threads)
         except NativeError as error:

@@ -360,6 +360,12 @@ class FraudState:
         self.c = ffi.gc(out[0], lib.bb_fraud_free)
 
 
+# core instructions per event of one call (bench/serial_share_model.json: 66,761,635 at scale 0.05
+# over its 51,091 events), what _native.threads_worth splits by: the whole
+# workload's, an upper bound for each of its two calls
+INSTRUCTIONS_PER_EVENT = 1_306
+
+
 def family_groups(threads: int) -> list[list[int]]:
     """The rule families each thread runs, one after another. A family's state is built,
     streamed over every event and freed before the next: one family's tables at a time stay
@@ -389,6 +395,7 @@ def evaluate_c(
     lists_c, _keep = c_lists(lists)
     events = c_events(cols)
     n = len(cols["event_id"])
+    threads = _native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads)
     groups = family_groups(threads)
     matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
     status = [np.empty(n, dtype=np.uint8) for _ in groups]

@@ -139,6 +139,11 @@ def schedule_loan(principal: int, rate_ppm: int, n: int, method: int, first_due_
     return 0, rows, total_payment, total_interest
 
 
+# core instructions per loan of one call, what _native.threads_worth splits by (bench/
+# serial_share_model.json: 25,239,655 at scale 0.05 over 10,000 loans)
+INSTRUCTIONS_PER_LOAN = 2_523
+
+
 class Schedule(Workload):
     name = "loan.schedule"
     title = "repayment schedules"
@@ -222,6 +227,7 @@ class Schedule(Workload):
             "bb_schedule_task *",
             {"loans": loans_c, "offsets": offsets_c, "rows": rows_c, "totals": totals_c},
         )
+        threads = _native.threads_worth(n, INSTRUCTIONS_PER_LOAN, threads)
         _native.parallel_ranges("bb_schedule_rows", task, n, threads)
         totals["loan_id"] = cols["loan_id"]
         return {
