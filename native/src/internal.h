@@ -228,8 +228,8 @@ bool bb_barrier_is_unused(bb_barrier *barrier);
 /* The cell of each row of one batch [begin, end) (-1 = cross-cell), into cell[begin..end). */
 typedef int32_t (*bb_batch_plan)(void *context, int64_t begin, int64_t end, int32_t *cell);
 /* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows from position first
- * of batches->order, in batch order (their results may go to a scratch table at the same
- * positions, for a finish to copy to row order). */
+ * of batches->order, in batch order (their results may go to a scratch table, in the same
+ * order, for a finish to copy to row order; batches k and k + 1 are in it at once). */
 typedef int32_t (*bb_batch_step)(void *context, const bb_batches *batches, int64_t k,
                                  int32_t cell, int64_t first, int64_t n_rows);
 /* Batch k's results from the scratch to row order (NULL: the steps wrote row order). */
