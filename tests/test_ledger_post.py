@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from workloads import _tables, registry
 from workloads.errors import InputError
+from workloads.ledger import _sharded, post
 from workloads.ledger import _tigerbeetle as tb
-from workloads.ledger import post
 
 W = registry.get("ledger.post")
 M = tb.U64_MAX
@@ -337,6 +337,43 @@ def test_long_random_scripts_agree_with_the_reference_for_every_cell_and_thread_
     for seed in range(8):
         accounts, batches = ledger_scripts.random_script(1000 * cells + seed)
         ledger_scripts.check_against_reference(ledger_scripts.inputs_of(accounts, batches, cells))
+
+
+def test_many_batches_of_uneven_sizes_share_a_scratch_of_two_batches():
+    """The run's results go through a scratch of twice the longest batch, the batches taking
+    turns at its halves: a generated stream in batches of 1, 257, 3 and 64 units in turn (a
+    long batch beside short ones on either parity) gives the reference's results."""
+    inputs = W.generate(scale=0.004, seed=7)
+    units = post.rebatch(inputs["transfers"], 1).column("batch").to_numpy()
+    sizes = np.resize([1, 257, 3, 64], len(units))  # more groups than needed, cut below
+    group_of_unit = np.repeat(np.arange(len(sizes)), sizes)[: units[-1] + 1]
+    batch = group_of_unit[units].astype(np.uint32)
+    transfers = inputs["transfers"]
+    index = transfers.column_names.index("batch")
+    inputs = {**inputs, "transfers": transfers.set_column(index, "batch", pa.array(batch))}
+    bounds = _sharded.batch_bounds(batch)
+    scratch = post.scratch_columns({"status": np.empty(len(batch), np.uint32)}, bounds)
+    assert len(bounds) > 10 and len(scratch["status"]) < len(batch) / 4
+    ledger_scripts.check_against_reference(inputs, threads=(1, 2, 3))
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_chain_longer_than_the_undo_log_in_the_frame_commits_or_rolls_back_whole(fails):
+    """A chain's undo log starts with 32 entries in bb_ledger_execute's frame and moves to
+    the heap past them: a chain of 40 transfers (a few entries each) is created whole, or,
+    its last event failing, rolled back whole, as the reference does."""
+    chain = [
+        {**funding[0], "id": 500 + i, "debit_account_id": 3, "credit_account_id": 1,
+         "amount": 1, "flags": tb.LINKED}
+        for i in range(40)
+    ]  # fmt: skip
+    chain[-1]["flags"] = 0
+    if fails:
+        chain[-1]["amount"] = M  # more than account 3 may move: exceeds its credits
+    inputs = inputs_of(ACCOUNTS, [funding, chain], 1)
+    ledger_scripts.check_against_reference(inputs, threads=(1,))
+    statuses = W.run(inputs, engine="c")["results"].column("status").to_pylist()[4:]
+    assert (statuses[0] == tb.CREATED) is not fails and len(set(statuses[:-1])) == 1
 
 
 def test_generated_stream_keeps_every_invariant():

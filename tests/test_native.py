@@ -146,10 +146,7 @@ def tiny_ledger_run():
     tables = [
         {"timestamp": np.zeros(2, np.uint64), "status": np.zeros(2, np.uint32)} for _ in range(2)
     ]
-    scratch, results = (
-        ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in t.items()})
-        for t in tables
-    )
+    scratch, results = (post.results_pointer(t) for t in tables)
     return ledger, transfers, scratch, results, (cols, tables)
 
 
@@ -172,6 +169,55 @@ def test_a_run_refuses_overlapping_batches():
     barrier = _sharded.Barrier(1, 2)
     rc = lib.bb_ledger_run(ledger.c, transfers, overlapping.c, 0, 1, barrier.c, scratch, results)
     assert rc == lib.BB_INVALID_ARGUMENT
+
+
+def test_a_run_refuses_a_scratch_shorter_than_its_batches_need():
+    """Two batches take turns at the scratch, so it holds the longest batch twice. One row
+    short, the group refuses before any posting and aborts the barrier (the other group
+    returns instead of waiting); with room, the run posts every row."""
+    import threading
+
+    import numpy as np
+
+    from workloads.ledger import _sharded
+
+    ledger, transfers, scratch, results, keep = tiny_ledger_run()
+    stamps = np.array([10**9, 2 * 10**9], np.uint64)
+    short = post_scratch_of_rows(1)
+    batches = _sharded.Batches([(0, 1), (1, 2)], 2, stamps)
+    barrier = _sharded.Barrier(2, 2)
+    codes = {}
+
+    def run(group, table):
+        codes[group] = lib.bb_ledger_run(
+            ledger.c, transfers, batches.c, group, 2, barrier.c, table, results
+        )
+
+    threads = [threading.Thread(target=run, args=g) for g in ((0, scratch), (1, short[0]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a thread hangs at the barrier"
+    assert codes == {0: lib.BB_ABORTED, 1: lib.BB_INVALID_ARGUMENT}
+    assert (keep[1][1]["status"] == 0).all(), "nothing posted"
+
+    batches = _sharded.Batches([(0, 1), (1, 2)], 2, stamps)
+    barrier = _sharded.Barrier(1, 2)
+    assert scratch.rows == 2
+    rc = lib.bb_ledger_run(ledger.c, transfers, batches.c, 0, 1, barrier.c, scratch, results)
+    assert rc == lib.BB_OK
+    assert (keep[1][1]["status"] != 0).all(), "every row has its result"
+
+
+def post_scratch_of_rows(rows: int):
+    """A bb_ledger_results of `rows` rows and its columns (kept alive together)."""
+    import numpy as np
+
+    from workloads.ledger import post
+
+    columns = {"timestamp": np.zeros(rows, np.uint64), "status": np.zeros(rows, np.uint32)}
+    return post.results_pointer(columns), columns
 
 
 def test_a_barrier_serves_one_run():
@@ -268,6 +314,62 @@ def test_bb_assert_aborts_loudly_when_on_and_vanishes_when_off(tmp_path, asserts
         assert "asserting.c:" in broken.stderr
     else:
         assert broken.returncode == 0 and broken.stderr == ""
+
+
+MAP_PROGRAM = r"""
+#include "internal.h"
+/* many keys, key 0 and 2^64 - 1 among them, through growth and a reserve: every key finds
+ * its value, every other key misses, and a second upsert finds the first value */
+static uint64_t key_of(uint64_t i)
+{
+    return i == 1 ? 0 : i == 2 ? UINT64_MAX : i * 0x9E3779B97F4A7C15ULL;
+}
+int main(void)
+{
+    enum { N = 300000 };
+    bb_map m;
+    if (bb_map_init(&m, 4) != BB_OK) return 2;
+    for (uint64_t i = 1; i <= N; i++) {
+        if (i == N / 2 && bb_map_reserve(&m, N) != BB_OK) return 3;
+        int inserted;
+        uint32_t *v = bb_map_upsert(&m, key_of(i), (uint32_t)i, &inserted);
+        if (!v || !inserted || *v != (uint32_t)i) return 4;
+    }
+    for (uint64_t i = 1; i <= N; i++) {
+        int inserted = 1;
+        const uint32_t *v = bb_map_get(&m, key_of(i));
+        if (!v || *v != (uint32_t)i) return 5;
+        const uint32_t *again = bb_map_upsert(&m, key_of(i), 7, &inserted);
+        if (!again || *again != (uint32_t)i || inserted) return 6;
+        if (bb_map_get(&m, key_of(N + i))) return 7;   /* an odd factor: distinct keys */
+    }
+    if (m.size != N - 1 || !m.has_zero) return 8;   /* key 0 lives beside the table */
+    bb_map_free(&m);
+    return 0;
+}
+"""
+
+
+def test_the_id_map_holds_many_keys_and_key_0_through_growth(tmp_path):
+    """The map's 12-byte entries mark a free slot by key 0, so key 0 is held beside the
+    table: 300,000 keys (0 and 2^64 - 1 among them) through doublings and a reserve each
+    find their value, and keys never put miss."""
+    import pathlib
+    import shutil
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler")
+    root = pathlib.Path(native.__file__).resolve().parent
+    source, binary = tmp_path / "map.c", tmp_path / "map"
+    source.write_text(MAP_PROGRAM)
+    subprocess.run(
+        [compiler, "-std=c11", "-O1", "-Wall", "-Werror", "-DBB_ASSERTS=1", f"-I{root / 'include'}",
+         f"-I{root / 'src'}", str(source), str(root / "src" / "hashmap.c"),
+         str(root / "src" / "tables.c"), "-o", str(binary)],
+        check=True,
+    )  # fmt: skip
+    assert subprocess.run([str(binary)]).returncode == 0
 
 
 def test_assertions_are_on_in_the_test_builds():

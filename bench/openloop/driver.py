@@ -287,7 +287,7 @@ class _PostService:
             "amount": np.empty(rows, np.uint64),
             "expired_in_batch": np.full(rows, post.NOT_EXPIRED, np.uint32),
         }
-        self.scratch = {k: np.empty_like(v) for k, v in self.out.items() if k != "expired_in_batch"}
+        self.scratch = post.scratch_columns(self.out, self.bounds)
 
     def serve(self, arrivals: np.ndarray, server_batch: int) -> Served:
         if server_batch != 1:
@@ -297,10 +297,7 @@ class _PostService:
             "bb_ledger_transfers *",
             {k: _native.pointer(self.cols[k]) for k in post.TRANSFER_FIELDS},
         )
-        results, scratch = (
-            ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in arrays.items()})
-            for arrays in (self.out, self.scratch)
-        )
+        results, scratch = (post.results_pointer(a) for a in (self.out, self.scratch))
         service = ffi.new(
             "bb_openloop_ledger *",
             {

@@ -269,10 +269,11 @@ int32_t bb_decide_many(bb_fraud *fraud, const bb_fraud_rules *rules,
  * thread out of cells plans batch k + 1; a barrier; group 0 runs the cross-cell events
  * while the others wait, then what must precede batch k + 1's events; a barrier. Cells share no state, so which thread runs a cell does
  * not change a result; claiming balances the threads when one of them is slowed.
- * ledger.post's results go to a scratch table in `order`'s positions, where a cell's rows
- * are contiguous (in row order the cells' rows interleave, and two threads writing
- * neighbouring rows pass cache lines back and forth at every event); the last group copies
- * each batch's results to row order while group 0 runs the next batch's cross-cell events.
+ * ledger.post's results go to a scratch table in `order`'s positions (less the batch's
+ * begin, in one of two halves by the batch's parity), where a cell's rows are contiguous
+ * (in row order the cells' rows interleave, and two threads writing neighbouring rows pass
+ * cache lines back and forth at every event); the last group copies each batch's results
+ * to row order while group 0 runs the next batch's cross-cell events.
  * A thread that fails returns its status, and the others BB_ABORTED. */
 typedef struct bb_barrier bb_barrier;
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out);
@@ -394,6 +395,10 @@ typedef struct bb_ledger_results {
      * with UINT32_MAX): k when the pending transfer created by that row expired before batch
      * k of the run */
     uint32_t *expired_in_batch;
+    /* bb_ledger_run's scratch only: the rows each column has room for. The run reuses it
+     * batch after batch, so it needs the longest batch's rows, twice when there are several
+     * (the last group copies batch k - 1 out while group 0 writes batch k). */
+    int64_t rows;
 } bb_ledger_results;
 
 typedef struct bb_ledger_balances {

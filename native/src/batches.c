@@ -4,7 +4,6 @@
  * the next batch on group 0 while the last group copies the batch before's results to row
  * order, where they went to a scratch table; meet. The threads meet at barrier.c's barrier
  * and claim tasks there. */
-#include <stdlib.h>
 #include "internal.h"
 
 /* The batches in order, without overlap, over the barrier's and the workload's cells, with
@@ -96,8 +95,8 @@ int32_t bb_run_batches(const bb_batch_work *w, const bb_batches *b, int32_t grou
 {
     if (!barrier) return BB_INVALID_ARGUMENT;
     int32_t rc = run_is_valid(w, b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
-    int64_t *next = rc == BB_OK ? malloc(((size_t)b->cells + 1) * sizeof *next) : NULL;
-    if (rc == BB_OK && !next) rc = BB_OUT_OF_MEMORY;
+    if (rc == BB_OK && b->cells > BB_CELLS_MAX) rc = BB_INVALID_ARGUMENT;
+    int64_t next[BB_CELLS_MAX + 1];   /* 8 KiB in the frame, not a malloc per run */
     if (rc == BB_OK && group == 0 && b->n > 0) rc = bb_batches_alone(w, b, -1, next);
     if (rc == BB_OK) rc = bb_barrier_wait(barrier);
     bool finisher = group == groups - 1;   /* idle while group 0 runs the cross-cell events */
@@ -109,7 +108,6 @@ int32_t bb_run_batches(const bb_batch_work *w, const bb_batches *b, int32_t grou
         if (rc == BB_OK) rc = bb_barrier_wait(barrier);
     }
     if (rc == BB_OK && w->finish && finisher && b->n > 0) w->finish(w->context, b, b->n - 1);
-    free(next);
     if (rc != BB_OK && rc != BB_ABORTED) bb_barrier_abort(barrier);
     return rc;
 }

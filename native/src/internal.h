@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "bankcore.h"
 
 /* BB_ASSERT(condition): an invariant the code relies on (not a check of input: input gets a
@@ -111,16 +112,22 @@ uint8_t bb_fraud_decide_one(const bb_fraud_rules *rules, const bb_fraud_lists *l
                             uint64_t user_id, uint32_t matched, uint8_t status);
 
 /* ---- hashmap.c: open addressing, uint64 key → uint32 value ---- */
+/* 12 bytes, not 16: the key in two halves keeps the entry 4-byte aligned (read whole with
+ * memcpy), and key 0 marks a free slot, so no flag pads it; key 0 itself lives beside the
+ * table. A map of ids takes a quarter less memory and a probe reads fewer lines. */
 typedef struct {
-    uint64_t key;
+    uint32_t key[2];
     uint32_t value;
-    uint32_t used;
 } bb_map_entry;
+
+_Static_assert(sizeof(bb_map_entry) == 12, "a map entry is a key and a value, no padding");
 
 typedef struct {
     bb_map_entry *entries;
     size_t capacity;    /* a power of two */
-    size_t size;
+    size_t size;        /* keys in the table (key 0 is beside it) */
+    uint32_t zero_value;
+    uint32_t has_zero;
 } bb_map;
 
 /* tables.c: zeroed, 64-byte aligned memory for a big table (NULL when out of memory; on
@@ -151,17 +158,27 @@ static inline uint64_t bb_mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+static inline uint64_t bb_map_key(const bb_map_entry *e)
+{
+    uint64_t key;
+    memcpy(&key, e->key, sizeof key);
+    return key;
+}
+
+/* The slot of key, or of the free slot where it would go (key 0: the first free slot). */
 static inline size_t bb_map_slot(const bb_map *m, uint64_t key)
 {
     size_t mask = m->capacity - 1, i = (size_t)bb_mix64(key) & mask;
-    while (m->entries[i].used && m->entries[i].key != key) i = (i + 1) & mask;
+    uint64_t at;
+    while ((at = bb_map_key(&m->entries[i])) != 0 && at != key) i = (i + 1) & mask;
     return i;
 }
 
 static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
 {
     const bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
-    return e->used ? &e->value : NULL;
+    if (bb_map_key(e) != 0) return &e->value;
+    return key == 0 && m->has_zero ? &m->zero_value : NULL;   /* a miss, or key 0 */
 }
 
 /* Finds key; if absent inserts it with value `fresh`. NULL when out of memory. */
@@ -169,10 +186,15 @@ static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, i
 {
     if (BB_MAP_FULL(m->size + 1, m->capacity) && bb_map_grow(m) != BB_OK) return NULL;
     bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
-    *inserted = !e->used;
+    *inserted = bb_map_key(e) == 0;
+    if (*inserted && key == 0) {   /* key 0 would read as a free slot: kept beside the table */
+        *inserted = !m->has_zero;
+        if (*inserted) m->zero_value = fresh;
+        m->has_zero = 1;
+        return &m->zero_value;
+    }
     if (*inserted) {
-        e->used = 1;
-        e->key = key;
+        memcpy(e->key, &key, sizeof key);
         e->value = fresh;
         m->size++;
     }
@@ -206,8 +228,8 @@ bool bb_barrier_is_unused(bb_barrier *barrier);
 /* The cell of each row of one batch [begin, end) (-1 = cross-cell), into cell[begin..end). */
 typedef int32_t (*bb_batch_plan)(void *context, int64_t begin, int64_t end, int32_t *cell);
 /* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows from position first
- * of batches->order, in batch order (their results may go to a scratch table at the same
- * positions, for a finish to copy to row order). */
+ * of batches->order, in batch order (their results may go to a scratch table, in the same
+ * order, for a finish to copy to row order; batches k and k + 1 are in it at once). */
 typedef int32_t (*bb_batch_step)(void *context, const bb_batches *batches, int64_t k,
                                  int32_t cell, int64_t first, int64_t n_rows);
 /* Batch k's results from the scratch to row order (NULL: the steps wrote row order). */

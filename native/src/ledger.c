@@ -119,10 +119,15 @@ static expiry_t heap_pop(heap_t *h)
 enum { U_ACCOUNT_FIELD, U_ACCOUNT_FLAGS, U_RECORD_STATUS, U_RECORD_INSERT };
 typedef struct { uint8_t kind, field; uint32_t cell; int64_t index; uint64_t old; } undo_t;
 
+/* A chain's undo log starts in the caller's frame: most chains are short, and a malloc
+ * and free per call would cost more than the chain's own bookkeeping. */
+#define UNDO_LOCAL 32
+
 typedef struct {
     bb_ledger *ledger;
-    undo_t *entries;
+    undo_t *entries;    /* the caller's UNDO_LOCAL entries until it outgrows them */
     size_t size, capacity;
+    int on_heap;        /* entries was allocated here (freed by undo_free) */
     int open;           /* inside a chain: record changes */
     int out_of_memory;
     uint64_t amount;    /* what the last created transfer moved */
@@ -132,13 +137,21 @@ static void undo_push(run_t *run, undo_t entry)
 {
     if (!run->open) return;
     if (run->size == run->capacity) {
-        size_t capacity = run->capacity ? 2 * run->capacity : 64;
-        undo_t *entries = realloc(run->entries, capacity * sizeof *entries);
+        size_t capacity = 2 * run->capacity;
+        undo_t *entries = run->on_heap ? realloc(run->entries, capacity * sizeof *entries)
+                                       : malloc(capacity * sizeof *entries);
         if (!entries) { run->out_of_memory = 1; return; }
+        if (!run->on_heap) memcpy(entries, run->entries, run->size * sizeof *entries);
         run->entries = entries;
         run->capacity = capacity;
+        run->on_heap = 1;
     }
     run->entries[run->size++] = entry;
+}
+
+static void undo_free(run_t *run)
+{
+    if (run->on_heap) free(run->entries);
 }
 
 static uint64_t *account_field(account_t *a, uint8_t field)
@@ -664,7 +677,8 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
     if (!l || begin < 0 || end < begin || batch_timestamp < (uint64_t)(end - begin)
         || !rows_are_valid(rows, n_rows, begin, end))
         return BB_INVALID_ARGUMENT;
-    run_t run = {.ledger = l};
+    undo_t undo_local[UNDO_LOCAL];
+    run_t run = {.ledger = l, .entries = undo_local, .capacity = UNDO_LOCAL};
     int64_t n = end - begin, chain_start = -1;   /* chain_start: a position in rows */
     int chain_broken = 0;
     for (int64_t p = 0; p < n_rows && p < PREFETCH_AHEAD; p++) prefetch_event(l, in, rows[p]);
@@ -699,7 +713,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             status = create_transfer(&run, &t);
         }
         if (run.out_of_memory) {
-            free(run.entries);
+            undo_free(&run);
             return BB_OUT_OF_MEMORY;
         }
         if (status != BB_TB_CREATED) {
@@ -717,7 +731,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             if (is_transient(status)) {  /* after the rollback, as TigerBeetle does */
                 record_t orphan = {.state = R_ORPHAN};
                 if (store_record(&run, in->id[i], &orphan, 0) < 0) {
-                    free(run.entries);
+                    undo_free(&run);
                     return BB_OUT_OF_MEMORY;
                 }
             }
@@ -735,7 +749,7 @@ int32_t bb_ledger_execute(bb_ledger *l, const bb_ledger_transfers *in, int64_t b
             run.size = 0;
         }
     }
-    free(run.entries);
+    undo_free(&run);
     return BB_OK;
 }
 
@@ -817,6 +831,7 @@ typedef struct {
     bb_ledger *ledger;
     const bb_ledger_transfers *transfers;
     bb_ledger_results *scratch, *results;
+    int64_t batch_rows_max;   /* the scratch's halves start at 0 and here */
 } post_run_t;
 
 static int32_t post_plan(void *context, int64_t begin, int64_t end, int32_t *cell)
@@ -857,6 +872,15 @@ static int32_t post_open(void *context, const bb_batches *b, int64_t k)
     return BB_OK;
 }
 
+/* Where position p of batch k's order has its results in the scratch: the batches take
+ * turns at its two halves, so the last group can copy batch k - 1 out of one while batch k
+ * goes to the other (bb_run_batches). */
+static int64_t scratch_row(const post_run_t *run, const bb_batches *b, int64_t k, int64_t p)
+{
+    BB_ASSERT(p >= b->begin[k] && p <= b->end[k]);
+    return (k & 1) * run->batch_rows_max + (p - b->begin[k]);
+}
+
 /* Batch k's events of one cell (-1: the cross-cell ones), for bb_run_batches; a cell first
  * expires its own pending transfers (post_open expired the ones that span cells). */
 static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t cell,
@@ -873,8 +897,11 @@ static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t 
     for (int64_t p = first; p < first + n_rows; p++)
         BB_ASSERT(cell < 0 || event_cell(run->transfers, b->order[p], run->ledger->n_cells) == cell);
 #endif
-    bb_ledger_results at = {run->scratch->timestamp + first, run->scratch->status + first,
-                            run->scratch->amount ? run->scratch->amount + first : NULL, NULL};
+    if (n_rows == 0) return BB_OK;   /* a cell without events in this batch: nothing to post */
+    int64_t at_row = scratch_row(run, b, k, first);
+    bb_ledger_results at = {run->scratch->timestamp + at_row, run->scratch->status + at_row,
+                            run->scratch->amount ? run->scratch->amount + at_row : NULL, NULL,
+                            n_rows};
     return bb_ledger_execute(run->ledger, run->transfers, b->begin[k], b->end[k],
                              b->timestamp[k], b->order + first, n_rows, &at);
 }
@@ -882,12 +909,28 @@ static int32_t post_step(void *context, const bb_batches *b, int64_t k, int32_t 
 static void post_finish(void *context, const bb_batches *b, int64_t k)
 {
     post_run_t *run = context;
-    for (int64_t p = b->begin[k]; p < b->end[k]; p++) {
-        run->results->timestamp[b->order[p]] = run->scratch->timestamp[p];
-        run->results->status[b->order[p]] = run->scratch->status[p];
-        if (run->results->amount && run->scratch->amount)
-            run->results->amount[b->order[p]] = run->scratch->amount[p];
+    const bb_ledger_results *from = run->scratch;
+    const int64_t *order = b->order + b->begin[k];
+    int64_t at_row = scratch_row(run, b, k, b->begin[k]), n = b->end[k] - b->begin[k];
+    const uint64_t *timestamp = from->timestamp + at_row;
+    const uint32_t *status = from->status + at_row;
+    const uint64_t *amount = run->results->amount && from->amount ? from->amount + at_row : NULL;
+    for (int64_t j = 0; j < n; j++) {
+        run->results->timestamp[order[j]] = timestamp[j];
+        run->results->status[order[j]] = status[j];
+        if (amount) run->results->amount[order[j]] = amount[j];
     }
+}
+
+/* The rows a run's scratch needs (see bb_ledger_results.rows): 0 for batches the run will
+ * refuse anyway (bb_run_batches checks them). */
+static int64_t scratch_rows_needed(const bb_batches *b, int64_t *batch_rows_max)
+{
+    *batch_rows_max = 0;
+    if (!b || !b->begin || !b->end || b->n <= 0) return 0;
+    for (int64_t k = 0; k < b->n; k++)
+        if (b->end[k] - b->begin[k] > *batch_rows_max) *batch_rows_max = b->end[k] - b->begin[k];
+    return b->n > 1 ? 2 * *batch_rows_max : *batch_rows_max;
 }
 
 int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batches *batches,
@@ -895,6 +938,10 @@ int32_t bb_ledger_run(bb_ledger *l, const bb_ledger_transfers *in, const bb_batc
                       bb_ledger_results *scratch, bb_ledger_results *out)
 {
     post_run_t run = {.ledger = l, .transfers = in, .scratch = scratch, .results = out};
+    if (!l || !scratch || scratch->rows < scratch_rows_needed(batches, &run.batch_rows_max)) {
+        if (barrier) bb_barrier_abort(barrier);   /* the other groups must not wait for this one */
+        return BB_INVALID_ARGUMENT;
+    }
     bb_batch_work work = {.plan = post_plan, .step = post_step, .finish = post_finish,
                           .open = post_open, .context = &run, .cells = l ? l->n_cells : 0, .clocked = 1};
     return bb_run_batches(&work, batches, group, groups, barrier);

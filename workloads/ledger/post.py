@@ -493,6 +493,20 @@ def check_balances(accounts: pa.Table) -> None:
     )
 
 
+def scratch_columns(out: dict[str, np.ndarray], bounds: list[tuple[int, int]]) -> dict:
+    """The scratch table of a run of `bounds` (bb_ledger_run): room for the longest batch,
+    twice when there are several, not a row per transfer of the run."""
+    batch_rows_max = max((end - begin for begin, end in bounds), default=0)
+    rows = batch_rows_max * (2 if len(bounds) > 1 else 1)
+    return {k: np.empty(rows, v.dtype) for k, v in out.items() if k != "expired_in_batch"}
+
+
+def results_pointer(arrays: dict[str, np.ndarray]):
+    """A bb_ledger_results over result columns; its rows is what each column holds."""
+    fields = {k: _native.out_pointer(v) for k, v in arrays.items()}
+    return ffi.new("bb_ledger_results *", {**fields, "rows": len(arrays["status"])})
+
+
 def post_batches(
     ledger_c: CLedger, cols: dict[str, np.ndarray], cells: int, threads: int
 ) -> pa.Table:
@@ -511,12 +525,10 @@ def post_batches(
         "amount": np.empty(n, np.uint64),
         "expired_in_batch": np.full(n, NOT_EXPIRED, np.uint32),
     }
-    scratch = {k: np.empty_like(v) for k, v in out.items() if k != "expired_in_batch"}
-    results_c, scratch_c = (
-        ffi.new("bb_ledger_results *", {k: _native.out_pointer(v) for k, v in arrays.items()})
-        for arrays in (out, scratch)
-    )
     bounds = _sharded.batch_bounds(cols["batch"])
+    results_c = results_pointer(out)
+    scratch = scratch_columns(out, bounds)
+    scratch_c = results_pointer(scratch)
     _sharded.run(
         bounds,
         threads,
