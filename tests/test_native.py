@@ -171,11 +171,23 @@ def test_a_run_refuses_overlapping_batches():
     assert rc == lib.BB_INVALID_ARGUMENT
 
 
+def run_groups_at_once(run, arguments: list[tuple]) -> None:
+    """run(*a) for each a on its own Python thread at once (groups that meet at a barrier);
+    none may still wait after 30 s."""
+    import threading
+
+    threads = [threading.Thread(target=run, args=a) for a in arguments]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a thread hangs at the barrier"
+
+
 def test_a_run_refuses_a_scratch_shorter_than_its_batches_need():
     """Two batches take turns at the scratch, so it holds the longest batch twice. One row
     short, the group refuses before any posting and aborts the barrier (the other group
     returns instead of waiting); with room, the run posts every row."""
-    import threading
 
     import numpy as np
 
@@ -193,12 +205,7 @@ def test_a_run_refuses_a_scratch_shorter_than_its_batches_need():
             ledger.c, transfers, batches.c, group, 2, barrier.c, table, results
         )
 
-    threads = [threading.Thread(target=run, args=g) for g in ((0, scratch), (1, short[0]))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads), "a thread hangs at the barrier"
+    run_groups_at_once(run, [(0, scratch), (1, short[0])])
     assert codes == {0: lib.BB_ABORTED, 1: lib.BB_INVALID_ARGUMENT}
     assert (keep[1][1]["status"] == 0).all(), "nothing posted"
 
@@ -240,7 +247,6 @@ def test_a_barrier_serves_one_run():
 def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
     """Two groups of one sharded run: group 1 is given a bad batch table, so it fails at
     once; group 0, waiting for it at the barrier, must return BB_ABORTED, not wait forever."""
-    import threading
 
     import numpy as np
 
@@ -258,15 +264,7 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
             ledger.c, transfers, batches.c, group, 2, barrier.c, scratch_c, results_c
         )
 
-    threads = [
-        threading.Thread(target=run, args=(0, good)),
-        threading.Thread(target=run, args=(1, bad)),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads), "a thread hangs at the barrier"
+    run_groups_at_once(run, [(0, good), (1, bad)])
     assert codes == {0: lib.BB_ABORTED, 1: lib.BB_INVALID_ARGUMENT}
 
 
