@@ -290,3 +290,20 @@ def test_a_new_bank_without_balances_holds_zeros():
         == 0
     )
     assert checking.tolist() == savings.tolist() == [0] * 7
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 16])
+def test_the_parallel_read_back_equals_the_whole_read_and_refuses_rows_outside(threads):
+    n = 1_001
+    balances = [np.arange(n, dtype=np.int64) * k + 7 for k in (3, -5)]
+    out = ffi.new("bb_smallbank **")
+    assert lib.bb_smallbank_new(*map(_native.pointer, balances), n, 3, out) == lib.BB_OK
+    bank = ffi.gc(out[0], lib.bb_smallbank_free)
+    read = [np.full(n, -1, np.int64) for _ in range(2)]
+    task = ffi.new("bb_smallbank_read_task *", [bank, *map(_native.out_pointer, read)])
+    _native.parallel_ranges("bb_smallbank_read_rows", task, n, threads)  # ranges of 1001/t
+    assert all((r == b).all() for r, b in zip(read, balances, strict=True))
+    for begin, end in ((-1, 3), (5, 4), (n - 1, n + 1)):
+        assert lib.bb_smallbank_read_rows(task, begin, end) == lib.BB_INVALID_ARGUMENT
+    empty = ffi.new("bb_smallbank_read_task *", [bank, ffi.NULL, ffi.NULL])
+    assert lib.bb_smallbank_read_rows(empty, 0, 1) == lib.BB_INVALID_ARGUMENT

@@ -462,6 +462,11 @@ int32_t bb_smallbank_new(const int64_t *checking_fen, const int64_t *savings_fen
                          int64_t n_customers, uint32_t cells, bb_smallbank **out);
 void    bb_smallbank_free(bb_smallbank *bank);
 int32_t bb_smallbank_read(const bb_smallbank *bank, int64_t *checking_fen, int64_t *savings_fen);
+/* The pool's task: the balances of customers [begin, end) out to row order. */
+typedef struct bb_smallbank_read_task {
+    const bb_smallbank *bank; int64_t *checking_fen, *savings_fen;
+} bb_smallbank_read_task;
+int32_t bb_smallbank_read_rows(const void *args, int64_t begin, int64_t end);
 /* Plans and runs the batches in order (a transaction runs in its customers' cell, or -1
  * when they are in two cells or it is invalid); see bb_batches. */
 int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
@@ -636,10 +641,10 @@ typedef struct bb_smallbank_run_task {
     bb_smallbank *bank; const bb_smallbank_txns *txns; const bb_batches *batches;
     int32_t groups; bb_barrier *barrier; bb_smallbank_results *results;
     /* optional (NULL: not done): the customers' balances in row order, which the groups
-     * load into the bank before the first batch and read back out after the last, each
-     * group its share of the rows */
+     * load into the bank before the first batch, each group its share of the rows (they are
+     * read back after the run, bb_smallbank_read_rows: arrays written inside it would add to
+     * the run's peak memory while its plan is held) */
     const int64_t *checking_fen, *savings_fen;
-    int64_t *final_checking_fen, *final_savings_fen;
 } bb_smallbank_run_task;
 int32_t bb_smallbank_run_groups(const void *args, int64_t begin, int64_t end);
 

@@ -50,6 +50,8 @@ MIX = [15, 15, 15, 25, 15, 15]  # per deck of 100, in type order
 AMOUNT_FEN = {DEPOSIT_CHECKING: 130, SEND_PAYMENT: 500, TRANSACT_SAVINGS: 2020, WRITE_CHECK: 500}
 BATCH_SIZE = 65_536  # transactions per batch: the cells synchronise once per batch
 CELLS = 8
+# core instructions to read one customer's balances back out (two loads, two stores, the slot)
+INSTRUCTIONS_PER_CUSTOMER_READ = 10
 CROSS_CELL_PERCENT = 5
 
 CUSTOMERS = {"checking_fen": pa.int64(), "savings_fen": pa.int64()}
@@ -241,9 +243,10 @@ class SmallBank(Workload):
                 "balance_fen": _native.out_pointer(out["value_fen"]),
             },
         )
-        final = {k: np.empty(len(customers["checking_fen"]), np.int64) for k in CUSTOMERS}
+        # the groups load the balances; they are read back by a parallel call after the run:
+        # final arrays written inside it would add their 16 B a customer to the run's peak
+        # (the plan's arrays are still held then): RSS growth 1.41 → 1.51 × the data, scale 1
         balances = {k: _native.pointer(customers[k]) for k in CUSTOMERS}
-        balances.update({f"final_{k}": _native.out_pointer(final[k]) for k in CUSTOMERS})
         _sharded.run(
             batch_bounds(cols["batch"]),
             threads,
@@ -251,6 +254,14 @@ class SmallBank(Workload):
             {"bank": bank_c, "txns": txns, "results": results_c, **balances},
             "bb_smallbank",
         )
+        n_customers = len(customers["checking_fen"])
+        final = {k: np.empty(n_customers, np.int64) for k in CUSTOMERS}
+        read = ffi.new(
+            "bb_smallbank_read_task *",
+            {"bank": bank_c, **{k: _native.out_pointer(final[k]) for k in CUSTOMERS}},
+        )
+        threads = _native.threads_worth(n_customers, INSTRUCTIONS_PER_CUSTOMER_READ, threads)
+        _native.parallel_ranges("bb_smallbank_read_rows", read, n_customers, threads)
         return {
             "results": _tables.table(out, RESULTS),
             "customers": _tables.table(final, CUSTOMERS),
