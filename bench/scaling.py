@@ -175,6 +175,8 @@ def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, li
     one-thread plain batch benchmark: its strong curve (mode "batch": the work fixed) and
     its weak curve (mode "weak": scale × threads), each from that one-thread rate, in
     thread order. Both start at the one-thread benchmark, which is one point of each."""
+    from bench.summary import threads_used
+
     single: dict[tuple[str, str], dict] = {}
     for r in summary:
         if r["mode"] == "batch" and r["batch_size"] is None and r["threads"] == 1:
@@ -193,7 +195,7 @@ def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, li
                 or not r["units_per_s"]
             ):
                 continue
-            used = r.get("threads_used") or r["threads"]
+            used = threads_used(r) or r["threads"]
             efficiency = r["units_per_s"] / (used * rate_one)
             curves[key][curve].append(CurvePoint(r["threads"], r["units_per_s"], efficiency, used))
         if len(curves[key][WEAK]) == 1:
@@ -309,6 +311,8 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
         bound = probe_efficiency(probes, probe)
         if one_s < CALL_MIN_S:
             verdict = "not judged: a call under 1 ms"
+        elif two.threads_used is not None and two.threads_used < 2:
+            verdict = "not judged: ran on 1 thread: too small to split"
         elif two.efficiency >= EFFICIENCY_TARGET:
             verdict = "meets 80 %"
         elif bound is not None and two.efficiency >= bound - PROBE_POINTS:
@@ -317,9 +321,7 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
             verdict = "BELOW 80 %" + (
                 f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
             )
-        if two.threads_used is not None and two.threads_used < 2:
-            verdict += "; ran on 1 thread: too small to split"
-        elif two.efficiency < 0.5:
+        if two.efficiency < 0.5:
             verdict += "; SLOWER at 2 threads than at 1"
         rows.append(
             {

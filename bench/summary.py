@@ -20,13 +20,17 @@ def output_key(row: dict) -> tuple:
 
 def threads_used(row: dict) -> int | None:
     """The threads a benchmark ran on: what its sample recorded, else (an older store, an
-    import) the threads asked."""
-    return row.get("threads_used") or row.get("threads")
+    import, or a count no run can record: below 1 or above the threads asked) the threads
+    asked."""
+    used, asked = row.get("threads_used"), row.get("threads")
+    if used is None or asked is None or not 1 <= used <= asked:
+        return asked
+    return used
 
 
 def threads_note(row: dict) -> str:
     """Why a benchmark ran on fewer threads than asked, or nothing when it did not."""
-    used, asked = row.get("threads_used"), row.get("threads")
+    used, asked = threads_used(row), row.get("threads")
     if used is None or asked is None or used >= asked:
         return ""
     return f"ran on {used} of {asked} threads: too small to split further"
@@ -97,7 +101,7 @@ def efficiency(summary: list[dict]) -> list[tuple[str, int, float, int]]:
         (
             f"{r['workload']}[{r['engine']}]",
             r["threads"],
-            r["units_per_s"] / ((used := r.get("threads_used") or r["threads"]) * one),
+            r["units_per_s"] / ((used := threads_used(r) or r["threads"]) * one),
             used,
         )
         for r in summary

@@ -283,24 +283,31 @@ def throughput(machine: Machine, workload: str) -> Throughput | None:
     )
 
 
-def scaling_points(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
-    """(threads, units/s, parallel efficiency) of the C engine, efficiency = rate(t) /
-    (t × rate(1))."""
+def scaling_points(machine: Machine, workload: str) -> list[scaling.CurvePoint]:
+    """The C engine's strong-scaling points by thread count: rate, efficiency = rate(t) /
+    (u × rate(1)) (nan without a one-thread benchmark) and u, the threads each ran on."""
     rows = machine.batch_rows(workload)
     measured = {t: e for _, t, e, _ in summary.efficiency(rows)}
     if any(r["threads"] == 1 for r in rows):
         measured[1] = 1.0
-    return [(r["threads"], r["units_per_s"], measured.get(r["threads"], math.nan)) for r in rows]
+    return [
+        scaling.CurvePoint(
+            r["threads"],
+            r["units_per_s"],
+            measured.get(r["threads"], math.nan),
+            summary.threads_used(r),
+        )
+        for r in rows
+    ]
 
 
-def weak_scaling_points(machine: Machine, workload: str) -> list[tuple[int, float, float]]:
-    """(threads, units/s, weak efficiency) of the C engine's weak-scaling curve (the run's
-    scale per thread, ``--scaling weak|both``), from its one-thread rate: efficiency = rate(t)
-    / (t × rate(1)); empty when the run measured no weak curve (or under Valgrind)."""
+def weak_scaling_points(machine: Machine, workload: str) -> list[scaling.CurvePoint]:
+    """The C engine's weak-scaling points (the run's scale per thread, ``--scaling
+    weak|both``), efficiency from its one-thread rate: rate(t) / (u × rate(1)); empty when
+    the run measured no weak curve (or under Valgrind)."""
     if machine.timed_under_valgrind:
         return []
-    curve = scaling.efficiency_curves(machine.summary).get((workload, "c"), {})
-    return [(p.threads, p.units_per_s, p.efficiency) for p in curve.get(scaling.WEAK, [])]
+    return scaling.efficiency_curves(machine.summary).get((workload, "c"), {}).get(scaling.WEAK, [])
 
 
 def probe_fraction(machine: Machine, workload: str) -> float | None:

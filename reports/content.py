@@ -257,6 +257,18 @@ def latency(report: analysis.Report) -> list:
     return blocks
 
 
+def _scaling_point(p) -> str:
+    """One point of the scaling table: its rate and efficiency, and the threads it ran on
+    when the work was too small to split over all it asked for."""
+    ran_on = (
+        f" (ran on {p.threads_used}: too small to split further)"
+        if p.threads_used is not None and p.threads_used < p.threads
+        else ""
+    )
+    measured = f"{rate(p.units_per_s)}/s ({p.efficiency * 100:.0f} %)"
+    return f"{plural(p.threads, 'thread')}{ran_on}: {measured}"
+
+
 def scaling(report: analysis.Report) -> list:
     """Strong scaling (the work fixed) and, where a run measured it, weak scaling (the work
     per thread fixed: ``bankbench run --scaling weak|both``), side by side per workload."""
@@ -268,25 +280,18 @@ def scaling(report: analysis.Report) -> list:
             points = analysis.scaling_points(m, w)
             weak = analysis.weak_scaling_points(m, w)
             words = analysis.workload_words(w)
-            if len(points) > 1:
-                curves.setdefault(words, []).append(
-                    (m.name, [p[0] for p in points], [p[2] for p in points])
-                )
-            if len(weak) > 1:
-                weak_curves.setdefault(words, []).append(
-                    (m.name, [p[0] for p in weak], [p[2] for p in weak])
-                )
+            for points_of, shown in ((points, curves), (weak, weak_curves)):
+                if len(points_of) > 1:
+                    shown.setdefault(words, []).append(
+                        (m.name, [p.threads for p in points_of], [p.efficiency for p in points_of])
+                    )
             if points or weak:
                 rows.append(
                     [
                         words,
                         m.name,
                         *(
-                            "; ".join(
-                                f"{plural(t, 'thread')}: {rate(r)}/s ({e * 100:.0f} %)"
-                                for t, r, e in curve
-                            )
-                            or "not measured"
+                            "; ".join(_scaling_point(p) for p in curve) or "not measured"
                             for curve in (points, weak)
                         ),
                     ]
@@ -301,7 +306,9 @@ def scaling(report: analysis.Report) -> list:
                 "(solid): the same work on more threads, 100 % means twice the threads did it "
                 "in half the time. Weak (dotted, open markers): each thread gets the run's "
                 "scale of work, 100 % means twice the threads did twice the work in the same "
-                "time — how a server holds up as a bank grows.",
+                "time — how a server holds up as a bank grows. A point whose work was too small "
+                "to split over every thread asked for is judged over the threads it ran on "
+                "(the table names them).",
             )
         )
     blocks.append(

@@ -296,7 +296,8 @@ def test_capacity_is_the_best_rate_within_the_slo(store):
     assert cap["batch_size"] == 256 and cap["p99_us"] == 800  # 4096 breaks the SLO
     assert summary.capacity(base.summary, slo_ms=0.001) is None
     scaling = analysis.scaling_points(base, "loan.decide")
-    assert [t for t, _, _ in scaling] == [1, 2] and scaling[1][2] == pytest.approx(1.0, rel=0.05)
+    assert [p.threads for p in scaling] == [1, 2]
+    assert scaling[1].efficiency == pytest.approx(1.0, rel=0.05)
     assert analysis.probe_fraction(base, "ledger.post") == pytest.approx(
         10_000_000 / 0.05 / 1.5e10, rel=0.05
     )

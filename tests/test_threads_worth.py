@@ -24,10 +24,19 @@ C_WORKLOADS = [n for n in registry.names() if "c" in registry.get(n).engines]
         (PART // 100 * 5, 100, 4, 4),  # worth more than asked: as asked
         (10**9, 1_000, 1, 1),
         (10**9, 1_000, 16, 16),
+        (3, 10**8, 16, 3),  # a unit is never split: no more threads than units
     ],
 )
 def test_threads_worth_splits_only_into_parts_of_the_least_work(units, per_unit, asked, expected):
     assert _native.threads_worth(units, per_unit, asked) == expected
+
+
+def test_threads_worth_gives_no_more_threads_than_the_call_has_parts():
+    with _native.threads_counted() as counted:
+        assert _native.threads_worth(10**9, 1_000, 16, parts_max=8) == 8  # 8 cells
+        assert _native.threads_worth(10**9, 1_000, 4, parts_max=8) == 4
+        assert _native.threads_worth(1, 1, 16, parts_max=8) == 1
+    assert counted == [8, 4, 1]
 
 
 def test_threads_counted_sees_each_call_inside_its_block_only():
@@ -58,6 +67,33 @@ def test_every_c_workload_gives_one_answer_at_1_2_4_and_16_threads(name):
     with _native.threads_counted() as counted:
         workload.run(inputs, "c", 16)
     assert max(counted) < 16
+
+
+@pytest.mark.parametrize("name", C_WORKLOADS)
+def test_the_threads_counted_are_the_threads_each_parallel_call_ran_on(name, monkeypatch):
+    """At 16 threads on work worth splitting, what threads_worth counted (what the run
+    records as threads_used) equals, call by call, the parts the pool ran: a call over 8
+    cells or 4 rule families runs on 8 or 4 threads and must not be counted as 16."""
+    ran_on: list[int] = []
+
+    def spy(name: str, parts):
+        real = getattr(_native, name)
+
+        def call(*args):
+            ran_on.append(parts(*args[2:]))
+            return real(*args)
+
+        monkeypatch.setattr(_native, name, call)
+
+    spy("parallel_ranges", lambda n, threads: max(1, min(n, threads)))
+    spy("parallel_chunks", lambda n, chunk, threads: max(1, min(-(-n // chunk), threads)))
+    spy("parallel_groups", lambda groups: groups)
+    workload = registry.get(name)
+    inputs = workload.generate(0.1, 42)
+    with _native.threads_counted() as counted:
+        workload.run(inputs, "c", 16)
+    assert counted == ran_on
+    assert max(counted) > 1, "the call is split at this scale"
 
 
 def _sample(threads: int, seconds: float, used: int | None) -> dict:
@@ -108,6 +144,35 @@ def test_a_store_without_threads_used_reads_as_the_threads_asked():
     summarized = summary.summarize(old)
     assert {r["threads"]: r["threads_used"] for r in summarized} == {1: 1, 4: 4}
     assert [(t, used) for _, t, _, used in summary.efficiency(summarized)] == [(4, 4)]
+
+
+@pytest.mark.parametrize("stored", [-2, 0, 17])
+def test_a_stored_threads_used_no_run_can_record_reads_as_the_threads_asked(stored, capsys):
+    """A store is the users' input: a count below 1 or above the threads asked (an edited or
+    damaged file) is not shown as "ran on -2 of 16" nor divided by."""
+    rows = [_sample(1, 1.0, 1), _sample(16, 0.5, stored)]
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    assert {r["threads"]: r["threads_used"] for r in summarized} == {1: 1, 16: 16}
+    assert [(t, e, u) for _, t, e, u in summary.efficiency(summarized)] == [
+        (16, pytest.approx(1 / 0.5 / 16), 16)
+    ]
+    summary.print_table(summarized)
+    assert "too small to split" not in capsys.readouterr().out
+    raw = _sample(16, 0.5, stored)
+    assert summary.threads_used(raw) == 16 and summary.threads_note(raw) == ""
+    curve = scaling.efficiency_curves(summarized)[("loan.score", "c")]["strong"]
+    assert [(p.threads, p.threads_used) for p in curve] == [(1, 1), (16, 16)]
+
+
+def test_two_threads_that_ran_on_one_are_not_judged_against_the_target():
+    rows = [_sample(1, 1.0, 1), _sample(2, 1.0, 1), _sample(4, 0.3, 4)]
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    [row] = scaling.two_thread_evidence(summarized, probes={})
+    assert row["verdict"] == "not judged: ran on 1 thread: too small to split"
+    rows[1] = _sample(2, 0.55, 2)  # really on 2 threads: judged
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    [row] = scaling.two_thread_evidence(summarized, probes={})
+    assert row["verdict"] == "meets 80 %"
 
 
 def test_the_benchmarks_extra_info_reaches_the_sample():

@@ -187,10 +187,10 @@ def test_the_reports_scaling_section_shows_strong_and_weak_side_by_side(tmp_path
     machines = analysis.load(["x86-base", "arm-cand"], [store.location])
     report = analysis.analyse(machines, set(), None)
     weak = analysis.weak_scaling_points(report.machines[0], "loan.decide")
-    assert [(t, round(e, 2)) for t, _, e in weak] == [(1, 1.0), (2, 0.8)]
+    assert [(p.threads, round(p.efficiency, 2)) for p in weak] == [(1, 1.0), (2, 0.8)]
     assert analysis.weak_scaling_points(report.machines[1], "loan.decide") == []
     # the weak benchmark stays off the strong curve
-    assert [t for t, *_ in analysis.scaling_points(report.machines[0], "loan.decide")] == [1, 2]
+    assert [p.threads for p in analysis.scaling_points(report.machines[0], "loan.decide")] == [1, 2]
     blocks = content.scaling(report)
     table = next(b for b in blocks if isinstance(b, Table))
     assert table.header[2:] == [
@@ -203,6 +203,52 @@ def test_the_reports_scaling_section_shows_strong_and_weak_side_by_side(tmp_path
     assert rows[(decisions, "arm-cand")][3] == "not measured"
     assert any(isinstance(b, Figure) for b in blocks)
     assert not any(isinstance(b, Paragraph) and "No run measured weak" in b.text for b in blocks)
+
+
+def test_the_reports_scaling_table_names_a_point_that_ran_on_fewer_threads(tmp_path):
+    import test_report  # tests/test_report.py: its synthetic runs
+
+    from reports import analysis, content
+    from reports.document import Table
+
+    store = Store(str(tmp_path / "store"))
+    base = test_report.make_run(store, "20261128T000000-aaaaaaaa", "x86-base")
+    test_report.make_run(store, "20261128T000001-bbbbbbbb", "arm-cand", speed=1.5)
+    # asked for 16 threads, the work was worth 2: 0.05 s a call against one thread's 0.1 s
+    name = "loan.decide[c-16t-1.0]"
+    store.write_samples(
+        base,
+        name,
+        [
+            {
+                "run_id": base["run_id"],
+                "benchmark": name,
+                "workload": "loan.decide",
+                "engine": "c",
+                "threads": 16,
+                "threads_used": 2,
+                "scale": 1.0,
+                "seed": 42,
+                "units": 100_000,
+                "round": i,
+                "seconds": 0.05,
+                "digest": "d",
+            }
+            for i in range(9)
+        ],
+    )
+    report = analysis.analyse(
+        analysis.load(["x86-base", "arm-cand"], [store.location]), set(), None
+    )
+    sixteen = analysis.scaling_points(report.machines[0], "loan.decide")[-1]
+    assert (sixteen.threads, sixteen.threads_used) == (16, 2)
+    assert sixteen.efficiency == pytest.approx(1.0, rel=0.05)  # over 2 threads, not 16
+    table = next(b for b in content.scaling(report) if isinstance(b, Table))
+    strong = {(r[0], r[1]): r[2] for r in table.rows}[
+        (analysis.workload_words("loan.decide"), "x86-base")
+    ]
+    assert "16 threads (ran on 2: too small to split further): 2.00 M/s (100 %)" in strong
+    assert strong.count("ran on") == 1
 
 
 def test_show_prints_the_2_thread_evidence_with_the_probes_of_the_same_run(weak_run):

@@ -118,14 +118,20 @@ PART_INSTRUCTIONS_MIN = 4_000_000
 _THREADS_USED: list[list[int]] = []  # per open threads_counted(): the threads of each call
 
 
-def threads_worth(units: int, instructions_per_unit: int, threads_asked: int) -> int:
+def threads_worth(
+    units: int, instructions_per_unit: int, threads_asked: int, parts_max: int | None = None
+) -> int:
     """The threads a parallel call of `units` units of `instructions_per_unit` each is
-    worth: at most `threads_asked`, at least 1, and no more than parts of at least
-    PART_INSTRUCTIONS_MIN instructions each. The one rule every C workload's parallel call
+    worth: at most `threads_asked`, at least 1, no more than parts of at least
+    PART_INSTRUCTIONS_MIN instructions each, and no more than the parts the call can split
+    into (`parts_max`: its cells, chunks or groups; by default its units), so what it
+    records is the threads the call runs on. The one rule every C workload's parallel call
     goes through (it only decides how many threads share a call, never what they compute);
     what it gives is counted by threads_counted."""
     assert threads_asked >= 1 and units >= 0 and instructions_per_unit >= 0
-    parts = units * instructions_per_unit // PART_INSTRUCTIONS_MIN
+    parts = min(units * instructions_per_unit // PART_INSTRUCTIONS_MIN, units)
+    if parts_max is not None:
+        parts = min(parts, parts_max)
     threads = max(1, min(threads_asked, parts))
     for counted in _THREADS_USED:
         counted.append(threads)

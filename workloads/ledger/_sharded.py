@@ -94,14 +94,14 @@ def run(
     core: str,
     timestamps: np.ndarray | None = None,
 ) -> None:
-    """The core's {core}_run on min(threads, cells) groups at once (threads: what the rows
-    are worth, _native.threads_worth; the cells, not the groups, decide the answer), one
-    parallel call of the pool (its task {core}_run_groups, whose {core}_run_task gets
-    `fields` and the run's batches, groups and barrier). The failing group's status is
-    raised (the others only report that they were aborted)."""
+    """The core's {core}_run on at most `threads` groups at once, no more than the cells
+    (what the rows are worth, _native.threads_worth; the cells, not the groups, decide the
+    answer), one parallel call of the pool (its task {core}_run_groups, whose
+    {core}_run_task gets `fields` and the run's batches, groups and barrier). The failing
+    group's status is raised (the others only report that they were aborted)."""
     batches = Batches(bounds, cells, timestamps)
     rows = bounds[-1][1] if bounds else 0
-    groups = min(_native.threads_worth(rows, INSTRUCTIONS_PER_ROW[core], threads), cells)
+    groups = _native.threads_worth(rows, INSTRUCTIONS_PER_ROW[core], threads, parts_max=cells)
     barrier = Barrier(groups, cells)
     task = ffi.new(
         f"{core}_run_task *",

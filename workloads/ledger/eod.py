@@ -367,7 +367,9 @@ class Eod(Workload):
             "bb_eod_run_task *", {"eod": eod, "days": days, "cells": cells, "report": report_c}
         )
         loan_days = len(loans["loan_id"]) * days
-        threads = _native.threads_worth(loan_days, INSTRUCTIONS_PER_LOAN_DAY, threads)
+        threads = _native.threads_worth(
+            loan_days, INSTRUCTIONS_PER_LOAN_DAY, threads, parts_max=cells
+        )
         try:  # cells differ in loans: claimed one at a time
             _native.parallel_chunks("bb_eod_run_cells", task, cells, 1, threads)
         except NativeError as error:

@@ -366,6 +366,9 @@ class FraudState:
 INSTRUCTIONS_PER_EVENT = 1_306
 
 
+FAMILIES = 4  # user, device, counterparty, ip: family_groups splits them over at most 4 threads
+
+
 def family_groups(threads: int) -> list[list[int]]:
     """The rule families each thread runs, one after another. A family's state is built,
     streamed over every event and freed before the next: one family's tables at a time stay
@@ -395,8 +398,9 @@ def evaluate_c(
     lists_c, _keep = c_lists(lists)
     events = c_events(cols)
     n = len(cols["event_id"])
+    # at most one thread a rule family (FAMILIES), then every thread the events are worth
+    groups = family_groups(_native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads, FAMILIES))
     threads = _native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads)
-    groups = family_groups(threads)
     matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
     status = [np.empty(n, dtype=np.uint8) for _ in groups]
     status_c = [_native.out_pointer(s) for s in status]
@@ -410,7 +414,7 @@ def evaluate_c(
         {"rules": rules_c, "lists": lists_c, "events": events, "n_events": n, **keep},
     )
     # the groups are uneven (the user family is the heaviest): claimed one at a time
-    _native.parallel_chunks("bb_fraud_evaluate_groups", evaluate, len(groups), 1, threads)
+    _native.parallel_chunks("bb_fraud_evaluate_groups", evaluate, len(groups), 1, len(groups))
     all_matched = matched[0]
     for more in matched[1:]:
         all_matched |= more
