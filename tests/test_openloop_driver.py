@@ -6,6 +6,7 @@ under or far over what any host serves."""
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from bench.openloop import driver, histogram, schedule
@@ -245,3 +246,38 @@ def test_a_queue_that_drains_is_not_saturation_but_one_that_grows_is():
     assert driver._result("x", 1, 1e6, arrivals, grown, 10.0).saturated
     behind = served_with(latencies, [100], last_ns=2_000_000)  # achieved half the rate
     assert driver._result("x", 1, 1e6, arrivals, behind, 10.0).saturated
+
+
+def test_each_configurations_outputs_are_proved_in_full_and_a_different_answer_again(
+    monkeypatch,
+):
+    """A sweep's points share one answer (it never depends on when requests arrived): the
+    workload's check runs in full on the first point of a configuration, a point with the
+    same bytes is known by its digest, and a point whose answer differs is checked in full
+    again (here it is wrong, and the check refuses it)."""
+    post = registry.get("ledger.post")
+    real_check, checked = post.check, []
+    monkeypatch.setattr(post, "check", lambda i, o: (checked.append(1), real_check(i, o)))
+    monkeypatch.setattr(driver, "_CHECKED", {})
+    point = dict(requests=2_000, threads=2, seed=7, scale=0.01)
+    for offered_per_s in (50_000, 100_000, 200_000):
+        driver.run_point("ledger.post", offered_per_s=offered_per_s, **point)
+    assert len(checked) == 1
+    driver.run_point("ledger.post", offered_per_s=50_000, **{**point, "threads": 1})
+    assert len(checked) == 2  # another configuration: proved on its own
+
+    real_outputs = driver._PostService.outputs
+
+    def one_wrong_amount(service):
+        outputs = real_outputs(service)
+        results = outputs["results"]
+        amount = results.column("amount").to_numpy().copy()
+        amount[np.flatnonzero(amount)[0]] += 1
+        i = results.schema.get_field_index("amount")
+        outputs["results"] = results.set_column(i, results.field(i), pa.array(amount))
+        return outputs
+
+    monkeypatch.setattr(driver._PostService, "outputs", one_wrong_amount)
+    with pytest.raises(AssertionError):
+        driver.run_point("ledger.post", offered_per_s=50_000, **point)
+    assert len(checked) == 3

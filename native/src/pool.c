@@ -125,10 +125,18 @@ bool bb_yields_before_sleep(int64_t *until_ns)
     return true;
 }
 
+/* Read once: glibc's sysconf reads /sys/devices/system/cpu/online on every call (~8 µs on a
+ * VM), and every barrier asks (the open loop makes one per request: 210,000 a sweep pass). */
 uint32_t bb_cpus_online(void)
 {
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    return online > 0 ? (uint32_t)online : 1;
+    static _Atomic uint32_t cached;   /* 0: not read yet; racing readers store the same value */
+    uint32_t cpus = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (cpus == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        cpus = online > 0 ? (uint32_t)online : 1;
+        atomic_store_explicit(&cached, cpus, memory_order_relaxed);
+    }
+    return cpus;
 }
 
 /* Until *word moves on from value: spin, yield, then sleep. The sleeper's count and the mover's
