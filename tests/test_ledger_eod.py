@@ -248,3 +248,68 @@ def test_a_loan_naming_a_missing_account_is_refused_with_its_row():
     inputs["loans"] = loans.set_column(column, "deposit_account_id", pa.array(ids, pa.uint64()))
     with pytest.raises(InputError, match=r"loans\.deposit_account_id row 3: no such account"):
         w.run(inputs, "c", 1)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_the_loans_schedules_split_over_any_threads_give_the_references_answer(
+    threads, monkeypatch
+):
+    """bb_eod_new computes the loans' schedules over the pool's threads (and the cells' days
+    run over them): forced to split at this small scale, every table equals the reference's,
+    16 threads for 8 cells included."""
+    from workloads import _native
+
+    monkeypatch.setattr(_native, "threads_worth", lambda units, per, asked, parts_max=None: asked)
+    inputs = W.generate(scale=0.002, seed=8)
+    expected = W.run(inputs, engine="python")
+    got = W.run(inputs, engine="c", threads=threads)
+    for table in expected:
+        assert got[table].equals(expected[table]), (table, threads)
+
+
+def _eod_new(inputs, threads, change=None):
+    """bb_eod_new's status on the inputs' loans, one of its columns changed at one row."""
+    from native import ffi, lib
+    from workloads import _native, _tables
+    from workloads.ledger import post
+
+    cells, start, days = W._config(inputs)
+    ledger = post.CLedger(_tables.columns(inputs["accounts"], post.ACCOUNTS), cells)
+    loans = {k: v.copy() for k, v in _tables.columns(inputs["loans"], eod.LOANS).items()}
+    if change:
+        column, row, value = change
+        loans[column][row] = value
+    gl = _tables.columns(inputs["gl"], eod.GL)
+    loans_c = ffi.new("bb_eod_loans *", {k: _native.pointer(loans[k]) for k in eod.LOANS})
+    gl_c = ffi.new("bb_eod_gl *", {k: _native.pointer(gl[k]) for k in eod.GL if k != "cell"})
+    out = ffi.new("bb_eod **")
+    n = len(loans["loan_id"])
+    status = lib.bb_eod_new(ledger.c, loans_c, n, gl_c, cells, start, days, threads, out)
+    if status == lib.BB_OK:
+        lib.bb_eod_free(out[0])
+    return status
+
+
+def test_a_bad_loan_in_any_threads_range_is_refused_by_the_core(small):
+    """The core's own checks (the workload refuses these before it, in Python), in each of
+    bb_eod_new's steps, wherever the loan falls among the threads' ranges."""
+    from native import lib
+
+    cells, start, days = W._config(small)
+    n = small["loans"].num_rows
+    bad = [
+        ("first_due_day", start),  # not after the first day: counting
+        ("first_due_day", 2_932_897),  # past 9999-12-31: counting
+        ("n_periods", 0),  # counting
+        ("principal_fen", 0),  # the schedule itself
+    ]
+    for threads in (1, 2, 3, 16):
+        assert _eod_new(small, threads) == lib.BB_OK
+        for column, value in bad:
+            for row in (0, n // 2 + 1, n - 1):
+                assert _eod_new(small, threads, (column, row, value)) == lib.BB_INVALID_ARGUMENT, (
+                    column,
+                    row,
+                    threads,
+                )
+    assert _eod_new(small, 0) == lib.BB_INVALID_ARGUMENT

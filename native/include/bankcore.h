@@ -516,10 +516,11 @@ typedef struct bb_eod_loan_state {
 
 /* Loans must have valid schedules (checked: BB_INVALID_ARGUMENT otherwise); their loan
  * accounts must be funded with the principal and every account must be in the loan's cell.
- * days: the most bb_eod_run will run (it keeps the installments due by then, and one more). */
+ * days: the most bb_eod_run will run (it keeps the installments due by then, and one more).
+ * threads: the pool threads that share the loans' schedules (the same state for any). */
 int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *loans, int64_t n_loans,
                    const bb_eod_gl *gl, uint32_t cells, int32_t start_day, int32_t days,
-                   bb_eod **out);
+                   int32_t threads, bb_eod **out);
 void    bb_eod_free(bb_eod *eod);
 /* Runs days [0, days) for the cells first, first+step, ... (each cell is independent);
  * days <= the days given to bb_eod_new. */

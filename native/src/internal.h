@@ -90,6 +90,16 @@ int32_t bb_annuity_payment_cached(bb_factor_cache *cache, int64_t principal_fen,
                                   uint32_t annual_rate_ppm, uint16_t n_periods,
                                   int64_t *payment_fen);
 
+/* A last day as bb_due_by compares with it (its civil date read once for many loans). */
+typedef struct {
+    int64_t day, year, month, day_of_month, month_end;
+} bb_due_limit;
+void bb_due_limit_of(int64_t last_day, bb_due_limit *out);
+/* How many of a loan's n_periods installments fall due on or before the last day (the due
+ * days bb_schedule_one gives), without the amounts; -1 for a first due day or a number of
+ * periods bb_schedule_one refuses. */
+int32_t bb_due_by(uint16_t n_periods, int32_t first_due_day, const bb_due_limit *last);
+
 /* One loan's schedule into caller-sized arrays (n_periods entries each, may be NULL
  * for a column not wanted). Returns a BB_ROW_* status (0 = fine). */
 uint8_t bb_schedule_one(bb_factor_cache *cache, int64_t principal_fen, uint32_t annual_rate_ppm, uint16_t n_periods,

@@ -156,6 +156,29 @@ uint8_t bb_schedule_one(bb_factor_cache *cache, int64_t principal_fen, uint32_t 
     return 0;
 }
 
+void bb_due_limit_of(int64_t last_day, bb_due_limit *out)
+{
+    out->day = last_day;
+    civil_from_days(last_day, &out->year, &out->month, &out->day_of_month);
+    out->month_end = days_in_month(out->year, out->month);
+}
+
+int32_t bb_due_by(uint16_t n_periods, int32_t first_due_day, const bb_due_limit *last)
+{
+    int64_t year, month, day;
+    if (n_periods < 1 || n_periods > BB_PERIODS_MAX || first_due_day < DAY_MIN
+        || first_due_day > DAY_MAX)
+        return -1;
+    civil_from_days(first_due_day, &year, &month, &day);
+    if (year * 12 + (month - 1) + (n_periods - 1) > 9999 * 12 + 11) return -1;
+    if (last->day < first_due_day) return 0;
+    /* installment k falls in the k-th month after the first (add_months): those before
+     * the last day's month are due by it, the one in its month when its (clamped) day is */
+    int64_t months = (last->year * 12 + last->month) - (year * 12 + month);
+    int64_t due = months + ((day < last->month_end ? day : last->month_end) <= last->day_of_month);
+    return (int32_t)(due < n_periods ? due : n_periods);
+}
+
 int32_t bb_schedule_offsets(const uint16_t *n_periods, int64_t n, int64_t *offsets)
 {
     int64_t total = 0;

@@ -345,9 +345,14 @@ class Eod(Workload):
         }
         loans_c = ffi.new("bb_eod_loans *", {k: _native.pointer(loans[k]) for k in LOANS})
         gl_c = ffi.new("bb_eod_gl *", {k: _native.pointer(gl[k]) for k in GL if k != "cell"})
+        n = len(loans["loan_id"])
+        # the loans' schedules (bb_eod_new) and the cells' days share the threads
+        threads = _native.threads_worth(
+            n * days, INSTRUCTIONS_PER_LOAN_DAY, threads, parts_max=min(cells, max(n, 1))
+        )
         out = ffi.new("bb_eod **")
         _native.check_status(
-            lib.bb_eod_new(ledger.c, loans_c, len(loans["loan_id"]), gl_c, cells, start, days, out),
+            lib.bb_eod_new(ledger.c, loans_c, n, gl_c, cells, start, days, threads, out),
             "bb_eod_new",
         )
         eod = ffi.gc(out[0], lib.bb_eod_free)
@@ -365,10 +370,6 @@ class Eod(Workload):
         )
         task = ffi.new(
             "bb_eod_run_task *", {"eod": eod, "days": days, "cells": cells, "report": report_c}
-        )
-        loan_days = len(loans["loan_id"]) * days
-        threads = _native.threads_worth(
-            loan_days, INSTRUCTIONS_PER_LOAN_DAY, threads, parts_max=cells
         )
         try:  # cells differ in loans: claimed one at a time
             _native.parallel_chunks("bb_eod_run_cells", task, cells, 1, threads)
@@ -389,7 +390,6 @@ class Eod(Workload):
                 for k in ("overdue_principal_fen", "collected_fen", "penalty_fen", "accrued_fen")
             },
         }
-        n = len(loans["loan_id"])
         state = _tables.output_columns(LOAN_STATE, n, given={"loan_id": None}, zeroed=True)
         state_c = ffi.new(
             "bb_eod_loan_state *",
