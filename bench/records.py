@@ -23,9 +23,10 @@ Schema history:
         peak_per_s (the sweep's closed-loop peak), slo_ns, repeat, driver_overhead_ns,
         fastest_service_ns, idle_lateness_ns_p99, schedule_digest. Older stores read them
         as null: they have no open-loop samples.
-    5 — samples: threads_used, the most threads a benchmark's parallel C calls ran on
-        (workloads/_native.py: threads_worth gives fewer than asked to work too small to
-        split); null in older stores and imports: read as the threads asked.
+    5 — samples: threads_used, the threads a benchmark's parallel C calls ran on, weighted
+        by their work (workloads/_native.py: threads_worth gives fewer than asked to work
+        too small to split, or split into fewer cells); null in older stores and imports:
+        read as the threads asked.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from bench.summary import SPLITS_NO_FURTHER, threads_used
+
 Z_95 = 1.959964
 
 
@@ -175,8 +177,6 @@ def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, li
     one-thread plain batch benchmark: its strong curve (mode "batch": the work fixed) and
     its weak curve (mode "weak": scale × threads), each from that one-thread rate, in
     thread order. Both start at the one-thread benchmark, which is one point of each."""
-    from bench.summary import threads_used
-
     single: dict[tuple[str, str], dict] = {}
     for r in summary:
         if r["mode"] == "batch" and r["batch_size"] is None and r["threads"] == 1:
@@ -193,6 +193,7 @@ def efficiency_curves(summary: list[dict]) -> dict[tuple[str, str], dict[str, li
                 or (r["workload"], r["engine"]) != key
                 or r["batch_size"] is not None
                 or not r["units_per_s"]
+                or (r["threads"] or 0) < 1  # a store's damaged row: no thread count to judge
             ):
                 continue
             used = threads_used(r) or r["threads"]
@@ -236,8 +237,7 @@ def render_curves(curves: dict[tuple[str, str], dict[str, list[CurvePoint]]]) ->
                 )
             notes = sorted(
                 {
-                    f"{kind}: ran on {p.threads_used} of {threads} threads: too small to split "
-                    "further"
+                    f"{kind}: ran on {p.threads_used} of {threads} threads: {SPLITS_NO_FURTHER}"
                     for kind, p in points.items()
                     if p.threads_used is not None and p.threads_used < threads
                 }
@@ -301,6 +301,7 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
         two = next((p for p in curve[STRONG] if p.threads == 2), None)
         if engine != "c" or two is None:
             continue
+        one_rate = next(p.units_per_s for p in curve[STRONG] if p.threads == 1)
         one_s = next(
             r["median_s"]
             for r in summary
@@ -312,7 +313,7 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
         if one_s < CALL_MIN_S:
             verdict = "not judged: a call under 1 ms"
         elif two.threads_used is not None and two.threads_used < 2:
-            verdict = "not judged: ran on 1 thread: too small to split"
+            verdict = f"not judged: ran on 1 thread: {SPLITS_NO_FURTHER}"
         elif two.efficiency >= EFFICIENCY_TARGET:
             verdict = "meets 80 %"
         elif bound is not None and two.efficiency >= bound - PROBE_POINTS:
@@ -321,7 +322,7 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
             verdict = "BELOW 80 %" + (
                 f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
             )
-        if two.efficiency < 0.5:
+        if two.units_per_s < one_rate:
             verdict += "; SLOWER at 2 threads than at 1"
         rows.append(
             {

@@ -241,7 +241,10 @@ class Store:
                 self._bad_file(table)
                 continue
             self._check_stored(kind, path, table)
-            tables.append((path, store_files.conform(table, schema)))
+            try:
+                tables.append((path, store_files.conform(table, schema)))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:  # e.g. 2**40 in int32
+                self._bad_file(Unreadable(path, f"a value does not fit its column: {error}"))
         return tables
 
     def runs(self) -> pa.Table:

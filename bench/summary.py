@@ -28,12 +28,17 @@ def threads_used(row: dict) -> int | None:
     return used
 
 
+# why a benchmark ran on fewer threads than asked: too little work for more parts, or fewer
+# parts to split into (ledger.post's 8 cells, loan.fraud's 4 rule families)
+SPLITS_NO_FURTHER = "the work splits no further"
+
+
 def threads_note(row: dict) -> str:
     """Why a benchmark ran on fewer threads than asked, or nothing when it did not."""
     used, asked = threads_used(row), row.get("threads")
     if used is None or asked is None or used >= asked:
         return ""
-    return f"ran on {used} of {asked} threads: too small to split further"
+    return f"ran on {used} of {asked} threads: {SPLITS_NO_FURTHER}"
 
 
 def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from bench import compare
+from bench import compare, summary
 from bench.text import plural
 from reports import analysis, charts, cost_section, fleet, open_loop, verdict, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
@@ -259,13 +259,14 @@ def latency(report: analysis.Report) -> list:
 
 def _scaling_point(p) -> str:
     """One point of the scaling table: its rate and efficiency, and the threads it ran on
-    when the work was too small to split over all it asked for."""
+    when its work split into fewer parts than it asked for."""
     ran_on = (
-        f" (ran on {p.threads_used}: too small to split further)"
+        f" (ran on {p.threads_used}: {summary.SPLITS_NO_FURTHER})"
         if p.threads_used is not None and p.threads_used < p.threads
         else ""
     )
-    measured = f"{rate(p.units_per_s)}/s ({p.efficiency * 100:.0f} %)"
+    efficiency = "no 1-thread run" if math.isnan(p.efficiency) else f"{p.efficiency * 100:.0f} %"
+    measured = f"{rate(p.units_per_s)}/s ({efficiency})"
     return f"{plural(p.threads, 'thread')}{ran_on}: {measured}"
 
 

@@ -76,6 +76,17 @@ def wrong_schema(store):
     return victim, "unreadable"
 
 
+def value_out_of_range(store):
+    """A column of a wider type than the store's holding a value its type cannot: threads_used
+    (int32) written as int64 2**40 by hand."""
+    victim = _samples_of(store, "cand")[1]
+    table = pq.read_table(victim)
+    index = table.schema.get_field_index("threads_used")
+    wide = pa.array([2**40] * table.num_rows, pa.int64())
+    pq.write_table(table.set_column(index, "threads_used", wide), victim)
+    return victim, "values unreadable"  # found when its run's samples are read, not before
+
+
 def bad_folder_value(store):
     """threads=abc: a folder named like a column, with a value that is not one."""
     victim = _samples_of(store, "cand")[0]
@@ -112,6 +123,7 @@ DAMAGE = [
     random_bytes,
     zero_bytes_run,
     wrong_schema,
+    value_out_of_range,
     bad_folder_value,
     copied_files,
     status_folder,
@@ -141,8 +153,9 @@ def test_every_command_names_the_damage_and_changes_nothing(
     before = _digest(store)
     s = str(store)
 
+    named_early = kind != "values unreadable"  # by every command, before reading samples
     code, out, err = _bankbench(capsys, "runs", "--store", s)
-    assert code == 0 and str(victim) in err
+    assert code == 0 and (str(victim) in err or not named_early)
     assert "base" in out
     if kind == "run unreadable":
         assert "cand" not in out
@@ -150,7 +163,7 @@ def test_every_command_names_the_damage_and_changes_nothing(
         assert "cand" in out
 
     code, out, err = _bankbench(capsys, "show", "base", "--store", s)
-    assert code == 0 and str(victim) in err  # other runs' damage is named too
+    assert code == 0 and (str(victim) in err or not named_early)  # other runs' damage too
     assert all(name in out for name in BENCHMARKS)
 
     commands = [

@@ -128,7 +128,7 @@ def test_the_summary_judges_a_point_by_the_threads_it_ran_on(capsys):
     rendered = [
         line
         for line in scaling.render_curves({("loan.score", "c"): {"strong": curve, "weak": []}})
-        if "too small to split" in line
+        if "the work splits no further" in line
     ]
     assert len(rendered) == 1 and rendered[0].split()[0] == "16"
 
@@ -157,7 +157,7 @@ def test_a_stored_threads_used_no_run_can_record_reads_as_the_threads_asked(stor
         (16, pytest.approx(1 / 0.5 / 16), 16)
     ]
     summary.print_table(summarized)
-    assert "too small to split" not in capsys.readouterr().out
+    assert "splits no further" not in capsys.readouterr().out
     raw = _sample(16, 0.5, stored)
     assert summary.threads_used(raw) == 16 and summary.threads_note(raw) == ""
     curve = scaling.efficiency_curves(summarized)[("loan.score", "c")]["strong"]
@@ -168,7 +168,7 @@ def test_two_threads_that_ran_on_one_are_not_judged_against_the_target():
     rows = [_sample(1, 1.0, 1), _sample(2, 1.0, 1), _sample(4, 0.3, 4)]
     summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
     [row] = scaling.two_thread_evidence(summarized, probes={})
-    assert row["verdict"] == "not judged: ran on 1 thread: too small to split"
+    assert row["verdict"] == "not judged: ran on 1 thread: the work splits no further"
     rows[1] = _sample(2, 0.55, 2)  # really on 2 threads: judged
     summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
     [row] = scaling.two_thread_evidence(summarized, probes={})
@@ -179,3 +179,38 @@ def test_the_benchmarks_extra_info_reaches_the_sample():
     entry = {"name": "b", "stats": {"data": [0.1]}, "extra_info": {"threads_used": 3}}
     [sample] = samples.from_pytest_benchmark("r", entry, known={"threads": 8})
     assert (sample.threads, sample.threads_used) == (8, 3)
+
+
+def test_a_benchmark_ran_on_the_threads_of_its_work_not_of_its_shortest_call():
+    """loan.fraud's rule families (97 % of its work) split over at most 4 threads; its short
+    decision step is worth its own count: the run records the threads weighted by work."""
+    with _native.threads_counted() as counted:
+        _native.threads_worth(10**6, 1_267, 16, parts_max=4)  # the families: 4
+        _native.threads_worth(10**6, 46, 16)  # the decisions: 11
+    assert counted == [4, 11] and counted.threads_used(16) == 4
+    assert _native.Splits().threads_used(16) == 16  # no parallel call: as asked
+    workload = registry.get("loan.fraud")
+    with _native.threads_counted() as counted:
+        workload.run(workload.generate(0.1, 42), "c", 16)
+    assert counted == [4, 1] and counted.threads_used(16) == 4
+
+
+def test_a_damaged_thread_count_is_left_off_the_curves():
+    rows = [_sample(1, 1.0, 1), _sample(2, 0.6, 2)]
+    rows.append({**_sample(2, 0.6, 1), "threads": 0, "benchmark": "loan.score[c-0t-0.1]"})
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    curve = scaling.efficiency_curves(summarized)[("loan.score", "c")]["strong"]
+    assert [p.threads for p in curve] == [1, 2]
+
+
+def test_two_threads_on_one_that_were_slower_are_flagged_slower():
+    """On 1 thread the efficiency is rate(2)/rate(1): 0.8 is slower, though above 0.5."""
+    rows = [_sample(1, 1.0, 1), _sample(2, 1.25, 1)]
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    [row] = scaling.two_thread_evidence(summarized, probes={})
+    assert row["verdict"].startswith("not judged: ran on 1 thread")
+    assert row["verdict"].endswith("; SLOWER at 2 threads than at 1")
+    rows[1] = _sample(2, 0.9, 2)  # on 2 threads, 56 %: below the target, not slower
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    [row] = scaling.two_thread_evidence(summarized, probes={})
+    assert "SLOWER" not in row["verdict"]

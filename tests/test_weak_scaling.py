@@ -247,7 +247,7 @@ def test_the_reports_scaling_table_names_a_point_that_ran_on_fewer_threads(tmp_p
     strong = {(r[0], r[1]): r[2] for r in table.rows}[
         (analysis.workload_words("loan.decide"), "x86-base")
     ]
-    assert "16 threads (ran on 2: too small to split further): 2.00 M/s (100 %)" in strong
+    assert "16 threads (ran on 2: the work splits no further): 2.00 M/s (100 %)" in strong
     assert strong.count("ran on") == 1
 
 
@@ -283,3 +283,13 @@ def test_a_call_too_small_to_split_records_and_shows_the_threads_it_ran_on(weak_
     shown = bankbench("show", "weak", "--store", str(weak_run))
     assert shown.returncode == 0, shown.stderr
     assert "ran on 1 of 2 threads" in shown.stdout
+
+
+def test_a_scaling_point_without_a_one_thread_run_says_so_not_nan():
+    import math
+
+    from bench.scaling import CurvePoint
+    from reports import content
+
+    point = content._scaling_point(CurvePoint(2, 1_000_000.0, math.nan, 2))
+    assert point.endswith("(no 1-thread run)") and "nan" not in point

@@ -64,7 +64,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
     benchmark.group = case.workload
     rounds = plan.rounds_of(engine)
     inner_ns: list[int] = []
-    used: list[int] = []  # the threads each parallel C call was worth (_native.threads_worth)
+    used = _native.Splits()  # the threads each parallel C call was worth (threads_worth)
 
     def timed_run(*args):
         """workload.run, timed also by the core's own clock: what the harness adds is the
@@ -73,7 +73,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         with _native.threads_counted() as counted:
             outputs = workload.run(*args)
         inner_ns.append(lib.bb_now_ns() - start)
-        used[:] = counted
+        used[:], used.instructions[:] = counted, counted.instructions
         return outputs
 
     iterations = 1
@@ -105,9 +105,9 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         digest=workload.digest(outputs),
         io_bytes=sum(t.nbytes for t in (*inputs.values(), *outputs.values())),
         iterations=iterations,
-        # the most threads any of its parallel calls ran on: fewer than asked when the work
-        # was too small to split further (a call without parallel C calls: as asked)
-        threads_used=max(used, default=threads),
+        # the threads its parallel calls ran on, weighted by their work: fewer than asked
+        # when the work splits into fewer parts (a call without parallel C calls: as asked)
+        threads_used=used.threads_used(threads),
         inner_seconds=[  # per call, as pytest-benchmark's own round times are
             sum(timed_ns[r * iterations : (r + 1) * iterations]) / iterations / 1e9
             for r in range(rounds)

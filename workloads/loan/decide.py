@@ -151,7 +151,7 @@ def decide_row(
 
 # core instructions per application of one call, what _native.threads_worth splits by (bench/
 # serial_share_model.json: 31,907,842 at scale 0.05 over 10,000 applications, less the
-# 1,306 per event of the fraud screen's own calls before it: fraud.INSTRUCTIONS_PER_EVENT)
+# fraud screen's own calls before it, then 1,306 per event; fraud.py now splits them by step)
 INSTRUCTIONS_PER_APPLICATION = 1_884
 
 

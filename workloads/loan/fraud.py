@@ -360,10 +360,12 @@ class FraudState:
         self.c = ffi.gc(out[0], lib.bb_fraud_free)
 
 
-# core instructions per event of one call (bench/serial_share_model.json: 66,761,635 at scale 0.05
-# over its 51,091 events), what _native.threads_worth splits by: the whole
-# workload's, an upper bound for each of its two calls
-INSTRUCTIONS_PER_EVENT = 1_306
+# core instructions per event of each of a call's two parallel steps, what _native.threads_worth
+# splits them by (callgrind, inclusive, at scale 0.05 over its 51,091 events): the rule families'
+# pass (bb_fraud_evaluate_groups, 64,719,815) and the decisions (bb_fraud_decide_rows,
+# 2,349,370), so the short second step is not split into parts too small to be worth a thread
+INSTRUCTIONS_PER_EVENT_EVALUATED = 1_267
+INSTRUCTIONS_PER_EVENT_DECIDED = 46
 
 
 FAMILIES = 4  # user, device, counterparty, ip: family_groups splits them over at most 4 threads
@@ -399,8 +401,10 @@ def evaluate_c(
     events = c_events(cols)
     n = len(cols["event_id"])
     # at most one thread a rule family (FAMILIES), then every thread the events are worth
-    groups = family_groups(_native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads, FAMILIES))
-    threads = _native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads)
+    groups = family_groups(
+        _native.threads_worth(n, INSTRUCTIONS_PER_EVENT_EVALUATED, threads, FAMILIES)
+    )
+    threads = _native.threads_worth(n, INSTRUCTIONS_PER_EVENT_DECIDED, threads)
     matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
     status = [np.empty(n, dtype=np.uint8) for _ in groups]
     status_c = [_native.out_pointer(s) for s in status]
