@@ -7,9 +7,11 @@ runs under callgrind (bench/measure/callgrind.py: ``command``, ``Meter``); for e
 count it makes one warm-up call and one counted call, and ``callgrind.parallel_split`` splits
 the counted call's core instructions into the pool's parts (bb_pool_run_part on every
 thread: the caller's part 0 too) and the rest, which runs on the calling thread alone
-(set-up, merges, cross-cell steps). Waits are left out of both. The counts depend only on
-the code, the inputs and the thread count, not on the host's load, so a second run prints
-the same table.
+(set-up, merges, cross-cell steps, and a pool call worth only one part: bb_pool_run_alone).
+Waits are left out of both. So the share is the one of the scale counted: a call that splits
+only when it is large (workloads/_native.threads_worth) is serial at a small scale. The counts
+depend only on the code, the inputs and the thread count, not on the host's load, so a second
+run prints the same table.
 
 The ceiling is Amdahl's: with serial share s of the work, N threads finish at best
 1 / (s + (1 - s) / N) times faster than one. It is a bound, not a forecast: memory

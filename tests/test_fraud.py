@@ -5,8 +5,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from workloads import _tables, registry
-from workloads.errors import InputError
+from workloads import _native, _tables, registry
+from workloads.errors import InputError, NativeError
 from workloads.loan import fraud
 
 W = registry.get("loan.fraud")
@@ -37,6 +37,41 @@ def test_script_matches_hand_derived_expectations(data_dir, engine, threads):
     assert {r for e in expected for r in range(10) if e["expect_rules"] >> r & 1} == set(
         range(10)
     ), "the script exercises every rule"
+
+
+@pytest.fixture
+def every_thread_asked(monkeypatch):
+    """The call split over every thread asked for, however little its work."""
+    monkeypatch.setattr(_native, "threads_worth", lambda units, per, asked, parts_max=None: asked)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4, 16])
+def test_the_script_split_over_the_families_gives_the_same_decisions(
+    data_dir, threads, every_thread_asked
+):
+    """The rule families on up to 4 groups, each deciding its range of the events after they
+    meet: the hand-derived answers at every split (16 asked: 4 groups, one a family)."""
+    inputs, expected = script_inputs(data_dir)
+    one = W.run(inputs, engine="c", threads=1)
+    split = W.run(inputs, engine="c", threads=threads)
+    assert split["decisions"].equals(one["decisions"]), threads
+    assert split["confusion"].equals(one["confusion"]), threads
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+def test_a_group_that_fails_stops_the_others_with_its_own_status(
+    data_dir, threads, every_thread_asked
+):
+    """Events out of order reach the core (the workload checks them first; evaluate_c does
+    not): each group's family pass refuses them and aborts the barrier, so no group waits
+    for another, and the call's status is the refusal, not 'aborted'."""
+    inputs, _ = script_inputs(data_dir)
+    # the script's events last to first: (ts, event_id) falls at the second event
+    cols = {k: v[::-1].copy() for k, v in _tables.columns(inputs["events"], fraud.EVENTS).items()}
+    rules, lists = fraud.parse_rules(inputs["rules"]), fraud.parse_lists(inputs["lists"])
+    with pytest.raises(NativeError) as refused:
+        fraud.evaluate_c(rules, lists, cols, threads)
+    assert refused.value.code_name == "BB_EVENTS_NOT_ORDERED"
 
 
 def test_events_out_of_order_are_refused(data_dir):

@@ -137,7 +137,7 @@ WORKLOADS = [
     ("loan.score", "bb_scorecard_new, bb_score, bb_scorecard_free"),
     ("loan.limit", "bb_limit_check_params, bb_limit"),
     ("loan.schedule", "bb_schedule_offsets, bb_schedule, bb_annuity_payment"),
-    ("loan.fraud", "bb_fraud_check_rules, bb_fraud_new, bb_fraud_evaluate, bb_fraud_decide"),
+    ("loan.fraud", "bb_fraud_check_rules, bb_fraud_run_groups (bb_fraud_evaluate, decisions)"),
     ("loan.decide", "bb_decide_rows"),
     ("ledger.post", "bb_ledger_new, _reserve, _run (its plan, expiry, _execute), _read_balances"),
     ("ledger.smallbank", "bb_smallbank_new, _run (its plan and transactions), _read"),

@@ -166,7 +166,7 @@ def test_a_run_refuses_overlapping_batches():
 
     ledger, transfers, scratch, results, keep = tiny_ledger_run()
     overlapping = _sharded.Batches([(0, 2), (1, 2)], 2, np.array([10**9, 2 * 10**9], np.uint64))
-    barrier = _sharded.Barrier(1, 2)
+    barrier = _native.Barrier(1, 2)
     rc = lib.bb_ledger_run(ledger.c, transfers, overlapping.c, 0, 1, barrier.c, scratch, results)
     assert rc == lib.BB_INVALID_ARGUMENT
 
@@ -197,7 +197,7 @@ def test_a_run_refuses_a_scratch_shorter_than_its_batches_need():
     stamps = np.array([10**9, 2 * 10**9], np.uint64)
     short = post_scratch_of_rows(1)
     batches = _sharded.Batches([(0, 1), (1, 2)], 2, stamps)
-    barrier = _sharded.Barrier(2, 2)
+    barrier = _native.Barrier(2, 2)
     codes = {}
 
     def run(group, table):
@@ -210,7 +210,7 @@ def test_a_run_refuses_a_scratch_shorter_than_its_batches_need():
     assert (keep[1][1]["status"] == 0).all(), "nothing posted"
 
     batches = _sharded.Batches([(0, 1), (1, 2)], 2, stamps)
-    barrier = _sharded.Barrier(1, 2)
+    barrier = _native.Barrier(1, 2)
     assert scratch.rows == 2
     rc = lib.bb_ledger_run(ledger.c, transfers, batches.c, 0, 1, barrier.c, scratch, results)
     assert rc == lib.BB_OK
@@ -236,7 +236,7 @@ def test_a_barrier_serves_one_run():
 
     ledger, transfers, scratch, results, keep = tiny_ledger_run()
     batches = _sharded.Batches([(0, 2)], 2, np.array([10**9], np.uint64))
-    barrier = _sharded.Barrier(1, 2)
+    barrier = _native.Barrier(1, 2)
     codes = [
         lib.bb_ledger_run(ledger.c, transfers, batches.c, 0, 1, barrier.c, scratch, results)
         for _ in range(2)
@@ -256,7 +256,7 @@ def test_a_failing_thread_aborts_the_barrier_instead_of_hanging_the_others():
     stamp = np.array([10**9], np.uint64)
     good = _sharded.Batches([(0, 2)], 2, stamp)
     bad = _sharded.Batches([(2, 0)], 2, stamp)  # a batch that ends before it begins
-    barrier = _sharded.Barrier(2, 2)
+    barrier = _native.Barrier(2, 2)
     codes = {}
 
     def run(group, batches):

@@ -74,6 +74,15 @@ def test_a_section_alone_inside_a_part_is_serial():
     assert split == {"total": 1330, "parallel": 530, "serial": 800, "serial_in_parts": 150}
 
 
+def test_a_pool_call_of_one_part_is_serial():
+    """A call worth one part runs on the caller alone (pool.c: bb_pool_run_alone) while the
+    other threads idle; a cross-cell section inside a run of one group is not 'in parts'
+    (batches.c runs it without bb_batches_alone)."""
+    dump = DUMP + "fn=run_call\ncfn=bb_pool_run_alone\ncalls=1 0\n0 200 1\n"
+    split = callgrind.parallel_split(dump.splitlines())
+    assert split == {"total": 1330, "parallel": 680, "serial": 650, "serial_in_parts": 0}
+
+
 def test_amdahl_ceiling_is_exact_and_the_target_is_one_percent():
     assert serial_share.ceiling(0, 100, 128) == 128
     assert serial_share.ceiling(100, 100, 128) == 1
@@ -97,10 +106,18 @@ needs_valgrind = pytest.mark.skipif(
 
 @needs_valgrind
 def test_a_real_count_is_reproducible_and_mostly_parallel():
-    """loan.score at a small scale: two processes count the same instructions, and its
-    rows are scored in parallel ranges, so nearly all of it is in the parts."""
-    first = serial_share.measure(["loan.score", "ledger.post"], [2], 0.002, 42)
-    second = serial_share.measure(["loan.score", "ledger.post"], [2], 0.002, 42)
+    """loan.score and ledger.post at the least scales where their calls split over 2
+    threads (workloads/_native.threads_worth: 4 million instructions a part): two processes
+    count the same instructions, and score's rows are scored in parallel ranges, so nearly
+    all of it is in the parts; below that scale the whole call is serial, as it ran."""
+
+    def count():
+        return [
+            *serial_share.measure(["loan.score"], [2], 0.03, 42),
+            *serial_share.measure(["ledger.post"], [2], 0.005, 42),
+        ]
+
+    first, second = count(), count()
     # the serial count moves by a few hundred instructions at most between processes (a
     # pool wake-up is a futex call only when the worker had parked): the share's digits at
     # scale 0.05, where a call is 10-200 million instructions, do not move
@@ -112,6 +129,9 @@ def test_a_real_count_is_reproducible_and_mostly_parallel():
     assert score["serial_in_parts"] == 0 and score["within_target"], score
     # the sharded ledger's cross-cell events run in a part, one thread alone
     assert 0 < ledger["serial_in_parts"] < ledger["serial_instructions"]
+    # a call worth one thread (score at a tenth of that scale) is serial whole
+    small = serial_share.measure(["loan.score"], [2], 0.003, 42)[0]
+    assert small["serial_instructions"] == small["instructions"], small
 
 
 def test_scaling_bound_refuses_an_unknown_workload_in_one_line(capsys):

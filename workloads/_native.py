@@ -182,6 +182,16 @@ def parallel_ranges(task: str, args, n: int, threads: int) -> None:
     _check_parallel(code, task, threads)
 
 
+class Barrier:
+    """A C barrier where the `parties` groups of one parallel_groups call meet (a sharded
+    run's, over `cells` cells, also hands out their tasks; freed with it)."""
+
+    def __init__(self, parties: int, cells: int = 1):
+        out = ffi.new("bb_barrier **")
+        check_status(lib.bb_barrier_new(parties, cells, out), "bb_barrier_new")
+        self.c = ffi.gc(out[0], lib.bb_barrier_free)
+
+
 def parallel_groups(task: str, args, groups: int) -> None:
     """The C task on [g, g + 1) for each group g, every group on its own thread at once
     (they may meet at a barrier)."""

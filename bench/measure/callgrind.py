@@ -234,7 +234,8 @@ def parse(lines: Iterable[str]) -> dict[str, Any]:
 
 
 # the serial share (bench/serial_share.py): a pool part runs while the other threads run
-# theirs; everything else the core does in a call runs on the calling thread alone
+# theirs; everything else the core does in a call runs on the calling thread alone, a call
+# of one part too (pool.c runs it as bb_pool_run_alone: the other threads had nothing to do)
 PART_FUNCTION = WORKER_PARTS[1]
 # the waits inside a part: the sharded loop's threads meeting at its barrier
 PART_WAIT_FUNCTIONS = frozenset({"bb_barrier_wait"})

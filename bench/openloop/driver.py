@@ -306,8 +306,8 @@ class _PostService:
         self._post, self._sharded = post, _sharded
         self.cols = _tables_columns(self.inputs["transfers"], post.TRANSFERS)
         self.accounts = _tables_columns(self.inputs["accounts"], post.ACCOUNTS)
-        self.ledger = post.CLedger(self.accounts, self.cells)
-        _native.check_status(lib.bb_ledger_reserve(self.ledger.c, rows), "bb_ledger_reserve")
+        self.ledger = post.CLedger(self.accounts, self.cells, threads)
+        self.ledger.reserve(rows, threads)
         self.bounds = _sharded.batch_bounds(self.cols["batch"])
         self.timestamps = np.arange(1, len(self.bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S)
         self.batches = _sharded.Batches(self.bounds, self.cells, self.timestamps)

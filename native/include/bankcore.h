@@ -212,9 +212,6 @@ void    bb_fraud_free(bb_fraud *state);
  * states of different families can fill one array: start it at zero) and writes status. */
 int32_t bb_fraud_evaluate(bb_fraud *state, const bb_events *events, int64_t begin, int64_t end,
                           uint32_t *matched, uint8_t *status);
-int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
-                        const bb_events *events, const uint32_t *matched, const uint8_t *status,
-                        int64_t begin, int64_t end, uint8_t *decision);
 
 /* ---- loan.decide: fraud → score → limit → price → schedule offer ---- */
 typedef struct bb_decide_params {
@@ -409,9 +406,10 @@ typedef struct bb_ledger_balances {
     uint16_t *flags;
 } bb_ledger_balances;
 
-/* Accounts must have unique ids other than 0 and 2^64-1 (the caller checks and names rows). */
+/* Accounts must have unique ids other than 0 and 2^64-1 (the caller checks and names rows).
+ * The accounts are inserted over `threads` of the pool (the answers do not depend on it). */
 int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
-                      bb_ledger **out);
+                      int32_t threads, bb_ledger **out);
 void    bb_ledger_free(bb_ledger *ledger);
 /* Run events `rows` (n_rows of them, ascending, inside the batch [begin, end): one cell's,
  * or the cross-cell ones) in that order; results[p] is the result of rows[p]. */
@@ -427,9 +425,11 @@ int32_t bb_ledger_run(bb_ledger *ledger, const bb_ledger_transfers *transfers,
                       bb_barrier *barrier, bb_ledger_results *scratch,
                       bb_ledger_results *results);
 /* Room for about n_transfers more transfers, spread over the cells: saves the rehashing
- * and copying of growing tables (a hint; tables still grow past it). */
-int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers);
-int32_t bb_ledger_read_balances(const bb_ledger *ledger, bb_ledger_balances *out);
+ * and copying of growing tables (a hint; tables still grow past it). Cells over `threads`
+ * of the pool. */
+int32_t bb_ledger_reserve(bb_ledger *ledger, int64_t n_transfers, int32_t threads);
+/* Every input account's balances, in input order, over `threads` of the pool. */
+int32_t bb_ledger_read_balances(const bb_ledger *ledger, bb_ledger_balances *out, int32_t threads);
 
 /* ---- ledger.smallbank: the six SmallBank transactions, money-conserving ---- */
 #define BB_SB_AMALGAMATE 0
@@ -603,17 +603,16 @@ int32_t bb_decide_rows_task(const void *args, int64_t begin, int64_t end);
 /* Groups [begin, end) of rule families: group g streams every event through a state of
  * each family of families[g] in turn (lowest bit first; each freed before the next), ORing
  * into matched[g] and writing status[g]. */
-typedef struct bb_fraud_evaluate_task {
+/* loan.fraud's one parallel call: `groups` groups at once (bb_parallel_groups), group g
+ * running the rule families families[g] into matched[g] and status[g], then, after all meet
+ * at `barrier` (groups parties), deciding a near-equal range of the events: the rules any
+ * group matched into matched[0], and decision. */
+typedef struct bb_fraud_task {
     const bb_fraud_rules *rules; const bb_fraud_lists *lists; const bb_events *events;
-    int64_t n_events; const uint32_t *families; uint32_t *const *matched; uint8_t *const *status;
-} bb_fraud_evaluate_task;
-int32_t bb_fraud_evaluate_groups(const void *args, int64_t begin, int64_t end);
-
-typedef struct bb_fraud_decide_task {
-    const bb_fraud_rules *rules; const bb_fraud_lists *lists; const bb_events *events;
-    const uint32_t *matched; const uint8_t *status; uint8_t *decision;
-} bb_fraud_decide_task;
-int32_t bb_fraud_decide_rows(const void *args, int64_t begin, int64_t end);
+    int64_t n_events; int32_t groups; const uint32_t *families; uint32_t *const *matched;
+    uint8_t *const *status; uint8_t *decision; bb_barrier *barrier;
+} bb_fraud_task;
+int32_t bb_fraud_run_groups(const void *args, int64_t begin, int64_t end);
 
 /* The capacity benchmark's service: shards [begin, end), shard s serving rows
  * [bounds[s], bounds[s + 1]) in micro-batches of batch_size, in order, one bb_decide_many

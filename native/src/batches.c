@@ -76,11 +76,9 @@ static int32_t run_cells(const bb_batch_work *w, const bb_batches *b, int64_t k,
 
 /* What group 0 does alone while every other group waits at the barrier: before the first
  * batch (k < 0), planning and opening it; after batch k's cells, its cross-cell events and
- * opening batch k + 1. Not inlined: the serial share (bench/serial_share.py) counts the
- * instructions of these serial sections by this name. */
-__attribute__((noinline)) static int32_t bb_batches_alone(const bb_batch_work *w,
-                                                          const bb_batches *b, int64_t k,
-                                                          int64_t *next)
+ * opening batch k + 1. */
+static inline int32_t run_alone(const bb_batch_work *w, const bb_batches *b, int64_t k,
+                                int64_t *next)
 {
     if (k < 0) {
         int32_t rc = plan_batch(w, b, 0, next);
@@ -90,6 +88,22 @@ __attribute__((noinline)) static int32_t bb_batches_alone(const bb_batch_work *w
     return rc == BB_OK && w->open && k + 1 < b->n ? w->open(w->context, b, k + 1) : rc;
 }
 
+/* run_alone while other groups wait. Not inlined: the serial share (bench/serial_share.py)
+ * counts the instructions of these sections by this name. A run of one group calls
+ * run_alone itself: nothing waits, and the whole call is serial already. */
+__attribute__((noinline)) static int32_t bb_batches_alone(const bb_batch_work *w,
+                                                          const bb_batches *b, int64_t k,
+                                                          int64_t *next)
+{
+    return run_alone(w, b, k, next);
+}
+
+static int32_t group_zero_alone(const bb_batch_work *w, const bb_batches *b, int64_t k,
+                                int32_t groups, int64_t *next)
+{
+    return groups > 1 ? bb_batches_alone(w, b, k, next) : run_alone(w, b, k, next);
+}
+
 int32_t bb_run_batches(const bb_batch_work *w, const bb_batches *b, int32_t group,
                        int32_t groups, bb_barrier *barrier)
 {
@@ -97,13 +111,13 @@ int32_t bb_run_batches(const bb_batch_work *w, const bb_batches *b, int32_t grou
     int32_t rc = run_is_valid(w, b, group, groups, barrier) ? BB_OK : BB_INVALID_ARGUMENT;
     if (rc == BB_OK && b->cells > BB_CELLS_MAX) rc = BB_INVALID_ARGUMENT;
     int64_t next[BB_CELLS_MAX + 1];   /* 8 KiB in the frame, not a malloc per run */
-    if (rc == BB_OK && group == 0 && b->n > 0) rc = bb_batches_alone(w, b, -1, next);
+    if (rc == BB_OK && group == 0 && b->n > 0) rc = group_zero_alone(w, b, -1, groups, next);
     if (rc == BB_OK) rc = bb_barrier_wait(barrier);
     bool finisher = group == groups - 1;   /* idle while group 0 runs the cross-cell events */
     for (int64_t k = 0; rc == BB_OK && k < b->n; k++) {
         rc = run_cells(w, b, k, group, groups, barrier, next);
         if (rc == BB_OK) rc = bb_barrier_wait(barrier);
-        if (rc == BB_OK && group == 0) rc = bb_batches_alone(w, b, k, next);
+        if (rc == BB_OK && group == 0) rc = group_zero_alone(w, b, k, groups, next);
         if (rc == BB_OK && w->finish && finisher && k > 0) w->finish(w->context, b, k - 1);
         if (rc == BB_OK) rc = bb_barrier_wait(barrier);
     }

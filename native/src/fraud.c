@@ -589,41 +589,60 @@ uint8_t bb_fraud_decide_one(const bb_fraud_rules *rules, const bb_fraud_lists *l
     return decide(reject_mask(rules), lists, user_id, matched, status);
 }
 
-int32_t bb_fraud_decide(const bb_fraud_rules *rules, const bb_fraud_lists *lists,
-                        const bb_events *events, const uint32_t *matched, const uint8_t *status,
-                        int64_t begin, int64_t end, uint8_t *decision)
+/* Family group g's rules over every event, into its own matched and status arrays. */
+static int32_t evaluate_group(const bb_fraud_task *t, int64_t g)
 {
-    if (begin < 0 || end < begin) return BB_INVALID_ARGUMENT;
-    uint32_t rejecting = reject_mask(rules);
-    for (int64_t i = begin; i < end; i++)
-        decision[i] = decide(rejecting, lists, events->user_id[i], matched[i], status[i]);
-    return BB_OK;
-}
-
-/* the pool's task (bb_task_fn, pool.c): this kernel's rows, groups or cells, its
- * arguments unpacked from one struct; each writes only its own part's outputs */
-int32_t bb_fraud_evaluate_groups(const void *args, int64_t begin, int64_t end)
-{
-    const bb_fraud_evaluate_task *t = args;
-    for (int64_t g = begin; g < end; g++) {
-        for (uint32_t family = 1; family <= BB_FAMILY_ALL; family <<= 1) {
-            if (!(t->families[g] & family)) continue;
-            bb_fraud *state;
-            int32_t rc = bb_fraud_new(t->rules, t->lists, family, &state);
-            if (rc == BB_OK) {
-                rc = bb_fraud_evaluate(state, t->events, 0, t->n_events, t->matched[g],
-                                       t->status[g]);
-                bb_fraud_free(state);   /* before the next family: one state's tables at a time */
-            }
-            if (rc != BB_OK) return rc;
+    for (uint32_t family = 1; family <= BB_FAMILY_ALL; family <<= 1) {
+        if (!(t->families[g] & family)) continue;
+        bb_fraud *state;
+        int32_t rc = bb_fraud_new(t->rules, t->lists, family, &state);
+        if (rc == BB_OK) {
+            rc = bb_fraud_evaluate(state, t->events, 0, t->n_events, t->matched[g], t->status[g]);
+            bb_fraud_free(state);   /* before the next family: one state's tables at a time */
         }
+        if (rc != BB_OK) return rc;
     }
     return BB_OK;
 }
 
-int32_t bb_fraud_decide_rows(const void *args, int64_t begin, int64_t end)
+/* Events [begin, end): their rules matched by any group, into group 0's array, and their
+ * decisions (every group's status is the same: group 0's is read). */
+static void decide_range(const bb_fraud_task *t, int64_t begin, int64_t end)
 {
-    const bb_fraud_decide_task *t = args;
-    return bb_fraud_decide(t->rules, t->lists, t->events, t->matched, t->status, begin, end,
-                           t->decision);
+    /* locals: the byte-wide stores below may alias anything, so fields read through t
+     * would be read again every iteration */
+    uint32_t *matched = t->matched[0];
+    for (int32_t g = 1; g < t->groups; g++) {
+        const uint32_t *more = t->matched[g];
+        for (int64_t i = begin; i < end; i++) matched[i] |= more[i];
+    }
+    const uint32_t rejecting = reject_mask(t->rules);
+    const bb_fraud_lists *lists = t->lists;
+    const uint32_t *user_id = t->events->user_id;
+    const uint8_t *status = t->status[0];
+    uint8_t *decision = t->decision;
+    for (int64_t i = begin; i < end; i++)
+        decision[i] = decide(rejecting, lists, user_id[i], matched[i], status[i]);
+}
+
+/* the pool's task (bb_task_fn, pool.c), its arguments unpacked from one struct: group g of
+ * `groups`, all at once (bb_parallel_groups), runs its rule families, meets the others, then
+ * decides its near-equal range of the events. One call, so the short decision step is split
+ * with the rest, not worth a call of its own. */
+int32_t bb_fraud_run_groups(const void *args, int64_t g, int64_t g_end)
+{
+    const bb_fraud_task *t = args;
+    if (g_end != g + 1 || t->groups < 1 || g >= t->groups || t->n_events < 0 || !t->barrier)
+        return BB_INVALID_ARGUMENT;
+    int32_t rc = evaluate_group(t, g);
+    if (rc != BB_OK) {
+        bb_barrier_abort(t->barrier);   /* the other groups must not wait for this one */
+        return rc;
+    }
+    rc = bb_barrier_wait(t->barrier);
+    if (rc != BB_OK) return rc;
+    int64_t each = t->n_events / t->groups, extra = t->n_events % t->groups;
+    int64_t begin = g * each + (g < extra ? g : extra);
+    decide_range(t, begin, begin + each + (g < extra));
+    return BB_OK;
 }

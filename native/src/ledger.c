@@ -538,11 +538,96 @@ static bool is_transient(uint32_t status)
 }
 
 /* ---- the public API ---- */
+
+/* bb_ledger_new inserts the accounts over the pool: part g of `parts` owns the slots
+ * [begin, end) of the table and places the accounts whose home slot is there, in input
+ * order, probing only inside its slots; an account whose probe would leave them is left
+ * for the serial pass after (few: the table is at most half full). A slot between an
+ * account's home and its place is never free, as in a serial insert, so lookups find it;
+ * only the layout depends on `parts`, never an answer. */
+typedef struct { int64_t *rows; int64_t size, capacity; } spill_t;
+
+typedef struct {
+    bb_ledger *ledger;
+    const bb_ledger_accounts *accounts;
+    int64_t n_accounts, parts;
+    spill_t *spills;   /* one per part */
+} insert_task_t;
+
+static void owned_slots(const bb_ledger *l, int64_t parts, int64_t g, size_t *begin, size_t *end)
+{
+    size_t slots = l->account_mask + 1;   /* a power of two of at most 2^34, parts <= 2^10 */
+    *begin = slots / (size_t)parts * (size_t)g;
+    *end = g == parts - 1 ? slots : *begin + slots / (size_t)parts;
+}
+
+static int32_t spill(spill_t *s, int64_t row)
+{
+    if (s->size == s->capacity) {
+        int64_t capacity = s->capacity ? 2 * s->capacity : 64;
+        int64_t *rows = realloc(s->rows, (size_t)capacity * sizeof *rows);
+        if (!rows) return BB_OUT_OF_MEMORY;
+        s->rows = rows;
+        s->capacity = capacity;
+    }
+    s->rows[s->size++] = row;
+    return BB_OK;
+}
+
+static void place_account(bb_ledger *l, const bb_ledger_accounts *a, int64_t row, size_t slot)
+{
+    l->accounts[slot] = (account_t){.id = a->id[row], .ledger = a->ledger[row],
+                                    .code = a->code[row], .flags = a->flags[row], .used = 1};
+    l->slot_of_input[row] = (int64_t)slot;
+}
+
+static int32_t insert_part(const void *args, int64_t g, int64_t g_end)
+{
+    const insert_task_t *t = args;
+    bb_ledger *l = t->ledger;
+    const uint64_t *ids = t->accounts->id;
+    size_t begin, end;
+    BB_ASSERT(g_end == g + 1);
+    owned_slots(l, t->parts, g, &begin, &end);
+    for (int64_t i = 0; i < t->n_accounts; i++) {
+        if (i + PREFETCH_AHEAD < t->n_accounts) {
+            size_t ahead = (size_t)bb_mix64(ids[i + PREFETCH_AHEAD]) & l->account_mask;
+            if (ahead >= begin && ahead < end) __builtin_prefetch(&l->accounts[ahead], 1);
+        }
+        size_t slot = (size_t)bb_mix64(ids[i]) & l->account_mask;
+        if (slot < begin || slot >= end) continue;   /* another part's */
+        if (ids[i] == 0 || ids[i] == UINT64_MAX) return BB_INVALID_ARGUMENT;
+        while (slot < end && l->accounts[slot].used && l->accounts[slot].id != ids[i]) slot++;
+        if (slot == end) {
+            if (spill(&t->spills[g], i) != BB_OK) return BB_OUT_OF_MEMORY;
+            continue;
+        }
+        if (l->accounts[slot].used) return BB_INVALID_ARGUMENT;   /* a duplicate id */
+        place_account(l, t->accounts, i, slot);
+    }
+    return BB_OK;
+}
+
+/* The accounts no part could place, in part order and then input order: serially. */
+static int32_t insert_spilled(bb_ledger *l, const insert_task_t *t)
+{
+    for (int64_t g = 0; g < t->parts; g++) {
+        for (int64_t j = 0; j < t->spills[g].size; j++) {
+            int64_t row = t->spills[g].rows[j];
+            size_t slot = account_slot(l, t->accounts->id[row]);
+            if (l->accounts[slot].used) return BB_INVALID_ARGUMENT;   /* a duplicate id */
+            place_account(l, t->accounts, row, slot);
+        }
+    }
+    return BB_OK;
+}
+
 int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
-                      bb_ledger **out)
+                      int32_t threads, bb_ledger **out)
 {
     *out = NULL;
-    if (n_accounts < 0 || n_accounts >= UINT32_MAX || cells < 1 || cells > BB_CELLS_MAX)
+    if (n_accounts < 0 || n_accounts >= UINT32_MAX || cells < 1 || cells > BB_CELLS_MAX
+        || threads < 1 || threads > BB_POOL_THREADS_MAX)
         return BB_INVALID_ARGUMENT;
     bb_ledger *l = calloc(1, sizeof *l);
     if (!l) return BB_OUT_OF_MEMORY;
@@ -562,16 +647,16 @@ int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, ui
     for (uint32_t c = 0; c < cells; c++) {
         if (bb_map_init(&l->cells[c].ids, 1024) != BB_OK) { bb_ledger_free(l); return BB_OUT_OF_MEMORY; }
     }
-    for (int64_t i = 0; i < n_accounts; i++) {
-        if (i + PREFETCH_AHEAD < n_accounts) prefetch_account(l, accounts->id[i + PREFETCH_AHEAD]);
-        uint64_t id = accounts->id[i];
-        if (id == 0 || id == UINT64_MAX) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }
-        size_t slot = account_slot(l, id);
-        if (l->accounts[slot].used) { bb_ledger_free(l); return BB_INVALID_ARGUMENT; }  /* duplicate */
-        l->accounts[slot] = (account_t){.id = id, .ledger = accounts->ledger[i],
-                                        .code = accounts->code[i], .flags = accounts->flags[i],
-                                        .used = 1};
-        l->slot_of_input[i] = (int64_t)slot;
+    insert_task_t task = {.ledger = l, .accounts = accounts, .n_accounts = n_accounts,
+                          .parts = threads, .spills = calloc((size_t)threads, sizeof(spill_t))};
+    int32_t rc = task.spills ? bb_parallel_ranges(insert_part, &task, threads, threads)
+                             : BB_OUT_OF_MEMORY;
+    if (rc == BB_OK) rc = insert_spilled(l, &task);
+    for (int32_t g = 0; task.spills && g < threads; g++) free(task.spills[g].rows);
+    free(task.spills);
+    if (rc != BB_OK) {
+        bb_ledger_free(l);
+        return rc;
     }
     *out = l;
     return BB_OK;
@@ -784,17 +869,29 @@ static int32_t plan_cells(const bb_ledger_transfers *in, int64_t begin, int64_t 
     return BB_OK;
 }
 
-int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers)
+typedef struct { bb_ledger *ledger; size_t per_cell; } reserve_task_t;
+
+/* Cells [begin, end)'s record tables and id maps, on the thread that runs the part (a table
+ * below a mapping's size is zeroed there: work of its own, in parallel). */
+static int32_t reserve_cells(const void *args, int64_t begin, int64_t end)
 {
-    if (!l || n_transfers < 0) return BB_INVALID_ARGUMENT;
-    size_t per_cell = (size_t)n_transfers / l->n_cells + (size_t)n_transfers / l->n_cells / 8 + 64;
-    for (uint32_t c = 0; c < l->n_cells; c++) {
-        cell_t *cell = &l->cells[c];
-        size_t records = cell->size + per_cell;
+    const reserve_task_t *t = args;
+    for (int64_t c = begin; c < end; c++) {
+        cell_t *cell = &t->ledger->cells[c];
+        size_t records = cell->size + t->per_cell;
         if (records > cell->capacity && grow_records(cell, records) != BB_OK) return BB_OUT_OF_MEMORY;
-        if (bb_map_reserve(&cell->ids, per_cell) != BB_OK) return BB_OUT_OF_MEMORY;
+        if (bb_map_reserve(&cell->ids, t->per_cell) != BB_OK) return BB_OUT_OF_MEMORY;
     }
     return BB_OK;
+}
+
+int32_t bb_ledger_reserve(bb_ledger *l, int64_t n_transfers, int32_t threads)
+{
+    if (!l || n_transfers < 0 || threads < 1 || threads > BB_POOL_THREADS_MAX)
+        return BB_INVALID_ARGUMENT;
+    reserve_task_t task = {.ledger = l};
+    task.per_cell = (size_t)n_transfers / l->n_cells + (size_t)n_transfers / l->n_cells / 8 + 64;
+    return bb_parallel_ranges(reserve_cells, &task, l->n_cells, threads);
 }
 
 bool bb_ledger_account_found(const bb_ledger *l, uint64_t id, uint64_t *debits_pending,
@@ -811,12 +908,15 @@ bool bb_ledger_account_found(const bb_ledger *l, uint64_t id, uint64_t *debits_p
     return true;
 }
 
-int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
+typedef struct { const bb_ledger *ledger; const bb_ledger_balances *out; } balances_task_t;
+
+static int32_t read_balances(const void *args, int64_t begin, int64_t end)
 {
-    if (!l) return BB_INVALID_ARGUMENT;
-    for (int64_t i = 0; i < l->n_accounts; i++) {
-        if (i + PREFETCH_AHEAD < l->n_accounts)
-            __builtin_prefetch(&l->accounts[l->slot_of_input[i + PREFETCH_AHEAD]]);
+    const balances_task_t *t = args;
+    const bb_ledger *l = t->ledger;
+    const bb_ledger_balances *out = t->out;
+    for (int64_t i = begin; i < end; i++) {
+        if (i + PREFETCH_AHEAD < end) __builtin_prefetch(&l->accounts[l->slot_of_input[i + PREFETCH_AHEAD]]);
         const account_t *a = &l->accounts[l->slot_of_input[i]];
         out->debits_pending[i] = a->debits_pending;
         out->debits_posted[i] = a->debits_posted;
@@ -825,6 +925,13 @@ int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out)
         out->flags[i] = a->flags;
     }
     return BB_OK;
+}
+
+int32_t bb_ledger_read_balances(const bb_ledger *l, bb_ledger_balances *out, int32_t threads)
+{
+    if (!l || !out || threads < 1 || threads > BB_POOL_THREADS_MAX) return BB_INVALID_ARGUMENT;
+    balances_task_t task = {.ledger = l, .out = out};
+    return bb_parallel_ranges(read_balances, &task, l->n_accounts, threads);
 }
 
 typedef struct {

@@ -210,8 +210,7 @@ static void range_of_part(int64_t n, int64_t parts, int64_t g, int64_t *begin, i
     *end = *begin + base + (g < extra ? 1 : 0);
 }
 
-/* not inlined: the instruction counts take a worker's work by this name */
-__attribute__((noinline)) static void bb_pool_run_part(uint32_t part)
+static inline void run_part(uint32_t part)
 {
     const call *c = &pool.current;
     if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
@@ -226,6 +225,14 @@ __attribute__((noinline)) static void bb_pool_run_part(uint32_t part)
         record(c->fn(c->args, begin, c->n - begin < c->chunk ? c->n : begin + c->chunk));
     }
 }
+
+/* not inlined: the instruction counts take the work of a call's parts by this name (the
+ * serial share, bench/measure/callgrind.py), on any thread */
+__attribute__((noinline)) static void bb_pool_run_part(uint32_t part) { run_part(part); }
+
+/* A call of one part: the caller alone, every other thread idle. Named apart from
+ * bb_pool_run_part so the serial share counts it serial, as it ran. */
+__attribute__((noinline)) static void bb_pool_run_alone(void) { run_part(0); }
 
 /* The hand-over is a tree: part p wakes parts 2p + 1 and 2p + 2, so the wake-ups of a
  * wide call (each a system call when the worker sleeps) run on several threads at once. */
@@ -355,8 +362,8 @@ static int32_t run_call(call c, int32_t threads)
     atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
     wake_children(0);
     place_self(0, placed_caller());
-    bb_pool_run_part(0);
     bool done = c.parts == 1;
+    if (done) bb_pool_run_alone(); else bb_pool_run_part(0);
     for (uint32_t part = 1; !c.together && part < c.parts; part++) {
         if (!takes_part(pool.workers[part - 1], epoch, PART_TAKEN)) continue;
         atomic_fetch_add_explicit(&pool.parts_taken, 1, memory_order_relaxed);

@@ -53,15 +53,6 @@ def batch_bounds(batch: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-class Barrier:
-    """A C barrier for `parties` threads of one run over `cells` cells (freed with it)."""
-
-    def __init__(self, parties: int, cells: int):
-        out = ffi.new("bb_barrier **")
-        _native.check_status(lib.bb_barrier_new(parties, cells, out), "bb_barrier_new")
-        self.c = ffi.gc(out[0], lib.bb_barrier_free)
-
-
 class Batches:
     """The C description of a run's batches, with room for its plan (kept alive here)."""
 
@@ -102,7 +93,7 @@ def run(
     batches = Batches(bounds, cells, timestamps)
     rows = bounds[-1][1] if bounds else 0
     groups = _native.threads_worth(rows, INSTRUCTIONS_PER_ROW[core], threads, parts_max=cells)
-    barrier = Barrier(groups, cells)
+    barrier = _native.Barrier(groups, cells)
     task = ffi.new(
         f"{core}_run_task *",
         {**fields, "batches": batches.c, "groups": groups, "barrier": barrier.c},

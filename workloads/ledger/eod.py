@@ -332,7 +332,7 @@ class Eod(Workload):
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
         cells, start, days = self._config(inputs)
         accounts = _tables.columns(inputs["accounts"], post.ACCOUNTS)
-        ledger = post.CLedger(accounts, cells)
+        ledger = post.CLedger(accounts, cells, threads)
         setup = post.post_batches(
             ledger, _tables.columns(inputs["setup"], post.TRANSFERS), cells, threads
         )
@@ -407,7 +407,7 @@ class Eod(Workload):
         return {
             "days": _tables.table(table, DAYS_REPORT),
             "loans": _tables.table({"loan_id": loans["loan_id"], **state}, LOAN_STATE),
-            "accounts": ledger.balances(accounts["id"]),
+            "accounts": ledger.balances(accounts["id"], threads),
         }
 
     def _check(self, inputs, outputs) -> None:

@@ -75,6 +75,13 @@ from workloads.ledger._ledger import Ledger
 
 BATCH_SIZE_MAX = 8189
 NS_PER_S = 10**9
+# core instructions per unit of the ledger's set-up calls, what _native.threads_worth splits
+# them by (callgrind at scale 0.05, 1 thread: bb_ledger_new 878,000 over ledger.eod's 10,048
+# accounts; bb_ledger_reserve 3,228,000 over ledger.post's 125,149 transfers (zeroing the
+# cells' id maps); bb_ledger_read_balances 301,000 over 10,048 accounts)
+INSTRUCTIONS_PER_ACCOUNT_INSERTED = 87
+INSTRUCTIONS_PER_TRANSFER_RESERVED = 26
+INSTRUCTIONS_PER_BALANCE_READ = 30
 
 ACCOUNTS = {"id": pa.uint64(), "ledger": pa.uint32(), "code": pa.uint16(), "flags": pa.uint16()}
 TRANSFER_FIELDS = {
@@ -228,11 +235,11 @@ class Post(Workload):
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
         cells = _sharded.cells_of(inputs["config"], self.name)
         accounts = _tables.columns(inputs["accounts"], ACCOUNTS)
-        ledger_c = CLedger(accounts, cells)
+        ledger_c = CLedger(accounts, cells, threads)
         results = post_batches(
             ledger_c, _tables.columns(inputs["transfers"], TRANSFERS), cells, threads
         )
-        return {"results": results, "accounts": ledger_c.balances(accounts["id"])}
+        return {"results": results, "accounts": ledger_c.balances(accounts["id"], threads)}
 
     def _check(self, inputs, outputs) -> None:
         check_balances(outputs["accounts"])
@@ -515,7 +522,7 @@ def post_batches(
     (the first out of cells plans the next batch), a barrier, the cross-cell events on group
     0, a barrier; the results go from a scratch table to row order on the last group."""
     n = len(cols["id"])
-    _native.check_status(lib.bb_ledger_reserve(ledger_c.c, n), "bb_ledger_reserve")
+    ledger_c.reserve(n, threads)
     transfers_c = ffi.new(
         "bb_ledger_transfers *", {k: _native.pointer(cols[k]) for k in TRANSFER_FIELDS}
     )
@@ -546,21 +553,37 @@ def post_batches(
 
 
 class CLedger:
-    """A C ledger over an accounts table (freed with the object)."""
+    """A C ledger over an accounts table (freed with the object). Its set-up, reserve and
+    balances run over the pool's threads (what their work is worth, _native.threads_worth);
+    the answers never depend on how many."""
 
-    def __init__(self, accounts: dict[str, np.ndarray], cells: int):
+    def __init__(self, accounts: dict[str, np.ndarray], cells: int, threads: int = 1):
         self._accounts = accounts
+        self.cells = cells
         c_accounts = ffi.new(
             "bb_ledger_accounts *", {k: _native.pointer(accounts[k]) for k in ACCOUNTS}
         )
         out = ffi.new("bb_ledger **")
-        rc = lib.bb_ledger_new(c_accounts, len(accounts["id"]), cells, out)
+        n = len(accounts["id"])
+        threads = _native.threads_worth(n, INSTRUCTIONS_PER_ACCOUNT_INSERTED, threads)
+        rc = lib.bb_ledger_new(c_accounts, n, cells, threads, out)
         _native.check_status(rc, "bb_ledger_new")
         self.c = ffi.gc(out[0], lib.bb_ledger_free)
 
-    def balances(self, ids: np.ndarray) -> pa.Table:
+    def reserve(self, transfers: int, threads: int = 1) -> None:
+        """Room for `transfers` more transfers, each cell's tables on a thread of the pool."""
+        per_cell = transfers // self.cells + 1
+        threads = _native.threads_worth(
+            self.cells, per_cell * INSTRUCTIONS_PER_TRANSFER_RESERVED, threads
+        )
+        rc = lib.bb_ledger_reserve(self.c, transfers, threads)
+        _native.check_status(rc, "bb_ledger_reserve")
+
+    def balances(self, ids: np.ndarray, threads: int = 1) -> pa.Table:
         n = len(ids)
         out = _tables.output_columns(BALANCES, n, given={"id": None})
         c_out = ffi.new("bb_ledger_balances *", {k: _native.out_pointer(v) for k, v in out.items()})
-        _native.check_status(lib.bb_ledger_read_balances(self.c, c_out), "bb_ledger_read_balances")
+        threads = _native.threads_worth(n, INSTRUCTIONS_PER_BALANCE_READ, threads)
+        rc = lib.bb_ledger_read_balances(self.c, c_out, threads)
+        _native.check_status(rc, "bb_ledger_read_balances")
         return _tables.table({"id": ids, **out}, BALANCES)

@@ -304,6 +304,7 @@ class Decide(Workload):
     c_sources = (
         "src/decide.c",
         "src/fraud.c",
+        "src/barrier.c",  # the fraud call's groups meet before deciding
         "src/score.c",
         "src/limit.c",
         "src/schedule.c",

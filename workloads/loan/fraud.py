@@ -360,13 +360,10 @@ class FraudState:
         self.c = ffi.gc(out[0], lib.bb_fraud_free)
 
 
-# core instructions per event of each of a call's two parallel steps, what _native.threads_worth
-# splits them by (callgrind, inclusive, at scale 0.05 over its 51,091 events): the rule families'
-# pass (bb_fraud_evaluate_groups, 64,719,815) and the decisions (bb_fraud_decide_rows,
-# 2,349,370), so the short second step is not split into parts too small to be worth a thread
-INSTRUCTIONS_PER_EVENT_EVALUATED = 1_267
-INSTRUCTIONS_PER_EVENT_DECIDED = 46
-
+# core instructions per event of the parallel call, what _native.threads_worth splits it by
+# (callgrind, inclusive, at scale 0.05 over its 51,091 events: the rule families' pass
+# 64,719,815, the decisions 2,349,370)
+INSTRUCTIONS_PER_EVENT = 1_313
 
 FAMILIES = 4  # user, device, counterparty, ip: family_groups splits them over at most 4 threads
 
@@ -394,49 +391,39 @@ def family_groups(threads: int) -> list[list[int]]:
 def evaluate_c(
     rules: list[dict], lists: dict[int, np.ndarray], cols: dict[str, np.ndarray], threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(matched_rules, status, decision) of every event through the C core, the rule
-    families spread over threads (each with its own state), then decided in parallel."""
+    """(matched_rules, status, decision) of every event through the C core in one parallel
+    call: the rule families spread over groups (each with its own state), which meet and
+    then decide a range of the events each."""
     rules_c = c_rules(rules)
     lists_c, _keep = c_lists(lists)
-    events = c_events(cols)
     n = len(cols["event_id"])
-    # at most one thread a rule family (FAMILIES), then every thread the events are worth
-    groups = family_groups(
-        _native.threads_worth(n, INSTRUCTIONS_PER_EVENT_EVALUATED, threads, FAMILIES)
-    )
-    threads = _native.threads_worth(n, INSTRUCTIONS_PER_EVENT_DECIDED, threads)
+    # at most one group a rule family (FAMILIES)
+    groups = family_groups(_native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads, FAMILIES))
     matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
     status = [np.empty(n, dtype=np.uint8) for _ in groups]
-    status_c = [_native.out_pointer(s) for s in status]
+    decision = np.empty(n, dtype=np.uint8)
+    barrier = _native.Barrier(len(groups))
+    events = c_events(cols)
     keep = {  # the task's arrays, alive through the call
         "families": ffi.new("uint32_t[]", [sum(g) for g in groups]),  # a group's family bits
         "matched": ffi.new("uint32_t *[]", [_native.out_pointer(m) for m in matched]),
-        "status": ffi.new("uint8_t *[]", status_c),
+        "status": ffi.new("uint8_t *[]", [_native.out_pointer(s) for s in status]),
     }
-    evaluate = ffi.new(
-        "bb_fraud_evaluate_task *",
-        {"rules": rules_c, "lists": lists_c, "events": events, "n_events": n, **keep},
-    )
-    # the groups are uneven (the user family is the heaviest): claimed one at a time
-    _native.parallel_chunks("bb_fraud_evaluate_groups", evaluate, len(groups), 1, len(groups))
-    all_matched = matched[0]
-    for more in matched[1:]:
-        all_matched |= more
-    decision = np.empty(n, dtype=np.uint8)
-    matched_c, decision_c = _native.pointer(all_matched), _native.out_pointer(decision)
-    decide = ffi.new(
-        "bb_fraud_decide_task *",
+    task = ffi.new(
+        "bb_fraud_task *",
         {
             "rules": rules_c,
             "lists": lists_c,
             "events": events,
-            "matched": matched_c,
-            "status": status_c[0],
-            "decision": decision_c,
+            "n_events": n,
+            "groups": len(groups),
+            "decision": _native.out_pointer(decision),
+            "barrier": barrier.c,
+            **keep,
         },
     )
-    _native.parallel_ranges("bb_fraud_decide_rows", decide, n, threads)
-    return all_matched, status[0], decision
+    _native.parallel_groups("bb_fraud_run_groups", task, len(groups))
+    return matched[0], status[0], decision
 
 
 def confusion(labels: np.ndarray, decisions: np.ndarray) -> pa.Table:
@@ -465,7 +452,7 @@ class Fraud(Workload):
     title = "fraud screening"
     unit = "events"
     engines = ("c", "python")
-    c_sources = ("src/fraud.c", "src/hashmap.c", "src/tables.c")
+    c_sources = ("src/fraud.c", "src/barrier.c", "src/hashmap.c", "src/tables.c")
     input_schemas = {"events": EVENTS, "rules": RULES, "lists": LISTS}
     output_schemas = {"decisions": DECISIONS, "confusion": CONFUSION}
 
