@@ -359,7 +359,7 @@ class _PostService:
         out["expired_in_batch"] = marked
         return {
             "results": _table({"id": self.cols["id"], **out}, post.RESULTS),
-            "accounts": self.ledger.balances(self.accounts["id"]),
+            "accounts": self.ledger.balances(),
         }
 
 

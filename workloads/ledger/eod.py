@@ -407,7 +407,7 @@ class Eod(Workload):
         return {
             "days": _tables.table(table, DAYS_REPORT),
             "loans": _tables.table({"loan_id": loans["loan_id"], **state}, LOAN_STATE),
-            "accounts": ledger.balances(accounts["id"], threads),
+            "accounts": ledger.balances(threads),
         }
 
     def _check(self, inputs, outputs) -> None:

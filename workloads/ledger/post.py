@@ -239,7 +239,7 @@ class Post(Workload):
         results = post_batches(
             ledger_c, _tables.columns(inputs["transfers"], TRANSFERS), cells, threads
         )
-        return {"results": results, "accounts": ledger_c.balances(accounts["id"], threads)}
+        return {"results": results, "accounts": ledger_c.balances(threads)}
 
     def _check(self, inputs, outputs) -> None:
         check_balances(outputs["accounts"])
@@ -579,7 +579,10 @@ class CLedger:
         rc = lib.bb_ledger_reserve(self.c, transfers, threads)
         _native.check_status(rc, "bb_ledger_reserve")
 
-    def balances(self, ids: np.ndarray, threads: int = 1) -> pa.Table:
+    def balances(self, threads: int = 1) -> pa.Table:
+        """Every account's balances, in the order of the accounts it was made with (the core
+        writes one row per account: no other ids to size or label them by)."""
+        ids = self._accounts["id"]
         n = len(ids)
         out = _tables.output_columns(BALANCES, n, given={"id": None})
         c_out = ffi.new("bb_ledger_balances *", {k: _native.out_pointer(v) for k, v in out.items()})
