@@ -468,9 +468,11 @@ def methodology(report: analysis.Report) -> list:
                 "larger server's cores are as fast as the measured ones and that memory and "
                 "latency keep up; it is marked (projected) wherever it appears, never falls "
                 "below the best rate measured, never above the Amdahl bound of the workload's "
-                "serial share counted in instructions (bankbench scaling-bound: capped there "
-                "and said so), is not made from a run where more threads did less work than "
-                "fewer, and is withheld, with the reason, when its range spans more than "
+                "serial share counted in instructions, each parallel call held to the most "
+                "parts it splits into (its cells or rule families; bankbench scaling-bound: "
+                "capped there and said so), is not made from a run where more threads did "
+                "less work than fewer, and is withheld, with the reason, when its range spans "
+                "more than "
                 f"{fleet.MAX_PROJECTION_SPREAD:g}×.",
             ]
         ),

@@ -113,8 +113,9 @@ def section(report: analysis.Report) -> list:
             "marked (projected), never below the best rate measured, and withheld when more "
             "threads were slower than fewer or the range spans more than "
             f"{fleet.MAX_PROJECTION_SPREAD:g}×. A projection is never above the Amdahl bound "
-            "of the workload's serial share, counted in instructions (bankbench "
-            "scaling-bound), at the server's cores: one above it is capped there. "
+            "of the workload's serial share, counted in instructions, with each parallel "
+            "call held to the most parts it splits into (bankbench scaling-bound), at the "
+            "server's cores: one above it is capped there. "
             "Cost per million units assumes full "
             "utilisation. Fleet cost = servers needed × (purchase + running costs)."
         ),

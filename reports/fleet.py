@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench import scaling, serial_share
+from bench.serial_share import Bound
 from bench.text import plural
 from reports import cost, numbers
 
@@ -172,18 +172,19 @@ def bound_words(rate: scaling.Rate, capped: bool) -> str:
 
 
 def amdahl_cap(
-    rate: scaling.Rate, points: list[tuple[int, float]], host_cores: int, share: Fraction
+    rate: scaling.Rate, points: list[tuple[int, float]], host_cores: int, counted: Bound
 ) -> scaling.Rate:
-    """``rate`` no higher than Amdahl's bound for serial share ``share``: the rate at the
-    fewest threads measured on real cores (t₀, one thread for a batch curve) times the bound's
-    growth from t₀ to the projected threads, S(T) / S(t₀), S(n) = 1 / (s + (1 − s) / n); never
-    below the best rate measured (a bigger server can run what was measured)."""
+    """``rate`` no higher than the counted bound (``counted``: Amdahl's with each parallel
+    call held to its most parts): the rate at the fewest threads measured on real cores (t₀,
+    one thread for a batch curve) times the bound's growth from t₀ to the projected threads,
+    S(T) / S(t₀), S(n) = 1 / (s + Σ pᵢ / min(n, mᵢ)); never below the best rate measured (a
+    bigger server can run what was measured)."""
     real = [(t, r) for t, r in points if t <= host_cores]
     fewest = min(t for t, _ in real)
     base = float(np.median([r for t, r in real if t == fewest]))
-    bound = serial_share.amdahl_speedup(share, rate.threads)
+    bound = counted.speedup(rate.threads)
     best = max(float(np.median([r for t, r in real if t == u])) for u in {t for t, _ in real})
-    cap = max(base * float(bound / serial_share.amdahl_speedup(share, fewest)), best)
+    cap = max(base * float(bound / counted.speedup(fewest)), best)
     return dataclasses.replace(
         rate,
         value=min(rate.value, cap),
@@ -200,12 +201,12 @@ def server_rate(
     host_cores: int,
     projection: bool,
     reference: list[tuple[int, float]] | None = None,
-    share: Fraction | None = None,
+    counted: Bound | None = None,
 ) -> tuple[scaling.Rate | None, str | None]:
     """The rate per server of ``cores`` physical cores, or None and why it is withheld (see
     the module docstring). ``reference``: the curve whose scaling a benchmark measured at one
-    thread count follows (capacity follows the batch decisions). ``share``: the workload's
-    counted serial share, whose Amdahl bound caps a projection."""
+    thread count follows (capacity follows the batch decisions). ``counted``: the workload's
+    counted bound (its serial share, its calls' parts), which caps a projection."""
     rate = scaling.along(points, reference or points, cores, host_cores)
     if rate is None or not rate.projected:
         return rate, None
@@ -225,8 +226,8 @@ def server_rate(
         True,
         rate.serial_fraction,
     )
-    if share is not None:
-        rate = amdahl_cap(rate, points, host_cores, share)
+    if counted is not None:
+        rate = amdahl_cap(rate, points, host_cores, counted)
     if rate.high > MAX_PROJECTION_SPREAD * rate.low:
         return None, (
             f"the projection to {plural(cores, 'core')} ranges "
@@ -275,12 +276,12 @@ def server_figures(machine: Machine, model: cost.CostModel, projection: bool) ->
         # capacity measured at one thread count scales as the batch decisions do
         ("capacity", decides, capacity_points, decision_curve),
     ):
-        share, counted = (
-            serial_share.share_for(model_of_shares, workload, source_sha256(machine, workload))
+        bound, counted = (
+            serial_share.bound_for(model_of_shares, workload, source_sha256(machine, workload))
             if workload
             else (None, "")
         )
-        rates[what], why = server_rate(points, cores, machine.cores, projection, reference, share)
+        rates[what], why = server_rate(points, cores, machine.cores, projection, reference, bound)
         if why:
             withheld[what] = why
         rate = rates[what]

@@ -8,6 +8,7 @@ from fractions import Fraction
 import pytest
 
 from bench import scaling, serial_share
+from bench.serial_share import Bound
 from bench.store import Store
 from reports import analysis, content, cost, fleet
 from reports.document import Paragraph
@@ -21,7 +22,7 @@ def test_a_projection_above_the_bound_is_capped_at_it_and_one_below_is_not():
     assert uncapped.ceiling is None and not uncapped.capped
     share = Fraction(1, 100)
     bound = 1 / (0.01 + 0.99 / 64)  # 39.26×
-    capped, why = fleet.server_rate(LINEAR, 64, 2, True, share=share)
+    capped, why = fleet.server_rate(LINEAR, 64, 2, True, counted=Bound.of_share(share))
     assert why is None and capped is not None and capped.projected
     assert capped.value == pytest.approx(100 * bound) and capped.high <= capped.value
     assert capped.capped and capped.ceiling == pytest.approx(bound)
@@ -30,7 +31,7 @@ def test_a_projection_above_the_bound_is_capped_at_it_and_one_below_is_not():
     )
     # a curve flatter than the bound keeps its own projection, within the bound
     flat = [(1, 100.0), (2, 150.0), (1, 100.0), (2, 150.0)]
-    within, _ = fleet.server_rate(flat, 64, 2, True, share=share)
+    within, _ = fleet.server_rate(flat, 64, 2, True, counted=Bound.of_share(share))
     assert within is not None and not within.capped and within.value < 100 * bound
     assert within.ceiling == pytest.approx(bound)
 
@@ -39,24 +40,29 @@ def test_capacity_measured_above_one_thread_grows_at_most_as_the_bound_does():
     # measured at 2 threads only: the cap is 2-thread rate × S(64) / S(2)
     share = Fraction(1, 10)
     rate = scaling.Rate(10_000.0, 9_000.0, 11_000.0, 64, 2, True)
-    capped = fleet.amdahl_cap(rate, [(2, 300.0)], 2, share)
+    capped = fleet.amdahl_cap(rate, [(2, 300.0)], 2, Bound.of_share(share))
     s64, s2 = serial_share.amdahl_speedup(share, 64), serial_share.amdahl_speedup(share, 2)
     assert capped.value == pytest.approx(300 * float(s64 / s2)) and capped.capped
     # never below what was measured
-    assert fleet.amdahl_cap(rate, [(1, 50.0), (2, 20_000.0)], 2, share).value == 10_000.0
+    assert fleet.amdahl_cap(rate, [(1, 50.0), (2, 20_000.0)], 2, Bound.of_share(share)).value == (
+        10_000.0
+    )
 
 
 def test_the_model_keeps_each_workloads_largest_share_for_the_code_it_counted(tmp_path):
     from workloads import registry
 
     path = tmp_path / "model.json"
+    few_parts = [[2, 1, 2]]  # the 4-thread row's work in calls of 2 parts at most
     rows = [
-        serial_share.row("loan.score", 2, {"total": 1000, "serial": 10, "serial_in_parts": 0}),
-        serial_share.row("loan.score", 4, {"total": 1000, "serial": 12, "serial_in_parts": 0}),
+        serial_share.row("loan.score", 2, {"total": 1000, "serial": 12, "serial_in_parts": 0}, []),
+        serial_share.row(
+            "loan.score", 4, {"total": 1000, "serial": 10, "serial_in_parts": 0}, few_parts
+        ),
     ]
     serial_share.write_model(rows, 0.05, 42, path)
     serial_share.write_model(
-        [serial_share.row("loan.limit", 2, {"total": 50, "serial": 1, "serial_in_parts": 0})],
+        [serial_share.row("loan.limit", 2, {"total": 50, "serial": 1, "serial_in_parts": 0}, [])],
         0.05,
         42,
         path,
@@ -64,14 +70,21 @@ def test_the_model_keeps_each_workloads_largest_share_for_the_code_it_counted(tm
     model = serial_share.load_model(path)
     assert set(model["workloads"]) == {"loan.score", "loan.limit"}  # merged, not replaced
     here = registry.get("loan.score").source_sha256()
-    assert serial_share.share_for(model, "loan.score", here) == (
-        Fraction(12, 1000),
+    # the lowest ceiling at 128 is kept: the 4-thread row's, though its share is lower
+    assert serial_share.bound_for(model, "loan.score", here) == (
+        Bound(10, 1000, {2: 990}),
         f"at scale 0.05 on {platform.machine()}",
     )
-    share, why = serial_share.share_for(model, "loan.score", "other")
-    assert share is None and "counted on other C sources" in why
-    share, why = serial_share.share_for(model, "ledger.post", here)
-    assert share is None and "no counted serial share of ledger.post" in why
+    bound, why = serial_share.bound_for(model, "loan.score", "other")
+    assert bound is None and "counted on other C sources" in why
+    bound, why = serial_share.bound_for(model, "ledger.post", here)
+    assert bound is None and "no counted serial share of ledger.post" in why
+    # a model written before the parts were kept bounds by the share alone
+    del model["workloads"]["loan.score"]["parallel_by_parts"]
+    bound, _ = serial_share.bound_for(model, "loan.score", here)
+    assert bound == Bound(10, 1000) and bound.speedup(64) == serial_share.amdahl_speedup(
+        Fraction(1, 100), 64
+    )
 
 
 @pytest.fixture

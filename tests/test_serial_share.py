@@ -84,18 +84,46 @@ def test_a_pool_call_of_one_part_is_serial():
 
 
 def test_amdahl_ceiling_is_exact_and_the_target_is_one_percent():
-    assert serial_share.ceiling(0, 100, 128) == 128
-    assert serial_share.ceiling(100, 100, 128) == 1
+    assert serial_share.Bound(0, 100).speedup(128) == 128
+    assert serial_share.Bound(100, 100).speedup(128) == 1
     # 1 % serial: 1 / (0.01 + 0.99 / 128) = 12800 / 227 = 56.39x, the issue's "≥ 56x"
-    assert serial_share.ceiling(1, 100, 128) == Fraction(12800, 227)
+    assert serial_share.Bound(1, 100).speedup(128) == Fraction(12800, 227)
+    assert serial_share.amdahl_speedup(Fraction(1, 100), 128) == Fraction(12800, 227)
     row = serial_share.row(
-        "w", 2, {"total": 1000, "parallel": 989, "serial": 11, "serial_in_parts": 0}
+        "w", 2, {"total": 1000, "parallel": 989, "serial": 11, "serial_in_parts": 0}, []
     )
     assert not row["within_target"] and row["serial_share"] == Fraction(11, 1000)
     split = {"total": 100, "parallel": 99, "serial": 1, "serial_in_parts": 0}
-    assert serial_share.row("w", 2, split)["within_target"]
+    assert serial_share.row("w", 2, split, [])["within_target"]
     text = serial_share.render([row], 0.05)
     assert "above 1 %" in text and "upper bound" in text and "bound@128" in text
+
+
+def test_a_call_of_few_parts_holds_the_bound_to_them():
+    """8 cells hold a ledger call to 8 threads on any server: 10 % serial and 90 % in calls
+    of at most 8 parts speed up at most 100 / (10 + 90 / 8) = 4.71x, at 128 threads as at 8;
+    Amdahl's bound without the parts would say 9.34x."""
+    held = serial_share.Bound(10, 100, {8: 90})
+    assert held.speedup(128) == held.speedup(8) == Fraction(100, 10) / Fraction(85, 40)
+    assert held.speedup(4) == Fraction(100, 10 + Fraction(90, 4))  # below the limit: Amdahl's
+    assert held.speedup(4) == serial_share.Bound(10, 100).speedup(4)
+    assert serial_share.Bound(10, 100).speedup(128) > held.speedup(128) * Fraction(19, 10)
+
+
+def test_the_parallel_count_is_shared_out_by_each_calls_worth_and_stays_exact():
+    # [threads, instructions worth, most parts]: a one-thread call's work is serial, not here
+    calls = [[2, 300, 8], [2, 100, 50_000], [1, 999, 1], [2, 0, 3]]
+    assert serial_share.parallel_by_parts(1000, calls) == {8: 750, 50_000: 250}
+    shared = serial_share.parallel_by_parts(1001, calls)
+    assert sum(shared.values()) == 1001 and shared == {8: 751, 50_000: 250}
+    # parallel work no recorded call explains has no limit but the threads
+    assert serial_share.parallel_by_parts(70, [[1, 5, 1]]) == {serial_share.UNSPLIT: 70}
+    assert serial_share.parallel_by_parts(0, calls) == {}
+    split = {"total": 1100, "parallel": 1000, "serial": 100, "serial_in_parts": 0}
+    row = serial_share.row("ledger.x", 4, split, calls)
+    assert row["ceilings"][128] == serial_share.Bound(100, 1100, {8: 750, 50_000: 250}).speedup(128)
+    line = serial_share.render([row], 0.05).splitlines()[-1]
+    assert " 8 (75%) " in line, line
 
 
 needs_valgrind = pytest.mark.skipif(
@@ -126,6 +154,10 @@ def test_a_real_count_is_reproducible_and_mostly_parallel():
         assert abs(one["instructions"] - other["instructions"]) <= one["instructions"] // 1000
     score, ledger = first
     assert 0 < score["serial_instructions"] < score["instructions"]
+    # the ledger's parallel work is in its run over 8 cells: no more than 8 threads speed it
+    assert set(ledger["parallel_by_parts"]) == {8}, ledger
+    assert ledger["ceilings"][128] == ledger["ceilings"][64] < 8
+    assert set(score["parallel_by_parts"]) == {30_000}  # ranges of its applicants
     assert score["serial_in_parts"] == 0 and score["within_target"], score
     # the sharded ledger's cross-cell events run in a part, one thread alone
     assert 0 < ledger["serial_in_parts"] < ledger["serial_instructions"]

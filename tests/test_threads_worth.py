@@ -10,6 +10,7 @@ from bench import samples, scaling, summary
 from bench.records import Sample
 from workloads import _native, registry
 from workloads.ledger import _sharded, post
+from workloads.loan import fraud
 
 PART = _native.PART_INSTRUCTIONS_MIN
 C_WORKLOADS = [n for n in registry.names() if "c" in registry.get(n).engines]
@@ -128,6 +129,13 @@ def test_the_threads_counted_are_the_threads_each_parallel_call_ran_on(name, mon
         workload.run(inputs, "c", 16)
     assert counted == ran_on
     assert max(counted) > 1, "the call is split at this scale"
+    # the most parts each call can split into, at any thread count (bench/serial_share.py's
+    # bound holds each call to them): never fewer than it ran on; the cells hold the sharded
+    # ledger's calls, the rule families loan.fraud's
+    assert all(1 <= t <= most for t, most in zip(counted, counted.parts, strict=True))
+    held = {"loan.fraud": fraud.FAMILIES}.get(name, cells)
+    if held:
+        assert held in counted.parts, (counted, counted.parts)
 
 
 def _sample(threads: int, seconds: float, used: int | None) -> dict:

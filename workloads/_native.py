@@ -118,11 +118,15 @@ PART_INSTRUCTIONS_MIN = 4_000_000
 
 class Splits(list):
     """The threads threads_worth gave each parallel call of a block, in order, and beside
-    them (`instructions`) the work each call was worth."""
+    them (`instructions`) the work each call was worth and (`parts`) the most parts it can
+    split into at any thread count: its units, or fewer where its cells or groups say so
+    (8 cells hold a ledger call to 8 threads on a 128-core server; bench/serial_share.py
+    bounds the speed-up with it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.instructions: list[int] = []
+        self.parts: list[int] = []
 
     def threads_used(self, asked: int) -> int:
         """The threads the block's work ran on, each call weighted by its work (loan.fraud's
@@ -155,9 +159,11 @@ def threads_worth(
     if parts_max is not None:
         parts = min(parts, parts_max)
     threads = max(1, min(threads_asked, parts))
+    most = max(1, units if parts_max is None else min(units, parts_max))
     for counted in _THREADS_USED:
         counted.append(threads)
         counted.instructions.append(units * instructions_per_unit)
+        counted.parts.append(most)
     assert 1 <= threads <= threads_asked
     return threads
 
