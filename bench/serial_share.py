@@ -15,7 +15,7 @@ run prints the same table.
 
 The ceiling is Amdahl's, with each parallel call held to the most parts it splits into: with
 serial share s of the work and share p_i in calls of at most m_i parts (8 cells hold a ledger
-call to 8 threads, 4 rule families loan.fraud's; a call over units, to its units), N threads
+call to 8 threads; a call over units or keys, to its units), N threads
 finish at best 1 / (s + sum_i p_i / min(N, m_i)) times faster than one. Callgrind counts the
 parallel work as a whole; it is shared out over the calls (workloads/_native.Splits) by the
 work each was worth (its units times its counted instructions a unit). It is a bound, not a
@@ -222,7 +222,7 @@ def render(rows: list[dict], scale: float) -> str:
         f"{scale}); serial: run by one thread while the others wait, 'in parts' of it "
         "between barriers inside a parallel call (cross-cell steps), the rest outside "
         "(set-up, merges); parts at most: the most threads the calls holding most of the "
-        "parallel work can use (their cells, rule families or units; the share of the "
+        "parallel work can use (their cells or units; the share of the "
         "parallel work in them); bound@N: Amdahl's ceiling on the speed-up at N threads with "
         "each call held to its parts, an upper bound",
         header,
@@ -247,8 +247,7 @@ def render(rows: list[dict], scale: float) -> str:
 def write_model(rows: list[dict], scale: float, seed: int, path: pathlib.Path = MODEL) -> dict:
     """Keep the bound reports cap projections with (reports/fleet.py): per workload counted,
     the row of the lowest ceiling at 128 threads (its serial share, its parallel work by most
-    parts),
-    with the hash of the C it was counted on (Workload.source_sha256: a bound holds for that
+    parts), with the hash of the C it was counted on (Workload.source_sha256: a bound holds for that
     code only); the entries of workloads not counted now stay as they were."""
     import platform
 

@@ -469,7 +469,7 @@ def methodology(report: analysis.Report) -> list:
                 "latency keep up; it is marked (projected) wherever it appears, never falls "
                 "below the best rate measured, never above the Amdahl bound of the workload's "
                 "serial share counted in instructions, each parallel call held to the most "
-                "parts it splits into (its cells or rule families; bankbench scaling-bound: "
+                "parts it splits into (a ledger call, its 8 cells; bankbench scaling-bound: "
                 "capped there and said so), is not made from a run where more threads did "
                 "less work than fewer, and is withheld, with the reason, when its range spans "
                 "more than "

@@ -45,12 +45,11 @@ def every_thread_asked(monkeypatch):
     monkeypatch.setattr(_native, "threads_worth", lambda units, per, asked, parts_max=None: asked)
 
 
-@pytest.mark.parametrize("threads", [2, 3, 4, 16])
-def test_the_script_split_over_the_families_gives_the_same_decisions(
-    data_dir, threads, every_thread_asked
-):
-    """The rule families on up to 4 groups, each deciding its range of the events after they
-    meet: the hand-derived answers at every split (16 asked: 4 groups, one a family)."""
+@pytest.mark.parametrize("threads", [2, 3, 4, 7, 16, 64])
+def test_the_script_split_by_key_gives_the_same_decisions(data_dir, threads, every_thread_asked):
+    """Each rule family's events split by its key into a shard a thread, the (family, shard)
+    tasks claimed in turn, then a range of decisions each: the hand-derived answers at every
+    split (64 asked: most shards empty)."""
     inputs, expected = script_inputs(data_dir)
     one = W.run(inputs, engine="c", threads=1)
     split = W.run(inputs, engine="c", threads=threads)
@@ -58,16 +57,48 @@ def test_the_script_split_over_the_families_gives_the_same_decisions(
     assert split["confusion"].equals(one["confusion"]), threads
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [3, 42])
+def test_generated_events_split_by_key_equal_the_reference(seed, every_thread_asked):
+    """Thousands of users, devices, counterparties and IP blocks over 2 to 64 shards (and
+    their rows in event order inside each) give the reference's digest."""
+    inputs = W.generate(scale=0.01, seed=seed)
+    expected = W.digest(W.run(inputs, engine="python"))
+    for threads in (2, 3, 5, 16, 64):
+        out = W.run(inputs, engine="c", threads=threads)
+        W.check(inputs, out)
+        assert W.digest(out) == expected, threads
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 4, 16])
 def test_a_group_that_fails_stops_the_others_with_its_own_status(
     data_dir, threads, every_thread_asked
 ):
     """Events out of order reach the core (the workload checks them first; evaluate_c does
-    not): each group's family pass refuses them and aborts the barrier, so no group waits
-    for another, and the call's status is the refusal, not 'aborted'."""
+    not): the groups that check them refuse and abort the barrier, so no group waits for
+    another, and the call's status is the refusal, not 'aborted'."""
     inputs, _ = script_inputs(data_dir)
     # the script's events last to first: (ts, event_id) falls at the second event
     cols = {k: v[::-1].copy() for k, v in _tables.columns(inputs["events"], fraud.EVENTS).items()}
+    rules, lists = fraud.parse_rules(inputs["rules"]), fraud.parse_lists(inputs["lists"])
+    with pytest.raises(NativeError) as refused:
+        fraud.evaluate_c(rules, lists, cols, threads)
+    assert refused.value.code_name == "BB_EVENTS_NOT_ORDERED"
+
+
+@pytest.mark.parametrize("scripted, threads", [(True, 2), (True, 3), (False, 16), (False, 64)])
+def test_a_fall_in_order_where_two_groups_ranges_meet_is_refused(
+    data_dir, scripted, threads, every_thread_asked
+):
+    """Each group checks its range and its first event against the one before: a fall at
+    the first event of a group's range (and nowhere else) is found, also where the two
+    events' keys are in other shards in every family, so no shard's list shows it."""
+    inputs = script_inputs(data_dir)[0] if scripted else W.generate(scale=0.01, seed=7)
+    cols = {k: v.copy() for k, v in _tables.columns(inputs["events"], fraud.EVENTS).items()}
+    n = len(cols["event_id"])
+    first = n // threads + (n % threads > 0)  # where group 1's range begins
+    for name in ("ts", "event_id"):  # one event later than the next: the fall is at `first`
+        cols[name][first - 1] = cols[name][first]
+    cols["event_id"][first - 1] += 1
     rules, lists = fraud.parse_rules(inputs["rules"]), fraud.parse_lists(inputs["lists"])
     with pytest.raises(NativeError) as refused:
         fraud.evaluate_c(rules, lists, cols, threads)

@@ -93,7 +93,7 @@ class LibSpy:
 def test_the_threads_counted_are_the_threads_each_parallel_call_ran_on(name, monkeypatch):
     """At 16 threads on work worth splitting, what threads_worth counted (what the run
     records as threads_used) equals, call by call, the parts the pool ran: a call over 8
-    cells or 4 rule families runs on 8 or 4 threads and must not be counted as 16."""
+    cells runs on 8 threads and must not be counted as 16."""
     ran_on: list[int] = []
 
     def spy(name: str, parts):
@@ -131,11 +131,10 @@ def test_the_threads_counted_are_the_threads_each_parallel_call_ran_on(name, mon
     assert max(counted) > 1, "the call is split at this scale"
     # the most parts each call can split into, at any thread count (bench/serial_share.py's
     # bound holds each call to them): never fewer than it ran on; the cells hold the sharded
-    # ledger's calls, the rule families loan.fraud's
+    # ledger's calls; loan.fraud's splits its events by key, so by them
     assert all(1 <= t <= most for t, most in zip(counted, counted.parts, strict=True))
-    held = {"loan.fraud": fraud.FAMILIES}.get(name, cells)
-    if held:
-        assert held in counted.parts, (counted, counted.parts)
+    if cells:
+        assert cells in counted.parts, (counted, counted.parts)
 
 
 def _sample(threads: int, seconds: float, used: int | None) -> dict:
@@ -225,17 +224,19 @@ def test_the_benchmarks_extra_info_reaches_the_sample():
 
 def test_a_benchmark_ran_on_the_threads_of_its_work_not_of_its_shortest_call():
     """A long call split over at most 4 threads and a short one worth 11: the run records the
-    threads weighted by work (4). loan.fraud makes one call: its rule families split over at
-    most 4 groups, which then decide the events."""
+    threads weighted by work (4). loan.fraud makes one call, split by its events' keys over
+    every thread asked for."""
     with _native.threads_counted() as counted:
-        _native.threads_worth(10**6, 1_267, 16, parts_max=4)  # the families: 4
+        _native.threads_worth(10**6, 1_267, 16, parts_max=4)  # 4 cells, say
         _native.threads_worth(10**6, 46, 16)  # a short step of its own: 11
     assert counted == [4, 11] and counted.threads_used(16) == 4
     assert _native.Splits().threads_used(16) == 16  # no parallel call: as asked
     workload = registry.get("loan.fraud")
+    inputs = workload.generate(0.1, 42)
     with _native.threads_counted() as counted:
-        workload.run(workload.generate(0.1, 42), "c", 16)
-    assert counted == [4] and counted.threads_used(16) == 4
+        workload.run(inputs, "c", 16)
+    assert counted == [16] and counted.threads_used(16) == 16
+    assert counted.parts == [min(inputs["events"].num_rows, fraud.TASKS_MAX)]
 
 
 def test_a_damaged_thread_count_is_left_off_the_curves():

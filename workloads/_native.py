@@ -129,8 +129,8 @@ class Splits(list):
         self.parts: list[int] = []
 
     def threads_used(self, asked: int) -> int:
-        """The threads the block's work ran on, each call weighted by its work (loan.fraud's
-        rule families on 4 threads and its short decision step on 11 ran on 4): what a
+        """The threads the block's work ran on, each call weighted by its work (a call held
+        to 4 threads and a short one of its own worth 11 ran on 4): what a
         run's efficiency divides by; `asked` when the block made no parallel call."""
         if not self:
             return asked

@@ -600,17 +600,26 @@ typedef struct bb_decide_task {
 } bb_decide_task;
 int32_t bb_decide_rows_task(const void *args, int64_t begin, int64_t end);
 
-/* Groups [begin, end) of rule families: group g streams every event through a state of
- * each family of families[g] in turn (lowest bit first; each freed before the next), ORing
- * into matched[g] and writing status[g]. */
-/* loan.fraud's one parallel call: `groups` groups at once (bb_parallel_groups), group g
- * running the rule families families[g] into matched[g] and status[g], then, after all meet
- * at `barrier` (groups parties), deciding a near-equal range of the events: the rules any
- * group matched into matched[0], and decision. */
+/* loan.fraud's one parallel call: `groups` groups at once (bb_parallel_groups), meeting at
+ * `barrier` (bb_barrier_new(groups, 1)). One group streams every event through each rule
+ * family in turn (each state freed before the next) into matched[0] and status. More groups
+ * split each family's events by its key into `shards` shards: a family keeps its state per
+ * key (a user's, a device's, a counterparty's, an IP block's), so a shard's answers are the
+ * whole's. Each group checks the order and the rows of a near-equal range of the events and
+ * counts its rows per (family, shard); meets; writes its rows into each shard's list, in
+ * event order; meets; claims (family, shard) tasks, the heaviest family first, each into its
+ * family's matched[f]; meets; and decides its range: the rules any family matched into
+ * matched[0], and decision. */
+#define BB_FRAUD_FAMILIES 4
+#define BB_FRAUD_SHARDS_MAX 128
 typedef struct bb_fraud_task {
     const bb_fraud_rules *rules; const bb_fraud_lists *lists; const bb_events *events;
-    int64_t n_events; int32_t groups; const uint32_t *families; uint32_t *const *matched;
-    uint8_t *const *status; uint8_t *decision; bb_barrier *barrier;
+    int64_t n_events; int32_t groups; int32_t shards;
+    uint32_t *const *matched;   /* one array with one group, else BB_FRAUD_FAMILIES (zeroed) */
+    uint8_t *status; uint8_t *decision; bb_barrier *barrier;
+    uint32_t *rows;             /* more groups: BB_FRAUD_FAMILIES × n_events (n_events < 2^32) */
+    uint8_t *shard_ids;         /* more groups: BB_FRAUD_FAMILIES × n_events */
+    int64_t *counts;            /* more groups: 2 × groups × BB_FRAUD_FAMILIES × shards */
 } bb_fraud_task;
 int32_t bb_fraud_run_groups(const void *args, int64_t begin, int64_t end);
 

@@ -32,6 +32,7 @@ struct bb_barrier {
     uint32_t cells;
     bool yields;   /* a CPU per party: waiters yield before they sleep (bb_yields_before_sleep) */
     _Atomic int64_t *claimed;   /* per cell, then for planning: how many batches claimed */
+    _Atomic int64_t next_task;  /* bb_barrier_next_task */
 };
 
 int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
@@ -49,6 +50,7 @@ int32_t bb_barrier_new(uint32_t parties, uint32_t cells, bb_barrier **out)
     atomic_init(&b->arrived, 0);
     atomic_init(&b->generation, 0);
     atomic_init(&b->aborted, 0);
+    atomic_init(&b->next_task, 0);
     b->parties = parties;
     b->cells = cells;
     b->yields = parties <= bb_cpus_online();
@@ -124,6 +126,11 @@ bool bb_barrier_takes_task(bb_barrier *b, uint32_t task, int64_t k)
     BB_ASSERT(task <= b->cells);
     int64_t unclaimed = k;
     return atomic_compare_exchange_strong(&b->claimed[task], &unclaimed, k + 1);
+}
+
+int64_t bb_barrier_next_task(bb_barrier *b)
+{
+    return atomic_fetch_add_explicit(&b->next_task, 1, memory_order_relaxed);
 }
 
 bool bb_barrier_is_unused(bb_barrier *b)

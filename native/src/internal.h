@@ -228,6 +228,8 @@ bool bb_yields_before_sleep(int64_t *until_ns);
 uint32_t bb_cpus_online(void);
 int32_t bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
+/* The next of a run's tasks handed out in turn: 0, 1, 2, ... (one counter per barrier). */
+int64_t bb_barrier_next_task(bb_barrier *barrier);
 uint32_t bb_barrier_cells(const bb_barrier *barrier);
 /* Whether this thread takes task `task` of batch k (runs its events of cell `task`, or, as
  * task == cells, plans batch k + 1): the first to ask does. */

@@ -17,8 +17,8 @@ Inputs: ``applications`` (the loan.fraud event columns with type 1 and amount_fe
 requested amount; the scorecard's feature columns; monthly_debt_fen i64; product u8;
 n_periods u16), ``scorecard``, ``limit_params``, ``pricing`` (one-row JSON tables),
 ``rules``, ``lists`` (as loan.fraud). Outputs: ``offers``. Unit: applications. Modes: batch
-(a table per call; fraud families, then rows, across threads) and online (one application per
-C call, the fraud state carried between calls — for latency).
+(a table per call; the fraud screen by key, then rows, across threads) and online (one
+application per C call, the fraud state carried between calls — for latency).
 """
 
 from __future__ import annotations

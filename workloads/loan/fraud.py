@@ -34,9 +34,9 @@ matched; else allow.
 
 Outputs: ``decisions`` (event_id, decision u8, matched_rules u32, status u8) and
 ``confusion`` (label, decision, events u64: counts for precision and recall against the
-injected labels). Unit: events. The C core runs rule families (user / device /
-counterparty / ip) on separate threads, each with its own state; results do not depend on
-the thread count.
+injected labels). Unit: events. The C core keeps each rule family's state (user / device /
+IP / counterparty) per key, so on more threads it splits each family's events by key into
+shards, each shard a task with its own state; results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -365,49 +365,37 @@ class FraudState:
 # 64,719,815, the decisions 2,349,370)
 INSTRUCTIONS_PER_EVENT = 1_313
 
-FAMILIES = 4  # user, device, counterparty, ip: family_groups splits them over at most 4 threads
-
-
-def family_groups(threads: int) -> list[list[int]]:
-    """The rule families each thread runs, one after another. A family's state is built,
-    streamed over every event and freed before the next: one family's tables at a time stay
-    in cache (faster than interleaving all four per event) and in memory. The user family
-    is the heaviest, so it goes alone."""
-    user, device, counterparty, ip = (
-        lib.BB_FAMILY_USER,
-        lib.BB_FAMILY_DEVICE,
-        lib.BB_FAMILY_COUNTERPARTY,
-        lib.BB_FAMILY_IP,
-    )
-    if threads == 1:
-        return [[user, device, counterparty, ip]]
-    if threads == 2:
-        return [[user], [device, counterparty, ip]]
-    if threads == 3:
-        return [[user], [device], [counterparty, ip]]
-    return [[user], [device], [counterparty], [ip]]
+FAMILIES = lib.BB_FRAUD_FAMILIES  # user, device, IP, counterparty: each split by its key
+TASKS_MAX = FAMILIES * lib.BB_FRAUD_SHARDS_MAX
 
 
 def evaluate_c(
     rules: list[dict], lists: dict[int, np.ndarray], cols: dict[str, np.ndarray], threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched_rules, status, decision) of every event through the C core in one parallel
-    call: the rule families spread over groups (each with its own state), which meet and
-    then decide a range of the events each."""
+    call (bb_fraud_task, bankcore.h): on one thread, each rule family in turn over every
+    event; on more, each family's events split by its key into a shard a thread, the
+    (family, shard) tasks claimed in turn, then the decisions of a range each. A family's
+    state is per key, so the answers are the same on any number of threads."""
     rules_c = c_rules(rules)
     lists_c, _keep = c_lists(lists)
     n = len(cols["event_id"])
-    # at most one group a rule family (FAMILIES)
-    groups = family_groups(_native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads, FAMILIES))
-    matched = [np.zeros(n, dtype=np.uint32) for _ in groups]  # each family ORs its bits in
-    status = [np.empty(n, dtype=np.uint8) for _ in groups]
+    # at most a task a thread: each family's shards
+    groups = _native.threads_worth(n, INSTRUCTIONS_PER_EVENT, threads, TASKS_MAX)
+    if n > 0xFFFF_FFFF:  # the shards' lists hold uint32 rows
+        groups = 1
+    shards = min(groups, lib.BB_FRAUD_SHARDS_MAX)  # more: a state each, its set-up and tables
+    # each family ORs its bits into its own array, read together by the decisions
+    matched = [np.zeros(n, dtype=np.uint32) for _ in range(1 if groups == 1 else FAMILIES)]
+    status = np.empty(n, dtype=np.uint8)
     decision = np.empty(n, dtype=np.uint8)
-    barrier = _native.Barrier(len(groups))
+    rows = np.empty(FAMILIES * n if groups > 1 else 0, dtype=np.uint32)
+    shard_ids = np.empty(FAMILIES * n if groups > 1 else 0, dtype=np.uint8)
+    counts = np.empty(2 * groups * FAMILIES * shards if groups > 1 else 0, dtype=np.int64)
+    barrier = _native.Barrier(groups)
     events = c_events(cols)
     keep = {  # the task's arrays, alive through the call
-        "families": ffi.new("uint32_t[]", [sum(g) for g in groups]),  # a group's family bits
         "matched": ffi.new("uint32_t *[]", [_native.out_pointer(m) for m in matched]),
-        "status": ffi.new("uint8_t *[]", [_native.out_pointer(s) for s in status]),
     }
     task = ffi.new(
         "bb_fraud_task *",
@@ -416,14 +404,19 @@ def evaluate_c(
             "lists": lists_c,
             "events": events,
             "n_events": n,
-            "groups": len(groups),
+            "groups": groups,
+            "shards": shards,
+            "status": _native.out_pointer(status),
             "decision": _native.out_pointer(decision),
             "barrier": barrier.c,
+            "rows": _native.out_pointer(rows) if groups > 1 else ffi.NULL,
+            "counts": _native.out_pointer(counts) if groups > 1 else ffi.NULL,
+            "shard_ids": _native.out_pointer(shard_ids) if groups > 1 else ffi.NULL,
             **keep,
         },
     )
-    _native.parallel_groups("bb_fraud_run_groups", task, len(groups))
-    return matched[0], status[0], decision
+    _native.parallel_groups("bb_fraud_run_groups", task, groups)
+    return matched[0], status, decision
 
 
 def confusion(labels: np.ndarray, decisions: np.ndarray) -> pa.Table:
