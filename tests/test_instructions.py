@@ -349,8 +349,8 @@ def test_instruction_counts_of_two_architectures_are_refused_in_one_line():
 @pytest.mark.parametrize(
     ("base_source", "methods"),
     [
-        ("callgrind/1", "callgrind/1 vs callgrind/3"),
-        ("callgrind", "callgrind/unknown vs callgrind/3"),  # stored before the version
+        ("callgrind/1", "callgrind/1 vs callgrind/4"),
+        ("callgrind", "callgrind/unknown vs callgrind/4"),  # stored before the version
     ],
 )
 def test_counts_of_two_counting_methods_are_refused_in_one_line(base_source, methods, capsys):
@@ -365,7 +365,7 @@ def test_counts_of_two_counting_methods_are_refused_in_one_line(base_source, met
         _count_samples("a", BASE, source=base_source),
         _count_samples("b", fewer, source=callgrind.SOURCE),
     )
-    assert callgrind.SOURCE == "callgrind/3"
+    assert callgrind.SOURCE == "callgrind/4"
     assert not result.comparable and not result.rows
     out = counts_formats.render(result, "table", 1.0)
     assert out.count("\n") == 0 and f"counted by different methods ({methods})" in out

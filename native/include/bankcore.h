@@ -606,10 +606,10 @@ int32_t bb_decide_rows_task(const void *args, int64_t begin, int64_t end);
  * split each family's events by its key into `shards` shards: a family keeps its state per
  * key (a user's, a device's, a counterparty's, an IP block's), so a shard's answers are the
  * whole's. Each group checks the order and the rows of a near-equal range of the events and
- * counts its rows per (family, shard); meets; writes its rows into each shard's list, in
- * event order; meets; claims (family, shard) tasks, the heaviest family first, each into its
- * family's matched[f]; meets; and decides its range: the rules any family matched into
- * matched[0], and decision. */
+ * counts its rows per (family, shard); meets; sums a slice of those counts over the groups;
+ * meets; writes its rows into each shard's list, in event order; meets; claims (family,
+ * shard) tasks, the heaviest family first, each into its family's matched[f]; meets; and
+ * decides its range: the rules any family matched into matched[0], and decision. */
 #define BB_FRAUD_FAMILIES 4
 #define BB_FRAUD_SHARDS_MAX 128
 typedef struct bb_fraud_task {
@@ -619,7 +619,7 @@ typedef struct bb_fraud_task {
     uint8_t *status; uint8_t *decision; bb_barrier *barrier;
     uint32_t *rows;             /* more groups: BB_FRAUD_FAMILIES × n_events (n_events < 2^32) */
     uint8_t *shard_ids;         /* more groups: BB_FRAUD_FAMILIES × n_events */
-    int64_t *counts;            /* more groups: 2 × groups × BB_FRAUD_FAMILIES × shards */
+    int64_t *counts;            /* more groups: (2 × groups + 1) × BB_FRAUD_FAMILIES × shards */
 } bb_fraud_task;
 int32_t bb_fraud_run_groups(const void *args, int64_t begin, int64_t end);
 

@@ -648,11 +648,13 @@ static void group_range(const bb_fraud_task *t, int64_t g, int64_t *begin, int64
 }
 
 /* counts[g][f][k]: group g's rows of family f in shard k; the second half, at[g][f][k]:
- * where the next of them goes in family f's list. */
+ * where the next of them goes in family f's list; then totals[f][k], the shard's rows. */
 static int64_t *counts_of(const bb_fraud_task *t, int64_t g, int half)
 {
     return t->counts + ((int64_t)half * t->groups + g) * BB_FRAUD_FAMILIES * t->shards;
 }
+
+static int64_t *totals_of(const bb_fraud_task *t) { return counts_of(t, 0, 2); }
 
 /* Step 1: the order of [begin, end) (and its first event against the one before), each
  * row's status, the shard of each of its keys (shard_ids[f][i]) and the group's rows per
@@ -697,19 +699,48 @@ static int32_t count_rows(const bb_fraud_task *t, int64_t g)
     return BB_OK;
 }
 
-/* Step 2: group g's rows into each shard's list, after the rows of the shards before it
- * and of the groups before g in it: every shard's list in event order. */
+/* Step 2: for group g's slice of the (family, shard) pairs, each group's first place inside
+ * the shard's list (the rows of the groups before it) and the shard's total. A slice each,
+ * not every pair on every group: that is groups² steps in all, a large part of each group's
+ * time at a few hundred groups. */
+static void sum_counts(const bb_fraud_task *t, int64_t g)
+{
+    const int64_t pairs = (int64_t)BB_FRAUD_FAMILIES * t->shards, groups = t->groups;
+    int64_t each = pairs / groups, extra = pairs % groups;
+    int64_t begin = g * each + (g < extra ? g : extra), end = begin + each + (g < extra);
+    int64_t *totals = totals_of(t);
+    for (int64_t p = begin; p < end; p++) {
+        int64_t before = 0;
+        for (int64_t h = 0; h < groups; h++) {
+            counts_of(t, h, 1)[p] = before;
+            before += counts_of(t, h, 0)[p];
+        }
+        totals[p] = before;
+    }
+}
+
+/* Where shard k of family f begins in the family's list: after the shards before it. */
+static int64_t shard_start(const bb_fraud_task *t, int f, int64_t k)
+{
+    const int64_t *totals = totals_of(t) + f * t->shards;
+    int64_t start = 0;
+    for (int64_t j = 0; j < k; j++) start += totals[j];
+    return start;
+}
+
+/* Step 3: group g's rows into each shard's list, after the shards before it and the groups
+ * before g in it: every shard's list in event order. */
 static void place_rows(const bb_fraud_task *t, int64_t g)
 {
-    const int64_t n = t->n_events, groups = t->groups, shards = t->shards;
+    const int64_t n = t->n_events, shards = t->shards;
+    const int64_t *totals = totals_of(t);
     int64_t *at = counts_of(t, g, 1);
     for (int f = 0; f < BB_FRAUD_FAMILIES; f++) {
-        int64_t next = 0;
-        for (int64_t k = 0; k < shards; k++)
-            for (int64_t h = 0; h < groups; h++) {
-                if (h == g) at[f * shards + k] = next;
-                next += counts_of(t, h, 0)[f * shards + k];
-            }
+        int64_t start = 0;
+        for (int64_t k = 0; k < shards; k++) {
+            at[f * shards + k] += start;
+            start += totals[f * shards + k];
+        }
     }
     const uint8_t *status = t->status, *ids = t->shard_ids;
     uint32_t *rows = t->rows;
@@ -724,14 +755,12 @@ static void place_rows(const bb_fraud_task *t, int64_t g)
     }
 }
 
-/* Step 3: one (family, shard) task: the shard's list through a fresh state of the family.
- * After step 2 the last group's next place in shard k is where shard k's list ends. */
+/* Step 4: one (family, shard) task: the shard's list through a fresh state of the family. */
 static int32_t run_shard(const bb_fraud_task *t, int64_t task)
 {
     int f = (int)(task / t->shards);
-    int32_t k = (int32_t)(task % t->shards);
-    const int64_t *at = counts_of(t, t->groups - 1, 1) + f * t->shards;
-    int64_t begin = k > 0 ? at[k - 1] : 0, end = at[k];
+    int64_t k = task % t->shards;
+    int64_t begin = shard_start(t, f, k), end = begin + totals_of(t)[f * t->shards + k];
     bb_fraud *state;
     int32_t rc = bb_fraud_new(t->rules, t->lists, family_order[f], &state);
     if (rc != BB_OK) return rc;
@@ -756,7 +785,7 @@ static int32_t evaluate_alone(const bb_fraud_task *t)
     return BB_OK;
 }
 
-/* Step 4: events [begin, end): the rules any family matched, into matched[0], and their
+/* Step 5: events [begin, end): the rules any family matched, into matched[0], and their
  * decisions. */
 static void decide_range(const bb_fraud_task *t, int64_t begin, int64_t end)
 {
@@ -776,11 +805,14 @@ static void decide_range(const bb_fraud_task *t, int64_t begin, int64_t end)
         decision[i] = decide(rejecting, lists, user_id[i], matched[i], status[i]);
 }
 
-/* Group g's steps 1-3, meeting the others after each. */
+/* Group g's steps 1-4, meeting the others after each. */
 static int32_t run_shards(const bb_fraud_task *t, int64_t g)
 {
     int32_t rc = count_rows(t, g);
     if (rc == BB_OK) rc = bb_barrier_wait(t->barrier);
+    if (rc != BB_OK) return rc;
+    sum_counts(t, g);
+    rc = bb_barrier_wait(t->barrier);
     if (rc != BB_OK) return rc;
     place_rows(t, g);
     rc = bb_barrier_wait(t->barrier);

@@ -391,7 +391,7 @@ def evaluate_c(
     decision = np.empty(n, dtype=np.uint8)
     rows = np.empty(FAMILIES * n if groups > 1 else 0, dtype=np.uint32)
     shard_ids = np.empty(FAMILIES * n if groups > 1 else 0, dtype=np.uint8)
-    counts = np.empty(2 * groups * FAMILIES * shards if groups > 1 else 0, dtype=np.int64)
+    counts = np.empty((2 * groups + 1) * FAMILIES * shards if groups > 1 else 0, dtype=np.int64)
     barrier = _native.Barrier(groups)
     events = c_events(cols)
     keep = {  # the task's arrays, alive through the call
