@@ -43,6 +43,9 @@ class Rate:
     # serial_share.py), where one bounded the projection, and whether it lowered it
     ceiling: float | None = None
     capped: bool = False
+    # the most parts the calls holding most of the work split into, where fewer than
+    # ``threads`` (8 cells: a ledger call): what holds the bound there, more than the share
+    ceiling_parts: int | None = None
 
     def scaled(self, k: float) -> Rate:
         return dataclasses.replace(self, value=self.value * k, low=self.low * k, high=self.high * k)

@@ -163,11 +163,18 @@ def _slower_with_more_threads(points: list[tuple[int, float]], host_cores: int) 
 
 
 def bound_words(rate: scaling.Rate, capped: bool) -> str:
-    """'capped by the serial-share bound of 52.2× at 64 threads' (or 'within …')."""
+    """'capped by the serial-share bound of 52.2× at 64 threads' (or 'within …'), and what
+    holds it where the calls split into fewer parts than that ('…, its work in calls of at
+    most 8 parts')."""
     assert rate.ceiling is not None
+    held = (
+        f", its work in calls of at most {plural(rate.ceiling_parts, 'part')}"
+        if rate.ceiling_parts
+        else ""
+    )
     return (
         f"{'capped by' if capped else 'within'} the serial-share bound of {rate.ceiling:.1f}× "
-        f"at {plural(rate.threads, 'thread')}"
+        f"at {plural(rate.threads, 'thread')}{held}"
     )
 
 
@@ -185,6 +192,7 @@ def amdahl_cap(
     bound = counted.speedup(rate.threads)
     best = max(float(np.median([r for t, r in real if t == u])) for u in {t for t, _ in real})
     cap = max(base * float(bound / counted.speedup(fewest)), best)
+    parts, _ = counted.most_parts()
     return dataclasses.replace(
         rate,
         value=min(rate.value, cap),
@@ -192,6 +200,7 @@ def amdahl_cap(
         high=min(rate.high, cap),
         ceiling=float(bound),
         capped=rate.value > cap,
+        ceiling_parts=parts if serial_share.UNSPLIT < parts < rate.threads else None,
     )
 
 

@@ -36,6 +36,23 @@ def test_a_projection_above_the_bound_is_capped_at_it_and_one_below_is_not():
     assert within.ceiling == pytest.approx(bound)
 
 
+def test_a_bound_held_by_its_calls_parts_says_so():
+    """A ledger-like workload: 1 % serial, the rest in calls of 8 cells. At 64 cores the
+    bound is 100 / (1 + 99/8) = 7.5×, not the 39.3× of the share alone, and the words say
+    what holds it; at 4 threads the parts do not bind and the words are the share's."""
+    cells = Bound(serial=1, total=100, parallel_by_parts={8: 99})
+    capped, why = fleet.server_rate(LINEAR, 64, 2, True, counted=cells)
+    assert why is None and capped is not None and capped.capped
+    assert capped.ceiling == pytest.approx(100 / (1 + 99 / 8))
+    assert fleet.bound_words(capped, True) == (
+        "capped by the serial-share bound of 7.5× at 64 threads, its work in calls of at "
+        "most 8 parts"
+    )
+    small, _ = fleet.server_rate(LINEAR, 4, 2, True, counted=cells)
+    assert small is not None and small.ceiling_parts is None
+    assert fleet.bound_words(small, small.capped).endswith("at 4 threads")
+
+
 def test_capacity_measured_above_one_thread_grows_at_most_as_the_bound_does():
     # measured at 2 threads only: the cap is 2-thread rate × S(64) / S(2)
     share = Fraction(1, 10)
