@@ -425,8 +425,8 @@ static void log_append(bb_fraud *s, uint32_t ts, int64_t amount, uint8_t type, u
 #define MATCH(rule, condition) \
     do { if (s->rules.enabled[rule] && (condition)) bits |= 1u << (rule); } while (0)
 
-static inline __attribute__((always_inline)) int32_t user_rules(bb_fraud *s, const bb_events *e,
-                                                                  int64_t i, uint32_t *matched)
+BB_ALWAYS_INLINE int32_t user_rules(bb_fraud *s, const bb_events *e, int64_t i,
+                                     uint32_t *matched)
 {
     const bb_fraud_rules *rules = &s->rules;
     uint32_t bits = 0, ts = e->ts[i], user = e->user_id[i];
@@ -533,8 +533,8 @@ static bool is_valid(uint8_t type, int64_t amount_fen)
 /* Event i through the state's families (its order checked against the state's last event);
  * *row_status 0, or BB_ROW_INVALID_INPUT for an event no rule looks at. Inlined into both
  * loops: as a call it cost 8 % more instructions at one thread. */
-static inline __attribute__((always_inline)) int32_t evaluate_one(bb_fraud *s, const bb_events *e, int64_t i,
-                                   uint32_t *matched, uint8_t *row_status)
+BB_ALWAYS_INLINE int32_t evaluate_one(bb_fraud *s, const bb_events *e, int64_t i,
+                                       uint32_t *matched, uint8_t *row_status)
 {
     uint32_t ts = e->ts[i];
     uint64_t id = e->event_id[i];
@@ -642,9 +642,7 @@ static uint8_t shard_of(uint32_t key, uint64_t shards)
 /* Group g's near-equal range of the events. */
 static void group_range(const bb_fraud_task *t, int64_t g, int64_t *begin, int64_t *end)
 {
-    int64_t each = t->n_events / t->groups, extra = t->n_events % t->groups;
-    *begin = g * each + (g < extra ? g : extra);
-    *end = *begin + each + (g < extra);
+    bb_near_equal_range(t->n_events, t->groups, g, begin, end);
 }
 
 /* counts[g][f][k]: group g's rows of family f in shard k; the second half, at[g][f][k]:
@@ -706,8 +704,8 @@ static int32_t count_rows(const bb_fraud_task *t, int64_t g)
 static void sum_counts(const bb_fraud_task *t, int64_t g)
 {
     const int64_t pairs = (int64_t)BB_FRAUD_FAMILIES * t->shards, groups = t->groups;
-    int64_t each = pairs / groups, extra = pairs % groups;
-    int64_t begin = g * each + (g < extra ? g : extra), end = begin + each + (g < extra);
+    int64_t begin, end;
+    bb_near_equal_range(pairs, groups, g, &begin, &end);
     int64_t *totals = totals_of(t);
     for (int64_t p = begin; p < end; p++) {
         int64_t before = 0;

@@ -155,10 +155,24 @@ int32_t bb_map_reserve(bb_map *m, size_t more);
  * small enough for the caches. */
 #define BB_MAP_FULL(size, capacity) (4 * (size) > 3 * (capacity))
 
+/* A helper a hot loop needs inlined where the compiler's own count would call it (a call
+ * per event costs more than its body: fraud.c's evaluate_one, score.c's bins). */
+#define BB_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Part p's range [begin, end) of n items in `parts` near-equal ranges, in part order, the
+ * first n % parts of them one longer: how every parallel call splits uniform work. */
+static inline void bb_near_equal_range(int64_t n, int64_t parts, int64_t p, int64_t *begin,
+                                       int64_t *end)
+{
+    int64_t each = n / parts, extra = n % parts;
+    *begin = p * each + (p < extra ? p : extra);
+    *end = *begin + each + (p < extra);
+}
+
 /* For a helper that only prefetches: GCC counts a prefetch as no side effect, so it finds
  * such a function pure and deletes every call to it (GCC 12 does); inlined first, the
  * prefetches stay. */
-#define BB_PREFETCHES static inline __attribute__((always_inline))
+#define BB_PREFETCHES BB_ALWAYS_INLINE
 
 /* The lookups are inline: they run several times per event on every hot path. */
 static inline uint64_t bb_mix64(uint64_t z)

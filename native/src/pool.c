@@ -202,20 +202,12 @@ static void place_self(uint32_t part, uint32_t *placed)
 #endif
 }
 
-/* Part g's range [begin, end) of n items in `parts` near-equal ranges: run_call's split. */
-static void range_of_part(int64_t n, int64_t parts, int64_t g, int64_t *begin, int64_t *end)
-{
-    int64_t base = n / parts, extra = n % parts;
-    *begin = g * base + (g < extra ? g : extra);
-    *end = *begin + base + (g < extra ? 1 : 0);
-}
-
 static inline void run_part(uint32_t part)
 {
     const call *c = &pool.current;
     if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
         int64_t begin, end;
-        range_of_part(c->n, c->parts, part, &begin, &end);
+        bb_near_equal_range(c->n, c->parts, part, &begin, &end);
         if (!is_aborted()) record(c->fn(c->args, begin, end));
         return;
     }
@@ -407,7 +399,7 @@ static int32_t touch_part(const void *args, int64_t group, int64_t group_end)
     const touch_args *t = args;
     BB_ASSERT(group_end == group + 1 && group < t->parts);
     int64_t begin, end;
-    range_of_part(t->n_items, t->parts, group, &begin, &end);
+    bb_near_equal_range(t->n_items, t->parts, group, &begin, &end);
     if (end > begin)
         memset(t->bytes + begin * t->item_bytes, 0, (size_t)((end - begin) * t->item_bytes));
 #if defined(__linux__)

@@ -193,7 +193,7 @@ void bb_scorecard_free(bb_scorecard *card)
 
 /* Left-closed bins [e_j, e_j+1): the bin is the number of edges <= value. n_edges is a
  * constant where the row loops call it, so the count unrolls into compares without a branch. */
-static inline __attribute__((always_inline)) int32_t
+BB_ALWAYS_INLINE int32_t
 count_edges_at_most(const int64_t *edges, int32_t n_edges, int64_t value)
 {
     int32_t bin = 0;
@@ -204,7 +204,7 @@ count_edges_at_most(const int64_t *edges, int32_t n_edges, int64_t value)
 
 /* The number of keys <= value in strictly increasing keys, by a binary search whose steps
  * depend on n_keys only (a conditional move per step, no branch on the value). */
-static inline __attribute__((always_inline)) int32_t
+BB_ALWAYS_INLINE int32_t
 count_keys_at_most(const int64_t *keys, int32_t n_keys, int64_t value)
 {
     if (n_keys == 0) return 0;
@@ -221,7 +221,7 @@ count_keys_at_most(const int64_t *keys, int32_t n_keys, int64_t value)
 /* One variable's points for a present value; flags gets its BB_ROW_* bits. method (and, for
  * BY_EDGES, n_edges and edges: a copy in registers) are constants where the row loops call
  * it; bb_score_one passes the variable's own. */
-static inline __attribute__((always_inline)) int32_t
+BB_ALWAYS_INLINE int32_t
 variable_points(const scored_variable *var, int method, int32_t n_edges, const int64_t *edges,
                 int64_t value, uint8_t *flags)
 {
@@ -254,7 +254,7 @@ static bool bit_is_set(const uint8_t *bitmap, uint64_t bit)
 }
 
 /* A row's score, band and decision from its points total and the flags of its variables. */
-static inline __attribute__((always_inline)) uint8_t
+BB_ALWAYS_INLINE uint8_t
 finish_row(const bb_scorecard *card, int64_t total, uint8_t status, uint64_t missing_variables,
            int32_t *score, uint8_t *band, uint8_t *decision)
 {
@@ -303,7 +303,7 @@ uint8_t bb_score_one(const bb_scorecard *card, const bb_feature_columns *feature
 
 /* One variable over a block's rows: their points into total, BB_ROW_* bits into status, and
  * the variable's bit into missing where a value is null and has no missing bin. */
-static inline __attribute__((always_inline)) void
+BB_ALWAYS_INLINE void
 add_variable_block(const scored_variable *variable, int method, int32_t n_edges, bool nullable,
                    const int64_t *restrict values, const uint8_t *restrict validity,
                    uint64_t validity_bit0, int64_t rows, int64_t *restrict total,

@@ -32,9 +32,9 @@ static size_t customers_bytes(const bb_smallbank *bank)
 static void share_of(int64_t begin, int64_t end, int32_t group, int32_t groups, int64_t *first,
                      int64_t *last)
 {
-    int64_t each = (end - begin) / groups, extra = (end - begin) % groups;
-    *first = begin + each * group + (group < extra ? group : extra);
-    *last = *first + each + (group < extra);
+    bb_near_equal_range(end - begin, groups, group, first, last);
+    *first += begin;
+    *last += begin;
 }
 
 /* Customers [begin, end) from balances in row order into their slots: read in order,
