@@ -367,21 +367,28 @@ int32_t bb_fraud_new(const bb_fraud_rules *rules, const bb_fraud_lists *lists, u
     s->rules = *rules;
     s->lists = *lists;
     s->families = families;
-    int32_t rc = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users);
-    if (rc == BB_OK)
-        rc = blocklist_init(&s->blocked_devices, lists->blocked_devices, lists->n_blocked_devices);
-    if (rc == BB_OK)
-        rc = blocklist_init(&s->blocked_phones, lists->blocked_phones, lists->n_blocked_phones);
-    if (rc == BB_OK) rc = keyed_init(&s->users, 1024);
-    if (rc == BB_OK) rc = bb_map_init(&s->device_first_seen, 1024);
-    if (rc == BB_OK)
+    /* only the tables of the state's own families: a sharded call makes a state per family
+     * and shard, and the lists and tables of the others would be built for nothing */
+    int32_t rc = BB_OK;
+    if (families & BB_FAMILY_USER) {
+        rc = blocklist_init(&s->blocked_users, lists->blocked_users, lists->n_blocked_users);
+        if (rc == BB_OK)
+            rc = blocklist_init(&s->blocked_devices, lists->blocked_devices,
+                                lists->n_blocked_devices);
+        if (rc == BB_OK)
+            rc = blocklist_init(&s->blocked_phones, lists->blocked_phones,
+                                lists->n_blocked_phones);
+        if (rc == BB_OK) rc = keyed_init(&s->users, 1024);
+        if (rc == BB_OK) rc = bb_map_init(&s->device_first_seen, 1024);
+    }
+    if (rc == BB_OK && (families & BB_FAMILY_DEVICE))
         rc = recent_init(&s->device_users,
                          distinct_cap(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW),
                          longest_window(rules, R_DEVICE_USERS_REJECT, R_DEVICE_USERS_REVIEW));
-    if (rc == BB_OK)
+    if (rc == BB_OK && (families & BB_FAMILY_COUNTERPARTY))
         rc = recent_init(&s->counterparty_senders, distinct_cap(rules, R_FAN_IN, -1),
                          longest_window(rules, R_FAN_IN, -1));
-    if (rc == BB_OK)
+    if (rc == BB_OK && (families & BB_FAMILY_IP))
         rc = recent_init(&s->ip_users, distinct_cap(rules, R_IP_USERS, -1),
                          longest_window(rules, R_IP_USERS, -1));
     if (rc != BB_OK) { bb_fraud_free(s); return rc; }
