@@ -7,17 +7,21 @@ what fraction of them a workload reaches (DESIGN.md "Probes").
 - call overhead: nanoseconds per call of an empty C function through cffi;
 - dispatch: nanoseconds per empty parallel call of the core's worker pool at 1, 2, the CPU
   count and 4× the CPU count threads: what every parallel call pays before any work, beside
-  the scaling curve it limits.
+  the scaling curve it limits;
+- hand-over: nanoseconds per round trip of two threads on one CPU handing a turn back and
+  forth through the pool's sleep (two hand-overs: a wake-up, a sleep, a switch each). A call
+  with more threads than CPUs must hand each of its workers a CPU at least once, so
+  (threads - 1) hand-overs shared over the CPUs is a floor under its dispatch (a model).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from bench.plan import usable_cpus
 from native import ffi, lib
 from workloads import _native
 
@@ -109,23 +113,62 @@ def thread_pool_call_ns(threads: int, calls: int = 20, repeats: int = 3) -> floa
     return _per_call_ns(call, calls, repeats)
 
 
+def handover_round_trip_ns(round_trips: int = 2000, repeats: int = 3) -> float | None:
+    """Nanoseconds of one round trip (two hand-overs, each a wake-up and a switch) between two
+    threads pinned to one CPU, the fastest of `repeats`; None where threads cannot be pinned."""
+    elapsed = ffi.new("int64_t *")
+    best = float("inf")
+    for _ in range(repeats):
+        _native.check_status(lib.bb_probe_handovers(round_trips, elapsed), "bb_probe_handovers")
+        if elapsed[0] < 0:
+            return None
+        best = min(best, elapsed[0] / round_trips)
+    return best
+
+
+def dispatch_floor_ns(threads: int, cpus: int, round_trip_ns: float | None) -> float | None:
+    """The least an empty call on more threads than CPUs costs by this model: each of its
+    threads - 1 workers is handed a CPU once (half a round trip: a wake-up, a sleep, a
+    switch), the hand-overs shared over the CPUs. None where the call has a CPU per thread
+    (its workers need not sleep) or the round trip is unknown."""
+    if round_trip_ns is None or threads <= cpus:
+        return None
+    return (threads - 1) * (round_trip_ns / 2) / cpus
+
+
 def dispatch_thread_counts(cpus: int) -> list[int]:
     """1, 2, the CPU count and 4× it: the counts the dispatch probe records."""
     return sorted({1, 2, cpus, 4 * cpus})
 
 
 def dispatch(cpus: int) -> dict:
-    return {f"parallel_call_ns_{t}t": parallel_call_ns(t) for t in dispatch_thread_counts(cpus)}
+    """The empty call's cost at each probed thread count, the hand-over round trip, and the
+    floor it sets where a call has more threads than the `cpus`."""
+    counts = dispatch_thread_counts(cpus)
+    round_trip_ns = handover_round_trip_ns()
+    floors = {t: dispatch_floor_ns(t, cpus, round_trip_ns) for t in counts}
+    return {
+        **{f"parallel_call_ns_{t}t": parallel_call_ns(t) for t in counts},
+        "handover_round_trip_ns": round_trip_ns,
+        "dispatch_cpus": cpus,
+        **{f"dispatch_floor_ns_{t}t": floor for t, floor in floors.items() if floor is not None},
+    }
 
 
 def dispatch_table(thread_counts: list[int]) -> list[dict]:
     """Before and after, in one run on this host: per thread count, the ns of an empty
-    parallel call through a Python thread pool per call and through the core's pool."""
+    parallel call through a Python thread pool per call and through the core's pool, and the
+    floor under the latter (dispatch_floor_ns; None where there is none)."""
+    cpus = usable_cpus()
+    round_trip_ns = handover_round_trip_ns()
     return [
         {
             "threads": t,
             "thread_pool_ns": thread_pool_call_ns(t),
             "native_pool_ns": parallel_call_ns(t),
+            "floor_ns": dispatch_floor_ns(t, cpus, round_trip_ns),
+            "cpus": cpus,
+            "handover_round_trip_ns": round_trip_ns,
         }
         for t in thread_counts
     ]
@@ -135,9 +178,7 @@ def run(size: str = "full") -> dict:
     """All probes. 'full': 3 × 256 MiB triad arrays and a 1 GiB update table; 'small': 3 × 32 MiB
     and 128 MiB, for smoke runs."""
     triad_words, table_log2 = ((32 << 20), 27) if size == "full" else ((4 << 20), 24)
-    threads = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
+    threads = usable_cpus()
     # 2 threads too: the probe's 2-thread efficiency bounds a memory-bound workload's
     # (bench/scaling.two_thread_evidence)
     counts = sorted({1, 2, threads})

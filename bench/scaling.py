@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from bench.summary import SPLITS_NO_FURTHER, threads_used
+from bench.summary import SPLITS_NO_FURTHER, duration, threads_used
 
 Z_95 = 1.959964
 
@@ -343,7 +343,7 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
 def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
     """The table ``bankbench show`` prints, with the host's load beside it; a busy host makes
     the measurement invalid, and the lines say so."""
-    from bench.summary import BENCHMARK_MAX, duration
+    from bench.summary import BENCHMARK_MAX
     from bench.text import terminal
 
     if not rows:
@@ -383,3 +383,34 @@ def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
         )
     )
     return lines
+
+
+def dispatch_line(probes: dict) -> str | None:
+    """The cost of an empty parallel call at each thread count the run's probe measured,
+    beside the efficiency line it limits (a call shorter than a few times this cannot scale);
+    None for a run without it (probes skipped, or recorded before the core's pool)."""
+    prefix, suffix = "parallel_call_ns_", "t"
+    costs = sorted(
+        (int(key[len(prefix) : -len(suffix)]), value)
+        for key, value in probes.items()
+        if key.startswith(prefix) and key.endswith(suffix) and isinstance(value, (int, float))
+    )
+    if not costs:
+        return None
+    line = "empty parallel call (the core's pool, this run's probe): " + ", ".join(
+        f"{threads}t {duration(ns * 1e-9)}" for threads, ns in costs
+    )
+    floors = [
+        (threads, probes[f"dispatch_floor_ns_{threads}t"])
+        for threads, _ in costs
+        if isinstance(probes.get(f"dispatch_floor_ns_{threads}t"), (int, float))
+    ]
+    round_trip = probes.get("handover_round_trip_ns")
+    if floors and isinstance(round_trip, (int, float)):
+        line += (
+            "; floor where threads outnumber the "
+            f"{probes.get('dispatch_cpus')} CPUs (a model: each worker handed a CPU once, "
+            f"half of a {duration(round_trip * 1e-9)} round trip): "
+            + ", ".join(f"{threads}t {duration(ns * 1e-9)}" for threads, ns in floors)
+        )
+    return line

@@ -7,6 +7,7 @@ import math
 import shlex
 
 from bench import compare, summary
+from bench.scaling import dispatch_line
 from bench.text import plural
 from reports import analysis, charts, cost_section, fleet, open_loop, verdict, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
@@ -330,6 +331,11 @@ def scaling(report: analysis.Report) -> list:
                 "workload at the scale times the threads as well)."
             )
         )
+    # what each point pays before any work: a call not many times longer cannot scale
+    for m in report.machines:
+        dispatch = dispatch_line(m.probes)
+        if dispatch:
+            blocks.append(Paragraph(f"{m.name}: {dispatch}"))
     return blocks
 
 

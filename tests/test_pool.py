@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench import probes
-from bench.commands.show import dispatch_line
+from bench.scaling import dispatch_line
 from native import ffi, lib
 from workloads import _native
 from workloads.errors import NativeError
@@ -110,17 +110,62 @@ def test_pinned_parts_run_on_their_cpus_and_unpinning_restores_the_process_cpus(
 def test_the_dispatch_probe_covers_one_two_the_cpus_and_four_times_them():
     assert probes.dispatch_thread_counts(2) == [1, 2, 8]
     assert probes.dispatch_thread_counts(64) == [1, 2, 64, 256]
-    costs = probes.dispatch(2)
+    found = probes.dispatch(2)
+    costs = {k: v for k, v in found.items() if k.startswith("parallel_call_ns_")}
     assert sorted(costs) == ["parallel_call_ns_1t", "parallel_call_ns_2t", "parallel_call_ns_8t"]
     assert all(0 < ns < 50e6 for ns in costs.values())
+    # only 8 threads outnumber the 2 CPUs: the floor is 7 hand-overs shared by 2 CPUs
+    round_trip = found["handover_round_trip_ns"]
+    assert 0 < round_trip < 50e6 and found["dispatch_cpus"] == 2
+    assert [k for k in found if k.startswith("dispatch_floor_ns_")] == ["dispatch_floor_ns_8t"]
+    assert found["dispatch_floor_ns_8t"] == pytest.approx(7 * (round_trip / 2) / 2)
     (row,) = probes.dispatch_table([2])
     assert row["threads"] == 2 and row["thread_pool_ns"] > 0 and row["native_pool_ns"] > 0
+    assert row["cpus"] == len(os.sched_getaffinity(0))
+
+
+def test_the_dispatch_floor_is_a_hand_over_per_extra_worker_shared_over_the_cpus():
+    # a hand-over is half the measured round trip
+    assert probes.dispatch_floor_ns(32, 2, 6000.0) == 31 * 3000.0 / 2
+    assert probes.dispatch_floor_ns(128, 64, 5000.0) == 127 * 2500.0 / 64
+    assert probes.dispatch_floor_ns(2, 2, 6000.0) is None  # a CPU each: workers need not sleep
+    assert probes.dispatch_floor_ns(8, 2, None) is None  # the round trip unknown here
+
+
+def test_the_handover_probe_times_round_trips_and_leaves_the_caller_where_it_was():
+    before = os.sched_getaffinity(0)
+    elapsed = ffi.new("int64_t *")
+    assert lib.bb_probe_handovers(500, elapsed) == lib.BB_OK
+    assert elapsed[0] > 0  # 1,000 wake-ups and switches take time (Linux: pinning works)
+    assert os.sched_getaffinity(0) == before
+    for bad in (0, -1, 2**40):
+        assert lib.bb_probe_handovers(bad, elapsed) == lib.BB_INVALID_ARGUMENT
+    assert lib.bb_probe_handovers(10, ffi.NULL) == lib.BB_INVALID_ARGUMENT
 
 
 def test_show_words_the_dispatch_cost_in_thread_order():
     line = dispatch_line({"parallel_call_ns_8t": 12_100.0, "parallel_call_ns_2t": 3_800.0})
     assert line is not None and line.endswith("2t 3.80µs, 8t 12.10µs")
     assert dispatch_line({"cffi_call_overhead_ns": 90.0}) is None
+
+
+def test_show_puts_the_floor_beside_the_cost_where_threads_outnumber_the_cpus():
+    line = dispatch_line(
+        {
+            "parallel_call_ns_2t": 3_800.0,
+            "parallel_call_ns_8t": 80_000.0,
+            "handover_round_trip_ns": 6_000.0,
+            "dispatch_cpus": 2,
+            "dispatch_floor_ns_8t": 21_000.0,
+        }
+    )
+    assert line is not None
+    assert line.endswith(
+        "; floor where threads outnumber the 2 CPUs (a model: each worker handed a CPU once, "
+        "half of a 6.00µs round trip): 8t 21.00µs"
+    )
+    # a run probed before the floor was: the costs alone
+    assert "floor" not in dispatch_line({"parallel_call_ns_8t": 80_000.0, "dispatch_cpus": 2})
 
 
 @pytest.mark.parametrize("shards", [1, 3])

@@ -15,7 +15,7 @@ import pytest
 from bench import cli, compare, scaling, summary
 from bench.store import Store
 from reports import analysis, content, cost, fleet, numbers, render, verdict, write
-from reports.document import Bullets, Figure, Table, Tile, Tiles
+from reports.document import Bullets, Figure, Heading, Paragraph, Table, Tile, Tiles
 from workloads.errors import InputError
 
 HOSTILE = "<script>alert(1)</script>"
@@ -82,7 +82,15 @@ def _run_record(run_id, label, hostname, emulated=False, profile="standard"):
         "fingerprint_json": json.dumps(fingerprint),
         "build_json": json.dumps(build),
         "probes_json": json.dumps(
-            {"memory_bandwidth_bytes_per_s_1t": 1e10, "memory_bandwidth_bytes_per_s_2t": 1.5e10}
+            {
+                "memory_bandwidth_bytes_per_s_1t": 1e10,
+                "memory_bandwidth_bytes_per_s_2t": 1.5e10,
+                "parallel_call_ns_2t": 1_500.0,
+                "parallel_call_ns_8t": 90_000.0,
+                "handover_round_trip_ns": 6_000.0,
+                "dispatch_cpus": 2,
+                "dispatch_floor_ns_8t": 21_000.0,
+            }
         ),
     }
 
@@ -457,6 +465,16 @@ def test_each_figure_has_one_value_per_machine_everywhere(store, cost_file):
     assert all(f.decisions.low >= v for f, v in zip(figures.servers, per_core, strict=True))
 
 
+def test_thread_scaling_says_what_each_machine_pays_per_parallel_call_and_its_floor(store):
+    blocks = _document(store).blocks
+    start = next(i for i, b in enumerate(blocks) if getattr(b, "text", None) == "Thread scaling")
+    end = next(i for i, b in enumerate(blocks) if i > start and isinstance(b, Heading))
+    said = [b.text for b in blocks[start:end] if isinstance(b, Paragraph)]
+    for machine in ("x86-base", "arm-$cand$ | *x*"):
+        (line,) = [t for t in said if t.startswith(f"{machine}: empty parallel call")]
+        assert "2t 1.50µs, 8t 90.00µs" in line and "2 CPUs" in line and line.endswith("8t 21.00µs")
+
+
 def _machines_and_model(store, cost_file):
     return analysis.load(["x86-base", "arm-$cand$ | *x*"], [store.location]), cost.load([cost_file])
 
@@ -817,7 +835,7 @@ def test_the_pdfs_last_section_the_manifest_is_never_split_across_pages():
     """Wherever the report's text before it ends on a page, the reproducibility manifest (the
     last section: heading, table, the commands) sits on one page: no line of it alone on the
     last page (pdftotext, one page per form feed)."""
-    from reports.document import Code, Document, Heading, Paragraph
+    from reports.document import Code, Document
 
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:

@@ -6,6 +6,7 @@ import json
 
 from bench.commands._arguments import add_json
 from bench.commands._exit import EXIT_OK
+from bench.text import plural
 
 NAME = "probe"
 HELP = "this machine's limits: memory bandwidth, random updates, call and dispatch cost"
@@ -21,7 +22,8 @@ def add_arguments(p) -> None:
         type=thread_counts,
         help="instead: the cost of an empty parallel call at these thread counts (e.g. "
         "1,2,8,32,128), through a Python thread pool per call (the parallel path before the "
-        "core's pool) and through the core's pool, in one run",
+        "core's pool) and through the core's pool, in one run, beside the floor under a call "
+        "with more threads than CPUs (each worker handed a CPU once)",
     )
     add_json(p)
 
@@ -48,25 +50,48 @@ def main(args) -> int:
         print(json.dumps(results, indent=1))
         return EXIT_OK
     for key, value in results.items():
-        if "bandwidth" in key:
-            value = f"{value / 1e9:.2f} GB/s"
-        elif "per_s" in key:
-            value = f"{value / 1e6:.1f} M/s"
-        elif key.endswith("_ns"):
-            value = f"{value:.0f} ns"
-        print(f"{key:<36} {value}")
+        print(f"{key:<36} {_shown(key, value)}")
     return EXIT_OK
+
+
+def _shown(key: str, value) -> str:
+    """A probe's value in its unit: GB/s, M/s, or a duration for the nanosecond keys
+    (…_ns, …_ns_8t); 'unknown' where the host could not measure it."""
+    from bench.summary import duration
+
+    if value is None:
+        return "unknown"
+    if "bandwidth" in key:
+        return f"{value / 1e9:.2f} GB/s"
+    if "per_s" in key:
+        return f"{value / 1e6:.1f} M/s"
+    if key.endswith("_ns") or "_ns_" in key:
+        return duration(value * 1e-9)
+    return str(value)
 
 
 def _dispatch(table: list[dict], as_json: bool) -> int:
     if as_json:
         print(json.dumps(table, indent=1))
         return EXIT_OK
-    print(f"{'threads':>7} {'Python thread pool per call':>28} {'core pool':>12} {'ratio':>8}")
+    print(
+        f"{'threads':>7} {'Python thread pool per call':>28} {'core pool':>12} {'ratio':>8} "
+        f"{'floor':>12}"
+    )
     for row in table:
-        before, after = row["thread_pool_ns"], row["native_pool_ns"]
+        before, after, floor = row["thread_pool_ns"], row["native_pool_ns"], row["floor_ns"]
+        shown_floor = "–" if floor is None else f"{floor / 1e3:.1f} µs"
         print(
             f"{row['threads']:>7} {before / 1e3:>25.1f} µs {after / 1e3:>9.1f} µs "
-            f"{before / after:>7.1f}×"
+            f"{before / after:>7.1f}× {shown_floor:>12}"
+        )
+    if table:
+        round_trip = table[0]["handover_round_trip_ns"]
+        said = "unknown here" if round_trip is None else f"{round_trip / 1e3:.1f} µs"
+        print(
+            f"floor (a model): a call on more threads than the {plural(table[0]['cpus'], 'CPU')}"
+            " hands each of its threads - 1 workers a CPU once, half a round trip each (two "
+            f"threads on one CPU handing a turn back and forth through the pool's sleep: {said}"
+            " a round trip on this host), shared over the CPUs"
         )
     return EXIT_OK

@@ -50,26 +50,7 @@ def main(args) -> int:
     policy = record.get("placement_policy")
     if policy:
         print(f"placement: {text.terminal(policy['summary'], 400)}")
-    dispatch = dispatch_line(json.loads(run.get("probes_json") or "{}"))
+    dispatch = scaling.dispatch_line(json.loads(run.get("probes_json") or "{}"))
     if dispatch:
         print(dispatch)
     return EXIT_OK
-
-
-def dispatch_line(probes: dict) -> str | None:
-    """The cost of an empty parallel call at each thread count the run's probe measured,
-    beside the efficiency line it limits (a call shorter than a few times this cannot scale);
-    None for a run without it (probes skipped, or recorded before the core's pool)."""
-    from bench.summary import duration
-
-    prefix, suffix = "parallel_call_ns_", "t"
-    costs = sorted(
-        (int(key[len(prefix) : -len(suffix)]), value)
-        for key, value in probes.items()
-        if key.startswith(prefix) and key.endswith(suffix) and isinstance(value, (int, float))
-    )
-    if not costs:
-        return None
-    return "empty parallel call (the core's pool, this run's probe): " + ", ".join(
-        f"{threads}t {duration(ns * 1e-9)}" for threads, ns in costs
-    )
