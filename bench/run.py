@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench import liveness, text
+from bench import allocator, liveness, text
 from bench.measure import modes
 from bench.plan import PROFILES, Plan  # noqa: F401  (PROFILES: the profiles' one home is plan)
 from bench.progress import Progress
@@ -87,7 +87,8 @@ def worker_environment() -> dict[str, str]:
     pytest-benchmark disables itself where PYTEST_XDIST_WORKER is set, and the worker's
     --benchmark-only then fails (seen when the test suite runs with -n)."""
     inherited = liveness.worker_environment()
-    return {k: v for k, v in inherited.items() if not k.startswith("PYTEST_XDIST_")}
+    kept = {k: v for k, v in inherited.items() if not k.startswith("PYTEST_XDIST_")}
+    return allocator.worker_environment(kept)  # freed memory kept for the next call
 
 
 def worker_command(job_path: pathlib.Path) -> list[str]:
@@ -240,6 +241,11 @@ def run(
             "this run checks correctness; its timings are invalid",
             file=sys.stderr,
         )
+    facts["allocator"] = (
+        "Valgrind's own (instruction counts do not depend on it)"
+        if plan.measure == modes.INSTRUCTIONS
+        else allocator.policy(worker_environment())
+    )
     where = placement() if plan.pin else None
     facts["placement_policy"] = fingerprint.placement_policy(
         list(plan.threads), numa_nodes(), where["cpus"] if where else None

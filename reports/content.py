@@ -32,6 +32,7 @@ MACHINE_FACTS = (
     ("kernel", "kernel"),
     ("OS", "os"),
     ("libc", "libc"),
+    ("allocator", "allocator"),
     ("Python", "python"),
     ("hostname", "hostname"),
 )

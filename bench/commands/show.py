@@ -50,6 +50,8 @@ def main(args) -> int:
     policy = record.get("placement_policy")
     if policy:
         print(f"placement: {text.terminal(policy['summary'], 400)}")
+    if record.get("allocator"):
+        print(f"allocator: {text.terminal(record['allocator'], 400)}")
     dispatch = scaling.dispatch_line(json.loads(run.get("probes_json") or "{}"))
     if dispatch:
         print(dispatch)

@@ -32,6 +32,8 @@ SOFTWARE_FIELDS = {  # what may differ between the runs only when named in --all
     "os": ("fingerprint", "os"),
     "libc": ("fingerprint", "libc"),
     "cffi": ("build", "cffi_version"),
+    # freed memory kept or given back: loan.schedule's time halves (bench/allocator.py)
+    "allocator": ("fingerprint", "allocator"),
 }
 HARDWARE_FIELDS = (
     "arch",

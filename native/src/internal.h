@@ -240,6 +240,10 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
  * (*until_ns 0 before it). */
 bool bb_yields_before_sleep(int64_t *until_ns);
 uint32_t bb_cpus_online(void);
+/* The pool's sleep: bb_park sleeps while *word == value (or until a wake-up; a caller looks
+ * again); bb_unpark wakes every sleeper of word (a futex on Linux). */
+void bb_park(_Atomic uint32_t *word, uint32_t value);
+void bb_unpark(_Atomic uint32_t *word);
 int32_t bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
 /* The next of a run's tasks handed out in turn: 0, 1, 2, ... (one counter per barrier). */

@@ -91,7 +91,7 @@ static struct {
 };
 
 /* Sleep while *word == value (or until a wake-up); wake every sleeper of word. */
-static void park(_Atomic uint32_t *word, uint32_t value)
+void bb_park(_Atomic uint32_t *word, uint32_t value)
 {
 #if defined(__linux__)
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
@@ -102,7 +102,7 @@ static void park(_Atomic uint32_t *word, uint32_t value)
 #endif
 }
 
-static void unpark(_Atomic uint32_t *word)
+void bb_unpark(_Atomic uint32_t *word)
 {
 #if defined(__linux__)
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
@@ -154,7 +154,7 @@ __attribute__((noinline)) static uint32_t bb_pool_wait(_Atomic uint32_t *word, u
         if (spins < spins_max) continue;
         if (spins_max > 0 && bb_yields_before_sleep(&yield_until_ns)) continue;   /* a CPU each */
         atomic_store(parked, 1);
-        if (atomic_load(word) == value) park(word, value);
+        if (atomic_load(word) == value) bb_park(word, value);
         atomic_store(parked, 0);
     }
     return now;
@@ -163,7 +163,7 @@ __attribute__((noinline)) static uint32_t bb_pool_wait(_Atomic uint32_t *word, u
 static void move_on(_Atomic uint32_t *word, _Atomic uint32_t *parked)
 {
     atomic_fetch_add(word, 1);
-    if (atomic_load(parked)) unpark(word);
+    if (atomic_load(parked)) bb_unpark(word);
 }
 
 /* The first failure is the call's status; BB_ABORTED (a part stopped because another
@@ -462,70 +462,3 @@ int32_t bb_pool_threads(void)
 
 int64_t bb_pool_parts_taken(void) { return atomic_load(&pool.parts_taken); }
 
-/* ---- the floor under a call with more threads than CPUs ----
- * Each of its workers must be switched in and out at least once. Two threads pinned to the
- * caller's CPU hand a turn back and forth through the pool's own sleep (park, unpark): a
- * round trip is two hand-overs, each a wake-up and a switch. */
-typedef struct {
-    _Atomic uint32_t turn;   /* odd: the partner's; even: the caller's */
-    int64_t round_trips;
-} handover_t;
-
-static void wait_for_turn(handover_t *h, uint32_t turn)
-{
-    uint32_t now;
-    while ((now = atomic_load(&h->turn)) != turn) park(&h->turn, now);
-}
-
-static void hand_over(handover_t *h, uint32_t turn)
-{
-    atomic_store(&h->turn, turn);
-    unpark(&h->turn);
-}
-
-static void *handover_partner(void *argument)
-{
-    handover_t *h = argument;
-    for (int64_t i = 0; i < h->round_trips; i++) {
-        wait_for_turn(h, (uint32_t)(2 * i + 1));
-        hand_over(h, (uint32_t)(2 * i + 2));
-    }
-    return NULL;
-}
-
-int32_t bb_probe_handovers(int64_t round_trips, int64_t *elapsed_ns)
-{
-    if (!elapsed_ns || round_trips < 1 || round_trips > INT32_MAX) return BB_INVALID_ARGUMENT;
-    *elapsed_ns = -1;
-#if defined(__linux__)
-    cpu_set_t before, one;
-    int cpu = sched_getcpu();
-    if (cpu < 0 || sched_getaffinity(0, sizeof before, &before) != 0) return BB_OK;
-    CPU_ZERO(&one);
-    CPU_SET((size_t)cpu, &one);
-    if (sched_setaffinity(0, sizeof one, &one) != 0) return BB_OK;   /* cannot pin: unknown */
-    handover_t h = {.round_trips = round_trips};
-    atomic_init(&h.turn, 0);
-    sigset_t all, signals;   /* the partner inherits the pin, and leaves signals to Python */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &signals);
-    pthread_t partner;
-    int started = pthread_create(&partner, NULL, handover_partner, &h) == 0;
-    pthread_sigmask(SIG_SETMASK, &signals, NULL);
-    int32_t rc = BB_THREADS_UNAVAILABLE;
-    if (started) {
-        int64_t start_ns = bb_now_ns();
-        for (int64_t i = 0; i < round_trips; i++) {
-            hand_over(&h, (uint32_t)(2 * i + 1));
-            wait_for_turn(&h, (uint32_t)(2 * i + 2));
-        }
-        *elapsed_ns = bb_now_ns() - start_ns;
-        pthread_join(partner, NULL);
-        rc = BB_OK;
-    }
-    sched_setaffinity(0, sizeof before, &before);
-    return rc;
-#else
-    return BB_OK;   /* no pinning here: unknown */
-#endif
-}

@@ -1,7 +1,10 @@
 /* probe.c — the machine's physical limits: memory bandwidth, random update rate, call cost.
  * Reports set each workload's throughput against these (bench/probes.py). */
-#define _GNU_SOURCE   /* sched_getcpu (bb_probe_where); clock_gettime */
+#define _GNU_SOURCE   /* sched_getcpu, sched_setaffinity; clock_gettime */
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
 #include "internal.h"
 
@@ -73,4 +76,72 @@ int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end)
 #endif
     }
     return BB_OK;
+}
+
+/* ---- the floor under a call with more threads than CPUs ----
+ * Each of its workers must be handed a CPU at least once. Two threads pinned to the caller's
+ * CPU hand a turn back and forth through the pool's own sleep (bb_park, bb_unpark): a round
+ * trip is two hand-overs, each a wake-up, a sleep and a switch. */
+typedef struct {
+    _Atomic uint32_t turn;   /* odd: the partner's; even: the caller's */
+    int64_t round_trips;
+} handover_t;
+
+static void wait_for_turn(handover_t *h, uint32_t turn)
+{
+    uint32_t now;
+    while ((now = atomic_load(&h->turn)) != turn) bb_park(&h->turn, now);
+}
+
+static void hand_over(handover_t *h, uint32_t turn)
+{
+    atomic_store(&h->turn, turn);
+    bb_unpark(&h->turn);
+}
+
+static void *handover_partner(void *argument)
+{
+    handover_t *h = argument;
+    for (int64_t i = 0; i < h->round_trips; i++) {
+        wait_for_turn(h, (uint32_t)(2 * i + 1));
+        hand_over(h, (uint32_t)(2 * i + 2));
+    }
+    return NULL;
+}
+
+int32_t bb_probe_handovers(int64_t round_trips, int64_t *elapsed_ns)
+{
+    if (!elapsed_ns || round_trips < 1 || round_trips > INT32_MAX) return BB_INVALID_ARGUMENT;
+    *elapsed_ns = -1;
+#if defined(__linux__)
+    cpu_set_t before, one;
+    int cpu = sched_getcpu();
+    if (cpu < 0 || sched_getaffinity(0, sizeof before, &before) != 0) return BB_OK;
+    CPU_ZERO(&one);
+    CPU_SET((size_t)cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) return BB_OK;   /* cannot pin: unknown */
+    handover_t h = {.round_trips = round_trips};
+    atomic_init(&h.turn, 0);
+    sigset_t all, signals;   /* the partner inherits the pin, and leaves signals to Python */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &signals);
+    pthread_t partner;
+    int started = pthread_create(&partner, NULL, handover_partner, &h) == 0;
+    pthread_sigmask(SIG_SETMASK, &signals, NULL);
+    int32_t rc = BB_THREADS_UNAVAILABLE;
+    if (started) {
+        int64_t start_ns = bb_now_ns();
+        for (int64_t i = 0; i < round_trips; i++) {
+            hand_over(&h, (uint32_t)(2 * i + 1));
+            wait_for_turn(&h, (uint32_t)(2 * i + 2));
+        }
+        *elapsed_ns = bb_now_ns() - start_ns;
+        pthread_join(partner, NULL);
+        rc = BB_OK;
+    }
+    sched_setaffinity(0, sizeof before, &before);
+    return rc;
+#else
+    return BB_OK;   /* no pinning here: unknown */
+#endif
 }

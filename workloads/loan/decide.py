@@ -417,8 +417,7 @@ class Decide(Workload):
         """A session deciding one application per ``decide(row)`` call, rows in order."""
         if engine not in self.engines:
             self.run(inputs, engine=engine)  # raises the one unknown-engine error
-        _tables.validate(inputs, self.input_schemas, self.name)
-        self._validate_more(inputs)
+        self._validate(inputs)
         return OnlineC(inputs) if engine == "c" else OnlinePython(inputs)
 
     def _run_python(self, inputs, threads: int) -> _tables.Tables:
