@@ -80,7 +80,9 @@ def test_runs_whose_allocators_differ_compare_only_when_allowed():
 
 def test_show_prints_the_allocator(tmp_path, capsys):
     store = Store(str(tmp_path))
-    record = RunRecord.start("20261207T000000-cccccccc", "lab", {"allocator": "kept"}, profile="smoke")
+    record = RunRecord.start(
+        "20261207T000000-cccccccc", "lab", {"allocator": "kept"}, profile="smoke"
+    )
     store.write_run(record)
     assert cli.main(["show", record.run_id, "--store", str(tmp_path)]) == 0
     assert "allocator: kept" in capsys.readouterr().out
