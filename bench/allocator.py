@@ -53,6 +53,9 @@ def policy(environment: dict[str, str]) -> str:
     with freed memory: the run's record."""
     if not is_glibc():
         return DEFAULT
+    preloaded = environment.get("LD_PRELOAD")
+    if preloaded:  # a sanitizer's runtime, jemalloc, tcmalloc: its own malloc, not glibc's
+        return f"preloaded (LD_PRELOAD={preloaded}): glibc's tunables may not apply"
     given = _tunables(environment.get("GLIBC_TUNABLES", ""))
     ours = {name: str(value) for name, value in TUNABLES.items()}
     if any(given.get(name) != value for name, value in ours.items()):

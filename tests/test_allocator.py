@@ -4,6 +4,7 @@ calls reuse the pages the warm-up faulted in, instead of timing the kernel's pag
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -43,6 +44,10 @@ def _faults(environment: dict) -> list[int]:
 
 
 @glibc_only
+@pytest.mark.skipif(
+    bool(os.environ.get("LD_PRELOAD")),
+    reason="a preloaded allocator (the sanitizer's) is not glibc's",
+)
 def test_the_workers_calls_after_the_first_fault_in_no_fresh_pages():
     base = {k: v for k, v in run.worker_environment().items() if k != "GLIBC_TUNABLES"}
     default, kept = _faults(base), _faults(run.worker_environment())
@@ -60,6 +65,12 @@ def test_a_users_own_malloc_tunable_stays_and_the_policy_says_so():
     assert given["glibc.malloc.mmap_threshold"] == str(allocator.MMAP_THRESHOLD_BYTES)
     assert allocator.policy(environment).startswith("glibc, tunables set by the user")
     assert "freed memory kept" in allocator.policy(allocator.worker_environment({}))
+
+
+@glibc_only
+def test_a_preloaded_allocator_is_named_not_claimed():
+    environment = allocator.worker_environment({"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"})
+    assert allocator.policy(environment).startswith("preloaded (LD_PRELOAD=/usr/lib/libjemalloc")
 
 
 def test_another_c_library_is_left_alone(monkeypatch):
