@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from bench.intervals import ratio_of_medians_interval
 from bench.summary import SPLITS_NO_FURTHER, duration, threads_used
 
 Z_95 = 1.959964
@@ -255,6 +256,7 @@ def render_curves(curves: dict[tuple[str, str], dict[str, list[CurvePoint]]]) ->
 EFFICIENCY_TARGET = 0.80  # a C workload of a call of 1 ms or more: 2 threads at >= 80 %
 PROBE_POINTS = 0.10  # or, bound by memory, within 10 points of its bounding probe's
 CALL_MIN_S = 1e-3  # shorter one-thread calls are not judged (dispatch dominates them)
+EFFICIENCY_SEED = 23  # fixed: the same rounds give the same interval on every reading
 # the probe that bounds each workload family when it is memory-bound: the ledger finds
 # accounts and transfers by id in tables far larger than a cache line (random updates); the
 # loan workloads stream their columns (the triad)
@@ -295,36 +297,94 @@ def host_busy(activity: dict | None) -> str | None:
     return "; ".join(reasons) or None
 
 
-def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
+def round_seconds(samples) -> dict[str, np.ndarray]:
+    """Each timed benchmark's rounds, in seconds, by name (a run's samples table)."""
+    by_name: dict[str, list[float]] = {}
+    for name, seconds in zip(
+        samples.column("benchmark").to_pylist(), samples.column("seconds").to_pylist(), strict=True
+    ):
+        if seconds is not None:
+            by_name.setdefault(name, []).append(seconds)
+    return {name: np.asarray(values, dtype=float) for name, values in by_name.items()}
+
+
+def efficiency_interval(
+    one_s: np.ndarray, two_s: np.ndarray, threads: int
+) -> tuple[float, float] | None:
+    """The 95 % bootstrap interval of the efficiency median(one) / (threads x median(two))
+    over the rounds of the two benchmarks; None with fewer than two rounds on a side."""
+    if len(one_s) < 2 or len(two_s) < 2:
+        return None
+    rng = np.random.default_rng(EFFICIENCY_SEED)
+    _, low, high = ratio_of_medians_interval(one_s, two_s, rng)
+    return low / threads, high / threads
+
+
+def _cannot_tell(interval: tuple[float, float] | None, passing: float) -> str:
+    """Where the efficiency's interval holds the efficiency that passes: this run cannot tell
+    whether the workload passes."""
+    if interval is None or not interval[0] <= passing <= interval[1]:
+        return ""
+    low, high = interval
+    return (
+        f"; this run cannot tell: its 95 % interval, {low * 100:.0f}-{high * 100:.0f} %, holds "
+        f"the {passing * 100:.0f} % that passes"
+    )
+
+
+def two_thread_evidence(
+    summary: list[dict], probes: dict, round_seconds: dict[str, np.ndarray] | None = None
+) -> list[dict]:
     """Per C workload with plain batch medians at 1 and 2 threads: the one-thread call, the
     2-thread efficiency, the bounding probe's 2-thread efficiency (same run) and the verdict
-    against the target (>= 80 %, or at most 10 points below the probe)."""
+    against the target (>= 80 %, or at most 10 points below the probe). With each
+    benchmark's rounds (``round_seconds``, by benchmark name), the efficiency's 95 % interval
+    too, and a verdict it does not settle says so."""
     rows = []
+    round_seconds = round_seconds or {}
     for (workload, engine), curve in efficiency_curves(summary).items():
         two = next((p for p in curve[STRONG] if p.threads == 2), None)
         if engine != "c" or two is None:
             continue
         one_rate = next(p.units_per_s for p in curve[STRONG] if p.threads == 1)
-        one_s = next(
-            r["median_s"]
-            for r in summary
-            if (r["workload"], r["engine"], r["mode"], r["threads"]) == (workload, "c", "batch", 1)
-            and r["batch_size"] is None
+        one, two_row = (
+            next(
+                r
+                for r in summary
+                if (r["workload"], r["engine"], r["mode"], r["threads"])
+                == (workload, "c", "batch", threads)
+                and r["batch_size"] is None
+            )
+            for threads in (1, 2)
+        )
+        one_s = one["median_s"]
+        interval = (
+            efficiency_interval(
+                round_seconds[one["benchmark"]], round_seconds[two_row["benchmark"]], 2
+            )
+            if one.get("benchmark") in round_seconds and two_row.get("benchmark") in round_seconds
+            else None
         )
         probe = bounding_probe(workload)
         bound = probe_efficiency(probes, probe)
+        # passing: at the target, or where the probe bounds it within 10 points of it
+        passing = (
+            EFFICIENCY_TARGET if bound is None else min(EFFICIENCY_TARGET, bound - PROBE_POINTS)
+        )
         if one_s < CALL_MIN_S:
             verdict = "not judged: a call under 1 ms"
         elif two.threads_used is not None and two.threads_used < 2:
             verdict = f"not judged: ran on 1 thread: {SPLITS_NO_FURTHER}"
         elif two.efficiency >= EFFICIENCY_TARGET:
-            verdict = "meets 80 %"
+            verdict = "meets 80 %" + _cannot_tell(interval, passing)
         elif bound is not None and two.efficiency >= bound - PROBE_POINTS:
             verdict = f"at most 10 points below the {PROBES[probe]} (if bound by memory)"
+            verdict += _cannot_tell(interval, passing)
         else:
             verdict = "BELOW 80 %" + (
                 f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
             )
+            verdict += _cannot_tell(interval, passing)
         if two.units_per_s < one_rate:
             verdict += "; SLOWER at 2 threads than at 1"
         rows.append(
@@ -332,6 +392,7 @@ def two_thread_evidence(summary: list[dict], probes: dict) -> list[dict]:
                 "workload": workload,
                 "call_s_1t": one_s,
                 "efficiency_2t": two.efficiency,
+                "efficiency_2t_interval": interval,
                 "probe": PROBES[probe],
                 "probe_efficiency_2t": bound,
                 "verdict": verdict,
@@ -351,17 +412,20 @@ def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
     busy = host_busy(activity)
     before, after = ((activity or {}).get(f"load_average_{w}") for w in ("before", "after"))
     lines = [
-        "2-thread efficiency of each C workload (medians of this run) against the probe that "
-        "bounds it if memory-bound (same run): target >= 80 % for a call of 1 ms or more, or "
-        "at most 10 points below the probe",
-        f"{'workload':<18} {'1t call':>10} {'2t eff':>7} {'bounding probe':>15} "
-        f"{'probe 2t eff':>12}  verdict",
+        "2-thread efficiency of each C workload (medians of this run, and the 95 % bootstrap "
+        "interval over its rounds: another run on a shared host can land outside it, see "
+        "`bankbench calibrate`) against the probe that bounds it if memory-bound (same run): "
+        "target >= 80 % for a call of 1 ms or more, or at most 10 points below the probe",
+        f"{'workload':<18} {'1t call':>10} {'2t eff':>7} {'95 % interval':>13} "
+        f"{'bounding probe':>15} {'probe 2t eff':>12}  verdict",
     ]
     for r in rows:
         probe = r["probe_efficiency_2t"]
+        interval = r.get("efficiency_2t_interval")
+        shown = "–" if interval is None else f"{interval[0] * 100:.0f}-{interval[1] * 100:.0f}%"
         lines.append(
             f"{terminal(r['workload'], BENCHMARK_MAX):<18} {duration(r['call_s_1t']):>10} "
-            f"{r['efficiency_2t'] * 100:>6.0f}% {r['probe']:>15} "
+            f"{r['efficiency_2t'] * 100:>6.0f}% {shown:>13} {r['probe']:>15} "
             f"{'–' if probe is None else f'{probe * 100:.0f}%':>12}  {r['verdict']}"
         )
     where = (

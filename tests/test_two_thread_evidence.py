@@ -3,6 +3,7 @@ the one-thread call, the 2-thread efficiency, the 2-thread efficiency of the pro
 it (same run), the verdict against >= 80 % or at most 10 points below the probe, and the host's
 load beside it; a busy host makes the measurement invalid, and the table says so."""
 
+import numpy as np
 import pytest
 
 from bench import scaling
@@ -55,7 +56,7 @@ def test_each_workload_gets_its_verdict_against_80_percent_or_its_bounding_probe
     )
     lines = scaling.render_two_thread(list(rows.values()), QUIET)
     score = next(line for line in lines if line.startswith("loan.score"))
-    assert score.split()[:6] == ["loan.score", "100.00ms", "80%", "triad", "70%", "meets"]
+    assert score.split()[:7] == ["loan.score", "100.00ms", "80%", "–", "triad", "70%", "meets"]
     assert lines[-1] == (
         "host: load average (1, 5, 15 min) before the run 0.3 / 0.2 / 0.1; quiet during the run "
         "(no other work kept half a CPU busy)"
@@ -92,3 +93,45 @@ def test_a_workload_name_from_the_store_is_shown_escaped_on_one_line():
     assert "\x1b" not in line and "\n" not in line and "\u202e" not in line
     curves = scaling.render_curves(scaling.efficiency_curves(_rows(hostile, 0.1, 0.06)))
     assert not any(c in "".join(curves) for c in ("\x1b", "\n", "\u202e"))
+
+
+def _rounds(workload, one_s, two_s):
+    """The rounds of a workload's 1- and 2-thread benchmarks, in seconds, by benchmark name."""
+    return {
+        f"{workload}[c-1t-0.05]": np.asarray(one_s, dtype=float),
+        f"{workload}[c-2t-0.05]": np.asarray(two_s, dtype=float),
+    }
+
+
+def _named(rows):
+    return [{**r, "benchmark": f"{r['workload']}[c-{r['threads']}t-0.05]"} for r in rows]
+
+
+def test_the_efficiency_has_its_interval_over_the_rounds_and_a_verdict_it_cannot_settle_says_so():
+    # loan.score: 1-thread rounds 100 ms, 2-thread rounds 50-75 ms: median 62.5 ms, 80 %
+    spread = _rounds("loan.score", [0.1] * 5, [0.050, 0.055, 0.0625, 0.070, 0.075])
+    (row,) = scaling.two_thread_evidence(_named(_rows("loan.score", 0.1, 0.0625)), {}, spread)
+    low, high = row["efficiency_2t_interval"]
+    assert low < 0.8 < high and 0.1 / 0.075 / 2 <= low and high <= 0.1 / 0.050 / 2
+    assert row["verdict"].startswith("meets 80 %; this run cannot tell: its 95 % interval")
+    assert row["verdict"].endswith("holds the 80 % that passes")
+    # tight rounds: the interval is far from 80 %, and the verdict stands alone
+    tight = _rounds("loan.score", [0.1] * 5, [0.0530, 0.0531, 0.0532, 0.0533, 0.0534])
+    (row,) = scaling.two_thread_evidence(_named(_rows("loan.score", 0.1, 0.0532)), {}, tight)
+    assert row["verdict"] == "meets 80 %" and row["efficiency_2t_interval"][0] > 0.9
+    line = next(x for x in scaling.render_two_thread([row], QUIET) if x.startswith("loan.score"))
+    low, high = row["efficiency_2t_interval"]
+    assert 0.1 / 0.0534 / 2 <= low <= high <= 0.1 / 0.0530 / 2
+    assert line.split()[3] == f"{low * 100:.0f}-{high * 100:.0f}%"
+
+
+def test_the_probe_rule_passes_below_80_percent_so_only_its_own_threshold_is_uncertain():
+    # triad at 70 %: 60 % passes; rounds spread the efficiency over about 58-75 %
+    rounds = _rounds("loan.limit", [0.1] * 5, [0.067, 0.075, 0.080, 0.083, 0.086])
+    (row,) = scaling.two_thread_evidence(_named(_rows("loan.limit", 0.1, 0.080)), PROBES, rounds)
+    assert row["verdict"].startswith("at most 10 points below the triad")
+    assert "cannot tell" in row["verdict"] and row["verdict"].endswith("holds the 60 % that passes")
+    # one round a side: no interval, no claim about it
+    single = _rounds("loan.limit", [0.1], [0.08])
+    (row,) = scaling.two_thread_evidence(_named(_rows("loan.limit", 0.1, 0.080)), PROBES, single)
+    assert row["efficiency_2t_interval"] is None and "cannot tell" not in row["verdict"]

@@ -44,7 +44,9 @@ def main(args) -> int:
     for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
         print(line)
     record = json.loads(run.get("fingerprint_json") or "{}")
-    evidence = scaling.two_thread_evidence(summarized, json.loads(run.get("probes_json") or "{}"))
+    evidence = scaling.two_thread_evidence(
+        summarized, json.loads(run.get("probes_json") or "{}"), scaling.round_seconds(samples)
+    )
     for line in scaling.render_two_thread(evidence, record.get("host_activity")):
         print(line)
     policy = record.get("placement_policy")

@@ -34,11 +34,10 @@ from bench.compare.contract import (
     refused_benchmarks,
     sources_per_workload,
 )
+from bench.intervals import BOOTSTRAP_RESAMPLES, ratio_of_medians, ratio_of_medians_interval
 from bench.measure.modes import INSTRUCTIONS
 from bench.text import plural, visible
 from workloads.errors import InputError
-
-BOOTSTRAP_RESAMPLES = 2000
 
 
 def _groups(samples: list[dict], run: dict) -> dict[tuple, dict]:
@@ -78,10 +77,6 @@ def _why_nothing_in_common(a: dict[tuple, dict], b: dict[tuple, dict]) -> str:
 
 def _listed(values: set) -> str:
     return ", ".join(sorted(("none" if v is None else f"{v:g}") for v in values))
-
-
-def _ratio_of_medians(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(base, axis=axis) / np.median(cand, axis=axis)
 
 
 def _cv(values: np.ndarray) -> float:
@@ -201,21 +196,9 @@ def compare(
 
 
 def _row(name: str, key: tuple, base: np.ndarray, cand: np.ndarray, rng) -> Row:
-    ratio = float(_ratio_of_medians(base, cand))
-    low = high = ratio
+    ratio, low, high = ratio_of_medians_interval(base, cand, rng)
     p = 1.0
     if len(base) > 1 and len(cand) > 1 and np.ptp(np.concatenate([base, cand])) > 0:
-        if np.ptp(base) or np.ptp(cand):
-            boot = stats.bootstrap(
-                (base, cand),
-                _ratio_of_medians,
-                n_resamples=BOOTSTRAP_RESAMPLES,
-                vectorized=True,
-                paired=False,
-                method="percentile",
-                random_state=rng,
-            )
-            low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
         p = float(stats.mannwhitneyu(base, cand, alternative="two-sided").pvalue)
     return Row(
         name,
@@ -290,10 +273,10 @@ def _geomean_interval(resampled: dict, rng: np.random.Generator) -> tuple[float,
     logs = np.zeros(BOOTSTRAP_RESAMPLES)
     point = []
     for base, cand in resampled.values():
-        point.append(np.log(_ratio_of_medians(base, cand)))
+        point.append(np.log(ratio_of_medians(base, cand)))
         b = rng.choice(base, size=(BOOTSTRAP_RESAMPLES, len(base)))
         c = rng.choice(cand, size=(BOOTSTRAP_RESAMPLES, len(cand)))
-        logs += np.log(_ratio_of_medians(b, c, axis=1))
+        logs += np.log(ratio_of_medians(b, c, axis=1))
     logs /= len(resampled)
     low, high = np.percentile(logs, [2.5, 97.5])
     return float(np.exp(np.mean(point))), float(np.exp(low)), float(np.exp(high))

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from bench.intervals import BOOTSTRAP_RESAMPLES
 from bench.openloop.sweep import meets_slo
 
 CONFIDENCE = 0.95
-BOOTSTRAP_RESAMPLES = 2000
 HOST_JITTER = "host jitter"  # driver.FLAGS: a late start of a request that found no queue
 BOOTSTRAP_SEED = 24  # fixed: the same points give the same interval on every reading
 
