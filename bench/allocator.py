@@ -40,7 +40,7 @@ def _tunables(text: str) -> dict[str, str]:
 
 def worker_environment(environment: dict[str, str]) -> dict[str, str]:
     """``environment`` with the tunables that keep freed memory, on glibc. A malloc tunable
-    the user set already is theirs and stays (policy() then says so)."""
+    the user set already is theirs and stays (policy() names it)."""
     if not is_glibc():
         return dict(environment)
     given = _tunables(environment.get("GLIBC_TUNABLES", ""))
@@ -49,19 +49,27 @@ def worker_environment(environment: dict[str, str]) -> dict[str, str]:
 
 
 def policy(environment: dict[str, str]) -> str:
-    """In words, what the worker started with ``environment`` (worker_environment's) does
-    with freed memory: the run's record."""
+    """In words, what a worker started from ``environment`` (before worker_environment)
+    does with freed memory: the run's record. A malloc tunable the user gave is named as
+    given, beside bankbench's that it leaves in force."""
     if not is_glibc():
         return DEFAULT
     preloaded = environment.get("LD_PRELOAD")
     if preloaded:  # a sanitizer's runtime, jemalloc, tcmalloc: its own malloc, not glibc's
         return f"preloaded (LD_PRELOAD={preloaded}): glibc's tunables may not apply"
-    given = _tunables(environment.get("GLIBC_TUNABLES", ""))
-    ours = {name: str(value) for name, value in TUNABLES.items()}
-    if any(given.get(name) != value for name, value in ours.items()):
-        chosen = ", ".join(f"{k}={given[k]}" for k in TUNABLES if k in given)
-        return f"glibc, tunables set by the user: {chosen or 'none of ours'}"
+    users = {
+        name: value
+        for name, value in _tunables(environment.get("GLIBC_TUNABLES", "")).items()
+        if name.startswith("glibc.malloc.")
+    }
+    if not users:
+        return (
+            f"glibc, freed memory kept: blocks up to {MMAP_THRESHOLD_BYTES >> 20} MiB from the "
+            "heap, which is never trimmed; the timed calls reuse pages the warm-up faulted in"
+        )
+    ours = {name: value for name, value in TUNABLES.items() if name not in users}
     return (
-        f"glibc, freed memory kept: blocks up to {MMAP_THRESHOLD_BYTES >> 20} MiB from the heap, "
-        "which is never trimmed; the timed calls reuse pages the warm-up faulted in"
+        "glibc, malloc tunables of the user: "
+        + ", ".join(f"{name}={value}" for name, value in users.items())
+        + ("; of bankbench: " + ", ".join(f"{k}={v}" for k, v in ours.items()) if ours else "")
     )

@@ -5,6 +5,7 @@ and printed as one line: what went wrong, where, and how to fix it."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import NoReturn
 
@@ -110,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:  # the C core was never built
         print(f"bankbench: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(
             "\nbankbench: interrupted; completed work is kept (a run is marked incomplete)",
             file=sys.stderr,
         )
-        return 130
+        return 128 + getattr(stop, "signal_number", signal.SIGINT)
     except BrokenPipeError:  # the reader went away (| head): not an error
         sys.stderr.close()
         return EXIT_OK

@@ -25,7 +25,7 @@ from bench import allocator, liveness, text
 from bench.measure import modes
 from bench.plan import PROFILES, Plan  # noqa: F401  (PROFILES: the profiles' one home is plan)
 from bench.progress import Progress
-from workloads.errors import BankbenchError
+from workloads.errors import BankbenchError, Stopped
 
 # what a failing worker printed that explains the failure, shown instead of its exit code
 FAILURE_LINES_MAX = 25
@@ -86,9 +86,13 @@ def worker_environment() -> dict[str, str]:
     """The worker's environment, less what an enclosing pytest-xdist session left in it:
     pytest-benchmark disables itself where PYTEST_XDIST_WORKER is set, and the worker's
     --benchmark-only then fails (seen when the test suite runs with -n)."""
+    return allocator.worker_environment(inherited_environment())  # freed memory kept
+
+
+def inherited_environment() -> dict[str, str]:
+    """What the worker inherits, before bankbench's allocator tunables."""
     inherited = liveness.worker_environment()
-    kept = {k: v for k, v in inherited.items() if not k.startswith("PYTEST_XDIST_")}
-    return allocator.worker_environment(kept)  # freed memory kept for the next call
+    return {k: v for k, v in inherited.items() if not k.startswith("PYTEST_XDIST_")}
 
 
 def worker_command(job_path: pathlib.Path) -> list[str]:
@@ -244,7 +248,7 @@ def run(
     facts["allocator"] = (
         "Valgrind's own (instruction counts do not depend on it)"
         if plan.measure == modes.INSTRUCTIONS
-        else allocator.policy(worker_environment())
+        else allocator.policy(inherited_environment())
     )
     where = placement() if plan.pin else None
     facts["placement_policy"] = fingerprint.placement_policy(
@@ -284,7 +288,7 @@ def run(
 
     def on_stop(signum, frame):  # SIGTERM or Ctrl-C: stop, keep what finished
         stops.append(signum)
-        raise KeyboardInterrupt
+        raise Stopped(signum)
 
     # Ctrl-C only where it is not ignored (a job started with it ignored, as nohup does, keeps
     # ignoring it); SIGTERM always.
@@ -309,7 +313,7 @@ def run(
                 )
         _check_stored(store, record.run_id, [c.name(plan.scale) for c in cases])
         if stops:  # its KeyboardInterrupt was lost: raised inside a finaliser, Python prints it
-            raise KeyboardInterrupt
+            raise Stopped(stops[0])
     except BaseException:
         status = "incomplete"
         raise

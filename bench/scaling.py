@@ -25,6 +25,7 @@ from scipy import optimize
 
 from bench.intervals import ratio_of_medians_interval
 from bench.summary import SPLITS_NO_FURTHER, duration, threads_used
+from bench.text import plural
 
 Z_95 = 1.959964
 
@@ -453,28 +454,39 @@ def dispatch_line(probes: dict) -> str | None:
     """The cost of an empty parallel call at each thread count the run's probe measured,
     beside the efficiency line it limits (a call shorter than a few times this cannot scale);
     None for a run without it (probes skipped, or recorded before the core's pool)."""
-    prefix, suffix = "parallel_call_ns_", "t"
-    costs = sorted(
-        (int(key[len(prefix) : -len(suffix)]), value)
-        for key, value in probes.items()
-        if key.startswith(prefix) and key.endswith(suffix) and isinstance(value, (int, float))
-    )
+    costs = _per_thread_ns(probes, "parallel_call_ns_")
     if not costs:
         return None
     line = "empty parallel call (the core's pool, this run's probe): " + ", ".join(
         f"{threads}t {duration(ns * 1e-9)}" for threads, ns in costs
     )
-    floors = [
-        (threads, probes[f"dispatch_floor_ns_{threads}t"])
-        for threads, _ in costs
-        if isinstance(probes.get(f"dispatch_floor_ns_{threads}t"), (int, float))
-    ]
-    round_trip = probes.get("handover_round_trip_ns")
-    if floors and isinstance(round_trip, (int, float)):
+    floors = [(t, ns) for t, ns in _per_thread_ns(probes, "dispatch_floor_ns_") if t in dict(costs)]
+    round_trip = _nanoseconds(probes.get("handover_round_trip_ns"))
+    cpus = probes.get("dispatch_cpus")
+    if floors and round_trip and isinstance(cpus, int) and not isinstance(cpus, bool) and cpus > 0:
         line += (
-            "; floor where threads outnumber the "
-            f"{probes.get('dispatch_cpus')} CPUs (a model: each worker handed a CPU once, "
-            f"half of a {duration(round_trip * 1e-9)} round trip): "
+            f"; floor where threads outnumber the {plural(cpus, 'CPU')} (a model: each worker "
+            f"handed a CPU once, half of a {duration(round_trip * 1e-9)} round trip): "
             + ", ".join(f"{threads}t {duration(ns * 1e-9)}" for threads, ns in floors)
         )
     return line
+
+
+def _nanoseconds(value: object) -> float | None:
+    """A stored probe time, where it is one: a finite, positive number under an hour (a store
+    is the user's input: text, NaN or 1e300 there are not shown as times)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 < value < 3.6e12 else None
+
+
+def _per_thread_ns(probes: dict, prefix: str) -> list[tuple[int, float]]:
+    """(threads, ns) of the probe keys ``<prefix><threads>t``, in thread order; keys of
+    another shape and values that are not times are left out."""
+    found = []
+    for key, value in probes.items():
+        middle = key[len(prefix) : -1] if key.startswith(prefix) and key.endswith("t") else ""
+        ns = _nanoseconds(value)
+        if middle.isdecimal() and middle.isascii() and ns is not None:
+            found.append((int(middle), ns))
+    return sorted(found)

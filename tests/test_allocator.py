@@ -57,14 +57,22 @@ def test_the_workers_calls_after_the_first_fault_in_no_fresh_pages():
 
 
 @glibc_only
-def test_a_users_own_malloc_tunable_stays_and_the_policy_says_so():
+def test_a_users_own_malloc_tunable_stays_and_the_policy_names_it():
     mine = "glibc.malloc.trim_threshold=1000:glibc.cpu.hwcaps=-AVX2"
     environment = allocator.worker_environment({"GLIBC_TUNABLES": mine})
     given = dict(item.split("=") for item in environment["GLIBC_TUNABLES"].split(":"))
     assert given["glibc.malloc.trim_threshold"] == "1000" and given["glibc.cpu.hwcaps"] == "-AVX2"
     assert given["glibc.malloc.mmap_threshold"] == str(allocator.MMAP_THRESHOLD_BYTES)
-    assert allocator.policy(environment).startswith("glibc, tunables set by the user")
-    assert "freed memory kept" in allocator.policy(allocator.worker_environment({}))
+    # the record names the user's value as theirs and only bankbench's own as bankbench's
+    assert allocator.policy({"GLIBC_TUNABLES": mine}) == (
+        "glibc, malloc tunables of the user: glibc.malloc.trim_threshold=1000; of bankbench: "
+        f"glibc.malloc.mmap_threshold={allocator.MMAP_THRESHOLD_BYTES}"
+    )
+    # a malloc tunable of the user's that bankbench does not set still changes the record
+    other = allocator.policy({"GLIBC_TUNABLES": "glibc.malloc.arena_max=1"})
+    assert other.startswith("glibc, malloc tunables of the user: glibc.malloc.arena_max=1")
+    assert "freed memory kept" in allocator.policy({})
+    assert "freed memory kept" in allocator.policy({"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2"})
 
 
 @glibc_only
@@ -97,3 +105,14 @@ def test_show_prints_the_allocator(tmp_path, capsys):
     store.write_run(record)
     assert cli.main(["show", record.run_id, "--store", str(tmp_path)]) == 0
     assert "allocator: kept" in capsys.readouterr().out
+
+
+def test_a_run_that_recorded_no_allocator_reads_not_recorded_and_allow_names_it(capsys):
+    from bench.compare.contract import SOFTWARE_FIELDS, difference
+
+    assert difference(None, "kept") == ("not recorded", "kept")
+    assert difference("kept", None) == ("kept", "not recorded")
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(name in shown for name in SOFTWARE_FIELDS), shown

@@ -2,6 +2,7 @@
 thread that cannot start as one line naming the count, pinning, and the dispatch probe."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -168,6 +169,35 @@ def test_show_puts_the_floor_beside_the_cost_where_threads_outnumber_the_cpus():
     assert "floor" not in dispatch_line({"parallel_call_ns_8t": 80_000.0, "dispatch_cpus": 2})
 
 
+def test_a_stored_probe_record_of_odd_shape_is_left_out_not_shown_or_fatal():
+    """A store is the user's input: keys of another shape, values that are not times, a CPU
+    count that is text (escape sequences) are left out of the line, never crash it."""
+    line = dispatch_line(
+        {
+            "parallel_call_ns_xt": 5,
+            "parallel_call_ns_٣t": 5,  # a digit, but not an ASCII one
+            "parallel_call_ns_4t": float("nan"),
+            "parallel_call_ns_16t": 1e300,
+            "parallel_call_ns_2t": 1_500.0,
+            "parallel_call_ns_8t": 90_000.0,
+            "handover_round_trip_ns": 6_000.0,
+            "dispatch_cpus": "\x1b]0;pwned\x07",
+            "dispatch_floor_ns_8t": 21_000.0,
+        }
+    )
+    assert line == "empty parallel call (the core's pool, this run's probe): 2t 1.50µs, 8t 90.00µs"
+    assert dispatch_line({"parallel_call_ns_xt": 5, "parallel_call_ns_1t": "fast"}) is None
+    one = dispatch_line(
+        {
+            "parallel_call_ns_4t": 30_000.0,
+            "handover_round_trip_ns": 6_000.0,
+            "dispatch_cpus": 1,
+            "dispatch_floor_ns_4t": 9_000.0,
+        }
+    )
+    assert "outnumber the 1 CPU (a model" in one
+
+
 @pytest.mark.parametrize("shards", [1, 3])
 def test_the_capacity_service_loop_in_c_answers_as_micro_batches_from_python(shards):
     from bench.suite.test_workloads import sharded_outputs
@@ -217,7 +247,8 @@ def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, 
             time.sleep(0.05)
         assert parent.poll() is None, "the run ended before it could be interrupted"
         terminal_job.interrupt(parent, signal_name)
-        assert parent.wait(timeout=60) != 0
+        # as a shell reports a process the signal ended: 143 for SIGTERM, 130 for Ctrl-C
+        assert parent.wait(timeout=60) == 128 + getattr(signal, signal_name)
     finally:
         terminal_job.kill_if_running(parent)
     (run,) = Store(str(store)).runs().to_pylist()
@@ -231,3 +262,12 @@ def test_groups_never_leave_a_part_to_the_caller():
     for _ in range(50):
         assert lib.bb_parallel_groups(empty, ffi.NULL, 8) == lib.BB_OK
     assert lib.bb_pool_parts_taken() == taken  # every part ran on its own thread
+
+
+def test_probe_refuses_more_dispatch_threads_than_the_pool_has_before_measuring(capsys):
+    from bench import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["probe", "--dispatch", "2,1025"])
+    assert stop.value.code == 2
+    assert "1025 threads is more than the pool's maximum, 1024" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Mapping
 
 import numpy as np
@@ -46,38 +45,6 @@ def validate(
                     f"{where} has {table.column(column).null_count} null value(s); "
                     "the engines take null-free columns: fill or drop them first"
                 )
-
-
-class Validated:
-    """The input sets a workload has validated, by the identity of their tables. An Arrow
-    table is immutable, so one that passed stays valid while it lives: a benchmark's timed
-    calls, which repeat the call on the same tables, do not redo its Python checks (serial
-    work beside a parallel call: 13 % of loan.decide's 1-thread call at the quick profile).
-    Weak: a table that dies is forgotten, and a new one at its address is not mistaken for
-    it. A table whose memory is written behind Arrow's back is not looked at again; the C
-    core still refuses what it cannot run, by status."""
-
-    SETS_MAX = 16  # a run keeps a few input sets alive at once (a point's, the reference's)
-
-    def __init__(self) -> None:
-        self._sets: dict[tuple, tuple] = {}
-
-    @staticmethod
-    def _key(tables: Mapping[str, pa.Table]) -> tuple:
-        return tuple(sorted((name, id(table)) for name, table in tables.items()))
-
-    def __contains__(self, tables: Mapping[str, pa.Table]) -> bool:
-        refs = self._sets.get(self._key(tables))
-        return refs is not None and all(ref() is tables[name] for name, ref in refs)
-
-    def add(self, tables: Mapping[str, pa.Table]) -> None:
-        if not all(isinstance(t, pa.Table) for t in tables.values()):
-            return
-        if len(self._sets) >= self.SETS_MAX:
-            self._sets.clear()
-        self._sets[self._key(tables)] = tuple(
-            (name, weakref.ref(table)) for name, table in tables.items()
-        )
 
 
 def columns(table: pa.Table, schema: Schema) -> dict[str, np.ndarray]:

@@ -33,3 +33,12 @@ class NativeError(BankbenchError):
 class PluginError(BankbenchError):
     """A workload plugin (an entry point in group ``bankbench.workloads``) that cannot be
     used: not importable, an incomplete interface, a wrong schema, a name that is taken."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A run asked to stop by a signal (SIGTERM, or Ctrl-C's SIGINT): not an error. The CLI
+    exits 128 + its number, as a shell reports a process the signal ended (143, 130)."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number

@@ -156,7 +156,7 @@ def add_allow(p) -> None:
         "--allow",
         type=names,
         help="software differences to accept by name, e.g. compiler,flags "
-        "(also build_label, python, kernel, os, libc, cffi)",
+        "(also build_label, python, kernel, os, libc, cffi, allocator)",
     )
 
 

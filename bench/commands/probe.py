@@ -6,6 +6,7 @@ import json
 
 from bench.commands._arguments import add_json
 from bench.commands._exit import EXIT_OK
+from bench.plan import THREADS_MAX
 from bench.text import plural
 
 NAME = "probe"
@@ -37,6 +38,10 @@ def thread_counts(text: str) -> list[int]:
         counts = []
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError(f"thread counts like 1,2,8, not {text!r}")
+    if max(counts) > THREADS_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{max(counts)} threads is more than the pool's maximum, {THREADS_MAX}"
+        )
     return counts
 
 

@@ -56,5 +56,5 @@ def main(args) -> int:
         print(f"allocator: {text.terminal(record['allocator'], 400)}")
     dispatch = scaling.dispatch_line(json.loads(run.get("probes_json") or "{}"))
     if dispatch:
-        print(dispatch)
+        print(text.terminal(dispatch, 600))
     return EXIT_OK

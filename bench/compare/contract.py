@@ -53,7 +53,13 @@ HARDWARE_FIELDS = (
 
 def difference(before: object, after: object) -> tuple[str, str]:
     """Two values of a field as the part that differs: for space-separated words (compiler
-    flags) the words removed and added, so a long common prefix does not hide the change."""
+    flags) the words removed and added, so a long common prefix does not hide the change; a
+    field a run did not record (an older run) says so."""
+    if before is None or after is None:
+        return (
+            "not recorded" if before is None else str(before),
+            "not recorded" if after is None else str(after),
+        )
     if isinstance(before, str) and isinstance(after, str) and " " in before + after:
         old, new = before.split(), after.split()
         removed = [w for w in old if w not in new]

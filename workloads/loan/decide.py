@@ -417,7 +417,7 @@ class Decide(Workload):
         """A session deciding one application per ``decide(row)`` call, rows in order."""
         if engine not in self.engines:
             self.run(inputs, engine=engine)  # raises the one unknown-engine error
-        self._validate(inputs)
+        self.validate_inputs(inputs)
         return OnlineC(inputs) if engine == "c" else OnlinePython(inputs)
 
     def _run_python(self, inputs, threads: int) -> _tables.Tables:
