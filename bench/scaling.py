@@ -361,7 +361,9 @@ def two_thread_evidence(
         one_s = one["median_s"]
         interval = (
             efficiency_interval(
-                round_seconds[one["benchmark"]], round_seconds[two_row["benchmark"]], 2
+                round_seconds[one["benchmark"]],
+                round_seconds[two_row["benchmark"]],
+                two.threads_used or two.threads,  # as the efficiency: over the threads it ran on
             )
             if one.get("benchmark") in round_seconds and two_row.get("benchmark") in round_seconds
             else None
@@ -413,10 +415,9 @@ def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
     busy = host_busy(activity)
     before, after = ((activity or {}).get(f"load_average_{w}") for w in ("before", "after"))
     lines = [
-        "2-thread efficiency of each C workload (medians of this run, and the 95 % bootstrap "
-        "interval over its rounds: another run on a shared host can land outside it, see "
-        "`bankbench calibrate`) against the probe that bounds it if memory-bound (same run): "
-        "target >= 80 % for a call of 1 ms or more, or at most 10 points below the probe",
+        "2-thread efficiency of each C workload, median and 95 % interval over this run's "
+        "rounds (another run can land outside it: bankbench calibrate); target >= 80 % for a "
+        "call of 1 ms or more, or at most 10 points below its bounding probe (same run)",
         f"{'workload':<18} {'1t call':>10} {'2t eff':>7} {'95 % interval':>13} "
         f"{'bounding probe':>15} {'probe 2t eff':>12}  verdict",
     ]

@@ -48,7 +48,9 @@ def _faults(environment: dict) -> list[int]:
     bool(os.environ.get("LD_PRELOAD")),
     reason="a preloaded allocator (the sanitizer's) is not glibc's",
 )
-def test_the_workers_calls_after_the_first_fault_in_no_fresh_pages():
+def test_the_workers_calls_after_the_first_fault_in_no_fresh_pages(host_emulated):
+    if host_emulated:  # qemu-user keeps the guest's freed memory itself: [2066, 2034, 32, 0, 0]
+        pytest.skip("under qemu-user the guest's page faults are qemu's, not the kernel's")
     base = {k: v for k, v in run.worker_environment().items() if k != "GLIBC_TUNABLES"}
     default, kept = _faults(base), _faults(run.worker_environment())
     pages = (8 << 20) // 4096 // 2  # at least half the column's 4 KiB pages each time

@@ -255,7 +255,10 @@ def test_show_prints_the_2_thread_evidence_with_the_probes_of_the_same_run(weak_
     shown = bankbench("show", "weak", "--store", str(weak_run)).stdout.splitlines()
     row = next(line for line in shown if line.startswith("loan.limit "))
     # the run's own probes were recorded at 1 and 2 threads: the triad's efficiency is known
-    assert row.split()[3] == "triad" and row.split()[4].endswith("%"), row
+    # columns: workload, 1t call, 2t eff, its 95 % interval over the rounds, probe, its 2t eff
+    assert row.split()[4] == "triad" and row.split()[5].endswith("%"), row
+    low, high = (int(v) for v in row.split()[3].rstrip("%").split("-"))
+    assert 0 < low <= high, row
     assert next(line for line in shown if line.startswith("host: load average"))
 
 
