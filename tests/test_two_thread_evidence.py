@@ -135,3 +135,12 @@ def test_the_probe_rule_passes_below_80_percent_so_only_its_own_threshold_is_unc
     single = _rounds("loan.limit", [0.1], [0.08])
     (row,) = scaling.two_thread_evidence(_named(_rows("loan.limit", 0.1, 0.080)), PROBES, single)
     assert row["efficiency_2t_interval"] is None and "cannot tell" not in row["verdict"]
+
+
+def test_the_interval_is_over_the_threads_the_call_ran_on_as_the_efficiency():
+    rows = [{**r, "threads_used": 1} for r in _named(_rows("loan.limit", 0.1, 0.1))]
+    rounds = _rounds("loan.limit", [0.1, 0.1, 0.1], [0.098, 0.1, 0.102])
+    (row,) = scaling.two_thread_evidence(rows, PROBES, rounds)
+    low, high = row["efficiency_2t_interval"]
+    assert row["efficiency_2t"] == pytest.approx(1.0) and low <= 1.0 <= high  # not 0.5
+    assert row["verdict"].startswith("not judged: ran on 1 thread")
