@@ -136,7 +136,7 @@ def speed_tiles(report: analysis.Report) -> list[Tile]:
         )
         verdict = result.suite_verdict if result.comparable else None
         if verdict is None or not result.geomean:
-            reasons = "; ".join(result.refusals + result.not_allowed) or "no benchmark in common"
+            reasons = "; ".join(_refusals(result)) or "no benchmark in common"
             tiles += [
                 Tile("Which machine" + who, "not compared", f"No speed verdict: {reasons}."),
                 Tile("How sure" + who, "–", "Nothing was compared."),
@@ -318,12 +318,7 @@ def _speed_verdict(
             "This is a correctness finding; speed is not compared."
         )
     if not result.comparable:
-        reasons = result.refusals + (
-            [f"software differs in {', '.join(result.not_allowed)} (not allowed)"]
-            if result.not_allowed
-            else []
-        )
-        return f"{who}: outputs identical; NO SPEED VERDICT — " + "; ".join(reasons) + "."
+        return f"{who}: outputs identical; NO SPEED VERDICT — " + "; ".join(_refusals(result)) + "."
     if not result.geomean:
         return f"{who}: outputs identical; no benchmark was run on both, so no speed verdict."
     g, low, high = result.geomean
@@ -441,3 +436,13 @@ def cost_verdict(report: analysis.Report) -> str:
         else " The choice FLIPS at ±20 % of: " + ", ".join(figures.flips) + "."
     )
     return sentence
+
+
+def _refusals(result) -> list[str]:
+    """Why a comparison gives no speed verdict, in words: its refusals, then the software
+    differences not allowed (each named, as --allow takes them)."""
+    return result.refusals + (
+        [f"software differs in {', '.join(result.not_allowed)} (not allowed)"]
+        if result.not_allowed
+        else []
+    )

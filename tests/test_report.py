@@ -866,3 +866,22 @@ def test_the_pdfs_last_section_the_manifest_is_never_split_across_pages():
         if first != last:
             split.append(items)
     assert split == [], f"the manifest was split across pages after {split} items"
+
+
+def test_page_one_names_a_software_difference_that_was_not_allowed(tmp_path):
+    """Page one and the verdict say which software differs and that it was not allowed, as
+    one sentence each (was: a bare '; allocator.' after the refusals)."""
+    s = Store(str(tmp_path / "store"))
+    make_run(s, "20261128T000000-aaaaaaaa", "x86-base")
+    candidate = make_run(s, "20261128T000001-bbbbbbbb", "x86-kept", speed=1.5)
+    fingerprint = {**json.loads(candidate["fingerprint_json"]), "allocator": "kept"}
+    s.write_run({**candidate, "fingerprint_json": json.dumps(fingerprint)})
+    machines = analysis.load(["x86-base", "x86-kept"], [s.location])
+    document = content.build(analysis.analyse(machines, set(), None))
+    which = next(t for t in _tiles(document) if t.label.startswith("Which machine"))
+    assert which.value == "not compared"
+    assert which.sentence == "No speed verdict: software differs in allocator (not allowed)."
+    allowed = content.build(analysis.analyse(machines, {"allocator"}, None))
+    assert next(t for t in _tiles(allowed) if t.label.startswith("Which machine")).value != (
+        "not compared"
+    )
