@@ -2,6 +2,7 @@
 #ifndef BANKCORE_INTERNAL_H
 #define BANKCORE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -244,6 +245,9 @@ uint32_t bb_cpus_online(void);
  * again); bb_unpark wakes every sleeper of word (a futex on Linux). */
 void bb_park(_Atomic uint32_t *word, uint32_t value);
 void bb_unpark(_Atomic uint32_t *word);
+/* A thread of the core (pool.c): every signal blocked in it, so a SIGTERM or Ctrl-C reaches
+ * the thread that runs Python; whether it started. */
+bool bb_start_thread(pthread_t *thread, void *(*fn)(void *), void *argument);
 int32_t bb_barrier_wait(bb_barrier *barrier);
 void bb_barrier_abort(bb_barrier *barrier);
 /* The next of a run's tasks handed out in turn: 0, 1, 2, ... (one counter per barrier). */

@@ -278,8 +278,20 @@ static void forget_workers(void)
     pool.started = 0;
 }
 
-/* Workers up to `count`, signals blocked in them (a SIGTERM or Ctrl-C goes to the thread
- * that runs Python). BB_THREADS_UNAVAILABLE when one cannot be started. */
+/* A thread of the core, started with every signal blocked in it (a SIGTERM or Ctrl-C goes
+ * to the thread that runs Python); whether it started. */
+bool bb_start_thread(pthread_t *thread, void *(*fn)(void *), void *argument)
+{
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &before);
+    bool started = pthread_create(thread, NULL, fn, argument) == 0;
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    return started;
+}
+
+/* Workers up to `count`, signals blocked in them (bb_start_thread).
+ * BB_THREADS_UNAVAILABLE when one cannot be started. */
 __attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
 {
     static bool fork_handled;
@@ -287,9 +299,6 @@ __attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
         if (pthread_atfork(NULL, NULL, forget_workers) != 0) return BB_THREADS_UNAVAILABLE;
         fork_handled = true;
     }
-    sigset_t all, before;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &before);
     int32_t rc = BB_OK;
     while (rc == BB_OK && pool.started < count) {
         worker *w = aligned_alloc(CACHE_LINE_BYTES, sizeof *w);
@@ -302,14 +311,13 @@ __attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
         atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
         w->part = pool.started + 1;
         w->placed = 0;
-        if (pthread_create(&w->thread, NULL, bb_pool_worker, w) != 0) {
+        if (!bb_start_thread(&w->thread, bb_pool_worker, w)) {
             free(w);
             rc = BB_THREADS_UNAVAILABLE;
             break;
         }
         pool.workers[pool.started++] = w;
     }
-    pthread_sigmask(SIG_SETMASK, &before, NULL);
     return rc;
 }
 
@@ -461,4 +469,3 @@ int32_t bb_pool_threads(void)
 }
 
 int64_t bb_pool_parts_taken(void) { return atomic_load(&pool.parts_taken); }
-

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE   /* sched_getcpu, sched_setaffinity; clock_gettime */
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 #include "internal.h"
@@ -122,14 +121,9 @@ int32_t bb_probe_handovers(int64_t round_trips, int64_t *elapsed_ns)
     if (sched_setaffinity(0, sizeof one, &one) != 0) return BB_OK;   /* cannot pin: unknown */
     handover_t h = {.round_trips = round_trips};
     atomic_init(&h.turn, 0);
-    sigset_t all, signals;   /* the partner inherits the pin, and leaves signals to Python */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &signals);
-    pthread_t partner;
-    int started = pthread_create(&partner, NULL, handover_partner, &h) == 0;
-    pthread_sigmask(SIG_SETMASK, &signals, NULL);
+    pthread_t partner;   /* it inherits the pin */
     int32_t rc = BB_THREADS_UNAVAILABLE;
-    if (started) {
+    if (bb_start_thread(&partner, handover_partner, &h)) {
         int64_t start_ns = bb_now_ns();
         for (int64_t i = 0; i < round_trips; i++) {
             hand_over(&h, (uint32_t)(2 * i + 1));
