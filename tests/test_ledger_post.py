@@ -341,8 +341,10 @@ def test_long_random_scripts_agree_with_the_reference_for_every_cell_and_thread_
 
 def test_many_batches_of_uneven_sizes_share_a_scratch_of_two_batches():
     """The run's results go through a scratch of twice the longest batch, the batches taking
-    turns at its halves: a generated stream in batches of 1, 257, 3 and 64 units in turn (a
-    long batch beside short ones on either parity) gives the reference's results."""
+    turns at its halves, and its plan through three batch-sized slots (batch k in k % 3): a
+    generated stream in batches of 1, 257, 3 and 64 units in turn (a long batch beside short
+    ones on every parity and slot) gives the reference's results, on more threads than this
+    host's cores too."""
     inputs = W.generate(scale=0.004, seed=7)
     units = post.rebatch(inputs["transfers"], 1).column("batch").to_numpy()
     sizes = np.resize([1, 257, 3, 64], len(units))  # more groups than needed, cut below
@@ -354,7 +356,10 @@ def test_many_batches_of_uneven_sizes_share_a_scratch_of_two_batches():
     bounds = _sharded.batch_bounds(batch)
     scratch = post.scratch_columns({"status": np.empty(len(batch), np.uint32)}, bounds)
     assert len(bounds) > 10 and len(scratch["status"]) < len(batch) / 4
-    ledger_scripts.check_against_reference(inputs, threads=(1, 2, 3))
+    plan = _sharded.Batches(bounds, 8, slots=True)
+    assert plan.c.plan_rows == max(end - begin for begin, end in bounds)
+    assert len(plan._arrays["order"]) == 3 * plan.c.plan_rows < len(batch) / 2
+    ledger_scripts.check_against_reference(inputs, threads=(1, 2, 3, 5))
 
 
 @pytest.mark.parametrize("fails", [False, True])

@@ -171,6 +171,31 @@ def test_a_run_refuses_overlapping_batches():
     assert rc == lib.BB_INVALID_ARGUMENT
 
 
+def test_a_run_refuses_a_batch_longer_than_its_plan_slots():
+    """A plan in batch-sized slots (bb_batches.plan_rows) holds the longest batch: one row
+    short, the run is refused before any posting; sized by Batches, it posts every row."""
+    import numpy as np
+
+    from workloads.ledger import _sharded
+
+    ledger, transfers, scratch, results, keep = tiny_ledger_run()
+    stamps = np.array([10**9, 2 * 10**9], np.uint64)
+    short = _sharded.Batches([(0, 2)], 2, stamps[:1], slots=True)
+    short.c.plan_rows = 1
+    rc = lib.bb_ledger_run(
+        ledger.c, transfers, short.c, 0, 1, _native.Barrier(1, 2).c, scratch, results
+    )
+    assert rc == lib.BB_INVALID_ARGUMENT
+    assert (keep[1][1]["status"] == 0).all(), "nothing posted"
+    sized = _sharded.Batches([(0, 1), (1, 2)], 2, stamps, slots=True)
+    assert sized.c.plan_rows == 1
+    rc = lib.bb_ledger_run(
+        ledger.c, transfers, sized.c, 0, 1, _native.Barrier(1, 2).c, scratch, results
+    )
+    assert rc == lib.BB_OK
+    assert (keep[1][1]["status"] != 0).all(), "every row has its result"
+
+
 def run_groups_at_once(run, arguments: list[tuple]) -> None:
     """run(*a) for each a on its own Python thread at once (groups that meet at a barrier);
     none may still wait after 30 s."""

@@ -281,12 +281,18 @@ typedef struct bb_batches {
     const uint64_t *timestamp;      /* NULL where the workload has no clock */
     int64_t n;
     uint32_t cells;
-    /* written by the run's planning, n_rows = end[n - 1] of each: */
+    /* written by the run's planning; with plan_rows 0, n_rows = end[n - 1] of each: */
     int32_t *cell;                  /* per row: its cell, -1 = cross-cell */
     int64_t *order;                 /* per row: each batch's rows, cross-cell first, then by
                                        cell, each in batch order */
     int64_t *start;                 /* n x (cells + 2): where the cross-cell rows and then each
-                                       cell's rows of batch k start in order; the last is end */
+                                       cell's rows of batch k start in order; the last is where
+                                       the batch ends in order */
+    /* 0, or the rows of the longest batch: then cell has plan_rows rows (the batch being
+     * planned) and order three slots of plan_rows, batch k in slot k % 3 (k - 1 is copied
+     * out and k runs while k + 1 is planned), not a row per row of the run: 12 bytes a row
+     * less (bb_ledger_run only; bb_smallbank_run classifies every row first) */
+    int64_t plan_rows;
 } bb_batches;
 
 /* ---- ledger.post: TigerBeetle-semantics double-entry posting ----
@@ -406,7 +412,9 @@ typedef struct bb_ledger_balances {
     uint16_t *flags;
 } bb_ledger_balances;
 
-/* Accounts must have unique ids other than 0 and 2^64-1 (the caller checks and names rows).
+/* Accounts must have unique ids other than 0 and 2^64-1 (the caller checks and names rows),
+ * at most 2^31 - 1 of them (BB_INVALID_ARGUMENT: a stored transfer keeps its accounts' slots
+ * in 32 bits).
  * The accounts are inserted over `threads` of the pool (the answers do not depend on it). */
 int32_t bb_ledger_new(const bb_ledger_accounts *accounts, int64_t n_accounts, uint32_t cells,
                       int32_t threads, bb_ledger **out);

@@ -18,35 +18,44 @@ static bool run_is_valid(const bb_batch_work *w, const bb_batches *b, int32_t gr
         return false;
     if (b->n == 0) return true;
     if (b->cells != w->cells || (w->clocked && !b->timestamp)) return false;
-    if (!b->begin || !b->end || !b->cell || !b->order || !b->start) return false;
-    for (int64_t k = 0; k < b->n; k++)
+    if (!b->begin || !b->end || !b->cell || !b->order || !b->start || b->plan_rows < 0) return false;
+    for (int64_t k = 0; k < b->n; k++) {
         if (b->begin[k] < (k ? b->end[k - 1] : 0) || b->end[k] < b->begin[k]) return false;
+        if (b->plan_rows && b->end[k] - b->begin[k] > b->plan_rows) return false;
+    }
     return true;
+}
+
+/* Batch k's cells, row i's at [i - begin[k]]: the plan's one slot, or the run's rows. */
+static int32_t *batch_cells(const bb_batches *b, int64_t k)
+{
+    return b->plan_rows ? b->cell : b->cell + b->begin[k];
 }
 
 /* Batch k's rows grouped in order: the cross-cell ones first, then cell by cell, each in
  * batch order (a counting sort on cell + 1); `next` has room for cells + 1 cursors. */
 static int32_t order_batch(const bb_batches *b, int64_t k, int64_t *next)
 {
-    int64_t begin = b->begin[k], end = b->end[k];
+    int64_t begin = b->begin[k], end = b->end[k], base = bb_batch_base(b, k);
+    const int32_t *cell = batch_cells(b, k);
     int64_t *start = b->start + k * ((int64_t)b->cells + 2);
     for (uint32_t q = 0; q < b->cells + 2; q++) start[q] = 0;
     for (int64_t i = begin; i < end; i++) {
-        if (b->cell[i] < -1 || b->cell[i] >= (int32_t)b->cells) return BB_INVALID_ARGUMENT;
-        start[b->cell[i] + 2]++;
+        if (cell[i - begin] < -1 || cell[i - begin] >= (int32_t)b->cells) return BB_INVALID_ARGUMENT;
+        start[cell[i - begin] + 2]++;
     }
-    start[0] = begin;
+    start[0] = base;
     for (uint32_t q = 1; q < b->cells + 2; q++) start[q] += start[q - 1];
     for (uint32_t q = 0; q < b->cells + 1; q++) next[q] = start[q];
-    for (int64_t i = begin; i < end; i++) b->order[next[b->cell[i] + 1]++] = i;
+    for (int64_t i = begin; i < end; i++) b->order[next[cell[i - begin] + 1]++] = i;
     for (uint32_t q = 0; q < b->cells + 1; q++) BB_ASSERT(next[q] == start[q + 1]);   /* all placed */
-    BB_ASSERT(start[b->cells + 1] == end);
+    BB_ASSERT(start[b->cells + 1] == base + (end - begin));
     return BB_OK;
 }
 
 static int32_t plan_batch(const bb_batch_work *w, const bb_batches *b, int64_t k, int64_t *next)
 {
-    int32_t rc = w->plan(w->context, b->begin[k], b->end[k], b->cell);
+    int32_t rc = w->plan(w->context, b->begin[k], b->end[k], batch_cells(b, k));
     return rc == BB_OK ? order_batch(b, k, next) : rc;
 }
 

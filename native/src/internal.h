@@ -259,7 +259,7 @@ bool bb_barrier_takes_task(bb_barrier *barrier, uint32_t task, int64_t k);
 /* Whether no task was ever claimed (a barrier serves one run: claims count from batch 0). */
 bool bb_barrier_is_unused(bb_barrier *barrier);
 /* batches.c: the loop of a sharded run. */
-/* The cell of each row of one batch [begin, end) (-1 = cross-cell), into cell[begin..end). */
+/* The cell of each row of one batch [begin, end) (-1 = cross-cell): row i's in cell[i - begin]. */
 typedef int32_t (*bb_batch_plan)(void *context, int64_t begin, int64_t end, int32_t *cell);
 /* Batch k's events of one cell (-1: the cross-cell ones): n_rows rows from position first
  * of batches->order, in batch order (their results may go to a scratch table, in the same
@@ -283,6 +283,12 @@ typedef struct {
     uint32_t cells;   /* the workload state's cell count (0: no state) */
     int clocked;      /* the steps read batches->timestamp */
 } bb_batch_work;
+/* Where batch k's rows start in batches->order: at its first row, or in slot k % 3 of a
+ * plan of batch-sized slots (bb_batches.plan_rows). */
+static inline int64_t bb_batch_base(const bb_batches *b, int64_t k)
+{
+    return b->plan_rows ? (k % 3) * b->plan_rows : b->begin[k];
+}
 /* One thread's share of a sharded run (the loop of bb_ledger_run and bb_smallbank_run). */
 int32_t bb_run_batches(const bb_batch_work *work, const bb_batches *batches, int32_t group,
                        int32_t groups, bb_barrier *barrier);

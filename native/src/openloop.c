@@ -271,8 +271,9 @@ static bool point_is_valid(const bb_openloop_point *p)
         return false;
     if (p->ledger && (p->shards != 1 || p->server_batch != 1 || p->ledger->groups < 1
                       || !p->ledger->batches || !p->ledger->batches->timestamp
-                      || p->ledger->batches->n != p->bounds[1]))
-        return false;   /* one queue of whole client batches, a batch per request */
+                      || p->ledger->batches->n != p->bounds[1] || p->ledger->batches->plan_rows != 0))
+        return false;   /* one queue of whole client batches, a batch per request, each its
+                           own run over the plan's rows (not batch-sized slots) */
     for (int32_t s = 0; s < p->shards; s++) {
         const bb_openloop_worker *w = &p->workers[s];
         if (p->bounds[s + 1] < p->bounds[s] || !w->latency_first || !w->latency_second

@@ -105,7 +105,7 @@ static int32_t plan_cells(const bb_smallbank *bank, const bb_smallbank_txns *t, 
                           int64_t end, int32_t *cell)
 {
     BB_ASSERT(bank && begin >= 0 && end >= begin);
-    for (int64_t i = begin; i < end; i++) cell[i] = cell_of(bank, t, i);
+    for (int64_t i = begin; i < end; i++) cell[i - begin] = cell_of(bank, t, i);
     return BB_OK;
 }
 
@@ -212,7 +212,7 @@ static bool classifiable(const bb_smallbank *bank, const bb_smallbank_txns *txns
         || group >= groups || b->cells != bank->cells || b->cells != bb_barrier_cells(barrier))
         return false;
     if (b->n == 0) return true;
-    if (!b->begin || !b->end || !b->cell) return false;
+    if (!b->begin || !b->end || !b->cell || b->plan_rows != 0) return false;   /* a cell per row */
     for (int64_t k = 0; k < b->n; k++)
         if (b->begin[k] < (k ? b->end[k - 1] : 0) || b->end[k] < b->begin[k]) return false;
     return true;
@@ -229,7 +229,7 @@ static void classify_rows(const bb_smallbank *bank, const bb_smallbank_txns *txn
     for (int64_t k = 0; k < b->n; k++) {
         int64_t first, last;
         share_of(b->begin[k], b->end[k], group, groups, &first, &last);
-        plan_cells(bank, txns, first, last, b->cell);
+        plan_cells(bank, txns, first, last, b->cell + first);
     }
 }
 
@@ -238,7 +238,7 @@ static int32_t smallbank_plan(void *context, int64_t begin, int64_t end, int32_t
     smallbank_run_t *run = context;
     if (!run->classified) return plan_cells(run->bank, run->txns, begin, end, cell);
 #if BB_ASSERTS
-    for (int64_t i = begin; i < end; i++) BB_ASSERT(cell[i] == cell_of(run->bank, run->txns, i));
+    for (int64_t i = begin; i < end; i++) BB_ASSERT(cell[i - begin] == cell_of(run->bank, run->txns, i));
 #endif
     return BB_OK;
 }

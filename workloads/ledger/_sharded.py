@@ -54,11 +54,18 @@ def batch_bounds(batch: np.ndarray) -> list[tuple[int, int]]:
 
 
 class Batches:
-    """The C description of a run's batches, with room for its plan (kept alive here)."""
+    """The C description of a run's batches, with room for its plan (kept alive here): a row
+    per row of the run, or (`slots`, bb_ledger_run only) batch-sized slots, 12 bytes a row
+    less (bb_batches.plan_rows)."""
 
     def __init__(
-        self, bounds: list[tuple[int, int]], cells: int, timestamps: np.ndarray | None = None
+        self,
+        bounds: list[tuple[int, int]],
+        cells: int,
+        timestamps: np.ndarray | None = None,
+        slots: bool = False,
     ):
+        plan_rows = max((end - begin for begin, end in bounds), default=0) if slots else 0
         rows = bounds[-1][1] if bounds else 0
         given: dict[str, np.ndarray] = {
             "begin": np.array([b for b, _ in bounds], dtype=np.int64),
@@ -67,14 +74,16 @@ class Batches:
         if timestamps is not None:
             given["timestamp"] = timestamps
         planned: dict[str, np.ndarray] = {
-            "cell": np.empty(rows, dtype=np.int32),
-            "order": np.empty(rows, dtype=np.int64),
+            "cell": np.empty(plan_rows or rows, dtype=np.int32),
+            "order": np.empty(plan_rows * min(len(bounds), 3) or rows, dtype=np.int64),
             "start": np.empty(len(bounds) * (cells + 2), dtype=np.int64),
         }
         self._arrays = {**given, **planned}
         fields = {k: _native.pointer(v) for k, v in given.items()}
         fields.update({k: _native.out_pointer(v) for k, v in planned.items()})
-        self.c = ffi.new("bb_batches *", {**fields, "n": len(bounds), "cells": cells})
+        self.c = ffi.new(
+            "bb_batches *", {**fields, "n": len(bounds), "cells": cells, "plan_rows": plan_rows}
+        )
 
 
 def run(
@@ -84,13 +93,15 @@ def run(
     fields: dict,
     core: str,
     timestamps: np.ndarray | None = None,
+    slots: bool = False,
 ) -> None:
     """The core's {core}_run on at most `threads` groups at once, no more than the cells
     (what the rows are worth, _native.threads_worth; the cells, not the groups, decide the
     answer), one parallel call of the pool (its task {core}_run_groups, whose
     {core}_run_task gets `fields` and the run's batches, groups and barrier). The failing
-    group's status is raised (the others only report that they were aborted)."""
-    batches = Batches(bounds, cells, timestamps)
+    group's status is raised (the others only report that they were aborted). `slots`: the
+    plan in batch-sized slots (Batches)."""
+    batches = Batches(bounds, cells, timestamps, slots)
     rows = bounds[-1][1] if bounds else 0
     groups = _native.threads_worth(rows, INSTRUCTIONS_PER_ROW[core], threads, parts_max=cells)
     barrier = _native.Barrier(groups, cells)

@@ -548,6 +548,7 @@ def post_batches(
         },
         "bb_ledger",
         timestamps=np.arange(1, len(bounds) + 1, dtype=np.uint64) * np.uint64(NS_PER_S),
+        slots=True,
     )
     return _tables.table({"id": cols["id"], **out}, RESULTS)
 
