@@ -190,27 +190,40 @@ static inline uint64_t bb_map_key(const bb_map_entry *e)
     return key;
 }
 
-/* The slot of key, or of the free slot where it would go (key 0: the first free slot). */
-static inline size_t bb_map_slot(const bb_map *m, uint64_t key)
+/* The slot of key, or of the free slot where it would go (key 0: the first free slot). The
+ * _hashed forms take the key's bb_mix64 from a caller that has it already (the ledger
+ * hashes an event's ids once, when it prefetches their lines). */
+static inline size_t bb_map_slot_hashed(const bb_map *m, uint64_t key, uint64_t hash)
 {
-    size_t mask = m->capacity - 1, i = (size_t)bb_mix64(key) & mask;
+    size_t mask = m->capacity - 1, i = (size_t)hash & mask;
     uint64_t at;
     while ((at = bb_map_key(&m->entries[i])) != 0 && at != key) i = (i + 1) & mask;
     return i;
 }
 
-static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
+static inline size_t bb_map_slot(const bb_map *m, uint64_t key)
 {
-    const bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
+    return bb_map_slot_hashed(m, key, bb_mix64(key));
+}
+
+static inline const uint32_t *bb_map_get_hashed(const bb_map *m, uint64_t key, uint64_t hash)
+{
+    const bb_map_entry *e = &m->entries[bb_map_slot_hashed(m, key, hash)];
     if (bb_map_key(e) != 0) return &e->value;
     return key == 0 && m->has_zero ? &m->zero_value : NULL;   /* a miss, or key 0 */
 }
 
+static inline const uint32_t *bb_map_get(const bb_map *m, uint64_t key)
+{
+    return bb_map_get_hashed(m, key, bb_mix64(key));
+}
+
 /* Finds key; if absent inserts it with value `fresh`. NULL when out of memory. */
-static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, int *inserted)
+static inline uint32_t *bb_map_upsert_hashed(bb_map *m, uint64_t key, uint64_t hash, uint32_t fresh,
+                                             int *inserted)
 {
     if (BB_MAP_FULL(m->size + 1, m->capacity) && bb_map_grow(m) != BB_OK) return NULL;
-    bb_map_entry *e = &m->entries[bb_map_slot(m, key)];
+    bb_map_entry *e = &m->entries[bb_map_slot_hashed(m, key, hash)];
     *inserted = bb_map_key(e) == 0;
     if (*inserted && key == 0) {   /* key 0 would read as a free slot: kept beside the table */
         *inserted = !m->has_zero;
@@ -224,6 +237,11 @@ static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, i
         m->size++;
     }
     return &e->value;
+}
+
+static inline uint32_t *bb_map_upsert(bb_map *m, uint64_t key, uint32_t fresh, int *inserted)
+{
+    return bb_map_upsert_hashed(m, key, bb_mix64(key), fresh, inserted);
 }
 
 /* The cell of an id: id % cells, without a division when cells is a power of two (the usual

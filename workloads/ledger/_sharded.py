@@ -65,12 +65,13 @@ class Batches:
         timestamps: np.ndarray | None = None,
         slots: bool = False,
     ):
-        plan_rows = max((end - begin for begin, end in bounds), default=0) if slots else 0
         rows = bounds[-1][1] if bounds else 0
         given: dict[str, np.ndarray] = {
             "begin": np.array([b for b, _ in bounds], dtype=np.int64),
             "end": np.array([e for _, e in bounds], dtype=np.int64),
         }
+        lengths = given["end"] - given["begin"]
+        plan_rows = int(lengths.max()) if slots and len(bounds) else 0
         if timestamps is not None:
             given["timestamp"] = timestamps
         planned: dict[str, np.ndarray] = {
