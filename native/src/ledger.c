@@ -292,13 +292,13 @@ static const record_t *find_record(const bb_ledger *l, uint64_t id, int64_t *ind
  * index in 32 bits, and the map's UINT32_MAX is ORPHAN_INDEX. */
 #define RECORDS_MAX ((size_t)UINT32_MAX - 1)
 
-/* Room for `capacity` records (at most RECORDS_MAX), on cache-line boundaries, in a big
- * table (tables.c). */
+/* Room for `capacity` records (at most RECORDS_MAX), in a big table (tables.c); a record is
+ * written before it is read, so the table is not cleared. */
 static int32_t grow_records(cell_t *c, size_t capacity)
 {
     if (capacity > RECORDS_MAX) capacity = RECORDS_MAX;
     if (capacity <= c->capacity) return BB_OUT_OF_MEMORY;   /* full at RECORDS_MAX */
-    record_t *records = bb_table_alloc(capacity * sizeof *records);
+    record_t *records = bb_table_alloc_unzeroed(capacity * sizeof *records);
     if (!records) return BB_OUT_OF_MEMORY;
     if (c->size) memcpy(records, c->records, c->size * sizeof *records);
     bb_table_free(c->records, c->capacity * sizeof *records);

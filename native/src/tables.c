@@ -5,7 +5,8 @@
  * so the next run's tables of the same size come from the heap, and calloc must then clear
  * them by hand — a benchmark's second round paid ~40 ms the first did not. A mapping is
  * zero on demand, page by page, every time. Small tables (and sanitizer builds, whose
- * checks only see malloc's blocks) use calloc. */
+ * checks only see malloc's blocks) use calloc, or malloc where the caller writes every slot
+ * before reading it (bb_table_alloc_unzeroed). */
 #define _DEFAULT_SOURCE   /* MAP_ANONYMOUS, madvise */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,7 +44,9 @@ static void advise_huge(void *block, size_t bytes)
 }
 #endif
 
-void *bb_table_alloc(size_t bytes)
+/* A table of `bytes`, zero when `zeroed` (a mapping is zero either way; a small table from
+ * calloc, or from malloc, whose memory no one clears). */
+static void *table_alloc(size_t bytes, bool zeroed)
 {
     void *block;
 #if defined(MAPPED)
@@ -54,14 +57,19 @@ void *bb_table_alloc(size_t bytes)
         return block;
     }
 #endif
-    /* 64-byte aligned and zero: over-allocate by a line and keep the offset in front */
-    unsigned char *raw = calloc(1, bytes + 64 + sizeof(size_t));
+    /* 64-byte aligned: over-allocate by a line and keep the offset in front */
+    size_t raw_bytes = bytes + 64 + sizeof(size_t);
+    unsigned char *raw = zeroed ? calloc(1, raw_bytes) : malloc(raw_bytes);
     if (!raw) return NULL;
     uintptr_t aligned = ((uintptr_t)(raw + sizeof(size_t)) + 63) & ~(uintptr_t)63;
     block = (void *)aligned;
     ((size_t *)block)[-1] = (size_t)((unsigned char *)block - raw);
     return block;
 }
+
+void *bb_table_alloc(size_t bytes) { return table_alloc(bytes, true); }
+
+void *bb_table_alloc_unzeroed(size_t bytes) { return table_alloc(bytes, false); }
 
 void bb_table_free(void *block, size_t bytes)
 {
