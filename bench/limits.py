@@ -2,8 +2,10 @@
 
 Each benchmark's peak memory is estimated from its scale with the model that
 ``bankbench memory --write-model`` measures (bench/memory_model.json): per workload and
-engine, the run's peak RSS growth (its inputs, outputs and working memory) as fixed bytes
-plus bytes per unit of scale; plus the worker's own start-up memory. A plan whose largest
+engine, the run's peak RSS growth (its inputs, outputs and working memory) and a worker's
+(generating the inputs, checking them and running once: the generator's temporaries can
+be the larger), each as fixed bytes plus bytes per unit of scale; the larger of the two,
+plus the worker's own start-up memory. A plan whose largest
 benchmark would not fit in the memory available now is refused before anything runs,
 instead of being killed by the kernel half-way."""
 
@@ -46,11 +48,9 @@ def estimate_bytes(model: dict, workload: str, engine: str, scale: float) -> int
     entry = (model.get("workloads") or {}).get(workload, {}).get(engine)
     if entry is None:
         return None
-    return int(
-        model["worker_base_bytes"]
-        + entry["growth_fixed_bytes"]
-        + entry["growth_bytes_per_scale"] * scale
-    )
+    growth = entry["growth_fixed_bytes"] + entry["growth_bytes_per_scale"] * scale
+    worker = entry.get("worker_fixed_bytes", 0) + entry.get("worker_bytes_per_scale", 0) * scale
+    return int(model["worker_base_bytes"] + max(growth, worker))
 
 
 def check(plan, available: int | None = None, model: dict | None = None) -> None:
@@ -90,29 +90,29 @@ def check(plan, available: int | None = None, model: dict | None = None) -> None
 
 def write_model(rows: list[dict]) -> dict:
     """The model from ``bankbench memory`` measurements at two or more scales: per workload
-    and engine, the peak RSS growth as fixed bytes plus bytes per unit of scale (a straight
-    line through the measurements: at small scales the fixed part — code, tables of a
-    constant size — dominates the ratio to the inputs and outputs)."""
+    and engine, the run's and a worker's peak RSS growth, each as fixed bytes plus bytes per
+    unit of scale (a straight line through the measurements: at small scales the fixed part
+    — code, tables of a constant size — dominates the ratio to the inputs and outputs)."""
     import numpy as np
 
-    points: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    points: dict[tuple[str, str], list[tuple[float, int, int]]] = {}
     for r in rows:
         points.setdefault((r["workload"], r["engine"]), []).append(
-            (r["scale"], r["rss_growth_bytes"])
+            (r["scale"], r["rss_growth_bytes"], r["worker_peak_bytes"])
         )
     model = load_model() or {"workloads": {}, "worker_base_bytes": 0}
     workloads = model["workloads"]  # what was measured before stays, unless measured again
     for (workload, engine), measured in sorted(points.items()):
-        scales = np.array([s for s, _ in measured])
-        growth = np.array([g for _, g in measured], dtype=float)
+        scales = np.array([s for s, _, _ in measured])
         if len(set(scales)) < 2:
             raise BankbenchError("--write-model needs measurements at two scales or more")
-        slope, fixed = np.polyfit(scales, growth, 1)
-        workloads.setdefault(workload, {})[engine] = {
-            "growth_bytes_per_scale": int(max(slope, 0)),
-            "growth_fixed_bytes": int(max(fixed, 0)),
-            "scales": sorted(set(scales.tolist())),
-        }
+        entry: dict = {"scales": sorted(set(scales.tolist()))}
+        for name, column in (("growth", 1), ("worker", 2)):
+            peaks = np.array([m[column] for m in measured], dtype=float)
+            slope, fixed = np.polyfit(scales, peaks, 1)
+            entry[f"{name}_bytes_per_scale"] = round(max(slope, 0))
+            entry[f"{name}_fixed_bytes"] = round(max(fixed, 0))
+        workloads.setdefault(workload, {})[engine] = entry
     model["worker_base_bytes"] = max(
         [model["worker_base_bytes"]] + [r["rss_before_bytes"] for r in rows]
     )

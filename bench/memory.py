@@ -1,9 +1,15 @@
-"""``bankbench memory``: how much memory a run takes beyond its own inputs and outputs.
+"""``bankbench memory``: how much memory a run takes beyond its own inputs and outputs, and
+how much a benchmark worker running it needs.
 
 The inputs are generated, written as Arrow IPC, and read back in a fresh process, so the
 generator's temporaries do not count. Reported: peak RSS growth from before loading the
 inputs to the end of the run, as a ratio to (input + output Arrow bytes). Zero-copy columns
 keep the ratio near 1; a copy of the inputs would add about one input size more.
+
+A second fresh process does what a benchmark worker does (bench._memory_child --worker):
+generates the inputs, checks them and runs once, in the worker's allocator environment. Its
+peak growth is what `bankbench run` must find free (bench/limits.py), and can be well above
+the run's: the generator's temporaries.
 """
 
 from __future__ import annotations
@@ -45,4 +51,38 @@ def measure(name: str, engine: str, threads: int, scale: float, seed: int = DEFA
     row = json.loads(result.stdout)
     row["scale"] = scale
     row["ratio"] = row["rss_growth_bytes"] / (row["input_bytes"] + row["output_bytes"])
+    row["worker_peak_bytes"] = worker_peak_bytes(name, engine, threads, scale, seed)
     return row
+
+
+def worker_peak_bytes(name: str, engine: str, threads: int, scale: float, seed: int) -> int:
+    """Peak RSS growth of a fresh process that generates, checks and runs the workload once,
+    in a benchmark worker's allocator environment."""
+    import os
+
+    from bench import allocator
+    from workloads.errors import BankbenchError
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench._memory_child",
+            "--worker",
+            name,
+            engine,
+            str(threads),
+            repr(scale),
+            str(seed),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        env=allocator.worker_environment(dict(os.environ)),
+    )
+    if result.returncode != 0:
+        raise BankbenchError(
+            f"memory measurement of {name} as a worker failed: "
+            f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}"
+        )
+    return int(json.loads(result.stdout)["worker_peak_bytes"])

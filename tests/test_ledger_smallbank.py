@@ -307,3 +307,40 @@ def test_the_parallel_read_back_equals_the_whole_read_and_refuses_rows_outside(t
         assert lib.bb_smallbank_read_rows(task, begin, end) == lib.BB_INVALID_ARGUMENT
     empty = ffi.new("bb_smallbank_read_task *", [bank, ffi.NULL, ffi.NULL])
     assert lib.bb_smallbank_read_rows(empty, 0, 1) == lib.BB_INVALID_ARGUMENT
+
+
+def test_a_plan_in_batch_sized_slots_is_refused():
+    """smallbank classifies every row of the run before its first batch, so its plan needs a
+    cell per row: a plan in batch-sized slots (bb_batches.plan_rows, ledger.post's) is
+    refused before any transaction, by one group or several (none waits for the others)."""
+    n = 6
+    balances = [np.full(4, 100, np.int64) for _ in range(2)]
+    out = ffi.new("bb_smallbank **")
+    assert lib.bb_smallbank_new(*map(_native.pointer, balances), 4, 2, out) == lib.BB_OK
+    bank = ffi.gc(out[0], lib.bb_smallbank_free)
+    columns = [
+        np.full(n, lib.BB_SB_DEPOSIT_CHECKING, np.uint8),
+        np.arange(n, dtype=np.uint32) % 4,
+        np.zeros(n, np.uint32),
+        np.ones(n, np.int64),
+    ]
+    txns = ffi.new("bb_smallbank_txns *", [_native.pointer(c) for c in columns])
+    status = np.full(n, 255, np.uint8)
+    read = np.zeros(n, np.int64)
+    results = ffi.new(
+        "bb_smallbank_results *", [_native.out_pointer(status), _native.out_pointer(read)]
+    )
+    slots = _sharded.Batches([(0, 2), (2, 4), (4, 6)], 2, slots=True)
+    assert slots.c.plan_rows == 2
+    assert lib.bb_smallbank_run(bank, txns, slots.c, 0, 1, _native.Barrier(1, 2).c, results) == (
+        lib.BB_INVALID_ARGUMENT
+    )
+    barrier = _native.Barrier(2, 2)
+    codes = [lib.bb_smallbank_run(bank, txns, slots.c, g, 2, barrier.c, results) for g in (0, 1)]
+    assert codes == [lib.BB_INVALID_ARGUMENT] * 2
+    assert (status == 255).all(), "no transaction ran"
+    rows = _sharded.Batches([(0, 2), (2, 4), (4, 6)], 2)
+    assert lib.bb_smallbank_run(bank, txns, rows.c, 0, 1, _native.Barrier(1, 2).c, results) == (
+        lib.BB_OK
+    )
+    assert (status == lib.BB_SB_COMMIT).all()

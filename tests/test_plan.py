@@ -199,6 +199,35 @@ def test_a_plan_too_big_for_memory_is_refused_up_front(tmp_path):
     limits.check(small, available=1110, model=model)
     with pytest.raises(limits.ResourceError, match="needs about"):
         limits.check(small, available=1109, model=model)
+    # a worker generates its inputs first: where that peak is the larger, it decides
+    entry = model["workloads"]["loan.limit"]["c"]
+    entry.update(worker_fixed_bytes=10, worker_bytes_per_scale=3000)
+    limits.check(small, available=3110, model=model)
+    with pytest.raises(limits.ResourceError, match="needs about"):
+        limits.check(small, available=3109, model=model)
+
+
+def test_the_model_fits_the_run_and_the_worker_peak_by_scale(tmp_path, monkeypatch):
+    """bankbench memory --write-model: a straight line per peak through the measured scales;
+    what was measured before of other workloads stays."""
+    monkeypatch.setattr(limits, "MODEL", tmp_path / "model.json")
+    other = {"c": {"growth_fixed_bytes": 1, "growth_bytes_per_scale": 2, "scales": [1, 2]}}
+    limits.MODEL.write_text(json.dumps({"worker_base_bytes": 50, "workloads": {"x": other}}))
+    rows = [
+        {"workload": "ledger.post", "engine": "c", "scale": s, "rss_before_bytes": 70,
+         "rss_growth_bytes": 100 + 400 * s, "worker_peak_bytes": 300 + 1100 * s}
+        for s in (0.25, 1.0)
+    ]  # fmt: skip
+    model = limits.write_model(rows)
+    assert model["workloads"]["ledger.post"]["c"] == {
+        "scales": [0.25, 1.0],
+        "growth_fixed_bytes": 100,
+        "growth_bytes_per_scale": 400,
+        "worker_fixed_bytes": 300,
+        "worker_bytes_per_scale": 1100,
+    }
+    assert model["workloads"]["x"] == other and model["worker_base_bytes"] == 70
+    assert limits.estimate_bytes(model, "ledger.post", "c", 2) == 70 + 300 + 2200
 
 
 @pytest.mark.parametrize(

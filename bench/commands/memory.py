@@ -43,7 +43,7 @@ def main(args) -> int:
 
     print(
         f"{'workload':<16} {'engine':<7} {'threads':>7} {'scale':>6} {'inputs':>10} "
-        f"{'outputs':>10} {'RSS growth':>11} {'ratio':>6}"
+        f"{'outputs':>10} {'RSS growth':>11} {'ratio':>6} {'worker peak':>12}"
     )
     seed = DEFAULT_SEED if args.seed is None else args.seed
     rows = []
@@ -56,11 +56,13 @@ def main(args) -> int:
             ):
                 r = memory.measure(workload.name, engine, threads, size, seed)
                 rows.append(r)
-                mib = {k: r[k] / 2**20 for k in ("input_bytes", "output_bytes", "rss_growth_bytes")}
+                sizes = ("input_bytes", "output_bytes", "rss_growth_bytes", "worker_peak_bytes")
+                mib = {k: r[k] / 2**20 for k in sizes}
                 print(
                     f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {size:>6g} "
                     f"{mib['input_bytes']:>8.1f}MB {mib['output_bytes']:>8.1f}MB "
-                    f"{mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>6.2f}",
+                    f"{mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>6.2f} "
+                    f"{mib['worker_peak_bytes']:>10.1f}MB",
                     flush=True,
                 )
     if args.write_model:

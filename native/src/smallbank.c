@@ -264,6 +264,10 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
                          bb_barrier *barrier, bb_smallbank_results *results)
 {
+    if (batches && batches->plan_rows != 0) {   /* its plan is a cell per row of the run */
+        if (barrier) bb_barrier_abort(barrier);     /* the other groups must not wait for this one */
+        return BB_INVALID_ARGUMENT;
+    }
     smallbank_run_t run = {.bank = bank, .txns = txns, .results = results,
                            .classified = classifiable(bank, txns, batches, group, groups, barrier)};
     if (run.classified) {
