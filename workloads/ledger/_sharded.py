@@ -53,6 +53,14 @@ def batch_bounds(batch: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
+def longest_batch(bounds: list[tuple[int, int]]) -> int:
+    """The rows of the longest of the batches [begin, end) (0 when there are none)."""
+    if not bounds:
+        return 0
+    rows = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    return int((rows[:, 1] - rows[:, 0]).max())
+
+
 class Batches:
     """The C description of a run's batches, with room for its plan (kept alive here): a row
     per row of the run, or (`slots`, bb_ledger_run only) batch-sized slots, 12 bytes a row
@@ -70,8 +78,7 @@ class Batches:
             "begin": np.array([b for b, _ in bounds], dtype=np.int64),
             "end": np.array([e for _, e in bounds], dtype=np.int64),
         }
-        lengths = given["end"] - given["begin"]
-        plan_rows = int(lengths.max()) if slots and len(bounds) else 0
+        plan_rows = longest_batch(bounds) if slots else 0
         if timestamps is not None:
             given["timestamp"] = timestamps
         planned: dict[str, np.ndarray] = {

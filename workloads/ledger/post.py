@@ -503,7 +503,7 @@ def check_balances(accounts: pa.Table) -> None:
 def scratch_columns(out: dict[str, np.ndarray], bounds: list[tuple[int, int]]) -> dict:
     """The scratch table of a run of `bounds` (bb_ledger_run): room for the longest batch,
     twice when there are several, not a row per transfer of the run."""
-    batch_rows_max = max((end - begin for begin, end in bounds), default=0)
+    batch_rows_max = _sharded.longest_batch(bounds)
     rows = batch_rows_max * (2 if len(bounds) > 1 else 1)
     return {k: np.empty(rows, v.dtype) for k, v in out.items() if k != "expired_in_batch"}
 
