@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,12 +43,7 @@ def measure(name: str, engine: str, threads: int, scale: float, seed: int = DEFA
             text=True,
             check=False,
         )
-    if result.returncode != 0:
-        from workloads.errors import BankbenchError
-
-        raise BankbenchError(
-            f"memory measurement of {name} failed: {result.stderr.strip().splitlines()[-1]}"
-        )
+    _check_child(result, f"memory measurement of {name}")
     row = json.loads(result.stdout)
     row["scale"] = scale
     row["ratio"] = row["rss_growth_bytes"] / (row["input_bytes"] + row["output_bytes"])
@@ -61,7 +57,6 @@ def worker_peak_bytes(name: str, engine: str, threads: int, scale: float, seed: 
     import os
 
     from bench import allocator
-    from workloads.errors import BankbenchError
 
     result = subprocess.run(
         [
@@ -80,9 +75,24 @@ def worker_peak_bytes(name: str, engine: str, threads: int, scale: float, seed: 
         check=False,
         env=allocator.worker_environment(dict(os.environ)),
     )
-    if result.returncode != 0:
-        raise BankbenchError(
-            f"memory measurement of {name} as a worker failed: "
-            f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}"
-        )
+    _check_child(result, f"memory measurement of {name} as a worker")
     return int(json.loads(result.stdout)["worker_peak_bytes"])
+
+
+def _check_child(result: subprocess.CompletedProcess, what: str) -> None:
+    """One line for a measuring child that failed: its last line of errors, or the signal
+    that killed it (SIGKILL is most often the kernel's out-of-memory killer)."""
+    from workloads.errors import BankbenchError
+
+    if result.returncode == 0:
+        return
+    if result.returncode < 0:
+        number = -result.returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        hint = " (out of memory? try a smaller --scale)" if number == signal.SIGKILL else ""
+        raise BankbenchError(f"{what} failed: the child process was killed by {name}{hint}")
+    last = result.stderr.strip().splitlines() or [f"exit status {result.returncode}, no output"]
+    raise BankbenchError(f"{what} failed: {last[-1]}")

@@ -9,7 +9,8 @@ what fraction of them a workload reaches (DESIGN.md "Probes").
   count and 4× the CPU count threads: what every parallel call pays before any work, beside
   the scaling curve it limits;
 - hand-over: nanoseconds per round trip of two threads on one CPU handing a turn back and
-  forth through the pool's sleep (two hand-overs: a wake-up, a sleep, a switch each). A call
+  forth the way the pool hands a part to a worker (two hand-overs: a yield and a switch
+  each, a wake-up where the waiter had gone to sleep). A call
   with more threads than CPUs must hand each of its workers a CPU at least once, so
   (threads - 1) hand-overs shared over the CPUs is a floor under its dispatch (a model).
 """
@@ -114,8 +115,9 @@ def thread_pool_call_ns(threads: int, calls: int = 20, repeats: int = 3) -> floa
 
 
 def handover_round_trip_ns(round_trips: int = 2000, repeats: int = 3) -> float | None:
-    """Nanoseconds of one round trip (two hand-overs, each a wake-up and a switch) between two
-    threads pinned to one CPU, the fastest of `repeats`; None where threads cannot be pinned."""
+    """Nanoseconds of one round trip (two hand-overs through the pool's own waiting: a yield
+    and a switch each) between two threads pinned to one CPU, the fastest of `repeats`; None
+    where threads cannot be pinned."""
     elapsed = ffi.new("int64_t *")
     best = float("inf")
     for _ in range(repeats):
@@ -128,9 +130,9 @@ def handover_round_trip_ns(round_trips: int = 2000, repeats: int = 3) -> float |
 
 def dispatch_floor_ns(threads: int, cpus: int, round_trip_ns: float | None) -> float | None:
     """The least an empty call on more threads than CPUs costs by this model: each of its
-    threads - 1 workers is handed a CPU once (half a round trip: a wake-up, a sleep, a
-    switch), the hand-overs shared over the CPUs. None where the call has a CPU per thread
-    (its workers need not sleep) or the round trip is unknown."""
+    threads - 1 workers is handed a CPU once (half a round trip: a yield and a switch), the
+    hand-overs shared over the CPUs. None where the call has a CPU per thread (its workers
+    need not give up a CPU) or the round trip is unknown."""
     if round_trip_ns is None or threads <= cpus:
         return None
     return (threads - 1) * (round_trip_ns / 2) / cpus

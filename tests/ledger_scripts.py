@@ -20,11 +20,13 @@ posts and voids of the pending transfer that reused the id."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import random
+from unittest import mock
 
 import pyarrow as pa
 
-from workloads import _tables, registry
+from workloads import _native, _tables, registry
 from workloads.ledger import _sharded, post
 from workloads.ledger import _tigerbeetle as tb
 
@@ -312,14 +314,34 @@ def missing_moves(moves: collections.Counter[str]) -> list[str]:
     return [m for m in MOVE_NAMES if not moves[m]]
 
 
+@contextlib.contextmanager
+def every_thread_asked():
+    """Each parallel call on the threads asked for (at most its parts: a ledger run's cells),
+    not the few its work is worth (_native.threads_worth): a script of a few hundred rows
+    would otherwise run on one thread at any thread count asked."""
+
+    given: list[int] = []  # what each call got, for the caller to see the threads reached
+
+    def asked(units: int, per_unit: int, threads: int, parts_max: int | None = None) -> int:
+        given.append(max(1, min(threads, max(units, 1) if parts_max is None else parts_max)))
+        return given[-1]
+
+    with mock.patch.object(_native, "threads_worth", asked):
+        yield given
+
+
 def check_against_reference(inputs: dict[str, pa.Table], threads=(1, 2, 4)) -> None:
-    """The C engine at each thread count gives the reference's statuses, timestamps, balances
-    and digest; money is conserved and no limit is broken (W.check) in both."""
+    """The C engine at each thread count (every_thread_asked) gives the reference's statuses,
+    timestamps, balances and digest; money is conserved and no limit is broken (W.check) in
+    both."""
     expected = W.run(inputs, engine="python")
     W.check(inputs, expected)
     digest = W.digest(expected)
+    cells = inputs["config"].column("cells")[0].as_py()
     for t in threads:
-        got = W.run(inputs, engine="c", threads=t)
+        with every_thread_asked() as given:
+            got = W.run(inputs, engine="c", threads=t)
+        assert min(t, cells) in given, (t, cells, given)  # the run got its groups
         W.check(inputs, got)
         for table in ("results", "accounts"):
             if not got[table].equals(expected[table]):

@@ -230,6 +230,55 @@ def test_the_model_fits_the_run_and_the_worker_peak_by_scale(tmp_path, monkeypat
     assert limits.estimate_bytes(model, "ledger.post", "c", 2) == 70 + 300 + 2200
 
 
+def test_a_measuring_child_killed_by_a_signal_is_one_line_naming_it(monkeypatch):
+    """The kernel's out-of-memory killer ends a child with SIGKILL and no output: the error
+    says so (it was an IndexError traceback for the run's child, 'no output' for the
+    worker's)."""
+    from bench import memory
+
+    run_process = subprocess.run
+
+    def killed(command, **kwargs):  # a child that really dies of the signal
+        suicide = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+        return run_process([sys.executable, "-c", suicide], **kwargs)
+
+    monkeypatch.setattr(memory.subprocess, "run", killed)
+    with pytest.raises(BankbenchError) as run_child:
+        memory.measure("loan.score", "c", 1, 0.001)
+    with pytest.raises(BankbenchError) as worker_child:
+        memory.worker_peak_bytes("loan.score", "c", 1, 0.001, 42)
+    for error in (run_child.value, worker_child.value):
+        assert "killed by SIGKILL" in str(error) and "out of memory" in str(error)
+        assert len(str(error).splitlines()) == 1
+    assert "as a worker" in str(worker_child.value)
+
+
+@pytest.mark.parametrize(
+    "arguments, said",
+    [
+        (["-w", "ledger.post", "-e", "numpy", "--write-model", "-s", "0.01,0.02"],
+         "nothing to measure"),
+        (["-w", "loan.score", "-s", "0.01", "--write-model"], "two scales or more"),
+    ],
+)  # fmt: skip
+def test_memory_refuses_what_it_cannot_measure_or_model_before_measuring(
+    arguments, said, tmp_path, monkeypatch, capsys
+):
+    from bench import cli, memory
+
+    monkeypatch.setattr(limits, "MODEL", tmp_path / "model.json")
+    limits.MODEL.write_text("{}")
+
+    def measured(*args, **kwargs):
+        raise AssertionError("measured before refusing")
+
+    monkeypatch.setattr(memory, "measure", measured)
+    assert cli.main(["memory", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.splitlines()) == 1
+    assert limits.MODEL.read_text() == "{}"  # no model written of nothing
+
+
 @pytest.mark.parametrize(
     "failure",
     [

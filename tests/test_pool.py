@@ -137,7 +137,7 @@ def test_the_handover_probe_times_round_trips_and_leaves_the_caller_where_it_was
     before = os.sched_getaffinity(0)
     elapsed = ffi.new("int64_t *")
     assert lib.bb_probe_handovers(500, elapsed) == lib.BB_OK
-    assert elapsed[0] > 0  # 1,000 wake-ups and switches take time (Linux: pinning works)
+    assert elapsed[0] > 0  # 1,000 hand-overs (a yield and a switch each) take time (Linux)
     assert os.sched_getaffinity(0) == before
     for bad in (0, -1, 2**40):
         assert lib.bb_probe_handovers(bad, elapsed) == lib.BB_INVALID_ARGUMENT
@@ -254,6 +254,21 @@ def test_a_signal_during_parallel_calls_keeps_the_finished_benchmarks(tmp_path, 
     (run,) = Store(str(store)).runs().to_pylist()
     assert run["status"] == "incomplete"
     assert Store(str(store)).samples([run["run_id"]]).num_rows >= 1
+
+
+def test_every_worker_gets_its_part_whether_it_sleeps_yields_or_spins():
+    """A call moves every ticket on, then wakes the sleepers as a tree (pool.c, hand_out): a
+    lost wake-up would hang a call of groups, which need every thread at once. Widths in
+    turn, with gaps shorter and longer than the workers' yielding, mix workers still
+    yielding from the last call with workers long asleep."""
+    import time
+
+    for gap_s in (0, 50e-6, 300e-6, 2e-3):
+        for width in (2, 128, 3, 33, 8, 128, 2):
+            cpu = np.full(width, -2, dtype=np.int32)
+            _native.parallel_groups("bb_probe_where", _native.out_pointer(cpu), width)
+            assert (cpu >= -1).all(), (gap_s, width)
+            time.sleep(gap_s)
 
 
 def test_groups_never_leave_a_part_to_the_caller():

@@ -96,7 +96,7 @@ def _dispatch(table: list[dict], as_json: bool) -> int:
         print(
             f"floor (a model): a call on more threads than the {plural(table[0]['cpus'], 'CPU')}"
             " hands each of its threads - 1 workers a CPU once, half a round trip each (two "
-            f"threads on one CPU handing a turn back and forth through the pool's sleep: {said}"
-            " a round trip on this host), shared over the CPUs"
+            "threads on one CPU handing a turn back and forth as the pool hands out a part: "
+            f"{said} a round trip on this host), shared over the CPUs"
         )
     return EXIT_OK

@@ -685,8 +685,9 @@ int32_t bb_probe_empty_task(const void *args, int64_t begin, int64_t end);
 /* cpu[i] = the CPU index i ran on (-1 where the system cannot say): where parts run. */
 int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end);
 /* Two threads on the caller's CPU hand a turn back and forth `round_trips` times through
- * the pool's sleep; *elapsed_ns is their time (-1 where threads cannot be pinned): the cost
- * of switching a parked worker in and out, the floor of a call with more threads than CPUs. */
+ * the pool's hand-over (a yield, then a sleep); *elapsed_ns is their time (-1 where threads
+ * cannot be pinned): the cost of switching a waiting worker in and out, the floor of a call
+ * with more threads than CPUs. */
 int32_t bb_probe_handovers(int64_t round_trips, int64_t *elapsed_ns);
 
 /* ---- measurement: the window of one measured call (native/src/measure.c) ---- */

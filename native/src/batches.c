@@ -7,9 +7,9 @@
 #include "internal.h"
 
 /* The batches in order, without overlap, over the barrier's and the workload's cells, with
- * a clock where the workload needs one; the barrier unused (its claims count batches from
- * 0: one barrier serves one run). Checked by every thread before the first meeting, so
- * before any claim. */
+ * a clock where the workload needs one and a cell for every row where it keeps one; the
+ * barrier unused (its claims count batches from 0: one barrier serves one run). Checked by
+ * every thread before the first meeting, so before any claim. */
 static bool run_is_valid(const bb_batch_work *w, const bb_batches *b, int32_t group,
                          int32_t groups, bb_barrier *barrier)
 {
@@ -18,6 +18,7 @@ static bool run_is_valid(const bb_batch_work *w, const bb_batches *b, int32_t gr
         return false;
     if (b->n == 0) return true;
     if (b->cells != w->cells || (w->clocked && !b->timestamp)) return false;
+    if (w->cell_per_row && b->plan_rows != 0) return false;
     if (!b->begin || !b->end || !b->cell || !b->order || !b->start || b->plan_rows < 0) return false;
     for (int64_t k = 0; k < b->n; k++) {
         if (b->begin[k] < (k ? b->end[k - 1] : 0) || b->end[k] < b->begin[k]) return false;

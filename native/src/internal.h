@@ -257,11 +257,18 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
 
 /* barrier.c: BB_OK once every party has arrived (their writes before it are visible after
  * it), BB_ABORTED when the barrier was aborted. */
-/* Waiting (pool.c). A thread that waits with a CPU of its own yields in a loop before it
- * sleeps: a sleeper leaves its vCPU idle, and a VM takes tens of µs to wake an idle vCPU.
- * bb_yields_before_sleep yields once and says yes until YIELD_NS after its first call
- * (*until_ns 0 before it). */
+/* Waiting (pool.c). A waiter yields in a loop before it sleeps (the pool's always, the
+ * barrier's when every party has a CPU of its own): a sleeper leaves its vCPU idle, and a VM
+ * takes tens of µs to wake an idle vCPU. bb_yields_before_sleep yields once and says yes
+ * until YIELD_NS after its first call (*until_ns 0 before it). */
 bool bb_yields_before_sleep(int64_t *until_ns);
+/* The pool's hand-over (pool.c), which the dispatch floor's probe times as it is: the waiter
+ * returns once *word moves on from value (its new value), after spinning spins_max times,
+ * yielding for up to YIELD_NS, then sleeping with *parked set; the mover bumps *word and
+ * wakes it only if it sleeps. */
+uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value, _Atomic uint32_t *parked,
+                      unsigned spins_max);
+void bb_pool_move_on(_Atomic uint32_t *word, _Atomic uint32_t *parked);
 uint32_t bb_cpus_online(void);
 /* The pool's sleep: bb_park sleeps while *word == value (or until a wake-up; a caller looks
  * again); bb_unpark wakes every sleeper of word (a futex on Linux). */
@@ -304,6 +311,9 @@ typedef struct {
     void *context;
     uint32_t cells;   /* the workload state's cell count (0: no state) */
     int clocked;      /* the steps read batches->timestamp */
+    int cell_per_row;   /* batches->cell holds a cell for every row of the run (smallbank
+                           classifies them all before the first batch): no plan in
+                           batch-sized slots (plan_rows) */
 } bb_batch_work;
 /* Where batch k's rows start in batches->order: at its first row, or in slot k % 3 of a
  * plan of batch-sized slots (bb_batches.plan_rows). */

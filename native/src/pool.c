@@ -4,13 +4,16 @@
  * parallel call costs a wake-up, not a thread start (a Python thread pool per call: ~240 µs
  * at 2 threads, 4.7 ms at 128 on a 2-core VM). The caller is part 0 of every call; worker
  * i - 1 runs part i. No Python runs on a worker: cffi releases the GIL once for the whole
- * call and the tasks are C functions. A worker spins a few microseconds for its next part,
- * then yields its CPU in a loop for up to YIELD_NS (a thread parked on a futex leaves its
- * vCPU idle, and a VM takes tens of µs to wake an idle vCPU: 56 µs an empty 2-thread call
- * on a quiet host; a yield keeps the vCPU awake yet hands it to any thread that wants it),
- * then sleeps on its own ticket word (a futex on Linux; a condition variable elsewhere), so
- * a call wakes only the threads it uses and an idle pool costs no CPU. One call at a time:
- * a second caller waits. */
+ * call and the tasks are C functions. A worker spins a few microseconds for its next part
+ * (not when the call has more threads than CPUs: a spinner would hold a CPU another thread
+ * needs), then yields its CPU in a loop for up to YIELD_NS (a thread parked on a futex
+ * leaves its vCPU idle, and a VM takes tens of µs to wake an idle vCPU: 56 µs an empty
+ * 2-thread call on a quiet host; a yield keeps the vCPU awake yet hands it to any thread
+ * that wants it, and a yielding worker needs no system call to start its next part: 32
+ * threads on 2 vCPUs, an empty call 111-122 µs with sleeping workers, 30-31 µs with
+ * yielding ones), then sleeps on its own ticket word (a futex on Linux; a condition variable
+ * elsewhere), so a call wakes only the threads it uses and an idle pool costs no CPU. One
+ * call at a time: a second caller waits. */
 #define _GNU_SOURCE   /* sched_setaffinity, CPU_SET, syscall; clock_gettime */
 #include <pthread.h>
 #include <sched.h>
@@ -40,6 +43,7 @@
 
 typedef struct {
     _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t ticket;   /* bumped to hand over a part */
+    _Atomic uint32_t call_ticket; /* what the current call bumps ticket to (hand_out) */
     _Atomic uint32_t parked;      /* asleep on ticket: the caller must wake it */
     _Atomic uint64_t claim;
     uint32_t part;                /* always its own: worker i runs part i + 1 */
@@ -70,8 +74,8 @@ static struct {
     _Atomic uint32_t finished;    /* futex word of the caller: bumped when none remain */
     _Atomic uint32_t caller_parked;
     _Atomic uint32_t placement;   /* version: bumped by bb_pool_place */
-    _Atomic uint32_t spins;       /* before parking: none when the call has more threads than
-                                     CPUs (a spinner would take the CPU a worker needs) */
+    _Atomic uint32_t spins;       /* before yielding: none when the call has more threads
+                                     than CPUs (a spinner would take the CPU a worker needs) */
     uint32_t cpus_online;
     int32_t cpus[BB_POOL_THREADS_MAX];
     uint32_t n_cpus;              /* 0: not pinned */
@@ -89,6 +93,9 @@ static struct {
     .moved = PTHREAD_COND_INITIALIZER,
 #endif
 };
+
+/* The current call's spins before yielding (pool.spins). */
+static unsigned pool_spins(void) { return atomic_load_explicit(&pool.spins, memory_order_relaxed); }
 
 /* Sleep while *word == value (or until a wake-up); wake every sleeper of word. */
 void bb_park(_Atomic uint32_t *word, uint32_t value)
@@ -139,20 +146,20 @@ uint32_t bb_cpus_online(void)
     return cpus;
 }
 
-/* Until *word moves on from value: spin, yield, then sleep. The sleeper's count and the mover's
- * bump are sequentially consistent: either the mover sees `parked` and wakes it, or the
+/* Until *word moves on from value: spin (pool.spins times), yield (YIELD_NS), then sleep. The
+ * sleeper's flag and the mover's bump are sequentially consistent: either the mover (or, for
+ * a worker's ticket, its parent in the tree: hand_out) sees `parked` and wakes it, or the
  * futex sees the new value and does not sleep. */
 /* not inlined: the instruction counts leave the waiting out by this name */
-__attribute__((noinline)) static uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value,
-                                                      _Atomic uint32_t *parked)
+__attribute__((noinline)) uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value,
+                                                _Atomic uint32_t *parked, unsigned spins_max)
 {
     uint32_t now;
-    unsigned spins_max = atomic_load_explicit(&pool.spins, memory_order_relaxed);
     int64_t yield_until_ns = 0;
     for (unsigned spins = 0; (now = atomic_load_explicit(word, memory_order_acquire)) == value;
          spins++) {
         if (spins < spins_max) continue;
-        if (spins_max > 0 && bb_yields_before_sleep(&yield_until_ns)) continue;   /* a CPU each */
+        if (bb_yields_before_sleep(&yield_until_ns)) continue;
         atomic_store(parked, 1);
         if (atomic_load(word) == value) bb_park(word, value);
         atomic_store(parked, 0);
@@ -160,7 +167,7 @@ __attribute__((noinline)) static uint32_t bb_pool_wait(_Atomic uint32_t *word, u
     return now;
 }
 
-static void move_on(_Atomic uint32_t *word, _Atomic uint32_t *parked)
+void bb_pool_move_on(_Atomic uint32_t *word, _Atomic uint32_t *parked)
 {
     atomic_fetch_add(word, 1);
     if (atomic_load(parked)) bb_unpark(word);
@@ -226,14 +233,26 @@ __attribute__((noinline)) static void bb_pool_run_part(uint32_t part) { run_part
  * bb_pool_run_part so the serial share counts it serial, as it ran. */
 __attribute__((noinline)) static void bb_pool_run_alone(void) { run_part(0); }
 
-/* The hand-over is a tree: part p wakes parts 2p + 1 and 2p + 2, so the wake-ups of a
- * wide call (each a system call when the worker sleeps) run on several threads at once. */
+/* A call hands out its parts in two steps. The caller first moves every worker's ticket on,
+ * the last part first: a worker still looking (spinning or yielding) starts at once, with
+ * no system call and no waiting for another thread. Then the sleepers are woken as a tree:
+ * whoever runs part p wakes parts 2p + 1 and 2p + 2 if they sleep, so the wake-ups of a
+ * wide call (a system call each) run on several threads at once. The order makes the tree
+ * sound: a worker claims its part only once its ticket reached this call's (call_ticket,
+ * not a move left over from a call whose part the caller took), and that move came after
+ * its children's, so a child that went to sleep on its old ticket had said so (`parked`)
+ * before its parent looks. */
+static void hand_out(uint32_t parts)
+{
+    for (uint32_t part = parts; part-- > 1;) atomic_fetch_add(&pool.workers[part - 1]->ticket, 1);
+}
+
 static void wake_children(uint32_t part)
 {
     for (uint32_t child = 2 * part + 1; child <= 2 * part + 2 && child < pool.current.parts;
          child++) {
         worker *w = pool.workers[child - 1];
-        move_on(&w->ticket, &w->parked);
+        if (atomic_load(&w->parked)) bb_unpark(&w->ticket);
     }
 }
 
@@ -257,14 +276,17 @@ static void *bb_pool_worker(void *argument)
     worker *w = argument;
     uint32_t seen = 0;
     for (;;) {
-        seen = bb_pool_wait(&w->ticket, seen, &w->parked);
+        seen = bb_pool_wait(&w->ticket, seen, &w->parked, pool_spins());
         /* read after the ticket: at least the epoch of the call that moved it */
         uint64_t epoch = atomic_load_explicit(&pool.epoch, memory_order_acquire);
+        /* a move left over from an earlier call (the caller took that part) while the next
+         * call is being handed out: wait for this call's own move, after the children's */
+        if (atomic_load_explicit(&w->call_ticket, memory_order_relaxed) != seen) continue;
         if (!takes_part(w, epoch, PART_CLAIMED)) continue;   /* taken, or not in this call */
         wake_children(w->part);
         place_self(w->part, &w->placed);
         bb_pool_run_part(w->part);
-        if (is_last_part_done()) move_on(&pool.finished, &pool.caller_parked);
+        if (is_last_part_done()) bb_pool_move_on(&pool.finished, &pool.caller_parked);
     }
     return NULL;
 }
@@ -307,6 +329,7 @@ __attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
             break;
         }
         atomic_init(&w->ticket, 0);
+        atomic_init(&w->call_ticket, 0);
         atomic_init(&w->parked, 0);
         atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
         w->part = pool.started + 1;
@@ -356,10 +379,14 @@ static int32_t run_call(call c, int32_t threads)
     atomic_store(&pool.remaining, c.parts - 1);
     uint32_t finished = atomic_load(&pool.finished);
     uint64_t epoch = atomic_load(&pool.epoch) + 1;
-    for (uint32_t part = 1; part < c.parts; part++)
-        atomic_store_explicit(&pool.workers[part - 1]->claim, epoch << 2 | PART_UNCLAIMED,
-                              memory_order_release);
+    for (uint32_t part = 1; part < c.parts; part++) {
+        worker *w = pool.workers[part - 1];   /* only a caller moves a ticket, under `calling` */
+        uint32_t next = atomic_load_explicit(&w->ticket, memory_order_relaxed) + 1;
+        atomic_store_explicit(&w->call_ticket, next, memory_order_relaxed);
+        atomic_store_explicit(&w->claim, epoch << 2 | PART_UNCLAIMED, memory_order_release);
+    }
     atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
+    hand_out(c.parts);
     wake_children(0);
     place_self(0, placed_caller());
     bool done = c.parts == 1;
@@ -371,7 +398,7 @@ static int32_t run_call(call c, int32_t threads)
         bb_pool_run_part(part);
         done = is_last_part_done();
     }
-    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked);
+    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked, pool_spins());
     BB_ASSERT(atomic_load(&pool.remaining) == 0);   /* every part done before the next call */
     rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);

@@ -79,31 +79,27 @@ int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end)
 
 /* ---- the floor under a call with more threads than CPUs ----
  * Each of its workers must be handed a CPU at least once. Two threads pinned to the caller's
- * CPU hand a turn back and forth through the pool's own sleep (bb_park, bb_unpark): a round
- * trip is two hand-overs, each a wake-up, a sleep and a switch. */
+ * CPU hand a turn back and forth through the pool's own hand-over (bb_pool_wait,
+ * bb_pool_move_on: no spinning, since they share the CPU; a yield, then a sleep): a round
+ * trip is two hand-overs, each a switch, and a wake-up where the waiter slept. */
 typedef struct {
     _Atomic uint32_t turn;   /* odd: the partner's; even: the caller's */
+    _Atomic uint32_t parked[2];   /* the caller's, the partner's: asleep on turn */
     int64_t round_trips;
 } handover_t;
 
-static void wait_for_turn(handover_t *h, uint32_t turn)
+static void wait_for_turn(handover_t *h, uint32_t turn, int who)
 {
     uint32_t now;
-    while ((now = atomic_load(&h->turn)) != turn) bb_park(&h->turn, now);
-}
-
-static void hand_over(handover_t *h, uint32_t turn)
-{
-    atomic_store(&h->turn, turn);
-    bb_unpark(&h->turn);
+    while ((now = atomic_load(&h->turn)) != turn) bb_pool_wait(&h->turn, now, &h->parked[who], 0);
 }
 
 static void *handover_partner(void *argument)
 {
     handover_t *h = argument;
     for (int64_t i = 0; i < h->round_trips; i++) {
-        wait_for_turn(h, (uint32_t)(2 * i + 1));
-        hand_over(h, (uint32_t)(2 * i + 2));
+        wait_for_turn(h, (uint32_t)(2 * i + 1), 1);
+        bb_pool_move_on(&h->turn, &h->parked[0]);   /* to 2i + 2 */
     }
     return NULL;
 }
@@ -121,13 +117,15 @@ int32_t bb_probe_handovers(int64_t round_trips, int64_t *elapsed_ns)
     if (sched_setaffinity(0, sizeof one, &one) != 0) return BB_OK;   /* cannot pin: unknown */
     handover_t h = {.round_trips = round_trips};
     atomic_init(&h.turn, 0);
+    atomic_init(&h.parked[0], 0);
+    atomic_init(&h.parked[1], 0);
     pthread_t partner;   /* it inherits the pin */
     int32_t rc = BB_THREADS_UNAVAILABLE;
     if (bb_start_thread(&partner, handover_partner, &h)) {
         int64_t start_ns = bb_now_ns();
         for (int64_t i = 0; i < round_trips; i++) {
-            hand_over(&h, (uint32_t)(2 * i + 1));
-            wait_for_turn(&h, (uint32_t)(2 * i + 2));
+            bb_pool_move_on(&h.turn, &h.parked[1]);   /* to 2i + 1 */
+            wait_for_turn(&h, (uint32_t)(2 * i + 2), 0);
         }
         *elapsed_ns = bb_now_ns() - start_ns;
         pthread_join(partner, NULL);

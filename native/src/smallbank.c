@@ -264,10 +264,6 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
                          const bb_batches *batches, int32_t group, int32_t groups,
                          bb_barrier *barrier, bb_smallbank_results *results)
 {
-    if (batches && batches->plan_rows != 0) {   /* its plan is a cell per row of the run */
-        if (barrier) bb_barrier_abort(barrier);     /* the other groups must not wait for this one */
-        return BB_INVALID_ARGUMENT;
-    }
     smallbank_run_t run = {.bank = bank, .txns = txns, .results = results,
                            .classified = classifiable(bank, txns, batches, group, groups, barrier)};
     if (run.classified) {
@@ -279,7 +275,7 @@ int32_t bb_smallbank_run(bb_smallbank *bank, const bb_smallbank_txns *txns,
      * stores, and a copy from a scratch table would cost more than the lines its threads
      * share */
     bb_batch_work work = {.plan = smallbank_plan, .step = smallbank_step, .context = &run,
-                          .cells = bank ? bank->cells : 0};
+                          .cells = bank ? bank->cells : 0, .cell_per_row = 1};
     return bb_run_batches(&work, batches, group, groups, barrier);
 }
 
