@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 
+from bench import text
 from bench.plan import DEFAULT_SEED
 
 
@@ -88,11 +89,9 @@ def _check_child(result: subprocess.CompletedProcess, what: str) -> None:
         return
     if result.returncode < 0:
         number = -result.returncode
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
         hint = " (out of memory? try a smaller --scale)" if number == signal.SIGKILL else ""
-        raise BankbenchError(f"{what} failed: the child process was killed by {name}{hint}")
+        raise BankbenchError(
+            f"{what} failed: the child process was killed by {text.signal_name(number)}{hint}"
+        )
     last = result.stderr.strip().splitlines() or [f"exit status {result.returncode}, no output"]
     raise BankbenchError(f"{what} failed: {last[-1]}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html as _html
 import re
 import shlex
+import signal
 import unicodedata
 
 ELLIPSIS = "…"
@@ -151,3 +152,12 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 def of(part: int, whole: int, noun: str = "benchmark") -> str:
     """'1 of 16 benchmarks', '3 of 3 benchmarks'."""
     return f"{part:,} of {plural(whole, noun)}"
+
+
+def signal_name(number: int) -> str:
+    """'SIGKILL' for 9: the name of the signal that ended a child process, or 'signal N'
+    where this system has none for it."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

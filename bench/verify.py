@@ -5,10 +5,10 @@ computes exactly what an x86 server computes."""
 from __future__ import annotations
 
 import multiprocessing
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from bench import text
 from workloads import golden, registry
 from workloads._base import ONLINE
 from workloads.errors import BankbenchError
@@ -154,10 +154,7 @@ def _plugin_rows(name, origin, engines, threads, online, seed, on_start) -> Iter
 
 def _crash_line(name: str, origin: str, exitcode: int) -> str:
     if exitcode < 0:
-        try:
-            how = f"was killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            how = f"was killed by signal {-exitcode}"
+        how = f"was killed by {text.signal_name(-exitcode)}"
     else:
         how = f"exited with status {exitcode}"
     return (

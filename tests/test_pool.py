@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -17,10 +18,13 @@ from workloads import _native
 from workloads.errors import NativeError
 
 
-def where(n: int, threads: int, chunk: int = 0) -> np.ndarray:
-    """The CPU each index of [0, n) ran on (-1 left where no part wrote)."""
+def where(n: int, threads: int, chunk: int = 0, groups: bool = False) -> np.ndarray:
+    """The CPU each index of [0, n) ran on (-1 left where no part wrote); groups: n groups,
+    each on its own thread at once (threads unused)."""
     cpu = np.full(n, -2, dtype=np.int32)
-    if chunk:
+    if groups:
+        _native.parallel_groups("bb_probe_where", _native.out_pointer(cpu), n)
+    elif chunk:
         _native.parallel_chunks("bb_probe_where", _native.out_pointer(cpu), n, chunk, threads)
     else:
         _native.parallel_ranges("bb_probe_where", _native.out_pointer(cpu), n, threads)
@@ -260,14 +264,12 @@ def test_every_worker_gets_its_part_whether_it_sleeps_yields_or_spins():
     """A call moves every ticket on, then wakes the sleepers as a tree (pool.c, hand_out): a
     lost wake-up would hang a call of groups, which need every thread at once. Widths in
     turn, with gaps shorter and longer than the workers' yielding, mix workers still
-    yielding from the last call with workers long asleep."""
-    import time
-
+    yielding from the last call with workers long asleep; a call of ranges before each may
+    leave a worker's ticket moved for a part the caller took."""
     for gap_s in (0, 50e-6, 300e-6, 2e-3):
         for width in (2, 128, 3, 33, 8, 128, 2):
-            cpu = np.full(width, -2, dtype=np.int32)
-            _native.parallel_groups("bb_probe_where", _native.out_pointer(cpu), width)
-            assert (cpu >= -1).all(), (gap_s, width)
+            assert (where(width, width) >= -1).all(), (gap_s, width)
+            assert (where(width, width, groups=True) >= -1).all(), (gap_s, width)
             time.sleep(gap_s)
 
 
