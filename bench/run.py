@@ -250,6 +250,9 @@ def run(
         if plan.measure == modes.INSTRUCTIONS
         else allocator.policy(inherited_environment())
     )
+    from workloads import _native  # the core: the pool's policy is its build's
+
+    facts["pool"] = _native.pool_policy()
     where = placement() if plan.pin else None
     facts["placement_policy"] = fingerprint.placement_policy(
         list(plan.threads), numa_nodes(), where["cpus"] if where else None

@@ -33,6 +33,7 @@ MACHINE_FACTS = (
     ("OS", "os"),
     ("libc", "libc"),
     ("allocator", "allocator"),
+    ("worker pool", "pool"),
     ("Python", "python"),
     ("hostname", "hostname"),
 )

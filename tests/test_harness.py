@@ -290,3 +290,19 @@ def test_a_run_inside_a_pytest_xdist_worker_still_measures(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "loan.limit[c-1t" in result.stdout
+
+
+def test_a_run_records_how_the_pool_shares_and_waits_and_show_prints_it(tmp_path, capsys):
+    """The pool's pieces and its yielding between calls change what a scaling figure
+    measures: the run's record keeps them beside the allocator."""
+    from workloads import _native
+
+    store = tmp_path / "store"
+    command = ["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "-t", "1"]
+    assert cli.main([*command, "--store", str(store)]) == 0
+    (run,) = Store(str(store)).runs().to_pylist()
+    policy = json.loads(run["fingerprint_json"])["pool"]
+    assert policy == _native.pool_policy() and "16 pieces" in policy and "5,000 µs" in policy
+    capsys.readouterr()
+    assert cli.main(["show", run["run_id"], "--store", str(store)]) == 0
+    assert f"worker pool: {policy}" in capsys.readouterr().out

@@ -39,6 +39,83 @@ def test_every_index_runs_in_ranges_and_in_chunks(n, threads):
     assert lib.bb_pool_threads() >= min(threads, max(n, 1))
 
 
+def visit(n: int, threads: int, chunk: int = 0, slow=(0, 0), slow_ns: int = 0):
+    """(visits, thread) of each index of [0, n): how often it ran (bb_probe_visit) and the
+    number of the thread that ran it last; the indices of [slow) sleep slow_ns each."""
+    visits = np.zeros(n, dtype=np.int32)
+    thread = np.zeros(n, dtype=np.int32)
+    task = ffi.new(
+        "bb_probe_visit_task *",
+        {
+            "visits": _native.out_pointer(visits),
+            "thread": _native.out_pointer(thread),
+            "slow_begin": slow[0],
+            "slow_end": slow[1],
+            "slow_ns": slow_ns,
+        },
+    )
+    if chunk:
+        _native.parallel_chunks("bb_probe_visit", task, n, chunk, threads)
+    else:
+        _native.parallel_ranges("bb_probe_visit", task, n, threads)
+    return visits, thread
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16, 40])
+@pytest.mark.parametrize("n", [1, 2, 17, 1000, 100_003])
+def test_every_index_runs_exactly_once_though_threads_share_ranges(n, threads):
+    """A call of ranges runs each part's range in pieces claimed from its cursor, its own
+    first, then what is left of the others': no index may run twice or not at all."""
+    for _ in range(5):
+        assert (visit(n, threads)[0] == 1).all()
+        assert (visit(n, threads, chunk=7)[0] == 1).all()
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16, 128])
+@pytest.mark.parametrize("n", [2**63 - 1, 2**63 - 1000, 2**62 + 7, 17, 2])
+def test_pieces_stay_inside_the_range_for_any_n(n, threads):
+    """Pieces are claimed by number, not by advancing an item cursor past the range's end
+    (which wrapped negative near 2^63 and handed a task a bogus range): every piece of every
+    split lies inside [0, n) and together they cover n items."""
+    for chunk in (0, n // 5 + 1):
+        task = ffi.new("bb_probe_count_task *", {"n": n})
+        if chunk:
+            code = lib.bb_parallel_chunks(lib.bb_probe_count, task, n, chunk, threads)
+        else:
+            code = lib.bb_parallel_ranges(lib.bb_probe_count, task, n, threads)
+        assert code == lib.BB_OK
+        assert (task.bad, task.items) == (0, n), (n, threads, chunk)
+
+
+def test_the_idle_yield_window_is_set_read_and_bounded():
+    default = lib.bb_pool_set_idle_yield_ns(-1)
+    assert default == 5_000_000
+    try:
+        assert lib.bb_pool_set_idle_yield_ns(0) == default
+        assert lib.bb_pool_set_idle_yield_ns(-1) == 0
+        assert (where(100, 2) >= -1).all()  # workers that sleep at once still get their parts
+        assert lib.bb_pool_set_idle_yield_ns(lib.BB_POOL_IDLE_YIELD_NS_MAX + 1) == -1
+        assert lib.bb_pool_set_idle_yield_ns(-1) == 0  # refused: nothing changed
+    finally:
+        lib.bb_pool_set_idle_yield_ns(default)
+
+
+def test_a_slow_part_is_shared_by_the_thread_done_with_its_own():
+    """Two threads, the second part's items slow (2 ms each), the first's instant: the thread
+    done with its own range runs pieces of the other's (a whole range ran on one thread, and
+    the call took as long as its slowest part). Times are not asserted, only who ran what."""
+    n = 64
+    shared = []
+    for _ in range(3):  # the worker may get no CPU at all in one try on a loaded host
+        assert (visit(n, 2)[0] == 1).all()  # the worker is awake for the next call
+        visits, thread = visit(n, 2, slow=(32, 64), slow_ns=2_000_000)  # part 1: [32, 64)
+        assert (visits == 1).all()
+        shared.append(len(set(thread[32:].tolist())))
+        if shared[-1] == 2:
+            break
+    assert 2 in shared, f"the slow part ran on one thread each time: {shared}"
+
+
 def test_the_triad_probe_through_the_pool_computes_every_element():
     a, b, c = (np.arange(10_001, dtype=np.uint64) for _ in range(3))
     task = ffi.new(

@@ -182,10 +182,22 @@ def threads_counted() -> Iterator[Splits]:
 
 def parallel_ranges(task: str, args, n: int, threads: int) -> None:
     """The C task `task`(args, begin, end) over [0, n) in min(threads, n) near-equal
-    contiguous ranges on the pool's threads (uniform work; a range whose thread has not
-    started when the caller is done with its own, the caller runs)."""
+    contiguous ranges on the pool's threads (uniform work), each run in pieces: a thread done
+    with its own range runs the pieces left of the others' (pool_policy())."""
     code = lib.bb_parallel_ranges(getattr(lib, task), args, n, threads)
     _check_parallel(code, task, threads)
+
+
+def pool_policy() -> str:
+    """In words, how the pool shares a call and waits between calls: the run's record, since
+    both change what a thread-scaling figure measures."""
+    idle_yield_us = lib.bb_pool_set_idle_yield_ns(-1) / 1000
+    return (
+        f"ranges in up to {lib.BB_POOL_RANGE_PIECES} pieces a thread, a thread done with its own "
+        "runs pieces left of the others'; between calls, a worker with a CPU of its own yields "
+        f"it for up to {idle_yield_us:,.0f} µs before it sleeps "
+        f"({lib.BB_POOL_WAIT_YIELD_NS / 1000:,.0f} µs after a call with more threads than CPUs)"
+    )
 
 
 class Barrier:

@@ -54,6 +54,8 @@ def main(args) -> int:
         print(f"placement: {text.terminal(policy['summary'], 400)}")
     if record.get("allocator"):
         print(f"allocator: {text.terminal(record['allocator'], 400)}")
+    if record.get("pool"):
+        print(f"worker pool: {text.terminal(record['pool'], 400)}")
     dispatch = scaling.dispatch_line(json.loads(run.get("probes_json") or "{}"))
     if dispatch:
         print(text.terminal(dispatch, 600))

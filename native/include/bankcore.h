@@ -558,14 +558,26 @@ int64_t bb_now_ns(void);
  * a time per process (a second caller waits); a task must not make a parallel call. */
 #define BB_POOL_THREADS_MAX 1024
 typedef int32_t (*bb_task_fn)(const void *args, int64_t begin, int64_t end);
-/* Uniform work: min(threads, n) near-equal contiguous ranges, part i for thread i; a part
- * its thread has not started when the caller is done with its own, the caller runs. */
+/* Uniform work: min(threads, n) near-equal contiguous ranges, range i for thread i, each run
+ * in up to 16 pieces (task(args, begin, end) once a piece); a thread done with its own range
+ * runs the pieces no thread has claimed of the others', so one slow thread holds the call up
+ * by a piece at most: the task must give the same answer however [0, n) is split. */
 int32_t bb_parallel_ranges(bb_task_fn task, const void *args, int64_t n, int32_t threads);
 /* Index g of [0, groups) on thread g, every one at once (they may meet at a barrier). */
 int32_t bb_parallel_groups(bb_task_fn task, const void *args, int32_t groups);
 /* Uneven work: the threads claim chunks of `chunk` items in turn until none is left. */
 int32_t bb_parallel_chunks(bb_task_fn task, const void *args, int64_t n, int64_t chunk,
                            int32_t threads);
+/* How long, in ns, a worker of a call with a CPU per thread keeps yielding its CPU for the
+ * next call before it sleeps (5 ms by default; 0: sleep at once): a sleeping worker's idle
+ * CPU takes a VM tens of µs to wake. Returns the previous value (ns < 0: the current one,
+ * unchanged), or -1 (nothing changed) for ns above BB_POOL_IDLE_YIELD_NS_MAX. */
+#define BB_POOL_IDLE_YIELD_NS_MAX 1000000000
+#define BB_POOL_RANGE_PIECES 16   /* the pieces of each thread's range (bb_parallel_ranges) */
+/* Within a call (a barrier's waiters, a call with more threads than CPUs), a waiter yields
+ * for this long, in ns, before it sleeps: longer than a VM's idle-vCPU wake-up. */
+#define BB_POOL_WAIT_YIELD_NS 100000
+int64_t bb_pool_set_idle_yield_ns(int64_t ns);
 /* First touch: zero the `n_items` items of `item_bytes` at `bytes` in the ranges
  * bb_parallel_ranges(n_items, threads) gives, each range by the thread that runs that part
  * (every part on its own thread, none taken by the caller), so Linux places its pages on
@@ -684,6 +696,18 @@ int32_t bb_probe_random_update_parts(const void *args, int64_t begin, int64_t en
 int32_t bb_probe_empty_task(const void *args, int64_t begin, int64_t end);
 /* cpu[i] = the CPU index i ran on (-1 where the system cannot say): where parts run. */
 int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end);
+/* Each index of [begin, end): visits[i] += 1 (atomically: an index run twice shows as 2),
+ * thread[i] = the running thread's number (1, 2, … in the order threads first ran this),
+ * and a sleep of slow_ns for the indices of [slow_begin, slow_end): who ran which item of
+ * a range, and how a call shares a slow part. */
+typedef struct bb_probe_visit_task {
+    int32_t *visits; int32_t *thread; int64_t slow_begin; int64_t slow_end; int64_t slow_ns;
+} bb_probe_visit_task;
+int32_t bb_probe_visit(const void *args, int64_t begin, int64_t end);
+/* Counts the items of the ranges it is given (items += end - begin) and each range outside
+ * 0 <= begin < end <= n (bad += 1), atomically: a call's split checked without an array. */
+typedef struct bb_probe_count_task { int64_t n; int64_t items; int64_t bad; } bb_probe_count_task;
+int32_t bb_probe_count(const void *args, int64_t begin, int64_t end);
 /* Two threads on the caller's CPU hand a turn back and forth `round_trips` times through
  * the pool's hand-over (a yield, then a sleep); *elapsed_ns is their time (-1 where threads
  * cannot be pinned): the cost of switching a waiting worker in and out, the floor of a call

@@ -113,7 +113,7 @@ int32_t bb_barrier_wait(bb_barrier *b)
          atomic_load_explicit(&b->generation, memory_order_acquire) == generation; spins++) {
         if (atomic_load_explicit(&b->aborted, memory_order_relaxed)) return BB_ABORTED;
         if (spins < SPINS_BEFORE_SLEEP) continue;
-        if (b->yields && bb_yields_before_sleep(&yield_until_ns)) continue;
+        if (b->yields && bb_yields_before_sleep(&yield_until_ns, BB_POOL_WAIT_YIELD_NS)) continue;
         sleep_while(b, generation);
     }
     return BB_OK;

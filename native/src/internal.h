@@ -260,14 +260,17 @@ static inline uint32_t bb_cell_of(uint64_t id, uint32_t cells)
 /* Waiting (pool.c). A waiter yields in a loop before it sleeps (the pool's always, the
  * barrier's when every party has a CPU of its own): a sleeper leaves its vCPU idle, and a VM
  * takes tens of µs to wake an idle vCPU. bb_yields_before_sleep yields once and says yes
- * until YIELD_NS after its first call (*until_ns 0 before it). */
-bool bb_yields_before_sleep(int64_t *until_ns);
+ * until window_ns after its first call (*until_ns 0 before it). Within a call (the barrier's
+ * waiters, a call with more threads than CPUs) the window is BB_POOL_WAIT_YIELD_NS, longer than
+ * a VM's idle-vCPU wake-up; between the calls of a pool whose threads each have a CPU it is
+ * the pool's idle_yield_ns (pool.c). */
+bool bb_yields_before_sleep(int64_t *until_ns, int64_t window_ns);
 /* The pool's hand-over (pool.c), which the dispatch floor's probe times as it is: the waiter
  * returns once *word moves on from value (its new value), after spinning spins_max times,
- * yielding for up to YIELD_NS, then sleeping with *parked set; the mover bumps *word and
+ * yielding for up to yield_ns, then sleeping with *parked set; the mover bumps *word and
  * wakes it only if it sleeps. */
 uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value, _Atomic uint32_t *parked,
-                      unsigned spins_max);
+                      unsigned spins_max, int64_t yield_ns);
 void bb_pool_move_on(_Atomic uint32_t *word, _Atomic uint32_t *parked);
 uint32_t bb_cpus_online(void);
 /* The pool's sleep: bb_park sleeps while *word == value (or until a wake-up; a caller looks

@@ -6,14 +6,21 @@
  * i - 1 runs part i. No Python runs on a worker: cffi releases the GIL once for the whole
  * call and the tasks are C functions. A worker spins a few microseconds for its next part
  * (not when the call has more threads than CPUs: a spinner would hold a CPU another thread
- * needs), then yields its CPU in a loop for up to YIELD_NS (a thread parked on a futex
- * leaves its vCPU idle, and a VM takes tens of µs to wake an idle vCPU: 56 µs an empty
- * 2-thread call on a quiet host; a yield keeps the vCPU awake yet hands it to any thread
- * that wants it, and a yielding worker needs no system call to start its next part: 32
- * threads on 2 vCPUs, an empty call 111-122 µs with sleeping workers, 30-31 µs with
- * yielding ones), then sleeps on its own ticket word (a futex on Linux; a condition variable
- * elsewhere), so a call wakes only the threads it uses and an idle pool costs no CPU. One
- * call at a time: a second caller waits. */
+ * needs), then yields its CPU in a loop (a thread parked on a futex leaves its vCPU idle,
+ * and a VM takes tens of µs to wake an idle vCPU: 56 µs an empty 2-thread call on a quiet
+ * host; a yield keeps the vCPU awake yet hands it to any thread that wants it, and a
+ * yielding worker needs no system call to start its next part: 32 threads on 2 vCPUs, an
+ * empty call 111-122 µs with sleeping workers, 30-31 µs with yielding ones), then sleeps on
+ * its own ticket word (a futex on Linux; a condition variable elsewhere), so a call wakes
+ * only the threads it uses and an idle pool costs no CPU. How long it yields: after a call
+ * with a CPU per thread, idle_yield_ns (5 ms by default, bb_pool_set_idle_yield_ns), longer
+ * than the Python a workload runs between its parallel calls (up to ~4 ms at the quick
+ * profile), which with 100 µs left every call to start on sleeping workers (54 µs median,
+ * up to 300 µs, an empty 2-thread call after a 1 ms gap on a quiet host; OpenMP runtimes
+ * wait 200 ms, KMP_BLOCKTIME); after a call with more threads than CPUs, YIELD_SHARED_NS,
+ * since its yielders would share the CPUs the caller's Python needs (each worker waits as
+ * the latest call handed to it asks: a worker left out of a narrow call after a wide one
+ * does not yield for the narrow one's window). One call at a time: a second caller waits. */
 #define _GNU_SOURCE   /* sched_setaffinity, CPU_SET, syscall; clock_gettime */
 #include <pthread.h>
 #include <sched.h>
@@ -30,8 +37,16 @@
 #include "internal.h"
 
 #define SPINS_BEFORE_PARK 4096   /* ~ a few µs of looking before yielding */
-#define YIELD_NS 100000          /* then yielding, longer than a VM's idle-vCPU wake-up */
+#define YIELD_SHARED_NS BB_POOL_WAIT_YIELD_NS   /* then yielding (bankcore.h) */
+#define IDLE_YIELD_NS_DEFAULT 5000000   /* between calls, a CPU per thread (see above) */
 #define CACHE_LINE_BYTES 64
+/* A range is claimed in this many pieces: a slow thread's last piece is 1/16 of its range
+ * (one of two CPUs 25 % slower, a noisy neighbour: 80 % efficiency with whole ranges, about
+ * 97 % in pieces), for 15 more task calls a part (core instructions at 2 threads, scale
+ * 0.05: +0.16 % score, +0.7 % limit, +0.8 % schedule, +1.1 % decide, whose rows restart
+ * their annuity-factor cache each call). Only the tail leaves a range's thread, so a pinned
+ * run's first-touched rows stay mostly with their node. */
+#define RANGE_PIECES BB_POOL_RANGE_PIECES
 
 /* A part's claim: (epoch << 2) | one of these. The caller opens a worker's part of call
  * `epoch` as UNCLAIMED; the worker claims it, or, in a call whose parts need not run at
@@ -49,6 +64,14 @@ typedef struct {
     uint32_t part;                /* always its own: worker i runs part i + 1 */
     uint32_t placed;              /* the placement version this thread is pinned to */
     pthread_t thread;
+    /* how it waits for its next part, as the latest call handed to it asks (set by the
+     * caller with the ticket; a worker whose part the caller took waits so too, or it would
+     * sleep through the next call and lose that one's part as well) */
+    _Atomic uint32_t wait_spins;
+    _Atomic int64_t wait_yield_ns;
+    /* a call of ranges: the pieces of this part's range claimed so far, by any thread (on
+     * its own line: other threads claim from it once theirs are done) */
+    _Alignas(CACHE_LINE_BYTES) _Atomic int64_t pieces_claimed;
 } worker;
 _Static_assert(sizeof(worker) % CACHE_LINE_BYTES == 0, "each worker on its own cache lines");
 
@@ -68,14 +91,14 @@ static struct {
     call current;
     _Atomic uint64_t epoch;       /* of the current call: bumped by each */
     _Atomic int64_t parts_taken;  /* parts the caller ran for a thread that had not started */
-    _Alignas(CACHE_LINE_BYTES) _Atomic int64_t next;   /* claimed chunks: first unclaimed */
+    _Alignas(CACHE_LINE_BYTES) _Atomic int64_t next;   /* claimed chunks: chunks claimed so far */
+    _Alignas(CACHE_LINE_BYTES) _Atomic int64_t pieces_claimed0;   /* part 0's (the caller's) */
     _Atomic int32_t status;
     _Alignas(CACHE_LINE_BYTES) _Atomic uint32_t remaining;   /* worker parts not finished */
     _Atomic uint32_t finished;    /* futex word of the caller: bumped when none remain */
     _Atomic uint32_t caller_parked;
     _Atomic uint32_t placement;   /* version: bumped by bb_pool_place */
-    _Atomic uint32_t spins;       /* before yielding: none when the call has more threads
-                                     than CPUs (a spinner would take the CPU a worker needs) */
+    _Atomic int64_t idle_yield_ns;   /* bb_pool_set_idle_yield_ns */
     uint32_t cpus_online;
     int32_t cpus[BB_POOL_THREADS_MAX];
     uint32_t n_cpus;              /* 0: not pinned */
@@ -88,14 +111,19 @@ static struct {
 #endif
 } pool = {
     .calling = PTHREAD_MUTEX_INITIALIZER,
+    .idle_yield_ns = IDLE_YIELD_NS_DEFAULT,
 #if !defined(__linux__)
     .parking = PTHREAD_MUTEX_INITIALIZER,
     .moved = PTHREAD_COND_INITIALIZER,
 #endif
 };
 
-/* The current call's spins before yielding (pool.spins). */
-static unsigned pool_spins(void) { return atomic_load_explicit(&pool.spins, memory_order_relaxed); }
+int64_t bb_pool_set_idle_yield_ns(int64_t ns)
+{
+    if (ns < 0) return atomic_load_explicit(&pool.idle_yield_ns, memory_order_relaxed);
+    if (ns > BB_POOL_IDLE_YIELD_NS_MAX) return -1;
+    return atomic_exchange_explicit(&pool.idle_yield_ns, ns, memory_order_relaxed);
+}
 
 /* Sleep while *word == value (or until a wake-up); wake every sleeper of word. */
 void bb_park(_Atomic uint32_t *word, uint32_t value)
@@ -121,12 +149,12 @@ void bb_unpark(_Atomic uint32_t *word)
 #endif
 }
 
-bool bb_yields_before_sleep(int64_t *until_ns)
+bool bb_yields_before_sleep(int64_t *until_ns, int64_t window_ns)
 {
     struct timespec t;
     if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return false;
     int64_t now_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-    if (*until_ns == 0) *until_ns = now_ns + YIELD_NS;
+    if (*until_ns == 0) *until_ns = now_ns + window_ns;
     if (now_ns >= *until_ns) return false;
     sched_yield();
     return true;
@@ -146,20 +174,21 @@ uint32_t bb_cpus_online(void)
     return cpus;
 }
 
-/* Until *word moves on from value: spin (pool.spins times), yield (YIELD_NS), then sleep. The
+/* Until *word moves on from value: spin spins_max times, yield for yield_ns, then sleep. The
  * sleeper's flag and the mover's bump are sequentially consistent: either the mover (or, for
  * a worker's ticket, its parent in the tree: hand_out) sees `parked` and wakes it, or the
  * futex sees the new value and does not sleep. */
 /* not inlined: the instruction counts leave the waiting out by this name */
 __attribute__((noinline)) uint32_t bb_pool_wait(_Atomic uint32_t *word, uint32_t value,
-                                                _Atomic uint32_t *parked, unsigned spins_max)
+                                                _Atomic uint32_t *parked, unsigned spins_max,
+                                                int64_t yield_ns)
 {
     uint32_t now;
     int64_t yield_until_ns = 0;
     for (unsigned spins = 0; (now = atomic_load_explicit(word, memory_order_acquire)) == value;
          spins++) {
         if (spins < spins_max) continue;
-        if (bb_yields_before_sleep(&yield_until_ns)) continue;
+        if (bb_yields_before_sleep(&yield_until_ns, yield_ns)) continue;
         atomic_store(parked, 1);
         if (atomic_load(word) == value) bb_park(word, value);
         atomic_store(parked, 0);
@@ -209,18 +238,56 @@ static void place_self(uint32_t part, uint32_t *placed)
 #endif
 }
 
+/* The chunks of a call of claimed chunks: n / chunk, rounded up without overflow. */
+static int64_t bb_pool_chunks(const call *c)
+{
+    return c->n / c->chunk + (c->n % c->chunk != 0);
+}
+
+static _Atomic int64_t *pieces_claimed(uint32_t part)
+{
+    return part == 0 ? &pool.pieces_claimed0 : &pool.workers[part - 1]->pieces_claimed;
+}
+
+/* Runs the pieces of part `part`'s range (at most RANGE_PIECES) no thread has claimed yet,
+ * claiming them one at a time by number (a count that cannot overflow, whatever n). */
+static void run_range(const call *c, uint32_t part)
+{
+    int64_t begin, end;
+    bb_near_equal_range(c->n, c->parts, part, &begin, &end);
+    int64_t items = end - begin;
+    int64_t piece = items / RANGE_PIECES + (items % RANGE_PIECES != 0);
+    int64_t pieces = piece ? items / piece + (items % piece != 0) : 0;
+    _Atomic int64_t *claimed = pieces_claimed(part);
+    while (!is_aborted()) {
+        int64_t k = atomic_fetch_add_explicit(claimed, 1, memory_order_relaxed);
+        if (k >= pieces) return;
+        int64_t at = begin + k * piece;   /* k * piece < items */
+        record(c->fn(c->args, at, end - at < piece ? end : at + piece));
+    }
+}
+
 static inline void run_part(uint32_t part)
 {
     const call *c = &pool.current;
-    if (c->chunk == 0) {   /* part i of `parts` near-equal ranges, the first ones one longer */
+    if (c->chunk == 0 && (c->together || c->parts == 1)) {   /* the part's range, whole */
         int64_t begin, end;
         bb_near_equal_range(c->n, c->parts, part, &begin, &end);
         if (!is_aborted()) record(c->fn(c->args, begin, end));
         return;
     }
-    while (!is_aborted()) {
-        int64_t begin = atomic_fetch_add_explicit(&pool.next, c->chunk, memory_order_relaxed);
-        if (begin >= c->n) return;
+    if (c->chunk == 0) {
+        /* part i of `parts` near-equal ranges (the first ones one longer): its own range first,
+         * then what is left of the others', so a thread that got less CPU (a noisy neighbour,
+         * an SMT sibling, a late wake-up) holds the call up by at most one piece */
+        for (uint32_t k = 0; k < c->parts; k++) run_range(c, (part + k) % c->parts);
+        return;
+    }
+    int64_t chunks = bb_pool_chunks(c);
+    while (!is_aborted()) {   /* chunks claimed by number, as pieces: no cursor past n */
+        int64_t k = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed);
+        if (k >= chunks) return;
+        int64_t begin = k * c->chunk;   /* k * chunk < n */
         record(c->fn(c->args, begin, c->n - begin < c->chunk ? c->n : begin + c->chunk));
     }
 }
@@ -276,7 +343,9 @@ static void *bb_pool_worker(void *argument)
     worker *w = argument;
     uint32_t seen = 0;
     for (;;) {
-        seen = bb_pool_wait(&w->ticket, seen, &w->parked, pool_spins());
+        seen = bb_pool_wait(&w->ticket, seen, &w->parked,
+                            atomic_load_explicit(&w->wait_spins, memory_order_relaxed),
+                            atomic_load_explicit(&w->wait_yield_ns, memory_order_relaxed));
         /* read after the ticket: at least the epoch of the call that moved it */
         uint64_t epoch = atomic_load_explicit(&pool.epoch, memory_order_acquire);
         /* a move left over from an earlier call (the caller took that part) while the next
@@ -332,6 +401,9 @@ __attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
         atomic_init(&w->call_ticket, 0);
         atomic_init(&w->parked, 0);
         atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
+        atomic_init(&w->wait_spins, 0);
+        atomic_init(&w->wait_yield_ns, YIELD_SHARED_NS);
+        atomic_init(&w->pieces_claimed, 0);
         w->part = pool.started + 1;
         w->placed = 0;
         if (!bb_start_thread(&w->thread, bb_pool_worker, w)) {
@@ -362,7 +434,7 @@ static int32_t run_call(call c, int32_t threads)
 {
     if (!c.fn || c.n < 0 || threads < 1 || threads > BB_POOL_THREADS_MAX || c.chunk < 0)
         return BB_INVALID_ARGUMENT;
-    int64_t items = c.chunk ? (c.n + c.chunk - 1) / c.chunk : c.n;
+    int64_t items = c.chunk ? bb_pool_chunks(&c) : c.n;
     c.parts = items < threads ? (uint32_t)(items > 0 ? items : 1) : (uint32_t)threads;
     pthread_mutex_lock(&pool.calling);
     int32_t rc = bb_pool_start_workers(c.parts - 1);
@@ -371,18 +443,29 @@ static int32_t run_call(call c, int32_t threads)
         return rc;
     }
     if (pool.cpus_online == 0) pool.cpus_online = bb_cpus_online();
-    atomic_store_explicit(&pool.spins, c.parts <= pool.cpus_online ? SPINS_BEFORE_PARK : 0,
-                          memory_order_relaxed);
+    /* a spinner would take the CPU a worker needs when the call has more threads than CPUs,
+     * and so would its yielders after the call, beside the caller's Python */
+    bool own_cpus = c.parts <= pool.cpus_online;
+    uint32_t spins = own_cpus ? SPINS_BEFORE_PARK : 0;
+    int64_t idle_yield_ns = own_cpus ? atomic_load_explicit(&pool.idle_yield_ns,
+                                                            memory_order_relaxed)
+                                     : YIELD_SHARED_NS;
     pool.current = c;
     atomic_store(&pool.status, BB_OK);
     atomic_store(&pool.next, 0);
     atomic_store(&pool.remaining, c.parts - 1);
     uint32_t finished = atomic_load(&pool.finished);
     uint64_t epoch = atomic_load(&pool.epoch) + 1;
+    /* a call of ranges: no piece of any part claimed (published by the release of the claims
+     * below, which a thread acquires before it runs a part) */
+    for (uint32_t part = 0; c.chunk == 0 && !c.together && part < c.parts; part++)
+        atomic_store_explicit(pieces_claimed(part), 0, memory_order_relaxed);
     for (uint32_t part = 1; part < c.parts; part++) {
         worker *w = pool.workers[part - 1];   /* only a caller moves a ticket, under `calling` */
         uint32_t next = atomic_load_explicit(&w->ticket, memory_order_relaxed) + 1;
         atomic_store_explicit(&w->call_ticket, next, memory_order_relaxed);
+        atomic_store_explicit(&w->wait_spins, spins, memory_order_relaxed);
+        atomic_store_explicit(&w->wait_yield_ns, idle_yield_ns, memory_order_relaxed);
         atomic_store_explicit(&w->claim, epoch << 2 | PART_UNCLAIMED, memory_order_release);
     }
     atomic_store_explicit(&pool.epoch, epoch, memory_order_release);   /* before the tickets */
@@ -398,7 +481,7 @@ static int32_t run_call(call c, int32_t threads)
         bb_pool_run_part(part);
         done = is_last_part_done();
     }
-    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked, pool_spins());
+    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked, spins, YIELD_SHARED_NS);
     BB_ASSERT(atomic_load(&pool.remaining) == 0);   /* every part done before the next call */
     rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);

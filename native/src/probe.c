@@ -1,6 +1,7 @@
 /* probe.c — the machine's physical limits: memory bandwidth, random update rate, call cost.
  * Reports set each workload's throughput against these (bench/probes.py). */
 #define _GNU_SOURCE   /* sched_getcpu, sched_setaffinity; clock_gettime */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -77,6 +78,35 @@ int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end)
     return BB_OK;
 }
 
+int32_t bb_probe_visit(const void *args, int64_t begin, int64_t end)
+{
+    static _Atomic int32_t threads_seen;
+    static _Thread_local int32_t thread_number;
+    const bb_probe_visit_task *t = args;
+    if (thread_number == 0) thread_number = atomic_fetch_add(&threads_seen, 1) + 1;
+    for (int64_t i = begin; i < end; i++) {
+        __atomic_fetch_add(&t->visits[i], 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->thread[i], thread_number, __ATOMIC_RELAXED);
+        if (i >= t->slow_begin && i < t->slow_end && t->slow_ns > 0) {
+            struct timespec pause = {t->slow_ns / 1000000000, t->slow_ns % 1000000000};
+            while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+            }
+        }
+    }
+    return BB_OK;
+}
+
+int32_t bb_probe_count(const void *args, int64_t begin, int64_t end)
+{
+    bb_probe_count_task *t = (bb_probe_count_task *)args;   /* the caller's, written here */
+    if (begin < 0 || begin >= end || end > t->n) {
+        __atomic_fetch_add(&t->bad, 1, __ATOMIC_RELAXED);
+        return BB_OK;
+    }
+    __atomic_fetch_add(&t->items, end - begin, __ATOMIC_RELAXED);
+    return BB_OK;
+}
+
 /* ---- the floor under a call with more threads than CPUs ----
  * Each of its workers must be handed a CPU at least once. Two threads pinned to the caller's
  * CPU hand a turn back and forth through the pool's own hand-over (bb_pool_wait,
@@ -91,7 +121,8 @@ typedef struct {
 static void wait_for_turn(handover_t *h, uint32_t turn, int who)
 {
     uint32_t now;
-    while ((now = atomic_load(&h->turn)) != turn) bb_pool_wait(&h->turn, now, &h->parked[who], 0);
+    while ((now = atomic_load(&h->turn)) != turn)
+        bb_pool_wait(&h->turn, now, &h->parked[who], 0, BB_POOL_WAIT_YIELD_NS);
 }
 
 static void *handover_partner(void *argument)

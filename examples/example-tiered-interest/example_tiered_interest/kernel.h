@@ -26,8 +26,9 @@ typedef struct {
 } example_tiered_interest_args;
 
 /* accounts [begin, end) of one accrual (args: an example_tiered_interest_args): the core's
-   pool runs it over contiguous ranges, one per thread (bb_parallel_ranges); each account's
-   interest depends on that account alone, so the split cannot change a result */
+   pool runs it over contiguous ranges (bb_parallel_ranges: each thread's own range in pieces,
+   then pieces left of the others'); each account's interest depends on that account alone,
+   so the split cannot change a result */
 int32_t example_tiered_interest_range(const void *args, int64_t begin, int64_t end);
 /* END CDEF */
 
