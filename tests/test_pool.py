@@ -343,7 +343,8 @@ def test_every_worker_gets_its_part_whether_it_sleeps_yields_or_spins():
     turn, with gaps shorter and longer than the workers' yielding, mix workers still
     yielding from the last call with workers long asleep; a call of ranges before each may
     leave a worker's ticket moved for a part the caller took."""
-    for gap_s in (0, 50e-6, 300e-6, 2e-3):
+    # 100 µs: the yielding after a call with more threads than CPUs; 5 ms: after one without
+    for gap_s in (0, 50e-6, 300e-6, 2e-3, 8e-3):
         for width in (2, 128, 3, 33, 8, 128, 2):
             assert (where(width, width) >= -1).all(), (gap_s, width)
             assert (where(width, width, groups=True) >= -1).all(), (gap_s, width)
