@@ -17,6 +17,7 @@ what fraction of them a workload reaches (DESIGN.md "Probes").
 
 from __future__ import annotations
 
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -97,6 +98,34 @@ def parallel_call_ns(threads: int, calls: int = 200, repeats: int = 5) -> float:
     return _per_call_ns(call, calls, repeats)
 
 
+# the Python a workload runs between two parallel calls (0.14-3.7 ms at the quick profile):
+# a 2-thread call after this much, its workers still yielding (docs/performance.md, stop 40)
+BUSY_GAP_S = 1e-3
+
+
+def parallel_call_after_ns(threads: int, *, asleep: bool, calls: int = 15) -> float:
+    """Median nanoseconds of an empty call of `threads` groups (every part on its own
+    thread) after the caller was busy for BUSY_GAP_S, as between a workload's calls (its
+    workers still yield), or, asleep, after it slept past the pool's yielding (its workers
+    asleep: the call wakes idle CPUs, a cost of the machine and its hypervisor)."""
+    empty = ffi.addressof(lib, "bb_probe_empty_task")
+    slept_s = lib.bb_pool_set_idle_yield_ns(-1) / 1e9 + 5e-3
+    times = []
+    _native.check_status(lib.bb_parallel_groups(empty, ffi.NULL, threads), "bb_parallel_groups")
+    for _ in range(calls):
+        if asleep:
+            time.sleep(slept_s)
+        else:
+            until = time.perf_counter() + BUSY_GAP_S
+            while time.perf_counter() < until:
+                pass
+        start = time.perf_counter_ns()
+        code = lib.bb_parallel_groups(empty, ffi.NULL, threads)
+        times.append(time.perf_counter_ns() - start)
+        _native.check_status(code, "bb_parallel_groups")
+    return float(statistics.median(times))
+
+
 def thread_pool_call_ns(threads: int, calls: int = 20, repeats: int = 3) -> float:
     """Nanoseconds of one call of the parallel path before the pool (a Python
     ThreadPoolExecutor per call, one task each, as workloads/_native.run_parallel did) with
@@ -149,11 +178,22 @@ def dispatch(cpus: int) -> dict:
     counts = dispatch_thread_counts(cpus)
     round_trip_ns = handover_round_trip_ns()
     floors = {t: dispatch_floor_ns(t, cpus, round_trip_ns) for t in counts}
+    # between calls: only where 2 threads have a CPU each (else they share one, and wait
+    # for each other, not for a CPU to wake)
+    between = (
+        {
+            "parallel_call_after_busy_ns_2t": parallel_call_after_ns(2, asleep=False),
+            "parallel_call_woken_ns_2t": parallel_call_after_ns(2, asleep=True),
+        }
+        if cpus >= 2
+        else {}
+    )
     return {
         **{f"parallel_call_ns_{t}t": parallel_call_ns(t) for t in counts},
         "handover_round_trip_ns": round_trip_ns,
         "dispatch_cpus": cpus,
         **{f"dispatch_floor_ns_{t}t": floor for t, floor in floors.items() if floor is not None},
+        **between,
     }
 
 

@@ -470,6 +470,13 @@ def dispatch_line(probes: dict) -> str | None:
             f"handed a CPU once, half of a {duration(round_trip * 1e-9)} round trip): "
             + ", ".join(f"{threads}t {duration(ns * 1e-9)}" for threads, ns in floors)
         )
+    busy = _nanoseconds(probes.get("parallel_call_after_busy_ns_2t"))
+    woken = _nanoseconds(probes.get("parallel_call_woken_ns_2t"))
+    if busy and woken:
+        line += (
+            f"; 2t after 1 ms of Python (workers still yielding) {duration(busy * 1e-9)}, "
+            f"after the workers slept (waking idle CPUs) {duration(woken * 1e-9)}"
+        )
     return line
 
 

@@ -201,6 +201,10 @@ def test_the_dispatch_probe_covers_one_two_the_cpus_and_four_times_them():
     assert 0 < round_trip < 50e6 and found["dispatch_cpus"] == 2
     assert [k for k in found if k.startswith("dispatch_floor_ns_")] == ["dispatch_floor_ns_8t"]
     assert found["dispatch_floor_ns_8t"] == pytest.approx(7 * (round_trip / 2) / 2)
+    # between a workload's calls: after 1 ms of Python, and after the workers slept
+    between = ("parallel_call_after_busy_ns_2t", "parallel_call_woken_ns_2t")
+    assert all(0 < found[k] < 50e6 for k in between)
+    assert not set(between) & set(probes.dispatch(1))  # 2 threads on 1 CPU wake no idle CPU
     (row,) = probes.dispatch_table([2])
     assert row["threads"] == 2 and row["thread_pool_ns"] > 0 and row["native_pool_ns"] > 0
     assert row["cpus"] == len(os.sched_getaffinity(0))
@@ -248,6 +252,23 @@ def test_show_puts_the_floor_beside_the_cost_where_threads_outnumber_the_cpus():
     )
     # a run probed before the floor was: the costs alone
     assert "floor" not in dispatch_line({"parallel_call_ns_8t": 80_000.0, "dispatch_cpus": 2})
+
+
+def test_show_puts_the_call_after_python_and_after_sleep_beside_the_costs():
+    costs = {"parallel_call_ns_2t": 3_800.0}
+    line = dispatch_line(
+        {**costs, "parallel_call_after_busy_ns_2t": 5_200.0, "parallel_call_woken_ns_2t": 41_700.0}
+    )
+    assert line is not None and line.endswith(
+        "; 2t after 1 ms of Python (workers still yielding) 5.20µs, "
+        "after the workers slept (waking idle CPUs) 41.70µs"
+    )
+    # one of the two, or one that is not a time: neither is shown
+    for odd in (
+        {"parallel_call_woken_ns_2t": 41_700.0},
+        {"parallel_call_after_busy_ns_2t": "x", "parallel_call_woken_ns_2t": 41_700.0},
+    ):
+        assert dispatch_line({**costs, **odd}) == dispatch_line(costs)
 
 
 def test_a_stored_probe_record_of_odd_shape_is_left_out_not_shown_or_fatal():
