@@ -41,9 +41,9 @@ def test_every_index_runs_in_ranges_and_in_chunks(n, threads):
 
 def visit(n: int, threads: int, chunk: int = 0, slow=(0, 0), slow_ns: int = 0):
     """(visits, thread) of each index of [0, n): how often it ran (bb_probe_visit) and the
-    number of the thread that ran it last; the indices of [slow) sleep slow_ns each."""
+    identity of the thread that ran it last; the indices of [slow) sleep slow_ns each."""
     visits = np.zeros(n, dtype=np.int32)
-    thread = np.zeros(n, dtype=np.int32)
+    thread = np.zeros(n, dtype=np.uint64)
     task = ffi.new(
         "bb_probe_visit_task *",
         {

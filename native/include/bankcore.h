@@ -697,11 +697,11 @@ int32_t bb_probe_empty_task(const void *args, int64_t begin, int64_t end);
 /* cpu[i] = the CPU index i ran on (-1 where the system cannot say): where parts run. */
 int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end);
 /* Each index of [begin, end): visits[i] += 1 (atomically: an index run twice shows as 2),
- * thread[i] = the running thread's number (1, 2, … in the order threads first ran this),
- * and a sleep of slow_ns for the indices of [slow_begin, slow_end): who ran which item of
- * a range, and how a call shares a slow part. */
+ * thread[i] = the running thread's identity (pthread_self), and a sleep of slow_ns for the
+ * indices of [slow_begin, slow_end): who ran which item of a range, and how a call shares a
+ * slow part. */
 typedef struct bb_probe_visit_task {
-    int32_t *visits; int32_t *thread; int64_t slow_begin; int64_t slow_end; int64_t slow_ns;
+    int32_t *visits; uint64_t *thread; int64_t slow_begin; int64_t slow_end; int64_t slow_ns;
 } bb_probe_visit_task;
 int32_t bb_probe_visit(const void *args, int64_t begin, int64_t end);
 /* Counts the items of the ranges it is given (items += end - begin) and each range outside

@@ -80,16 +80,14 @@ int32_t bb_probe_where(const void *cpu, int64_t begin, int64_t end)
 
 int32_t bb_probe_visit(const void *args, int64_t begin, int64_t end)
 {
-    static _Atomic int32_t threads_seen;
-    static _Thread_local int32_t thread_number;
     const bb_probe_visit_task *t = args;
-    if (thread_number == 0) thread_number = atomic_fetch_add(&threads_seen, 1) + 1;
+    uint64_t thread = (uint64_t)pthread_self();   /* an identity, no thread-local storage */
     for (int64_t i = begin; i < end; i++) {
         __atomic_fetch_add(&t->visits[i], 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->thread[i], thread_number, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->thread[i], thread, __ATOMIC_RELAXED);
         if (i >= t->slow_begin && i < t->slow_end && t->slow_ns > 0) {
             struct timespec pause = {t->slow_ns / 1000000000, t->slow_ns % 1000000000};
-            while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+            while (clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, &pause) == EINTR) {
             }
         }
     }
