@@ -84,18 +84,22 @@ def _per_call_ns(call, calls: int, repeats: int) -> float:
     return _best(lambda: [call() for _ in range(calls)], repeats) / calls * 1e9
 
 
+_EMPTY_TASK = ffi.addressof(lib, "bb_probe_empty_task")  # looked up once: not in a timed call
+
+
+def _empty_call(threads: int) -> None:
+    """One empty parallel call on `threads` threads, each running its own (empty) part
+    (bb_parallel_groups: no part is left for the caller to run)."""
+    code = lib.bb_parallel_groups(_EMPTY_TASK, ffi.NULL, threads)
+    _native.check_status(code, "bb_parallel_groups")
+
+
 def parallel_call_ns(threads: int, calls: int = 200, repeats: int = 5) -> float:
-    """Nanoseconds of one empty parallel call of the pool on `threads` threads, each running
-    its own (empty) part (bb_parallel_groups: no part is left for the caller to run), through
-    cffi: the pool's dispatch cost, a wake-up and a finish per thread. Its threads are
-    started first."""
-    empty = ffi.addressof(lib, "bb_probe_empty_task")
-
-    def call() -> None:
-        _native.check_status(lib.bb_parallel_groups(empty, ffi.NULL, threads), "bb_parallel_groups")
-
-    call()
-    return _per_call_ns(call, calls, repeats)
+    """Nanoseconds of one empty parallel call of the pool on `threads` threads (_empty_call),
+    through cffi: the pool's dispatch cost, a wake-up and a finish per thread. Its threads
+    are started first."""
+    _empty_call(threads)
+    return _per_call_ns(lambda: _empty_call(threads), calls, repeats)
 
 
 # the Python a workload runs between two parallel calls (0.14-3.7 ms at the quick profile):
@@ -108,10 +112,9 @@ def parallel_call_after_ns(threads: int, *, asleep: bool, calls: int = 15) -> fl
     thread) after the caller was busy for BUSY_GAP_S, as between a workload's calls (its
     workers still yield), or, asleep, after it slept past the pool's yielding (its workers
     asleep: the call wakes idle CPUs, a cost of the machine and its hypervisor)."""
-    empty = ffi.addressof(lib, "bb_probe_empty_task")
     slept_s = lib.bb_pool_set_idle_yield_ns(-1) / 1e9 + 5e-3
     times = []
-    _native.check_status(lib.bb_parallel_groups(empty, ffi.NULL, threads), "bb_parallel_groups")
+    _empty_call(threads)
     for _ in range(calls):
         if asleep:
             time.sleep(slept_s)
@@ -120,9 +123,8 @@ def parallel_call_after_ns(threads: int, *, asleep: bool, calls: int = 15) -> fl
             while time.perf_counter() < until:
                 pass
         start = time.perf_counter_ns()
-        code = lib.bb_parallel_groups(empty, ffi.NULL, threads)
+        _empty_call(threads)
         times.append(time.perf_counter_ns() - start)
-        _native.check_status(code, "bb_parallel_groups")
     return float(statistics.median(times))
 
 

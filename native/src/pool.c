@@ -17,10 +17,11 @@
  * than the Python a workload runs between its parallel calls (up to ~4 ms at the quick
  * profile), which with 100 µs left every call to start on sleeping workers (54 µs median,
  * up to 300 µs, an empty 2-thread call after a 1 ms gap on a quiet host; OpenMP runtimes
- * wait 200 ms, KMP_BLOCKTIME); after a call with more threads than CPUs, YIELD_SHARED_NS,
- * since its yielders would share the CPUs the caller's Python needs (each worker waits as
- * the latest call handed to it asks: a worker left out of a narrow call after a wide one
- * does not yield for the narrow one's window). One call at a time: a second caller waits. */
+ * wait 200 ms, KMP_BLOCKTIME); after a call with more threads than CPUs,
+ * BB_POOL_WAIT_YIELD_NS, since its yielders would share the CPUs the caller's Python needs
+ * (each worker waits as the latest call handed to it asks: a worker left out of a narrow
+ * call after a wide one does not yield for the narrow one's window). One call at a time: a
+ * second caller waits. */
 #define _GNU_SOURCE   /* sched_setaffinity, CPU_SET, syscall; clock_gettime */
 #include <pthread.h>
 #include <sched.h>
@@ -37,16 +38,14 @@
 #include "internal.h"
 
 #define SPINS_BEFORE_PARK 4096   /* ~ a few µs of looking before yielding */
-#define YIELD_SHARED_NS BB_POOL_WAIT_YIELD_NS   /* then yielding (bankcore.h) */
 #define IDLE_YIELD_NS_DEFAULT 5000000   /* between calls, a CPU per thread (see above) */
 #define CACHE_LINE_BYTES 64
-/* A range is claimed in this many pieces: a slow thread's last piece is 1/16 of its range
+/* A range is claimed in up to 16 pieces: a slow thread's last piece is 1/16 of its range
  * (one of two CPUs 25 % slower, a noisy neighbour: 80 % efficiency with whole ranges, about
  * 97 % in pieces), for 15 more task calls a part (core instructions at 2 threads, scale
  * 0.05: +0.16 % score, +0.7 % limit, +0.8 % schedule, +1.1 % decide, whose rows restart
  * their annuity-factor cache each call). Only the tail leaves a range's thread, so a pinned
- * run's first-touched rows stay mostly with their node. */
-#define RANGE_PIECES BB_POOL_RANGE_PIECES
+ * run's first-touched rows stay mostly with their node. (BB_POOL_RANGE_PIECES, bankcore.h.) */
 
 /* A part's claim: (epoch << 2) | one of these. The caller opens a worker's part of call
  * `epoch` as UNCLAIMED; the worker claims it, or, in a call whose parts need not run at
@@ -238,10 +237,11 @@ static void place_self(uint32_t part, uint32_t *placed)
 #endif
 }
 
-/* The chunks of a call of claimed chunks: n / chunk, rounded up without overflow. */
-static int64_t bb_pool_chunks(const call *c)
+/* a / b rounded up, without the overflow of (a + b - 1) / b (a >= 0, b > 0): the chunks of
+ * a call of chunks, the pieces of a range and their size */
+static int64_t ceil_div(int64_t a, int64_t b)
 {
-    return c->n / c->chunk + (c->n % c->chunk != 0);
+    return a / b + (a % b != 0);
 }
 
 static _Atomic int64_t *pieces_claimed(uint32_t part)
@@ -249,15 +249,16 @@ static _Atomic int64_t *pieces_claimed(uint32_t part)
     return part == 0 ? &pool.pieces_claimed0 : &pool.workers[part - 1]->pieces_claimed;
 }
 
-/* Runs the pieces of part `part`'s range (at most RANGE_PIECES) no thread has claimed yet,
- * claiming them one at a time by number (a count that cannot overflow, whatever n). */
+/* Runs the pieces of part `part`'s range (at most BB_POOL_RANGE_PIECES) no thread has
+ * claimed yet, claiming them one at a time by number (a count that cannot overflow,
+ * whatever n). */
 static void run_range(const call *c, uint32_t part)
 {
     int64_t begin, end;
     bb_near_equal_range(c->n, c->parts, part, &begin, &end);
     int64_t items = end - begin;
-    int64_t piece = items / RANGE_PIECES + (items % RANGE_PIECES != 0);
-    int64_t pieces = piece ? items / piece + (items % piece != 0) : 0;
+    int64_t piece = ceil_div(items, BB_POOL_RANGE_PIECES);
+    int64_t pieces = piece ? ceil_div(items, piece) : 0;
     _Atomic int64_t *claimed = pieces_claimed(part);
     while (!is_aborted()) {
         int64_t k = atomic_fetch_add_explicit(claimed, 1, memory_order_relaxed);
@@ -283,7 +284,7 @@ static inline void run_part(uint32_t part)
         for (uint32_t k = 0; k < c->parts; k++) run_range(c, (part + k) % c->parts);
         return;
     }
-    int64_t chunks = bb_pool_chunks(c);
+    int64_t chunks = ceil_div(c->n, c->chunk);
     while (!is_aborted()) {   /* chunks claimed by number, as pieces: no cursor past n */
         int64_t k = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed);
         if (k >= chunks) return;
@@ -402,7 +403,7 @@ __attribute__((noinline)) static int32_t bb_pool_start_workers(uint32_t count)
         atomic_init(&w->parked, 0);
         atomic_init(&w->claim, PART_TAKEN);   /* epoch 0, taken: no call yet */
         atomic_init(&w->wait_spins, 0);
-        atomic_init(&w->wait_yield_ns, YIELD_SHARED_NS);
+        atomic_init(&w->wait_yield_ns, BB_POOL_WAIT_YIELD_NS);
         atomic_init(&w->pieces_claimed, 0);
         w->part = pool.started + 1;
         w->placed = 0;
@@ -434,7 +435,7 @@ static int32_t run_call(call c, int32_t threads)
 {
     if (!c.fn || c.n < 0 || threads < 1 || threads > BB_POOL_THREADS_MAX || c.chunk < 0)
         return BB_INVALID_ARGUMENT;
-    int64_t items = c.chunk ? bb_pool_chunks(&c) : c.n;
+    int64_t items = c.chunk ? ceil_div(c.n, c.chunk) : c.n;
     c.parts = items < threads ? (uint32_t)(items > 0 ? items : 1) : (uint32_t)threads;
     pthread_mutex_lock(&pool.calling);
     int32_t rc = bb_pool_start_workers(c.parts - 1);
@@ -449,7 +450,7 @@ static int32_t run_call(call c, int32_t threads)
     uint32_t spins = own_cpus ? SPINS_BEFORE_PARK : 0;
     int64_t idle_yield_ns = own_cpus ? atomic_load_explicit(&pool.idle_yield_ns,
                                                             memory_order_relaxed)
-                                     : YIELD_SHARED_NS;
+                                     : BB_POOL_WAIT_YIELD_NS;
     pool.current = c;
     atomic_store(&pool.status, BB_OK);
     atomic_store(&pool.next, 0);
@@ -481,7 +482,8 @@ static int32_t run_call(call c, int32_t threads)
         bb_pool_run_part(part);
         done = is_last_part_done();
     }
-    if (!done) bb_pool_wait(&pool.finished, finished, &pool.caller_parked, spins, YIELD_SHARED_NS);
+    if (!done)
+        bb_pool_wait(&pool.finished, finished, &pool.caller_parked, spins, BB_POOL_WAIT_YIELD_NS);
     BB_ASSERT(atomic_load(&pool.remaining) == 0);   /* every part done before the next call */
     rc = atomic_load(&pool.status);
     pthread_mutex_unlock(&pool.calling);
