@@ -74,7 +74,7 @@ OPEN_LOOP_STANDARD = OpenLoop(requests=100_000, scale=0.5, points=10, repeats=3)
 
 PROFILES = {
     "smoke": Profile(
-        0.002, 3, DEFAULT_THREADS, "seconds: CI and first contact", 0.0, 1, OPEN_LOOP_SMOKE
+        0.002, 3, DEFAULT_THREADS, "seconds: CI and first contact", 0.02, 1, OPEN_LOOP_SMOKE
     ),
     "quick": Profile(0.05, 5, DEFAULT_THREADS, "about 2 minutes", 0.1, 1, OPEN_LOOP_QUICK),
     "standard": Profile(

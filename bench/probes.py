@@ -4,6 +4,8 @@ what fraction of them a workload reaches (DESIGN.md "Probes").
 - memory bandwidth: a[i] = b[i] + k·c[i] over three arrays far larger than the caches
   (STREAM's triad, in integers), bytes moved per second, one thread and all threads;
 - random updates: read-modify-write of random words of a large table (GUPS-like), per second;
+- compute: shared-nothing integer work on 1 and 2 threads in alternating pairs, the CPUs'
+  own ceiling (a VM's vCPUs that share cores or a busy host give 2 threads less than 2×);
 - call overhead: nanoseconds per call of an empty C function through cffi;
 - dispatch: nanoseconds per empty parallel call of the core's worker pool at 1, 2, the CPU
   count and 4× the CPU count threads: what every parallel call pays before any work, beside
@@ -69,6 +71,68 @@ def random_updates(log2_words: int, updates: int, threads: int = 1, repeats: int
         _native.parallel_ranges("bb_probe_random_update_parts", task, threads, threads)
 
     return updates // threads * threads / _best(update, repeats)
+
+
+# the compute probe: one call is COMPUTE_UNITS units of COMPUTE_STEPS rounds (about 20 ms on
+# one core of this project's 2-vCPU CI host), timed in COMPUTE_PAIRS pairs; around each
+# multi-thread benchmark (bench/suite), CEILING_PAIRS pairs of calls a quarter as long
+COMPUTE_UNITS = 256
+COMPUTE_STEPS = 15_000
+COMPUTE_PAIRS = 9
+CEILING_PAIRS = 3
+
+
+def _compute_pairs(threads: int, pairs: int, steps: int) -> tuple[list[float], list[float], int]:
+    """Seconds of ``pairs`` calls of shared-nothing integer work at 1 thread and at
+    ``threads``, alternating, the order turned each pair so a drift of the host's speed
+    cancels; and the units of one call."""
+    units = max(COMPUTE_UNITS, 8 * threads)  # pieces enough for every thread
+    out = np.zeros(units, dtype=np.uint64)
+    task = ffi.new("bb_probe_compute_task *", {"out": _native.out_pointer(out), "steps": steps})
+
+    def call_s(t: int) -> float:
+        start = time.perf_counter()
+        _native.parallel_ranges("bb_probe_compute_units", task, units, t)
+        return time.perf_counter() - start
+
+    call_s(1), call_s(threads)  # warm: the pool's threads started, the code paged in
+    one_s, many_s = [], []
+    for pair in range(pairs):
+        order = (1, threads) if pair % 2 == 0 else (threads, 1)
+        timed = {t: call_s(t) for t in order}
+        one_s.append(timed[1])
+        many_s.append(timed[threads])
+    return one_s, many_s, units
+
+
+def _efficiencies(one_s: list[float], many_s: list[float], threads: int) -> list[float]:
+    return [one / (threads * many) for one, many in zip(one_s, many_s, strict=True)]
+
+
+def compute(threads: int, pairs: int = COMPUTE_PAIRS) -> dict:
+    """The host's compute ceiling at ``threads``: shared-nothing integer work (no memory
+    traffic, no shared data) in alternating pairs of a 1-thread and a ``threads``-thread
+    call. Units per second at 1 and at ``threads`` (medians over the pairs), and the lowest
+    and highest efficiency of one pair: how far the host's CPUs swing over a few tens of
+    milliseconds, the time of one benchmark round. A server with a core per thread gives
+    ~100 %; a VM whose vCPUs share cores or hosts with neighbours gives less, and no workload
+    beats the CPUs it is given."""
+    one_s, many_s, units = _compute_pairs(threads, pairs, COMPUTE_STEPS)
+    efficiencies = _efficiencies(one_s, many_s, threads)
+    return {
+        "compute_units_per_s_1t": units / statistics.median(one_s),
+        f"compute_units_per_s_{threads}t": units / statistics.median(many_s),
+        f"compute_efficiency_{threads}t_low": min(efficiencies),
+        f"compute_efficiency_{threads}t_high": max(efficiencies),
+    }
+
+
+def compute_ceiling(threads: int, pairs: int = CEILING_PAIRS) -> list[float]:
+    """The compute probe's efficiency at ``threads`` in each of ``pairs`` short pairs: taken
+    right before and after a benchmark's rounds, the host's ceiling while it ran (the host
+    moves over seconds, so the run's own probe, minutes earlier, may not say)."""
+    one_s, many_s, _ = _compute_pairs(threads, pairs, COMPUTE_STEPS // 4)
+    return _efficiencies(one_s, many_s, threads)
 
 
 def call_overhead_ns(calls: int = 200_000) -> float:
@@ -231,6 +295,7 @@ def run(size: str = "full") -> dict:
         **{f"memory_bandwidth_bytes_per_s_{t}t": memory_bandwidth(triad_words, t) for t in counts},
         **{f"random_updates_per_s_{t}t": random_updates(table_log2, 1 << 24, t) for t in counts},
         "random_update_table_bytes": 8 << table_log2,
+        **compute(2),
         "cffi_call_overhead_ns": call_overhead_ns(),
         **dispatch(threads),
     }

@@ -27,6 +27,10 @@ Schema history:
         by their work (workloads/_native.py: threads_worth gives fewer than asked to work
         too small to split, or split into fewer cells); null in older stores and imports:
         read as the threads asked.
+    6 — samples: host_compute_efficiency, the compute probe's 2-thread (or the benchmark's
+        thread count) efficiency in short pairs right before and after a multi-thread C
+        batch benchmark's rounds (bench/probes.py: compute_ceiling), the host's ceiling while
+        it ran; null in older stores, imports and other benchmarks.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def column(arrow_type: pa.DataType, default: Any = None, *, as_json: bool = False) -> Any:
@@ -219,6 +223,7 @@ class Sample(Record):
     idle_lateness_ns_p99: int | None = column(pa.int64())
     schedule_digest: str | None = column(pa.string())
     threads_used: int | None = column(pa.int32())  # schema 5; null: as asked (threads)
+    host_compute_efficiency: float | None = column(pa.float64())  # schema 6; compute_ceiling
 
 
 @dataclass

@@ -273,7 +273,10 @@ def run(
     if probes is None:
         from bench import probes as measure
 
-        print("probing memory bandwidth, random updates and call cost...", file=sys.stderr)
+        print(
+            "probing memory bandwidth, random updates, 2-thread compute and call cost...",
+            file=sys.stderr,
+        )
         probes = measure.run("full" if plan.profile in ("standard", "full") else "small")
     record.probes = probes
     store.write_run(record)

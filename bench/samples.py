@@ -20,6 +20,7 @@ MEASURED = (
     "io_bytes",
     "iterations",
     "threads_used",
+    "host_compute_efficiency",
     "latency_ns_p50",
     "latency_ns_p99",
     "latency_ns_p999",

@@ -267,6 +267,11 @@ PROBES = {
 }
 
 
+# every workload's 2-thread ceiling on this host: shared-nothing compute (bench/probes.py:
+# compute); no code runs 2 threads better than the CPUs it is given
+COMPUTE_PROBE = "compute_units_per_s"
+
+
 def bounding_probe(workload: str) -> str:
     """The probe key (PROBES) whose 2-thread efficiency bounds ``workload`` if it is bound
     by memory."""
@@ -281,6 +286,40 @@ def probe_efficiency(probes: dict, probe: str, threads: int = 2) -> float | None
     if not isinstance(one, (int, float)) or not isinstance(more, (int, float)) or one <= 0:
         return None
     return more / (threads * one)
+
+
+def host_compute(probes: dict) -> dict | None:
+    """The host's compute ceiling at 2 threads the run's probe measured: the efficiency of
+    its pairs' medians and the lowest and highest of one pair; None for a run without it
+    (recorded before the probe, or probes skipped). A store is the user's input: a range
+    that is not two efficiencies around the median is left out."""
+    median = probe_efficiency(probes, COMPUTE_PROBE)
+    if median is None or not 0 < median < 10:
+        return None
+    low, high = (probes.get(f"compute_efficiency_2t_{end}") for end in ("low", "high"))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+    spread = numbers and 0 < low <= median <= high < 10  # type: ignore[operator]
+    return {"median": median, "low": low if spread else None, "high": high if spread else None}
+
+
+def benchmark_ceiling(row: dict) -> float | None:
+    """The host's compute ceiling a benchmark recorded around its rounds (schema 6), where
+    it is one: a finite efficiency above 0 and under 10 (a store is the user's input)."""
+    value = row.get("host_compute_efficiency")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 < value < 10 else None
+
+
+def _host_limits(efficiency: float, ceiling: float | None) -> str:
+    """Where the host's compute ceiling explains an efficiency below the target: within 10
+    points of what the host's CPUs gave shared-nothing compute around the benchmark."""
+    if ceiling is None or efficiency >= EFFICIENCY_TARGET or efficiency < ceiling - PROBE_POINTS:
+        return ""
+    return (
+        f"; within 10 points of the host's compute ceiling ({ceiling * 100:.0f} %): "
+        "this host's CPUs, not the workload, hold it there"
+    )
 
 
 def host_busy(activity: dict | None) -> str | None:
@@ -333,6 +372,18 @@ def _cannot_tell(interval: tuple[float, float] | None, passing: float) -> str:
     )
 
 
+def _slower(interval: tuple[float, float] | None, parity: float) -> str:
+    """A 2-thread median below the 1-thread one: slower, unless the efficiency's interval
+    reaches ``parity`` (the efficiency of a speed-up of 1): two benchmarks of one speed,
+    within this run's noise, are not evidence that threads cost time."""
+    if interval is not None and interval[1] >= parity:
+        return (
+            "; slower at 2 threads than at 1 by the medians only: its 95 % interval reaches "
+            "the speed of 1 thread"
+        )
+    return "; SLOWER at 2 threads than at 1"
+
+
 def two_thread_evidence(
     summary: list[dict], probes: dict, round_seconds: dict[str, np.ndarray] | None = None
 ) -> list[dict]:
@@ -343,6 +394,7 @@ def two_thread_evidence(
     too, and a verdict it does not settle says so."""
     rows = []
     round_seconds = round_seconds or {}
+    host = host_compute(probes)
     for (workload, engine), curve in efficiency_curves(summary).items():
         two = next((p for p in curve[STRONG] if p.threads == 2), None)
         if engine != "c" or two is None:
@@ -370,6 +422,10 @@ def two_thread_evidence(
         )
         probe = bounding_probe(workload)
         bound = probe_efficiency(probes, probe)
+        # the host's ceiling around this benchmark, else the run's probe (minutes earlier)
+        ceiling = benchmark_ceiling(two_row)
+        if ceiling is None and host is not None:
+            ceiling = host["median"]
         # passing: at the target, or where the probe bounds it within 10 points of it
         passing = (
             EFFICIENCY_TARGET if bound is None else min(EFFICIENCY_TARGET, bound - PROBE_POINTS)
@@ -387,9 +443,9 @@ def two_thread_evidence(
             verdict = "BELOW 80 %" + (
                 f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
             )
-            verdict += _cannot_tell(interval, passing)
+            verdict += _cannot_tell(interval, passing) + _host_limits(two.efficiency, ceiling)
         if two.units_per_s < one_rate:
-            verdict += "; SLOWER at 2 threads than at 1"
+            verdict += _slower(interval, 1 / (two.threads_used or two.threads))
         rows.append(
             {
                 "workload": workload,
@@ -398,15 +454,18 @@ def two_thread_evidence(
                 "efficiency_2t_interval": interval,
                 "probe": PROBES[probe],
                 "probe_efficiency_2t": bound,
+                "host_efficiency_2t": ceiling,
                 "verdict": verdict,
             }
         )
     return rows
 
 
-def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
-    """The table ``bankbench show`` prints, with the host's load beside it; a busy host makes
-    the measurement invalid, and the lines say so."""
+def render_two_thread(
+    rows: list[dict], activity: dict | None, host: dict | None = None
+) -> list[str]:
+    """The table ``bankbench show`` prints, with the host's compute ceiling (host_compute)
+    and load beside it; a busy host makes the measurement invalid, and the lines say so."""
     from bench.summary import BENCHMARK_MAX
     from bench.text import terminal
 
@@ -419,16 +478,33 @@ def render_two_thread(rows: list[dict], activity: dict | None) -> list[str]:
         "rounds (another run can land outside it: bankbench calibrate); target >= 80 % for a "
         "call of 1 ms or more, or at most 10 points below its bounding probe (same run)",
         f"{'workload':<18} {'1t call':>10} {'2t eff':>7} {'95 % interval':>13} "
-        f"{'bounding probe':>15} {'probe 2t eff':>12}  verdict",
+        f"{'bounding probe':>15} {'probe 2t eff':>12} {'host 2t':>7}  verdict",
     ]
     for r in rows:
-        probe = r["probe_efficiency_2t"]
+        probe, ceiling = r["probe_efficiency_2t"], r.get("host_efficiency_2t")
         interval = r.get("efficiency_2t_interval")
         shown = "–" if interval is None else f"{interval[0] * 100:.0f}-{interval[1] * 100:.0f}%"
         lines.append(
             f"{terminal(r['workload'], BENCHMARK_MAX):<18} {duration(r['call_s_1t']):>10} "
             f"{r['efficiency_2t'] * 100:>6.0f}% {shown:>13} {r['probe']:>15} "
-            f"{'–' if probe is None else f'{probe * 100:.0f}%':>12}  {r['verdict']}"
+            f"{'–' if probe is None else f'{probe * 100:.0f}%':>12} "
+            f"{'–' if ceiling is None else f'{ceiling * 100:.0f}%':>7}  {r['verdict']}"
+        )
+    if host is not None or any(r.get("host_efficiency_2t") is not None for r in rows):
+        probe_text = ""
+        if host is not None:
+            swing = (
+                f", one pair {host['low'] * 100:.0f}-{host['high'] * 100:.0f} %"
+                if host["low"] is not None
+                else ""
+            )
+            probe_text = f"; the run's own probe gave {host['median'] * 100:.0f} %{swing}"
+        lines.append(
+            "host 2t: the CPUs' own ceiling, shared-nothing integer work in alternating pairs "
+            "of 1- and 2-thread calls right before and after each benchmark (the run's probe "
+            "where a benchmark has none): 100 % on a core per thread; above when the caller's "
+            "CPU is the slower of two unequal ones, below when it is the faster or a neighbour "
+            f"takes a CPU{probe_text}"
         )
     where = (
         "load average (1, 5, 15 min) "

@@ -73,6 +73,8 @@ def summarize(samples: pa.Table) -> list[dict]:
                 "engine": first["engine"],
                 "threads": first["threads"],
                 "threads_used": threads_used(first),
+                # the host's compute ceiling around the benchmark (schema 6), as stored
+                "host_compute_efficiency": first.get("host_compute_efficiency"),
                 "mode": first["mode"],
                 "batch_size": first["batch_size"],
                 "samples": len(group),

@@ -7,7 +7,7 @@ import math
 import shlex
 
 from bench import compare, summary
-from bench.scaling import dispatch_line
+from bench.scaling import dispatch_line, host_compute
 from bench.text import plural
 from reports import analysis, charts, cost_section, fleet, open_loop, verdict, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
@@ -341,6 +341,20 @@ def scaling(report: analysis.Report) -> list:
     return blocks
 
 
+def _compute_ceiling(probes: dict) -> str:
+    """Shared-nothing compute's 2-thread efficiency on the machine (its probe), with one
+    pair's lowest and highest: what the CPUs give 2 threads before any workload runs."""
+    host = host_compute(probes)
+    if host is None:
+        return "–"
+    swing = (
+        f" (one pair {host['low'] * 100:.0f}-{host['high'] * 100:.0f} %)"
+        if host["low"] is not None
+        else ""
+    )
+    return f"{host['median'] * 100:.0f} %{swing}"
+
+
 def probe_limits(report: analysis.Report) -> list:
     fractions = {
         w: [analysis.probe_fraction(m, w) for m in report.machines] for w in report.workloads
@@ -352,17 +366,27 @@ def probe_limits(report: analysis.Report) -> list:
             "Each workload's minimum memory traffic (its input and output Arrow bytes) at the "
             "measured rate, as a fraction of the machine's STREAM-triad bandwidth at the same "
             "thread count. Near 100 %: memory-bound, more cores will not help; far below: "
-            "compute- or latency-bound; above 100 %: the data fit in cache (a small scale)."
+            "compute- or latency-bound; above 100 %: the data fit in cache (a small scale). "
+            "The compute column is the CPUs' own 2-thread ceiling: shared-nothing integer work "
+            "on 2 threads against twice one thread, in alternating pairs; a server with a core "
+            "per thread gives about 100 %, a VM whose vCPUs share cores or a busy host less."
         ),
     ]
     rows = [
-        ["machine", "triad GB/s (1 thread)", "random updates/s (1 thread)", "cffi call ns"],
+        [
+            "machine",
+            "triad GB/s (1 thread)",
+            "random updates/s (1 thread)",
+            "cffi call ns",
+            "compute at 2 threads (host ceiling)",
+        ],
         *[
             [
                 m.name,
                 f"{(m.probes.get('memory_bandwidth_bytes_per_s_1t') or 0) / 1e9:.1f}",
                 rate(m.probes.get("random_updates_per_s_1t")),
                 f"{m.probes.get('cffi_call_overhead_ns', math.nan):.0f}",
+                _compute_ceiling(m.probes),
             ]
             for m in report.machines
         ],

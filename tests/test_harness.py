@@ -71,6 +71,25 @@ def test_the_core_clock_nests_inside_the_benchmark_time(store):
     assert batch and all(0 < s["inner_seconds"] <= s["seconds"] for s in batch)
 
 
+def test_each_multi_thread_c_benchmark_records_the_hosts_compute_ceiling_around_it(store):
+    """The CPUs' own 2-thread efficiency right before and after a C benchmark's rounds
+    (bench/probes.py: compute_ceiling), on every one of its samples; none where one thread
+    or the Python engine ran (no parallel call to bound)."""
+    samples = Store(str(store)).samples().to_pylist()
+    batch = [s for s in samples if s["mode"] == "batch" and s["batch_size"] is None]
+    with_ceiling = {
+        (s["workload"], s["engine"], s["threads"])
+        for s in batch
+        if s["host_compute_efficiency"] is not None
+    }
+    assert with_ceiling == {("loan.limit", "c", 2), ("ledger.smallbank", "c", 2)}
+    assert all(
+        0 < s["host_compute_efficiency"] < 10
+        for s in batch
+        if (s["workload"], s["engine"], s["threads"]) in with_ceiling
+    )
+
+
 def test_duckdb_reads_the_store(store):
     duckdb = pytest.importorskip("duckdb")
     rows = (
@@ -306,3 +325,18 @@ def test_a_run_records_how_the_pool_shares_and_waits_and_show_prints_it(tmp_path
     capsys.readouterr()
     assert cli.main(["show", run["run_id"], "--store", str(store)]) == 0
     assert f"worker pool: {policy}" in capsys.readouterr().out
+
+
+def test_show_gives_each_2_thread_benchmark_the_hosts_ceiling_around_it(store, capsys):
+    assert cli.main(["show", "first", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    header = next(
+        line for line in out.splitlines() if line.startswith("workload ") and "host 2t" in line
+    )
+    assert header.split()[-2:] == ["2t", "verdict"]
+    rows = [
+        line for line in out.splitlines() if line.startswith(("loan.limit ", "ledger.smallbank "))
+    ]
+    judged = [line for line in rows if "%" in line.split()[2]]
+    assert judged and all(line.split()[6].endswith("%") for line in judged)
+    assert "the run's own probe gave" in out

@@ -128,6 +128,54 @@ def test_the_triad_probe_through_the_pool_computes_every_element():
         assert (a == b + 3 * c).all(), threads
 
 
+def _compute_unit(i: int, steps: int) -> int:
+    """bb_probe_compute_units' unit i in Python integers: the kernel's own definition."""
+    mask = (1 << 64) - 1
+    lanes = [i * 8 + j + 1 for j in range(8)]
+    for s in range(steps):
+        for j in range(8):
+            lanes[j] = (lanes[j] * 0x9E3779B97F4A7C15 + s) & mask
+            lanes[j] ^= lanes[j] >> 29
+    mix = 0
+    for lane in lanes:
+        mix ^= lane
+    return mix
+
+
+def test_the_compute_probe_does_its_work_for_every_unit_however_the_call_is_split():
+    out = np.zeros(203, dtype=np.uint64)
+    task = ffi.new("bb_probe_compute_task *", {"out": _native.out_pointer(out), "steps": 7})
+    expected = [_compute_unit(i, 7) for i in range(len(out))]
+    for threads in (1, 2, 5, 16):
+        out[:] = 0
+        _native.parallel_ranges("bb_probe_compute_units", task, len(out), threads)
+        assert out.tolist() == expected, threads
+    task.steps = -1
+    with pytest.raises(NativeError) as refused:
+        _native.parallel_ranges("bb_probe_compute_units", task, len(out), 2)
+    assert refused.value.code_name == "BB_INVALID_ARGUMENT"
+
+
+def test_the_compute_probe_times_alternating_pairs_at_1_and_n_threads():
+    found = probes.compute(3, pairs=3)
+    assert set(found) == {
+        "compute_units_per_s_1t",
+        "compute_units_per_s_3t",
+        "compute_efficiency_3t_low",
+        "compute_efficiency_3t_high",
+    }
+    assert found["compute_units_per_s_1t"] > 0 and found["compute_units_per_s_3t"] > 0
+    assert 0 < found["compute_efficiency_3t_low"] <= found["compute_efficiency_3t_high"]
+
+
+def test_bankbench_probe_prints_the_compute_probe_in_its_units():
+    from bench.commands.probe import _shown
+
+    assert _shown("compute_units_per_s_2t", 21_622.9) == "21,623/s"
+    assert _shown("compute_efficiency_2t_low", 0.5179) == "52 %"
+    assert _shown("random_updates_per_s_1t", 65.5e6) == "65.5 M/s"
+
+
 def test_a_failing_task_is_the_status_of_the_whole_call():
     # a sharded run wants one group per thread: ranges of two groups fail in every part
     task = ffi.new("bb_ledger_run_task *")

@@ -56,7 +56,16 @@ def test_each_workload_gets_its_verdict_against_80_percent_or_its_bounding_probe
     )
     lines = scaling.render_two_thread(list(rows.values()), QUIET)
     score = next(line for line in lines if line.startswith("loan.score"))
-    assert score.split()[:7] == ["loan.score", "100.00ms", "80%", "–", "triad", "70%", "meets"]
+    assert score.split()[:8] == [
+        "loan.score",
+        "100.00ms",
+        "80%",
+        "–",
+        "triad",
+        "70%",
+        "–",
+        "meets",
+    ]
     assert lines[-1] == (
         "host: load average (1, 5, 15 min) before the run 0.3 / 0.2 / 0.1; quiet during the run "
         "(no other work kept half a CPU busy)"
@@ -144,3 +153,100 @@ def test_the_interval_is_over_the_threads_the_call_ran_on_as_the_efficiency():
     low, high = row["efficiency_2t_interval"]
     assert row["efficiency_2t"] == pytest.approx(1.0) and low <= 1.0 <= high  # not 0.5
     assert row["verdict"].startswith("not judged: ran on 1 thread")
+
+
+HOST = {
+    "compute_units_per_s_1t": 10_000.0,
+    "compute_units_per_s_2t": 14_000.0,  # 70 %: the CPUs give 2 threads of pure compute that
+    "compute_efficiency_2t_low": 0.55,
+    "compute_efficiency_2t_high": 0.95,
+}
+
+
+def test_a_workload_held_by_the_hosts_compute_ceiling_says_so_and_still_fails():
+    probes = {**PROBES, "memory_bandwidth_bytes_per_s_2t": 19e9, **HOST}  # triad 95 %
+    summary = [
+        *_rows("loan.score", 0.100, 0.0775),  # 64.5 %: within 10 points of the host's 70 %
+        *_rows("loan.decide", 0.100, 0.100),  # 50 %: more than 10 points below it
+        *_rows("loan.schedule", 0.100, 0.060),  # 83 %: meets, whatever the host
+    ]
+    rows = {r["workload"]: r for r in scaling.two_thread_evidence(summary, probes)}
+    assert rows["loan.score"]["verdict"].startswith("BELOW 80 %")
+    assert rows["loan.score"]["verdict"].endswith(
+        "; within 10 points of the host's compute ceiling (70 %): this host's CPUs, not the "
+        "workload, hold it there"
+    )
+    assert "compute ceiling" not in rows["loan.decide"]["verdict"]
+    assert rows["loan.schedule"]["verdict"] == "meets 80 %"
+    host = scaling.host_compute(probes)
+    assert host == {"median": pytest.approx(0.7), "low": 0.55, "high": 0.95}
+    lines = scaling.render_two_thread(list(rows.values()), QUIET, host)
+    assert lines[-2].endswith("; the run's own probe gave 70 %, one pair 55-95 %")
+    score = next(line for line in lines if line.startswith("loan.score"))
+    assert score.split()[6] == "70%"  # the host 2t column: the run's probe, no benchmark's
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"compute_efficiency_2t_low": "0.5"},
+        {"compute_efficiency_2t_low": float("nan")},
+        {"compute_efficiency_2t_low": 0.8},  # above the median: not a range around it
+        {"compute_efficiency_2t_high": True},
+        {"compute_efficiency_2t_high": 1e300},
+    ],
+)
+def test_a_stored_compute_range_that_is_not_one_is_left_out(stored):
+    host = scaling.host_compute({**HOST, **stored})
+    assert host == {"median": pytest.approx(0.7), "low": None, "high": None}
+    (line,) = [
+        line
+        for line in scaling.render_two_thread(
+            scaling.two_thread_evidence(_rows("loan.score", 0.1, 0.06), PROBES), QUIET, host
+        )
+        if line.startswith("host 2t")
+    ]
+    assert line.endswith("; the run's own probe gave 70 %")
+
+
+@pytest.mark.parametrize("rate_2t", ["fast", float("nan"), -1.0, 1e308])
+def test_a_stored_compute_rate_that_is_not_one_shows_no_ceiling(rate_2t):
+    assert scaling.host_compute({**HOST, "compute_units_per_s_2t": rate_2t}) is None
+    assert scaling.host_compute({}) is None
+
+
+def test_the_ceiling_around_the_benchmark_comes_before_the_runs_probe():
+    rows = _rows("ledger.eod", 0.100, 0.070)  # 71 %
+    rows[1]["host_compute_efficiency"] = 0.78  # the slower CPU at 56 % while it ran
+    probes = {**PROBES, "random_updates_per_s_2t": 190e6, **HOST}  # the run's probe: 70 %
+    (row,) = scaling.two_thread_evidence(rows, probes)
+    assert row["host_efficiency_2t"] == 0.78
+    assert row["verdict"].endswith(
+        "within 10 points of the host's compute ceiling (78 %): "
+        "this host's CPUs, not the workload, hold it there"
+    )
+    rows[1]["host_compute_efficiency"] = 0.95  # the CPUs were equal: the workload's own
+    (row,) = scaling.two_thread_evidence(rows, probes)
+    assert "ceiling" not in row["verdict"]
+    for hostile in ("0.9", float("nan"), float("inf"), -0.5, True, 1e9):
+        rows[1]["host_compute_efficiency"] = hostile
+        (row,) = scaling.two_thread_evidence(rows, probes)
+        assert row["host_efficiency_2t"] == pytest.approx(0.7)  # the run's probe instead
+
+
+def test_slower_at_2_threads_only_where_the_interval_does_not_reach_the_speed_of_1():
+    # the same one-thread code at 2 threads (threads_used 1): 2 % slower by the medians,
+    # rounds that reach parity, then rounds that stay below it
+    rows = [{**r, "threads_used": 1} for r in _named(_rows("loan.limit", 0.100, 0.102))]
+    noisy = _rounds(
+        "loan.limit", [0.098, 0.100, 0.101, 0.099, 0.104], [0.097, 0.102, 0.110, 0.101, 0.103]
+    )
+    (row,) = scaling.two_thread_evidence(rows, PROBES, noisy)
+    assert row["verdict"].endswith(
+        "; slower at 2 threads than at 1 by the medians only: its 95 % interval reaches the "
+        "speed of 1 thread"
+    )
+    assert "SLOWER" not in row["verdict"]
+    steady = _rounds("loan.limit", [0.1000, 0.1001, 0.0999, 0.1000, 0.1002], [0.102] * 5)
+    (row,) = scaling.two_thread_evidence(rows, PROBES, steady)
+    assert row["verdict"].endswith("; SLOWER at 2 threads than at 1")

@@ -10,7 +10,10 @@ from bench.plan import THREADS_MAX
 from bench.text import plural
 
 NAME = "probe"
-HELP = "this machine's limits: memory bandwidth, random updates, call and dispatch cost"
+HELP = (
+    "this machine's limits: memory bandwidth, random updates, 2-thread compute, call and "
+    "dispatch cost"
+)
 
 
 def add_arguments(p) -> None:
@@ -68,6 +71,10 @@ def _shown(key: str, value) -> str:
         return "unknown"
     if "bandwidth" in key:
         return f"{value / 1e9:.2f} GB/s"
+    if "efficiency" in key:
+        return f"{value * 100:.0f} %"
+    if key.startswith("compute_units_per_s"):  # units of COMPUTE_STEPS rounds (bench/probes.py)
+        return f"{value:,.0f}/s"
     if "per_s" in key:
         return f"{value / 1e6:.1f} M/s"
     if key.endswith("_ns") or "_ns_" in key:

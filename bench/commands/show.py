@@ -44,10 +44,11 @@ def main(args) -> int:
     for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
         print(line)
     record = json.loads(run.get("fingerprint_json") or "{}")
-    evidence = scaling.two_thread_evidence(
-        summarized, json.loads(run.get("probes_json") or "{}"), scaling.round_seconds(samples)
-    )
-    for line in scaling.render_two_thread(evidence, record.get("host_activity")):
+    probes = json.loads(run.get("probes_json") or "{}")
+    probes = probes if isinstance(probes, dict) else {}  # a store is the user's input
+    evidence = scaling.two_thread_evidence(summarized, probes, scaling.round_seconds(samples))
+    host = scaling.host_compute(probes)
+    for line in scaling.render_two_thread(evidence, record.get("host_activity"), host):
         print(line)
     policy = record.get("placement_policy")
     if policy:
@@ -56,7 +57,7 @@ def main(args) -> int:
         print(f"allocator: {text.terminal(record['allocator'], 400)}")
     if record.get("pool"):
         print(f"worker pool: {text.terminal(record['pool'], 400)}")
-    dispatch = scaling.dispatch_line(json.loads(run.get("probes_json") or "{}"))
+    dispatch = scaling.dispatch_line(probes)
     if dispatch:
         print(text.terminal(dispatch, 600))
     return EXIT_OK

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from bench import plan as plans
-from bench import samples
+from bench import probes, samples
 from bench.measure import modes
 from bench.suite.conftest import plan_of
 from native import lib
@@ -78,6 +78,10 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         used[:], used.instructions[:] = counted, counted.instructions
         return outputs
 
+    # the host's compute ceiling at these threads, right before and after the timed rounds
+    # (bench/probes.py: compute_ceiling): what the CPUs gave shared-nothing work meanwhile
+    ceiling = engine == "c" and threads > 1 and not case.weak and plan.measure == modes.TIME
+    host_efficiencies = probes.compute_ceiling(threads) if ceiling else []
     iterations = 1
     if engine != "python" and plan.min_round_s > 0:
         # a sample of a few milliseconds is at the mercy of one scheduler tick or one page
@@ -96,6 +100,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         iterations=iterations,
         warmup_rounds=0 if engine == "python" else 1,
     )
+    host_efficiencies += probes.compute_ceiling(threads) if ceiling else []
     # the timed rounds' calls: after the warmup, and before the extra call with which
     # pytest-benchmark gets the result when it loops
     last = len(inner_ns) - (1 if iterations > 1 else 0)
@@ -110,6 +115,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         # the threads its parallel calls ran on, weighted by their work: fewer than asked
         # when the work splits into fewer parts (a call without parallel C calls: as asked)
         threads_used=used.threads_used(threads),
+        host_compute_efficiency=float(np.median(host_efficiencies)) if ceiling else None,
         inner_seconds=[  # per call, as pytest-benchmark's own round times are
             sum(timed_ns[r * iterations : (r + 1) * iterations]) / iterations / 1e9
             for r in range(rounds)

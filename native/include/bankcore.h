@@ -692,6 +692,12 @@ typedef struct bb_probe_update_task {
     uint64_t *table; int32_t part_log2; int64_t updates_per_part; uint64_t seed;
 } bb_probe_update_task;
 int32_t bb_probe_random_update_parts(const void *args, int64_t begin, int64_t end);
+/* Shared-nothing integer compute: unit i of [begin, end) runs `steps` rounds of eight
+ * independent multiply-xorshift lanes in registers and writes their mix to out[i] (no other
+ * memory touched), so 2 threads are limited only by the CPUs they get: the host's compute
+ * ceiling beside the triad's and the random updates' memory ceilings. */
+typedef struct bb_probe_compute_task { uint64_t *out; int64_t steps; } bb_probe_compute_task;
+int32_t bb_probe_compute_units(const void *args, int64_t begin, int64_t end);
 /* Does nothing (args may be NULL): the cost of a parallel call itself. */
 int32_t bb_probe_empty_task(const void *args, int64_t begin, int64_t end);
 /* cpu[i] = the CPU index i ran on (-1 where the system cannot say): where parts run. */

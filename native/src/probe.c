@@ -57,6 +57,25 @@ int32_t bb_probe_random_update_parts(const void *args, int64_t begin, int64_t en
     return BB_OK;
 }
 
+int32_t bb_probe_compute_units(const void *args, int64_t begin, int64_t end)
+{
+    const bb_probe_compute_task *t = args;
+    if (begin < 0 || end < begin || t->steps < 0) return BB_INVALID_ARGUMENT;
+    for (int64_t i = begin; i < end; i++) {
+        uint64_t lane[8];
+        for (int j = 0; j < 8; j++) lane[j] = (uint64_t)i * 8 + (uint64_t)j + 1;
+        for (int64_t s = 0; s < t->steps; s++)
+            for (int j = 0; j < 8; j++) {   /* eight chains in flight: the ALUs, not latency */
+                lane[j] = lane[j] * 0x9E3779B97F4A7C15u + (uint64_t)s;   /* unsigned: wraps */
+                lane[j] ^= lane[j] >> 29;
+            }
+        uint64_t mix = 0;
+        for (int j = 0; j < 8; j++) mix ^= lane[j];
+        t->out[i] = mix;
+    }
+    return BB_OK;
+}
+
 int32_t bb_probe_empty_task(const void *args, int64_t begin, int64_t end)
 {
     (void)args;
