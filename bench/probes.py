@@ -73,7 +73,7 @@ def random_updates(log2_words: int, updates: int, threads: int = 1, repeats: int
     return updates // threads * threads / _best(update, repeats)
 
 
-# the compute probe: one call is COMPUTE_UNITS units of COMPUTE_STEPS rounds (about 20 ms on
+# the compute probe: one call is COMPUTE_UNITS units of COMPUTE_STEPS rounds (20-25 ms on
 # one core of this project's 2-vCPU CI host), timed in COMPUTE_PAIRS pairs; around each
 # multi-thread benchmark (bench/suite), CEILING_PAIRS pairs of calls a quarter as long
 COMPUTE_UNITS = 256

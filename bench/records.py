@@ -60,6 +60,18 @@ def schema_of(cls) -> pa.Schema:
     return pa.schema([(_column_name(f), f.metadata["arrow"]) for f in dataclasses.fields(cls)])
 
 
+def _json_object(text: str | None) -> dict | None:
+    """A JSON column's object; None where it is empty, not JSON or not an object: a store is
+    the user's input, and a damaged field reads as unknown, not as a traceback."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class Record:
     """Rows ↔ records. Subclasses are dataclasses whose fields are all ``column(...)``."""
 
@@ -80,7 +92,7 @@ class Record:
                 continue  # a column older stores lack: the field's default
             value = row[_column_name(field)]
             if field.metadata["json"]:
-                value = json.loads(value) if value else None
+                value = _json_object(value)
             values[field.name] = value
         return cls(**values)
 

@@ -268,28 +268,6 @@ def run(
         plan=plan.to_dict(),
         placement=where,
     )
-    if probes is None and plan.measure == modes.INSTRUCTIONS:
-        probes = {}  # the machine's limits explain times; counts are the code's
-    if probes is None:
-        from bench import probes as measure
-
-        print(
-            "probing memory bandwidth, random updates, 2-thread compute and call cost...",
-            file=sys.stderr,
-        )
-        probes = measure.run("full" if plan.profile in ("standard", "full") else "small")
-    record.probes = probes
-    store.write_run(record)
-    print(
-        f"run {record.run_id} ({text.terminal(record.label, text.LABEL_WIDTH)}): "
-        f"{text.terminal(plan.banner())}, {len(cases)} benchmarks → "
-        f"{text.terminal(store_location)}",
-        file=sys.stderr,
-    )
-    for line in modes.skipped_lines(plan):
-        print(line, file=sys.stderr)
-    status = "complete"
-
     stops: list[int] = []  # the signals that asked this run to stop
 
     def on_stop(signum, frame):  # SIGTERM or Ctrl-C: stop, keep what finished
@@ -300,6 +278,33 @@ def run(
     # ignoring it); SIGTERM always.
     asked = [signal.SIGTERM] + [signal.SIGINT] * (signal.getsignal(signal.SIGINT) != signal.SIG_IGN)
     previous = {number: signal.signal(number, on_stop) for number in asked}
+    try:  # stopped while probing: nothing is stored yet, and the CLI says it was interrupted
+        if probes is None and plan.measure == modes.INSTRUCTIONS:
+            probes = {}  # the machine's limits explain times; counts are the code's
+        if probes is None:
+            from bench import probes as measure
+
+            print(
+                "probing memory bandwidth, random updates, 2-thread compute and call cost...",
+                file=sys.stderr,
+            )
+            probes = measure.run("full" if plan.profile in ("standard", "full") else "small")
+        record.probes = probes
+        store.write_run(record)
+    except BaseException:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        raise
+    print(
+        f"run {record.run_id} ({text.terminal(record.label, text.LABEL_WIDTH)}): "
+        f"{text.terminal(plan.banner())}, {len(cases)} benchmarks → "
+        f"{text.terminal(store_location)}",
+        file=sys.stderr,
+    )
+    for line in modes.skipped_lines(plan):
+        print(line, file=sys.stderr)
+    status = "complete"
+
     progress = Progress(len(cases) * plan.processes)
     job = {
         "plan": plan.to_dict(),

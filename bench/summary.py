@@ -50,6 +50,15 @@ def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:
     return digests
 
 
+def _ceiling(group: list[dict]) -> float | None:
+    """The host's compute ceiling around a benchmark (schema 6): the median over its
+    processes' (each sample of a process holds the same), of the values that are finite
+    numbers; None where none is (older stores, imports, other benchmarks)."""
+    values = [r.get("host_compute_efficiency") for r in group]
+    finite = [float(v) for v in values if isinstance(v, float) and np.isfinite(v)]
+    return float(np.median(finite)) if finite else None
+
+
 def summarize(samples: pa.Table) -> list[dict]:
     """Median time, coefficient of variation, throughput, and whether every engine and thread
     count of a workload (at one batch size) produced the same digest. Open-loop load points
@@ -73,8 +82,7 @@ def summarize(samples: pa.Table) -> list[dict]:
                 "engine": first["engine"],
                 "threads": first["threads"],
                 "threads_used": threads_used(first),
-                # the host's compute ceiling around the benchmark (schema 6), as stored
-                "host_compute_efficiency": first.get("host_compute_efficiency"),
+                "host_compute_efficiency": _ceiling(group),
                 "mode": first["mode"],
                 "batch_size": first["batch_size"],
                 "samples": len(group),

@@ -162,11 +162,9 @@ class Machine:
 
     def bandwidth_bytes_per_s(self, threads: int) -> float | None:
         """The triad probe at the closest measured thread count not above ``threads``."""
-        measured = {
-            int(k.rsplit("_", 1)[1][:-1]): v
-            for k, v in self.probes.items()
-            if k.startswith("memory_bandwidth_bytes_per_s_")
-        }
+        measured = dict(
+            scaling.per_thread(self.probes, "memory_bandwidth_bytes_per_s_", scaling.stored_rate)
+        )
         usable = [t for t in measured if t <= threads] or list(measured)
         return measured[max(usable)] if usable else None
 

@@ -7,7 +7,7 @@ import math
 import shlex
 
 from bench import compare, summary
-from bench.scaling import dispatch_line, host_compute
+from bench.scaling import dispatch_line, host_compute, stored_ns, stored_rate
 from bench.text import plural
 from reports import analysis, charts, cost_section, fleet, open_loop, verdict, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
@@ -341,6 +341,11 @@ def scaling(report: analysis.Report) -> list:
     return blocks
 
 
+def _shown(value: float | None, unit: float, spec: str) -> str:
+    """A stored probe's value times ``unit`` in ``spec``; "–" where the store holds none."""
+    return "–" if value is None else format(value * unit, spec)
+
+
 def _compute_ceiling(probes: dict) -> str:
     """Shared-nothing compute's 2-thread efficiency on the machine (its probe), with one
     pair's lowest and highest: what the CPUs give 2 threads before any workload runs."""
@@ -348,7 +353,7 @@ def _compute_ceiling(probes: dict) -> str:
     if host is None:
         return "–"
     swing = (
-        f" (one pair {host['low'] * 100:.0f}-{host['high'] * 100:.0f} %)"
+        f" (pairs {host['low'] * 100:.0f}-{host['high'] * 100:.0f} %)"
         if host["low"] is not None
         else ""
     )
@@ -383,9 +388,9 @@ def probe_limits(report: analysis.Report) -> list:
         *[
             [
                 m.name,
-                f"{(m.probes.get('memory_bandwidth_bytes_per_s_1t') or 0) / 1e9:.1f}",
-                rate(m.probes.get("random_updates_per_s_1t")),
-                f"{m.probes.get('cffi_call_overhead_ns', math.nan):.0f}",
+                _shown(stored_rate(m.probes.get("memory_bandwidth_bytes_per_s_1t")), 1e-9, ".1f"),
+                rate(stored_rate(m.probes.get("random_updates_per_s_1t"))),
+                _shown(stored_ns(m.probes.get("cffi_call_overhead_ns")), 1, ".0f"),
                 _compute_ceiling(m.probes),
             ]
             for m in report.machines

@@ -110,11 +110,11 @@ BENCHMARKS = (
 )
 
 
-def _store(tmp_path, speed=1.0) -> tuple[Store, list[str]]:
+def _store(tmp_path, speed=1.0, probes_json="{}") -> tuple[Store, list[str]]:
     store = Store(str(tmp_path / "store"))
     ids = []
     for n, prefix in enumerate(("A", "B")):
-        run = _run(f"20261128T00000{n}-{'ab'[n] * 8}", prefix)
+        run = {**_run(f"20261128T00000{n}-{'ab'[n] * 8}", prefix), "probes_json": probes_json}
         store.write_run(run)
         rng = np.random.default_rng(n)
         for name, workload, threads, mode, batch, units, seconds in BENCHMARKS:
@@ -344,6 +344,35 @@ def test_runs_and_show_print_store_text_escaped_one_line_each(tmp_path, capsys):
         # evidence (2 heading lines, its row, the host line)
         lines = shown.out.splitlines()
         assert len(lines) == 2 + len(BENCHMARKS) + 2 + 4 + 4 and max(map(len, lines)) < 250
+
+
+@pytest.mark.parametrize(
+    "probes_json",
+    [
+        "[1, 2]",
+        "{not json",
+        '"text"',
+        json.dumps(
+            {
+                "compute_units_per_s_1t": 1,
+                "compute_units_per_s_2t": 10**400,  # no float holds it
+                "memory_bandwidth_bytes_per_s_1t": True,
+                "memory_bandwidth_bytes_per_s_2t": True,
+                "random_updates_per_s_1t": "fast",
+            }
+        ),
+    ],
+)
+def test_damaged_probes_read_as_unknown_in_show_and_the_report(tmp_path, capsys, probes_json):
+    store, ids = _store(tmp_path, speed=1.3, probes_json=probes_json)
+    assert cli.main(["show", ids[1], "--store", store.location]) == 0
+    shown = capsys.readouterr().out
+    row = next(line for line in shown.splitlines() if line.startswith("loan.decide "))
+    assert row.split()[5:7] == ["–", "–"]  # no probe, no host ceiling: unknown, not 100 %
+    assert "host 2t:" not in shown
+    out = tmp_path / "report"
+    write.report(ids, [store.location], [], set(), str(out))
+    assert "compute at 2 threads" in (out / "report.md").read_text()
 
 
 def test_show_names_the_run_it_picks_and_refuses_an_ambiguous_id(tmp_path, capsys):

@@ -340,3 +340,28 @@ def test_show_gives_each_2_thread_benchmark_the_hosts_ceiling_around_it(store, c
     judged = [line for line in rows if "%" in line.split()[2]]
     assert judged and all(line.split()[6].endswith("%") for line in judged)
     assert "the run's own probe gave" in out
+
+
+def test_sigterm_while_the_run_probes_says_interrupted_and_stores_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    """The stop handler is in place before the probes (seconds at the full size): a SIGTERM
+    there is an interruption the CLI names, not a silent death, and the handlers come back."""
+    import signal
+    import time
+
+    from bench import probes
+
+    def probing(size):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM did not stop the probes")
+
+    monkeypatch.setattr(probes, "run", probing)
+    before = signal.getsignal(signal.SIGTERM)
+    store = tmp_path / "store"
+    code = cli.main(["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "--store", str(store)])
+    assert code != 0
+    assert "bankbench: interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert not (store / "runs").exists() or Store(str(store)).runs().num_rows == 0

@@ -171,7 +171,9 @@ def test_the_compute_probe_times_alternating_pairs_at_1_and_n_threads():
 def test_bankbench_probe_prints_the_compute_probe_in_its_units():
     from bench.commands.probe import _shown
 
-    assert _shown("compute_units_per_s_2t", 21_622.9) == "21,623/s"
+    assert _shown("compute_units_per_s_2t", 21_622.9) == (
+        "21,623 units/s (a unit: 15,000 rounds of 8 integer lanes)"
+    )
     assert _shown("compute_efficiency_2t_low", 0.5179) == "52 %"
     assert _shown("random_updates_per_s_1t", 65.5e6) == "65.5 M/s"
 

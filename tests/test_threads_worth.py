@@ -258,3 +258,19 @@ def test_two_threads_on_one_that_were_slower_are_flagged_slower():
     summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
     [row] = scaling.two_thread_evidence(summarized, probes={})
     assert "SLOWER" not in row["verdict"]
+
+
+def test_the_ceiling_of_a_benchmark_run_by_several_processes_is_their_median():
+    """Each worker process measures the host's ceiling around its own rounds; the summary
+    keeps the median of the finite ones, not whichever process's sample it read first."""
+    rows = [
+        {**_sample(2, 0.6, 2), "process": p, "round": r, "host_compute_efficiency": ceiling}
+        for p, ceiling in enumerate([0.70, 0.95, 0.90, float("nan")])
+        for r in range(3)
+    ]
+    rows.append({**_sample(1, 1.0, 1), "host_compute_efficiency": None})
+    summarized = summary.summarize(pa.Table.from_pylist(rows, schema=Sample.schema()))
+    assert {r["threads"]: r["host_compute_efficiency"] for r in summarized} == {
+        1: None,
+        2: pytest.approx(0.90),
+    }

@@ -173,15 +173,15 @@ def test_a_workload_held_by_the_hosts_compute_ceiling_says_so_and_still_fails():
     rows = {r["workload"]: r for r in scaling.two_thread_evidence(summary, probes)}
     assert rows["loan.score"]["verdict"].startswith("BELOW 80 %")
     assert rows["loan.score"]["verdict"].endswith(
-        "; within 10 points of the host's compute ceiling (70 %): this host's CPUs, not the "
-        "workload, hold it there"
+        "; the host's compute ceiling around it was within 10 points (70 %): the host may "
+        "explain it"
     )
     assert "compute ceiling" not in rows["loan.decide"]["verdict"]
     assert rows["loan.schedule"]["verdict"] == "meets 80 %"
     host = scaling.host_compute(probes)
     assert host == {"median": pytest.approx(0.7), "low": 0.55, "high": 0.95}
     lines = scaling.render_two_thread(list(rows.values()), QUIET, host)
-    assert lines[-2].endswith("; the run's own probe gave 70 %, one pair 55-95 %")
+    assert lines[-2].endswith("; the run's own probe gave 70 %, its pairs ranging 55-95 %")
     score = next(line for line in lines if line.startswith("loan.score"))
     assert score.split()[6] == "70%"  # the host 2t column: the run's probe, no benchmark's
 
@@ -222,8 +222,8 @@ def test_the_ceiling_around_the_benchmark_comes_before_the_runs_probe():
     (row,) = scaling.two_thread_evidence(rows, probes)
     assert row["host_efficiency_2t"] == 0.78
     assert row["verdict"].endswith(
-        "within 10 points of the host's compute ceiling (78 %): "
-        "this host's CPUs, not the workload, hold it there"
+        "; the host's compute ceiling around it was within 10 points (78 %): the host may "
+        "explain it"
     )
     rows[1]["host_compute_efficiency"] = 0.95  # the CPUs were equal: the workload's own
     (row,) = scaling.two_thread_evidence(rows, probes)
@@ -250,3 +250,21 @@ def test_slower_at_2_threads_only_where_the_interval_does_not_reach_the_speed_of
     steady = _rounds("loan.limit", [0.1000, 0.1001, 0.0999, 0.1000, 0.1002], [0.102] * 5)
     (row,) = scaling.two_thread_evidence(rows, PROBES, steady)
     assert row["verdict"].endswith("; SLOWER at 2 threads than at 1")
+
+
+def test_the_host_is_named_only_near_its_ceiling_not_far_above_it():
+    assert scaling._host_limits(0.75, 0.50) == ""  # 25 points above: not the host
+    assert scaling._host_limits(0.55, 0.70) == ""  # 15 points below: not the host alone
+    assert scaling._host_limits(0.65, 0.70).startswith(
+        "; the host's compute ceiling around it was within 10 points (70 %)"
+    )
+    assert scaling._host_limits(0.78, 0.70) != ""  # 8 points above it: it may explain it
+    assert scaling._host_limits(0.85, 0.80) == ""  # meets the target: nothing to explain
+
+
+@pytest.mark.parametrize("rate", [10**400, True, "1e9", float("inf"), 0, -5.0, None])
+def test_a_stored_probe_rate_that_is_not_one_gives_no_efficiency(rate):
+    probes = {"random_updates_per_s_1t": 1e8, "random_updates_per_s_2t": rate}
+    assert scaling.probe_efficiency(probes, "random_updates_per_s") is None
+    flipped = {"random_updates_per_s_1t": rate, "random_updates_per_s_2t": 1e8}
+    assert scaling.probe_efficiency(flipped, "random_updates_per_s") is None

@@ -50,6 +50,7 @@ def thread_counts(text: str) -> list[int]:
 
 def main(args) -> int:
     from bench import probes
+    from bench.scaling import host_compute
 
     if args.dispatch:
         return _dispatch(probes.dispatch_table(args.dispatch), args.json)
@@ -59,6 +60,9 @@ def main(args) -> int:
         return EXIT_OK
     for key, value in results.items():
         print(f"{key:<36} {_shown(key, value)}")
+    host = host_compute(results)
+    if host is not None:  # what show and the report call the host's ceiling
+        print(f"{'compute_efficiency_2t':<36} {_shown('efficiency', host['median'])}")
     return EXIT_OK
 
 
@@ -73,8 +77,10 @@ def _shown(key: str, value) -> str:
         return f"{value / 1e9:.2f} GB/s"
     if "efficiency" in key:
         return f"{value * 100:.0f} %"
-    if key.startswith("compute_units_per_s"):  # units of COMPUTE_STEPS rounds (bench/probes.py)
-        return f"{value:,.0f}/s"
+    if key.startswith("compute_units_per_s"):
+        from bench.probes import COMPUTE_STEPS
+
+        return f"{value:,.0f} units/s (a unit: {COMPUTE_STEPS:,} rounds of 8 integer lanes)"
     if "per_s" in key:
         return f"{value / 1e6:.1f} M/s"
     if key.endswith("_ns") or "_ns_" in key:

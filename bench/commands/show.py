@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from bench.commands._arguments import add_slo, add_store
 from bench.commands._exit import EXIT_OK
 
@@ -27,6 +25,7 @@ _SHOWN = ("run_id", "label", "status", "profile", "seed")  # store text in the h
 def main(args) -> int:
     from bench import scaling, summary, text
     from bench.commands.run import print_tables
+    from bench.records import RunRecord
     from bench.store import Store
 
     store = Store(args.store)
@@ -43,9 +42,8 @@ def main(args) -> int:
     summarized = summary.summarize(samples)
     for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
         print(line)
-    record = json.loads(run.get("fingerprint_json") or "{}")
-    probes = json.loads(run.get("probes_json") or "{}")
-    probes = probes if isinstance(probes, dict) else {}  # a store is the user's input
+    stored = RunRecord.from_row(run)  # its JSON fields: an object each, or None
+    record, probes = stored.fingerprint or {}, stored.probes or {}
     evidence = scaling.two_thread_evidence(summarized, probes, scaling.round_seconds(samples))
     host = scaling.host_compute(probes)
     for line in scaling.render_two_thread(evidence, record.get("host_activity"), host):
