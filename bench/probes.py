@@ -113,7 +113,7 @@ def compute(threads: int, pairs: int = COMPUTE_PAIRS) -> dict:
     """The host's compute ceiling at ``threads``: shared-nothing integer work (no memory
     traffic, no shared data) in alternating pairs of a 1-thread and a ``threads``-thread
     call. Units per second at 1 and at ``threads`` (medians over the pairs), and the lowest
-    and highest efficiency of one pair: how far the host's CPUs swing over a few tens of
+    and the highest pair's efficiency: how far the host's CPUs swing over a few tens of
     milliseconds, the time of one benchmark round. A server with a core per thread gives
     ~100 %; a VM whose vCPUs share cores or hosts with neighbours gives less, and no workload
     beats the CPUs it is given."""

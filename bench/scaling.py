@@ -290,7 +290,7 @@ def probe_efficiency(probes: dict, probe: str, threads: int = 2) -> float | None
 
 def host_compute(probes: dict) -> dict | None:
     """The host's compute ceiling at 2 threads the run's probe measured: the efficiency of
-    its pairs' medians and the lowest and highest of one pair; None for a run without it
+    its pairs' medians and the lowest and the highest pair's; None for a run without it
     (recorded before the probe, or probes skipped). A store is the user's input: a range
     that is not two efficiencies around the median is left out."""
     median = probe_efficiency(probes, COMPUTE_PROBE)
