@@ -216,6 +216,12 @@ def _check_stored(store, run_id: str, expected: list[str]) -> None:
         )
 
 
+def _restore(handlers: dict) -> None:
+    """Puts back the signal handlers a run replaced (number → the handler before it)."""
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
 def run(
     plan: Plan,
     *,
@@ -292,8 +298,7 @@ def run(
         record.probes = probes
         store.write_run(record)
     except BaseException:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        _restore(previous)
         raise
     print(
         f"run {record.run_id} ({text.terminal(record.label, text.LABEL_WIDTH)}): "
@@ -330,8 +335,7 @@ def run(
         raise
     finally:
         progress.close()
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        _restore(previous)
         record.status = status
         record.finished_at = datetime.datetime.now(datetime.timezone.utc)
         record.fingerprint = {

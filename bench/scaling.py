@@ -293,22 +293,27 @@ def host_compute(probes: dict) -> dict | None:
     its pairs' medians and the lowest and the highest pair's; None for a run without it
     (recorded before the probe, or probes skipped). A store is the user's input: a range
     that is not two efficiencies around the median is left out."""
-    median = probe_efficiency(probes, COMPUTE_PROBE)
-    if median is None or not 0 < median < 10:
+    median = stored_efficiency(probe_efficiency(probes, COMPUTE_PROBE))
+    if median is None:
         return None
-    low, high = (probes.get(f"compute_efficiency_2t_{end}") for end in ("low", "high"))
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
-    spread = numbers and 0 < low <= median <= high < 10  # type: ignore[operator]
+    low, high = (
+        stored_efficiency(probes.get(f"compute_efficiency_2t_{end}")) for end in ("low", "high")
+    )
+    spread = low is not None and high is not None and low <= median <= high
     return {"median": median, "low": low if spread else None, "high": high if spread else None}
+
+
+def pairs_range(host: dict) -> str:
+    """The lowest and the highest pair of host_compute's, as text ("55-95 %"), or ""."""
+    if host["low"] is None:
+        return ""
+    return f"{host['low'] * 100:.0f}-{host['high'] * 100:.0f} %"
 
 
 def benchmark_ceiling(row: dict) -> float | None:
     """The host's compute ceiling a benchmark recorded around its rounds (schema 6), where
-    it is one: a finite efficiency above 0 and under 10 (a store is the user's input)."""
-    value = row.get("host_compute_efficiency")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if 0 < value < 10 else None
+    it is one (stored_efficiency)."""
+    return stored_efficiency(row.get("host_compute_efficiency"))
 
 
 def _host_limits(efficiency: float, ceiling: float | None) -> str:
@@ -498,12 +503,10 @@ def render_two_thread(
     if host is not None or any(r.get("host_efficiency_2t") is not None for r in rows):
         probe_text = ""
         if host is not None:
-            swing = (
-                f", its pairs ranging {host['low'] * 100:.0f}-{host['high'] * 100:.0f} %"
-                if host["low"] is not None
-                else ""
+            swing = pairs_range(host)
+            probe_text = f"; the run's own probe gave {host['median'] * 100:.0f} %" + (
+                f", its pairs ranging {swing}" if swing else ""
             )
-            probe_text = f"; the run's own probe gave {host['median'] * 100:.0f} %{swing}"
         lines.append(
             "host 2t: the CPUs' own ceiling, shared-nothing integer work in alternating pairs "
             "of 1- and 2-thread calls right before and after each benchmark (the run's probe "
@@ -571,6 +574,12 @@ def stored_rate(value: object) -> float | None:
     except OverflowError:
         return None
     return rate if 0 < rate < math.inf else None
+
+
+def stored_efficiency(value: object) -> float | None:
+    """A stored efficiency, where it is one: a finite number above 0 and under 10 (1000 %)."""
+    efficiency = stored_rate(value)
+    return efficiency if efficiency is not None and efficiency < 10 else None
 
 
 def stored_ns(value: object) -> float | None:

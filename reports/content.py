@@ -7,7 +7,7 @@ import math
 import shlex
 
 from bench import compare, summary
-from bench.scaling import dispatch_line, host_compute, stored_ns, stored_rate
+from bench.scaling import dispatch_line, host_compute, pairs_range, stored_ns, stored_rate
 from bench.text import plural
 from reports import analysis, charts, cost_section, fleet, open_loop, verdict, why
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table
@@ -347,17 +347,13 @@ def _shown(value: float | None, unit: float, spec: str) -> str:
 
 
 def _compute_ceiling(probes: dict) -> str:
-    """Shared-nothing compute's 2-thread efficiency on the machine (its probe), with one
-    pair's lowest and highest: what the CPUs give 2 threads before any workload runs."""
+    """Shared-nothing compute's 2-thread efficiency on the machine (its probe), with the
+    lowest and the highest pair's: what the CPUs give 2 threads before any workload runs."""
     host = host_compute(probes)
     if host is None:
         return "–"
-    swing = (
-        f" (pairs {host['low'] * 100:.0f}-{host['high'] * 100:.0f} %)"
-        if host["low"] is not None
-        else ""
-    )
-    return f"{host['median'] * 100:.0f} %{swing}"
+    swing = pairs_range(host)
+    return f"{host['median'] * 100:.0f} %" + (f" (pairs {swing})" if swing else "")
 
 
 def probe_limits(report: analysis.Report) -> list:
