@@ -39,6 +39,13 @@ typedef struct {                  /* one cell's postings of one step, as ledger 
     int64_t size, capacity;
 } postings_t;
 
+/* A cell's own counter, 128 bytes from the next cell's: cells run on different threads, and
+ * counters sharing a line passed it between them on every posting. */
+typedef struct {
+    uint64_t next;                /* the cell's next transfer sequence number */
+    unsigned char apart[120];
+} cell_sequence_t;
+
 struct bb_eod {
     bb_ledger *ledger;
     const bb_eod_loans *in;       /* the caller's columns (kept alive by the caller) */
@@ -47,15 +54,17 @@ struct bb_eod {
     int32_t start_day;
     int32_t days;                 /* bb_eod_run runs at most these */
     int64_t n_loans;
+    /* the loans in cell order, cell c's at [cell_start[c], cell_start[c + 1]): each thread
+     * writes a block of its own, not every eighth loan of lines its neighbours write too */
     loan_t *loans;
+    int64_t *loan_of;             /* per position in loans: the loan's row in the inputs */
+    int64_t *cell_start;          /* cells + 1 */
+    cell_sequence_t *sequence;
     /* per kept installment row; big tables (tables.c) sized for every installment, of which
      * only the kept rows are written: the rest of the block is never touched */
     int64_t rows_reserved;
     int32_t *due_day;
     int64_t *principal, *interest;
-    int64_t **cell_loans;         /* the loans of each cell, in loan order */
-    int64_t *cell_count;
-    uint64_t *sequence;           /* the next transfer sequence number of each cell */
 };
 
 static void postings_free(postings_t *p)
@@ -87,7 +96,7 @@ static void add(bb_eod *e, postings_t *p, uint32_t cell, uint64_t debit, uint64_
                 int64_t amount, uint16_t code, uint16_t flags)
 {
     int64_t i = p->size++;
-    p->id[i] = e->sequence[cell]++ * e->cells + cell;
+    p->id[i] = e->sequence[cell].next++ * e->cells + cell;
     p->debit[i] = debit;
     p->credit[i] = credit;
     p->amount[i] = (uint64_t)amount;
@@ -177,8 +186,8 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
 
     /* 1. salaries come in */
     int32_t dom = day_of_month(day);
-    for (int64_t j = 0; j < e->cell_count[cell]; j++) {
-        int64_t i = e->cell_loans[cell][j];
+    for (int64_t at = e->cell_start[cell]; at < e->cell_start[cell + 1]; at++) {
+        int64_t i = e->loan_of[at];
         if (in->tops_up[i] && in->salary_day[i] == dom && in->monthly_income_fen[i] > 0)
             add(e, p, cell, e->gl.settlement[cell], in->deposit_account_id[i],
                 in->monthly_income_fen[i], CODE_INCOME, 0);
@@ -189,9 +198,9 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
     int64_t accrual_at = p->size;
     add(e, p, cell, e->gl.interest_receivable[cell], e->gl.interest_income[cell], 0, CODE_ACCRUAL, 0);
     add(e, p, cell, e->gl.penalty_receivable[cell], e->gl.penalty_income[cell], 0, CODE_PENALTY, 0);
-    for (int64_t j = 0; j < e->cell_count[cell]; j++) {
-        int64_t i = e->cell_loans[cell][j];
-        loan_t *l = &e->loans[i];
+    for (int64_t at = e->cell_start[cell]; at < e->cell_start[cell + 1]; at++) {
+        int64_t i = e->loan_of[at];
+        loan_t *l = &e->loans[at];
         if (l->next_due == l->n && l->first_unpaid == l->n && l->penalty_due == 0) continue;
         active++;
         if (l->next_due < l->n) {                       /* accrue today's share */
@@ -279,11 +288,11 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
 
     /* 3. reconcile: the sub-ledger must equal the GL, or the run fails */
     int64_t interest_book = 0, penalty_book = 0;
-    for (int64_t j = 0; j < e->cell_count[cell]; j++) {
-        const loan_t *l = &e->loans[e->cell_loans[cell][j]];
+    for (int64_t at = e->cell_start[cell]; at < e->cell_start[cell + 1]; at++) {
+        const loan_t *l = &e->loans[at];
         interest_book += l->accrued_not_due + l->interest_due_unpaid;
         penalty_book += l->penalty_due;
-        if (balance_of(e, in->loan_account_id[e->cell_loans[cell][j]], 1)
+        if (balance_of(e, in->loan_account_id[e->loan_of[at]], 1)
             != l->principal_not_due + l->principal_due_unpaid)
             return BB_RECONCILIATION_FAILED;
     }
@@ -301,14 +310,15 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
 }
 
 /* bb_eod_new's loans in three steps: each range of loans checked and its kept installments
- * counted (parallel), the loans' first rows and cells' lists laid out (serial, a few adds a
- * loan), each range's schedules computed into their rows (parallel). A schedule is most of
+ * counted (parallel), the loans laid out in cell order with their first rows (serial, a few
+ * adds a loan), each range's schedules computed into their rows (parallel). A schedule is most of
  * the work (bb_schedule_one: ~2,000 instructions a loan), and in one thread it was 70 % of
  * ledger.eod's serial instructions (bankbench scaling-bound). */
 typedef struct {
     bb_eod *e;
     bb_due_limit last;   /* the last day bb_eod_run may run */
     uint32_t *cell;      /* per loan: its cell (step 1) */
+    uint16_t *kept;      /* per loan: its installments kept (step 1) */
 } eod_new_task;
 
 static int32_t count_kept(const void *args, int64_t begin, int64_t end)
@@ -324,7 +334,7 @@ static int32_t count_kept(const void *args, int64_t begin, int64_t end)
             return BB_INVALID_ARGUMENT;
         t->cell[i] = cell;
         /* due days increase: those by the last day, then one more (its interest accrues) */
-        e->loans[i].kept = (uint16_t)(due < in->n_periods[i] ? due + 1 : due);
+        t->kept[i] = (uint16_t)(due < in->n_periods[i] ? due + 1 : due);
     }
     return BB_OK;
 }
@@ -338,8 +348,9 @@ static int32_t fill_schedules(const void *args, int64_t begin, int64_t end)
     bb_factor_cache cache = empty;
     int32_t due_day[BB_PERIODS_MAX];
     int64_t principal[BB_PERIODS_MAX], interest[BB_PERIODS_MAX];
-    for (int64_t i = begin; i < end; i++) {
-        loan_t *l = &e->loans[i];
+    for (int64_t at_loan = begin; at_loan < end; at_loan++) {   /* positions in cell order */
+        int64_t i = e->loan_of[at_loan];
+        loan_t *l = &e->loans[at_loan];
         int64_t total_payment, total_interest, at = l->first_row;
         uint16_t kept = l->kept;
         uint8_t status = bb_schedule_one(&cache, in->principal_fen[i], in->annual_rate_ppm[i],
@@ -388,36 +399,39 @@ int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, c
     e->due_day = bb_table_alloc((size_t)e->rows_reserved * sizeof *e->due_day);
     e->principal = bb_table_alloc((size_t)e->rows_reserved * sizeof *e->principal);
     e->interest = bb_table_alloc((size_t)e->rows_reserved * sizeof *e->interest);
-    e->cell_loans = calloc(cells, sizeof *e->cell_loans);
-    e->cell_count = calloc(cells, sizeof *e->cell_count);
+    e->loan_of = malloc(((size_t)n_loans + 1) * sizeof *e->loan_of);
+    e->cell_start = calloc((size_t)cells + 1, sizeof *e->cell_start);
     e->sequence = calloc(cells, sizeof *e->sequence);
-    eod_new_task task = {.e = e, .cell = malloc(((size_t)n_loans + 1) * sizeof *task.cell)};
+    eod_new_task task = {.e = e, .cell = malloc(((size_t)n_loans + 1) * sizeof *task.cell),
+                         .kept = malloc(((size_t)n_loans + 1) * sizeof *task.kept)};
+    int64_t *next = malloc(((size_t)cells + 1) * sizeof *next);   /* per cell: its next position */
     bb_due_limit_of((int64_t)start_day + days - 1, &task.last);
-    if (!e->loans || !e->due_day || !e->principal || !e->interest || !e->cell_loans
-        || !e->cell_count || !e->sequence || !task.cell) {
-        free(task.cell);
-        bb_eod_free(e);
-        return BB_OUT_OF_MEMORY;
+    int32_t rc = BB_OUT_OF_MEMORY;
+    if (e->loans && e->due_day && e->principal && e->interest && e->loan_of && e->cell_start
+        && e->sequence && task.cell && task.kept && next)
+        rc = bb_parallel_ranges(count_kept, &task, n_loans, threads);
+    if (rc == BB_OK) {   /* each cell's loans in loan order, and their rows in that order */
+        for (int64_t i = 0; i < n_loans; i++) e->cell_start[task.cell[i] + 1]++;
+        for (uint32_t c = 0; c < cells; c++) {
+            e->cell_start[c + 1] += e->cell_start[c];
+            next[c] = e->cell_start[c];
+            e->sequence[c].next = ID_SEQUENCE_START;
+        }
+        for (int64_t i = 0; i < n_loans; i++) {
+            int64_t at_loan = next[task.cell[i]]++;
+            e->loan_of[at_loan] = i;
+            e->loans[at_loan].kept = task.kept[i];
+        }
+        int64_t row = 0;
+        for (int64_t at_loan = 0; at_loan < n_loans; at_loan++) {
+            e->loans[at_loan].first_row = row;
+            row += e->loans[at_loan].kept;
+        }
+        rc = bb_parallel_ranges(fill_schedules, &task, n_loans, threads);
     }
-    int32_t rc = bb_parallel_ranges(count_kept, &task, n_loans, threads);
-    int64_t at = 0;
-    for (int64_t i = 0; rc == BB_OK && i < n_loans; i++) {   /* the rows in loan order */
-        e->loans[i].first_row = at;
-        at += e->loans[i].kept;
-        e->cell_count[task.cell[i]]++;
-    }
-    for (uint32_t c = 0; rc == BB_OK && c < cells; c++) {
-        e->cell_loans[c] = malloc(((size_t)e->cell_count[c] + 1) * sizeof **e->cell_loans);
-        if (!e->cell_loans[c]) rc = BB_OUT_OF_MEMORY;
-        else e->cell_count[c] = 0;
-        e->sequence[c] = ID_SEQUENCE_START;
-    }
-    for (int64_t i = 0; rc == BB_OK && i < n_loans; i++) {
-        uint32_t cell = task.cell[i];
-        e->cell_loans[cell][e->cell_count[cell]++] = i;
-    }
-    if (rc == BB_OK) rc = bb_parallel_ranges(fill_schedules, &task, n_loans, threads);
     free(task.cell);
+    free(task.kept);
+    free(next);
     if (rc != BB_OK) {
         bb_eod_free(e);
         return rc;
@@ -429,9 +443,7 @@ int32_t bb_eod_new(bb_ledger *ledger, const bb_eod_loans *in, int64_t n_loans, c
 void bb_eod_free(bb_eod *e)
 {
     if (!e) return;
-    if (e->cell_loans)
-        for (uint32_t c = 0; c < e->cells; c++) free(e->cell_loans[c]);
-    free(e->cell_loans); free(e->cell_count); free(e->sequence); free(e->loans);
+    free(e->loan_of); free(e->cell_start); free(e->sequence); free(e->loans);
     bb_table_free(e->due_day, (size_t)e->rows_reserved * sizeof *e->due_day);
     bb_table_free(e->principal, (size_t)e->rows_reserved * sizeof *e->principal);
     bb_table_free(e->interest, (size_t)e->rows_reserved * sizeof *e->interest);
@@ -445,7 +457,7 @@ int32_t bb_eod_run(bb_eod *e, int32_t days, int32_t cell_first, int32_t cell_ste
         return BB_INVALID_ARGUMENT;
     for (uint32_t c = (uint32_t)cell_first; c < e->cells; c += (uint32_t)cell_step) {
         postings_t p;
-        int32_t rc = postings_init(&p, 3 * e->cell_count[c] + 2);
+        int32_t rc = postings_init(&p, 3 * (e->cell_start[c + 1] - e->cell_start[c]) + 2);
         if (rc != BB_OK) return rc;
         for (int32_t d = 0; d < days; d++) {
             rc = run_cell_day(e, c, d, &p, report);
@@ -459,8 +471,9 @@ int32_t bb_eod_run(bb_eod *e, int32_t days, int32_t cell_first, int32_t cell_ste
 int32_t bb_eod_read_loans(const bb_eod *e, bb_eod_loan_state *out)
 {
     if (!e) return BB_INVALID_ARGUMENT;
-    for (int64_t i = 0; i < e->n_loans; i++) {
-        const loan_t *l = &e->loans[i];
+    for (int64_t at = 0; at < e->n_loans; at++) {
+        const loan_t *l = &e->loans[at];
+        int64_t i = e->loan_of[at];
         out->principal_outstanding_fen[i] = l->principal_not_due + l->principal_due_unpaid;
         out->interest_unpaid_fen[i] = l->accrued_not_due + l->interest_due_unpaid;
         out->penalty_unpaid_fen[i] = l->penalty_due;
