@@ -632,7 +632,8 @@ def test_runs_timed_under_valgrind_give_no_speed_rate_capacity_or_overhead(
 @pytest.mark.parametrize("measure", ["instructions", "counters"])
 def test_show_of_a_counted_run_prints_its_counts(tmp_path, capsys, measure):
     """An instruction run: the counts instead of Valgrind's times (which read "harness
-    overhead 3866 %"); a counters run: its times and its counts."""
+    overhead 3866 %"), and no thread scaling from Valgrind's clock (it read "45 %, SLOWER at 2
+    threads than at 1"); a counters run: its times, its scaling and its counts."""
     s = Store(str(tmp_path / "s"))
     make_run(s, "20261128T000000-aaaaaaaa", "counted", counted=measure)
     assert cli.main(["show", "counted", "--store", s.location]) == 0
@@ -641,6 +642,9 @@ def test_show_of_a_counted_run_prints_its_counts(tmp_path, capsys, measure):
     timed = measure == "counters"
     assert ("throughput" in out) == timed and ("capacity at p99" in out) == timed
     assert "harness overhead" not in out
+    assert ("thread scaling, efficiency" in out) == timed
+    assert ("2-thread efficiency of each C workload" in out) == timed
+    assert ("counted under Valgrind (--measure instructions)" in out) != timed
 
 
 # ---- the three formats ----

@@ -19,12 +19,19 @@ def add_arguments(p) -> None:
     add_store(p)
 
 
+# Valgrind runs the threads one at a time, and slowly: its clock says nothing of scaling
+VALGRIND_CLOCK = (
+    "thread scaling: not shown: this run was counted under Valgrind (--measure instructions), "
+    "whose clock times Valgrind, one thread at a time; a timed run (the default) measures it"
+)
+
 _SHOWN = ("run_id", "label", "status", "profile", "seed")  # store text in the header line
 
 
 def main(args) -> int:
     from bench import scaling, summary, text
     from bench.commands.run import print_tables
+    from bench.compare.times import timed_under_valgrind
     from bench.records import RunRecord
     from bench.store import Store
 
@@ -39,15 +46,18 @@ def main(args) -> int:
     )
     samples = store.samples([run["run_id"]])
     print_tables(samples, args.slo, open_loop_points=True)
-    summarized = summary.summarize(samples)
-    for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
-        print(line)
     stored = RunRecord.from_row(run)  # its JSON fields: an object each, or None
     record, probes = stored.fingerprint or {}, stored.probes or {}
-    evidence = scaling.two_thread_evidence(summarized, probes, scaling.round_seconds(samples))
-    host = scaling.host_compute(probes)
-    for line in scaling.render_two_thread(evidence, record.get("host_activity"), host):
-        print(line)
+    if timed_under_valgrind(samples.to_pylist()):
+        print(VALGRIND_CLOCK)
+    else:
+        summarized = summary.summarize(samples)
+        for line in scaling.render_curves(scaling.efficiency_curves(summarized)):
+            print(line)
+        evidence = scaling.two_thread_evidence(summarized, probes, scaling.round_seconds(samples))
+        host = scaling.host_compute(probes)
+        for line in scaling.render_two_thread(evidence, record.get("host_activity"), host):
+            print(line)
     policy = record.get("placement_policy")
     if policy:
         print(f"placement: {text.terminal(policy['summary'], 400)}")
