@@ -267,6 +267,23 @@ def test_the_loans_schedules_split_over_any_threads_give_the_references_answer(
         assert got[table].equals(expected[table]), (table, threads)
 
 
+@pytest.mark.parametrize("cells", [1, 3, 13])
+def test_any_cell_count_on_any_threads_gives_the_references_answer(cells, monkeypatch):
+    """The core lays the loans out cell by cell (bb_eod.cell_start, loan_of) and each cell
+    keeps its own sequence of transfer ids: for cell counts that are not the default 8, and
+    threads fewer than, equal to and more than the cells, every table is the reference's."""
+    from workloads import _native
+
+    monkeypatch.setattr(_native, "threads_worth", lambda units, per, asked, parts_max=None: asked)
+    inputs = eod.generate(scale=0.002, seed=3, cells=cells)
+    expected = W.run(inputs, engine="python")
+    W.check(inputs, expected)
+    for threads in sorted({1, 2, cells, cells + 2}):
+        got = W.run(inputs, engine="c", threads=threads)
+        for table in expected:
+            assert got[table].equals(expected[table]), (table, cells, threads)
+
+
 def _eod_new(inputs, threads, change=None):
     """bb_eod_new's status on the inputs' loans, one of its columns changed at one row."""
     from native import ffi, lib
