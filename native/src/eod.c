@@ -311,9 +311,9 @@ static int32_t run_cell_day(bb_eod *e, uint32_t cell, int32_t day_index, posting
 
 /* bb_eod_new's loans in three steps: each range of loans checked and its kept installments
  * counted (parallel), the loans laid out in cell order with their first rows (serial, a few
- * adds a loan), each range's schedules computed into their rows (parallel). A schedule is most of
- * the work (bb_schedule_one: ~2,000 instructions a loan), and in one thread it was 70 % of
- * ledger.eod's serial instructions (bankbench scaling-bound). */
+ * adds a loan), each range's schedules computed into their rows (parallel). A schedule is
+ * most of the work (bb_schedule_one: ~2,000 instructions a loan), and in one thread it was
+ * 70 % of ledger.eod's serial instructions (bankbench scaling-bound). */
 typedef struct {
     bb_eod *e;
     bb_due_limit last;   /* the last day bb_eod_run may run */
