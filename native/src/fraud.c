@@ -664,7 +664,8 @@ static int64_t *totals_of(const bb_fraud_task *t) { return counts_of(t, 0, 2); }
 /* Step 1: the order of [begin, end) (and its first event against the one before), each
  * row's status, the shard of each of its keys (shard_ids[f][i]) and the group's rows per
  * family and shard. Locals throughout: the stores through byte and int64 pointers may alias
- * the task's fields. */
+ * the task's fields. The counts too, stored once at the end: the groups' counts are
+ * neighbours in one array, and a line two threads increment on every event ping-pongs. */
 static int32_t count_rows(const bb_fraud_task *t, int64_t g)
 {
     const bb_events *e = t->events;
@@ -675,7 +676,7 @@ static int32_t count_rows(const bb_fraud_task *t, int64_t g)
     const int64_t *amount_fen = e->amount_fen;
     const int64_t n = t->n_events;
     const uint64_t shards = (uint64_t)t->shards;
-    int64_t *counts = counts_of(t, g, 0);
+    int64_t counts[BB_FRAUD_FAMILIES * BB_FRAUD_SHARDS_MAX];
     uint8_t *status = t->status, *ids = t->shard_ids;
     int64_t begin, end;
     group_range(t, g, &begin, &end);
@@ -701,6 +702,7 @@ static int32_t count_rows(const bb_fraud_task *t, int64_t g)
         counts[2 * shards + ip]++;
         if (counterparty != NO_SHARD) counts[3 * shards + counterparty]++;
     }
+    memcpy(counts_of(t, g, 0), counts, BB_FRAUD_FAMILIES * shards * sizeof *counts);
     return BB_OK;
 }
 
@@ -734,16 +736,17 @@ static int64_t shard_start(const bb_fraud_task *t, int f, int64_t k)
 }
 
 /* Step 3: group g's rows into each shard's list, after the shards before it and the groups
- * before g in it: every shard's list in event order. */
+ * before g in it: every shard's list in event order. Its cursors are locals (as step 1's
+ * counts). */
 static void place_rows(const bb_fraud_task *t, int64_t g)
 {
     const int64_t n = t->n_events, shards = t->shards;
-    const int64_t *totals = totals_of(t);
-    int64_t *at = counts_of(t, g, 1);
+    const int64_t *totals = totals_of(t), *first = counts_of(t, g, 1);
+    int64_t at[BB_FRAUD_FAMILIES * BB_FRAUD_SHARDS_MAX];
     for (int f = 0; f < BB_FRAUD_FAMILIES; f++) {
         int64_t start = 0;
         for (int64_t k = 0; k < shards; k++) {
-            at[f * shards + k] += start;
+            at[f * shards + k] = first[f * shards + k] + start;
             start += totals[f * shards + k];
         }
     }
