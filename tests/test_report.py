@@ -647,6 +647,23 @@ def test_show_of_a_counted_run_prints_its_counts(tmp_path, capsys, measure):
     assert ("counted under Valgrind (--measure instructions)" in out) != timed
 
 
+def test_show_of_a_counted_run_of_one_thread_count_says_nothing_of_scaling(tmp_path, capsys):
+    """A counted run with no thread count above 1 had no scaling to leave out: its counts,
+    and no line about scaling."""
+    s = Store(str(tmp_path / "s"))
+    make_run(s, "20261128T000000-aaaaaaaa", "all", counted="instructions")
+    one = [r for r in s.samples(["20261128T000000-aaaaaaaa"]).to_pylist() if r["threads"] == 1]
+    run = _run_record("20261128T000001-bbbbbbbb", "one", "host", False, "standard")
+    s.write_run(run)
+    for name in {r["benchmark"] for r in one}:
+        rows = [{**r, "run_id": run["run_id"]} for r in one if r["benchmark"] == name]
+        s.write_samples(run, name, rows)
+    assert cli.main(["show", "one", "--store", s.location]) == 0
+    out = capsys.readouterr().out
+    assert "instr/unit" in out
+    assert "thread scaling" not in out and "2-thread efficiency" not in out
+
+
 # ---- the three formats ----
 def test_report_writes_html_pdf_markdown_with_hostile_text_escaped(store, cost_file, tmp_path):
     out = tmp_path / "report"

@@ -46,6 +46,8 @@ typedef struct {
     unsigned char apart[120];
 } cell_sequence_t;
 
+_Static_assert(sizeof(cell_sequence_t) == 128, "a cell's counter is 128 bytes from the next");
+
 struct bb_eod {
     bb_ledger *ledger;
     const bb_eod_loans *in;       /* the caller's columns (kept alive by the caller) */
