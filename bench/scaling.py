@@ -382,14 +382,20 @@ def _cannot_tell(interval: tuple[float, float] | None, passing: float) -> str:
     )
 
 
-def _slower(interval: tuple[float, float] | None, parity: float) -> str:
+def _slower(interval: tuple[float, float] | None, parity: float, same_code: bool) -> str:
     """A 2-thread median below the 1-thread one: slower, unless the efficiency's interval
     reaches ``parity`` (the efficiency of a speed-up of 1): two benchmarks of one speed,
-    within this run's noise, are not evidence that threads cost time."""
+    within this run's noise, are not evidence that threads cost time. ``same_code``: the
+    2-thread case ran on one thread, so what moved between them is the host, and it says so."""
     if interval is not None and interval[1] >= parity:
         return (
             "; slower at 2 threads than at 1 by the medians only: its 95 % interval reaches "
             "the speed of 1 thread"
+        )
+    if same_code:
+        return (
+            "; SLOWER at 2 threads than at 1, where both ran the same 1-thread code: the "
+            "host's speed moved between the two benchmarks"
         )
     return "; SLOWER at 2 threads than at 1"
 
@@ -455,7 +461,8 @@ def two_thread_evidence(
             )
             verdict += _cannot_tell(interval, passing) + _host_limits(two.efficiency, ceiling)
         if two.units_per_s < one_rate:
-            verdict += _slower(interval, 1 / (two.threads_used or two.threads))
+            used = two.threads_used or two.threads
+            verdict += _slower(interval, 1 / used, same_code=used < 2)
         rows.append(
             {
                 "workload": workload,

@@ -249,6 +249,13 @@ def test_slower_at_2_threads_only_where_the_interval_does_not_reach_the_speed_of
     assert "SLOWER" not in row["verdict"]
     steady = _rounds("loan.limit", [0.1000, 0.1001, 0.0999, 0.1000, 0.1002], [0.102] * 5)
     (row,) = scaling.two_thread_evidence(rows, PROBES, steady)
+    assert row["verdict"].endswith(
+        "; SLOWER at 2 threads than at 1, where both ran the same 1-thread code: the host's "
+        "speed moved between the two benchmarks"
+    )
+    # on 2 threads, a slower median is the threads' own
+    split = [{**r, "threads_used": 2 if r["threads"] == 2 else 1} for r in rows]
+    (row,) = scaling.two_thread_evidence(split, PROBES, steady)
     assert row["verdict"].endswith("; SLOWER at 2 threads than at 1")
 
 
