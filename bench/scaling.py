@@ -427,11 +427,12 @@ def two_thread_evidence(
             for threads in (1, 2)
         )
         one_s = one["median_s"]
+        used = two.threads_used or two.threads  # the threads the 2-thread case ran on
         interval = (
             efficiency_interval(
                 round_seconds[one["benchmark"]],
                 round_seconds[two_row["benchmark"]],
-                two.threads_used or two.threads,  # as the efficiency: over the threads it ran on
+                used,  # as the efficiency: over the threads it ran on
             )
             if one.get("benchmark") in round_seconds and two_row.get("benchmark") in round_seconds
             else None
@@ -448,7 +449,7 @@ def two_thread_evidence(
         )
         if one_s < CALL_MIN_S:
             verdict = "not judged: a call under 1 ms"
-        elif two.threads_used is not None and two.threads_used < 2:
+        elif used < 2:
             verdict = f"not judged: ran on 1 thread: {SPLITS_NO_FURTHER}"
         elif two.efficiency >= EFFICIENCY_TARGET:
             verdict = "meets 80 %" + _cannot_tell(interval, passing)
@@ -461,7 +462,6 @@ def two_thread_evidence(
             )
             verdict += _cannot_tell(interval, passing) + _host_limits(two.efficiency, ceiling)
         if two.units_per_s < one_rate:
-            used = two.threads_used or two.threads
             verdict += _slower(interval, 1 / used, same_code=used < 2)
         rows.append(
             {
