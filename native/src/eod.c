@@ -118,7 +118,7 @@ static int32_t post_all(bb_eod *e, postings_t *p, uint64_t timestamp)
         .flags = p->flags, .timestamp = p->zero64,
     };
     bb_ledger_results r = {.timestamp = p->result_timestamp, .status = p->result_status};
-    int32_t rc = bb_ledger_execute(e->ledger, &t, 0, p->size, timestamp, p->rows, p->size, &r);
+    int32_t rc = bb_ledger_execute_planned(e->ledger, &t, 0, p->size, timestamp, p->rows, p->size, &r);
     if (rc != BB_OK) return rc;
     for (int64_t i = 0; i < p->size; i++)
         if (p->result_status[i] != BB_TB_CREATED) return BB_RECONCILIATION_FAILED;

@@ -328,6 +328,12 @@ static inline int64_t bb_batch_base(const bb_batches *b, int64_t k)
 int32_t bb_run_batches(const bb_batch_work *work, const bb_batches *batches, int32_t group,
                        int32_t groups, bb_barrier *barrier);
 
+/* bb_ledger_execute for rows the core planned itself (strictly increasing in [begin, end),
+ * asserted, not checked): ledger.post's cells and eod's postings. */
+int32_t bb_ledger_execute_planned(bb_ledger *ledger, const bb_ledger_transfers *in, int64_t begin,
+                                  int64_t end, uint64_t batch_timestamp, const int64_t *rows,
+                                  int64_t n_rows, bb_ledger_results *out);
+
 /* Whether the ledger has an account of this id; its balances when it has. */
 bool bb_ledger_account_found(const bb_ledger *ledger, uint64_t id, uint64_t *debits_pending,
                              uint64_t *debits_posted, uint64_t *credits_pending,
