@@ -59,6 +59,7 @@ def _safe(part: str) -> str:
 RUN_REQUIRED = ("run_id", "status")
 SAMPLE_REQUIRED = ("run_id", "benchmark", "seconds")
 LAYOUT_KEYS = ("arch", "host", "run")  # the folders the store itself writes
+URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # a store given as a URI
 
 
 class StoreWarning(UserWarning):
@@ -71,7 +72,13 @@ class Store:
         self.location = location
         try:
             self.fs, self.root = store_files.filesystem(location)
-        except (pa.ArrowInvalid, ValueError):
+        except (pa.ArrowInvalid, ValueError) as error:
+            if URI_SCHEME.match(location):  # not a folder named "ftp:" (it used to become one)
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                raise StoreError(
+                    f"cannot open the results store {location}: {reason}; use a folder, "
+                    "or a file://, s3:// or gs:// URI"
+                ) from None
             self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(location)
         except OSError as error:
             raise StoreError(f"cannot open the results store {location}: {error}") from None

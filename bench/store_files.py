@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from workloads.errors import BankbenchError
 
 OBJECT_STORES = ("s3", "gcs")  # pyarrow filesystems whose paths are keys, not folders
+GCS_RETRY_LIMIT_S = 20  # how long a gs:// store retries before its error is shown
 
 
 class StoreError(BankbenchError):
@@ -49,12 +50,16 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
     first bytes before it starts an upload (allow_delayed_open), so a file smaller than one
     part goes up as one PutObject rather than a three-request multipart upload; a pyarrow
     that lacks the option uploads in parts, whose completion is atomic too."""
+    joiner = "&" if "?" in location else "?"
     if location.startswith("s3://") and "allow_delayed_open" not in location:
-        joiner = "&" if "?" in location else "?"
         try:
             return pafs.FileSystem.from_uri(f"{location}{joiner}allow_delayed_open=true")
         except (pa.ArrowInvalid, ValueError):
             pass
+    if location.startswith(("gs://", "gcs://")) and "retry_limit_seconds" not in location:
+        # pyarrow's GCS client retries for 15 minutes by default, inside C++ where Ctrl-C
+        # cannot reach it: without credentials or network a command hung that long
+        location = f"{location}{joiner}retry_limit_seconds={GCS_RETRY_LIMIT_S}"
     return pafs.FileSystem.from_uri(location)
 
 

@@ -87,9 +87,10 @@ def summarize(samples: pa.Table) -> list[dict]:
                 "batch_size": first["batch_size"],
                 "samples": len(group),
                 "median_s": median,
+                # None for one sample: its spread is unknown, not 0 %
                 "cv": float(seconds.std(ddof=1) / seconds.mean())
                 if len(seconds) > 1 and seconds.mean()
-                else 0.0,
+                else None,
                 "units_per_s": first["units"] / median if first["units"] and median else None,
                 "latency_us_p99": first["latency_ns_p99"] / 1000
                 if first["latency_ns_p99"]
@@ -163,6 +164,11 @@ BENCHMARK_WIDTH = 40  # the benchmark column's width; ours fit, an imported name
 BENCHMARK_MAX = 60  # characters of a benchmark name before the ellipsis
 
 
+def spread(cv: float | None) -> str:
+    """A CV as printed: "n=1" where one sample cannot show one."""
+    return "n=1" if cv is None else f"{cv * 100:.1f}%"
+
+
 def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
     print(
         f"{'benchmark':<{BENCHMARK_WIDTH}} {'median':>11} {'CV':>6} {'throughput':>18}  "
@@ -175,7 +181,7 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
         note = f"  ({why})" if (why := threads_note(r)) else ""
         print(
             f"{text.terminal(r['benchmark'], BENCHMARK_MAX):<{BENCHMARK_WIDTH}} "
-            f"{duration(r['median_s']):>11} {r['cv'] * 100:>5.1f}% "
+            f"{duration(r['median_s']):>11} {spread(r['cv']):>6} "
             f"{throughput:>18}  {text.terminal(r['digest'], 16):<16} {ok}{latency}{note}"
         )
     scaling = efficiency(summary)

@@ -337,7 +337,7 @@ def noisy_benchmarks(machine: Machine) -> list[str]:
     """Benchmarks whose samples vary by more than NOISY_CV (none under Valgrind: counted)."""
     if machine.timed_under_valgrind:
         return []
-    return [r["benchmark"] for r in machine.summary if r["cv"] > NOISY_CV and r["samples"] > 1]
+    return [r["benchmark"] for r in machine.summary if r["cv"] is not None and r["cv"] > NOISY_CV]
 
 
 def harness_overhead(machine: Machine) -> float | None:

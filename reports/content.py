@@ -139,7 +139,7 @@ def speed(report: analysis.Report) -> list:
                     [
                         analysis.describe_key(r.key),
                         f"{r.ratio:.3f}×",
-                        f"{r.low:.3f}–{r.high:.3f}",
+                        r.interval(),
                         "< 0.001" if r.p_adjusted < 0.001 else f"{r.p_adjusted:.3f}",
                         r.verdict,
                         r.benchmark,

@@ -160,7 +160,7 @@ def speed_tiles(report: analysis.Report) -> list[Tile]:
             Tile("Which machine" + who, value, sentence),
             Tile(
                 "How sure" + who,
-                f"{low:.2f}×–{high:.2f}×",
+                "n=1" if result.geomean_interval() == "n=1" else f"{low:.2f}×–{high:.2f}×",
                 f"95 % confidence interval; {plural(better, 'benchmark')} significantly "
                 f"faster, {worse} slower" + (f". Caveat: {problems[0]}." if problems else "."),
             ),
@@ -321,9 +321,12 @@ def _speed_verdict(
         return f"{who}: outputs identical; NO SPEED VERDICT — " + "; ".join(_refusals(result)) + "."
     if not result.geomean:
         return f"{who}: outputs identical; no benchmark was run on both, so no speed verdict."
-    g, low, high = result.geomean
+    g = result.geomean[0]
     n = len(result.rows)
-    interval = f"95 % confidence {low:.2f}–{high:.2f}, geometric mean over {plural(n, 'benchmark')}"
+    interval = (
+        f"95 % confidence {result.geomean_interval(2)}, geometric mean over "
+        f"{plural(n, 'benchmark')}"
+    )
     verdict = result.suite_verdict
     if verdict == "faster":
         headline = (

@@ -87,3 +87,24 @@ def test_argument_errors_are_one_line_with_the_help_to_see():
         assert result.stderr.count("\n") == 1 and "usage:" not in result.stderr, result.stderr
         assert result.stderr.startswith("bankbench: error: ")
         assert result.stderr.rstrip().endswith(f"; see `{command} --help`")
+
+
+def test_an_empty_selection_is_refused_not_read_as_everything(tmp_path):
+    """`-w "$WORKLOADS"` with the variable unset ran all 45 smoke benchmarks, exit 0."""
+    for command in (
+        ("run", "-p", "smoke", "-w", "", "--store", str(tmp_path / "store")),
+        ("verify", "-w", ","),
+        ("run", "-p", "smoke", "-e", " , ", "--store", str(tmp_path / "store")),
+    ):
+        result = run_cli(*command)
+        assert result.returncode == 2, command
+        assert "names nothing" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
+def test_allow_names_only_differences_compare_knows(tmp_path):
+    """A misspelt --allow name was ignored: the difference it meant was still refused."""
+    result = run_cli("compare", "a", "b", "--allow", "compiler,nosuch", "--store", str(tmp_path))
+    assert result.returncode == 2
+    assert "nosuch: not a difference compare can allow" in result.stderr
+    assert "compiler" in result.stderr.split("choose from", 1)[1]

@@ -619,3 +619,18 @@ def test_refused_benchmarks_count_in_no_suite_view():
     assert result.geomean[0] == pytest.approx(1.0, rel=0.01)
     assert result.per_core == pytest.approx(1.0, rel=0.01)
     assert result.per_socket == pytest.approx(1.0, rel=0.01)
+
+
+def test_one_sample_shows_no_interval_and_no_spread():
+    """A Python benchmark runs one round: its "CV 0.0%" and "1.020–1.020" read as exact."""
+    one = {"single": [1.0]}
+    result = compare.compare(
+        run("a"), run("b"), samples("a", one), samples("b", {"single": [0.98]}), set()
+    )
+    assert result.rows[0].interval() == "n=1"
+    assert "1.020–1.020" not in compare_format.render(result, "markdown")
+    assert "| n=1 |" in compare_format.render(result, "markdown")
+    assert "n=1" in compare_format.render(result, "text")
+    from bench import summary
+
+    assert summary.spread(None) == "n=1" and summary.spread(0.0123) == "1.2%"

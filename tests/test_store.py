@@ -8,6 +8,7 @@ import hashlib
 import os
 import pathlib
 import shutil
+import types
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -442,3 +443,38 @@ def test_runs_lists_each_runs_measurement_mode(tmp_path, capsys):
     assert cli.main(["runs", "--json", "--store", str(tmp_path)]) == 0
     listed = {r["label"]: r["measure"] for r in json.loads(capsys.readouterr().out)}
     assert listed == shown
+
+
+@pytest.mark.parametrize("location", ["ftp://x/y", "abfs://x/y", "nosuch+scheme://a/b"])
+def test_a_store_uri_pyarrow_cannot_open_is_refused_not_made_a_folder(
+    tmp_path, monkeypatch, capsys, location
+):
+    """An unknown scheme used to become a local folder ("./ftp:/x/y") and a run went there."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(store_files.StoreError, match="use a folder, or a file://, s3:// or gs://"):
+        Store(location)
+    assert cli.main(["runs", "--store", location]) == 2
+    assert "cannot open the results store" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gcs_store_retries_for_seconds_not_pyarrows_fifteen_minutes(monkeypatch):
+    """Without credentials or network, pyarrow's GCS client retried for 15 minutes inside
+    C++, deaf to Ctrl-C: `bankbench runs --store gs://…` hung."""
+    asked = []
+
+    def from_uri(uri):
+        asked.append(uri)
+        return pafs.LocalFileSystem(), "/"
+
+    fake = types.SimpleNamespace(FileSystem=types.SimpleNamespace(from_uri=from_uri))
+    monkeypatch.setattr(store_files, "pafs", fake)
+    store_files.filesystem("gs://bucket/results")
+    store_files.filesystem("gcs://bucket/results?endpoint_override=localhost:1")
+    store_files.filesystem("gs://bucket/results?retry_limit_seconds=3")
+    assert asked == [
+        f"gs://bucket/results?retry_limit_seconds={store_files.GCS_RETRY_LIMIT_S}",
+        "gcs://bucket/results?endpoint_override=localhost:1"
+        f"&retry_limit_seconds={store_files.GCS_RETRY_LIMIT_S}",
+        "gs://bucket/results?retry_limit_seconds=3",
+    ]

@@ -22,8 +22,15 @@ DEFAULT_STORE = "results"
 
 
 def names(text: str) -> list[str]:
-    """A comma-separated list of names or globs."""
-    return [part for part in text.split(",") if part]
+    """A comma-separated list of names or globs; an empty one is refused, not read as "all"
+    (an unset shell variable in `-w "$WORKLOADS"` ran the whole suite)."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names nothing: give a comma-separated list (e.g. loan.score,ledger.*), "
+            "or leave the option out for its default"
+        )
+    return parts
 
 
 def thread_counts(text: str) -> list[int]:
@@ -151,10 +158,24 @@ def add_slo(p) -> None:
     )
 
 
+def allowed_differences(text: str) -> list[str]:
+    """--allow's names, each one compare knows (a misspelt one used to be ignored)."""
+    from bench.compare.contract import SOFTWARE_FIELDS
+
+    chosen = names(text)
+    unknown = [name for name in chosen if name not in SOFTWARE_FIELDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown)}: not a difference compare can allow; "
+            f"choose from {', '.join(SOFTWARE_FIELDS)}"
+        )
+    return chosen
+
+
 def add_allow(p) -> None:
     p.add_argument(
         "--allow",
-        type=names,
+        type=allowed_differences,
         help="software differences to accept by name, e.g. compiler,flags "
         "(also build_label, python, kernel, os, libc, cffi, allocator)",
     )

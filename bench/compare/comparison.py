@@ -41,6 +41,13 @@ class Row:
         value = self.key[THREADS_AT]
         return None if value is None else int(value)
 
+    def interval(self) -> str:
+        """The 95 % interval as printed: "n=1" where a side has one sample, whose bootstrap is
+        one point, not an interval (it printed as 1.020–1.020)."""
+        if min(self.baseline_samples, self.candidate_samples) < 2:
+            return "n=1"
+        return f"{self.low:.3f}–{self.high:.3f}"
+
     @property
     def can_reach_significance(self) -> bool:
         return self.p_floor < ALPHA
@@ -80,6 +87,15 @@ class Comparison:
     @property
     def comparable(self) -> bool:
         return not self.refusals and not self.not_allowed
+
+    def geomean_interval(self, digits: int = 3) -> str:
+        """The suite's geometric-mean interval as printed: "n=1" where every benchmark has a
+        side of one sample (resampling them moves nothing: it printed 1.020–1.020)."""
+        assert self.geomean is not None
+        _, low, high = self.geomean
+        if all(min(r.baseline_samples, r.candidate_samples) < 2 for r in self.rows):
+            return "n=1"
+        return f"{low:.{digits}f}–{high:.{digits}f}"
 
     @property
     def calibrated(self) -> int:

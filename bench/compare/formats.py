@@ -155,14 +155,14 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
             "|---|---:|---|---:|---|",
         ]
         lines += [
-            f"| {esc(r.benchmark, cell)} | {r.ratio:.3f}× | {r.low:.3f}–{r.high:.3f} | "
+            f"| {esc(r.benchmark, cell)} | {r.ratio:.3f}× | {r.interval()} | "
             f"{_p(r.p_adjusted)} | {r.verdict} |"
             for r in result.rows
         ]
     else:
         lines.append(f"{'benchmark':<40} {'ratio':>8} {'95 % CI':>17} {'p (BH)':>8}  verdict")
         lines += [
-            f"{esc(r.benchmark, cell):<40} {r.ratio:>7.3f}× {r.low:>7.3f}–{r.high:<7.3f} "
+            f"{esc(r.benchmark, cell):<40} {r.ratio:>7.3f}× {r.interval():>15}   "
             f"{_p(r.p_adjusted):>8}  {r.verdict}"
             for r in result.rows
         ]
@@ -173,9 +173,9 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
                 + _names(names, esc)
             )
     if result.geomean:
-        g, low, high = result.geomean
+        g = result.geomean[0]
         lines.append(
-            f"suite geometric mean: {g:.3f}× [{low:.3f}–{high:.3f}] (candidate/baseline "
+            f"suite geometric mean: {g:.3f}× [{result.geomean_interval()}] (candidate/baseline "
             f"throughput; > 1 means the candidate is faster): {bold}{result.suite_verdict}{bold}"
         )
         problems = result.evidence_problems
@@ -286,7 +286,7 @@ def gate_lines(gate: Gate, md: bool = False) -> list[str]:
         return [
             f"{bold}REGRESSION{bold} beyond {t} in {plural(len(gate.regressed), 'benchmark')}: "
             + "; ".join(
-                f"{esc(r.benchmark, text.CELL_WIDTH)} {r.ratio:.3f}× [{r.low:.3f}–{r.high:.3f}]"
+                f"{esc(r.benchmark, text.CELL_WIDTH)} {r.ratio:.3f}× [{r.interval()}]"
                 for r in gate.regressed
             )
         ]
