@@ -48,7 +48,7 @@ def _curves(machines, workload: str) -> list[charts.LoadCurve]:
 def _capacity_cell(s: dict) -> str:
     found = s["capacity"]
     if found is None:
-        return "no offered load met the SLO"
+        return open_loop.why_none(s)
     ci = s["capacity_interval"]
     cell = f"{open_loop.rate(found.per_s)}"
     cell += f" [{open_loop.rate(ci[0])}–{open_loop.rate(ci[1])}]" if ci else ""

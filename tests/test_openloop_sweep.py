@@ -5,6 +5,7 @@ comes from a point that fell behind or, silently, from a flagged one; bootstrap 
 from __future__ import annotations
 
 import math
+import types
 
 import pytest
 
@@ -260,3 +261,44 @@ def test_a_sweep_that_missed_nothing_says_its_capacity_is_a_lower_bound():
     assert ": at least 40,000/s measured, open loop" in summary.capacity_line(sweep)
     sweep["points"].append(row(60_000.0, 2 * SLO_NS, saturated=True))
     assert ": 40,000/s measured, open loop" in summary.capacity_line(sweep)
+
+
+def test_no_capacity_above_a_low_miss_says_why_not_that_nothing_met_it():
+    """A smoke run's lowest load missed the SLO (a stall) and the seven above met it; the line
+    read "no offered load met the SLO" beside a table that showed them meeting it."""
+    from bench.openloop import summary
+    from reports import open_loop as report_open_loop
+
+    def row(offered_per_s, p99_ns):
+        return {
+            "offered_per_s": offered_per_s, "achieved_per_s": offered_per_s,
+            "latency_ns_p99": p99_ns, "saturated": False, "flags": (),
+        }  # fmt: skip
+
+    points = [row(20_000.0, 2 * SLO_NS), row(40_000.0, SLO_NS // 10), row(60_000.0, SLO_NS // 5)]
+    sweep = {
+        "workload": "ledger.post", "threads": 2, "slo_ns": SLO_NS, "peak_per_s": 70_000.0,
+        "capacity": None, "capacity_interval": None, "points": points,
+    }  # fmt: skip
+    assert (
+        capacities.capacity(
+            [
+                types.SimpleNamespace(
+                    offered_per_s=r["offered_per_s"],
+                    achieved_per_s=r["achieved_per_s"],
+                    latency_ns={"p99": r["latency_ns_p99"]},
+                    saturated=False,
+                    flags=(),
+                )  # fmt: skip
+                for r in points
+            ],
+            SLO_NS,
+        )
+        is None
+    )  # as capacity.py decides: nothing above a miss counts
+    line = summary.capacity_line(sweep)
+    assert "no offered load met" not in line
+    assert "the load of 20,000/s missed the SLO" in line and "2 of 3 loads met it" in line
+    assert report_open_loop._capacity_cell(sweep) == summary.why_none(sweep)
+    sweep["points"] = [row(20_000.0, 2 * SLO_NS)]
+    assert "no offered load met the SLO" in summary.capacity_line(sweep)
