@@ -109,6 +109,9 @@ def worker_command(job_path: pathlib.Path) -> list[str]:
         "-p",  # the plan's order: pytest-randomly, where a user has it, would shuffle it
         "no:randomly",
         "--benchmark-only",
+        # pytest-benchmark's own storage goes with the run's scratch folder: it left an empty
+        # .benchmarks/ in the user's folder
+        f"--benchmark-storage=file://{job_path.parent / 'pytest-benchmark'}",
         "--benchmark-disable-gc",
         "--benchmark-columns=median,iqr,rounds",
         "--tb=short",

@@ -169,6 +169,13 @@ def spread(cv: float | None) -> str:
     return "n=1" if cv is None else f"{cv * 100:.1f}%"
 
 
+OK_MEANS = (  # output_key in words: a new user read differing digests marked "yes" as a bug
+    "ok: the digest is the one every engine and thread count gave for the same workload, "
+    "scale, seed and batch size (a batch size of its own is a different answer, as is "
+    "capacity on another number of shards, each with its own fraud state)"
+)
+
+
 def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
     print(
         f"{'benchmark':<{BENCHMARK_WIDTH}} {'median':>11} {'CV':>6} {'throughput':>18}  "
@@ -184,6 +191,8 @@ def print_table(summary: list[dict], slo_ms: float = 1.0) -> None:
             f"{duration(r['median_s']):>11} {spread(r['cv']):>6} "
             f"{throughput:>18}  {text.terminal(r['digest'], 16):<16} {ok}{latency}{note}"
         )
+    if any(r["digest_ok"] is not None for r in summary):
+        print(OK_MEANS)
     scaling = efficiency(summary)
     if scaling:
         print(

@@ -14,9 +14,13 @@ import platform
 try:
     from native._bankcore import ffi, lib
 except ImportError as error:  # pragma: no cover - exercised only on a broken install
+    # from a source folder after a plain `pip install .`, this unbuilt copy shadows the
+    # installed one (the current folder comes first on sys.path): say which copy this is
     raise ImportError(
-        "the bankbench C core is not built: run `pip install .` in the project folder "
-        "(or `python native/build.py` for an in-place development build)"
+        f"the bankbench C core is not built in {pathlib.Path(__file__).resolve().parent}: "
+        "run `pip install .` in the project folder, or `python native/build.py` for an "
+        "in-place build; if it is installed already, import from outside the source folder "
+        "(here its unbuilt copy comes first)"
     ) from error
 
 __all__ = ["ffi", "lib", "build_info", "file_sha256", "is_sanitizer_build"]

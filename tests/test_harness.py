@@ -365,3 +365,11 @@ def test_sigterm_while_the_run_probes_says_interrupted_and_stores_nothing(
     assert "bankbench: interrupted" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) == before
     assert not (store / "runs").exists() or Store(str(store)).runs().num_rows == 0
+
+
+def test_pytest_benchmarks_own_storage_stays_in_the_runs_scratch_folder(tmp_path):
+    """A run left an empty .benchmarks/ folder in the user's current folder."""
+    from bench import run as runner
+
+    command = runner.worker_command(tmp_path / "job-0.json")
+    assert f"--benchmark-storage=file://{tmp_path / 'pytest-benchmark'}" in command

@@ -30,7 +30,12 @@ def add_arguments(p) -> None:
     p.add_argument("candidate", help="run id, id prefix or label")
     p.add_argument("--candidate-store", help="the candidate's store, when it is another one")
     add_allow(p)
-    p.add_argument("--format", choices=["table", "markdown", "json", "csv"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["table", "markdown", "json", "csv"],
+        default="table",
+        help="table (default: for the terminal), markdown (a CI job summary), json or csv",
+    )
     p.add_argument(
         "--fail-on-regression",
         type=regression_pct,
