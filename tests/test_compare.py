@@ -634,3 +634,15 @@ def test_one_sample_shows_no_interval_and_no_spread():
     from bench import summary
 
     assert summary.spread(None) == "n=1" and summary.spread(0.0123) == "1.2%"
+
+
+def test_an_import_against_a_native_run_says_why_nothing_pairs():
+    """A run exported and imported again kept its names, and compare advised "run the same
+    selection on both", which it was."""
+    native = samples("a", {"w": noisy(1.0, 5, 1)})
+    imported = [{**s, "mode": "imported", "engine": None, "threads": None} for s in native]
+    result = compare.compare(run("a"), run("b"), native, imported, set())
+    assert not result.rows
+    said = " ".join(result.refusals)
+    assert "pair only with another imported file's" in said
+    assert "run the same selection" not in said

@@ -34,6 +34,7 @@ from bench.compare.contract import (
     refused_benchmarks,
     sources_per_workload,
 )
+from bench.importer import MODE as IMPORTED
 from bench.intervals import BOOTSTRAP_RESAMPLES, ratio_of_medians, ratio_of_medians_interval
 from bench.measure.modes import INSTRUCTIONS
 from bench.text import plural, visible
@@ -70,6 +71,14 @@ def _why_nothing_in_common(a: dict[tuple, dict], b: dict[tuple, dict]) -> str:
             causes.append(f"{field_name} ({_listed(ours)} vs {_listed(theirs)})")
             fixes.append(option)
     if not causes:
+        mode = KEY.index("mode")
+        imported = [{k[mode] == IMPORTED for k in side} == {True} for side in (a, b)]
+        if any(imported) and not all(imported):  # same names, but one side's keys hold less
+            return (
+                "an imported file's benchmarks keep their names but not bankbench's engine, "
+                "threads and mode, so they pair only with another imported file's: import "
+                "the other run's export too (bankbench export … --format pytest-benchmark)"
+            )
         return "run the same selection on both"
     options = " and ".join(fixes)
     return f"the runs differ in {' and '.join(causes)}: rerun one with the other's {options}"
