@@ -113,6 +113,9 @@ class CostModel:
         )
 
 
+NUMBER_MAX = 1e15  # above any price, power, count or rate a cost file holds (and not inf)
+
+
 def _number(table: dict, key: str, where: str, *, minimum=0.0, default=MISSING, whole=False):
     """A field's value, checked: present (unless it has a default), a number, not below
     ``minimum``, and not zero when the field must be positive."""
@@ -123,6 +126,10 @@ def _number(table: dict, key: str, where: str, *, minimum=0.0, default=MISSING, 
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise InputError(f"{where}: field '{key}' must be a number, got {value!r}")
+    if math.isinf(value) or value > NUMBER_MAX:  # 1e300 decisions/s filled a page-one card
+        raise InputError(
+            f"{where}: field '{key}' must be a finite number at most {NUMBER_MAX:g}, got {value!r}"
+        )
     if whole and value != int(value):
         raise InputError(f"{where}: field '{key}' must be a whole number, got {value!r}")
     if value < minimum or (key in _POSITIVE and value <= 0):

@@ -108,3 +108,15 @@ def test_allow_names_only_differences_compare_knows(tmp_path):
     assert result.returncode == 2
     assert "nosuch: not a difference compare can allow" in result.stderr
     assert "compiler" in result.stderr.split("choose from", 1)[1]
+
+
+def test_report_needs_a_folder(tmp_path):
+    """`-o ''` wrote report.* and charts/ into the current folder."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "report", "a", "b", "-o", ""],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "give the report a folder" in result.stderr
+    assert list(tmp_path.iterdir()) == []

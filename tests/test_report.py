@@ -906,3 +906,14 @@ def test_page_one_names_a_software_difference_that_was_not_allowed(tmp_path):
     assert next(t for t in _tiles(allowed) if t.label.startswith("Which machine")).value != (
         "not compared"
     )
+
+
+@pytest.mark.parametrize("value", ["1e300", "inf", "-1e16"])
+def test_a_cost_figure_beyond_any_real_one_is_refused(tmp_path, value):
+    """decisions_per_s = 1e300 put a 300-digit number on page one."""
+    path = tmp_path / "cost.toml"
+    text = COST.replace("decisions_per_s = 1000000", f"decisions_per_s = {value}")
+    assert text != COST
+    path.write_text(text)
+    with pytest.raises(InputError, match="decisions_per_s' must be"):
+        cost.load([str(path)])

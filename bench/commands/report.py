@@ -16,6 +16,15 @@ EPILOG = (
 )
 
 
+def output_folder(text: str) -> str:
+    """The report's folder: `-o ''` wrote report.* and charts/ into the current folder."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give the report a folder, e.g. -o report/")
+    return text
+
+
 def add_arguments(p) -> None:
     p.add_argument(
         "runs", nargs="+", help="run ids, id prefixes or labels; the first is the baseline"
@@ -29,7 +38,9 @@ def add_arguments(p) -> None:
         "no cost verdict then",
     )
     add_allow(p)
-    p.add_argument("-o", "--output", required=True, help="folder for report.html/.pdf/.md")
+    p.add_argument(
+        "-o", "--output", required=True, type=output_folder, help="folder for report.html/.pdf/.md"
+    )
 
 
 def main(args) -> int:
