@@ -228,7 +228,7 @@ def render(rows: list[dict], scale: float) -> str:
         header,
     ]
     for r in rows:
-        mark = "" if r["within_target"] else "  above 1 %"
+        mark = "" if r["within_target"] else "  serial share above the 1 % target"
         parts, of_parallel = Bound(
             r["serial_instructions"], r["instructions"], r["parallel_by_parts"]
         ).most_parts()

@@ -110,7 +110,8 @@ def test_amdahl_ceiling_is_exact_and_the_target_is_one_percent():
     split = {"total": 100, "parallel": 99, "serial": 1, "serial_in_parts": 0}
     assert serial_share.row("w", 2, split, [])["within_target"]
     text = serial_share.render([row], 0.05)
-    assert "above 1 %" in text and "upper bound" in text and "bound@128" in text
+    assert "serial share above the 1 % target" in text
+    assert "upper bound" in text and "bound@128" in text
 
 
 def test_a_call_of_few_parts_holds_the_bound_to_them():

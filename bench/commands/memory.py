@@ -65,7 +65,7 @@ def main(args) -> int:
         )
     print(
         f"{'workload':<16} {'engine':<7} {'threads':>7} {'scale':>6} {'inputs':>10} "
-        f"{'outputs':>10} {'RSS growth':>11} {'ratio':>6} {'worker peak':>12}"
+        f"{'outputs':>10} {'RSS growth':>11} {'/(in+out)':>9} {'worker peak':>12}"
     )
     seed = DEFAULT_SEED if args.seed is None else args.seed
     rows = []
@@ -77,7 +77,7 @@ def main(args) -> int:
         print(
             f"{r['workload']:<16} {engine:<7} {r['threads']:>7} {size:>6g} "
             f"{mib['input_bytes']:>8.1f}MB {mib['output_bytes']:>8.1f}MB "
-            f"{mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>6.2f} "
+            f"{mib['rss_growth_bytes']:>9.1f}MB {r['ratio']:>9.2f} "
             f"{mib['worker_peak_bytes']:>10.1f}MB",
             flush=True,
         )
