@@ -46,6 +46,32 @@ def terminal(text: object, width: int | None = None) -> str:
     return truncate(shown, width) if width else shown
 
 
+def _columns(char: str) -> int:
+    """The terminal columns one character takes: 2 for East Asian wide and full-width ones
+    (CJK, most emoji), 0 for combining marks, else 1."""
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def cell(text: object, width: int) -> str:
+    """terminal(text) cut and padded to ``width`` terminal columns, not characters: a label of
+    CJK characters or emoji took twice its share and pushed the next columns right."""
+    shown, used = terminal(text), 0
+    kept: list[str] = []
+    for char in shown:
+        columns = _columns(char)
+        if used + columns > width:  # cut, the last column an ellipsis
+            while kept and used + 1 > width:
+                used -= _columns(kept.pop())
+            kept.append(ELLIPSIS)
+            used += 1
+            break
+        kept.append(char)
+        used += columns
+    return "".join(kept) + " " * (width - used)
+
+
 # What CommonMark/GFM would read as markup, wherever it stands in one line of text: code spans,
 # emphasis and strikethrough, table pipes, GitHub math, an HTML tag (< is written &lt;), an
 # entity or escape, a link or image (its "](", "][" or "]:"), and "_" unless it sits inside a

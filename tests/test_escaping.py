@@ -445,3 +445,26 @@ def test_the_reports_commands_show_a_labels_newline_as_a_shell_reruns_it():
         [pdftotext, "-", "-"], input=render.to_pdf(document), capture_output=True, check=True
     )
     assert expected in pdf.stdout.decode()
+
+
+def test_runs_aligns_wide_labels_by_terminal_columns(tmp_path, capsys):
+    """A label of CJK characters and emoji took two columns a character and pushed the rest
+    of its row right; the columns after it are now where every other row has them."""
+    store = Store(str(tmp_path / "store"))
+    labels = ("plain", "银行 ☃ 🏦 é", "银" * 30, "e\u0301cole")
+    for n, label in enumerate(labels):
+        store.write_run({**_run(f"20261128T00000{n}-{'abcd'[n] * 8}", "A"), "label": label})
+    assert cli.main(["runs", "--store", store.location]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == len(labels)
+    # the status column starts after 25 + 1 + 24 + 1 terminal columns on every row
+    starts = []
+    for row in rows:
+        used = 0
+        for i, char in enumerate(row):
+            if used == 25 + 1 + 24 + 1:
+                starts.append(row[i:].split()[0])
+                break
+            used += text._columns(char)
+    assert starts == ["complete"] * len(labels), starts
+    assert text.cell("银" * 30, 24).endswith("… ")  # cut at 23 columns, then the ellipsis

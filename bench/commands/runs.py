@@ -53,7 +53,7 @@ def main(args) -> int:
         seed = "" if r.seed is None else r.seed
         # store text: one line per run however odd the label, host or CPU name
         print(
-            f"{text.terminal(r.run_id, 25):<25} {text.terminal(r.label or '', 24):<24} "
+            f"{text.terminal(r.run_id, 25):<25} {text.cell(r.label or '', 24)} "
             f"{text.terminal(r.status, 10):<10} {text.terminal(r.profile or '', 9):<9} "
             f"{text.terminal(r.measure, 12):<12} {seed:>6} {text.terminal(r.arch or '?', 8):<8} "
             f"{text.terminal(r.cpu_model or 'unknown', text.LABEL_WIDTH * 2)}{emulated}"
