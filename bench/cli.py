@@ -112,10 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bankbench: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt as stop:
-        print(
-            "\nbankbench: interrupted; completed work is kept (a run is marked incomplete)",
-            file=sys.stderr,
+        # only a run that was stored is named: one stopped while probing stored nothing,
+        # and other commands store no run at all
+        run_id = getattr(stop, "run_id", None)
+        kept = (
+            f"; run {run_id} keeps the benchmarks that finished and is marked incomplete"
+            if run_id
+            else ""
         )
+        print(f"\nbankbench: interrupted{kept}", file=sys.stderr)
         return 128 + getattr(stop, "signal_number", signal.SIGINT)
     except BrokenPipeError:  # the reader went away (| head): not an error
         sys.stderr.close()

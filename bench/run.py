@@ -333,8 +333,10 @@ def run(
         _check_stored(store, record.run_id, [c.name(plan.scale) for c in cases])
         if stops:  # its KeyboardInterrupt was lost: raised inside a finaliser, Python prints it
             raise Stopped(stops[0])
-    except BaseException:
+    except BaseException as error:
         status = "incomplete"
+        if isinstance(error, KeyboardInterrupt):  # the CLI names the run it leaves
+            error.run_id = record.run_id  # type: ignore[attr-defined]
         raise
     finally:
         progress.close()

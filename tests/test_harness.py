@@ -362,7 +362,9 @@ def test_sigterm_while_the_run_probes_says_interrupted_and_stores_nothing(
     store = tmp_path / "store"
     code = cli.main(["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "--store", str(store)])
     assert code != 0
-    assert "bankbench: interrupted" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "bankbench: interrupted" in said
+    assert "marked incomplete" not in said  # no run was stored to mark
     assert signal.getsignal(signal.SIGTERM) == before
     assert not (store / "runs").exists() or Store(str(store)).runs().num_rows == 0
 
@@ -373,3 +375,27 @@ def test_pytest_benchmarks_own_storage_stays_in_the_runs_scratch_folder(tmp_path
 
     command = runner.worker_command(tmp_path / "job-0.json")
     assert f"--benchmark-storage=file://{tmp_path / 'pytest-benchmark'}" in command
+
+
+def test_an_interrupted_run_is_named_as_kept_incomplete(tmp_path, capsys, monkeypatch):
+    """Stopped between benchmarks, the CLI names the run it left incomplete (and only then:
+    the same words after a stop while probing, or in another command, were untrue)."""
+    import signal
+
+    from bench import probes
+    from bench import run as runner
+    from workloads.errors import Stopped
+
+    def stopped(*args, **kwargs):
+        raise Stopped(signal.SIGINT)
+
+    monkeypatch.setattr(probes, "run", lambda size: {})
+    monkeypatch.setattr(runner, "_run_worker", stopped)
+    store = tmp_path / "store"
+    code = cli.main(["run", "-p", "smoke", "-w", "loan.limit", "-e", "c", "--store", str(store)])
+    assert code == 128 + signal.SIGINT
+    (run,) = Store(str(store)).runs().to_pylist()
+    assert run["status"] == "incomplete"
+    said = capsys.readouterr().err
+    kept = f"run {run['run_id']} keeps the benchmarks that finished and is marked incomplete"
+    assert kept in said

@@ -42,3 +42,4 @@ class Stopped(KeyboardInterrupt):
     def __init__(self, signal_number: int):
         super().__init__(signal_number)
         self.signal_number = signal_number
+        self.run_id: str | None = None  # the run it left incomplete, once one was stored
