@@ -64,6 +64,15 @@ def describe(workload: str, engine: str | None, mode: str | None, threads, batch
     return ", ".join(p for p in parts if p)
 
 
+def describe_row(row) -> str:
+    """A compared benchmark in words, with the threads it ran on where fewer than asked."""
+    words = describe_key(row.key)
+    threads, used = row.threads, row.threads_used
+    if threads and used and used < threads:
+        words += f" (ran on {plural(used, 'thread')})"
+    return words
+
+
 def describe_key(key: tuple) -> str:
     fields = dict(zip(compare.KEY, key, strict=True))
     return describe(

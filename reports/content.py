@@ -121,9 +121,7 @@ def speed(report: analysis.Report) -> list:
                 Paragraph(f"{machine.name}: no speed comparison (see the verdict for why).")
             )
             continue
-        rows = [
-            (analysis.describe_key(r.key), r.ratio, r.low, r.high, r.verdict) for r in result.rows
-        ]
+        rows = [(analysis.describe_row(r), r.ratio, r.low, r.high, r.verdict) for r in result.rows]
         blocks.append(
             Figure(
                 f"forest-{report.machines.index(machine)}",
@@ -137,7 +135,7 @@ def speed(report: analysis.Report) -> list:
                 ["benchmark", "ratio", "95 % CI", "p (BH)", "verdict", "id"],
                 [
                     [
-                        analysis.describe_key(r.key),
+                        analysis.describe_row(r),
                         f"{r.ratio:.3f}×",
                         r.interval(),
                         "< 0.001" if r.p_adjusted < 0.001 else f"{r.p_adjusted:.3f}",

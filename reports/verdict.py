@@ -91,10 +91,14 @@ def headline_rows(
         held = chosen.get(key["workload"])
         if held is None or _better_threads(threads, held.threads or 1, cores):
             chosen[key["workload"]] = row
-    return [
-        (f"{analysis.workload_words(w)} ({plural(r.threads or 1, 'thread')})", r)
-        for w, r in sorted(chosen.items())
-    ]
+    return [(_headline_label(w, r), r) for w, r in sorted(chosen.items())]
+
+
+def _headline_label(workload: str, row: compare.Row) -> str:
+    """'loan decisions (2 threads)', and ', ran on 1' where the case ran on fewer."""
+    threads, used = row.threads or 1, row.threads_used
+    ran_on = f", ran on {used}" if used and used < threads else ""
+    return f"{analysis.workload_words(workload)} ({plural(threads, 'thread')}{ran_on})"
 
 
 def _better_threads(threads: int, held: int, cores: int) -> bool:

@@ -646,3 +646,19 @@ def test_an_import_against_a_native_run_says_why_nothing_pairs():
     said = " ".join(result.refusals)
     assert "pair only with another imported file's" in said
     assert "run the same selection" not in said
+
+
+def test_a_case_that_ran_on_fewer_threads_is_labelled_so_in_the_report():
+    """A smoke run's 2-thread C cases ran on 1 thread (too little work to split), and the
+    report's charts and tables called them "(2 threads)"."""
+    from reports import analysis, verdict
+
+    base = [{**s, "threads_used": 1} for s in samples("a", {"w": noisy(1.0, 5, 1)}, threads=2)]
+    cand = [{**s, "threads_used": 1} for s in samples("b", {"w": noisy(1.0, 5, 2)}, threads=2)]
+    (row,) = compare.compare(run("a"), run("b"), base, cand, set()).rows
+    assert row.threads == 2 and row.threads_used == 1
+    assert analysis.describe_row(row).endswith("2 threads (ran on 1 thread)")
+    assert verdict._headline_label("w", row).endswith("(2 threads, ran on 1)")
+    whole = [{**s, "threads_used": 2} for s in base]
+    (row,) = compare.compare(run("a"), run("b"), whole, whole, set()).rows
+    assert "ran on" not in analysis.describe_row(row) + verdict._headline_label("w", row)

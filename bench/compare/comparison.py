@@ -35,6 +35,9 @@ class Row:
     noise_floor: float = 0.0  # changes smaller than this fraction are this host's noise
     calibrated: bool = False  # noise_floor comes from a calibration of this benchmark
     verdict: str = "no significant difference"
+    # the threads the baseline's case ran on (summary.threads_used): fewer than asked where
+    # the work splits no further; a report that said "2 threads" of a 1-thread case misled
+    threads_used: int | None = None
 
     @property
     def threads(self) -> int | None:  # None: an imported benchmark states no thread count

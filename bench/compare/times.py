@@ -23,7 +23,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from bench import scaling
+from bench import scaling, summary
 from bench.compare.comparison import ALPHA, KEY, THREADS_AT, Comparison, Row
 from bench.compare.contract import (
     contract,
@@ -179,7 +179,9 @@ def compare(
     resampled = {}
     for key in shared:
         base, cand = a[key]["seconds"], b[key]["seconds"]
-        result.rows.append(_row(a[key]["name"], key, base, cand, rng))
+        row = _row(a[key]["name"], key, base, cand, rng)
+        row.threads_used = summary.threads_used(a[key]["samples"][0])
+        result.rows.append(row)
         resampled[key] = (base, cand)
     adjusted = stats.false_discovery_control([r.p_value for r in result.rows], method="bh")
     for row, p in zip(result.rows, adjusted, strict=True):
