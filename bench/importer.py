@@ -13,6 +13,11 @@ pytest-benchmark's version goes in the run's ``pytest_benchmark_version``. A ben
 all of a file's benchmarks share is the run's; a value of another kind (a project's own
 "scale" of "large") is theirs, not ours, and is left out.
 
+A file bankbench exported itself (``commit_info.project`` "bankbench", every benchmark with
+its group, params and extra_info as export writes them) gets back each benchmark's workload,
+engine, threads, mode, batch size, units and digest, so its keys are the run's again; any
+other file, or one benchmark short of that, is imported as above.
+
 A file is validated completely before anything is written, and its samples are written
 before its run row, so the store never holds an imported run without its samples.
 """
@@ -42,6 +47,9 @@ class Benchmark:
     source: str
     scale: float | None = None  # where the file says (params or extra_info)
     seed: int | None = None
+    # a bankbench export's own description (export.pytest_benchmark_document): workload,
+    # engine, threads, mode, batch_size, units, digest; None for any other project's file
+    restored: dict | None = None
 
 
 @dataclass
@@ -109,6 +117,45 @@ def _seed(value: Any) -> int | None:
     return None
 
 
+RESTORED_MODES = ("batch", "weak", "online", "capacity")  # the timed modes export writes
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _restored(entry: dict) -> dict | None:
+    """What bankbench's own export says of a benchmark (its group, params and extra_info),
+    checked field by field; None where any is missing or of another kind. With it a run
+    compares with its own re-import: without it the keys held only names, and nothing paired."""
+    params = entry.get("params")
+    extra = entry.get("extra_info")
+    if not isinstance(params, dict) or not isinstance(extra, dict):
+        return None
+    workload, engine, threads = entry.get("group"), params.get("engine"), params.get("threads")
+    mode, batch_size = params.get("mode"), params.get("batch_size")
+    units, digest = extra.get("units"), extra.get("digest")
+    if not (
+        isinstance(workload, str)
+        and isinstance(engine, str)
+        and _whole(threads, 1)
+        and mode in RESTORED_MODES
+        and (batch_size is None or _whole(batch_size, 1))
+        and (units is None or _whole(units, 0))
+        and (digest is None or isinstance(digest, str))
+    ):
+        return None
+    return {
+        "workload": workload,
+        "engine": engine,
+        "threads": threads,
+        "mode": mode,
+        "batch_size": batch_size,
+        "units": units,
+        "digest": digest,
+    }
+
+
 def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         raise InputError(f"{path}: benchmark {index} has no 'name'; nothing was imported")
@@ -144,6 +191,7 @@ def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
         source=SOURCE_RAW if raw is not None else SOURCE_MEDIAN,
         scale=_scale(_described(entry, "scale")),
         seed=_seed(_described(entry, "seed")),
+        restored=_restored(entry),
     )
 
 
@@ -154,6 +202,11 @@ def parse(path: pathlib.Path) -> Imported:
     benchmarks = [_benchmark(path, i, entry) for i, entry in enumerate(data["benchmarks"])]
     if not benchmarks:
         raise InputError(f"{path} holds no benchmarks; nothing to import")
+    commit = data.get("commit_info")
+    own = isinstance(commit, dict) and commit.get("project") == "bankbench"
+    if not own or any(b.restored is None for b in benchmarks):  # all of a file, or none
+        for benchmark in benchmarks:
+            benchmark.restored = None
     seen: set[str] = set()
     for benchmark in benchmarks:
         if benchmark.name in seen:
@@ -212,12 +265,12 @@ def write(store: Store, imported: Imported, label: str | None) -> tuple[str, int
     """An already parsed file into the store: its samples first, then its run row."""
     run = _run_row(imported, label)
     for benchmark in imported.benchmarks:
+        described = benchmark.restored or {"workload": benchmark.name, "mode": MODE}
         rows = [
             Sample(
                 run_id=run.run_id,
                 benchmark=benchmark.name,
-                workload=benchmark.name,
-                mode=MODE,
+                **described,
                 round=i,
                 seconds=seconds,
                 iterations=benchmark.iterations,

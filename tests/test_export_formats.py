@@ -193,3 +193,39 @@ def test_github_action_benchmark_custom_json(store, capsys):
     assert len(by_name) == len(timed)  # one series per name
     counted = _export(store, "counted", "github-action-benchmark", capsys)
     assert [(e["unit"], e["value"]) for e in counted] == [("instructions/unit", 1234.0)] * 2
+
+
+def test_an_import_of_bankbenchs_own_export_keeps_what_each_benchmark_is(store, capsys, tmp_path):
+    """Imported, a bankbench export lost its workload, engine, threads, mode, units and
+    digest: `show` had no throughput or digest, and no key paired with the run it came from.
+    Another project's file, or one benchmark that says less, keeps the generic import."""
+    from bench.compare.contract import group_by_key
+
+    document = _export(store, "timed", "pytest-benchmark", capsys)
+    path = tmp_path / "timed.json"
+    path.write_text(json.dumps(document))
+    assert cli.main(["import", str(path), "--store", store.location, "--label", "back"]) == 0
+    (run,) = [r for r in store.runs().to_pylist() if r["label"] == "back"]
+    rows = store.samples([run["run_id"]]).to_pylist()
+    original = store.samples(["timed"]).to_pylist()
+    fields = ("workload", "engine", "threads", "mode", "batch_size", "units", "digest")
+    assert {tuple(r[f] for f in fields) for r in rows} == {
+        tuple(r[f] for f in fields) for r in original
+    }
+    assert set(group_by_key(rows)) == set(group_by_key(original))  # every key pairs
+    capsys.readouterr()
+    assert cli.main(["show", run["run_id"], "--store", store.location]) == 0
+    assert "/s" in capsys.readouterr().out  # a throughput: units came back
+
+    for name, change in (
+        ("other", lambda d: d["commit_info"].update(project="someone-else")),
+        ("partial", lambda d: d["benchmarks"][0]["params"].pop("threads")),
+    ):
+        altered = json.loads(json.dumps(document))
+        change(altered)
+        other = tmp_path / f"{name}.json"
+        other.write_text(json.dumps(altered))
+        assert cli.main(["import", str(other), "--store", store.location, "--label", name]) == 0
+        (run,) = [r for r in store.runs().to_pylist() if r["label"] == name]
+        modes = {r["mode"] for r in store.samples([run["run_id"]]).to_pylist()}
+        assert modes == {"imported"}, name
