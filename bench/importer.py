@@ -110,18 +110,19 @@ def _scale(value: Any) -> float | None:
     return float(value) if _positive_seconds(value) else None
 
 
+def _whole(value: Any, least: int) -> bool:
+    """An int (not a bool) of at least ``least``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def _seed(value: Any) -> int | None:
     """bankbench's seed: a whole number the store's int64 holds."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= SEED_MAX:
+    if _whole(value, 0) and value <= SEED_MAX:
         return value
     return None
 
 
 RESTORED_MODES = ("batch", "weak", "online", "capacity")  # the timed modes export writes
-
-
-def _whole(value: Any, least: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def _restored(entry: dict) -> dict | None:
@@ -165,7 +166,7 @@ def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
     if not isinstance(stats, dict):
         raise InputError(f"{path}: benchmark {name} has no 'stats'; nothing was imported")
     iterations = stats.get("iterations", 1)
-    if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+    if not _whole(iterations, 1):
         raise InputError(
             f"{path}: benchmark {name} has iterations {iterations!r}, not a whole number >= 1; "
             "nothing was imported"

@@ -164,7 +164,7 @@ def speed_tiles(report: analysis.Report) -> list[Tile]:
             Tile("Which machine" + who, value, sentence),
             Tile(
                 "How sure" + who,
-                "n=1" if result.geomean_interval() == "n=1" else f"{low:.2f}×–{high:.2f}×",
+                "n=1" if result.one_sample_each else f"{low:.2f}×–{high:.2f}×",
                 f"95 % confidence interval; {plural(better, 'benchmark')} significantly "
                 f"faster, {worse} slower" + (f". Caveat: {problems[0]}." if problems else "."),
             ),

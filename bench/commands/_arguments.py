@@ -33,6 +33,13 @@ def names(text: str) -> list[str]:
     return parts
 
 
+def output_folder(text: str) -> str:
+    """A folder to write into: `report -o ''` wrote report.* and charts/ into the current one."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give the report a folder, e.g. -o report/")
+    return text
+
+
 def thread_counts(text: str) -> list[int]:
     """Thread counts, e.g. 1,2,4, or 'max' (every usable CPU), also in a list: 1,max."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.commands._arguments import DEFAULT_STORE, add_allow, add_store
+from bench.commands._arguments import DEFAULT_STORE, add_allow, add_store, output_folder
 from bench.commands._exit import EXIT_OK
 
 NAME = "report"
@@ -14,15 +14,6 @@ EPILOG = (
     "the first run is the baseline; the cost file format is in reports/cost.py and "
     "reports/example-cost.toml"
 )
-
-
-def output_folder(text: str) -> str:
-    """The report's folder: `-o ''` wrote report.* and charts/ into the current folder."""
-    import argparse
-
-    if not text.strip():
-        raise argparse.ArgumentTypeError("give the report a folder, e.g. -o report/")
-    return text
 
 
 def add_arguments(p) -> None:

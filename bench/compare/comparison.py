@@ -44,10 +44,15 @@ class Row:
         value = self.key[THREADS_AT]
         return None if value is None else int(value)
 
+    @property
+    def one_sample(self) -> bool:
+        """A side has one sample: its bootstrap is one point, not an interval."""
+        return min(self.baseline_samples, self.candidate_samples) < 2
+
     def interval(self) -> str:
-        """The 95 % interval as printed: "n=1" where a side has one sample, whose bootstrap is
-        one point, not an interval (it printed as 1.020–1.020)."""
-        if min(self.baseline_samples, self.candidate_samples) < 2:
+        """The 95 % interval as printed: "n=1" where a side has one sample (it printed as
+        1.020–1.020)."""
+        if self.one_sample:
             return "n=1"
         return f"{self.low:.3f}–{self.high:.3f}"
 
@@ -91,12 +96,17 @@ class Comparison:
     def comparable(self) -> bool:
         return not self.refusals and not self.not_allowed
 
+    @property
+    def one_sample_each(self) -> bool:
+        """Every benchmark has a side of one sample: resampling them moves nothing."""
+        return all(r.one_sample for r in self.rows)
+
     def geomean_interval(self, digits: int = 3) -> str:
-        """The suite's geometric-mean interval as printed: "n=1" where every benchmark has a
-        side of one sample (resampling them moves nothing: it printed 1.020–1.020)."""
+        """The suite's geometric-mean interval as printed: "n=1" where one_sample_each (it
+        printed 1.020–1.020)."""
         assert self.geomean is not None
         _, low, high = self.geomean
-        if all(min(r.baseline_samples, r.candidate_samples) < 2 for r in self.rows):
+        if self.one_sample_each:
             return "n=1"
         return f"{low:.{digits}f}–{high:.{digits}f}"
 

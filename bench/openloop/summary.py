@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bench import text
 from bench.openloop import capacity as capacities
-from bench.openloop.sweep import ACHIEVED_SHARE_MIN
+from bench.openloop.sweep import kept_up_within
 
 MODE = "open-loop"
 
@@ -122,10 +122,12 @@ def capacity_line(sweep: dict) -> str:
 
 
 def _point_met(point: dict, slo_ns: int) -> bool:
-    return (
-        not point["saturated"]
-        and point["latency_ns_p99"] <= slo_ns
-        and point["achieved_per_s"] >= ACHIEVED_SHARE_MIN * point["offered_per_s"]
+    return kept_up_within(
+        point["latency_ns_p99"],
+        bool(point["saturated"]),
+        point["achieved_per_s"],
+        point["offered_per_s"],
+        slo_ns,
     )
 
 

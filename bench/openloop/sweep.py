@@ -46,10 +46,17 @@ class Sweep:
 
 def meets_slo(point: PointResult, slo_ns: int) -> bool:
     """The point's p99 is within the SLO and it kept up with the schedule."""
+    return kept_up_within(
+        point.latency_ns["p99"], point.saturated, point.achieved_per_s, point.offered_per_s, slo_ns
+    )
+
+
+def kept_up_within(
+    p99_ns: int, saturated: bool, achieved_per_s: float, offered_per_s: float, slo_ns: int
+) -> bool:
+    """meets_slo of a point's figures, also as the store keeps them (bench/openloop/summary)."""
     return (
-        point.latency_ns["p99"] <= slo_ns
-        and not point.saturated
-        and point.achieved_per_s >= ACHIEVED_SHARE_MIN * point.offered_per_s
+        p99_ns <= slo_ns and not saturated and achieved_per_s >= ACHIEVED_SHARE_MIN * offered_per_s
     )
 
 
