@@ -31,6 +31,10 @@ Schema history:
         thread count) efficiency in short pairs right before and after a multi-thread C
         batch benchmark's rounds (bench/probes.py: compute_ceiling), the host's ceiling while
         it ran; null in older stores, imports and other benchmarks.
+    7 — samples: serial_seconds, per call of a C batch benchmark's round, the core's clock
+        around the call less its time inside the pool's parallel calls: the calling thread
+        alone (Python, serial set-up in C), which more threads cannot shorten; null in older
+        stores, imports and other benchmarks.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def column(arrow_type: pa.DataType, default: Any = None, *, as_json: bool = False) -> Any:
@@ -236,6 +240,7 @@ class Sample(Record):
     schedule_digest: str | None = column(pa.string())
     threads_used: int | None = column(pa.int32())  # schema 5; null: as asked (threads)
     host_compute_efficiency: float | None = column(pa.float64())  # schema 6; compute_ceiling
+    serial_seconds: float | None = column(pa.float64())  # schema 7; outside parallel calls
 
 
 @dataclass

@@ -68,6 +68,7 @@ def from_pytest_benchmark(
     known.setdefault("workload", entry.get("group") or re.sub(r"\[.*$", "", name) or name)
     measured = {key: info[key] for key in MEASURED if info.get(key) is not None}
     inner = info.get("inner_seconds") or [None] * len(timings)
+    serial = info.get("serial_seconds") or [None] * len(timings)
     counts = info.get("counts") or []  # per round, in a counting mode (bench/measure/modes.py)
     return [
         Sample(
@@ -77,6 +78,7 @@ def from_pytest_benchmark(
             round=i,
             seconds=seconds,
             inner_seconds=inner[i] if i < len(inner) else None,
+            serial_seconds=serial[i] if i < len(serial) else None,
             **modes.sample_fields(counts[i] if i < len(counts) else None),
             **known,
             **measured,

@@ -400,6 +400,33 @@ def _slower(interval: tuple[float, float] | None, parity: float, same_code: bool
     return "; SLOWER at 2 threads than at 1"
 
 
+def serial_share(row: dict) -> float | None:
+    """The share of a benchmark's call the calling thread ran alone, outside the pool's
+    parallel calls (schema 7: Python, serial set-up in C), by the medians; None unknown."""
+    serial, call = row.get("serial_s"), row.get("median_s")
+    if serial is None or not call or not 0 <= serial <= call:
+        return None
+    return serial / call
+
+
+def amdahl_efficiency(serial: float, threads: int) -> float:
+    """The efficiency a call whose share ``serial`` runs alone can reach on ``threads``."""
+    return 1 / (threads * serial + (1 - serial))
+
+
+def _serial_caps(serial: float | None, efficiency: float) -> str:
+    """Where the calling thread's own time alone keeps 2 threads below the target."""
+    if serial is None or efficiency >= EFFICIENCY_TARGET:
+        return ""
+    cap = amdahl_efficiency(serial, 2)
+    if cap >= EFFICIENCY_TARGET + PROBE_POINTS / 2:
+        return ""
+    return (
+        f"; {serial * 100:.0f} % of its 1-thread call ran outside the parallel calls (Python, "
+        f"serial C), which alone holds 2 threads to {cap * 100:.0f} %"
+    )
+
+
 def two_thread_evidence(
     summary: list[dict], probes: dict, round_seconds: dict[str, np.ndarray] | None = None
 ) -> list[dict]:
@@ -461,6 +488,7 @@ def two_thread_evidence(
                 f", and more than 10 points below the {PROBES[probe]}" if bound is not None else ""
             )
             verdict += _cannot_tell(interval, passing) + _host_limits(two.efficiency, ceiling)
+            verdict += _serial_caps(serial_share(one), two.efficiency)
         if two.units_per_s < one_rate:
             verdict += _slower(interval, 1 / used, same_code=used < 2)
         rows.append(
@@ -472,6 +500,7 @@ def two_thread_evidence(
                 "probe": PROBES[probe],
                 "probe_efficiency_2t": bound,
                 "host_efficiency_2t": ceiling,
+                "serial_share_1t": serial_share(one),
                 "verdict": verdict,
             }
         )
@@ -495,17 +524,32 @@ def render_two_thread(
         "rounds (another run can land outside it: bankbench calibrate); target >= 80 % for a "
         "call of 1 ms or more, or at most 10 points below its bounding probe (same run)",
         f"{'workload':<18} {'1t call':>10} {'2t eff':>7} {'95 % interval':>13} "
-        f"{'bounding probe':>15} {'probe 2t eff':>12} {'host 2t':>7}  verdict",
+        f"{'bounding probe':>15} {'probe 2t eff':>12} {'host 2t':>7} {'serial':>6} "
+        f"{'its cap':>7}  verdict",
     ]
     for r in rows:
         probe, ceiling = r["probe_efficiency_2t"], r.get("host_efficiency_2t")
         interval = r.get("efficiency_2t_interval")
         shown = "–" if interval is None else f"{interval[0] * 100:.0f}-{interval[1] * 100:.0f}%"
+        serial = r.get("serial_share_1t")
+        serial_text, cap_text = (
+            ("–", "–")
+            if serial is None
+            else (f"{serial * 100:.1f}%", f"{amdahl_efficiency(serial, 2) * 100:.0f}%")
+        )
         lines.append(
             f"{terminal(r['workload'], BENCHMARK_MAX):<18} {duration(r['call_s_1t']):>10} "
             f"{r['efficiency_2t'] * 100:>6.0f}% {shown:>13} {r['probe']:>15} "
             f"{'–' if probe is None else f'{probe * 100:.0f}%':>12} "
-            f"{'–' if ceiling is None else f'{ceiling * 100:.0f}%':>7}  {r['verdict']}"
+            f"{'–' if ceiling is None else f'{ceiling * 100:.0f}%':>7} {serial_text:>6} "
+            f"{cap_text:>7}  {r['verdict']}"
+        )
+    if any(r.get("serial_share_1t") is not None for r in rows):
+        lines.append(
+            "serial: the share of the 1-thread call (medians) the calling thread ran alone, "
+            "outside the core pool's parallel calls (Python glue, serial set-up in C; serial "
+            "steps inside a parallel call are not in it: bankbench scaling-bound counts those); "
+            "its cap: the 2-thread efficiency that share alone allows, 1 / (1 + serial)"
         )
     if host is not None or any(r.get("host_efficiency_2t") is not None for r in rows):
         probe_text = ""

@@ -50,12 +50,16 @@ def digest_sets(rows: list[dict]) -> dict[tuple, set[str]]:
     return digests
 
 
+def _finite(values) -> list[float]:
+    """The values that are finite non-negative numbers (a store is the user's input)."""
+    return [float(v) for v in values if isinstance(v, float) and np.isfinite(v) and v >= 0]
+
+
 def _ceiling(group: list[dict]) -> float | None:
     """The host's compute ceiling around a benchmark (schema 6): the median over its
     processes' (each sample of a process holds the same), of the values that are finite
     numbers; None where none is (older stores, imports, other benchmarks)."""
-    values = [r.get("host_compute_efficiency") for r in group]
-    finite = [float(v) for v in values if isinstance(v, float) and np.isfinite(v)]
+    finite = _finite(r.get("host_compute_efficiency") for r in group)
     return float(np.median(finite)) if finite else None
 
 
@@ -73,6 +77,7 @@ def summarize(samples: pa.Table) -> list[dict]:
         seconds = np.array([r["seconds"] for r in group], dtype=float)
         median = float(np.median(seconds))
         inner: list[float] = [r["inner_seconds"] for r in group if r.get("inner_seconds")]
+        serial = _finite(r.get("serial_seconds") for r in group)
         first = group[0]
         agree = None if not first["digest"] else len(digests.get(output_key(first), ())) == 1
         summary.append(
@@ -97,6 +102,8 @@ def summarize(samples: pa.Table) -> list[dict]:
                 else None,
                 # what the harness adds over the core's own clock around the timed call
                 "harness_overhead": median / float(np.median(inner)) - 1 if inner else None,
+                # the calling thread alone, per call (schema 7): what threads cannot shorten
+                "serial_s": float(np.median(serial)) if serial else None,
                 "digest": (first["digest"] or "")[:16],
                 "digest_ok": agree,
             }

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -69,6 +70,17 @@ def test_the_core_clock_nests_inside_the_benchmark_time(store):
     samples = Store(str(store)).samples().to_pylist()
     batch = [s for s in samples if s["mode"] == "batch" and s["batch_size"] is None]
     assert batch and all(0 < s["inner_seconds"] <= s["seconds"] for s in batch)
+
+
+def test_each_c_call_records_its_calling_threads_own_time(store):
+    """serial_seconds: per call, the core's clock around it less its parallel calls' time: a
+    part of the call for the C engine, the whole call for Python (it has no parallel call)."""
+    samples = Store(str(store)).samples().to_pylist()
+    batch = [s for s in samples if s["mode"] == "batch" and s["batch_size"] is None]
+    c = [s for s in batch if s["engine"] == "c"]
+    assert c and all(0 < s["serial_seconds"] < s["inner_seconds"] for s in c)
+    python = [s for s in batch if s["engine"] == "python"]
+    assert python and all(s["serial_seconds"] == s["inner_seconds"] for s in python)
 
 
 def test_each_multi_thread_c_benchmark_records_the_hosts_compute_ceiling_around_it(store):
@@ -333,12 +345,16 @@ def test_show_gives_each_2_thread_benchmark_the_hosts_ceiling_around_it(store, c
     header = next(
         line for line in out.splitlines() if line.startswith("workload ") and "host 2t" in line
     )
-    assert header.split()[-2:] == ["2t", "verdict"]
+    assert header.split()[-5:] == ["2t", "serial", "its", "cap", "verdict"]
     rows = [
         line for line in out.splitlines() if line.startswith(("loan.limit ", "ledger.smallbank "))
     ]
     judged = [line for line in rows if "%" in line.split()[2]]
     assert judged and all(line.split()[6].endswith("%") for line in judged)
+    # the calling thread's own share of the 1-thread call, and the cap it sets (loan.limit's
+    # probe, the triad, is one word: its columns 7 and 8)
+    limit = [line.split() for line in rows if line.startswith("loan.limit ")]
+    assert limit and all(re.fullmatch(r"\d+\.\d%", c[7]) and c[8].endswith("%") for c in limit)
     assert "the run's own probe gave" in out
 
 

@@ -50,6 +50,47 @@ def test_threads_counted_sees_each_call_inside_its_block_only():
     assert outer == [1, 4] and inner == [4]
 
 
+def test_a_block_counts_the_time_of_its_parallel_calls_and_nothing_else(monkeypatch):
+    """Splits.parallel_ns: the core's clock inside each parallel call of the block (every
+    open block sees it); the rest of a block is the calling thread alone."""
+    clock = iter(range(0, 10**6, 100))  # each reading 100 ns after the last
+    monkeypatch.setattr(_native, "lib", _ClockedLib(_native.lib, clock))
+    with _native.threads_counted() as outer:
+        with _native.threads_counted() as inner:
+            with _native.parallel_call():
+                pass  # readings 0 and 100
+        with _native.parallel_call():
+            pass  # readings 200 and 300
+    with _native.parallel_call():
+        pass  # no block open: nothing read, nothing counted
+    assert (outer.parallel_ns, inner.parallel_ns) == (200, 100)
+    assert next(clock) == 400
+
+
+class _ClockedLib:
+    def __init__(self, lib, clock):
+        self._lib, self._clock = lib, clock
+
+    def bb_now_ns(self):
+        return next(self._clock)
+
+    def __getattr__(self, name):
+        return getattr(self._lib, name)
+
+
+@pytest.mark.parametrize("name", C_WORKLOADS)
+def test_the_time_outside_a_workloads_parallel_calls_is_a_part_of_its_call(name):
+    """A real call: its parallel calls take time, and the calling thread's own part of the
+    call (Python, serial C) is what is left, neither negative nor the whole call."""
+    workload = registry.get(name)
+    inputs = workload.generate(0.002, 42)
+    start = _native.lib.bb_now_ns()
+    with _native.threads_counted() as counted:
+        workload.run(inputs, "c", 2)
+    call_ns = _native.lib.bb_now_ns() - start
+    assert 0 < counted.parallel_ns < call_ns
+
+
 @pytest.mark.parametrize("name", C_WORKLOADS)
 def test_every_c_workload_gives_one_answer_at_1_2_4_and_16_threads(name):
     workload = registry.get(name)

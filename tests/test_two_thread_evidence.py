@@ -56,13 +56,15 @@ def test_each_workload_gets_its_verdict_against_80_percent_or_its_bounding_probe
     )
     lines = scaling.render_two_thread(list(rows.values()), QUIET)
     score = next(line for line in lines if line.startswith("loan.score"))
-    assert score.split()[:8] == [
+    assert score.split()[:10] == [
         "loan.score",
         "100.00ms",
         "80%",
         "–",
         "triad",
         "70%",
+        "–",
+        "–",
         "–",
         "meets",
     ]
@@ -275,3 +277,33 @@ def test_a_stored_probe_rate_that_is_not_one_gives_no_efficiency(rate):
     assert scaling.probe_efficiency(probes, "random_updates_per_s") is None
     flipped = {"random_updates_per_s_1t": rate, "random_updates_per_s_2t": 1e8}
     assert scaling.probe_efficiency(flipped, "random_updates_per_s") is None
+
+
+def test_the_calling_threads_own_share_of_the_call_bounds_two_threads_and_a_failure_says_so():
+    """serial_s (schema 7): the 1-thread call's time outside its parallel calls. Its share
+    caps the 2-thread efficiency at 1 / (1 + share); a workload below 80 % whose share alone
+    holds it near there says so, one whose share leaves room does not blame it."""
+    summary = [*_rows("ledger.eod", 0.010, 0.0071), *_rows("ledger.post", 0.010, 0.0071)]
+    summary[0]["serial_s"] = 0.0025  # 25 %: 2 threads at most 80 %
+    summary[2]["serial_s"] = 0.0005  # 5 %: at most 95 %
+    rows = {r["workload"]: r for r in scaling.two_thread_evidence(summary, PROBES)}
+    assert rows["ledger.eod"]["serial_share_1t"] == pytest.approx(0.25)
+    assert rows["ledger.eod"]["verdict"].endswith(
+        "; 25 % of its 1-thread call ran outside the parallel calls (Python, serial C), "
+        "which alone holds 2 threads to 80 %"
+    )
+    assert rows["ledger.post"]["serial_share_1t"] == pytest.approx(0.05)
+    assert "outside the parallel calls" not in rows["ledger.post"]["verdict"]
+    lines = scaling.render_two_thread(list(rows.values()), QUIET)
+    eod = next(line for line in lines if line.startswith("ledger.eod"))
+    assert eod.split()[8:10] == ["25.0%", "80%"]  # after "random updates", host 2t
+    assert any(line.startswith("serial: the share of the 1-thread call") for line in lines)
+
+
+@pytest.mark.parametrize("stored", [float("nan"), -0.001, 0.5, None])
+def test_a_stored_serial_time_that_is_not_a_part_of_the_call_is_unknown(stored):
+    summary = _rows("ledger.eod", 0.010, 0.0071)
+    summary[0]["serial_s"] = stored  # a store is the user's input
+    (row,) = scaling.two_thread_evidence(summary, PROBES)
+    assert row["serial_share_1t"] is None
+    assert "outside the parallel calls" not in row["verdict"]

@@ -127,6 +127,9 @@ class Splits(list):
         super().__init__()
         self.instructions: list[int] = []
         self.parts: list[int] = []
+        # the core's clock inside the block's parallel calls, all of them: the rest of the
+        # block is the calling thread alone (Python, serial C), which no thread count speeds up
+        self.parallel_ns = 0
 
     def threads_used(self, asked: int) -> int:
         """The threads the block's work ran on, each call weighted by its work (a call held
@@ -180,11 +183,29 @@ def threads_counted() -> Iterator[Splits]:
         del _THREADS_USED[next(i for i, c in enumerate(_THREADS_USED) if c is counted)]
 
 
+@contextlib.contextmanager
+def parallel_call() -> Iterator[None]:
+    """Adds the time of the block, one call of the core that splits its work over the pool
+    (the parallel_* below, and calls that take a thread count), to each open
+    threads_counted block: the rest of that block is the calling thread alone."""
+    if not _THREADS_USED:
+        yield
+        return
+    start = lib.bb_now_ns()
+    try:
+        yield
+    finally:
+        elapsed = lib.bb_now_ns() - start
+        for counted in _THREADS_USED:
+            counted.parallel_ns += elapsed
+
+
 def parallel_ranges(task: str, args, n: int, threads: int) -> None:
     """The C task `task`(args, begin, end) over [0, n) in min(threads, n) near-equal
     contiguous ranges on the pool's threads (uniform work), each run in pieces: a thread done
     with its own range runs the pieces left of the others' (pool_policy())."""
-    code = lib.bb_parallel_ranges(getattr(lib, task), args, n, threads)
+    with parallel_call():
+        code = lib.bb_parallel_ranges(getattr(lib, task), args, n, threads)
     _check_parallel(code, task, threads)
 
 
@@ -213,14 +234,16 @@ class Barrier:
 def parallel_groups(task: str, args, groups: int) -> None:
     """The C task on [g, g + 1) for each group g, every group on its own thread at once
     (they may meet at a barrier)."""
-    code = lib.bb_parallel_groups(getattr(lib, task), args, groups)
+    with parallel_call():
+        code = lib.bb_parallel_groups(getattr(lib, task), args, groups)
     _check_parallel(code, task, groups)
 
 
 def parallel_chunks(task: str, args, n: int, chunk: int, threads: int) -> None:
     """The C task over [0, n) in chunks of `chunk` that `threads` threads claim in turn
     (uneven work: a slowed thread takes fewer chunks)."""
-    code = lib.bb_parallel_chunks(getattr(lib, task), args, n, chunk, threads)
+    with parallel_call():
+        code = lib.bb_parallel_chunks(getattr(lib, task), args, n, chunk, threads)
     _check_parallel(code, task, threads)
 
 

@@ -64,6 +64,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
     benchmark.group = case.workload
     rounds = plan.rounds_of(engine)
     inner_ns: list[int] = []
+    serial_ns: list[int] = []  # per call, the calling thread alone: outside its parallel calls
     used = _native.Splits()  # the threads each parallel C call was worth (threads_worth)
 
     workload.validate_inputs(inputs)  # once: the timed calls run the same, unwritten tables
@@ -75,6 +76,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         with _native.threads_counted() as counted:
             outputs = workload.run_validated(*args)
         inner_ns.append(lib.bb_now_ns() - start)
+        serial_ns.append(max(0, inner_ns[-1] - counted.parallel_ns))
         used[:], used.instructions[:] = counted, counted.instructions
         return outputs
 
@@ -105,6 +107,7 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
     # pytest-benchmark gets the result when it loops
     last = len(inner_ns) - (1 if iterations > 1 else 0)
     timed_ns = inner_ns[last - rounds * iterations : last]
+    timed_serial_ns = serial_ns[last - rounds * iterations : last]
     workload.check(inputs, outputs)
     reference.assert_matches(case, lambda golden: workload.run(golden, engine, threads))
     benchmark.extra_info.update(
@@ -116,11 +119,17 @@ def test_batch(benchmark, plan, inputs_of, reference, case):
         # when the work splits into fewer parts (a call without parallel C calls: as asked)
         threads_used=used.threads_used(threads),
         host_compute_efficiency=float(np.median(host_efficiencies)) if ceiling else None,
-        inner_seconds=[  # per call, as pytest-benchmark's own round times are
-            sum(timed_ns[r * iterations : (r + 1) * iterations]) / iterations / 1e9
-            for r in range(rounds)
-        ],
+        inner_seconds=per_call_s(timed_ns, rounds, iterations),
+        serial_seconds=per_call_s(timed_serial_ns, rounds, iterations),
     )
+
+
+def per_call_s(calls_ns: list[int], rounds: int, iterations: int) -> list[float]:
+    """Each round's mean per call, in seconds, as pytest-benchmark's own round times are."""
+    return [
+        sum(calls_ns[r * iterations : (r + 1) * iterations]) / iterations / 1e9
+        for r in range(rounds)
+    ]
 
 
 def decide_all(session):

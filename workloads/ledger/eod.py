@@ -351,10 +351,9 @@ class Eod(Workload):
             n * days, INSTRUCTIONS_PER_LOAN_DAY, threads, parts_max=min(cells, max(n, 1))
         )
         out = ffi.new("bb_eod **")
-        _native.check_status(
-            lib.bb_eod_new(ledger.c, loans_c, n, gl_c, cells, start, days, threads, out),
-            "bb_eod_new",
-        )
+        with _native.parallel_call():
+            rc = lib.bb_eod_new(ledger.c, loans_c, n, gl_c, cells, start, days, threads, out)
+        _native.check_status(rc, "bb_eod_new")
         eod = ffi.gc(out[0], lib.bb_eod_free)
         rows = days * cells
         report: dict[str, np.ndarray] = {

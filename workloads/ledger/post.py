@@ -567,7 +567,8 @@ class CLedger:
         out = ffi.new("bb_ledger **")
         n = len(accounts["id"])
         threads = _native.threads_worth(n, INSTRUCTIONS_PER_ACCOUNT_INSERTED, threads)
-        rc = lib.bb_ledger_new(c_accounts, n, cells, threads, out)
+        with _native.parallel_call():
+            rc = lib.bb_ledger_new(c_accounts, n, cells, threads, out)
         _native.check_status(rc, "bb_ledger_new")
         self.c = ffi.gc(out[0], lib.bb_ledger_free)
 
@@ -577,7 +578,8 @@ class CLedger:
         threads = _native.threads_worth(
             self.cells, per_cell * INSTRUCTIONS_PER_TRANSFER_RESERVED, threads
         )
-        rc = lib.bb_ledger_reserve(self.c, transfers, threads)
+        with _native.parallel_call():
+            rc = lib.bb_ledger_reserve(self.c, transfers, threads)
         _native.check_status(rc, "bb_ledger_reserve")
 
     def balances(self, threads: int = 1) -> pa.Table:
@@ -588,6 +590,7 @@ class CLedger:
         out = _tables.output_columns(BALANCES, n, given={"id": None})
         c_out = ffi.new("bb_ledger_balances *", {k: _native.out_pointer(v) for k, v in out.items()})
         threads = _native.threads_worth(n, INSTRUCTIONS_PER_BALANCE_READ, threads)
-        rc = lib.bb_ledger_read_balances(self.c, c_out, threads)
+        with _native.parallel_call():
+            rc = lib.bb_ledger_read_balances(self.c, c_out, threads)
         _native.check_status(rc, "bb_ledger_read_balances")
         return _tables.table({"id": ids, **out}, BALANCES)
