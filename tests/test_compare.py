@@ -559,6 +559,31 @@ def test_without_the_per_workload_columns_the_core_source_hash_refuses_the_whole
         assert "sources differ (source_sha256)" in result.refusals[0]
 
 
+@pytest.mark.parametrize(
+    ("base_sha", "cand_sha", "unknown"),
+    [
+        (None, "core-1", "baseline"),
+        ("core-1", "", "candidate"),
+    ],
+)
+def test_a_side_without_the_core_source_hash_is_refused_as_unknown_not_as_different(
+    base_sha, cand_sha, unknown
+):
+    """An imported file keeps no source_sha256: against a run that has one, the refusal says
+    it is not recorded (nothing proves one program), not that the sources differ. (Two files
+    without it, say two imports from another project, are not refused for it.)"""
+    result = compare.compare(
+        run("a", source_sha256=base_sha),
+        run("b", source_sha256=cand_sha),
+        samples("a", LOAN_AND_LEDGER),
+        samples("b", LOAN_AND_LEDGER),
+        set(),
+    )
+    assert not result.comparable and not result.rows
+    assert result.refusals[0].startswith(f"the {unknown} recorded no hash of the C core's sources")
+    assert "differ" not in result.refusals[0]
+
+
 def test_compare_command_names_the_refused_benchmarks_and_gates_on_them(store, capsys, monkeypatch):
     """A store whose samples carry the per-workload columns (the store returns them as extra
     columns): the command compares loan.score, names ledger.post as refused, exits 0 without a

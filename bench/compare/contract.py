@@ -105,9 +105,7 @@ def contract(
             result.incomplete.append(f"the {name} ({run['run_id']}) is {status}")
     core_sources = (a["build"].get("source_sha256"), b["build"].get("source_sha256"))
     if not per_workload_sources and core_sources[0] != core_sources[1]:
-        result.refusals.append(
-            "the C core's sources differ (source_sha256): these are different programs"
-        )
+        result.refusals.append(_sources_refusal(core_sources))
     for name, (part, key) in SOFTWARE_FIELDS.items():
         if a[part].get(key) != b[part].get(key):
             result.differences[name] = (a[part].get(key), b[part].get(key))
@@ -117,6 +115,21 @@ def contract(
         if a["fingerprint"].get(key) != b["fingerprint"].get(key):
             result.differences[key] = (a["fingerprint"].get(key), b["fingerprint"].get(key))
     return result
+
+
+def _sources_refusal(core_sources: tuple) -> str:
+    """Why two runs' C cores are not known to be one program: their hashes differ, or a side
+    recorded none (an imported file, or a run from before the hash), which proves nothing."""
+    unknown = [
+        side for side, sha in zip(("baseline", "candidate"), core_sources, strict=True) if not sha
+    ]
+    if not unknown:
+        return "the C core's sources differ (source_sha256): these are different programs"
+    return (
+        f"the {' and the '.join(unknown)} recorded no hash of the C core's sources "
+        "(source_sha256: an imported file, or a run from before it was kept), so nothing "
+        "says both sides ran one program"
+    )
 
 
 def output_parity(
