@@ -209,6 +209,22 @@ def parallel_ranges(task: str, args, n: int, threads: int) -> None:
     _check_parallel(code, task, threads)
 
 
+def plugin_parallel_ranges(plugin_ffi, plugin_lib, task: str, args, n: int, threads: int) -> int:
+    """A plugin's range task over [0, n) on the core's pool, as parallel_ranges runs the
+    core's own: `task` names a bb_task_fn its extension (`plugin_ffi`, `plugin_lib`) exports,
+    `args` is its argument struct (the caller keeps it and the arrays it points to alive).
+    Both cross to the core's FFI as plain addresses: nothing is linked. Returns the first
+    failing range's status (the plugin's own codes, any but the pool's
+    BB_THREADS_UNAVAILABLE, 7) or 0; a pool that cannot start the threads raises."""
+    address = int(plugin_ffi.cast("uintptr_t", plugin_ffi.addressof(plugin_lib, task)))
+    pointer_to_args = ffi.cast("const void *", int(plugin_ffi.cast("uintptr_t", args)))
+    with parallel_call():
+        code = lib.bb_parallel_ranges(ffi.cast("bb_task_fn", address), pointer_to_args, n, threads)
+    if code == lib.BB_THREADS_UNAVAILABLE:
+        _check_parallel(code, task, threads)
+    return code
+
+
 def pool_policy() -> str:
     """In words, how the pool shares a call and waits between calls: the run's record, since
     both change what a thread-scaling figure measures."""

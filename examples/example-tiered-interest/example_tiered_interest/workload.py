@@ -94,16 +94,10 @@ class ExampleTieredInterest(Workload):
             "interest_fen": ffi.from_buffer("int64_t[]", interest, require_writable=True),
         }
         args = ffi.new("example_tiered_interest_args *", {**arrays, "tier_count": len(upper)})
-        # the core's pool runs the kernel's range task on `threads` threads: the task and its
-        # arguments cross from this extension's FFI to the core's as plain addresses
-        task = _native.ffi.cast(
-            "bb_task_fn",
-            int(ffi.cast("uintptr_t", ffi.addressof(lib, "example_tiered_interest_range"))),
+        # the core's pool runs the kernel's range task on `threads` threads
+        status = _native.plugin_parallel_ranges(
+            ffi, lib, "example_tiered_interest_range", args, len(balance), threads
         )
-        task_args = _native.ffi.cast("const void *", int(ffi.cast("uintptr_t", args)))
-        status = _native.lib.bb_parallel_ranges(task, task_args, len(balance), threads)
-        if status == _native.lib.BB_THREADS_UNAVAILABLE:  # the pool's own status
-            _native._check_parallel(status, "example_tiered_interest_range", threads)
         self.check_status(status, STATUS, "example_tiered_interest_range")
         return {"interest": _tables.table({"interest_fen": interest}, INTEREST)}
 

@@ -21,6 +21,19 @@ def test_every_engine_gives_the_golden_digest(workload, engine):
     assert workload.digest(outputs) == entry["digest"]
 
 
+@pytest.mark.parametrize("threads", [2, 4, 16])
+def test_any_thread_count_gives_the_one_thread_answer(workload, threads):
+    """The C on the worker pool, at a size worth several threads: any split, one answer."""
+    from workloads import _native
+
+    inputs = workload.generate(scale=1.0, seed=42)
+    one = workload.digest(workload.run(inputs, engine="c", threads=1))
+    with _native.threads_counted() as used:
+        outputs = workload.run(inputs, engine="c", threads=threads)
+    assert max(used) > 1, "split over more than one thread"
+    assert workload.digest(outputs) == one
+
+
 def test_a_negative_balance_is_refused(workload):
     import pyarrow as pa
 
