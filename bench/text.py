@@ -16,6 +16,7 @@ import re
 import shlex
 import signal
 import unicodedata
+from collections.abc import Callable
 
 ELLIPSIS = "…"
 CELL_WIDTH = 300  # characters of a table cell before the ellipsis (ours are shorter)
@@ -120,10 +121,19 @@ def html(text: object, width: int | None = None) -> str:
     return _html.escape(truncate(shown, width) if width else shown, quote=True)
 
 
-def pdf(text: object, width: int | None = None) -> str:
-    """For the PDF (fpdf2 draws text, it does not parse markup): visible controls only."""
-    shown = visible(text)
+def pdf(text: object, width: int | None = None, drawn: Callable[[str], bool] | None = None) -> str:
+    """For the PDF (fpdf2 draws text, it does not parse markup): visible controls, and each
+    character its fonts cannot draw (``drawn`` False: reports/fonts.py) as its code point,
+    "[U+1F680]", not an empty box."""
+    shown = _drawable(visible(text), drawn)
     return truncate(shown, width) if width else shown
+
+
+def _drawable(shown: str, drawn: Callable[[str], bool] | None) -> str:
+    """Each character a renderer's fonts cannot draw (``drawn`` False) as its code point."""
+    if drawn is None:
+        return shown
+    return "".join(c if drawn(c) else f"[U+{ord(c):04X}]" for c in shown)
 
 
 def _shell_escaped(char: str) -> str:
@@ -161,10 +171,13 @@ def command(line: str) -> str:
     )
 
 
-def chart(text: object, width: int = LABEL_WIDTH) -> str:
-    """For a matplotlib label (math text is off in reports.charts): visible controls, cut to
-    ``width`` so one label cannot stretch a figure."""
-    return truncate(visible(text), width)
+def chart(
+    text: object, width: int = LABEL_WIDTH, drawn: Callable[[str], bool] | None = None
+) -> str:
+    """For a matplotlib label (math text is off in reports.charts): visible controls, each
+    character its fonts cannot draw as its code point (as pdf), cut to ``width`` so one label
+    cannot stretch a figure."""
+    return truncate(_drawable(visible(text), drawn), width)
 
 
 # --- words ----------------------------------------------------------------------------------

@@ -19,10 +19,36 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from bench import text as seam
 from bench.samples import LATENCY_QUANTILES
-from bench.text import chart as _label
+from reports import fonts
 
 matplotlib.rcParams.update({"text.parse_math": False, "font.size": 9, "svg.fonttype": "path"})
+
+
+def _use_cjk_fallback() -> None:
+    """DejaVu Sans first, then the system's CJK font where it has one (matplotlib takes each
+    glyph from the first font of font.family that has it; a generic family such as
+    sans-serif would give one font only)."""
+    from matplotlib import font_manager
+
+    fallback = fonts.cjk_fallback()
+    if fallback is None:
+        return
+    font_manager.fontManager.addfont(fallback)
+    name = font_manager.FontProperties(fname=fallback).get_name()
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", name]
+
+
+_use_cjk_fallback()
+
+
+def _label(text: object, width: int = seam.LABEL_WIDTH) -> str:
+    """A chart's label: seam.chart with the charts' fonts (a character none draws as its
+    code point)."""
+    return seam.chart(text, width, drawn=fonts.is_drawn)
+
+
 # Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple, sky blue
 MACHINE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
 MARKERS = ("o", "s", "^", "D", "v", "P")

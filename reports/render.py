@@ -1,5 +1,6 @@
 """A Document to HTML (one self-contained file), Markdown (charts as PNG files beside it) and
-PDF (fpdf2, pure Python, with matplotlib's DejaVu fonts for the non-Latin-1 text).
+PDF (fpdf2, pure Python, with matplotlib's DejaVu fonts for the non-Latin-1 text, and a CJK
+font as their fallback where the system has one: reports/fonts.py).
 
 Every string is escaped for its format here, and only here, by that format's one function
 in bench.text (html, markdown, pdf): controls and bidi characters shown escaped, markup
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import io
-import pathlib
 import struct
 
 from bench import text as seam
+from reports import fonts
 from reports.document import Bullets, Code, Document, Figure, Heading, Paragraph, Table, Tiles
 
 CSS = """
@@ -154,15 +155,21 @@ def to_markdown(document: Document, image_folder: str | None) -> tuple[str, dict
 
 
 # ---- PDF ----
-def _fonts() -> tuple[str, str, str]:
-    import matplotlib
+def _pdf_text(value: object, width: int | None = None) -> str:
+    """seam.pdf with the PDF's fonts: a character none of them draws as its code point."""
+    return seam.pdf(value, width, drawn=fonts.is_drawn)
 
-    folder = pathlib.Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    return (
-        str(folder / "DejaVuSans.ttf"),
-        str(folder / "DejaVuSans-Bold.ttf"),
-        str(folder / "DejaVuSansMono.ttf"),
-    )
+
+def _add_fonts(pdf) -> None:
+    """DejaVu (regular, bold, mono) and, where the system has one, a CJK fallback for all
+    three (fpdf2 takes a glyph from the fallback when the font in use has none)."""
+    pdf.add_font("DejaVu", "", fonts.dejavu("DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", fonts.dejavu("DejaVuSans-Bold.ttf"))
+    pdf.add_font("DejaVuMono", "", fonts.dejavu("DejaVuSansMono.ttf"))
+    fallback = fonts.cjk_fallback()
+    if fallback is not None:
+        pdf.add_font("CJK", "", fallback)
+        pdf.set_fallback_fonts(["CJK"], exact_match=False)
 
 
 HEADING_ROOM_MM = 45  # a heading starts a new page unless this much room follows it
@@ -204,7 +211,7 @@ def _pdf_tiles(pdf, block: Tiles) -> None:
                 pdf.set_font("DejaVu", style, size)
                 pdf.set_text_color(*colour)
                 pdf.multi_cell(
-                    width - 4, height, seam.pdf(value), new_x="LEFT", new_y="NEXT", align="L"
+                    width - 4, height, _pdf_text(value), new_x="LEFT", new_y="NEXT", align="L"
                 )
             bottom = max(bottom, pdf.get_y() + 1.5)
         pdf.set_draw_color(208, 215, 222)
@@ -236,20 +243,17 @@ def _render_pdf(
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    regular, bold, mono = _fonts()
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("DejaVu", "", regular)
-    pdf.add_font("DejaVu", "B", bold)
-    pdf.add_font("DejaVuMono", "", mono)
-    pdf.set_title(seam.pdf(document.title))
+    _add_fonts(pdf)
+    pdf.set_title(_pdf_text(document.title))
     pdf.set_creator("bankbench")
     pdf.add_page()
     width = pdf.epw
 
     def text(size: float, style: str, value: str, height: float) -> None:
         pdf.set_font("DejaVu", style, size)
-        pdf.multi_cell(width, height, seam.pdf(value), new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.multi_cell(width, height, _pdf_text(value), new_x="LMARGIN", new_y="NEXT", align="L")
 
     text(18, "B", document.title, 9)
     text(10, "", document.subtitle, 5)
@@ -289,7 +293,7 @@ def _render_pdf(
             size = 7.5 if len(block.header) <= 4 else 6.5
             pdf.set_font("DejaVu", "", size)
             cells_text = [
-                [seam.pdf(c, seam.CELL_WIDTH) for c in row] for row in [block.header, *block.rows]
+                [_pdf_text(c, seam.CELL_WIDTH) for c in row] for row in [block.header, *block.rows]
             ]
             # columns as wide as their longest text, within reason
             longest = [
@@ -326,7 +330,7 @@ def _render_pdf(
             pdf.multi_cell(
                 width,
                 4,
-                "\n".join(map(seam.pdf, _commands(block))),
+                "\n".join(map(_pdf_text, _commands(block))),
                 new_x="LMARGIN",
                 new_y="NEXT",
                 align="L",
