@@ -155,6 +155,9 @@ def decide_row(
 INSTRUCTIONS_PER_APPLICATION = 1_884
 
 
+PARAMETER_TABLES = ("scorecard", "limit_params", "pricing", "rules", "lists")
+
+
 class _Parsed:
     """Every parameter table of one run, parsed once."""
 
@@ -164,6 +167,13 @@ class _Parsed:
         self.pricing = parse_pricing(inputs["pricing"])
         self.rules = fraud.parse_rules(inputs["rules"])
         self.lists = fraud.parse_lists(inputs["lists"])
+
+    @classmethod
+    def of(cls, inputs) -> _Parsed:
+        """The C engine's: parsed once for these very parameter tables (_tables.parsed_once),
+        read only."""
+        tables = tuple(inputs[name] for name in PARAMETER_TABLES)
+        return _tables.parsed_once("loan.decide", tables, lambda: cls(inputs))
 
 
 class CSession:
@@ -427,7 +437,7 @@ class Decide(Workload):
         return session.outputs()
 
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
-        parsed = _Parsed(inputs)
+        parsed = _Parsed.of(inputs)
         session = CSession(inputs, parsed)
         matched, status, decision = fraud.evaluate_c(
             parsed.rules, parsed.lists, session.cols, threads

@@ -498,9 +498,12 @@ class Fraud(Workload):
 
     def _run_c(self, inputs, threads: int) -> _tables.Tables:
         cols = _tables.columns(inputs["events"], EVENTS)
-        matched, status, decision = evaluate_c(
-            parse_rules(inputs["rules"]), parse_lists(inputs["lists"]), cols, threads
+        rules, lists = _tables.parsed_once(  # read only
+            "loan.fraud",
+            (inputs["rules"], inputs["lists"]),
+            lambda: (parse_rules(inputs["rules"]), parse_lists(inputs["lists"])),
         )
+        matched, status, decision = evaluate_c(rules, lists, cols, threads)
         out = {
             "event_id": cols["event_id"],
             "decision": decision,
