@@ -31,6 +31,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
+from bench.measure import modes
 from bench.records import RunRecord, Sample
 from bench.store import Store, new_run_id
 from workloads.errors import InputError
@@ -50,6 +51,9 @@ class Benchmark:
     # a bankbench export's own description (export.pytest_benchmark_document): workload,
     # engine, threads, mode, batch_size, units, digest; None for any other project's file
     restored: dict | None = None
+    # an open-loop load point of bankbench's own export: a rate, not a timed call; it comes
+    # in as a generic benchmark and does not keep the file's timed benchmarks generic too
+    open_loop: bool = False
 
 
 @dataclass
@@ -193,6 +197,7 @@ def _benchmark(path: pathlib.Path, index: int, entry: Any) -> Benchmark:
         scale=_scale(_described(entry, "scale")),
         seed=_seed(_described(entry, "seed")),
         restored=_restored(entry),
+        open_loop=_described(entry, "mode") == modes.OPEN_LOOP,
     )
 
 
@@ -205,7 +210,8 @@ def parse(path: pathlib.Path) -> Imported:
         raise InputError(f"{path} holds no benchmarks; nothing to import")
     commit = data.get("commit_info")
     own = isinstance(commit, dict) and commit.get("project") == "bankbench"
-    if not own or any(b.restored is None for b in benchmarks):  # all of a file, or none
+    # all of a file's timed benchmarks, or none
+    if not own or any(b.restored is None and not b.open_loop for b in benchmarks):
         for benchmark in benchmarks:
             benchmark.restored = None
     seen: set[str] = set()

@@ -229,3 +229,24 @@ def test_an_import_of_bankbenchs_own_export_keeps_what_each_benchmark_is(store, 
         (run,) = [r for r in store.runs().to_pylist() if r["label"] == name]
         modes = {r["mode"] for r in store.samples([run["run_id"]]).to_pylist()}
         assert modes == {"imported"}, name
+
+
+def test_an_exports_open_loop_points_do_not_make_its_timed_benchmarks_generic(
+    store, capsys, tmp_path
+):
+    """A default run has open-loop sweeps: its export holds their points (mode "open-loop", a
+    rate, not a timed call). Imported, they come in as generic benchmarks; the timed ones keep
+    what they are, so show has throughputs and compare pairs them with the run."""
+    document = _export(store, "timed", "pytest-benchmark", capsys)
+    point = json.loads(json.dumps(document["benchmarks"][0]))
+    point["name"] = point["fullname"] = "ledger.post[c-open-loop-1t-0.1]"
+    point["params"]["mode"] = "open-loop"
+    document["benchmarks"].append(point)
+    path = tmp_path / "with-open-loop.json"
+    path.write_text(json.dumps(document))
+    assert cli.main(["import", str(path), "--store", store.location, "--label", "ol"]) == 0
+    (run,) = [r for r in store.runs().to_pylist() if r["label"] == "ol"]
+    modes = {r["benchmark"]: r["mode"] for r in store.samples([run["run_id"]]).to_pylist()}
+    assert modes.pop("ledger.post[c-open-loop-1t-0.1]") == "imported"
+    original = {r["benchmark"]: r["mode"] for r in store.samples(["timed"]).to_pylist()}
+    assert modes == original  # every timed benchmark restored
