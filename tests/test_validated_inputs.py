@@ -63,12 +63,10 @@ def test_a_table_written_behind_arrows_back_is_refused_by_the_next_run():
         workload.run(written, "c", 1)
 
 
-def test_a_parameter_parse_is_reused_only_for_the_very_same_tables():
+def test_a_parameter_parse_is_reused_only_for_the_same_contents():
     """_tables.parsed_once: the C engines' configuration (decide's scorecard, limits, prices,
-    rules and lists; fraud's rules and lists) is parsed once per set of table objects, again
-    for any other object (equal content or not), and forgotten with its first table."""
-    import gc
-
+    rules and lists; fraud's rules and lists) is parsed once per contents, read on every call:
+    a table over a numpy array changed in place is parsed again."""
     import pyarrow as pa
 
     from workloads import _tables
@@ -79,24 +77,26 @@ def test_a_parameter_parse_is_reused_only_for_the_very_same_tables():
         calls.append(tag)
         return tag
 
-    first, second = pa.table({"a": [1]}), pa.table({"b": [2]})
+    values = np.array([1, 2], dtype=np.int64)
+    first, second = pa.table({"a": values}), pa.table({"b": [2]})
+    assert pa.table({"a": values}).column("a").chunk(0).buffers()[1].address == values.ctypes.data
     assert _tables.parsed_once("k", (first, second), lambda: parse(1)) == 1
     assert _tables.parsed_once("k", (first, second), lambda: parse(2)) == 1  # reused
-    assert _tables.parsed_once("other", (first, second), lambda: parse(3)) == 3  # its own key
-    same_content = pa.table({"b": [2]})
-    assert _tables.parsed_once("k", (first, same_content), lambda: parse(4)) == 4
-    assert _tables.parsed_once("k", (pa.table({"a": [1]}), second), lambda: parse(5)) == 5
-    assert calls == [1, 3, 4, 5]
-    held = len(_tables._PARSED)
-    del first
-    gc.collect()
-    assert len(_tables._PARSED) < held  # gone with its table
+    assert _tables.parsed_once("k", (first, pa.table({"b": [2]})), lambda: parse(3)) == 1
+    assert _tables.parsed_once("other", (first, second), lambda: parse(4)) == 4  # its own key
+    values[1] = 3  # under Arrow's feet: the same table object, other contents
+    assert _tables.parsed_once("k", (first, second), lambda: parse(5)) == 5
+    assert _tables.parsed_once("k", (first, first.slice(1)), lambda: parse(6)) == 6
+    assert calls == [1, 4, 5, 6]
+    for n in range(_tables.PARSED_KEPT + 5):  # no more than PARSED_KEPT are kept
+        _tables.parsed_once("k", (pa.table({"n": [n]}),), lambda n=n: n)
+    assert len(_tables._PARSED) == _tables.PARSED_KEPT
 
 
 @pytest.mark.parametrize("name", ["loan.decide", "loan.fraud"])
 def test_a_changed_parameter_table_is_parsed_again(name):
-    """The same events with other rules (a new table object) give the other rules' answer,
-    not the first parse's."""
+    """The same events with other rules give the other rules' answer, not the first parse's:
+    in a new table, and in the same table changed in place (a table over numpy arrays)."""
     import pyarrow as pa
 
     workload = registry.get(name)
@@ -112,3 +112,8 @@ def test_a_changed_parameter_table_is_parsed_again(name):
     assert after != before
     assert workload.digest(workload.run(changed, "python", 1)) == after
     assert workload.digest(workload.run(inputs, "c", 1)) == before
+    columns = {name: rules.column(name).to_numpy().copy() for name in rules.column_names}
+    shared = {**inputs, "rules": pa.table(columns, schema=rules.schema)}  # over numpy memory
+    assert workload.digest(workload.run(shared, "c", 1)) == before
+    columns["enabled"][:] = 0  # in place: the table object is the same
+    assert workload.digest(workload.run(shared, "c", 1)) == after

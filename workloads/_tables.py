@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -16,32 +15,37 @@ Schema = Mapping[str, pa.DataType]  # column name → exact Arrow type
 Tables = dict[str, pa.Table]
 Parsed = TypeVar("Parsed")
 
-# parse(tables) results by the id of the first of those tables (Arrow tables cannot be hashed),
-# each entry dropped when that table is: the table (weakly), and by each parse's key, the rest
-# of the tables (weakly) and the result
-_PARSED: dict[int, tuple[weakref.ref, dict]] = {}
+# parse results by the parse's key and the tables' contents, the newest PARSED_KEPT kept
+_PARSED: dict[tuple, object] = {}
+PARSED_KEPT = 16
 
 
 def parsed_once(key: str, tables: tuple[pa.Table, ...], parse: Callable[[], Parsed]) -> Parsed:
-    """``parse()`` of a workload's parameter tables (rules, scorecards, price lists), run once
-    for these very table objects and reused while they live: Arrow tables are immutable, and a
-    service loads its configuration once, so a timed call of the C engine measures the work on
-    its rows, not the re-reading of its configuration. ``key`` names the parse; the caller
-    must not change what it returns."""
-    first, rest = tables[0], tables[1:]
-    held = _PARSED.get(id(first))
-    if held is None or held[0]() is not first:
-        number = id(first)
-        held = (weakref.ref(first, lambda _: _PARSED.pop(number, None)), {})
-        _PARSED[number] = held
-    entries = held[1]
-    entry = entries.get(key)
-    if entry is not None and len(entry[0]) == len(rest):
-        if all(ref() is table for ref, table in zip(entry[0], rest, strict=True)):
-            return entry[1]
+    """``parse()`` of a workload's parameter tables (rules, scorecards, price lists: a few
+    kilobytes), run once for the same contents and reused: a service loads its configuration
+    once, so a timed call of the C engine measures the work on its rows, not the re-reading of
+    its configuration. The contents are their bytes, read on every call (a table built over
+    a numpy array can change under it); ``key`` names the parse. The caller must not change
+    what it returns."""
+    found = (key, *(_contents(t) for t in tables))
+    if found in _PARSED:
+        return _PARSED[found]  # type: ignore[return-value]
     value = parse()
-    entries[key] = (tuple(weakref.ref(t) for t in rest), value)
+    _PARSED[found] = value
+    while len(_PARSED) > PARSED_KEPT:
+        del _PARSED[next(iter(_PARSED))]  # the oldest
     return value
+
+
+def _contents(table: pa.Table) -> bytes:
+    """A digest of a table's schema and every byte of its columns' buffers."""
+    digest = hashlib.blake2b(str(table.schema).encode(), digest_size=16)
+    for column in table.columns:
+        for chunk in column.chunks:
+            digest.update(f"{chunk.offset},{len(chunk)};".encode())
+            for buffer in chunk.buffers():
+                digest.update(b"-" if buffer is None else memoryview(buffer))
+    return digest.digest()
 
 
 def validate(
