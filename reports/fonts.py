@@ -60,13 +60,23 @@ def _code_points(path: str) -> frozenset[int]:
 
 
 @functools.cache
-def drawn_code_points() -> frozenset[int]:
-    """Every character the PDF's regular font or its fallback draws."""
+def drawn_code_points(face: str = "text") -> frozenset[int]:
+    """Every character a PDF face draws with its fallback: "text" (regular and bold alike:
+    headings and table headers are bold) or "mono" (the commands)."""
+    faces = {
+        "text": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+        "mono": ("DejaVuSansMono.ttf",),
+    }[face]
+    own = frozenset.intersection(*(_code_points(dejavu(name)) for name in faces))
     fallback = cjk_fallback()
-    return _code_points(dejavu()) | (_code_points(fallback) if fallback else frozenset())
+    return own | (_code_points(fallback) if fallback else frozenset())
 
 
-def is_drawn(character: str) -> bool:
-    """Whether the PDF can draw ``character`` (white space always: it is layout, not a
-    glyph)."""
-    return character.isspace() or ord(character) in drawn_code_points()
+def is_drawn(character: str, face: str = "text") -> bool:
+    """Whether the PDF's ``face`` can draw ``character`` (white space always: it is layout,
+    not a glyph)."""
+    return character.isspace() or ord(character) in drawn_code_points(face)
+
+
+def is_drawn_mono(character: str) -> bool:
+    return is_drawn(character, "mono")

@@ -160,6 +160,11 @@ def _pdf_text(value: object, width: int | None = None) -> str:
     return seam.pdf(value, width, drawn=fonts.is_drawn)
 
 
+def _pdf_code(value: object) -> str:
+    """_pdf_text for the monospaced face of the commands (it draws fewer scripts)."""
+    return seam.pdf(value, drawn=fonts.is_drawn_mono)
+
+
 def _add_fonts(pdf) -> None:
     """DejaVu (regular, bold, mono) and, where the system has one, a CJK fallback for all
     three (fpdf2 takes a glyph from the fallback when the font in use has none)."""
@@ -330,7 +335,7 @@ def _render_pdf(
             pdf.multi_cell(
                 width,
                 4,
-                "\n".join(map(_pdf_text, _commands(block))),
+                "\n".join(map(_pdf_code, _commands(block))),
                 new_x="LMARGIN",
                 new_y="NEXT",
                 align="L",

@@ -45,6 +45,16 @@ def test_the_fonts_draw_latin_cyrillic_and_space_and_never_an_emoji():
     assert fonts.is_drawn("中") == (fonts.cjk_fallback() is not None)
 
 
+def test_the_commands_face_writes_what_it_lacks_as_code_points():
+    """The commands are drawn monospaced, and DejaVu Sans Mono has no Hebrew that DejaVu Sans
+    has: a label's Hebrew in a command was dropped from the PDF, so its rerun was wrong."""
+    from reports.document import Code
+
+    assert fonts.is_drawn("ש") and not fonts.is_drawn_mono("ש")
+    document = Document("t", "s", [Code(["bankbench run --label 'שלום'"])])
+    assert "--label '[U+05E9][U+05DC][U+05D5][U+05DD]'" in _pdf_text(document)
+
+
 def test_a_font_file_that_is_not_one_draws_nothing(tmp_path):
     broken = tmp_path / "broken.ttf"
     broken.write_bytes(b"not a font")
