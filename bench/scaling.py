@@ -332,11 +332,13 @@ def _host_limits(efficiency: float, ceiling: float | None) -> str:
     )
 
 
-def host_busy(activity: dict | None) -> str | None:
+def host_busy(activity: dict | None, imported: bool = False) -> str | None:
     """Why a run's timings of 2 threads are not evidence (the host was busy or its activity
     is unknown), or None on a quiet host (bench/host_activity.py's readings)."""
     from bench import host_activity
 
+    if imported:
+        return "an imported file records nothing of the host's activity while it ran"
     if not activity or activity.get("others_cpus") is None:
         return "the host's activity during the run is unknown (a run killed before its end?)"
     reasons = []
@@ -422,7 +424,7 @@ def _serial_caps(serial: float | None, efficiency: float) -> str:
     if cap >= EFFICIENCY_TARGET + PROBE_POINTS / 2:
         return ""
     return (
-        f"; {serial * 100:.0f} % of its 1-thread call ran outside the parallel calls (Python, "
+        f"; {serial * 100:.1f} % of its 1-thread call ran outside the parallel calls (Python, "
         f"serial C), which alone holds 2 threads to {cap * 100:.0f} %"
     )
 
@@ -474,10 +476,10 @@ def two_thread_evidence(
         passing = (
             EFFICIENCY_TARGET if bound is None else min(EFFICIENCY_TARGET, bound - PROBE_POINTS)
         )
-        if one_s < CALL_MIN_S:
-            verdict = "not judged: a call under 1 ms"
-        elif used < 2:
+        if used < 2:  # first: whatever its size, its efficiency is not of 2 threads
             verdict = f"not judged: ran on 1 thread: {SPLITS_NO_FURTHER}"
+        elif one_s < CALL_MIN_S:
+            verdict = "not judged: a call under 1 ms"
         elif two.efficiency >= EFFICIENCY_TARGET:
             verdict = "meets 80 %" + _cannot_tell(interval, passing)
         elif bound is not None and two.efficiency >= bound - PROBE_POINTS:
@@ -508,7 +510,7 @@ def two_thread_evidence(
 
 
 def render_two_thread(
-    rows: list[dict], activity: dict | None, host: dict | None = None
+    rows: list[dict], activity: dict | None, host: dict | None = None, imported: bool = False
 ) -> list[str]:
     """The table ``bankbench show`` prints, with the host's compute ceiling (host_compute)
     and load beside it; a busy host makes the measurement invalid, and the lines say so."""
@@ -517,7 +519,7 @@ def render_two_thread(
 
     if not rows:
         return []
-    busy = host_busy(activity)
+    busy = host_busy(activity, imported)
     before, after = ((activity or {}).get(f"load_average_{w}") for w in ("before", "after"))
     lines = [
         "2-thread efficiency of each C workload, median and 95 % interval over this run's "

@@ -105,9 +105,10 @@ def test_a_name_without_a_prefix_or_with_a_built_in_prefix_is_refused(tmp_path):
         new_workload.write("accrual", tmp_path)
     with pytest.raises(InputError, match="bankbench's own"):
         new_workload.write("loan.accrual", tmp_path)
-    new_workload.write("acme.accrual", tmp_path)
+    # not acme.accrual, the guide's example: a reader who followed it has that one installed
+    new_workload.write("zztest.accrual", tmp_path)
     with pytest.raises(InputError, match="exists already"):
-        new_workload.write("acme.accrual", tmp_path)
+        new_workload.write("zztest.accrual", tmp_path)
 
 
 def test_the_scaffold_installs_and_passes_verify_a_smoke_run_and_its_tests(tmp_path):

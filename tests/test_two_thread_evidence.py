@@ -157,6 +157,22 @@ def test_the_interval_is_over_the_threads_the_call_ran_on_as_the_efficiency():
     assert row["verdict"].startswith("not judged: ran on 1 thread")
 
 
+def test_an_imported_runs_host_is_unknown_because_it_was_imported_not_killed():
+    rows = scaling.two_thread_evidence(_rows("loan.score", 0.1, 0.06), PROBES)
+    lines = scaling.render_two_thread(rows, None, imported=True)
+    assert lines[-1].endswith(
+        "INVALID as evidence: an imported file records nothing of the host's activity while "
+        "it ran; measure on a quiet host"
+    )
+
+
+def test_a_short_call_that_ran_on_one_thread_says_it_ran_on_one_thread():
+    """Both rules leave it unjudged; that it ran on 1 thread is what its efficiency is of."""
+    rows = [{**r, "threads_used": 1} for r in _rows("acme.accrual", 0.0001, 0.000095)]
+    (row,) = scaling.two_thread_evidence(rows, PROBES)
+    assert row["verdict"].startswith("not judged: ran on 1 thread")
+
+
 HOST = {
     "compute_units_per_s_1t": 10_000.0,
     "compute_units_per_s_2t": 14_000.0,  # 70 %: the CPUs give 2 threads of pure compute that
@@ -289,7 +305,7 @@ def test_the_calling_threads_own_share_of_the_call_bounds_two_threads_and_a_fail
     rows = {r["workload"]: r for r in scaling.two_thread_evidence(summary, PROBES)}
     assert rows["ledger.eod"]["serial_share_1t"] == pytest.approx(0.25)
     assert rows["ledger.eod"]["verdict"].endswith(
-        "; 25 % of its 1-thread call ran outside the parallel calls (Python, serial C), "
+        "; 25.0 % of its 1-thread call ran outside the parallel calls (Python, serial C), "
         "which alone holds 2 threads to 80 %"
     )
     assert rows["ledger.post"]["serial_share_1t"] == pytest.approx(0.05)

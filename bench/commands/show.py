@@ -58,7 +58,9 @@ def main(args) -> int:
             print(line)
         evidence = scaling.two_thread_evidence(summarized, probes, scaling.round_seconds(samples))
         host = scaling.host_compute(probes)
-        for line in scaling.render_two_thread(evidence, record.get("host_activity"), host):
+        imported = run.get("status") == "imported"
+        activity = record.get("host_activity")
+        for line in scaling.render_two_thread(evidence, activity, host, imported):
             print(line)
     policy = record.get("placement_policy")
     if policy:
