@@ -4,12 +4,13 @@ computes exactly what an x86 server computes."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bench import text
-from workloads import golden, registry
+from workloads import _native, golden, registry
 from workloads._base import ONLINE
 from workloads.errors import BankbenchError
 
@@ -23,6 +24,9 @@ class Row:
     expected: str
     verdict: str  # OK | MISMATCH | INVARIANT | NO GOLDEN | ERROR | CRASHED
     detail: str = ""  # why, in one line, where the verdict alone does not say
+    # the threads its parallel calls ran on (threads_worth: fewer where the work at the golden
+    # scale is too small to split); None where not counted (online, errors)
+    threads_used: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,9 +96,14 @@ def _workload_rows(workload, engines, threads, online, seed, started, caught=Ban
                 for row in range(session.size):
                     session.decide(row)
                 outputs = session.outputs()
+                used = None
             else:
-                outputs = workload.run(inputs, engine=engine, threads=t)
-            yield _judge(workload, inputs, outputs, label, t, expected)
+                with _native.threads_counted() as counted:
+                    outputs = workload.run(inputs, engine=engine, threads=t)
+                used = counted.threads_used(t)
+            yield dataclasses.replace(
+                _judge(workload, inputs, outputs, label, t, expected), threads_used=used
+            )
         except caught as error:
             yield _failed(workload.name, label, t, error)
 

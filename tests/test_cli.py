@@ -40,6 +40,22 @@ def test_verify_passes_and_reports_json(capsys):
     assert all(r["verdict"] == "OK" for r in rows) and len(rows) == 2 * (1 + 2 + 2)
 
 
+def test_verify_says_which_checks_ran_on_fewer_threads_than_asked(capsys):
+    """At the golden scale a call may split no further than 1 thread (threads_worth): verify's
+    "16 threads OK" would otherwise claim a split that never ran."""
+    from bench.commands import verify as verify_command
+
+    assert cli.main(["verify", "-w", "loan.limit,ledger.post", "-e", "c", "-t", "1,16"]) == 0
+    out = capsys.readouterr().out
+    lines = {tuple(line.split()[:3]): line for line in out.splitlines() if " OK" in line}
+    assert lines[("loan.limit", "c", "16")].endswith("OK (ran on 1 thread)")
+    assert lines[("loan.limit", "c", "1")].endswith("OK")  # as asked: nothing added
+    assert verify_command.RAN_ON_FEWER in out
+    assert cli.main(["verify", "-w", "loan.limit", "-e", "c", "-t", "1,16", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["threads"], r["threads_used"]) for r in rows] == [(1, 1), (16, 1)]
+
+
 def test_verify_fails_on_a_changed_golden(monkeypatch, capsys):
     from workloads import golden
 

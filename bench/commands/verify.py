@@ -85,7 +85,16 @@ def main(args) -> int:
                 else f"; outputs are bit-identical to the {against}"
             )
         )
+        if any(r.threads_used is not None and r.threads_used < r.threads for r in results):
+            print(RAN_ON_FEWER)
     return EXIT_MISMATCH if failed else EXIT_OK
+
+
+RAN_ON_FEWER = (
+    "ran on fewer threads than asked: the golden inputs are too small to split further (each "
+    "part at least a few million instructions); the test suite checks every C workload's "
+    "answer at 1, 2, 4 and 16 threads at sizes that split (tests/test_threads_worth.py)"
+)
 
 
 def _failures(failed) -> str:
@@ -102,6 +111,8 @@ def _row_line(row, width: int) -> str:
         f"{text.terminal(row.workload):<{width}} {text.terminal(row.engine):<14} "
         f"{row.threads:>7}  {row.digest[:16]:<16}  {row.verdict}"
     )
+    if row.threads_used is not None and row.threads_used < row.threads:
+        line += f" (ran on {text.plural(row.threads_used, 'thread')})"
     if row.verdict in ("ERROR", "CRASHED", "INVARIANT") and row.detail:
         line += f"\n  {row.verdict.lower()}: {text.terminal(row.detail)}"
     return line
