@@ -584,6 +584,22 @@ def test_a_side_without_the_core_source_hash_is_refused_as_unknown_not_as_differ
     assert "differ" not in result.refusals[0]
 
 
+def test_a_build_field_one_side_did_not_record_is_named_as_not_recorded_not_as_a_difference():
+    from bench.compare import formats
+
+    result = compare.compare(
+        run("a"),
+        run("b", compiler=None, flags="-O3"),
+        samples("a", LOAN_AND_LEDGER),
+        samples("b", LOAN_AND_LEDGER),
+        set(),
+    )
+    assert formats.why_not_compared(result) == (
+        "NOT COMPARABLE: software differs in flags; not recorded on one side (an import keeps "
+        "no build record): compiler (allow with --allow compiler,flags)"
+    )
+
+
 def test_compare_command_names_the_refused_benchmarks_and_gates_on_them(store, capsys, monkeypatch):
     """A store whose samples carry the per-workload columns (the store returns them as extra
     columns): the command compares loan.score, names ledger.post as refused, exits 0 without a

@@ -128,7 +128,7 @@ def _sources_refusal(core_sources: tuple) -> str:
     return (
         f"the {' and the '.join(unknown)} recorded no hash of the C core's sources "
         "(source_sha256: an imported file, or a run from before it was kept), so nothing "
-        "says both sides ran one program"
+        "says both sides ran one program; compare the runs themselves, or two imports"
     )
 
 

@@ -199,14 +199,22 @@ def render(result: Comparison, fmt: str, gate: Gate | None = None) -> str:
 def _not_comparable(result) -> list[str]:
     """Why the runs are not compared, one sentence each (of times or of counts)."""
     not_allowed = getattr(result, "not_allowed", [])
-    return result.refusals + (
-        [
-            f"software differs in {', '.join(not_allowed)} "
-            f"(allow with --allow {','.join(not_allowed)})"
-        ]
-        if not_allowed
-        else []
+    if not not_allowed:
+        return list(result.refusals)
+    differences = getattr(result, "differences", {})
+    unrecorded = [n for n in not_allowed if None in differences.get(n, ())]
+    differ = [n for n in not_allowed if n not in unrecorded]
+    said = "; ".join(
+        part
+        for part in (
+            f"software differs in {', '.join(differ)}" if differ else "",
+            f"not recorded on one side (an import keeps no build record): {', '.join(unrecorded)}"
+            if unrecorded
+            else "",
+        )
+        if part
     )
+    return [*result.refusals, f"{said} (allow with --allow {','.join(not_allowed)})"]
 
 
 def why_not_compared(result) -> str | None:
