@@ -32,6 +32,11 @@ class Row:
     def ok(self) -> bool:
         return self.verdict == "OK"
 
+    @property
+    def ran_on_fewer(self) -> bool:
+        """Its calls ran on fewer threads than the check asked for."""
+        return self.threads_used is not None and self.threads_used < self.threads
+
 
 def _checks(workload, engines: list[str] | None, threads: list[int], online: bool):
     """(engine, threads, online) of each check of one workload: the batch path of each

@@ -85,7 +85,7 @@ def main(args) -> int:
                 else f"; outputs are bit-identical to the {against}"
             )
         )
-        if any(r.threads_used is not None and r.threads_used < r.threads for r in results):
+        if any(r.ran_on_fewer for r in results):
             print(RAN_ON_FEWER)
     return EXIT_MISMATCH if failed else EXIT_OK
 
@@ -111,7 +111,7 @@ def _row_line(row, width: int) -> str:
         f"{text.terminal(row.workload):<{width}} {text.terminal(row.engine):<14} "
         f"{row.threads:>7}  {row.digest[:16]:<16}  {row.verdict}"
     )
-    if row.threads_used is not None and row.threads_used < row.threads:
+    if row.ran_on_fewer:
         line += f" (ran on {text.plural(row.threads_used, 'thread')})"
     if row.verdict in ("ERROR", "CRASHED", "INVARIANT") and row.detail:
         line += f"\n  {row.verdict.lower()}: {text.terminal(row.detail)}"

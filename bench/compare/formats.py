@@ -204,16 +204,14 @@ def _not_comparable(result) -> list[str]:
     differences = getattr(result, "differences", {})
     unrecorded = [n for n in not_allowed if None in differences.get(n, ())]
     differ = [n for n in not_allowed if n not in unrecorded]
-    said = "; ".join(
-        part
-        for part in (
-            f"software differs in {', '.join(differ)}" if differ else "",
+    parts = []
+    if differ:
+        parts.append(f"software differs in {', '.join(differ)}")
+    if unrecorded:
+        parts.append(
             f"not recorded on one side (an import keeps no build record): {', '.join(unrecorded)}"
-            if unrecorded
-            else "",
         )
-        if part
-    )
+    said = "; ".join(parts)
     return [*result.refusals, f"{said} (allow with --allow {','.join(not_allowed)})"]
 
 

@@ -170,8 +170,8 @@ class _Parsed:
 
     @classmethod
     def of(cls, inputs) -> _Parsed:
-        """The C engine's: parsed once for these very parameter tables (_tables.parsed_once),
-        read only."""
+        """The C engine's: parsed once for the same contents of the parameter tables
+        (_tables.parsed_once), read only."""
         tables = tuple(inputs[name] for name in PARAMETER_TABLES)
         return _tables.parsed_once("loan.decide", tables, lambda: cls(inputs))
 
